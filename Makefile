@@ -1,0 +1,48 @@
+# The project's one command surface: the same targets locally and in CI.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   ?= demo
+BRANDS ?= 1000
+MONTHS ?= 12
+
+.PHONY: setup demo test lint typecheck pytest bench system-deps docs clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## System packages the tests need (Java for PySpark, PostgreSQL, Chromium, CJK fonts).
+system-deps:
+	bash scripts/system-deps.sh
+
+## Set everything up from a fresh clone, simulate a market, diagnose it and serve it on localhost.
+demo: setup
+	bash scripts/demo.sh $(DEMO) $(BRANDS) $(MONTHS)
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup
+	bash scripts/test-services.sh $(BIN)/pytest -W error -q
+
+## Sets up and passes the tests: lint, type check, the whole suite.
+test: system-deps setup lint typecheck pytest
+
+bench: setup
+	$(BIN)/python -m benchmarks $(BENCH)
+
+docs: setup
+	$(BIN)/python -m windmaker.contract > docs/data-contract.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The ``windmaker`` command line (Typer)."""

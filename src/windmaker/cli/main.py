@@ -1,0 +1,59 @@
+"""Entry point of the ``windmaker`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or_exit
+from windmaker.workspace import init_workspace, open_warehouse
+
+app = typer.Typer(
+    name="windmaker",
+    help="Brand-growth operating system for live-stream commerce (STEPS, growth ladder, providers).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="Folder to make a workspace")],
+    warehouse: Annotated[
+        str | None, typer.Option(help="Warehouse URL (default: a DuckDB file)")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Rewrite an existing windmaker.toml")] = False,
+) -> None:
+    """Create a workspace: windmaker.toml, the warehouse and the quarantine folder."""
+    try:
+        settings = init_workspace(folder, warehouse=warehouse, force=force)
+    except FileExistsError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(
+        f"workspace ready: [bold]{settings.workspace}[/bold] (warehouse {settings.warehouse_url})"
+    )
+
+
+@app.command()
+def status(workspace: WorkspaceOpt = None) -> None:
+    """Tables of the warehouse with their row counts and date ranges."""
+    settings = settings_or_exit(workspace)
+    with open_warehouse(settings) as wh:
+        rows = wh.status()
+    table = Table(title=f"warehouse {settings.warehouse_url}")
+    for col in ("table", "rows", "first", "last"):
+        table.add_column(col, justify="right" if col == "rows" else "left")
+    for r in rows:
+        table.add_row(r.name, f"{r.rows:,}", str(r.first or ""), str(r.last or ""))
+    console.print(table)
+
+
+# Sub-commands of each layer register here, one line each.
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,214 @@
+"""The warehouse: the one place that connects to an Ibis backend and executes expressions.
+
+Domain code (``metrics``, ``growth``, ``models``) builds Ibis expressions over the tables it is
+given and never executes them; this module runs them on DuckDB (an embedded file, the default)
+or on Spark (``pyspark://MASTER``), and stores results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pandas as pd
+import pyarrow as pa
+from ibis.backends import BaseBackend
+
+from windmaker import contract
+
+#: Tables windmaker writes: metric tables, diagnosis results, model outputs, ingest bookkeeping.
+RESULT_PREFIXES = ("m_", "g_", "mdl_", "_")
+
+
+@dataclass(frozen=True)
+class TableStatus:
+    """Row count and time range of one warehouse table, for ``windmaker status``."""
+
+    name: str
+    rows: int
+    first: datetime | None
+    last: datetime | None
+
+
+class Warehouse:
+    """A connection to the analytics engine.
+
+    Parameters
+    ----------
+    url
+        ``duckdb://PATH`` (``duckdb://`` alone is in memory), ``pyspark://MASTER`` (``local[2]``,
+        ``spark://host:7077``), or any other Ibis connection URL.
+    memory_limit, threads
+        Limits of the embedded DuckDB engine.
+    """
+
+    def __init__(self, url: str, *, memory_limit: str = "6GB", threads: int = 2) -> None:
+        self.url = url
+        if url.startswith("duckdb://"):
+            self.engine = "duckdb"
+            target = url.removeprefix("duckdb://") or ":memory:"
+            if target != ":memory:":
+                Path(target).parent.mkdir(parents=True, exist_ok=True)
+            self.backend: BaseBackend = ibis.duckdb.connect(
+                target, memory_limit=memory_limit, threads=threads, preserve_insertion_order=False
+            )
+        elif url.startswith("pyspark://"):
+            self.engine = "pyspark"
+            self.backend = ibis.pyspark.connect(
+                spark_session(url.removeprefix("pyspark://") or "local[2]")
+            )
+        else:
+            self.engine = url.split("://", 1)[0]
+            self.backend = ibis.connect(url)
+
+    @classmethod
+    def from_backend(cls, backend: BaseBackend) -> Warehouse:
+        """Wrap an existing Ibis backend (a SparkSession's, a test's in-memory DuckDB)."""
+        self = cls.__new__(cls)
+        self.url = f"{backend.name}://"
+        self.engine = backend.name
+        self.backend = backend
+        return self
+
+    # -- reading -----------------------------------------------------------------------------
+    def table(self, name: str) -> ibis.Table:
+        return self.backend.table(name)
+
+    def has_table(self, name: str) -> bool:
+        return name in self.backend.list_tables()
+
+    def tables(self) -> list[str]:
+        return sorted(self.backend.list_tables())
+
+    def execute(self, expr: ibis.Expr, **kwargs: Any) -> Any:
+        """Run ``expr`` and return pandas (a DataFrame, Series or scalar)."""
+        return self.backend.execute(expr, **kwargs)
+
+    def to_arrow(self, expr: ibis.Expr) -> pa.Table:
+        return self.backend.to_pyarrow(expr)
+
+    def sql(self, query: str) -> ibis.Table:
+        """An Ibis table over a raw SQL query (benchmarks and references only)."""
+        return self.backend.sql(query)
+
+    # -- writing -----------------------------------------------------------------------------
+    def write(
+        self, name: str, obj: ibis.Table | pa.Table | pd.DataFrame, *, overwrite: bool = True
+    ) -> None:
+        """Create (or replace) table ``name`` from an expression or an in-memory table."""
+        self.backend.create_table(name, obj, overwrite=overwrite)
+
+    def insert(self, name: str, obj: ibis.Table | pa.Table | pd.DataFrame) -> None:
+        self.backend.insert(name, obj)
+
+    def drop(self, name: str) -> None:
+        self.backend.drop_table(name, force=True)
+
+    @property
+    def duckdb(self) -> Any:
+        """The raw DuckDB connection, for work that needs DuckDB's transactions (ingestion)."""
+        if self.engine != "duckdb":
+            raise RuntimeError(f"this needs the DuckDB warehouse, not {self.engine}")
+        return self.backend.con  # type: ignore[attr-defined]
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """All-or-nothing on DuckDB: commit on success, roll back on any error or interruption."""
+        con = self.duckdb
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        else:
+            con.execute("COMMIT")
+
+    def ensure_source_tables(self) -> None:
+        """Create the nine contract tables, empty, where they do not exist yet."""
+        if self.engine == "duckdb":
+            for tbl in contract.TABLES:
+                self.duckdb.execute(tbl.create_sql())
+            return
+        for tbl in contract.TABLES:
+            if not self.has_table(tbl.name):
+                schema = ibis.schema({c.name: _ibis_type(c.dtype) for c in tbl.columns})
+                self.backend.create_table(tbl.name, schema=schema)
+
+    def status(self) -> list[TableStatus]:
+        """Rows and time range of every contract table and every result table."""
+        out = []
+        present = set(self.backend.list_tables())
+        for tbl in contract.TABLES:
+            if tbl.name not in present:
+                continue
+            t = self.table(tbl.name)
+            if tbl.time_column:
+                col = t[tbl.time_column]
+                row = self.execute(t.aggregate(n=t.count(), lo=col.min(), hi=col.max()))
+                lo, hi = row["lo"].iloc[0], row["hi"].iloc[0]
+                out.append(TableStatus(tbl.name, int(row["n"].iloc[0]), _ts(lo), _ts(hi)))
+            else:
+                out.append(TableStatus(tbl.name, int(self.execute(t.count())), None, None))
+        for name in sorted(present - set(contract.TABLES_BY_NAME)):
+            if name.startswith(RESULT_PREFIXES):
+                out.append(
+                    TableStatus(name, int(self.execute(self.table(name).count())), None, None)
+                )
+        return out
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.backend.disconnect()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _ts(value: Any) -> datetime | None:
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).to_pydatetime()
+
+
+def _ibis_type(dtype: contract.DType) -> str:
+    return {
+        "string": "string",
+        "int": "int64",
+        "money": "decimal(18,2)",
+        "float": "float64",
+        "timestamp": "timestamp",
+        "date": "date",
+        "bool": "boolean",
+    }[dtype]
+
+
+def spark_session(master: str) -> Any:
+    """A SparkSession for ``master``; timestamps are kept as the stored wall clock (UTC session)."""
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master(master)
+        .appName("windmaker")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.ansi.enabled", "false")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
+
+
+def connect(settings: Any) -> Warehouse:
+    """The warehouse of a workspace's ``Settings``."""
+    return Warehouse(
+        settings.warehouse_url, memory_limit=settings.memory_limit, threads=settings.threads
+    )
