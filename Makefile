@@ -9,13 +9,22 @@ MONTHS ?= 12
 
 .PHONY: setup demo test lint typecheck pytest bench system-deps docs clean
 
+VENDOR := src/windmaker/web/static/vendor
+
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+## ECharts, htmx and axe-core from the npm registry, served locally by the dashboard (no CDN).
+$(VENDOR)/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	mkdir -p $(VENDOR)
+	cp node_modules/echarts/dist/echarts.min.js node_modules/htmx.org/dist/htmx.min.js node_modules/axe-core/axe.min.js $(VENDOR)/
+	touch $@
+
+setup: $(STAMP) $(VENDOR)/.installed
 
 ## System packages the tests need (Java for PySpark, PostgreSQL, Chromium, CJK fonts).
 system-deps:
