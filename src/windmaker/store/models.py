@@ -1,0 +1,239 @@
+"""Table models of the operational store (SQLAlchemy 2, typed).
+
+Providers and their admission applications, the evaluations of each period, the decisions the
+system proposes and a person confirms, brand–provider assignments, the action items of brands'
+plans, users with their roles and portfolios, and the append-only audit log.
+
+Timestamps are naive Asia/Shanghai wall-clock values, like the warehouse's; money is
+``NUMERIC(18,2)`` yuan.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from windmaker.contract import TIMEZONE
+
+#: Stable constraint names, so migrations can refer to them on every database.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+PROVIDER_KINDS = (
+    "brand_operation",
+    "influencer_agency",
+    "traffic_agency",
+    "supply_chain",
+    "full_service",
+)
+#: applicant → (admitted | probation | rejected); admitted/probation → warned → exited.
+PROVIDER_STATUSES = ("applicant", "admitted", "probation", "rejected", "warned", "exited")
+ADMISSION_OUTCOMES = ("admitted", "probation", "rejected")
+DECISION_KINDS = ("admission", "warning", "exit")
+DECISION_STATUSES = ("proposed", "confirmed", "overridden")
+ACTION_STATUSES = ("open", "doing", "done", "dropped")
+ROLES = ("admin", "operator", "provider", "brand")
+
+Money = Numeric(18, 2, asdecimal=True)
+
+
+def now() -> datetime:
+    """The current Asia/Shanghai wall-clock time, naive, to the second."""
+    return datetime.now(ZoneInfo(TIMEZONE)).replace(tzinfo=None, microsecond=0)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Provider(Base):
+    """A service provider (服务商): what it declares and where it stands."""
+
+    __tablename__ = "providers"
+
+    provider_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    capabilities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    capacity: Mapped[int] = mapped_column(Integer, default=0)
+    team_size: Mapped[int] = mapped_column(Integer, default=0)
+    gmv_served_12m: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    founded_at: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="applicant")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class Application(Base):
+    """An admission application (准入申请) and its place in the review queue.
+
+    ``version`` is an optimistic lock: two reviewers deciding the same application at once
+    cannot both succeed — the second UPDATE matches no row and is refused.
+    """
+
+    __tablename__ = "applications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.provider_id"))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    qualifications: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    provider: Mapped[Provider] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class Decision(Base):
+    """A decision about a provider: proposed by the system, confirmed (or overridden) by a person."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.provider_id"))
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    period: Mapped[date | None] = mapped_column(Date, nullable=True)
+    proposed_outcome: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    proposed_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reviewer: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class Evaluation(Base):
+    """A provider's evaluation for one period (a month), with every metric and the verdict."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (UniqueConstraint("provider_id", "period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.provider_id"))
+    period: Mapped[date] = mapped_column(Date)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    gmv_served: Mapped[Decimal] = mapped_column(Money)
+    score: Mapped[float] = mapped_column(Float)
+    meets_standard: Mapped[bool] = mapped_column(Boolean)
+    severe_violation: Mapped[bool] = mapped_column(Boolean, default=False)
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class Assignment(Base):
+    """A provider serving a brand from ``started_at`` until ``ended_at`` (None: ongoing)."""
+
+    __tablename__ = "assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.provider_id"), index=True)
+    brand_id: Mapped[str] = mapped_column(String(64), index=True)
+    started_at: Mapped[date] = mapped_column(Date)
+    ended_at: Mapped[date | None] = mapped_column(Date, nullable=True)
+    source: Mapped[str] = mapped_column(String(16), default="manual")
+
+
+class ActionItem(Base):
+    """One action of a brand's plan, tracked to done: who owns it, its status, when it is due."""
+
+    __tablename__ = "action_items"
+    __table_args__ = (UniqueConstraint("brand_id", "action_id", "period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    brand_id: Mapped[str] = mapped_column(String(64), index=True)
+    action_id: Mapped[str] = mapped_column(String(64))
+    period: Mapped[date | None] = mapped_column(Date, nullable=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    provider_id: Mapped[str | None] = mapped_column(
+        ForeignKey("providers.provider_id"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class User(Base):
+    """A person who signs in: admin, operator (小二), provider staff or brand staff."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    provider_id: Mapped[str | None] = mapped_column(
+        ForeignKey("providers.provider_id"), nullable=True
+    )
+    brand_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class UserBrand(Base):
+    """An operator's portfolio: one row per brand the operator is responsible for."""
+
+    __tablename__ = "user_brands"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    brand_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class MatchExclusion(Base):
+    """A brand–provider pair matching must never propose (conflict of interest, past dispute)."""
+
+    __tablename__ = "match_exclusions"
+
+    brand_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.provider_id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class AuditEntry(Base):
+    """One line of the append-only audit log: who did what, when, to what, and why.
+
+    No code path updates or deletes a line: the ORM refuses it (``windmaker.store.audit``) and
+    the database refuses it too (triggers created by the migrations).
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
