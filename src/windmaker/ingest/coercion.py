@@ -1,0 +1,214 @@
+"""Type coercion as DuckDB SQL: from a file's raw value to the contract's stored type.
+
+Every function returns SQL text over one source expression, so the whole file is typed in one
+vectorised scan instead of row by row in Python. A value that cannot be typed becomes NULL here;
+``validation`` turns "raw value present, typed value NULL" into a quarantine reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from windmaker import contract
+
+MoneyUnit = Literal["yuan", "fen"]
+
+#: Text formats tried, in order, after DuckDB's own ISO cast (which also reads ``2026/10/01``).
+TIMESTAMP_FORMATS = (
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%Y-%m-%d %H:%M",
+    "%Y%m%d %H:%M:%S",
+    "%Y%m%d",
+    "%Y.%m.%d %H:%M:%S",
+    "%Y.%m.%d",
+    "%Y年%m月%d日 %H:%M:%S",
+    "%Y年%m月%d日",
+)
+
+#: Characters users put around money: thousands separators, currency signs, the unit word.
+_MONEY_NOISE = r"[,，¥￥元\s]"
+
+_TEXT_TYPES = ("VARCHAR",)
+_INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT")
+_INT_TYPES += ("UINTEGER", "UBIGINT")
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as a DuckDB identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """``text`` as a DuckDB string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def clean_text(expr: str) -> str:
+    """Trimmed text, empty → NULL: spreadsheets pad IDs with tabs and blanks mean missing."""
+    return f"NULLIF(trim(CAST({expr} AS VARCHAR), ' \t\r\n'), '')"
+
+
+def is_text(source_type: str) -> bool:
+    return source_type.upper() in _TEXT_TYPES
+
+
+def _is_int(source_type: str) -> bool:
+    return source_type.upper() in _INT_TYPES
+
+
+def integer_sql(v: str) -> str:
+    """A whole number from text; ``12.0`` is accepted, ``12.5`` is not (it is not rounded)."""
+    as_double = f"TRY_CAST({v} AS DOUBLE)"
+    return (
+        f"CASE WHEN contains({v}, '.') OR contains(lower({v}), 'e') "
+        f"THEN CASE WHEN {as_double} = trunc({as_double}) AND abs({as_double}) < 9e15 "
+        f"THEN CAST({as_double} AS BIGINT) END "
+        f"ELSE TRY_CAST({v} AS BIGINT) END"
+    )
+
+
+def money_sql(v: str, unit: MoneyUnit) -> str:
+    """DECIMAL(18,2) yuan from text in ``unit``: ``1,234.50`` / ``¥12`` yuan, or whole fen.
+
+    Fen → yuan is ``fen × 0.01`` in decimal arithmetic, exact to the cent.
+    """
+    if unit == "fen":
+        cleaned = f"regexp_replace({v}, '{_MONEY_NOISE}', '', 'g')"
+        return f"CAST(CAST(({integer_sql(cleaned)}) AS DECIMAL(18,0)) * 0.01 AS DECIMAL(18,2))"
+    return (
+        f"COALESCE(TRY_CAST({v} AS DECIMAL(18,2)), "
+        f"TRY_CAST(regexp_replace({v}, '{_MONEY_NOISE}', '', 'g') AS DECIMAL(18,2)))"
+    )
+
+
+def _to_wall_clock(naive_ts: str, timezone: str) -> str:
+    """A naive timestamp read on ``timezone``'s clock, as the Asia/Shanghai wall clock."""
+    if timezone == contract.TIMEZONE:
+        return naive_ts
+    return f"timezone('{contract.TIMEZONE}', timezone({quote_literal(timezone)}, {naive_ts}))"
+
+
+def _from_epoch_utc(micros: str) -> str:
+    """Epoch microseconds (UTC) as the Asia/Shanghai wall clock."""
+    return f"timezone('{contract.TIMEZONE}', timezone('UTC', make_timestamp({micros})))"
+
+
+def timestamp_sql(v: str, timezone: str) -> str:
+    """A naive Asia/Shanghai TIMESTAMP from text.
+
+    Accepted: ISO (``2026-10-01 12:00:00``, ``T`` separator, fractions), ``2026/10/01 12:00:00``,
+    dates alone, the formats of :data:`TIMESTAMP_FORMATS`, epoch seconds (9–10 digits) or
+    milliseconds (12–13 digits), and any of those with an offset (``Z``, ``+08:00``), which is
+    converted. Values without an offset are read on ``timezone``'s clock.
+    """
+    fmts = ", ".join(quote_literal(f) for f in TIMESTAMP_FORMATS)
+    naive = _to_wall_clock(
+        f"COALESCE(TRY_CAST({v} AS TIMESTAMP), TRY_STRPTIME({v}, [{fmts}]))", timezone
+    )
+    # The fast path covers the common 19- and 10-character forms, which cannot carry an offset;
+    # DuckDB's plain cast silently drops an offset, so every other length is checked for one.
+    fast = (
+        f"CASE WHEN length({v}) IN (10, 19) AND (contains({v}, '-') OR contains({v}, '/')) "
+        f"AND NOT contains({v}, '+') THEN {naive} END"
+    )
+    slow = (
+        f"CASE WHEN regexp_full_match({v}, '[0-9]{{12,13}}') "
+        f"THEN {_from_epoch_utc(f'TRY_CAST({v} AS BIGINT) * 1000')} "
+        f"WHEN regexp_full_match({v}, '[0-9]{{9,10}}') "
+        f"THEN {_from_epoch_utc(f'TRY_CAST({v} AS BIGINT) * 1000000')} "
+        f"WHEN regexp_matches({v}, '(Z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$') "
+        f"THEN timezone('{contract.TIMEZONE}', TRY_CAST({v} AS TIMESTAMPTZ)) "
+        f"ELSE {naive} END"
+    )
+    return f"COALESCE({fast}, {slow})"
+
+
+def codes_sql(v: str, codes: Mapping[str, str]) -> str:
+    """The canonical code of a user's word (case-insensitive); NULL when the word is unknown."""
+    by_word: dict[str, str] = {}
+    for word, code in codes.items():
+        by_word.setdefault(word.strip().lower(), code)
+    whens = " ".join(
+        f"WHEN {quote_literal(w)} THEN {quote_literal(c)}" for w, c in by_word.items() if w
+    )
+    return f"CASE lower({v}) {whens} END"
+
+
+def typed_sql(
+    col: contract.Column,
+    src: str,
+    source_type: str,
+    *,
+    unit: MoneyUnit,
+    timezone: str,
+) -> tuple[str, str]:
+    """(cleaned raw value, typed value) SQL for contract column ``col`` read from ``src``.
+
+    ``source_type`` is the DuckDB type of the source column: text goes through the parsers
+    above; typed columns (Parquet, XLSX numbers) are converted directly, which is what keeps a
+    Parquet load close to DuckDB's own speed.
+    """
+    st = source_type.upper()
+    if not is_text(st):
+        raw = f"CAST({src} AS VARCHAR)"
+        typed = _typed_from_typed(col, src, st, unit=unit, timezone=timezone)
+        if typed is not None:
+            return f"{src}", typed
+        v = clean_text(raw)
+    else:
+        v = clean_text(src)
+    return v, _typed_from_text(col, v, unit=unit, timezone=timezone)
+
+
+def _typed_from_text(col: contract.Column, v: str, *, unit: MoneyUnit, timezone: str) -> str:
+    if col.dtype == "string":
+        return codes_sql(v, col.codes) if col.codes else v
+    if col.dtype == "int":
+        return integer_sql(v)
+    if col.dtype == "float":
+        return f"TRY_CAST({v} AS DOUBLE)"
+    if col.dtype == "money":
+        return money_sql(v, unit)
+    if col.dtype == "timestamp":
+        return timestamp_sql(v, timezone)
+    if col.dtype == "date":
+        return f"CAST({timestamp_sql(v, timezone)} AS DATE)"
+    if col.dtype == "bool":
+        return f"CAST({codes_sql(v, col.codes or contract._BOOL_WORDS)} AS BOOLEAN)"
+    raise ValueError(f"no coercion for type {col.dtype}")  # pragma: no cover
+
+
+def _typed_from_typed(
+    col: contract.Column, src: str, st: str, *, unit: MoneyUnit, timezone: str
+) -> str | None:
+    """Direct conversion of an already-typed source column; None to go through text instead."""
+    if col.dtype == "string" and not col.codes:
+        return f"CAST({src} AS VARCHAR)"
+    if col.dtype == "int" and _is_int(st):
+        return f"TRY_CAST({src} AS BIGINT)"
+    if col.dtype == "float" and (_is_int(st) or st.startswith(("DOUBLE", "FLOAT", "DECIMAL"))):
+        return f"CAST({src} AS DOUBLE)"
+    if col.dtype == "money":
+        if unit == "fen" and _is_int(st):
+            return f"CAST(CAST({src} AS DECIMAL(18,0)) * 0.01 AS DECIMAL(18,2))"
+        if unit == "yuan" and (_is_int(st) or st.startswith("DECIMAL")):
+            return f"TRY_CAST({src} AS DECIMAL(18,2))"
+        if unit == "yuan" and st in ("DOUBLE", "FLOAT"):
+            return f"TRY_CAST(round({src}, 2) AS DECIMAL(18,2))"
+        return None
+    if col.dtype in ("timestamp", "date"):
+        if st.startswith("TIMESTAMP WITH TIME ZONE"):
+            ts = f"timezone('{contract.TIMEZONE}', {src})"
+        elif st.startswith("TIMESTAMP"):
+            ts = _to_wall_clock(f"CAST({src} AS TIMESTAMP)", timezone)
+        elif st == "DATE":
+            ts = f"CAST({src} AS TIMESTAMP)"
+        else:
+            return None
+        return ts if col.dtype == "timestamp" else f"CAST({ts} AS DATE)"
+    if col.dtype == "bool" and st == "BOOLEAN":
+        return src
+    return None

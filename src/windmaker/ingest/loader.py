@@ -1,0 +1,493 @@
+"""Loading a batch of files into the warehouse: one transaction, quarantine, replace-by-key.
+
+Steps for each file, in contract order (a table after the tables it references), all inside one
+DuckDB transaction so the batch lands whole or not at all:
+
+1. stage: the validation query (``validation.staging_sql``) into a temporary table — one
+   parallel scan of the file that types every column and writes each failing rule as a reason;
+2. duplicates: among valid rows, a key seen earlier in the file (or in an earlier file of the
+   batch) is rejected, naming the line of the first, which is kept;
+3. quarantine: rejected rows with their original values, file, line and reasons to a CSV;
+4. merge: rows whose key is already in the warehouse are deleted, then the accepted rows
+   inserted, so a later import replaces an earlier version of a row; ``_ingest_log`` records
+   the file's SHA-256, and a file already imported into the same table is skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from windmaker import contract
+from windmaker.config import Settings
+from windmaker.ingest.coercion import MoneyUnit, quote_ident, quote_literal
+from windmaker.ingest.report import FileReport, IngestError, IngestReport
+from windmaker.ingest.sources import LINE, Source, SourceError, open_source
+from windmaker.ingest.validation import (
+    RAW_PREFIX,
+    REASON,
+    FilePlan,
+    MissingColumnsError,
+    key_label,
+    key_value_sql,
+    plan_file,
+    staging_sql,
+)
+from windmaker.warehouse import Warehouse
+
+LOG_TABLE = "_ingest_log"
+LOG_SQL = f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
+    file VARCHAR, sha256 VARCHAR, "table" VARCHAR, format VARCHAR, encoding VARCHAR,
+    rows BIGINT, rows_accepted BIGINT, rows_rejected BIGINT, rows_replaced BIGINT,
+    quarantine VARCHAR, "at" TIMESTAMP)"""
+STAGE = "__ingest_stage"
+DUPS = "__ingest_dups"
+#: Reason summaries kept per file.
+TOP_REASONS = 5
+
+Event = Callable[[str, Path], None]
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file, read in 4 MiB chunks (hashlib releases the GIL meanwhile)."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(4 * 1024 * 1024):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class _Progress:
+    """A Rich progress bar per file, fed by DuckDB's own query progress while a query runs."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+    def task(self, label: str) -> Any:
+        return self._bar.add_task(label, total=100) if self._bar is not None else None
+
+    def update(self, task: Any, completed: float, label: str | None = None) -> None:
+        if self._bar is not None and task is not None:
+            if label is not None:
+                self._bar.update(task, completed=completed, description=label)
+            else:
+                self._bar.update(task, completed=completed)
+
+    @contextlib.contextmanager
+    def watching(self, con: Any, task: Any, lo: float, hi: float) -> Iterator[None]:
+        """While the body runs a query, map its progress (0–100) onto ``lo``..``hi``."""
+        if self._bar is None:
+            yield
+            return
+        stop = threading.Event()
+
+        def poll() -> None:
+            while not stop.wait(0.25):
+                with contextlib.suppress(Exception):
+                    p = float(con.query_progress())
+                    if p >= 0:
+                        self.update(task, lo + (hi - lo) * min(p, 100.0) / 100.0)
+
+        thread = threading.Thread(target=poll, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            self.update(task, hi)
+
+
+def ingest_files(
+    target: Settings | Warehouse,
+    paths: Sequence[Path | str],
+    table: str | None = None,
+    money_unit: MoneyUnit | None = None,
+    progress: bool = True,
+    *,
+    quarantine_dir: Path | None = None,
+    timezone: str | None = None,
+    on_event: Event | None = None,
+) -> IngestReport:
+    """Validate and load ``paths`` into the warehouse as one all-or-nothing batch.
+
+    Parameters
+    ----------
+    target
+        A workspace's ``Settings`` (its warehouse, quarantine folder, money unit and time zone
+        are used) or an open DuckDB ``Warehouse``.
+    paths
+        CSV (UTF-8, BOM, GBK/GB18030), XLSX, Parquet, JSON lines or 快手小店 order JSON files.
+    table
+        The contract table of every file; detected from each file's headers when None.
+    money_unit
+        Unit of money columns whose header does not declare one (``实付金额(分)`` does).
+    progress
+        Show a Rich progress bar on stderr.
+    quarantine_dir, timezone
+        Override the workspace's (or, for a bare ``Warehouse``, the defaults: a ``quarantine``
+        folder next to the DuckDB file, Asia/Shanghai).
+    on_event
+        Called with ``("staged" | "merged" | "before_commit", path)`` as the batch advances.
+
+    Raises
+    ------
+    IngestError
+        The batch was refused as a whole; nothing was written.
+    """
+    if isinstance(target, Settings):
+        from windmaker.workspace import open_warehouse
+
+        wh = open_warehouse(target)
+        owned = True
+        qdir = quarantine_dir or target.quarantine_path
+        unit: MoneyUnit = money_unit or target.money_unit
+        tz = timezone or target.timezone
+        tmp_parent: Path | None = target.workspace
+    else:
+        wh, owned = target, False
+        wh.ensure_source_tables()
+        qdir = quarantine_dir or _default_quarantine(wh)
+        unit = money_unit or "yuan"
+        tz = timezone or contract.TIMEZONE
+        tmp_parent = None
+    if table is not None:
+        try:
+            contract.table(table)
+        except KeyError as exc:
+            raise IngestError(str(exc.args[0])) from None
+    try:
+        with tempfile.TemporaryDirectory(prefix=".ingest-", dir=tmp_parent) as tmp:
+            return _ingest(
+                wh, [Path(p) for p in paths], table, unit, tz, qdir, Path(tmp), progress, on_event
+            )
+    finally:
+        if owned:
+            wh.close()
+
+
+def _default_quarantine(wh: Warehouse) -> Path:
+    target = wh.url.removeprefix("duckdb://")
+    if target and target != ":memory:":
+        return Path(target).parent / "quarantine"
+    return Path(tempfile.gettempdir()) / "windmaker-quarantine"
+
+
+def _ingest(
+    wh: Warehouse,
+    paths: list[Path],
+    table: str | None,
+    unit: MoneyUnit,
+    tz: str,
+    qdir: Path,
+    tmp: Path,
+    progress: bool,
+    on_event: Event | None,
+) -> IngestReport:
+    con = wh.duckdb
+    sources: list[Source] = []
+    reports: dict[int, FileReport] = {}
+    plans: list[tuple[int, FilePlan]] = []
+    try:
+        for i, path in enumerate(paths):
+            try:
+                src = open_source(con, path, tmp)
+            except SourceError as exc:
+                raise IngestError(str(exc)) from None
+            sources.append(src)
+            if src.empty:
+                reports[i] = FileReport(path=path, table=table, fmt=src.fmt, note="empty file")
+                continue
+            plans.append((i, _plan(src, table, unit)))
+        order = {t.name: k for k, t in enumerate(contract.TABLES)}
+        plans.sort(key=lambda ip: (order[ip[1].table.name], ip[0]))
+        written: list[Path] = []
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            hashes = {i: pool.submit(sha256_file, p.source.path) for i, p in plans}
+            old_pio = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+            # Line numbers come from row order: keep the file's order through the scan.
+            con.execute("SET preserve_insertion_order = true")
+            if progress:
+                con.execute("SET enable_progress_bar = true")
+                con.execute("SET enable_progress_bar_print = false")
+            try:
+                with _Progress(progress) as bar, wh.transaction():
+                    con.execute(LOG_SQL)
+                    remaining = [p.table.name for _, p in plans]
+                    for i, plan in plans:
+                        remaining.pop(0)
+                        reports[i] = _load_file(
+                            con,
+                            plan,
+                            hashes[i],
+                            tz,
+                            qdir,
+                            written,
+                            bar,
+                            more_of_table=plan.table.name in remaining,
+                            on_event=on_event,
+                        )
+                    for name in {p.table.name for _, p in plans}:
+                        con.execute(f"DROP TABLE IF EXISTS {quote_ident('__batch_keys_' + name)}")
+                    if on_event is not None:
+                        on_event("before_commit", plans[-1][1].source.path if plans else Path())
+            except BaseException as exc:
+                for q in written:
+                    with contextlib.suppress(OSError):
+                        q.unlink()
+                if isinstance(exc, IngestError | KeyboardInterrupt | SystemExit):
+                    raise
+                if isinstance(exc, Exception):
+                    raise IngestError(f"import failed, nothing was written: {exc}") from exc
+                raise
+            finally:
+                with contextlib.suppress(Exception):
+                    con.execute(f"SET preserve_insertion_order = {old_pio}")
+                    con.execute("SET enable_progress_bar = false")
+    finally:
+        for src in sources:
+            src.cleanup()
+    return IngestReport(files=tuple(reports[i] for i in sorted(reports)))
+
+
+def _plan(src: Source, table: str | None, unit: MoneyUnit) -> FilePlan:
+    if src.fmt == "openplatform":
+        tbl = contract.table(table or contract.ORDERS.name)
+    elif table is not None:
+        tbl = contract.table(table)
+    else:
+        detected = contract.detect_table(src.headers)
+        if detected is None:
+            raise IngestError(
+                f"{src.path}: cannot tell which table these headers belong to "
+                f"({', '.join(src.headers[:12])}); pass --table"
+            )
+        tbl = detected
+    try:
+        return plan_file(src, tbl, unit)
+    except MissingColumnsError as exc:
+        raise IngestError(str(exc)) from None
+
+
+def _keys(tbl: contract.Table, alias: str | None = None) -> str:
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(prefix + quote_ident(k) for k in tbl.key)
+
+
+def _key_join(tbl: contract.Table, a: str, b: str) -> str:
+    return " AND ".join(f"{a}.{quote_ident(k)} = {b}.{quote_ident(k)}" for k in tbl.key)
+
+
+def _load_file(
+    con: Any,
+    plan: FilePlan,
+    sha: Future[str],
+    tz: str,
+    qdir: Path,
+    written: list[Path],
+    bar: _Progress,
+    *,
+    more_of_table: bool,
+    on_event: Event | None,
+) -> FileReport:
+    src, tbl = plan.source, plan.table
+    name = quote_ident(tbl.name)
+    task = bar.task(f"{src.path.name} → {tbl.name}")
+    with bar.watching(con, task, 0, 70):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {staging_sql(plan, timezone=tz)}")
+    if on_event is not None:
+        on_event("staged", src.path)
+    digest = sha.result()
+    done = con.execute(
+        f"SELECT \"at\" FROM {LOG_TABLE} WHERE sha256 = ? AND \"table\" = ? ORDER BY \"at\" DESC LIMIT 1",
+        [digest, tbl.name],
+    ).fetchone()
+    if done is not None:
+        con.execute(f"DROP TABLE {STAGE}")
+        bar.update(task, 100, f"{src.path.name} → {tbl.name} (already imported)")
+        return FileReport(
+            path=src.path,
+            table=tbl.name,
+            fmt=src.fmt,
+            encoding=src.encoding,
+            sha256=digest,
+            note=f"already imported at {done[0]:%Y-%m-%d %H:%M:%S}; nothing changed",
+        )
+    rows, invalid = con.execute(f"SELECT count(*), count({REASON}) FROM {STAGE}").fetchone()
+
+    # Duplicate keys among valid rows: the first line wins, later ones name it.
+    batch_keys = quote_ident("__batch_keys_" + tbl.name)
+    has_batch = bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary",
+            ["__batch_keys_" + tbl.name],
+        ).fetchone()[0]
+    )
+    label = key_label(tbl)
+    dup_parts = [
+        f"""SELECT s.{LINE}, 'key {label}: ' || {key_value_sql(tbl, "s")}
+               || ' repeats line ' || CAST(f.__first AS VARCHAR) || ' (the first is kept)' AS r
+            FROM {STAGE} s JOIN (
+                SELECT {_keys(tbl)}, min({LINE}) AS __first FROM {STAGE} WHERE {REASON} IS NULL
+                GROUP BY {_keys(tbl)} HAVING count(*) > 1) f ON {_key_join(tbl, "s", "f")}
+            WHERE s.{REASON} IS NULL AND s.{LINE} <> f.__first"""
+    ]
+    if has_batch:
+        dup_parts.append(
+            f"""SELECT s.{LINE}, 'key {label}: ' || {key_value_sql(tbl, "s")} || ' repeats line '
+                   || CAST(b.{LINE} AS VARCHAR) || ' of ' || b.__file || ' (the first is kept)'
+                FROM {STAGE} s JOIN {batch_keys} b ON {_key_join(tbl, "s", "b")}
+                WHERE s.{REASON} IS NULL"""
+        )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {DUPS} AS SELECT {LINE}, string_agg(r, '; ') AS {REASON} "
+        f"FROM ({' UNION ALL '.join(dup_parts)}) GROUP BY {LINE}"
+    )
+    dups = con.execute(f"SELECT count(*) FROM {DUPS}").fetchone()[0]
+    bar.update(task, 80)
+
+    rejected = invalid + dups
+    quarantine: Path | None = None
+    reasons: tuple[tuple[str, int], ...] = ()
+    if rejected:
+        quarantine = _quarantine_path(qdir, src.path, tbl.name, digest)
+        written.append(quarantine)
+        _write_quarantine(con, plan, quarantine, with_dups=dups > 0)
+        reasons = _top_reasons(con, with_dups=dups > 0)
+
+    accepted_where = f"{REASON} IS NULL" + (
+        f" AND {LINE} NOT IN (SELECT {LINE} FROM {DUPS})" if dups else ""
+    )
+    replaced = 0
+    if con.execute(f"SELECT EXISTS (SELECT 1 FROM {name})").fetchone()[0]:
+        replaced = con.execute(
+            f"DELETE FROM {name} AS t USING (SELECT DISTINCT {_keys(tbl)} FROM {STAGE} "
+            f"WHERE {accepted_where}) AS s WHERE {_key_join(tbl, 't', 's')}"
+        ).fetchone()[0]
+    cols = ", ".join(quote_ident(c.name) for c in tbl.columns)
+    with bar.watching(con, task, 80, 99):
+        con.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {STAGE} WHERE {accepted_where}")
+    if more_of_table:
+        if not has_batch:
+            con.execute(
+                f"CREATE TEMP TABLE {batch_keys} AS SELECT {_keys(tbl)}, {LINE}, "
+                f"'' AS __file FROM {STAGE} LIMIT 0"
+            )
+        con.execute(
+            f"INSERT INTO {batch_keys} SELECT {_keys(tbl)}, {LINE}, "
+            f"{quote_literal(src.path.name)} FROM {STAGE} WHERE {accepted_where}"
+        )
+    accepted = rows - rejected
+    con.execute(
+        f"INSERT INTO {LOG_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            str(src.path.resolve()),
+            digest,
+            tbl.name,
+            src.fmt,
+            src.encoding,
+            rows,
+            accepted,
+            rejected,
+            replaced,
+            str(quarantine) if quarantine else None,
+            datetime.now().replace(microsecond=0),
+        ],
+    )
+    con.execute(f"DROP TABLE {STAGE}")
+    con.execute(f"DROP TABLE {DUPS}")
+    bar.update(task, 100)
+    if on_event is not None:
+        on_event("merged", src.path)
+    return FileReport(
+        path=src.path,
+        table=tbl.name,
+        fmt=src.fmt,
+        encoding=src.encoding,
+        rows=rows,
+        accepted=accepted,
+        rejected=rejected,
+        replaced=replaced,
+        quarantine=quarantine,
+        sha256=digest,
+        reasons=reasons,
+    )
+
+
+def _quarantine_path(qdir: Path, path: Path, table: str, digest: str) -> Path:
+    qdir.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^\w.-]+", "_", path.stem)
+    base = f"{datetime.now():%Y%m%dT%H%M%S}-{table}-{stem}-{digest[:8]}"
+    out = qdir / f"{base}.csv"
+    n = 1
+    while out.exists():
+        n += 1
+        out = qdir / f"{base}-{n}.csv"
+    return out
+
+
+def _write_quarantine(con: Any, plan: FilePlan, out: Path, *, with_dups: bool) -> None:
+    """Rejected rows with their original values: ``_file, _line, _reason`` then the file's columns."""
+    src = plan.source
+    file_lit = quote_literal(str(src.path))
+    headers = [quote_ident(h) for h in src.headers]
+    own = [
+        f"CAST({quote_ident(RAW_PREFIX + str(i))} AS VARCHAR) AS {h}" for i, h in enumerate(headers)
+    ]
+    parts = [
+        f"SELECT {file_lit} AS _file, {LINE} AS _line, {REASON} AS _reason"
+        + "".join(", " + c for c in own)
+        + f" FROM {STAGE} WHERE {REASON} IS NOT NULL"
+    ]
+    if with_dups:
+        # Valid rows rejected as duplicates carry no raw copy in staging: read them again.
+        again = [f"CAST(r.{h} AS VARCHAR) AS {h}" for h in headers]
+        parts.append(
+            f"SELECT {file_lit}, d.{LINE}, d.{REASON}"
+            + "".join(", " + c for c in again)
+            + f" FROM {src.scan} AS r JOIN {DUPS} AS d ON r.{LINE} = d.{LINE}"
+        )
+    query = " UNION ALL ".join(parts) + " ORDER BY _line"
+    con.execute(f"COPY ({query}) TO {quote_literal(str(out))} (FORMAT csv, HEADER true)")
+
+
+def _top_reasons(con: Any, *, with_dups: bool) -> tuple[tuple[str, int], ...]:
+    """The most frequent failing rules (the part of each reason before ``: ``)."""
+    src = f"SELECT {REASON} FROM {STAGE} WHERE {REASON} IS NOT NULL"
+    if with_dups:
+        src += f" UNION ALL SELECT {REASON} FROM {DUPS}"
+    rows = con.execute(
+        f"""SELECT split_part(r, ': ', 1) AS rule, count(*) AS n FROM (
+                SELECT unnest(string_split({REASON}, '; ')) AS r FROM ({src}))
+            GROUP BY rule ORDER BY n DESC, rule LIMIT {TOP_REASONS}"""
+    ).fetchall()
+    return tuple((str(r), int(n)) for r, n in rows)

@@ -1,0 +1,185 @@
+"""Validation of every contract rule, as one DuckDB SELECT over a file's scan.
+
+The staging query types each contract column (``coercion``) and computes ``__reason``: every
+failing rule of the row, one clear sentence each, joined with ``; `` — required values, types,
+allowed codes, minimum/maximum, row checks, and foreign keys against the warehouse (which, inside
+the batch's transaction, already holds the batch's earlier tables). Key uniqueness needs the
+whole file and is checked afterwards by the loader (:func:`duplicate_reason_sql`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from windmaker import contract
+from windmaker.ingest.coercion import MoneyUnit, quote_ident, quote_literal, typed_sql
+from windmaker.ingest.sources import LINE, Source
+
+REASON = "__reason"
+RAW_PREFIX = "__raw_"
+#: How much of an offending value a reason quotes.
+QUOTE_CHARS = 80
+
+
+class MissingColumnsError(ValueError):
+    """A file lacks a required column of its table: the whole file is refused."""
+
+    def __init__(self, path: object, table: str, missing: list[str]) -> None:
+        self.missing = missing
+        cols = ", ".join(
+            f"{m} ({contract.table(table).column(m).zh})" for m in missing
+        )
+        super().__init__(
+            f"{path}: table {table} needs column(s) {cols}, not found in the file's headers"
+        )
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    """How one file maps onto its table: column → file header, and each money column's unit."""
+
+    source: Source
+    table: contract.Table
+    mapping: Mapping[str, str]
+    units: Mapping[str, MoneyUnit]
+
+
+def plan_file(source: Source, tbl: contract.Table, money_unit: MoneyUnit) -> FilePlan:
+    """Map headers onto ``tbl``; raise :class:`MissingColumnsError` naming what is missing."""
+    by_header = contract.map_headers(tbl, source.headers)
+    mapping = {col: header for header, col in by_header.items()}
+    missing = [c for c in tbl.required_columns if c not in mapping]
+    if missing:
+        raise MissingColumnsError(source.path, tbl.name, missing)
+    units: dict[str, MoneyUnit] = {}
+    for col in tbl.columns:
+        if col.dtype != "money" or col.name not in mapping:
+            continue
+        header = mapping[col.name]
+        units[col.name] = source.units.get(header) or contract.header_unit(header) or money_unit
+    return FilePlan(source=source, table=tbl, mapping=mapping, units=units)
+
+
+def _value(v: str) -> str:
+    """A raw value quoted for a reason, shortened."""
+    return f"'''' || left(CAST({v} AS VARCHAR), {QUOTE_CHARS}) || ''''"
+
+
+def _number(limit: float) -> str:
+    return f"{limit:g}"
+
+
+_TYPE_WORDS = {
+    "int": "is not a whole number",
+    "float": "is not a number",
+    "money": "is not an amount of money",
+    "timestamp": "is not a timestamp",
+    "date": "is not a date",
+    "bool": "is not true/false",
+}
+
+
+def _type_reason(col: contract.Column, unit: MoneyUnit | None) -> str:
+    if col.dtype == "string" and col.allowed:
+        return "is not one of " + ", ".join(col.allowed)
+    if col.dtype == "money" and unit == "fen":
+        return "is not a whole number of fen"
+    return _TYPE_WORDS.get(col.dtype, "has the wrong type")
+
+
+def staging_sql(plan: FilePlan, *, timezone: str) -> str:
+    """The SELECT producing ``__line``, the typed contract columns, ``__reason`` and, for rejected
+    rows only, the original values as ``__raw_0..n`` (in the file's header order)."""
+    src = plan.source
+    inner: list[str] = [LINE]
+    reasons: list[str] = []
+    for col in plan.table.columns:
+        name = quote_ident(col.name)
+        vname = quote_ident(f"__v_{col.name}")
+        header = plan.mapping.get(col.name)
+        if header is None:
+            default = (
+                f"CAST({quote_literal(col.default)} AS {col.sql_type})"
+                if col.default is not None
+                else f"CAST(NULL AS {col.sql_type})"
+            )
+            inner.append(f"{default} AS {name}")
+            continue
+        unit = plan.units.get(col.name, "yuan")
+        v, typed = typed_sql(
+            col,
+            quote_ident(header),
+            src.types.get(header, "VARCHAR"),
+            unit=unit,
+            timezone=timezone,
+        )
+        if col.default is not None:
+            typed = f"CASE WHEN {v} IS NULL THEN CAST({quote_literal(col.default)} AS {col.sql_type}) ELSE {typed} END"
+        inner.append(f"{v} AS {vname}")
+        inner.append(f"{typed} AS {name}")
+        label = f"column {col.name}: "
+        if col.required and col.default is None:
+            reasons.append(
+                f"CASE WHEN {vname} IS NULL THEN {quote_literal(label + 'missing (required)')} END"
+            )
+        reasons.append(
+            f"CASE WHEN {vname} IS NOT NULL AND {name} IS NULL THEN "
+            f"{quote_literal(label)} || {_value(vname)} || "
+            f"{quote_literal(' ' + _type_reason(col, unit))} END"
+        )
+    for col in plan.table.columns:
+        name = quote_ident(col.name)
+        label = f"column {col.name}: "
+        if col.minimum is not None:
+            reasons.append(
+                f"CASE WHEN {name} < {_number(col.minimum)} THEN {quote_literal(label)} || "
+                f"CAST({name} AS VARCHAR) || {quote_literal(' is below the minimum ' + _number(col.minimum))} END"
+            )
+        if col.maximum is not None:
+            reasons.append(
+                f"CASE WHEN {name} > {_number(col.maximum)} THEN {quote_literal(label)} || "
+                f"CAST({name} AS VARCHAR) || {quote_literal(' is above the maximum ' + _number(col.maximum))} END"
+            )
+        if col.references is not None:
+            ref_table, ref_col = col.references
+            reasons.append(
+                f"CASE WHEN {name} IS NOT NULL AND {name} NOT IN "
+                f"(SELECT {quote_ident(ref_col)} FROM {quote_ident(ref_table)}) THEN "
+                f"{quote_literal(label)} || {_value(name)} || "
+                f"{quote_literal(f' is not a known {ref_table}.{ref_col}')} END"
+            )
+    for check in plan.table.checks:
+        reasons.append(
+            f"CASE WHEN NOT coalesce(({check.sql}), true) THEN "
+            f"{quote_literal(f'check {check.name}: {check.reason}')} END"
+        )
+    raw_cols = [f"{quote_ident(h)} AS {quote_ident(RAW_PREFIX + str(i))}" for i, h in enumerate(src.headers)]
+    inner += raw_cols
+    typed_names = [quote_ident(c.name) for c in plan.table.columns]
+    reason_expr = f"NULLIF(concat_ws('; ', {', '.join(reasons)}), '')" if reasons else "NULL"
+    middle = [LINE, *typed_names, f"{reason_expr} AS {REASON}"]
+    middle += [quote_ident(RAW_PREFIX + str(i)) for i in range(len(src.headers))]
+    outer = [LINE, *typed_names, REASON]
+    outer += [
+        f"CASE WHEN {REASON} IS NOT NULL THEN {quote_ident(RAW_PREFIX + str(i))} END "
+        f"AS {quote_ident(RAW_PREFIX + str(i))}"
+        for i in range(len(src.headers))
+    ]
+    return (
+        f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(middle)} FROM "
+        f"(SELECT {', '.join(inner)} FROM {src.scan}))"
+    )
+
+
+def key_label(tbl: contract.Table) -> str:
+    """``order_id`` or ``(date, brand_id, campaign_id)``: how a reason names the key."""
+    return tbl.key[0] if len(tbl.key) == 1 else "(" + ", ".join(tbl.key) + ")"
+
+
+def key_value_sql(tbl: contract.Table, alias: str) -> str:
+    """The key of a row as quoted text, for a reason."""
+    parts = [f"'''' || CAST({alias}.{quote_ident(k)} AS VARCHAR) || ''''" for k in tbl.key]
+    if len(parts) == 1:
+        return parts[0]
+    return "'(' || " + " || ', ' || ".join(parts) + " || ')'"
