@@ -53,6 +53,9 @@ def status(workspace: WorkspaceOpt = None) -> None:
 
 
 # Sub-commands of each layer register here, one line each.
+from windmaker.cli.ingest import ingest  # noqa: E402
+
+app.command()(ingest)
 
 
 if __name__ == "__main__":  # pragma: no cover
