@@ -1,0 +1,1 @@
+"""STEPS metrics: every capability defined once as Ibis expressions over the contract tables."""

@@ -1,0 +1,269 @@
+"""The GMV driver tree of live commerce and its exact period-over-period decomposition.
+
+Live GMV factors into four drivers:
+
+    GMV = UV × (watch hours / UV) × (orders / watch hour) × (GMV / order)
+        = uv × watch_hours_per_uv × orders_per_watch_hour × aov
+
+A change between two periods is split across the drivers with the log-mean Divisia index
+(LMDI-I): with ``L(a, b) = (a − b) / (ln a − ln b)`` (``L(a, a) = a``) the logarithmic mean,
+
+    contribution_i = L(GMV₁, GMV₀) × ln(x_i,₁ / x_i,₀),   Σ_i contribution_i = GMV₁ − GMV₀
+
+exactly (Σ ln(x_i,₁/x_i,₀) = ln(GMV₁/GMV₀)), with no residual. It needs every driver positive in
+both periods; otherwise the row is marked not decomposable and the contributions are null.
+
+``m_gmv_drivers`` holds the tree at three levels (column ``level``):
+
+- ``brand``: per brand × month, over the brand's live rooms — sessions of its own accounts and
+  influencer sessions dedicated to it (达人专场) — and the brand's orders sold in them
+  (UV and watch time of a multi-brand influencer session cannot be given to one brand);
+- ``account``: per account × month, all its sessions and the orders sold in them;
+- ``session``: per live session, compared with the same account's previous session.
+
+Months are those of the session start. Columns: level, entity_id, brand_id, period, uv,
+watch_hours, orders, live_gmv (DECIMAL), the four drivers, ``prev_*`` of the comparison period,
+delta_gmv, contrib_uv, contrib_watch_time, contrib_conversion, contrib_aov, decomposable.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import numpy.typing as npt
+
+from windmaker.metrics.gmv import MONEY, attach, money, ratio
+from windmaker.metrics.periods import period_of
+from windmaker.metrics.sources import Sources
+
+DRIVERS = ("uv", "watch_hours_per_uv", "orders_per_watch_hour", "aov")
+CONTRIBUTIONS = ("contrib_uv", "contrib_watch_time", "contrib_conversion", "contrib_aov")
+LEVELS = ("brand", "account", "session")
+
+
+# -- the pure function -------------------------------------------------------------------------
+def log_mean(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Logarithmic mean ``L(a, b) = (a − b) / (ln a − ln b)``, ``L(a, a) = a`` (a, b > 0)."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    same = np.isclose(a, b, rtol=1e-12, atol=0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (a - b) / (np.log(a) - np.log(b))
+    return np.where(same, (a + b) / 2.0, out)
+
+
+def driver_factors(
+    uv: npt.ArrayLike, watch_hours: npt.ArrayLike, orders: npt.ArrayLike, gmv: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """The four drivers ``[uv, watch_hours/uv, orders/watch_hours, gmv/orders]`` (last axis)."""
+    uv, wh, o, g = (np.asarray(x, dtype=float) for x in (uv, watch_hours, orders, gmv))
+    return np.stack([uv, wh / uv, o / wh, g / o], axis=-1)
+
+
+def lmdi(before: npt.ArrayLike, after: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """LMDI-I contributions of each factor to the change of their product.
+
+    ``before``, ``after``: positive factors, shape ``(..., k)``; returns shape ``(..., k)`` with
+    ``contribution_i = L(V₁, V₀) ln(x_i,₁/x_i,₀)``, ``V = Π_i x_i``; the contributions add to
+    ``V₁ − V₀``.
+    """
+    x0 = np.asarray(before, dtype=float)
+    x1 = np.asarray(after, dtype=float)
+    if np.any(x0 <= 0) or np.any(x1 <= 0):
+        raise ValueError("LMDI needs every factor positive in both periods")
+    v0 = np.prod(x0, axis=-1)
+    v1 = np.prod(x1, axis=-1)
+    weight = log_mean(v1, v0)
+    return weight[..., None] * np.log(x1 / x0)
+
+
+# -- the table ---------------------------------------------------------------------------------
+def _sessions(src: Sources) -> ir.Table:
+    s = src.live_sessions
+    return s.select(
+        "session_id",
+        "account_id",
+        "started_at",
+        "dedicated_brand_id",
+        uv=s.viewers,
+        watch_seconds=s.watch_seconds,
+        period=period_of(s.started_at, "month"),
+    )
+
+
+def _session_sales(facts: ir.Table) -> ir.Table:
+    """Orders and net GMV per session and brand sold."""
+    f = facts.filter(facts.session_id.notnull())
+    return f.group_by(["session_id", "brand_id"]).aggregate(orders=f.count(), live_gmv=f.net.sum())
+
+
+def _tree(t: ir.Table) -> ir.Table:
+    """Add the four drivers to a table with uv, watch_hours, orders, live_gmv."""
+    return t.mutate(
+        watch_hours_per_uv=ratio(t.watch_hours, t.uv),
+        orders_per_watch_hour=ratio(t.orders, t.watch_hours),
+        aov=ratio(t.live_gmv, t.orders),
+    )
+
+
+def _decompose(t: ir.Table, prev_window: ir.Value, consecutive: ir.BooleanValue | None) -> ir.Table:
+    cols = ("uv", "watch_hours", "orders", "live_gmv", *DRIVERS[1:])
+    prev = {f"prev_{c}": t[c].lag().over(prev_window) for c in cols}
+    t = t.mutate(**prev)
+    if consecutive is not None:
+        t = t.mutate(
+            **{k: ibis.cases((consecutive, t[k]), else_=ibis.null(t[k].type())) for k in prev}
+        )
+    pos = [t[c].cast("float64") > 0 for c in ("uv", "watch_hours", "orders", "live_gmv")]
+    pos += [t[f"prev_{c}"].cast("float64") > 0 for c in ("uv", "watch_hours", "orders", "live_gmv")]
+    ok = pos[0]
+    for p in pos[1:]:
+        ok = ok & p
+    ok = ok.fill_null(False)
+    v1 = t.live_gmv.cast("float64")
+    v0 = t.prev_live_gmv.cast("float64")
+    weight = ibis.cases((v1 == v0, v1), else_=(v1 - v0) / (v1.ln() - v0.ln()))
+    contrib = {}
+    for name, d in zip(CONTRIBUTIONS, DRIVERS, strict=True):
+        x1 = t[d].cast("float64")
+        x0 = t[f"prev_{d}"].cast("float64")
+        contrib[name] = ibis.cases((ok, weight * (x1 / x0).ln()), else_=ibis.null("float64"))
+    return t.mutate(
+        delta_gmv=(t.live_gmv - t.prev_live_gmv).cast(MONEY),
+        decomposable=ok,
+        **contrib,
+    )
+
+
+#: Columns of the tree before decomposition (what a later refresh reuses from stored rows).
+BASE_COLUMNS = (
+    "level",
+    "entity_id",
+    "brand_id",
+    "account_id",
+    "period",
+    "started_at",
+    "uv",
+    "watch_hours",
+    "orders",
+    "live_gmv",
+)
+COLUMNS = (
+    *BASE_COLUMNS,
+    *DRIVERS[1:],
+    "prev_uv",
+    "prev_watch_hours",
+    "prev_orders",
+    "prev_live_gmv",
+    "prev_watch_hours_per_uv",
+    "prev_orders_per_watch_hour",
+    "prev_aov",
+    "delta_gmv",
+    *CONTRIBUTIONS,
+    "decomposable",
+)
+
+
+def _month_index(period: ir.DateValue) -> ir.IntegerValue:
+    return period.year() * 12 + period.month()
+
+
+def _base(t: ir.Table, level: str, entity: str, **extra: ir.Value) -> ir.Table:
+    cols: dict[str, ir.Value] = {
+        "level": ibis.literal(level),
+        "entity_id": t[entity],
+        "brand_id": t.brand_id,
+        "account_id": ibis.null("string"),
+        "period": t.period,
+        "started_at": ibis.null("timestamp"),
+        "uv": t.uv.cast("int64"),
+        "watch_hours": t.watch_hours.cast("float64"),
+        "orders": t.orders.cast("int64"),
+        "live_gmv": money(t.live_gmv),
+    }
+    cols.update(extra)
+    return t.select(**cols)
+
+
+def driver_base(src: Sources, facts: ir.Table, since: ir.Value | None = None) -> ir.Table:
+    """The tree's sums per level and entity (BASE_COLUMNS), for sessions started since ``since``.
+
+    ``facts`` must hold every order of those sessions (orders are paid after their session
+    starts, so facts since ``since`` do).
+    """
+    s = _sessions(src)
+    if since is not None:
+        s = s.filter(s.started_at >= since)
+    sales = _session_sales(facts)
+    acct = src.accounts.select("account_id", account_brand_id="brand_id")
+
+    # brand level: own-account sessions and dedicated sessions
+    own = s.inner_join(src.brand_accounts(), "account_id").select("session_id", "brand_id")
+    ded = s.filter(s.dedicated_brand_id.notnull()).select(
+        "session_id", brand_id=s.dedicated_brand_id
+    )
+    bsj = attach(
+        own.union(ded, distinct=True).inner_join(s, "session_id"), sales, ["session_id", "brand_id"]
+    )
+    brand = bsj.group_by(["brand_id", "period"]).aggregate(
+        uv=bsj.uv.sum(),
+        watch_hours=bsj.watch_seconds.sum().cast("float64") / 3600.0,
+        orders=bsj.orders.sum().fill_null(0),
+        live_gmv=bsj.live_gmv.sum(),
+    )
+
+    # session level, then account level as its sum
+    per_session = sales.group_by("session_id").aggregate(
+        orders=sales.orders.sum(), live_gmv=sales.live_gmv.sum()
+    )
+    sj = attach(attach(s, per_session, ["session_id"]), acct, ["account_id"])
+    sj = sj.mutate(
+        orders=sj.orders.fill_null(0),
+        live_gmv=money(sj.live_gmv),
+        watch_hours=sj.watch_seconds.cast("float64") / 3600.0,
+        brand_id=sj.account_brand_id.fill_null(sj.dedicated_brand_id),
+    )
+    account = sj.group_by(["account_id", "period"]).aggregate(
+        brand_id=sj.account_brand_id.max(),
+        uv=sj.uv.sum(),
+        watch_hours=sj.watch_hours.sum(),
+        orders=sj.orders.sum(),
+        live_gmv=sj.live_gmv.sum(),
+    )
+    return (
+        _base(brand, "brand", "brand_id")
+        .union(_base(account, "account", "account_id", account_id=account.account_id))
+        .union(
+            _base(
+                sj,
+                "session",
+                "session_id",
+                account_id=sj.account_id,
+                started_at=sj.started_at.cast("timestamp"),
+            )
+        )
+    )
+
+
+def decompose_drivers(base: ir.Table) -> ir.Table:
+    """``m_gmv_drivers`` from the tree's sums: drivers, previous values, LMDI contributions.
+
+    The comparison is the previous calendar month of the same brand or account (no comparison
+    when the entity had no sessions that month), and the same account's previous session for a
+    session.
+    """
+    t = _tree(base)
+    monthly = t.filter(t.level != "session")
+    w = ibis.window(group_by=["level", "entity_id"], order_by="period")
+    consecutive = _month_index(monthly.period) - _month_index(monthly.period).lag().over(w) == 1
+    monthly = _decompose(monthly, w, consecutive)
+    sessions = t.filter(t.level == "session")
+    ws = ibis.window(group_by="account_id", order_by=["started_at", "entity_id"])
+    sessions = _decompose(sessions, ws, None)
+    return monthly.select(*COLUMNS).union(sessions.select(*COLUMNS))
+
+
+def gmv_drivers(src: Sources, facts: ir.Table) -> ir.Table:
+    """``m_gmv_drivers``: the driver tree and its LMDI decomposition at every level."""
+    return decompose_drivers(driver_base(src, facts))

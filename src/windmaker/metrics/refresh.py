@@ -1,0 +1,303 @@
+"""Refresh: compute the metric tables and store them in the warehouse, fully or incrementally.
+
+The stages build expressions with the metric modules and run them only through
+:class:`windmaker.warehouse.Warehouse`. Stored tables: ``m_brand_day``, ``m_brand_week``,
+``m_brand_month``, ``m_cohort_retention``, ``m_gmv_drivers``, ``m_percentile``,
+``m_capability``; bookkeeping: ``_m_refresh_state`` (per source table: row count and latest
+time at the last refresh) and ``_m_buyer_cohort`` (each buyer's first month at each brand).
+
+Incremental refresh: rows that arrived after the stored watermark (orders, sessions, ad spend,
+reviews, follows) are the only change when every table's row count grew by exactly the number
+of rows past its watermark and brands, accounts and SKUs are unchanged; otherwise the refresh is
+full. The earliest new timestamp's day ``d`` decides what is recomputed: the day, week and month
+periods from the one holding ``d`` onward (every metric of a period depends only on that period's
+rows and, for the repurchase flags, on earlier orders, so later periods are the only ones a new
+row can change), the trailing windows (recomputed over the day table), cohort retention from
+``d``'s month, the driver tree from ``d``'s month (the previous month comes from stored rows),
+and the category tables (percentiles and capabilities, small). The result equals a full refresh
+(tested). Rows changed in place before the watermark (a late refund on an old order) need
+``--full``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from time import perf_counter
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from windmaker import contract
+from windmaker.metrics import brand_period, category, drivers, gmv, private_domain
+from windmaker.metrics.config import MetricsConfig, load_metrics_config
+from windmaker.metrics.periods import GRAINS, period_start, period_table
+from windmaker.metrics.sources import Sources
+
+STATE = "_m_refresh_state"
+COHORT_STATE = "_m_buyer_cohort"
+FACTS = "_m_facts"
+COHORTS = "m_cohort_retention"
+DRIVERS = "m_gmv_drivers"
+PERCENTILES = "m_percentile"
+CAPABILITIES = "m_capability"
+TABLES = (
+    *(brand_period.table_name(g) for g in GRAINS),
+    COHORTS,
+    DRIVERS,
+    PERCENTILES,
+    CAPABILITIES,
+)
+#: Source tables whose new rows an incremental refresh absorbs, with their time column.
+APPENDED = tuple(
+    (t.name, t.time_column)
+    for t in (
+        contract.ORDERS,
+        contract.LIVE_SESSIONS,
+        contract.AD_SPEND,
+        contract.REVIEWS,
+        contract.FOLLOWS,
+    )
+)
+#: Source tables whose any change forces a full refresh.
+REFERENCE = (contract.BRANDS.name, contract.ACCOUNTS.name, contract.SKUS.name)
+
+STAGES = ("inspect", "facts", "day", "week", "month", "cohorts", "drivers", "category")
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class RefreshReport:
+    """What a refresh did: full or incremental, from which day, time per stage, rows stored."""
+
+    mode: Literal["full", "incremental", "up_to_date", "empty"]
+    since: date | None = None
+    reason: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def _ts(x: Any) -> datetime | None:
+    if x is None or pd.isna(x):
+        return None
+    return pd.Timestamp(x).to_pydatetime()
+
+
+def _state_now(wh: Any) -> pd.DataFrame:
+    """Row count and latest time of every source table (one small query each)."""
+    rows = []
+    for name, col in APPENDED:
+        t = wh.table(name)
+        r = wh.execute(t.aggregate(n=t.count(), hi=t[col].max().cast("timestamp")))
+        rows.append((name, int(r["n"].iloc[0]), _ts(r["hi"].iloc[0])))
+    for name in REFERENCE:
+        rows.append((name, int(wh.execute(wh.table(name).count())), None))
+    return pd.DataFrame(rows, columns=["source", "rows", "max_time"])
+
+
+def _plan(wh: Any, now: pd.DataFrame) -> tuple[str, date | None, str]:
+    """(mode, first changed day, reason) from the stored state and the current sources."""
+    if not all(wh.has_table(t) for t in (*TABLES, STATE, COHORT_STATE)):
+        return "full", None, "no stored metric tables"
+    prev = wh.execute(wh.table(STATE)).set_index("source")
+    lo: datetime | None = None
+    changed = False
+    for r in now.itertuples():
+        if r.source not in prev.index:
+            return "full", None, f"{r.source} not tracked"
+        p = prev.loc[r.source]
+        if r.source in REFERENCE:
+            if int(p["rows"]) != r.rows:
+                return "full", None, f"{r.source} changed"
+            continue
+        if r.rows == int(p["rows"]):
+            if _ts(p["max_time"]) != r.max_time:
+                return "full", None, f"{r.source} changed in place"
+            continue
+        mark = _ts(p["max_time"])
+        col = dict(APPENDED)[r.source]
+        t = wh.table(r.source)
+        if mark is None:
+            return "full", None, f"{r.source} was empty"
+        newer = t.filter(t[col].cast("timestamp") > ibis.timestamp(mark))
+        got = wh.execute(newer.aggregate(n=newer.count(), lo=newer[col].min().cast("timestamp")))
+        n_new = int(got["n"].iloc[0])
+        if r.rows - int(p["rows"]) != n_new:
+            return "full", None, f"{r.source}: rows changed before the last refresh"
+        first = _ts(got["lo"].iloc[0])
+        changed = True
+        if first is not None and (lo is None or first < lo):
+            lo = first
+    if not changed:
+        return "up_to_date", None, "no new rows"
+    assert lo is not None
+    return "incremental", lo.date(), "new rows"
+
+
+def _store(wh: Any, name: str, expr: ir.Table) -> None:
+    """Replace table ``name`` by ``expr`` (which may read ``name`` itself)."""
+    if wh.engine == "duckdb":
+        wh.write(name, expr)
+    else:  # engines that cannot overwrite a table they read: go through memory (small tables)
+        wh.write(name, wh.to_arrow(expr))
+
+
+def refresh(
+    wh: Any,
+    *,
+    full: bool = False,
+    config: MetricsConfig | None = None,
+    progress: Progress | None = None,
+) -> RefreshReport:
+    """Compute and store every metric table; incremental unless ``full`` or a change needs it.
+
+    ``wh`` is a :class:`windmaker.warehouse.Warehouse`; ``progress`` is called with each stage's
+    name as it starts.
+    """
+    config = config or load_metrics_config()
+    step = progress or (lambda _stage: None)
+    report = RefreshReport(mode="full")
+    clock = perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now_ = perf_counter()
+        report.seconds[stage] = now_ - clock
+        clock = now_
+
+    step("inspect")
+    now = _state_now(wh)
+    orders_row = now[now.source == contract.ORDERS.name].iloc[0]
+    if orders_row["rows"] == 0:
+        report.mode, report.reason = "empty", "no orders"
+        return report
+    mode, lo_day, reason = ("full", None, "--full") if full else _plan(wh, now)
+    report.mode, report.since, report.reason = mode, lo_day, reason  # type: ignore[assignment]
+    if mode == "up_to_date":
+        lap("inspect")
+        return report
+    o = wh.table(contract.ORDERS.name)
+    span = wh.execute(o.aggregate(lo=o.paid_at.min(), hi=o.paid_at.max()))
+    first_day = _ts(span["lo"].iloc[0]).date()  # type: ignore[union-attr]
+    last_day = _ts(span["hi"].iloc[0]).date()  # type: ignore[union-attr]
+    incremental = mode == "incremental"
+    if incremental:
+        assert lo_day is not None
+        if lo_day < first_day:
+            incremental, report.mode = False, "full"
+    src = Sources.of(wh.table)
+    lap("inspect")
+
+    # facts: the orders that count, tagged, from the first affected period on
+    step("facts")
+    starts = {g: period_start(lo_day, g) if incremental else None for g in GRAINS}  # type: ignore[arg-type]
+    since_all: datetime | None = None
+    if incremental:
+        since_all = datetime.combine(min(d for d in starts.values() if d), time())
+    wh.write(FACTS, gmv.order_facts(src, since_all))
+    facts = wh.table(FACTS)
+    lap("facts")
+
+    # brand × period tables
+    day_name = brand_period.table_name("day")
+    for grain in GRAINS:
+        step(grain)
+        name = brand_period.table_name(grain)
+        start_g = starts[grain]
+        since_g = datetime.combine(start_g, time()) if start_g is not None else None
+        lo_p = start_g or first_day
+        periods = period_table(lo_p, last_day, grain)
+        new = brand_period.brand_period_metrics(
+            src,
+            grain,
+            periods,
+            facts=facts,
+            since=since_g,
+            complaint_kinds=config.complaint_kinds,
+        )
+        if since_g is not None:
+            old = wh.table(name).select(*new.columns).cast(new.schema())
+            new = old.filter(old.period < start_g).union(new)
+        if grain == "day":
+            wh.write(f"_{name}_base", new)
+            base = wh.table(f"_{name}_base")
+            trailing = brand_period.trailing_net_gmv(base)
+            _store(
+                wh,
+                name,
+                brand_period.with_trailing(
+                    base, trailing, period_table(first_day, last_day, grain)
+                ),
+            )
+            wh.drop(f"_{name}_base")
+        else:
+            day = wh.table(day_name)
+            trailing = day.select(
+                "brand_id",
+                period_end="period",
+                **{c: day[c] for c in brand_period.TRAILING_COLUMNS},
+            )
+            out = brand_period.with_trailing(
+                new, trailing, period_table(first_day, last_day, grain)
+            )
+            if grain == "month":
+                out = brand_period.with_months_with_sales(out)
+            wh.write(f"_{name}_new", out)
+            _store(wh, name, wh.table(f"_{name}_new"))
+            wh.drop(f"_{name}_new")
+        lap(grain)
+
+    # cohorts
+    step("cohorts")
+    month_since = starts["month"]
+    if incremental and month_since is not None:
+        cut = ibis.timestamp(datetime.combine(month_since, time()))
+        f_m = facts.filter(facts.paid_at >= cut)
+        state = wh.table(COHORT_STATE)
+        fresh = private_domain.first_purchases(f_m).anti_join(state, ["brand_id", "buyer_id"])
+        wh.insert(COHORT_STATE, fresh)
+        new_c = private_domain.cohort_retention(f_m, wh.table(COHORT_STATE))
+        old_c = wh.table(COHORTS)
+        new_c = new_c.select(*old_c.columns)
+        old_c = old_c.cast(new_c.schema())
+        out_c = old_c.filter(old_c.period < month_since).union(new_c)
+    else:
+        wh.write(COHORT_STATE, private_domain.first_purchases(facts))
+        out_c = private_domain.cohort_retention(facts, wh.table(COHORT_STATE))
+    wh.write(f"_{COHORTS}_new", out_c)
+    _store(wh, COHORTS, wh.table(f"_{COHORTS}_new").order_by(["brand_id", "cohort", "period"]))
+    wh.drop(f"_{COHORTS}_new")
+    lap("cohorts")
+
+    # driver tree
+    step("drivers")
+    if incremental and month_since is not None:
+        cut = ibis.timestamp(datetime.combine(month_since, time()))
+        base_new = drivers.driver_base(src, facts.filter(facts.paid_at >= cut), cut)
+        old_d = wh.table(DRIVERS)
+        base_old = old_d.filter(old_d.period < month_since).select(*drivers.BASE_COLUMNS)
+        base_old = base_old.cast(base_new.schema())
+        out_d = drivers.decompose_drivers(base_old.union(base_new))
+    else:
+        out_d = drivers.gmv_drivers(src, facts)
+    wh.write(f"_{DRIVERS}_new", out_d)
+    _store(wh, DRIVERS, wh.table(f"_{DRIVERS}_new"))
+    wh.drop(f"_{DRIVERS}_new")
+    lap("drivers")
+
+    # category benchmarks
+    step("category")
+    month = category.present(wh.table(brand_period.table_name("month")), src.brands)
+    wh.write(PERCENTILES, category.percentiles(month))
+    wh.write(CAPABILITIES, category.capabilities(month, config))
+    lap("category")
+
+    wh.drop(FACTS)
+    wh.write(STATE, now)
+    for t in TABLES:
+        report.rows[t] = int(wh.execute(wh.table(t).count()))
+    return report
