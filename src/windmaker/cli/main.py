@@ -54,8 +54,10 @@ def status(workspace: WorkspaceOpt = None) -> None:
 
 # Sub-commands of each layer register here, one line each.
 from windmaker.cli.ingest import ingest  # noqa: E402
+from windmaker.cli.refresh import refresh  # noqa: E402
 
 app.command()(ingest)
+app.command()(refresh)
 
 
 if __name__ == "__main__":  # pragma: no cover
