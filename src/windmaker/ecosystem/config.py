@@ -1,0 +1,125 @@
+"""Typed configuration of the ecosystem (``ecosystem.yaml``): standards, exit rule, tiers, matching."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from windmaker.config import load_yaml_model
+from windmaker.contract import CAPABILITIES
+
+CONFIG_FILE = "ecosystem.yaml"
+
+AdmissionCriterion = Literal[
+    "team_size", "gmv_served_12m", "cases", "years_operating", "capacity", "categories"
+]
+EvaluationMetric = Literal[
+    "client_uplift",
+    "stage_advancement_rate",
+    "client_retention",
+    "action_completion",
+    "trust_violations_per_client",
+]
+ProviderKind = Literal[
+    "brand_operation", "influencer_agency", "traffic_agency", "supply_chain", "full_service"
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Threshold(_Strict):
+    admit: float
+    probation: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Threshold:
+        if self.probation > self.admit:
+            raise ValueError("probation threshold must not exceed the admit threshold")
+        return self
+
+
+class KindStandard(_Strict):
+    required_capabilities: tuple[str, ...] = ()
+    criteria: dict[AdmissionCriterion, Threshold]
+
+    @field_validator("required_capabilities")
+    @classmethod
+    def _known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(v) - set(CAPABILITIES)
+        if unknown:
+            raise ValueError(f"unknown capabilities {sorted(unknown)}")
+        return v
+
+
+class AdmissionConfig(_Strict):
+    standards: dict[ProviderKind, KindStandard]
+
+
+class Bound(_Strict):
+    min: float | None = None
+    max: float | None = None
+
+
+class EvaluationConfig(_Strict):
+    growth_months: int = Field(ge=1, le=12)
+    peer_count: int = Field(ge=1)
+    min_clients: int = Field(ge=1)
+    standards: dict[EvaluationMetric, Bound]
+    weights: dict[EvaluationMetric, float]
+    severe_violation_kinds: tuple[str, ...]
+
+
+class ExitConfig(_Strict):
+    warn_after_periods: int = Field(ge=1)
+    exit_after_periods: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ExitConfig:
+        if self.exit_after_periods < self.warn_after_periods:
+            raise ValueError("exit_after_periods must be at least warn_after_periods")
+        return self
+
+
+class Tier(_Strict):
+    code: str
+    name_en: str
+    name_zh: str
+    min_annual_gmv_served: float = Field(gt=0)
+    target_providers: int = Field(ge=0)
+
+
+class MatchingConfig(_Strict):
+    prior_uplift: float
+    shrinkage_brands: float = Field(ge=0)
+    similar_size_factor: float = Field(ge=1)
+    min_predicted_uplift: float
+    category_must_match: bool
+    off_category_factor: float = Field(ge=0, le=1)
+    min_brand_value: float = Field(ge=0)
+    benefit_unit: float = Field(gt=0)
+
+
+class EcosystemConfig(_Strict):
+    version: int
+    admission: AdmissionConfig
+    evaluation: EvaluationConfig
+    exit: ExitConfig
+    tiers: tuple[Tier, ...]
+    matching: MatchingConfig
+
+    @field_validator("tiers")
+    @classmethod
+    def _descending(cls, v: tuple[Tier, ...]) -> tuple[Tier, ...]:
+        mins = [t.min_annual_gmv_served for t in v]
+        if mins != sorted(mins, reverse=True) or len(set(mins)) != len(mins):
+            raise ValueError("tiers must be listed highest first with distinct thresholds")
+        return v
+
+
+def load_config(config_dir: Path | None = None) -> EcosystemConfig:
+    """``ecosystem.yaml`` from ``config_dir`` when it has one, else the shipped default."""
+    return load_yaml_model(EcosystemConfig, CONFIG_FILE, config_dir)

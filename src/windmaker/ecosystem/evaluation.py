@@ -1,0 +1,392 @@
+"""Evaluation of providers, one period (a month) at a time, from warehouse frames.
+
+For period ``P`` and window length ``L`` (``growth_months``), with the current window
+``W1 = [P−L+1 … P]`` and the base window ``W0 = [P−2L+1 … P−L]``:
+
+- **gmv_served** = Σ net GMV in ``P`` of the brands the provider served during ``P``;
+  **annual_gmv_served** the same over the 12 months ending with ``P`` (brand-months served).
+- **client growth** of brand ``b`` = ln((GMV_W1 + 1) / (GMV_W0 + 1)), for clients served
+  throughout ``W1``; its **uplift** = growth − median growth of its comparable unserved brands
+  (same category, served by nobody in ``W0 ∪ W1``, the ``peer_count`` nearest in
+  ln(GMV_W0 + 1)). **client_uplift** = mean uplift over the provider's clients.
+- **stage_advancement_rate** = share of those clients whose stage at ``P`` is above their stage
+  at ``P−L`` (ladder order zero_breaking < climbing < ka < ska).
+- **client_retention** = share of brands served on the first day of ``W1`` still served at the
+  end of ``P``.
+- **trust_violations_per_client** = violations of clients in ``P`` / clients in ``P``; a violation
+  of a kind listed in ``severe_violation_kinds`` (fraud) is severe.
+- **action_completion** = done / (due by the end of ``P`` and not dropped) over the clients'
+  action items.
+
+The composite **score** = Σ weightₘ · (mₘ − median over providers) / IQR over providers (a
+missing metric counts as the median). A provider with at least ``min_clients`` clients is below
+the standard when any metric is outside its bound, or at once on a severe violation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from windmaker.contract import STAGES
+from windmaker.ecosystem.config import EvaluationConfig
+
+METRICS = (
+    "client_uplift",
+    "stage_advancement_rate",
+    "client_retention",
+    "trust_violations_per_client",
+    "action_completion",
+)
+
+_METRIC_ZH = {
+    "client_uplift": "客户增长超额",
+    "stage_advancement_rate": "阶梯晋级率",
+    "client_retention": "客户留存率",
+    "trust_violations_per_client": "客户信任违规率",
+    "action_completion": "行动项完成率",
+}
+
+
+@dataclass(frozen=True)
+class ProviderEvaluation:
+    """One provider's evaluation of one period."""
+
+    provider_id: str
+    period: date
+    clients: int
+    gmv_served: Decimal
+    annual_gmv_served: Decimal
+    metrics: dict[str, float | None]
+    score: float
+    judged: bool
+    meets_standard: bool
+    severe_violation: bool
+    reasons: tuple[dict[str, Any], ...] = field(default=())
+
+    def metrics_json(self) -> dict[str, Any]:
+        """Metrics and counts as stored with the evaluation (JSON-ready)."""
+        return {
+            **self.metrics,
+            "clients": self.clients,
+            "annual_gmv_served": str(self.annual_gmv_served),
+        }
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Every provider's evaluation plus the client-level uplifts behind them."""
+
+    period: date
+    providers: tuple[ProviderEvaluation, ...]
+    #: provider_id, brand_id, category, base_gmv (monthly mean in W0), growth, peer_growth, uplift
+    client_effects: pd.DataFrame
+
+
+def month_start(value: Any) -> date:
+    """First day of the month of ``value`` (a date, timestamp or ``YYYY-MM`` string)."""
+    ts = pd.Timestamp(str(value) + "-01" if isinstance(value, str) and len(value) == 7 else value)
+    return date(ts.year, ts.month, 1)
+
+
+def _shift(period: date, months: int) -> date:
+    idx = period.year * 12 + period.month - 1 + months
+    return date(idx // 12, idx % 12 + 1, 1)
+
+
+def _month_end(period: date) -> pd.Timestamp:
+    return pd.Timestamp(_shift(period, 1)) - pd.Timedelta(days=1)
+
+
+def _prepare_assignments(assignments: pd.DataFrame) -> pd.DataFrame:
+    a = assignments[["provider_id", "brand_id", "started_at", "ended_at"]].copy()
+    a["started_at"] = pd.to_datetime(a["started_at"])
+    a["ended_at"] = pd.to_datetime(a["ended_at"]).fillna(pd.Timestamp.max.normalize())
+    return a
+
+
+def _active(a: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+    """Assignments overlapping [start, end]."""
+    return (a["started_at"] <= end) & (a["ended_at"] >= start)
+
+
+def _window_gmv(bm: pd.DataFrame, first: date, last: date) -> pd.Series:
+    sel = bm[(bm["period"] >= pd.Timestamp(first)) & (bm["period"] <= pd.Timestamp(last))]
+    return sel.groupby("brand_id")["net_gmv"].sum()
+
+
+def _peer_growth(clients: pd.DataFrame, unserved: pd.DataFrame, peer_count: int) -> pd.Series:
+    """Median growth of each client's ``peer_count`` nearest unserved brands (same category).
+
+    Falls back to unserved brands of every category when the category has none.
+    """
+    out = pd.Series(np.nan, index=clients.index, dtype="float64")
+    if unserved.empty:
+        return out
+    all_size = unserved["log_base"].to_numpy()
+    all_growth = unserved["growth"].to_numpy()
+    by_cat = {c: g for c, g in unserved.groupby("category")}
+    for cat, group in clients.groupby("category"):
+        peers = by_cat.get(cat)
+        size, growth = (
+            (peers["log_base"].to_numpy(), peers["growth"].to_numpy())
+            if peers is not None
+            else (all_size, all_growth)
+        )
+        k = min(peer_count, len(size))
+        dist = np.abs(group["log_base"].to_numpy()[:, None] - size[None, :])
+        nearest = np.argpartition(dist, k - 1, axis=1)[:, :k]
+        out.loc[group.index] = np.median(growth[nearest], axis=1)
+    return out
+
+
+def client_effects(
+    brand_month: pd.DataFrame,
+    assignments: pd.DataFrame,
+    period: date,
+    config: EvaluationConfig,
+) -> pd.DataFrame:
+    """Client-level growth and uplift over comparable unserved brands (see module docstring)."""
+    bm = _frame(brand_month)
+    a = _prepare_assignments(assignments)
+    L = config.growth_months
+    w1_first, w0_first = _shift(period, -(L - 1)), _shift(period, -(2 * L - 1))
+    w0_last = _shift(period, -L)
+    g1 = _window_gmv(bm, w1_first, period)
+    g0 = _window_gmv(bm, w0_first, w0_last)
+    brands = bm.groupby("brand_id")["category"].first().to_frame()
+    brands["gmv_w0"] = g0.reindex(brands.index).fillna(0.0)
+    brands["gmv_w1"] = g1.reindex(brands.index).fillna(0.0)
+    brands["growth"] = np.log((brands["gmv_w1"] + 1.0) / (brands["gmv_w0"] + 1.0))
+    brands["log_base"] = np.log(brands["gmv_w0"] / L + 1.0)
+    served_any = set(a.loc[_active(a, pd.Timestamp(w0_first), _month_end(period)), "brand_id"])
+    unserved = brands[~brands.index.isin(served_any)]
+    throughout = a[
+        (a["started_at"] <= pd.Timestamp(w1_first)) & (a["ended_at"] >= _month_end(period))
+    ]
+    clients = throughout[["provider_id", "brand_id"]].drop_duplicates()
+    clients = clients[clients["brand_id"].isin(brands.index)].reset_index(drop=True)
+    clients = clients.join(brands, on="brand_id")
+    clients["peer_growth"] = _peer_growth(clients, unserved, config.peer_count)
+    clients["uplift"] = clients["growth"] - clients["peer_growth"]
+    clients["base_gmv"] = clients["gmv_w0"] / L
+    return clients[
+        ["provider_id", "brand_id", "category", "base_gmv", "growth", "peer_growth", "uplift"]
+    ]
+
+
+def _frame(brand_month: pd.DataFrame) -> pd.DataFrame:
+    bm = brand_month[["brand_id", "category", "period", "net_gmv"]].copy()
+    bm["period"] = pd.to_datetime(bm["period"])
+    bm["net_gmv"] = bm["net_gmv"].astype("float64")
+    return bm
+
+
+def _served_gmv(
+    bm: pd.DataFrame, a: pd.DataFrame, first: date, last: date, exact: pd.DataFrame
+) -> pd.Series:
+    """Σ net GMV of brand-months within [first, last] in which the provider served the brand.
+
+    ``exact`` is the brand-month frame with ``net_gmv`` as Decimal, so sums are to the cent.
+    """
+    months = bm[(bm["period"] >= pd.Timestamp(first)) & (bm["period"] <= pd.Timestamp(last))]
+    pairs = months[["brand_id", "period"]].merge(a, on="brand_id")
+    month_end = pairs["period"] + pd.offsets.MonthEnd(0)
+    pairs = pairs[(pairs["started_at"] <= month_end) & (pairs["ended_at"] >= pairs["period"])]
+    pairs = pairs[["provider_id", "brand_id", "period"]].drop_duplicates()
+    pairs = pairs.merge(exact, on=["brand_id", "period"])
+    return pairs.groupby("provider_id")["gmv_exact"].agg(lambda s: sum(s, Decimal("0")))
+
+
+def evaluate_providers(
+    *,
+    brand_month: pd.DataFrame,
+    assignments: pd.DataFrame,
+    period: date,
+    config: EvaluationConfig,
+    stages: pd.DataFrame | None = None,
+    violations: pd.DataFrame | None = None,
+    action_items: pd.DataFrame | None = None,
+    provider_ids: list[str] | None = None,
+) -> EvaluationResult:
+    """Evaluate every provider for ``period`` (the first day of a month).
+
+    Parameters
+    ----------
+    brand_month
+        ``m_brand_month``: brand_id, category, period, net_gmv (Decimal or float yuan).
+    assignments
+        provider_id, brand_id, started_at, ended_at (NaT/None: ongoing).
+    stages
+        ``g_stage``: brand_id, period, stage.
+    violations
+        brand_id, period, kind — trust violations of brands (kinds in
+        ``severe_violation_kinds`` exit at once).
+    action_items
+        brand_id, status, due_date (and optionally provider_id).
+    provider_ids
+        Providers to evaluate even without clients (default: those with assignments).
+    """
+    period = month_start(period)
+    bm = _frame(brand_month)
+    exact = brand_month[["brand_id", "period", "net_gmv"]].copy()
+    exact["period"] = pd.to_datetime(exact["period"])
+    exact["gmv_exact"] = [Decimal(str(v)) for v in exact["net_gmv"]]
+    exact = exact.drop(columns="net_gmv")
+    a = _prepare_assignments(assignments)
+    L = config.growth_months
+    p_start, p_end = pd.Timestamp(period), _month_end(period)
+    w1_start = pd.Timestamp(_shift(period, -(L - 1)))
+    ids = sorted(set(provider_ids or []) | set(a["provider_id"]))
+
+    effects = client_effects(brand_month, assignments, period, config)
+    in_period = a[_active(a, p_start, p_end)][["provider_id", "brand_id"]].drop_duplicates()
+    gmv_p = _served_gmv(bm, a, period, period, exact)
+    gmv_12 = _served_gmv(bm, a, _shift(period, -11), period, exact)
+
+    table = pd.DataFrame(index=pd.Index(ids, name="provider_id"))
+    table["clients"] = in_period.groupby("provider_id").size().reindex(table.index).fillna(0)
+    table["client_uplift"] = effects.groupby("provider_id")["uplift"].mean()
+
+    if stages is not None and not stages.empty:
+        st = stages[["brand_id", "period", "stage"]].copy()
+        st["period"] = pd.to_datetime(st["period"])
+        st["rank"] = st["stage"].map({s: i for i, s in enumerate(STAGES)})
+        now_rank = st[st["period"] == p_start].set_index("brand_id")["rank"]
+        before = st[st["period"] == pd.Timestamp(_shift(period, -L))].set_index("brand_id")["rank"]
+        e = effects[["provider_id", "brand_id"]].copy()
+        e["now"] = e["brand_id"].map(now_rank)
+        e["before"] = e["brand_id"].map(before)
+        e = e.dropna(subset=["now", "before"])
+        e["advanced"] = (e["now"] > e["before"]).astype(float)
+        table["stage_advancement_rate"] = e.groupby("provider_id")["advanced"].mean()
+    else:
+        table["stage_advancement_rate"] = np.nan
+
+    at_start = a[(a["started_at"] <= w1_start) & (a["ended_at"] >= w1_start)].copy()
+    at_start["kept"] = (at_start["ended_at"] >= p_end).astype(float)
+    table["client_retention"] = at_start.groupby("provider_id")["kept"].mean()
+
+    severe = pd.Series(False, index=table.index)
+    severe_brands: dict[str, list[str]] = {}
+    if violations is not None and not violations.empty:
+        v = violations[["brand_id", "period", "kind"]].copy()
+        v["period"] = pd.to_datetime(v["period"])
+        v = v[v["period"] == p_start].merge(in_period, on="brand_id")
+        counts = v.groupby("provider_id").size()
+        table["trust_violations_per_client"] = counts.reindex(table.index).fillna(0) / table[
+            "clients"
+        ].where(table["clients"] > 0)
+        sv = v[v["kind"].isin(config.severe_violation_kinds)]
+        for pid, g in sv.groupby("provider_id"):
+            severe_brands[str(pid)] = sorted(set(g["brand_id"]))
+        severe = pd.Series(table.index.isin(list(severe_brands)), index=table.index)
+    else:
+        table["trust_violations_per_client"] = (
+            table["clients"] * 0.0 / table["clients"].where(table["clients"] > 0)
+        )
+
+    if action_items is not None and not action_items.empty:
+        ai = action_items.copy()
+        ai["due_date"] = pd.to_datetime(ai["due_date"])
+        ai = ai[(ai["due_date"] <= p_end) & (ai["status"] != "dropped")]
+        if "provider_id" in ai:
+            own = ai.merge(in_period, on="brand_id", suffixes=("_item", ""))
+            own = own[
+                own["provider_id_item"].isna() | (own["provider_id_item"] == own["provider_id"])
+            ]
+        else:
+            own = ai.merge(in_period, on="brand_id")
+        own = own.assign(done=(own["status"] == "done").astype(float))
+        table["action_completion"] = own.groupby("provider_id")["done"].mean()
+    else:
+        table["action_completion"] = np.nan
+
+    score = pd.Series(0.0, index=table.index)
+    for metric, weight in config.weights.items():
+        col = table[metric].astype("float64")
+        med = col.median()
+        iqr = col.quantile(0.75) - col.quantile(0.25)
+        if pd.isna(med):
+            continue
+        z = ((col - med) / (iqr if iqr and iqr > 0 else 1.0)).fillna(0.0)
+        score += weight * z
+
+    out = []
+    for pid in table.index:
+        row = table.loc[pid]
+        metrics = {m: (None if pd.isna(row[m]) else float(row[m])) for m in METRICS}
+        reasons: list[dict[str, Any]] = []
+        judged = int(row["clients"]) >= config.min_clients
+        meets = True
+        for metric, bound in config.standards.items():
+            value = metrics[metric]
+            if value is None:
+                continue
+            low = bound.min is not None and value < bound.min
+            high = bound.max is not None and value > bound.max
+            ok = not (low or high)
+            limit = (
+                bound.min
+                if low
+                else bound.max
+                if high
+                else (bound.min if bound.min is not None else bound.max)
+            )
+            op = "<" if low else ">" if high else ("≥" if bound.min is not None else "≤")
+            reasons.append(
+                {
+                    "criterion": metric,
+                    "value": value,
+                    "ok": ok,
+                    "message": f"{metric} {value:.3f} {op} standard {limit:g}",
+                    "message_zh": f"{_METRIC_ZH[metric]} {value:.3f} {op} 标准 {limit:g}",
+                }
+            )
+            meets = meets and ok
+        if not judged:
+            reasons.append(
+                {
+                    "criterion": "clients",
+                    "value": int(row["clients"]),
+                    "ok": True,
+                    "message": f"{int(row['clients'])} clients: fewer than {config.min_clients}, "
+                    "not judged against the standard",
+                    "message_zh": f"服务品牌 {int(row['clients'])} 个，少于 {config.min_clients}，本期不考核",
+                }
+            )
+            meets = True
+        is_severe = bool(severe.loc[pid])
+        if is_severe:
+            brands = ", ".join(severe_brands[str(pid)])
+            reasons.append(
+                {
+                    "criterion": "severe_violation",
+                    "value": 1,
+                    "ok": False,
+                    "message": f"severe trust violation (fraud) by client {brands}",
+                    "message_zh": f"客户 {brands} 严重信任违规（欺诈）",
+                }
+            )
+            meets = False
+        out.append(
+            ProviderEvaluation(
+                provider_id=str(pid),
+                period=period,
+                clients=int(row["clients"]),
+                gmv_served=gmv_p.get(pid, Decimal("0")),
+                annual_gmv_served=gmv_12.get(pid, Decimal("0")),
+                metrics=metrics,
+                score=float(score.loc[pid]),
+                judged=judged,
+                meets_standard=meets,
+                severe_violation=is_severe,
+                reasons=tuple(reasons),
+            )
+        )
+    return EvaluationResult(period=period, providers=tuple(out), client_effects=effects)
