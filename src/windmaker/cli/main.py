@@ -53,11 +53,14 @@ def status(workspace: WorkspaceOpt = None) -> None:
 
 
 # Sub-commands of each layer register here, one line each.
+from windmaker.cli.diagnose import diagnose, portfolio  # noqa: E402
 from windmaker.cli.ingest import ingest  # noqa: E402
 from windmaker.cli.refresh import refresh  # noqa: E402
 
 app.command()(ingest)
 app.command()(refresh)
+app.command()(diagnose)
+app.command()(portfolio)
 
 
 if __name__ == "__main__":  # pragma: no cover

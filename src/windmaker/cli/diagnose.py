@@ -1,0 +1,333 @@
+"""``windmaker diagnose`` and ``windmaker portfolio``: the growth diagnosis on the command line.
+
+``diagnose --all`` computes stage, bottleneck, plan and portfolio for every brand from the metric
+tables and stores ``g_stage``, ``g_bottleneck``, ``g_plan`` and ``g_portfolio``;
+``diagnose BRAND`` prints one brand's scorecard, stage, reason, bottleneck ranking and plan;
+``portfolio`` prints the attention ranking an operator works through.
+"""
+
+from __future__ import annotations
+
+import json
+from time import perf_counter
+from typing import Annotated, Any, Literal
+
+import ibis
+import pandas as pd
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or_exit
+from windmaker.config import ConfigError, Settings
+from windmaker.growth import diagnosis as dx
+from windmaker.growth.config import LadderConfig, load_ladder_config
+from windmaker.growth.plan import Playbook, load_playbook
+from windmaker.warehouse import Warehouse
+from windmaker.workspace import open_warehouse
+
+LangOpt = Annotated[
+    Literal["zh-CN", "en"] | None,
+    typer.Option("--lang", help="zh-CN or en (default: the workspace language)"),
+]
+
+_WORDS: dict[str, tuple[str, str]] = {
+    "zero_breaking": ("新店破零", "Zero-breaking"),
+    "climbing": ("店铺爬坡", "Climbing"),
+    "ka": ("行业KA", "KA"),
+    "ska": ("SKA品牌", "SKA"),
+    "self_operation": ("品牌自播", "Self-operation"),
+    "traffic": ("公域流量", "Traffic"),
+    "distribution": ("达人分销", "Distribution"),
+    "private_domain": ("私域复购", "Private domain"),
+    "special_supply": ("渠道特供", "Special supply"),
+    "stalled": ("停滞", "Stalled"),
+    "falling": ("下滑", "Falling"),
+    "ready": ("待晋级", "Ready to advance"),
+    "trust_alert": ("信任预警", "Trust alert"),
+    "ok": ("正常", "On track"),
+    "scorecard": ("STEPS 能力记分卡", "STEPS scorecard"),
+    "capability": ("能力", "Capability"),
+    "score": ("得分", "Score"),
+    "index": ("指数", "Index"),
+    "gap": ("差距", "Gap"),
+    "rank": ("排名", "Rank"),
+    "target_index": ("目标指数", "Target index"),
+    "reference": ("参照", "Reference"),
+    "stage": ("阶段", "Stage"),
+    "candidate": ("本期标准", "Criteria this period"),
+    "reason": ("判定依据", "Why this stage"),
+    "bottleneck": ("瓶颈排序", "Bottleneck ranking"),
+    "plan": ("行动计划", "Action plan"),
+    "action": ("行动", "Action"),
+    "metric": ("指标", "Metric"),
+    "current": ("当前", "Current"),
+    "target": ("目标", "Target"),
+    "evidence": ("同类品牌佐证", "Peers who made this step"),
+    "brand": ("品牌", "Brand"),
+    "category": ("类目", "Category"),
+    "attention": ("关注点", "Attention"),
+    "gmv_at_stake": ("涉及GMV", "GMV at stake"),
+    "priority": ("优先级", "Priority"),
+    "portfolio": ("品牌组合关注排序", "Portfolio by attention"),
+}
+
+
+def _w(key: str, lang: str) -> str:
+    zh, en = _WORDS.get(key, (key, key))
+    return zh if lang.startswith("zh") else en
+
+
+def _configs(settings: Settings) -> tuple[LadderConfig, Playbook]:
+    folder = settings.path(settings.config_dir) if settings.config_dir else None
+    try:
+        return load_ladder_config(folder), load_playbook(folder)
+    except ConfigError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def run_diagnosis(
+    wh: Warehouse, config: LadderConfig, playbook: Playbook, progress: Any = None
+) -> tuple[dx.Diagnosis, dict[str, float]]:
+    """Read the metric tables, diagnose every brand, store the four ``g_*`` tables.
+
+    Returns the diagnosis and the seconds of each step (read, diagnose, store).
+    """
+    step = progress or (lambda _s: None)
+    seconds: dict[str, float] = {}
+    clock = perf_counter()
+    step("read")
+    bm_expr, cap_expr = dx.input_expressions(wh.table(dx.BRAND_MONTH), wh.table(dx.CAPABILITY))
+    brand_month = wh.execute(bm_expr)
+    capability = wh.execute(cap_expr)
+    alerts = None
+    if wh.has_table(dx.TRUST_ALERTS):
+        t = wh.table(dx.TRUST_ALERTS)
+        cols = [c for c in ("brand_id", "period") if c in t.columns]
+        if "brand_id" in cols:
+            alerts = wh.execute(t.select(cols).distinct())
+    seconds["read"] = perf_counter() - clock
+    clock = perf_counter()
+    step("diagnose")
+    result = dx.diagnose(brand_month, capability, config, playbook, alerts)
+    seconds["diagnose"] = perf_counter() - clock
+    clock = perf_counter()
+    step("store")
+    for name, table in dx.result_tables(result).items():
+        wh.write(name, table)
+    seconds["store"] = perf_counter() - clock
+    return result, seconds
+
+
+def diagnose(
+    brand: Annotated[str | None, typer.Argument(help="Brand to show (omit with --all)")] = None,
+    period: Annotated[
+        str | None, typer.Option("--period", help="Month YYYY-MM (default: the latest)")
+    ] = None,
+    lang: LangOpt = None,
+    all_brands: Annotated[
+        bool,
+        typer.Option("--all", help="Diagnose every brand and store g_stage, g_bottleneck, …"),
+    ] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Diagnose brands (品牌诊断): stage, reason, bottleneck ranking and action plan."""
+    settings = settings_or_exit(workspace)
+    language = lang or settings.language
+    if not all_brands and brand is None:
+        err_console.print("[red]error:[/red] give a BRAND or --all")
+        raise typer.Exit(2)
+    with open_warehouse(settings) as wh:
+        if all_brands:
+            _diagnose_all(wh, settings)
+        if brand is not None:
+            _show_brand(wh, brand, period, language)
+
+
+def _diagnose_all(wh: Warehouse, settings: Settings) -> None:
+    config, playbook = _configs(settings)
+    for name in (dx.BRAND_MONTH, dx.CAPABILITY):
+        if not wh.has_table(name):
+            err_console.print(f"[red]error:[/red] no {name} table: run `windmaker refresh` first")
+            raise typer.Exit(2)
+    labels = {"read": "读取指标 read metrics", "diagnose": "诊断 diagnose", "store": "存储 store"}
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
+        task = bar.add_task(labels["read"], total=3)
+
+        def on_step(s: str) -> None:
+            bar.update(task, completed=list(labels).index(s), description=labels[s])
+
+        result, seconds = run_diagnosis(wh, config, playbook, on_step)
+        bar.update(task, completed=3, description="完成 done")
+    table = Table(title="diagnosis tables 诊断结果表")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, frame in (
+        (dx.G_STAGE, result.stages),
+        (dx.G_BOTTLENECK, result.bottlenecks),
+        (dx.G_PLAN, result.plans),
+        (dx.G_PORTFOLIO, result.portfolio),
+    ):
+        table.add_row(name, f"{len(frame):,}")
+    console.print(table)
+    console.print(
+        f"diagnose: {seconds['diagnose']:.2f}s, stage transitions {len(result.transitions):,}"
+    )
+
+
+def _month(period: str | None, wh: Warehouse, brand: str) -> pd.Timestamp:
+    if period is not None:
+        try:
+            return pd.Timestamp(f"{period}-01")
+        except ValueError:
+            err_console.print(f"[red]error:[/red] --period {period!r} is not YYYY-MM")
+            raise typer.Exit(2) from None
+    t = wh.table(dx.G_STAGE)
+    latest = wh.execute(t.filter(t.brand_id == brand).period.max())
+    if latest is None or pd.isna(latest):
+        err_console.print(f"[red]error:[/red] no diagnosis for brand {brand!r}")
+        raise typer.Exit(1)
+    return pd.Timestamp(latest)
+
+
+def _rows(wh: Warehouse, name: str, brand: str, month: pd.Timestamp) -> pd.DataFrame:
+    t = wh.table(name)
+    return wh.execute(t.filter((t.brand_id == brand) & (t.period == ibis.literal(month.date()))))
+
+
+def _show_brand(wh: Warehouse, brand: str, period: str | None, lang: str) -> None:
+    if not wh.has_table(dx.G_STAGE):
+        err_console.print("[red]error:[/red] no diagnosis yet: run `windmaker diagnose --all`")
+        raise typer.Exit(2)
+    month = _month(period, wh, brand)
+    stage = _rows(wh, dx.G_STAGE, brand, month)
+    if stage.empty:
+        err_console.print(f"[red]error:[/red] no diagnosis for {brand!r} in {month:%Y-%m}")
+        raise typer.Exit(1)
+    row = stage.iloc[0]
+    console.rule(f"[bold]{brand}[/bold] · {row['category']} · {month:%Y-%m}")
+
+    cap = _rows(wh, dx.CAPABILITY, brand, month)
+    gaps = _rows(wh, dx.G_BOTTLENECK, brand, month).sort_values("rank")
+    card = Table(title=_w("scorecard", lang))
+    for col in ("capability", "score", "index", "target_index", "gap", "rank"):
+        card.add_column(_w(col, lang), justify="left" if col == "capability" else "right")
+    merged = gaps.merge(cap[["capability", "score"]], on="capability", how="left")
+    for _, g in merged.iterrows():
+        style = "bold red" if g["rank"] == 1 else None
+        card.add_row(
+            _w(g["capability"], lang),
+            _fmt(g["score"], 0),
+            _fmt(g["brand_index"], 2),
+            _fmt(g["target_index"], 2),
+            _fmt(g["gap"], 2),
+            str(int(g["rank"])),
+            style=style,
+        )
+    console.print(card)
+    if not gaps.empty:
+        ref = gaps.iloc[0]
+        console.print(
+            f"{_w('bottleneck', lang)}: [bold]{_w(ref['capability'], lang)}[/bold] "
+            f"({_w('reference', lang)}: {ref['reference']}/{ref['basis']})"
+        )
+
+    stage_line = f"{_w('stage', lang)}: [bold]{_w(row['stage'], lang)}[/bold]"
+    if row["candidate_stage"] != row["stage"]:
+        stage_line += f"  ({_w('candidate', lang)}: {_w(row['candidate_stage'], lang)})"
+    console.print(stage_line)
+    console.print(
+        f"{_w('reason', lang)}: {row['reason_zh' if lang.startswith('zh') else 'reason_en']}"
+    )
+
+    if not wh.has_table(dx.G_PLAN):
+        return
+    plan = _rows(wh, dx.G_PLAN, brand, month).sort_values("rank")
+    if plan.empty:
+        console.print(f"[dim]{_w('plan', lang)}: — (plans are stored for the latest periods)[/dim]")
+        return
+    table = Table(title=_w("plan", lang), show_lines=True)
+    for col in ("rank", "action", "capability", "metric", "current", "target", "evidence"):
+        table.add_column(_w(col, lang))
+    for _, p in plan.iterrows():
+        title = p["title_zh"] if lang.startswith("zh") else p["title_en"]
+        table.add_row(
+            str(int(p["rank"])),
+            title,
+            _w(p["capability"], lang),
+            p["metric"],
+            _fmt(p["current"], 3),
+            _fmt(p["target"], 3),
+            _evidence_text(p["evidence"], lang),
+        )
+    console.print(table)
+
+
+def _fmt(value: Any, decimals: int) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{float(value):,.{decimals}f}"
+
+
+def _evidence_text(evidence: str, lang: str) -> str:
+    ev = json.loads(evidence)
+    peers = ev.get("peers", [])
+    if not peers:
+        return "—"
+    zh = lang.startswith("zh")
+    lines = []
+    for p in peers:
+        months = f"{'≥' if p.get('censored') else ''}{p['months']}"
+        moved = f"{_fmt(p['from'], 3)} → {_fmt(p['to'], 3)}"
+        lines.append(f"{p['brand_id']}: {moved}, {months}{'个月' if zh else ' months'}")
+    return "\n".join(lines)
+
+
+def portfolio(
+    category: Annotated[str | None, typer.Option(help="Only this category")] = None,
+    stage: Annotated[str | None, typer.Option(help="Only this stage code")] = None,
+    period: Annotated[
+        str | None, typer.Option("--period", help="Month YYYY-MM (default: the latest)")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show")] = 50,
+    include_ok: Annotated[
+        bool, typer.Option("--include-ok", help="Show on-track brands too")
+    ] = False,
+    lang: LangOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Rank the portfolio by attention (品牌组合关注排序): stalled, falling, ready, trust alert."""
+    settings = settings_or_exit(workspace)
+    language = lang or settings.language
+    with open_warehouse(settings) as wh:
+        if not wh.has_table(dx.G_PORTFOLIO):
+            err_console.print("[red]error:[/red] no diagnosis yet: run `windmaker diagnose --all`")
+            raise typer.Exit(2)
+        t = wh.table(dx.G_PORTFOLIO)
+        month = pd.Timestamp(f"{period}-01") if period else pd.Timestamp(wh.execute(t.period.max()))
+        expr = t.filter(t.period == ibis.literal(month.date()))
+        if category:
+            expr = expr.filter(expr.category == category)
+        if stage:
+            expr = expr.filter(expr.stage == stage)
+        if not include_ok:
+            expr = expr.filter(expr.attention != "ok")
+        rows = wh.execute(expr.order_by("priority").limit(limit))
+    table = Table(title=f"{_w('portfolio', language)} · {month:%Y-%m}")
+    for col in ("priority", "brand", "category", "stage", "attention", "gmv_at_stake"):
+        table.add_column(
+            _w(col, language), justify="right" if col in ("priority", "gmv_at_stake") else "left"
+        )
+    for _, r in rows.iterrows():
+        table.add_row(
+            str(int(r["priority"])),
+            str(r["brand_id"]),
+            str(r["category"]),
+            _w(r["stage"], language),
+            _w(r["attention"], language),
+            f"¥{float(r['gmv_at_stake']):,.0f}",
+        )
+    console.print(table)

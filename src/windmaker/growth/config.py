@@ -1,0 +1,193 @@
+"""The typed form of ``ladder.yaml``: stage criteria, hysteresis, bottleneck, plan, portfolio rules.
+
+Every threshold the growth diagnosis applies comes from here, so a criteria change in the file
+changes the results without a code change; a bad file fails on load with the file, key and reason
+(:class:`windmaker.config.ConfigError`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from windmaker.config import load_yaml_model
+
+LADDER_FILE = "ladder.yaml"
+
+Share = Annotated[float, Field(gt=0, le=1)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Score = Annotated[float, Field(ge=0, le=100)]
+NonNegative = Annotated[float, Field(ge=0)]
+Periods = Annotated[int, Field(ge=1, le=60)]
+Attention = Literal["trust_alert", "falling", "ready", "stalled"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ZeroBreakingCriteria(_Model):
+    """新店破零: fewer months with sales than ``min_months_with_sales`` or a small 30-day GMV."""
+
+    min_months_with_sales: Annotated[int, Field(ge=0)]
+    min_net_gmv_t30d: NonNegative
+
+
+class KaCriteria(_Model):
+    """行业KA: top share of 90-day GMV, repurchase vs category median, self-operation share."""
+
+    net_gmv_t90d_top_share: Share
+    repurchase_vs_category_median: NonNegative
+    min_self_share: Fraction
+
+
+class SkaCriteria(_Model):
+    """SKA: top share of 90-day GMV, special-supply share, every capability score."""
+
+    net_gmv_t90d_top_share: Share
+    min_special_supply_share: Fraction
+    min_capability_score: Score
+
+
+class Criteria(_Model):
+    zero_breaking: ZeroBreakingCriteria
+    ka: KaCriteria
+    ska: SkaCriteria
+
+    @field_validator("ska")
+    @classmethod
+    def _ska_above_ka(cls, ska: SkaCriteria, info: object) -> SkaCriteria:
+        data = getattr(info, "data", {})
+        ka = data.get("ka")
+        if ka is not None and ska.net_gmv_t90d_top_share > ka.net_gmv_t90d_top_share:
+            raise ValueError(
+                "ska.net_gmv_t90d_top_share must not exceed ka.net_gmv_t90d_top_share "
+                f"({ska.net_gmv_t90d_top_share} > {ka.net_gmv_t90d_top_share})"
+            )
+        return ska
+
+
+class ZeroBreakingOverride(_Model):
+    min_months_with_sales: Annotated[int, Field(ge=0)] | None = None
+    min_net_gmv_t30d: NonNegative | None = None
+
+
+class KaOverride(_Model):
+    net_gmv_t90d_top_share: Share | None = None
+    repurchase_vs_category_median: NonNegative | None = None
+    min_self_share: Fraction | None = None
+
+
+class SkaOverride(_Model):
+    net_gmv_t90d_top_share: Share | None = None
+    min_special_supply_share: Fraction | None = None
+    min_capability_score: Score | None = None
+
+
+class CategoryOverride(_Model):
+    zero_breaking: ZeroBreakingOverride | None = None
+    ka: KaOverride | None = None
+    ska: SkaOverride | None = None
+
+
+class Hysteresis(_Model):
+    """Promote after ``promote_after_periods`` periods in a row meeting the next stage; demote
+    after ``demote_after_periods`` in a row failing the own stage. One stage per confirmation."""
+
+    promote_after_periods: Periods
+    demote_after_periods: Periods
+
+
+class BottleneckRules(_Model):
+    min_category_transitions: Annotated[int, Field(ge=1)]
+    min_reference_brand_months: Annotated[int, Field(ge=1)]
+
+
+class PlanRules(_Model):
+    min_actions: Annotated[int, Field(ge=1, le=10)]
+    max_actions: Annotated[int, Field(ge=1, le=10)]
+    bottleneck_actions: Annotated[int, Field(ge=1, le=10)]
+    other_actions: Annotated[int, Field(ge=0, le=10)]
+    evidence_peers: Annotated[int, Field(ge=0, le=10)]
+    store_periods: Annotated[int, Field(ge=1)]
+
+    @field_validator("max_actions")
+    @classmethod
+    def _max_not_below_min(cls, value: int, info: object) -> int:
+        lo = getattr(info, "data", {}).get("min_actions")
+        if lo is not None and value < lo:
+            raise ValueError(f"max_actions ({value}) is below min_actions ({lo})")
+        return value
+
+
+class PortfolioRules(_Model):
+    stalled_after_periods: Periods
+    flat_gmv_change: NonNegative
+    falling_gmv_change: Annotated[float, Field(lt=0, ge=-1)]
+    gmv_window_periods: Periods
+    attention_order: tuple[Attention, ...]
+    weights: dict[Attention, Annotated[float, Field(gt=0)]]
+
+    @field_validator("attention_order")
+    @classmethod
+    def _every_attention_once(cls, order: tuple[str, ...]) -> tuple[str, ...]:
+        expected = {"trust_alert", "falling", "ready", "stalled"}
+        if set(order) != expected or len(order) != len(expected):
+            raise ValueError(f"must list each of {sorted(expected)} exactly once")
+        return order
+
+    @field_validator("weights")
+    @classmethod
+    def _weight_for_every_attention(cls, weights: dict[str, float]) -> dict[str, float]:
+        missing = {"trust_alert", "falling", "ready", "stalled"} - set(weights)
+        if missing:
+            raise ValueError(f"missing weights for {sorted(missing)}")
+        return weights
+
+
+class LadderConfig(_Model):
+    """The whole ``ladder.yaml``."""
+
+    version: Literal[1]
+    criteria: Criteria
+    category_overrides: dict[str, CategoryOverride] = Field(default_factory=dict)
+    rank_population: Literal["all", "with_sales"] = "all"
+    hysteresis: Hysteresis
+    bottleneck: BottleneckRules
+    plan: PlanRules
+    portfolio: PortfolioRules
+
+    def criteria_for(self, category: str) -> Criteria:
+        """The criteria of ``category``: the defaults with the category's overrides applied."""
+        override = self.category_overrides.get(category)
+        if override is None:
+            return self.criteria
+        merged = self.criteria.model_dump()
+        for stage, part in override.model_dump(exclude_none=True).items():
+            merged[stage].update(part)
+        return Criteria.model_validate(merged)
+
+    @field_validator("category_overrides")
+    @classmethod
+    def _overrides_stay_consistent(
+        cls, overrides: dict[str, CategoryOverride], info: object
+    ) -> dict[str, CategoryOverride]:
+        base = getattr(info, "data", {}).get("criteria")
+        if base is None:
+            return overrides
+        for category, override in overrides.items():
+            merged = base.model_dump()
+            for stage, part in override.model_dump(exclude_none=True).items():
+                merged[stage].update(part)
+            try:
+                Criteria.model_validate(merged)
+            except ValueError as exc:
+                raise ValueError(f"{category}: {exc}") from None
+        return overrides
+
+
+def load_ladder_config(config_dir: Path | None = None) -> LadderConfig:
+    """``ladder.yaml`` from ``config_dir`` when it holds one, else the shipped default."""
+    return load_yaml_model(LadderConfig, LADDER_FILE, config_dir)

@@ -1,0 +1,125 @@
+"""The whole diagnosis: stage, bottleneck, plan and portfolio tables from the metric tables.
+
+The caller executes :func:`input_expressions` through :class:`windmaker.warehouse.Warehouse`,
+passes the frames to :func:`diagnose`, and stores :func:`result_tables` as ``g_stage``,
+``g_bottleneck``, ``g_plan`` and ``g_portfolio``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import pandas as pd
+import pyarrow as pa
+
+from windmaker.growth.bottleneck import advancer_rows, gaps, reference_indices
+from windmaker.growth.config import LadderConfig
+from windmaker.growth.ladder import LADDER_COLUMNS, classify, stage_table
+from windmaker.growth.plan import PLAN_METRICS, Playbook, build_plans
+from windmaker.growth.portfolio import attention_table
+
+BRAND_MONTH = "m_brand_month"
+CAPABILITY = "m_capability"
+TRUST_ALERTS = "mdl_trust_alerts"
+G_STAGE, G_BOTTLENECK, G_PLAN, G_PORTFOLIO = "g_stage", "g_bottleneck", "g_plan", "g_portfolio"
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Every result of one diagnosis run (the four stored tables and the stage history)."""
+
+    stages: pd.DataFrame
+    bottlenecks: pd.DataFrame
+    plans: pd.DataFrame
+    portfolio: pd.DataFrame
+    transitions: pd.DataFrame
+    classified: pd.DataFrame
+
+
+def input_expressions(
+    brand_month: ibis.Table, capability: ibis.Table
+) -> tuple[ibis.Table, ibis.Table]:
+    """The columns the diagnosis reads, numbers cast to float64 in the engine (not in pandas)."""
+    wanted = [*LADDER_COLUMNS, *PLAN_METRICS]
+    keys = ("brand_id", "category", "period")
+    cols = [
+        brand_month[c] if c in keys else brand_month[c].cast("float64").name(c)
+        for c in dict.fromkeys(wanted)
+        if c in brand_month.columns
+    ]
+    cap = capability.select(
+        "brand_id",
+        "category",
+        "period",
+        "capability",
+        capability["index"].cast("float64").name("index"),
+        capability["score"].cast("float64").name("score"),
+    )
+    return brand_month.select(cols), cap
+
+
+def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    out["period"] = pd.to_datetime(out["period"]).astype("datetime64[s]")
+    return out
+
+
+def diagnose(
+    brand_month: pd.DataFrame,
+    capability: pd.DataFrame,
+    config: LadderConfig,
+    playbook: Playbook,
+    trust_alerts: pd.DataFrame | None = None,
+) -> Diagnosis:
+    """Stage, bottleneck, plan and portfolio for every brand × period of the inputs."""
+    bm = _prepare(brand_month)
+    cap = _prepare(capability)
+    classified = classify(bm, cap, config)
+    hist = classified[["brand_id", "category", "period", "stage"]]
+    advancers = advancer_rows(hist)
+    refs = reference_indices(hist, cap, config, advancers=advancers)
+    gap_table = gaps(hist, cap, refs)
+    plans = build_plans(hist, gap_table, bm, advancers, playbook, config)
+    portfolio = attention_table(classified, config, trust_alerts)
+    return Diagnosis(
+        stages=stage_table(classified),
+        bottlenecks=gap_table,
+        plans=plans,
+        portfolio=portfolio,
+        transitions=advancers,
+        classified=classified,
+    )
+
+
+def _arrow(frame: pd.DataFrame, money: tuple[str, ...] = ()) -> pa.Table:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fields = []
+    for f in table.schema:
+        if f.name == "period":
+            fields.append(pa.field(f.name, pa.date32()))
+        elif f.name in money:
+            fields.append(pa.field(f.name, pa.decimal128(18, 2)))
+        elif pa.types.is_large_string(f.type):
+            fields.append(pa.field(f.name, pa.string()))
+        else:
+            fields.append(f)
+    if "period" in table.column_names:
+        table = table.set_column(
+            table.column_names.index("period"),
+            "period",
+            table["period"].cast(pa.timestamp("s")).cast(pa.date32()),
+        )
+    return table.cast(pa.schema(fields))
+
+
+def result_tables(diagnosis: Diagnosis) -> dict[str, pa.Table]:
+    """The four result tables as Arrow, periods as DATE and GMV at stake as DECIMAL(18,2)."""
+    portfolio = diagnosis.portfolio.copy()
+    portfolio["gmv_at_stake"] = portfolio["gmv_at_stake"].round(2)
+    return {
+        G_STAGE: _arrow(diagnosis.stages),
+        G_BOTTLENECK: _arrow(diagnosis.bottlenecks),
+        G_PLAN: _arrow(diagnosis.plans),
+        G_PORTFOLIO: _arrow(portfolio, money=("gmv_at_stake",)),
+    }

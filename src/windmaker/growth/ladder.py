@@ -1,0 +1,528 @@
+"""The growth ladder (四步阶梯): each brand's stage per period, with hysteresis and a written reason.
+
+Pure functions over pandas frames: the caller executes the Ibis expressions of
+:mod:`windmaker.growth.diagnosis` against ``m_brand_month`` and ``m_capability`` and passes the
+frames in. Everything is vectorised: criteria are column arithmetic per category × period, the
+hysteresis walks the periods once with numpy arrays over all brands at a time.
+
+Stage rules (thresholds from ``ladder.yaml``, per-category overrides):
+
+- ``zero_breaking`` when ``months_with_sales < min_months_with_sales`` or
+  ``net_gmv_t30d < min_net_gmv_t30d``;
+- otherwise ``ska`` when top share of ``net_gmv_t90d`` ≤ ska share, ``special_supply_share ≥``
+  its minimum and the lowest of the five capability scores ≥ its minimum;
+- otherwise ``ka`` when top share ≤ ka share, ``repurchase_rate_90d ≥ factor × category median``
+  and ``self_share ≥`` its minimum;
+- otherwise ``climbing``.
+
+The top share of a brand is ``rank / n``: its rank by ``net_gmv_t90d`` in its category and
+period (1 = largest, ties share the better rank) over the number of brands in that population.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from windmaker import contract
+from windmaker.growth.config import Hysteresis, LadderConfig
+
+STAGE_CODES = contract.STAGES
+ZERO_BREAKING, CLIMBING, KA, SKA = range(4)
+
+STAGE_EN = ("Zero-breaking", "Climbing", "KA", "SKA")
+STAGE_ZH = ("新店破零", "店铺爬坡", "行业KA品牌", "SKA品牌")
+
+#: Columns of ``m_brand_month`` the ladder reads.
+LADDER_COLUMNS = (
+    "brand_id",
+    "category",
+    "period",
+    "months_with_sales",
+    "net_gmv_t30d",
+    "net_gmv_t90d",
+    "repurchase_rate_90d",
+    "self_share",
+    "special_supply_share",
+)
+
+_THRESHOLDS = {
+    "zb_min_months": ("zero_breaking", "min_months_with_sales"),
+    "zb_min_gmv_t30d": ("zero_breaking", "min_net_gmv_t30d"),
+    "ka_top_share": ("ka", "net_gmv_t90d_top_share"),
+    "ka_repurchase_factor": ("ka", "repurchase_vs_category_median"),
+    "ka_min_self_share": ("ka", "min_self_share"),
+    "ska_top_share": ("ska", "net_gmv_t90d_top_share"),
+    "ska_min_special_supply": ("ska", "min_special_supply_share"),
+    "ska_min_score": ("ska", "min_capability_score"),
+}
+
+
+def thresholds_by_category(config: LadderConfig, categories: pd.Index) -> pd.DataFrame:
+    """One row per category: every threshold of the criteria, overrides applied."""
+    rows = []
+    for category in categories:
+        crit = config.criteria_for(str(category)).model_dump()
+        rows.append({k: float(crit[s][f]) for k, (s, f) in _THRESHOLDS.items()})
+    return pd.DataFrame(rows, index=pd.Index(categories, name="category"))
+
+
+def min_capability_score(capability: pd.DataFrame) -> pd.DataFrame:
+    """Per brand × period the lowest capability score; NaN unless all five are present.
+
+    ``capability`` is the long ``m_capability`` frame (brand_id, period, capability, score).
+    """
+    g = capability.groupby(["brand_id", "period"], sort=False)["score"]
+    out = g.agg(["min", "count"]).reset_index()
+    out["min_score"] = out["min"].where(out["count"] >= len(contract.CAPABILITIES))
+    return out[["brand_id", "period", "min_score"]]
+
+
+def evaluate_criteria(
+    brand_month: pd.DataFrame, capability: pd.DataFrame, config: LadderConfig
+) -> pd.DataFrame:
+    """Each criterion per brand × period, the numbers it compared, and the candidate stage.
+
+    Returns ``brand_month`` sorted by brand and period with added columns: the thresholds
+    (``zb_min_months`` …), ``top_share``, ``category_brands``, ``repurchase_median``,
+    ``min_score``, the boolean criteria (``zb_months_ok``, ``zb_gmv_ok``, ``ka_gmv_ok``,
+    ``ka_repurchase_ok``, ``ka_self_ok``, ``ska_gmv_ok``, ``ska_supply_ok``, ``ska_score_ok``)
+    and ``candidate`` (stage ordinal, 0 = zero_breaking … 3 = ska).
+    """
+    df = brand_month.loc[:, list(LADDER_COLUMNS)].copy()
+    df = df.merge(min_capability_score(capability), on=["brand_id", "period"], how="left")
+    thr = thresholds_by_category(config, pd.Index(df["category"].unique()))
+    df = df.join(thr, on="category")
+
+    keys = [df["category"], df["period"]]
+    gmv = df["net_gmv_t90d"].astype("float64")
+    in_population = gmv.notna()
+    if config.rank_population == "with_sales":
+        in_population &= gmv > 0
+    ranked = gmv.where(in_population)
+    df["category_brands"] = in_population.groupby(keys).transform("sum").astype("int64")
+    rank = ranked.groupby(keys).rank(ascending=False, method="min")
+    df["top_share"] = rank / df["category_brands"].where(df["category_brands"] > 0)
+    df["repurchase_median"] = df["repurchase_rate_90d"].groupby(keys).transform("median")
+
+    df["zb_months_ok"] = df["months_with_sales"].fillna(0) >= df["zb_min_months"]
+    df["zb_gmv_ok"] = df["net_gmv_t30d"].fillna(0) >= df["zb_min_gmv_t30d"]
+    df["ka_gmv_ok"] = df["top_share"] <= df["ka_top_share"]
+    df["ka_repurchase_ok"] = df["repurchase_rate_90d"] >= (
+        df["ka_repurchase_factor"] * df["repurchase_median"]
+    )
+    df["ka_self_ok"] = df["self_share"] >= df["ka_min_self_share"]
+    df["ska_gmv_ok"] = df["top_share"] <= df["ska_top_share"]
+    df["ska_supply_ok"] = df["special_supply_share"] >= df["ska_min_special_supply"]
+    df["ska_score_ok"] = df["min_score"] >= df["ska_min_score"]
+    for col in _CRITERIA:
+        df[col] = df[col].fillna(False).astype(bool)
+
+    out_of_zero = df["zb_months_ok"] & df["zb_gmv_ok"]
+    ska = df["ska_gmv_ok"] & df["ska_supply_ok"] & df["ska_score_ok"]
+    ka = df["ka_gmv_ok"] & df["ka_repurchase_ok"] & df["ka_self_ok"]
+    df["candidate"] = np.select(
+        [~out_of_zero, ska, ka], [ZERO_BREAKING, SKA, KA], default=CLIMBING
+    ).astype("int8")
+    return df.sort_values(["brand_id", "period"], kind="stable").reset_index(drop=True)
+
+
+_CRITERIA = (
+    "zb_months_ok",
+    "zb_gmv_ok",
+    "ka_gmv_ok",
+    "ka_repurchase_ok",
+    "ka_self_ok",
+    "ska_gmv_ok",
+    "ska_supply_ok",
+    "ska_score_ok",
+)
+
+
+def apply_hysteresis(brand_ids: pd.Series, candidate: pd.Series, rules: Hysteresis) -> pd.DataFrame:
+    """Confirmed stage per row from the candidate stages of each brand's consecutive periods.
+
+    Rows must be sorted by brand and period. The first period of a brand takes its candidate
+    (there is no history to hold it). Afterwards, with ``up`` the run of periods whose candidate
+    is above the stage and ``down`` the run below it:
+
+    - ``up ≥ promote_after_periods`` → stage + 1, run reset;
+    - ``down ≥ demote_after_periods`` → stage − 1, run reset.
+
+    A brand moves at most one stage per confirmation, so a jump of two stages needs two
+    confirmations. Returns columns ``stage``, ``promote_run``, ``demote_run``.
+
+    The loop runs over period positions (at most the number of periods), each step a numpy
+    operation over all brands at once.
+    """
+    codes, _ = pd.factorize(brand_ids, sort=False)
+    n = len(codes)
+    position = pd.Series(np.arange(n)).groupby(codes).cumcount().to_numpy()
+    n_brands = int(codes.max()) + 1 if n else 0
+    length = int(position.max()) + 1 if n else 0
+    grid = np.full((n_brands, length), -1, dtype=np.int8)
+    grid[codes, position] = candidate.to_numpy(dtype=np.int8)
+
+    stage_grid = np.full_like(grid, -1)
+    up_grid = np.zeros_like(grid)
+    down_grid = np.zeros_like(grid)
+    if length:
+        stage = grid[:, 0].copy()
+        up = np.zeros(n_brands, dtype=np.int8)
+        down = np.zeros(n_brands, dtype=np.int8)
+        stage_grid[:, 0] = stage
+        for t in range(1, length):
+            c = grid[:, t]
+            valid = c >= 0
+            up = np.where(valid & (c > stage), up + 1, 0).astype(np.int8)
+            down = np.where(valid & (c < stage), down + 1, 0).astype(np.int8)
+            promote = up >= rules.promote_after_periods
+            demote = down >= rules.demote_after_periods
+            stage = (stage + promote - demote).astype(np.int8)
+            up[promote] = 0
+            down[demote] = 0
+            stage_grid[:, t] = np.where(valid, stage, -1)
+            up_grid[:, t] = up
+            down_grid[:, t] = down
+    return pd.DataFrame(
+        {
+            "stage": stage_grid[codes, position],
+            "promote_run": up_grid[codes, position],
+            "demote_run": down_grid[codes, position],
+        },
+        index=candidate.index,
+    )
+
+
+def transitions(stages: pd.DataFrame) -> pd.DataFrame:
+    """Every confirmed stage change of every brand, with how long the brand held the old stage.
+
+    ``stages`` has brand_id, category, period, stage (ordinal), sorted by brand and period.
+    Returns brand_id, category, from_stage, to_stage, entered_period (first period at the old
+    stage), left_period (last period at the old stage), period (first period at the new stage),
+    months_in_stage (periods spent at the old stage), censored (the old stage was already held
+    at the brand's first observed period, so the true duration is at least months_in_stage).
+    """
+    s = stages[["brand_id", "category", "period", "stage"]].reset_index(drop=True)
+    same_brand = s["brand_id"].eq(s["brand_id"].shift())
+    changed = ~same_brand | s["stage"].ne(s["stage"].shift())
+    run = changed.cumsum()
+    grouped = s.groupby(run, sort=False)
+    s["run_start"] = grouped["period"].transform("first")
+    s["run_length"] = grouped["period"].transform("size")
+    s["first_run"] = ~s["brand_id"].eq(s["brand_id"].shift()).groupby(run).transform("first")
+    prev = s.shift()
+    is_transition = same_brand & s["stage"].ne(prev["stage"])
+    t = s.loc[is_transition, ["brand_id", "category", "period", "stage"]].copy()
+    t["from_stage"] = prev.loc[is_transition, "stage"].astype("int8")
+    t["to_stage"] = t.pop("stage").astype("int8")
+    t["entered_period"] = prev.loc[is_transition, "run_start"]
+    t["left_period"] = prev.loc[is_transition, "period"]
+    t["months_in_stage"] = prev.loc[is_transition, "run_length"].astype("int64")
+    t["censored"] = prev.loc[is_transition, "first_run"].astype(bool)
+    return t.reset_index(drop=True)
+
+
+def classify(
+    brand_month: pd.DataFrame, capability: pd.DataFrame, config: LadderConfig
+) -> pd.DataFrame:
+    """Stage per brand × period: criteria, hysteresis and the written reasons (en, zh).
+
+    Returns the frame of :func:`evaluate_criteria` with ``stage``, ``promote_run``,
+    ``demote_run`` (ordinals and runs), ``reason_en`` and ``reason_zh``.
+    """
+    df = evaluate_criteria(brand_month, capability, config)
+    held = apply_hysteresis(df["brand_id"], df["candidate"], config.hysteresis)
+    df = pd.concat([df, held], axis=1)
+    df["reason_en"], df["reason_zh"] = _reasons(df, config.hysteresis)
+    return df
+
+
+def stage_table(classified: pd.DataFrame) -> pd.DataFrame:
+    """The ``g_stage`` table: brand_id, category, period, stage, candidate_stage, reasons."""
+    codes = np.asarray(STAGE_CODES, dtype=object)
+    return pd.DataFrame(
+        {
+            "brand_id": classified["brand_id"].to_numpy(),
+            "category": classified["category"].to_numpy(),
+            "period": classified["period"].to_numpy(),
+            "stage": codes[classified["stage"].to_numpy()],
+            "candidate_stage": codes[classified["candidate"].to_numpy()],
+            "reason_en": classified["reason_en"].to_numpy(),
+            "reason_zh": classified["reason_zh"].to_numpy(),
+        }
+    )
+
+
+# -- reasons ---------------------------------------------------------------------------------
+def _num(x: pd.Series, decimals: int) -> pd.Series:
+    """Numbers as text rounded to ``decimals`` (no trailing zeros), ``n/a`` for missing.
+
+    Arrow's float-to-string cast writes the shortest round-trip form, so the text is vectorised.
+    """
+    arr = pa.array(x.astype("float64").round(decimals).to_numpy(), from_pandas=True)
+    if decimals == 0:
+        arr = pc.cast(arr, pa.int64(), safe=False)
+    text = pc.fill_null(pc.cast(arr, pa.string()), "n/a")
+    return pd.Series(text.to_numpy(zero_copy_only=False), index=x.index, dtype=object)
+
+
+def _money_en(x: pd.Series) -> pd.Series:
+    """¥12.3M, ¥450K, ¥800."""
+    v = x.astype("float64").fillna(0.0)
+    big = "¥" + _num(v / 1e6, 1) + "M"
+    mid = "¥" + _num(v / 1e3, 1) + "K"
+    small = "¥" + _num(v, 0)
+    return big.where(v.abs() >= 1e6, mid.where(v.abs() >= 1e3, small))
+
+
+def _money_zh(x: pd.Series) -> pd.Series:
+    """¥1.23亿, ¥45.6万, ¥800."""
+    v = x.astype("float64").fillna(0.0)
+    yi = "¥" + _num(v / 1e8, 2) + "亿"
+    wan = "¥" + _num(v / 1e4, 1) + "万"
+    return yi.where(v.abs() >= 1e8, wan.where(v.abs() >= 1e4, "¥" + _num(v, 0)))
+
+
+def _pct(x: pd.Series) -> pd.Series:
+    v = x.astype("float64") * 100
+    return (_num(v, 1) + "%").where(v.notna(), "n/a")
+
+
+def _cmp(ok: pd.Series) -> pd.Series:
+    return pd.Series(np.where(ok, "≥", "<"), index=ok.index)
+
+
+def _clauses(df: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]:
+    """Every criterion as an (en, zh) sentence citing the value and the threshold."""
+    top = _pct(df["top_share"])
+    cat = df["category"].astype(str)
+    months = _num(df["months_with_sales"].fillna(0), 0)
+    zb_months = _num(df["zb_min_months"], 0)
+    rep, rep_med = _pct(df["repurchase_rate_90d"]), _pct(df["repurchase_median"])
+    factor = df["ka_repurchase_factor"]
+    factor_en = pd.Series(np.where(factor == 1.0, "", _num(factor, 2) + " × "), index=df.index)
+    score = _num(df["min_score"], 0)
+    gmv90_en, gmv90_zh = _money_en(df["net_gmv_t90d"]), _money_zh(df["net_gmv_t90d"])
+    ka_need, ska_need = _pct(df["ka_top_share"]), _pct(df["ska_top_share"])
+    return {
+        "zb_months": (
+            months + " months with sales " + _cmp(df["zb_months_ok"]) + " " + zb_months,
+            "有销售月数 " + months + " " + _cmp(df["zb_months_ok"]) + " " + zb_months,
+        ),
+        "zb_gmv": (
+            "30-day net GMV "
+            + _money_en(df["net_gmv_t30d"])
+            + " "
+            + _cmp(df["zb_gmv_ok"])
+            + " "
+            + _money_en(df["zb_min_gmv_t30d"]),
+            "近30天净GMV "
+            + _money_zh(df["net_gmv_t30d"])
+            + " "
+            + _cmp(df["zb_gmv_ok"])
+            + " "
+            + _money_zh(df["zb_min_gmv_t30d"]),
+        ),
+        "ka_gmv": (
+            "90-day net GMV "
+            + gmv90_en
+            + " is in the top "
+            + top
+            + " of "
+            + cat
+            + " (KA needs top "
+            + ka_need
+            + ")",
+            "近90天净GMV "
+            + gmv90_zh
+            + " 位列"
+            + cat
+            + "类目前"
+            + top
+            + "（KA需前"
+            + ka_need
+            + "）",
+        ),
+        "ka_repurchase": (
+            "repurchase "
+            + rep
+            + " "
+            + _cmp(df["ka_repurchase_ok"])
+            + " "
+            + factor_en
+            + "category median "
+            + rep_med,
+            "复购率 "
+            + rep
+            + " "
+            + _cmp(df["ka_repurchase_ok"])
+            + " "
+            + factor_en
+            + "类目中位数 "
+            + rep_med,
+        ),
+        "ka_self": (
+            "self-operation "
+            + _pct(df["self_share"])
+            + " "
+            + _cmp(df["ka_self_ok"])
+            + " "
+            + _pct(df["ka_min_self_share"]),
+            "自播占比 "
+            + _pct(df["self_share"])
+            + " "
+            + _cmp(df["ka_self_ok"])
+            + " "
+            + _pct(df["ka_min_self_share"]),
+        ),
+        "ska_gmv": (
+            "90-day net GMV "
+            + gmv90_en
+            + " is in the top "
+            + top
+            + " of "
+            + cat
+            + " (SKA needs top "
+            + ska_need
+            + ")",
+            "近90天净GMV "
+            + gmv90_zh
+            + " 位列"
+            + cat
+            + "类目前"
+            + top
+            + "（SKA需前"
+            + ska_need
+            + "）",
+        ),
+        "ska_supply": (
+            "special supply "
+            + _pct(df["special_supply_share"])
+            + " "
+            + _cmp(df["ska_supply_ok"])
+            + " "
+            + _pct(df["ska_min_special_supply"]),
+            "特供占比 "
+            + _pct(df["special_supply_share"])
+            + " "
+            + _cmp(df["ska_supply_ok"])
+            + " "
+            + _pct(df["ska_min_special_supply"]),
+        ),
+        "ska_score": (
+            "lowest capability score "
+            + score
+            + " "
+            + _cmp(df["ska_score_ok"])
+            + " "
+            + _num(df["ska_min_score"], 0),
+            "最低能力分 "
+            + score
+            + " "
+            + _cmp(df["ska_score_ok"])
+            + " "
+            + _num(df["ska_min_score"], 0),
+        ),
+    }
+
+
+def _join(parts: list[pd.Series], sep: str) -> pd.Series:
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + sep + p
+    return out
+
+
+def _reasons(df: pd.DataFrame, rules: Hysteresis) -> tuple[pd.Series, pd.Series]:
+    """The written reason of every row's stage, in English and Chinese.
+
+    Each stage cites its own criteria with the numbers and thresholds; below SKA it also cites
+    the next stage's criteria (what is missing). When hysteresis holds the stage away from this
+    period's criteria, the reason says so and how many periods the confirmation still needs.
+    """
+    c = _clauses(df)
+    en_parts: dict[int, list[pd.Series]] = {}
+    zh_parts: dict[int, list[pd.Series]] = {}
+
+    def side(keys: tuple[str, ...], lang: int) -> pd.Series:
+        return _join([c[k][lang] for k in keys], "; " if lang == 0 else "；")
+
+    zb, ka, ska = (
+        ("zb_months", "zb_gmv"),
+        ("ka_gmv", "ka_repurchase", "ka_self"),
+        (
+            "ska_gmv",
+            "ska_supply",
+            "ska_score",
+        ),
+    )
+    en_parts[ZERO_BREAKING] = [side(zb, 0)]
+    zh_parts[ZERO_BREAKING] = [side(zb, 1)]
+    en_parts[CLIMBING] = [side(zb, 0) + ". Not yet KA: " + side(ka, 0)]
+    zh_parts[CLIMBING] = [side(zb, 1) + "。尚未达到KA：" + side(ka, 1)]
+    en_parts[KA] = [side(ka, 0) + ". For SKA: " + side(ska, 0)]
+    zh_parts[KA] = [side(ka, 1) + "。距SKA：" + side(ska, 1)]
+    en_parts[SKA] = [side(ska, 0)]
+    zh_parts[SKA] = [side(ska, 1)]
+
+    stage = df["stage"].to_numpy()
+    en = pd.Series("", index=df.index, dtype=object)
+    zh = pd.Series("", index=df.index, dtype=object)
+    for s in range(4):
+        mask = stage == s
+        if mask.any():
+            en[mask] = (STAGE_EN[s] + ": " + en_parts[s][0][mask]).to_numpy()
+            zh[mask] = (STAGE_ZH[s] + "：" + zh_parts[s][0][mask]).to_numpy()
+
+    cand_en = pd.Series(np.asarray(STAGE_EN, dtype=object)[df["candidate"].to_numpy()])
+    cand_zh = pd.Series(np.asarray(STAGE_ZH, dtype=object)[df["candidate"].to_numpy()])
+    cand_en.index = cand_zh.index = df.index
+    up, down = df["promote_run"].astype(int).astype(str), df["demote_run"].astype(int).astype(str)
+    p, d = str(rules.promote_after_periods), str(rules.demote_after_periods)
+    higher = df["candidate"] > df["stage"]
+    lower = df["candidate"] < df["stage"]
+    en = en + "."
+    zh = zh + "。"
+    en = en.where(
+        ~higher,
+        en
+        + " Meets "
+        + cand_en
+        + " criteria this period ("
+        + up
+        + " of "
+        + p
+        + " periods in a row needed to promote).",
+    )
+    zh = zh.where(
+        ~higher,
+        zh + "本期满足" + cand_zh + "标准（连续" + up + "/" + p + "期，满" + p + "期晋级）。",
+    )
+    en = en.where(
+        ~lower,
+        en
+        + " Held by hysteresis: this period's criteria point to "
+        + cand_en
+        + " ("
+        + down
+        + " of "
+        + d
+        + " failing periods in a row before demotion).",
+    )
+    zh = zh.where(
+        ~lower,
+        zh
+        + "迟滞保持：本期标准对应"
+        + cand_zh
+        + "（连续"
+        + down
+        + "/"
+        + d
+        + "期未达标，满"
+        + d
+        + "期降级）。",
+    )
+    return en.astype(object), zh.astype(object)

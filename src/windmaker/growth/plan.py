@@ -1,0 +1,412 @@
+"""Action plans: the playbook (``playbook.yaml``) turned into 3–5 evidence-backed actions per brand.
+
+A brand's plan takes the playbook entries of its stage for its bottleneck capability first, then
+for the capabilities with the next largest gaps. Each action carries the metric it moves, the
+brand's current value, the target (by default the median of that metric among the category's
+brands that made the same step, in the last period before they did) and evidence: the peer
+brands of the same category that made the step and were nearest in size (``net_gmv_t90d``), what
+their metric moved from (first period at the stage) and to (last period at it), and how many
+months that took.
+
+Which capability an action serves, and so which lever a stage gets (influencer testing for a
+zero-breaking brand, self-operation and traffic for a climbing one, private domain for KA,
+special supply for SKA candidates), comes from the data (the gaps) and the playbook, not code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from windmaker import contract
+from windmaker.config import load_yaml_model
+from windmaker.growth.bottleneck import reference_values
+from windmaker.growth.config import LadderConfig
+from windmaker.growth.ladder import SKA, STAGE_CODES
+
+PLAYBOOK_FILE = "playbook.yaml"
+
+#: ``m_brand_month`` metrics an action may name.
+PLAN_METRICS = (
+    "self_share",
+    "live_hours",
+    "self_gmv_per_live_hour",
+    "gpm",
+    "paid_spend",
+    "roas",
+    "public_share",
+    "distribution_share",
+    "active_influencers",
+    "top_influencer_share",
+    "influencer_hhi",
+    "dedicated_gmv",
+    "repurchase_rate_90d",
+    "repurchase_rate_180d",
+    "follower_gmv",
+    "follower_gmv_share",
+    "new_follows",
+    "special_supply_share",
+    "special_supply_skus",
+    "refund_rate",
+    "complaints_per_1k",
+    "late_shipment_rate",
+    "review_score",
+)
+
+
+class Target(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: Literal["advancer_median", "next_stage_median", "absolute"]
+    value: float | None = None
+    floor: float | None = None
+    ceiling: float | None = None
+
+    @field_validator("value")
+    @classmethod
+    def _value_finite(cls, v: float | None) -> float | None:
+        if v is not None and not np.isfinite(v):
+            raise ValueError("must be a finite number")
+        return v
+
+
+class Action(BaseModel):
+    """One playbook entry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    title_en: Annotated[str, Field(min_length=1)]
+    title_zh: Annotated[str, Field(min_length=1)]
+    metric: Literal[PLAN_METRICS]  # type: ignore[valid-type]
+    direction: Literal["higher", "lower"] = "higher"
+    target: Target
+
+    @field_validator("target")
+    @classmethod
+    def _absolute_has_value(cls, t: Target) -> Target:
+        if t.rule == "absolute" and t.value is None:
+            raise ValueError("rule 'absolute' needs a value")
+        return t
+
+
+Capability = Literal[contract.CAPABILITIES]  # type: ignore[valid-type]
+Stage = Literal[contract.STAGES]  # type: ignore[valid-type]
+
+
+class Playbook(BaseModel):
+    """The whole ``playbook.yaml``: actions per stage × capability."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1]
+    stages: dict[Stage, dict[Capability, list[Action]]]
+
+    @field_validator("stages")
+    @classmethod
+    def _every_stage_and_unique_ids(
+        cls, stages: dict[str, dict[str, list[Action]]]
+    ) -> dict[str, dict[str, list[Action]]]:
+        missing = set(contract.STAGES) - set(stages)
+        if missing:
+            raise ValueError(f"missing stages {sorted(missing)}")
+        seen: set[str] = set()
+        for stage, caps in stages.items():
+            if not caps:
+                raise ValueError(f"{stage}: no actions")
+            for actions in caps.values():
+                for a in actions:
+                    if a.id in seen:
+                        raise ValueError(f"action id {a.id!r} is used twice")
+                    seen.add(a.id)
+        return stages
+
+    def frame(self) -> pd.DataFrame:
+        """One row per action: stage (ordinal), capability, order within it, and its fields."""
+        rows = []
+        for stage, caps in self.stages.items():
+            for capability, actions in caps.items():
+                for order, a in enumerate(actions):
+                    rows.append(
+                        {
+                            "stage": STAGE_CODES.index(stage),
+                            "capability": capability,
+                            "order": order,
+                            "action_id": a.id,
+                            "title_en": a.title_en,
+                            "title_zh": a.title_zh,
+                            "metric": a.metric,
+                            "direction": a.direction,
+                            "rule": a.target.rule,
+                            "value": a.target.value,
+                            "floor": a.target.floor,
+                            "ceiling": a.target.ceiling,
+                        }
+                    )
+        df = pd.DataFrame(rows)
+        for col in ("value", "floor", "ceiling"):
+            df[col] = pd.to_numeric(df[col].astype(object).where(df[col].notna()), errors="raise")
+            df[col] = df[col].astype("float64")
+        return df
+
+
+def load_playbook(config_dir: Path | None = None) -> Playbook:
+    """``playbook.yaml`` from ``config_dir`` when it holds one, else the shipped default."""
+    return load_yaml_model(Playbook, PLAYBOOK_FILE, config_dir)
+
+
+def select_actions(
+    gap_table: pd.DataFrame, stages: pd.DataFrame, playbook: Playbook, config: LadderConfig
+) -> pd.DataFrame:
+    """Actions per brand × period in plan order.
+
+    Capabilities are taken in gap order (rank 1 = bottleneck); the bottleneck contributes up to
+    ``bottleneck_actions`` playbook entries, every other capability up to ``other_actions``;
+    the plan keeps the first ``max_actions``, and tops up to ``min_actions`` from the remaining
+    entries (again in gap order) when the limits leave fewer.
+    """
+    rules = config.plan
+    g = gap_table[["brand_id", "category", "period", "capability", "rank"]].merge(
+        stages[["brand_id", "period", "stage"]], on=["brand_id", "period"]
+    )
+    df = g.merge(playbook.frame(), on=["stage", "capability"])
+    limit = np.where(df["rank"] == 1, rules.bottleneck_actions, rules.other_actions)
+    df["_overflow"] = (df["order"] >= limit).astype("int8")
+    df = df.sort_values(
+        ["brand_id", "period", "_overflow", "rank", "order"], kind="stable"
+    ).reset_index(drop=True)
+    pos = df.groupby(["brand_id", "period"], sort=False).cumcount()
+    keep = ((df["_overflow"] == 0) & (pos < rules.max_actions)) | (pos < rules.min_actions)
+    df = df.loc[keep].drop(columns="_overflow")
+    df["plan_rank"] = df.groupby(["brand_id", "period"], sort=False).cumcount() + 1
+    return df.reset_index(drop=True)
+
+
+def metric_long(brand_month: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """brand_id, period, metric, value for the named metric columns."""
+    present = [m for m in metrics if m in brand_month.columns]
+    long = brand_month[["brand_id", "period", *present]].melt(
+        id_vars=["brand_id", "period"], var_name="metric", value_name="value"
+    )
+    long["value"] = long["value"].astype("float64")
+    return long
+
+
+def build_plans(
+    stages: pd.DataFrame,
+    gap_table: pd.DataFrame,
+    brand_month: pd.DataFrame,
+    advancers: pd.DataFrame,
+    playbook: Playbook,
+    config: LadderConfig,
+) -> pd.DataFrame:
+    """The ``g_plan`` table for the latest ``plan.store_periods`` periods.
+
+    Columns: brand_id, period, rank, action_id, capability, metric, current, target,
+    evidence (JSON text), and beyond the shared interface category, stage, title_en, title_zh,
+    direction.
+    """
+    periods = np.sort(stages["period"].unique())[-config.plan.store_periods :]
+    recent = stages.loc[stages["period"].isin(periods)]
+    acts = select_actions(
+        gap_table.loc[gap_table["period"].isin(periods)], recent, playbook, config
+    )
+    metrics = sorted(acts["metric"].unique().tolist()) if len(acts) else []
+    values = metric_long(brand_month, [*metrics, "net_gmv_t90d"])
+
+    current = values.rename(columns={"value": "current"})
+    acts = acts.merge(current, on=["brand_id", "period", "metric"], how="left")
+
+    mvalues = values.loc[values["metric"] != "net_gmv_t90d"]
+    ref_adv = reference_values(stages, mvalues, "metric", config, advancers=advancers)
+    ref_next = reference_values(
+        stages, mvalues, "metric", config, advancers=advancers, from_advancers=False
+    )
+    acts = acts.merge(
+        ref_adv[["category", "stage", "metric", "target", "reference", "n"]],
+        on=["category", "stage", "metric"],
+        how="left",
+    ).merge(
+        ref_next[["category", "stage", "metric", "target", "reference"]].rename(
+            columns={"target": "next_target", "reference": "next_reference"}
+        ),
+        on=["category", "stage", "metric"],
+        how="left",
+    )
+    target = np.select(
+        [acts["rule"] == "absolute", acts["rule"] == "next_stage_median"],
+        [acts["value"], acts["next_target"]],
+        default=acts["target"],
+    ).astype("float64")
+    target = np.where(acts["floor"].notna(), np.fmax(target, acts["floor"]), target)
+    target = np.where(acts["ceiling"].notna(), np.fmin(target, acts["ceiling"]), target)
+    acts["target"] = target
+    acts["reference"] = np.where(
+        acts["rule"] == "next_stage_median", acts["next_reference"], acts["reference"]
+    )
+
+    size = values.loc[values["metric"] == "net_gmv_t90d", ["brand_id", "period", "value"]]
+    acts["evidence"] = _evidence(acts, advancers, size, values, config)
+    acts = acts.drop(columns="rank").rename(columns={"plan_rank": "rank"})
+    acts["stage"] = np.asarray(STAGE_CODES, dtype=object)[acts["stage"].to_numpy()]
+    return acts[
+        [
+            "brand_id",
+            "period",
+            "rank",
+            "action_id",
+            "capability",
+            "metric",
+            "current",
+            "target",
+            "evidence",
+            "category",
+            "stage",
+            "title_en",
+            "title_zh",
+            "direction",
+        ]
+    ].reset_index(drop=True)
+
+
+def nearest_peers(
+    queries: pd.DataFrame, advancers: pd.DataFrame, size: pd.DataFrame, k: int
+) -> pd.DataFrame:
+    """For each query (brand_id, period, category, stage) the ``k`` advancers nearest in size.
+
+    Peers are brands of the same category that advanced out of the same stage; distance is
+    ``|log1p(gmv_brand) − log1p(gmv_peer)|`` with the brand's current ``net_gmv_t90d`` and the
+    peer's at the first period it held the stage. A brand is never its own peer. Returns
+    brand_id, period, slot (0..k−1), peer_row (row of ``advancers``).
+    """
+    adv = advancers.reset_index(drop=True).copy()
+    adv["peer_row"] = np.arange(len(adv))
+    adv = adv.merge(
+        size.rename(columns={"period": "entered_period", "value": "peer_gmv"}),
+        on=["brand_id", "entered_period"],
+        how="left",
+    )
+    adv["peer_log"] = np.log1p(adv["peer_gmv"].fillna(0).clip(lower=0))
+    q = queries.merge(size, on=["brand_id", "period"], how="left")
+    q["log"] = np.log1p(q["value"].fillna(0).clip(lower=0))
+    out = []
+    width = 2 * k + 1
+    for (category, stage), qg in q.groupby(["category", "stage"], sort=False):
+        pg = adv.loc[(adv["category"] == category) & (adv["from_stage"] == stage)]
+        if pg.empty or k == 0:
+            continue
+        pg = pg.sort_values("peer_log", kind="stable")
+        logs = pg["peer_log"].to_numpy()
+        ids = pg["brand_id"].to_numpy()
+        rows = pg["peer_row"].to_numpy()
+        pos = np.searchsorted(logs, qg["log"].to_numpy())
+        cand = pos[:, None] + np.arange(-k - 1, k)[None, :]
+        valid = (cand >= 0) & (cand < len(logs))
+        cand = np.clip(cand, 0, len(logs) - 1)
+        dist = np.abs(logs[cand] - qg["log"].to_numpy()[:, None])
+        dist[~valid] = np.inf
+        dist[ids[cand] == qg["brand_id"].to_numpy()[:, None]] = np.inf
+        # Candidate windows overlap at the edges: duplicates keep only their first occurrence.
+        dup = np.zeros_like(valid)
+        dup[:, 1:] = cand[:, 1:] == cand[:, :-1]
+        dist[dup] = np.inf
+        order = np.argsort(dist, axis=1, kind="stable")[:, : min(k, width)]
+        chosen = np.take_along_axis(cand, order, axis=1)
+        ok = np.isfinite(np.take_along_axis(dist, order, axis=1))
+        n_q, n_k = chosen.shape
+        frame = pd.DataFrame(
+            {
+                "brand_id": np.repeat(qg["brand_id"].to_numpy(), n_k),
+                "period": np.repeat(qg["period"].to_numpy(), n_k),
+                "slot": np.tile(np.arange(n_k), n_q),
+                "peer_row": rows[chosen.ravel()],
+                "_ok": ok.ravel(),
+            }
+        )
+        out.append(frame.loc[frame["_ok"]].drop(columns="_ok"))
+    if not out:
+        return pd.DataFrame(columns=["brand_id", "period", "slot", "peer_row"])
+    return pd.concat(out, ignore_index=True)
+
+
+def _json_str(s: pd.Series) -> pd.Series:
+    escaped = s.astype(str).str.replace("\\", "\\\\", regex=False).str.replace('"', '\\"')
+    return '"' + escaped + '"'
+
+
+def _json_num(s: pd.Series) -> pd.Series:
+    v = s.astype("float64").round(6)
+    text = v.astype(str)
+    return text.where(v.notna() & np.isfinite(v), "null")
+
+
+def _evidence(
+    acts: pd.DataFrame,
+    advancers: pd.DataFrame,
+    size: pd.DataFrame,
+    values: pd.DataFrame,
+    config: LadderConfig,
+) -> pd.Series:
+    """Evidence JSON per plan row, assembled column-wise.
+
+    ``{"step": "climbing→ka", "reference": "category", "advancers": n, "peers": [{"brand_id",
+    "from", "to", "months", "censored"}]}``; SKA brands have no next step and no peers.
+    """
+    k = config.plan.evidence_peers
+    queries = acts[["brand_id", "period", "category", "stage"]].drop_duplicates()
+    queries = queries.loc[queries["stage"] < SKA]
+    peers = nearest_peers(queries, advancers, size, k)
+    adv = advancers.reset_index(drop=True)
+    peers = peers.join(
+        adv[["brand_id", "entered_period", "left_period", "months_in_stage", "censored"]].rename(
+            columns={"brand_id": "peer_id"}
+        ),
+        on="peer_row",
+    )
+    rows = acts[["brand_id", "period", "metric"]].reset_index().rename(columns={"index": "row"})
+    ev = rows.merge(peers, on=["brand_id", "period"])
+    v = values.set_index(["brand_id", "period", "metric"])["value"]
+    ev["from"] = v.reindex(
+        pd.MultiIndex.from_arrays([ev["peer_id"], ev["entered_period"], ev["metric"]])
+    ).to_numpy()
+    ev["to"] = v.reindex(
+        pd.MultiIndex.from_arrays([ev["peer_id"], ev["left_period"], ev["metric"]])
+    ).to_numpy()
+    ev["frag"] = (
+        '{"brand_id":'
+        + _json_str(ev["peer_id"])
+        + ',"from":'
+        + _json_num(ev["from"])
+        + ',"to":'
+        + _json_num(ev["to"])
+        + ',"months":'
+        + ev["months_in_stage"].astype("int64").astype(str)
+        + ',"censored":'
+        + np.where(ev["censored"].astype(bool), "true", "false")
+        + "}"
+    )
+    ev = ev.sort_values(["row", "slot"], kind="stable")
+    joined = ev.groupby("row", sort=False)["frag"].agg(",".join)
+    peer_list = "[" + joined.reindex(acts.index).fillna("") + "]"
+
+    stage = acts["stage"].to_numpy()
+    codes = np.asarray(STAGE_CODES, dtype=object)
+    step = pd.Series(
+        np.where(stage < SKA, codes[stage] + "→" + codes[np.minimum(stage + 1, SKA)], "ska"),
+        index=acts.index,
+    )
+    return (
+        '{"step":'
+        + _json_str(step)
+        + ',"reference":'
+        + _json_str(acts["reference"].fillna("none"))
+        + ',"advancers":'
+        + acts["n"].fillna(0).astype("int64").astype(str)
+        + ',"peers":'
+        + peer_list
+        + "}"
+    ).astype(object)

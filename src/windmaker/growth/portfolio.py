@@ -1,0 +1,133 @@
+"""The operator portfolio (小二工作台): every brand ranked by what needs attention, with GMV at stake.
+
+Attentions per brand × period (thresholds in ``ladder.yaml`` → ``portfolio``), where ``Δw`` is
+the relative change of ``net_gmv_t90d`` over ``w`` periods (``gmv_t / gmv_{t−w} − 1``):
+
+- ``trust_alert``: the brand is listed in ``mdl_trust_alerts`` (for that period when the table
+  has one, else for the latest period);
+- ``falling``: demoted this period, or ``Δ(gmv_window_periods) ≤ falling_gmv_change``;
+- ``ready``: meets the next stage's criteria but awaits confirmation (hysteresis);
+- ``stalled``: below SKA, the same stage for at least ``stalled_after_periods`` periods and
+  ``|Δ(stalled_after_periods)| ≤ flat_gmv_change``;
+- ``ok``: none of these.
+
+When several apply, ``attention_order`` decides. GMV at stake: for ``trust_alert`` and
+``falling`` the brand's ``net_gmv_t90d`` (what it can lose); for ``ready`` and ``stalled`` the
+upside ``max(0, median net_gmv_t90d of the next stage in the category and period − own)``.
+Priority 1 is the largest ``weight(attention) × gmv_at_stake`` of the period; ``ok`` brands
+follow, largest GMV first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from windmaker.growth.config import LadderConfig
+from windmaker.growth.ladder import SKA, STAGE_CODES
+
+ATTENTIONS = ("trust_alert", "falling", "ready", "stalled", "ok")
+
+
+def _change(gmv: pd.Series, brand: pd.Series, window: int) -> pd.Series:
+    before = gmv.groupby(brand, sort=False).shift(window)
+    return gmv / before.where(before > 0) - 1
+
+
+def attention_table(
+    classified: pd.DataFrame, config: LadderConfig, trust_alerts: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The ``g_portfolio`` table.
+
+    ``classified``: brand_id, category, period, stage, candidate (ordinals), net_gmv_t90d,
+    sorted by brand and period. ``trust_alerts``: brand_id and optionally period.
+    Returns brand_id, category, period, stage, attention, gmv_at_stake, priority, and the
+    flags behind the attention (is_trust_alert, is_falling, is_ready, is_stalled).
+    """
+    rules = config.portfolio
+    df = classified[
+        ["brand_id", "category", "period", "stage", "candidate", "net_gmv_t90d"]
+    ].reset_index(drop=True)
+    gmv = df["net_gmv_t90d"].astype("float64")
+    brand = df["brand_id"]
+    prev_stage = df["stage"].groupby(brand, sort=False).shift()
+    demoted = (df["stage"] < prev_stage).fillna(False).astype(bool)
+    falling_gmv = _change(gmv, brand, rules.gmv_window_periods) <= rules.falling_gmv_change
+    df["is_falling"] = demoted | falling_gmv.fillna(False).astype(bool)
+    df["is_ready"] = df["candidate"] > df["stage"]
+
+    changed = df["brand_id"].ne(df["brand_id"].shift()) | df["stage"].ne(prev_stage)
+    held_for = df.groupby(changed.cumsum(), sort=False).cumcount() + 1
+    flat = _change(gmv, brand, rules.stalled_after_periods).abs() <= rules.flat_gmv_change
+    df["is_stalled"] = (
+        (df["stage"] < SKA)
+        & (held_for >= rules.stalled_after_periods)
+        & flat.fillna(False).astype(bool)
+        & ~df["is_ready"]
+    )
+    df["is_trust_alert"] = _trust_flags(df, trust_alerts)
+
+    flags = {a: df[f"is_{a}"].to_numpy() for a in ATTENTIONS[:-1]}
+    order = list(rules.attention_order)
+    df["attention"] = np.select([flags[a] for a in order], order, default="ok")
+
+    next_median = _next_stage_median(df)
+    upside = (next_median - gmv).clip(lower=0).fillna(0)
+    at_risk = gmv.fillna(0).clip(lower=0)
+    att = df["attention"]
+    df["gmv_at_stake"] = np.where(
+        att.isin(["trust_alert", "falling"]),
+        at_risk,
+        np.where(att.isin(["ready", "stalled"]), upside, 0.0),
+    ).round(2)
+    weights: dict[str, float] = {str(k): v for k, v in rules.weights.items()}
+    weights["ok"] = 0.0
+    weight = att.map(weights).astype("float64")
+    score = weight * df["gmv_at_stake"]
+    df["_ok"] = att.eq("ok")
+    df["_score"] = np.where(df["_ok"], gmv.fillna(0), score)
+    df = df.sort_values(["period", "_ok", "_score"], ascending=[True, True, False], kind="stable")
+    df["priority"] = df.groupby("period", sort=False).cumcount().astype("int64") + 1
+    df["stage"] = np.asarray(STAGE_CODES, dtype=object)[df["stage"].to_numpy()]
+    return df[
+        [
+            "brand_id",
+            "category",
+            "period",
+            "stage",
+            "attention",
+            "gmv_at_stake",
+            "priority",
+            "is_trust_alert",
+            "is_falling",
+            "is_ready",
+            "is_stalled",
+        ]
+    ].reset_index(drop=True)
+
+
+def _next_stage_median(df: pd.DataFrame) -> pd.Series:
+    """Median ``net_gmv_t90d`` of brands one stage up, same category and period (NaN at SKA)."""
+    med = (
+        df.groupby(["category", "period", "stage"], sort=False)["net_gmv_t90d"]
+        .median()
+        .rename("next_median")
+        .reset_index()
+    )
+    med["stage"] = med["stage"] - 1
+    out = df[["category", "period", "stage"]].merge(
+        med, on=["category", "period", "stage"], how="left"
+    )
+    return pd.Series(out["next_median"].astype("float64").to_numpy(), index=df.index)
+
+
+def _trust_flags(df: pd.DataFrame, alerts: pd.DataFrame | None) -> pd.Series:
+    if alerts is None or alerts.empty or "brand_id" not in alerts.columns:
+        return pd.Series(False, index=df.index)
+    if "period" in alerts.columns:
+        keys = alerts[["brand_id", "period"]].drop_duplicates()
+        keys["period"] = pd.to_datetime(keys["period"]).astype(df["period"].dtype)
+        hit = df[["brand_id", "period"]].merge(keys.assign(_hit=True), how="left")["_hit"]
+        return pd.Series(hit.fillna(False).astype(bool).to_numpy(), index=df.index)
+    latest = df["period"] == df["period"].max()
+    return latest & df["brand_id"].isin(alerts["brand_id"])

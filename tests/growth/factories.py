@@ -1,0 +1,87 @@
+"""Hand-made metric frames for growth tests: brands whose stage and weakest capability are set.
+
+Each brand gets a stage path (a list of stage ordinals per month); its metric columns are set so
+the default ``ladder.yaml`` criteria give exactly that stage, and its capability indices put the
+planted weakest capability lowest, so tests know the answer without any engine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from windmaker import contract
+
+CAPS = contract.CAPABILITIES
+
+
+def brand_rows(
+    brand_id: str,
+    category: str,
+    path: list[int],
+    *,
+    start: str = "2025-11-01",
+    weakest: str = "traffic",
+    size: float = 1.0,
+) -> tuple[list[dict], list[dict]]:
+    """Rows of ``m_brand_month`` and ``m_capability`` for one brand following ``path``."""
+    periods = pd.date_range(start, periods=len(path), freq="MS")
+    bm, cap = [], []
+    for i, (period, stage) in enumerate(zip(periods, path, strict=True)):
+        gmv30 = {0: 50_000, 1: 400_000, 2: 3_000_000, 3: 20_000_000}[stage] * size
+        bm.append(
+            {
+                "brand_id": brand_id,
+                "category": category,
+                "period": period,
+                "months_with_sales": 1 + i if stage == 0 else 12 + i,
+                "net_gmv_t30d": gmv30,
+                "net_gmv_t90d": gmv30 * 3,
+                "repurchase_rate_90d": {0: 0.05, 1: 0.10, 2: 0.30, 3: 0.40}[stage],
+                "self_share": {0: 0.1, 1: 0.2, 2: 0.45, 3: 0.5}[stage],
+                "special_supply_share": {0: 0.0, 1: 0.0, 2: 0.01, 3: 0.08}[stage],
+                "active_influencers": 2.0 + 3 * stage,
+                "dedicated_gmv": 1000.0 * (1 + stage),
+                "top_influencer_share": 0.6 - 0.1 * stage,
+                "self_gmv_per_live_hour": 500.0 * (1 + stage) + i,
+                "live_hours": 10.0 * (1 + stage),
+                "public_share": 0.1 + 0.1 * stage,
+                "roas": 1.5 + 0.5 * stage,
+                "new_follows": 100.0 * (1 + stage),
+                "special_supply_skus": float(stage),
+                "follower_gmv_share": 0.05 * (1 + stage),
+            }
+        )
+        for c in CAPS:
+            base = float(stage) - (1.5 if c == weakest else 0.0)
+            cap.append(
+                {
+                    "brand_id": brand_id,
+                    "category": category,
+                    "period": period,
+                    "capability": c,
+                    "index": base,
+                    "score": 90.0 if stage == 3 else 30.0 + 15 * stage,
+                }
+            )
+    return bm, cap
+
+
+def market(
+    specs: list[tuple[str, str, list[int], str]], **kw: object
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Frames for many brands: specs of (brand_id, category, path, weakest capability)."""
+    bm, cap = [], []
+    for brand_id, category, path, weakest in specs:
+        b, c = brand_rows(brand_id, category, path, weakest=weakest, **kw)  # type: ignore[arg-type]
+        bm += b
+        cap += c
+    return pd.DataFrame(bm), pd.DataFrame(cap)
+
+
+def filler(
+    category: str, n: int, months: int, seed: int = 0
+) -> list[tuple[str, str, list[int], str]]:
+    """Small climbing brands that dilute the category so the top-share ranks behave."""
+    rng = np.random.default_rng(seed)
+    return [(f"{category}-f{i}", category, [1] * months, str(rng.choice(CAPS))) for i in range(n)]
