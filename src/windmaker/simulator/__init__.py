@@ -1,0 +1,37 @@
+"""A synthetic live-commerce market with planted ground truth (``windmaker simulate``).
+
+``simulate(MarketConfig(brands=..., months=..., seed=...), out_dir)`` writes the nine contract
+tables, ``truth/`` (the planted answers) and ``ecosystem/`` (providers and their clients);
+``small_market(tmp_dir)`` is a fast small market for tests. See docs/simulator.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from windmaker.simulator.config import MarketConfig, SimulatorParams, load_params
+from windmaker.simulator.market import Summary, build_market, simulate
+
+__all__ = [
+    "MarketConfig",
+    "SimulatorParams",
+    "Summary",
+    "build_market",
+    "load_params",
+    "simulate",
+    "small_market",
+]
+
+
+def small_market(
+    tmp_dir: Path | str,
+    seed: int = 0,
+    brands: int = 40,
+    months: int = 6,
+    categories: tuple[str, ...] | None = ("apparel", "beauty", "food"),
+) -> Path:
+    """A small market (40 brands × 6 months, three categories, ~0.2 M orders, a few seconds)
+    written as Parquet to ``tmp_dir``; returns the folder. Cached by the caller if needed."""
+    out = Path(tmp_dir)
+    simulate(MarketConfig(brands=brands, months=months, seed=seed, categories=categories), out)
+    return out

@@ -1,0 +1,592 @@
+"""Simulate a whole market and write it: the nine contract tables, ``truth/`` and ``ecosystem/``.
+
+Global, small things (brands, the latent ladder, providers, SKUs, accounts, demand) are drawn
+first; orders and everything tied to them are then generated and written block by block of
+``block_brands`` brands, each block with its own random stream, so memory is bounded by one
+block and the output depends only on the configuration and the seed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from windmaker import contract
+from windmaker.contract import CAPABILITIES, STAGES
+from windmaker.simulator import writer as wr
+from windmaker.simulator.accounts import Accounts, make_accounts
+from windmaker.simulator.brands import Brands, make_brands
+from windmaker.simulator.catalog import REGIONS, Catalog, make_catalog
+from windmaker.simulator.config import (
+    SECONDS_PER_DAY,
+    MarketConfig,
+    SimulatorParams,
+    Window,
+    load_params,
+)
+from windmaker.simulator.demand import Demand, plan_demand
+from windmaker.simulator.distribution import cooperations, row_mean
+from windmaker.simulator.ecosystem import Providers, joined_day, make_providers
+from windmaker.simulator.ladder import CLIMBING, ZB, LadderPlan, initial_stage, plan_ladder
+from windmaker.simulator.live import brand_sessions, concat_sessions
+from windmaker.simulator.orders import BlockContext, generate_orders
+from windmaker.simulator.traffic import ad_block
+from windmaker.simulator.trust import brushing_orders
+
+Progress = Callable[[int, int, int], None]
+"""Called after each block with (brands done, brands total, orders written so far)."""
+
+_ID_WIDTH = {"B": 6, "A": 7, "K": 8, "F": 6, "O": 10, "U": 9, "S": 9, "R": 10, "C": 8, "P": 5}
+
+
+@dataclass
+class Summary:
+    """What a simulation wrote: rows per table and the time it took."""
+
+    out_dir: Path
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def orders(self) -> int:
+        return self.rows.get("orders", 0)
+
+
+@dataclass(frozen=True)
+class Market:
+    """Everything drawn before the order stream."""
+
+    config: MarketConfig
+    params: SimulatorParams
+    window: Window
+    brands: Brands
+    providers: Providers
+    plan: LadderPlan
+    catalog: Catalog
+    accounts: Accounts
+    demand: Demand
+    ring_brands: np.ndarray
+
+
+def _ids(prefix: str, index: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
+    return wr.ids(prefix, index, _ID_WIDTH[prefix], null)
+
+
+def build_market(config: MarketConfig) -> Market:
+    """Draw the market's brands, ladder, providers, catalog, accounts and demand."""
+    params = load_params(config.config_dir)
+    categories = list(config.categories or params.categories)
+    unknown = set(categories) - set(params.categories)
+    if unknown:
+        raise ValueError(
+            f"unknown categories {sorted(unknown)}; known: {sorted(params.categories)}"
+        )
+    window = Window.ending(config.end, config.months)
+
+    def rng(stream: int) -> np.random.Generator:
+        return np.random.default_rng([config.seed, stream])
+
+    brands = make_brands(rng(1), config.brands, window, params, categories)
+    start = initial_stage(brands, params)
+    providers = make_providers(
+        rng(2),
+        window,
+        params,
+        categories,
+        brands.category,
+        brands.join_month,
+        joined_day(brands.joined_s),
+        start,
+    )
+    plan = plan_ladder(rng(3), brands, providers, window, params, start)
+    # order-brushing rings in small shops; their owners' trust is low
+    r = rng(4)
+    small = np.flatnonzero((plan.stage <= CLIMBING).all(axis=1) & (plan.stage[:, -1] >= ZB))
+    n_rings = int(round(params.trust.brushing_brand_share * config.brands))
+    n_rings = max(n_rings, 1 if config.brands >= 10 else 0)
+    ring_brands = (
+        np.sort(r.choice(small, min(n_rings, len(small)), replace=False))
+        if len(small)
+        else np.zeros(0, np.int64)
+    )
+    trust = brands.trust.copy()
+    trust[ring_brands] = np.minimum(trust[ring_brands], r.uniform(0.25, 0.5, len(ring_brands)))
+    brands = replace(brands, trust=trust)
+    catalog = make_catalog(rng(5), brands, window, params, plan.stage)
+    self_mean = row_mean(np.where(plan.active, plan.skills[..., 0], np.nan), default=0.3)
+    mean_gmv = plan.gmv.sum(axis=1) / np.maximum(plan.active.sum(axis=1), 1)
+    accounts = make_accounts(rng(6), brands, window, params, self_mean, mean_gmv, categories)
+    demand = plan_demand(params, brands, plan, catalog)
+    return Market(
+        config, params, window, brands, providers, plan, catalog, accounts, demand, ring_brands
+    )
+
+
+def simulate(
+    config: MarketConfig,
+    out_dir: Path | str,
+    fmt: wr.Format = "parquet",
+    progress: Progress | None = None,
+) -> Summary:
+    """Simulate the market of ``config`` and write it to ``out_dir`` (see docs/simulator.md)."""
+    if fmt not in wr.FORMATS:
+        raise ValueError(f"format must be one of {wr.FORMATS}, not {fmt!r}")
+    t_start = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    mk = build_market(config)
+    summary = Summary(out)
+    _write_static(mk, out, fmt, summary)
+    _write_stream(mk, out, fmt, summary, progress)
+    summary.seconds = time.perf_counter() - t_start
+    return summary
+
+
+def _sink(out: Path, name: str, fmt: wr.Format) -> wr.Sink:
+    return wr.Sink(out / name, wr.contract_schema(contract.table(name)), fmt)
+
+
+def _write_table(
+    out: Path, name: str, fmt: wr.Format, columns: dict[str, pa.Array], summary: Summary
+) -> None:
+    sink = _sink(out, name, fmt)
+    sink.write(pa.table(columns))
+    sink.close()
+    summary.rows[name] = sink.rows
+
+
+def _write_static(mk: Market, out: Path, fmt: wr.Format, summary: Summary) -> None:
+    b, cat, acc, w, pl = mk.brands, mk.catalog, mk.accounts, mk.window, mk.plan
+    cats = np.asarray(b.categories, dtype=object)
+    n = b.n
+    _write_table(
+        out,
+        "brands",
+        fmt,
+        {
+            "brand_id": _ids("B", np.arange(n)),
+            "name": wr.strings(b.names),
+            "category": wr.strings(cats[b.category]),
+            "origin": wr.codes(contract.ORIGINS, b.factory_upgraded.astype(int)),
+            "joined_at": wr.timestamps(b.joined_s),
+        },
+        summary,
+    )
+    nf = len(cat.factory_category)
+    _write_table(
+        out,
+        "factories",
+        fmt,
+        {
+            "factory_id": _ids("F", np.arange(nf)),
+            "name": wr.strings(
+                [
+                    f"{REGIONS[r][-2:]}工厂{i + 1:05d}"
+                    for i, r in enumerate(cat.factory_region.tolist())
+                ]
+            ),
+            "region": wr.strings(np.asarray(REGIONS, dtype=object)[cat.factory_region]),
+            "category": wr.strings(cats[cat.factory_category]),
+        },
+        summary,
+    )
+    _write_table(
+        out,
+        "skus",
+        fmt,
+        {
+            "sku_id": _ids("K", np.arange(cat.n)),
+            "brand_id": _ids("B", cat.sku_brand),
+            "factory_id": _ids("F", np.maximum(cat.sku_factory, 0), cat.sku_factory < 0),
+            "category": wr.strings(cats[b.category[cat.sku_brand]]),
+            "list_price": wr.money(np.round(cat.sku_price * 100).astype(np.int64)),
+            "special_supply": pa.array(cat.sku_special),
+            "launched_at": wr.timestamps(cat.sku_launch_s),
+        },
+        summary,
+    )
+    is_infl = acc.brand < 0
+    _write_table(
+        out,
+        "accounts",
+        fmt,
+        {
+            "account_id": _ids("A", np.arange(acc.n)),
+            "kind": wr.codes(contract.ACCOUNT_KINDS, acc.kind),
+            "brand_id": _ids("B", np.maximum(acc.brand, 0), is_infl),
+            "name": wr.strings(acc.names),
+            "category": wr.strings(cats[acc.category]),
+            "fans": pa.array(acc.fans.astype(np.int64)),
+            "created_at": wr.timestamps(acc.created_s),
+        },
+        summary,
+    )
+    # truth
+    truth = out / "truth"
+    bm_b, bm_m = np.nonzero(pl.active)
+    stage = pl.stage[bm_b, bm_m]
+    sk = pl.skills[bm_b, bm_m]
+    wr.write_parquet(
+        truth / "brand_month.parquet",
+        pa.table(
+            {
+                "brand_id": _ids("B", bm_b),
+                "category": wr.strings(cats[b.category[bm_b]]),
+                "month": wr.dates(w.month_starts[bm_m]),
+                "stage": wr.codes(STAGES, stage),
+                "bottleneck": wr.codes(CAPABILITIES, pl.bottleneck[bm_b, bm_m]),
+                **{
+                    f"skill_{c}": pa.array(np.round(sk[:, i], 6))
+                    for i, c in enumerate(CAPABILITIES)
+                },
+                "gmv_target": pa.array(np.round(pl.gmv[bm_b, bm_m], 2)),
+                "gated": pa.array(pl.gated[bm_b, bm_m]),
+                "provider_id": _ids(
+                    "P", np.maximum(pl.provider[bm_b, bm_m], 0), pl.provider[bm_b, bm_m] < 0
+                ),
+            }
+        ),
+    )
+    rt = mk.demand.repeat
+    wr.write_parquet(
+        truth / "repeat_params.parquet",
+        pa.table(
+            {
+                "brand_id": _ids("B", np.arange(n)),
+                "r": pa.array(rt.r),
+                "alpha": pa.array(rt.alpha),
+                "a": pa.array(rt.a),
+                "b": pa.array(rt.b),
+                "p": pa.array(rt.p),
+                "q": pa.array(rt.q),
+                "gamma": pa.array(rt.gamma),
+                "follow_probability": pa.array(mk.demand.follow),
+            }
+        ),
+    )
+    wr.write_parquet(
+        truth / "hit_skus.parquet",
+        pa.table(
+            {
+                "sku_id": _ids("K", np.arange(cat.n)),
+                "brand_id": _ids("B", cat.sku_brand),
+                "is_hit": pa.array(cat.sku_hit > mk.params.catalog.hit_threshold),
+                "hit_propensity": pa.array(np.round(cat.sku_hit, 6)),
+                "special_supply": pa.array(cat.sku_special),
+            }
+        ),
+    )
+    nba = acc.n_brand_accounts
+    wr.write_parquet(
+        truth / "accounts.parquet",
+        pa.table(
+            {
+                "account_id": _ids("A", np.arange(acc.n)),
+                "brand_id": _ids("B", np.maximum(acc.brand, 0), is_infl),
+                "kind": wr.codes(contract.ACCOUNT_KINDS, acc.kind),
+                "true_quality": pa.array(np.round(acc.quality, 6)),
+                "true_trust": pa.array(np.round(acc.trust, 6)),
+                "is_best": pa.array(acc.is_best),
+            }
+        ),
+    )
+    second = acc.second_category
+    infl_cats = [
+        c if s < 0 else f"{c},{cats[s]}"
+        for c, s in zip(cats[acc.category[nba:]].tolist(), second.tolist(), strict=True)
+    ]
+    wr.write_parquet(
+        truth / "influencers.parquet",
+        pa.table(
+            {
+                "account_id": _ids("A", np.arange(nba, acc.n)),
+                "true_conversion": pa.array(np.round(acc.quality[nba:], 6)),
+                "true_trust": pa.array(np.round(acc.trust[nba:], 6)),
+                "price_band_low": wr.money(np.round(acc.price_low * 100).astype(np.int64)),
+                "price_band_high": wr.money(np.round(acc.price_high * 100).astype(np.int64)),
+                "categories": wr.strings(infl_cats),
+                "commission_rate": pa.array(np.round(acc.commission, 4)),
+                "fans": pa.array(acc.fans[nba:].astype(np.int64)),
+            }
+        ),
+    )
+    wr.write_parquet(
+        truth / "brands.parquet",
+        pa.table(
+            {
+                "brand_id": _ids("B", np.arange(n)),
+                "true_trust": pa.array(np.round(b.trust, 6)),
+                "aov": pa.array(np.round(b.aov, 2)),
+                "potential": pa.array(np.round(b.potential, 6)),
+                "has_brushing_ring": pa.array(np.isin(np.arange(n), mk.ring_brands)),
+            }
+        ),
+    )
+    _write_providers(mk, out, summary)
+
+
+def _write_providers(mk: Market, out: Path, summary: Summary) -> None:
+    pv, pl, w = mk.providers, mk.plan, mk.window
+    cap_text = [
+        ",".join(c for c, on in zip(CAPABILITIES, row, strict=True) if on)
+        for row in pv.capabilities.tolist()
+    ]
+    # GMV served: the planned GMV of client brands over the window's last 12 months
+    last = max(w.months - 12, 0)
+    served = np.zeros(pv.n)
+    gm = np.where(pl.provider[:, last:] >= 0, pl.gmv[:, last:], 0.0)
+    np.add.at(
+        served, pl.provider[:, last:][pl.provider[:, last:] >= 0], gm[pl.provider[:, last:] >= 0]
+    )
+    served *= 12 / max(w.months - last, 1)
+    eco = out / "ecosystem"
+    wr.write_parquet(
+        eco / "providers.parquet",
+        pa.table(
+            {
+                "provider_id": _ids("P", np.arange(pv.n)),
+                "name": wr.strings(pv.names),
+                "kind": wr.strings(pv.kind.tolist()),
+                "capabilities": wr.strings(cap_text),
+                "categories": wr.strings([",".join(c) for c in pv.categories]),
+                "capacity": pa.array(pv.capacity.astype(np.int64)),
+                "team_size": pa.array(pv.team_size.astype(np.int64)),
+                "gmv_served_12m": wr.money(np.round(served * 100).astype(np.int64)),
+                "founded_at": wr.dates(pv.founded_day),
+            }
+        ),
+    )
+    wr.write_parquet(
+        eco / "assignments.parquet",
+        pa.table(
+            {
+                "provider_id": _ids("P", pv.a_provider),
+                "brand_id": _ids("B", pv.a_brand),
+                "started_at": wr.dates(pv.a_started),
+                "ended_at": wr.dates(pv.a_ended),
+            }
+        ),
+    )
+    wr.write_parquet(
+        out / "truth" / "providers.parquet",
+        pa.table(
+            {
+                "provider_id": _ids("P", np.arange(pv.n)),
+                "true_skill": pa.array(np.round(pv.skill, 6)),
+            }
+        ),
+    )
+    summary.rows["providers"] = pv.n
+    summary.rows["assignments"] = len(pv.a_provider)
+
+
+def _write_stream(
+    mk: Market, out: Path, fmt: wr.Format, summary: Summary, progress: Progress | None
+) -> None:
+    names = ("live_sessions", "orders", "ad_spend", "reviews", "follows")
+    sinks = {name: _sink(out, name, fmt) for name in names}
+    truth = out / "truth"
+    t_schemas = {
+        "cooperations": pa.schema(
+            [
+                ("brand_id", pa.string()),
+                ("account_id", pa.string()),
+                ("month", pa.date32()),
+                ("fit", pa.float64()),
+                ("dedicated", pa.bool_()),
+                ("share", pa.float64()),
+                ("orders", pa.int64()),
+                ("gmv", pa.decimal128(18, 2)),
+            ]
+        ),
+        "brushing_rings": pa.schema(
+            [
+                ("ring_id", pa.string()),
+                ("brand_id", pa.string()),
+                ("buyer_id", pa.string()),
+                ("order_id", pa.string()),
+            ]
+        ),
+        "ad_response": pa.schema(
+            [
+                ("brand_id", pa.string()),
+                ("adstock_alpha", pa.float64()),
+                ("saturation_k", pa.float64()),
+                ("hill_shape", pa.float64()),
+                ("beta", pa.float64()),
+                ("roas0", pa.float64()),
+                ("aov", pa.float64()),
+            ]
+        ),
+    }
+    t_sinks = {name: wr.Sink(truth / name, schema, "parquet") for name, schema in t_schemas.items()}
+    counters = {"order": 0, "buyer": 0, "session": 0, "review": 0}
+    n, bs = mk.brands.n, mk.config.block_brands
+    try:
+        for i, lo in enumerate(range(0, n, bs)):
+            block = np.arange(lo, min(lo + bs, n))
+            rng = np.random.default_rng([mk.config.seed, 100, i])
+            tables = _block_tables(mk, block, rng, counters)
+            for name, tbl in tables.items():
+                (sinks[name] if name in sinks else t_sinks[name]).write(tbl)
+            if progress is not None:
+                progress(int(block[-1]) + 1, n, sinks["orders"].rows)
+    finally:
+        for s in (*sinks.values(), *t_sinks.values()):
+            s.close()
+    for name, s in sinks.items():
+        summary.rows[name] = s.rows
+
+
+def _block_tables(
+    mk: Market, block: np.ndarray, rng: np.random.Generator, counters: dict[str, int]
+) -> dict[str, pa.Table]:
+    w, p, pl, dm, acc = mk.window, mk.params, mk.plan, mk.demand, mk.accounts
+    start, end = w.start_seconds, w.end_seconds
+    first_day = np.maximum((mk.brands.joined_s[block] - start) // SECONDS_PER_DAY + 1, 0)
+    active_day = np.arange(w.days)[None, :] >= first_day[:, None]
+    skills = pl.skills[block]
+    sessions = brand_sessions(rng, acc, block, skills[..., 0], w, p)
+    ads = ad_block(
+        rng, w, p, dm.paid_orders[block], dm.traffic_skill[block], mk.brands.aov[block], active_day
+    )
+    infl_orders = (1.0 - dm.self_share[block]) * dm.acquisitions[block]
+    coops = cooperations(
+        rng,
+        acc,
+        w,
+        p,
+        mk.brands.category[block],
+        mk.brands.aov[block],
+        skills[..., 2],
+        np.where(pl.active[block], infl_orders, 0.0),
+        pl.gmv[block],
+        first_day,
+    )
+    all_sessions = concat_sessions([sessions, coops.sessions])
+    ring_in = np.flatnonzero(np.isin(mk.ring_brands, block))
+    brushing = brushing_orders(
+        rng, p, mk.ring_brands[ring_in] - block[0], ring_in, mk.brands.joined_s[block], end
+    )
+    ctx = BlockContext(w, p, mk.brands, acc, mk.catalog, dm, block, first_day, sessions, coops, ads)
+    o = generate_orders(rng, ctx, brushing)
+    f = o.fulfilment
+    n_orders = len(o.paid_at)
+    o_base, s_base, u_base, r_base = (
+        counters["order"],
+        counters["session"],
+        counters["buyer"],
+        counters["review"],
+    )
+    counters["order"] += n_orders
+    counters["session"] += all_sessions.n
+    counters["buyer"] += o.n_buyers
+    counters["review"] += len(f.review_order)
+    order_index = o_base + np.arange(n_orders)
+    gb = block[o.brand_local]
+    off_live = o.session < 0
+    tables: dict[str, pa.Table] = {}
+    tables["live_sessions"] = pa.table(
+        {
+            "session_id": _ids("S", s_base + np.arange(all_sessions.n)),
+            "account_id": _ids("A", all_sessions.account),
+            "started_at": wr.timestamps(all_sessions.start_s),
+            "ended_at": wr.timestamps(all_sessions.start_s + all_sessions.duration_s),
+            "viewers": pa.array(all_sessions.viewers.astype(np.int64)),
+            "watch_seconds": pa.array(all_sessions.watch_seconds.astype(np.int64)),
+            "dedicated_brand_id": _ids(
+                "B", block[all_sessions.brand_local], ~all_sessions.dedicated
+            ),
+        }
+    )
+    tables["orders"] = pa.table(
+        {
+            "order_id": _ids("O", order_index),
+            "paid_at": wr.timestamps(o.paid_at),
+            "brand_id": _ids("B", gb),
+            "sku_id": _ids("K", o.sku),
+            "account_id": _ids("A", o.account),
+            "session_id": _ids("S", s_base + np.maximum(o.session, 0), off_live),
+            "buyer_id": _ids("U", u_base + o.buyer),
+            "traffic_source": wr.codes(contract.TRAFFIC_SOURCES, o.source),
+            "quantity": pa.array(o.quantity),
+            "amount": wr.money(o.amount_cents),
+            "commission": wr.money(o.commission_cents),
+            "status": wr.codes(contract.ORDER_STATUSES, f.status),
+            "refund_amount": wr.money(f.refund_cents),
+            "refunded_at": wr.timestamps(np.maximum(f.refunded_at, 0), f.refunded_at < 0),
+            "promised_ship_by": wr.timestamps(f.promised_ship_by),
+            "shipped_at": wr.timestamps(np.maximum(f.shipped_at, 0), f.shipped_at < 0),
+        }
+    )
+    main = acc.brand_first[block]
+    tables["ad_spend"] = pa.table(
+        {
+            "date": wr.dates(w.start_day + ads.day.astype("timedelta64[D]")),
+            "brand_id": _ids("B", block[ads.brand_local]),
+            "campaign_id": _ids("C", block[ads.brand_local] * 10 + ads.campaign - 1),
+            "account_id": _ids("A", main[ads.brand_local]),
+            "spend": wr.money(ads.spend_cents),
+            "impressions": pa.array(ads.impressions.astype(np.int64)),
+            "clicks": pa.array(ads.clicks.astype(np.int64)),
+        }
+    )
+    tables["reviews"] = pa.table(
+        {
+            "review_id": _ids("R", r_base + np.arange(len(f.review_order))),
+            "order_id": _ids("O", o_base + f.review_order),
+            "created_at": wr.timestamps(f.review_at),
+            "score": pa.array(f.review_score),
+            "complaint": wr.codes(contract.COMPLAINTS, f.review_complaint),
+        }
+    )
+    tables["follows"] = pa.table(
+        {
+            "buyer_id": _ids("U", u_base + o.follow_buyer),
+            "account_id": _ids("A", o.follow_account),
+            "followed_at": wr.timestamps(o.follow_at),
+        }
+    )
+    # truth: cooperations with their realised outcome, brushing orders, ad response
+    counted = (o.coop >= 0) & (f.status != 4)
+    net = np.where(counted, o.amount_cents - f.refund_cents, 0)
+    c_orders = np.bincount(o.coop[counted], minlength=coops.n)
+    c_gmv = np.bincount(np.maximum(o.coop, 0), weights=net, minlength=coops.n)
+    tables["cooperations"] = pa.table(
+        {
+            "brand_id": _ids("B", block[coops.brand_local]),
+            "account_id": _ids("A", coops.account),
+            "month": wr.dates(w.month_starts[coops.month]),
+            "fit": pa.array(np.round(coops.fit, 6)),
+            "dedicated": pa.array(coops.dedicated),
+            "share": pa.array(np.round(coops.share, 6)),
+            "orders": pa.array(c_orders.astype(np.int64)),
+            "gmv": wr.money(np.round(c_gmv).astype(np.int64)),
+        }
+    )
+    br = np.flatnonzero(o.ring >= 0)
+    tables["brushing_rings"] = pa.table(
+        {
+            "ring_id": wr.ids("G", o.ring[br], 4),
+            "brand_id": _ids("B", gb[br]),
+            "buyer_id": _ids("U", u_base + o.buyer[br]),
+            "order_id": _ids("O", order_index[br]),
+        }
+    )
+    tables["ad_response"] = pa.table(
+        {
+            "brand_id": _ids("B", block),
+            "adstock_alpha": pa.array(ads.alpha),
+            "saturation_k": pa.array(ads.k),
+            "hill_shape": pa.array(ads.shape),
+            "beta": pa.array(ads.beta),
+            "roas0": pa.array(ads.roas0),
+            "aov": pa.array(mk.brands.aov[block]),
+        }
+    )
+    return tables

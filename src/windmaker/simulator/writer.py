@@ -1,0 +1,191 @@
+"""Writing the market: Arrow arrays in the contract's types and streaming table sinks.
+
+Contract tables go to ``DIR/<table>.<fmt>`` (Parquet streamed by row groups, CSV streamed, XLSX
+written at close for small markets); ``truth/`` and ``ecosystem/`` are always Parquet. Money is
+built as ``decimal128(18, 2)`` directly from integer cents (exact); timestamps as naive
+``timestamp[us]`` of the Asia/Shanghai wall clock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from windmaker import contract
+
+Format = Literal["parquet", "csv", "xlsx"]
+FORMATS: tuple[Format, ...] = ("parquet", "csv", "xlsx")
+XLSX_MAX_ROWS = 1_048_575
+
+_ARROW: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "int": pa.int64(),
+    "money": pa.decimal128(18, 2),
+    "float": pa.float64(),
+    "timestamp": pa.timestamp("us"),
+    "date": pa.date32(),
+    "bool": pa.bool_(),
+}
+
+
+def arrow_type(dtype: str) -> pa.DataType:
+    return _ARROW[dtype]
+
+
+def contract_schema(tbl: contract.Table) -> pa.Schema:
+    """Arrow schema of a contract table: its columns, in order, with their stored types."""
+    return pa.schema([pa.field(c.name, arrow_type(c.dtype)) for c in tbl.columns])
+
+
+def _validity(mask: np.ndarray | None, n: int) -> pa.Buffer | None:
+    if mask is None:
+        return None
+    return pa.py_buffer(np.packbits(~np.asarray(mask, dtype=bool), bitorder="little"))
+
+
+def money(cents: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
+    """DECIMAL(18,2) yuan from int64 cents, exactly (the 128-bit two's complement of cents)."""
+    c = np.ascontiguousarray(cents, dtype=np.int64)
+    words = np.empty((len(c), 2), dtype=np.int64)
+    words[:, 0] = c
+    words[:, 1] = np.where(c < 0, -1, 0)
+    return pa.Array.from_buffers(
+        pa.decimal128(18, 2), len(c), [_validity(null, len(c)), pa.py_buffer(words)]
+    )
+
+
+def timestamps(seconds: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
+    """Naive timestamp[us] from int64 seconds of the Shanghai wall clock."""
+    us = np.asarray(seconds, dtype=np.int64) * 1_000_000
+    return pa.array(us, type=pa.timestamp("us"), mask=null)
+
+
+def dates(days: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
+    """date32 from datetime64[D] values."""
+    d = np.asarray(days, dtype="datetime64[D]")
+    nat = np.isnat(d)
+    mask = nat if null is None else (np.asarray(null) | nat)
+    return pa.array(d.astype(np.int64).astype(np.int32), type=pa.date32(), mask=mask)
+
+
+def ids(prefix: str, index: np.ndarray, width: int, null: np.ndarray | None = None) -> pa.Array:
+    """Identifiers ``prefix`` + zero-padded (index + 1), e.g. ``B000001`` (null where ``null``)."""
+    num = pa.array(np.asarray(index, dtype=np.int64) + 1)
+    text = pc.utf8_lpad(pc.cast(num, pa.string()), width=width, padding="0")
+    out = pc.binary_join_element_wise(pa.scalar(prefix), text, "")
+    if null is not None:
+        out = pc.if_else(pa.array(np.asarray(null, dtype=bool)), pa.scalar(None, pa.string()), out)
+    return out
+
+
+def codes(values: tuple[str, ...], index: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
+    """Strings from a code table by index (dictionary-decoded, so no Python loop)."""
+    idx = pa.array(np.asarray(index, dtype=np.int32), mask=null)
+    return pa.DictionaryArray.from_arrays(idx, pa.array(values, pa.string())).cast(pa.string())
+
+
+def strings(values: list[str] | np.ndarray) -> pa.Array:
+    return pa.array(list(values), type=pa.string())
+
+
+class Sink:
+    """A table being written batch by batch (Parquet / CSV stream; XLSX at close)."""
+
+    def __init__(self, path: Path, schema: pa.Schema, fmt: Format) -> None:
+        self.path = path.with_suffix(f".{fmt}")
+        self.schema = schema
+        self.fmt = fmt
+        self.rows = 0
+        self._batches: list[pa.Table] = []
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
+        if fmt == "parquet":
+            dict_cols = [
+                f.name
+                for f in schema
+                if f.name in _DICTIONARY_COLUMNS or not pa.types.is_string(f.type)
+            ]
+            self._writer = pq.ParquetWriter(
+                self.path, schema, compression="snappy", use_dictionary=dict_cols
+            )
+        elif fmt == "csv":
+            self._writer = pacsv.CSVWriter(self.path, schema)
+
+    def write(self, table: pa.Table) -> None:
+        table = table.select(self.schema.names).cast(self.schema)
+        self.rows += table.num_rows
+        if self.fmt == "xlsx":
+            if self.rows > XLSX_MAX_ROWS:
+                raise ValueError(
+                    f"{self.path.name}: more than {XLSX_MAX_ROWS:,} rows do not fit in XLSX"
+                )
+            self._batches.append(table)
+        elif self._writer is not None:
+            self._writer.write_table(table) if self.fmt == "parquet" else self._writer.write_table(
+                table
+            )
+
+    def close(self) -> None:
+        if self.fmt == "xlsx":
+            _write_xlsx(
+                self.path,
+                pa.concat_tables(self._batches) if self._batches else self.schema.empty_table(),
+            )
+        elif self._writer is not None:
+            if self.rows == 0:
+                self._writer.write_table(self.schema.empty_table())
+            self._writer.close()
+
+
+#: Low-cardinality string columns worth dictionary encoding in Parquet.
+_DICTIONARY_COLUMNS = frozenset(
+    {
+        "brand_id",
+        "category",
+        "origin",
+        "kind",
+        "traffic_source",
+        "status",
+        "complaint",
+        "region",
+        "account_id",
+        "sku_id",
+        "dedicated_brand_id",
+        "campaign_id",
+        "factory_id",
+        "name",
+        "bottleneck",
+        "stage",
+        "capabilities",
+        "categories",
+    }
+)
+
+
+def _write_xlsx(path: Path, table: pa.Table) -> None:
+    """One sheet named after the table; fixed document times so the file is reproducible."""
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    fixed = datetime(2000, 1, 1)
+    wb.properties.created = fixed
+    wb.properties.modified = fixed
+    ws = wb.create_sheet(path.stem)
+    ws.append(table.column_names)
+    for row in zip(*(col.to_pylist() for col in table.columns), strict=True):
+        ws.append(list(row))
+    wb.save(path)
+
+
+def write_parquet(path: Path, table: pa.Table) -> None:
+    """A whole (small) table to Parquet."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, compression="snappy")
