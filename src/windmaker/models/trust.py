@@ -1,0 +1,438 @@
+"""Trust score (信任分) per shop and per account, and the trust gates built on it.
+
+"Never cheat the buyer" (不要骗老铁): five components, each a rate where higher is worse,
+
+====================  ==========================================================
+refund_rate           refunded orders / orders
+complaints_per_1k     1000 · quality + misleading complaints / orders
+late_shipment_rate    orders shipped after ``promised_ship_by`` / orders with both times
+review_shortfall      5 − mean review score (no reviews: the category reference)
+brushing_share        orders flagged as brushing / orders
+====================  ==========================================================
+
+over the trailing ``window_months`` months (cancelled orders left out), are each compared with
+the category's reference ``ref_k = max(median over scored peers in the category and period,
+floor_k)`` and turned into points:
+
+    sub_k = 100 · 2^(−x_k / (h · ref_k)),     score = Σ_k w_k · sub_k       (Σ w_k = 1)
+
+so a shop exactly as good as its category median loses ``1 − 2^(−1/h)`` of each component's
+points, and one at ``h`` × the median loses half. ``w_k · sub_k`` is the component's
+contribution, shown beside the score. Below ``min_orders`` orders the score is not a number:
+the status is ``insufficient_data``. ``docs/trust.md`` publishes this formula.
+
+Gates: a brand below ``brand_alert_below`` gets an alert; an account below
+``account_exclude_below`` is never recommended (:func:`is_trusted`, :func:`trusted_accounts`);
+each alert is a violation that counts against the brand's service provider
+(:func:`brand_violations`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+import ibis
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from windmaker import contract
+from windmaker.config import load_yaml_model
+from windmaker.models.brushing import BrushingConfig
+from windmaker.models.registry import register
+
+CONFIG_FILE = "trust.yaml"
+COMPONENTS = (
+    "refund_rate",
+    "complaints_per_1k",
+    "late_shipment_rate",
+    "review_shortfall",
+    "brushing_share",
+)
+COMPONENT_ZH = {
+    "refund_rate": "退款率",
+    "complaints_per_1k": "质量/虚假宣传投诉(每千单)",
+    "late_shipment_rate": "延迟发货率",
+    "review_shortfall": "评分差距(5 − 平均分)",
+    "brushing_share": "疑似刷单占比",
+}
+STATUS_OK = "ok"
+STATUS_INSUFFICIENT = "insufficient_data"
+#: Count columns of :func:`trust_counts`, additive over months.
+COUNT_COLUMNS = (
+    "orders",
+    "refunded",
+    "complaints",
+    "promised",
+    "late",
+    "reviews",
+    "review_score_sum",
+    "brushing",
+)
+Entity = Literal["brand", "account"]
+
+
+class ScoreConfig(BaseModel):
+    """``trust.yaml`` → ``score``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_months: int = Field(ge=1)
+    min_orders: int = Field(ge=1)
+    complaint_types: tuple[str, ...]
+    half_points_multiple: float = Field(gt=0)
+    reference_floor: dict[str, float]
+    weights: dict[str, float]
+    min_category_size: int = Field(ge=1)
+
+    @field_validator("complaint_types")
+    @classmethod
+    def _known_complaints(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(v) - set(contract.COMPLAINTS)
+        if unknown:
+            raise ValueError(
+                f"unknown complaint types {sorted(unknown)}; use {contract.COMPLAINTS}"
+            )
+        return v
+
+    @field_validator("reference_floor", "weights")
+    @classmethod
+    def _every_component(cls, v: dict[str, float]) -> dict[str, float]:
+        if set(v) != set(COMPONENTS):
+            raise ValueError(f"needs exactly the components {list(COMPONENTS)}, got {sorted(v)}")
+        if any(x < 0 for x in v.values()):
+            raise ValueError("values must not be negative")
+        return v
+
+    @model_validator(mode="after")
+    def _weights_add_up(self) -> ScoreConfig:
+        if abs(sum(self.weights.values()) - 1.0) > 1e-9:
+            raise ValueError(f"weights must add up to 1, not {sum(self.weights.values()):g}")
+        if any(self.reference_floor[k] <= 0 for k in COMPONENTS):
+            raise ValueError("reference_floor values must be positive")
+        return self
+
+
+class GatesConfig(BaseModel):
+    """``trust.yaml`` → ``gates``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    brand_alert_below: float = Field(ge=0, le=100)
+    account_exclude_below: float = Field(ge=0, le=100)
+    insufficient_data_is_trusted: bool
+    severe_brushing_share: float = Field(gt=0, le=1)
+
+
+class TrustConfig(BaseModel):
+    """The whole ``trust.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int
+    score: ScoreConfig
+    brushing: BrushingConfig
+    gates: GatesConfig
+
+
+def load_config(config_dir: Path | None = None) -> TrustConfig:
+    """``trust.yaml`` from the workspace's config folder, else the shipped default."""
+    return load_yaml_model(TrustConfig, CONFIG_FILE, config_dir)
+
+
+# -- counts per entity and month (Ibis) ----------------------------------------------------------
+
+
+def trust_counts(
+    orders: ibis.Table,
+    reviews: ibis.Table,
+    owners: ibis.Table,
+    *,
+    entity: Entity,
+    flagged: ibis.Table | None = None,
+    complaint_types: Iterable[str] = ("quality", "misleading"),
+) -> ibis.Table:
+    """Monthly counts behind the trust score, per brand or per selling account.
+
+    ``owners`` is the ``brands`` table (entity ``brand``) or the ``accounts`` table (entity
+    ``account``) and gives the category. ``flagged`` holds the order_id of brushing orders
+    (``mdl_brushing_orders``). Reviews and complaints count in the month of their order.
+    Columns: entity_id, category, period (first day of the month), and :data:`COUNT_COLUMNS`.
+    """
+    key = "brand_id" if entity == "brand" else "account_id"
+    live = orders.filter(orders.status != "cancelled")
+    if flagged is not None:
+        ids = flagged.select(brushing_order_id=flagged.order_id).distinct()
+        live = live.left_join(ids, live.order_id == ids.brushing_order_id)
+        is_brushing = live.brushing_order_id.notnull()
+    else:
+        is_brushing = ibis.literal(False)
+    live = live.mutate(
+        entity_id=live[key],
+        period=live.paid_at.truncate("M").cast("date"),
+        _refunded=(live.status == "refunded") | (live.refund_amount > 0),
+        _promised=live.promised_ship_by.notnull() & live.shipped_at.notnull(),
+        _late=live.shipped_at > live.promised_ship_by,
+        _brushing=is_brushing,
+    )
+    per_order = live.select("order_id", "entity_id", "period")
+    order_counts = live.group_by(["entity_id", "period"]).aggregate(
+        orders=live.count(),
+        refunded=live._refunded.cast("int64").sum(),
+        promised=live._promised.cast("int64").sum(),
+        late=(live._promised & live._late.fill_null(False)).cast("int64").sum(),
+        brushing=live._brushing.cast("int64").sum(),
+    )
+    rv = reviews.join(per_order, reviews.order_id == per_order.order_id)
+    types = list(complaint_types)
+    review_counts = rv.group_by(["entity_id", "period"]).aggregate(
+        reviews=rv.count(),
+        review_score_sum=rv.score.cast("int64").sum(),
+        complaints=rv.complaint.isin(types).cast("int64").sum(),
+    )
+    joined = order_counts.left_join(
+        review_counts,
+        [
+            order_counts.entity_id == review_counts.entity_id,
+            order_counts.period == review_counts.period,
+        ],
+    )
+    own = owners.select(owner_id=owners[key], category=owners.category)
+    joined = joined.left_join(own, joined.entity_id == own.owner_id)
+    return joined.select(
+        "entity_id",
+        category=joined.category.fill_null("unknown"),
+        period=joined.period,
+        orders=joined.orders,
+        refunded=joined.refunded.fill_null(0),
+        complaints=joined.complaints.fill_null(0),
+        promised=joined.promised.fill_null(0),
+        late=joined.late.fill_null(0),
+        reviews=joined.reviews.fill_null(0),
+        review_score_sum=joined.review_score_sum.fill_null(0),
+        brushing=joined.brushing.fill_null(0),
+    )
+
+
+# -- scores (plain pandas) ------------------------------------------------------------------------
+
+
+def _trailing(counts: pd.DataFrame, months: int) -> pd.DataFrame:
+    """Sum the counts of each entity over the ``months`` months ending at every period."""
+    c = counts.copy()
+    c["period"] = pd.to_datetime(c["period"])
+    c["_m"] = c["period"].dt.year * 12 + c["period"].dt.month - 1
+    periods = np.sort(c["_m"].unique())
+    shifted = []
+    for k in range(months):
+        s = c.assign(_m=c["_m"] + k)
+        shifted.append(s[s["_m"].isin(periods)])
+    allm = pd.concat(shifted, ignore_index=True)
+    # An entity's category: the one of its latest row (stable whatever the input order).
+    cat = c.sort_values(["entity_id", "_m", "category"]).groupby("entity_id")["category"].last()
+    out = allm.groupby(["entity_id", "_m"], as_index=False)[list(COUNT_COLUMNS)].sum()
+    out["category"] = out["entity_id"].map(cat)
+    out["period"] = pd.to_datetime(
+        {"year": out["_m"] // 12, "month": out["_m"] % 12 + 1, "day": 1}
+    ).dt.date
+    return out.drop(columns="_m")
+
+
+def components(totals: pd.DataFrame) -> pd.DataFrame:
+    """The five component values from summed counts (review_shortfall NaN without reviews)."""
+    orders = totals["orders"].astype(float)
+    safe = orders.where(orders > 0)
+    promised = totals["promised"].astype(float)
+    reviews = totals["reviews"].astype(float)
+    return pd.DataFrame(
+        {
+            "refund_rate": totals["refunded"] / safe,
+            "complaints_per_1k": 1000.0 * totals["complaints"] / safe,
+            "late_shipment_rate": (totals["late"] / promised.where(promised > 0)).fillna(0.0),
+            "review_shortfall": 5.0 - totals["review_score_sum"] / reviews.where(reviews > 0),
+            "brushing_share": totals["brushing"] / safe,
+        },
+        index=totals.index,
+    )
+
+
+@register("trust_score")
+def trust_scores(counts: pd.DataFrame, config: ScoreConfig, *, entity: Entity) -> pd.DataFrame:
+    """Trust score per entity and period from :func:`trust_counts` rows (formula in the module
+    docstring). One row per entity × period with the score, its status, each component's value,
+    category reference, sub-score and contribution (``<component>_points``)."""
+    if counts.empty:
+        return pd.DataFrame(columns=score_columns())
+    totals = _trailing(counts, config.window_months)
+    totals = totals[totals["orders"] > 0].reset_index(drop=True)
+    values = components(totals)
+    enough = totals["orders"] >= config.min_orders
+    out = totals[["entity_id", "category", "period", "orders"]].copy()
+    out.insert(0, "entity", entity)
+    for k in COMPONENTS:
+        x = values[k]
+        scored = pd.DataFrame({"category": totals["category"], "period": totals["period"], "x": x})
+        scored = scored[enough & x.notna()]
+        by_cat = scored.groupby(["category", "period"])["x"].agg(["median", "size"])
+        by_all = scored.groupby("period")["x"].median()
+        keys = pd.MultiIndex.from_frame(totals[["category", "period"]])
+        med = by_cat["median"].reindex(keys).to_numpy()
+        size = by_cat["size"].reindex(keys).fillna(0).to_numpy()
+        fallback = totals["period"].map(by_all).to_numpy(dtype=float)
+        ref = np.where(size >= config.min_category_size, med, fallback)
+        ref = np.fmax(np.nan_to_num(ref, nan=0.0), config.reference_floor[k])
+        if k == "review_shortfall":
+            x = x.fillna(pd.Series(ref, index=x.index))  # no reviews: as good as the category
+        sub = 100.0 * np.exp2(-x.to_numpy(dtype=float) / (config.half_points_multiple * ref))
+        out[k] = x.to_numpy(dtype=float)
+        out[f"{k}_ref"] = ref
+        out[f"{k}_points"] = np.where(enough, config.weights[k] * sub, np.nan)
+    out["score"] = out[[f"{k}_points" for k in COMPONENTS]].sum(axis=1, min_count=len(COMPONENTS))
+    out["status"] = np.where(enough, STATUS_OK, STATUS_INSUFFICIENT)
+    out = out.sort_values(["entity", "entity_id", "period"]).reset_index(drop=True)
+    return out[score_columns()]
+
+
+def score_columns() -> list[str]:
+    """Columns of ``mdl_trust_scores``."""
+    cols = ["entity", "entity_id", "category", "period", "orders", "status", "score"]
+    for k in COMPONENTS:
+        cols += [k, f"{k}_ref", f"{k}_points"]
+    return cols
+
+
+def explain(row: pd.Series, config: ScoreConfig) -> list[tuple[str, str, float, float, float]]:
+    """Why a score is what it is: (component, zh, value, category reference, points lost),
+    the largest loss first. Points lost = w_k · (100 − sub_k)."""
+    out = []
+    for k in COMPONENTS:
+        lost = config.weights[k] * 100.0 - float(row[f"{k}_points"])
+        out.append((k, COMPONENT_ZH[k], float(row[k]), float(row[f"{k}_ref"]), lost))
+    return sorted(out, key=lambda r: -r[4])
+
+
+# -- gates --------------------------------------------------------------------------------------
+
+ALERT_COLUMNS = (
+    "brand_id",
+    "account_id",
+    "period",
+    "kind",
+    "severe",
+    "score",
+    "threshold",
+    "reason_en",
+    "reason_zh",
+)
+
+
+def is_trusted(score: float | None, status: str, gates: GatesConfig) -> bool:
+    """Whether an account may be recommended: scored at or above ``account_exclude_below``, or
+    unscored for lack of orders when ``insufficient_data_is_trusted``."""
+    if status == STATUS_INSUFFICIENT or score is None or pd.isna(score):
+        return gates.insufficient_data_is_trusted
+    return float(score) >= gates.account_exclude_below
+
+
+def trusted_accounts(
+    scores: pd.DataFrame,
+    gates: GatesConfig,
+    candidates: Iterable[str],
+    *,
+    period: object | None = None,
+) -> list[str]:
+    """The ``candidates`` (account ids) that may be recommended, in their given order.
+
+    Uses each account's score of ``period`` (default: its latest scored period); an account
+    with no score at all is unknown and, like insufficient data, follows
+    ``insufficient_data_is_trusted``.
+    """
+    acc = scores[scores["entity"] == "account"]
+    if period is not None:
+        acc = acc[acc["period"] == period]
+    latest = acc.sort_values("period").groupby("entity_id").last()
+    out = []
+    for a in candidates:
+        if a in latest.index:
+            row = latest.loc[a]
+            ok = is_trusted(row["score"], row["status"], gates)
+        else:
+            ok = gates.insufficient_data_is_trusted
+        if ok:
+            out.append(a)
+    return out
+
+
+def trust_alerts(scores: pd.DataFrame, accounts: pd.DataFrame, config: TrustConfig) -> pd.DataFrame:
+    """Alerts of every period (``mdl_trust_alerts``): a brand below ``brand_alert_below``
+    (``low_trust``), a brand whose brushing share reaches ``severe_brushing_share``
+    (``brushing``, severe), and a brand account below ``account_exclude_below``
+    (``low_trust_account``). ``accounts`` maps account_id → brand_id (influencers: none)."""
+    g = config.gates
+    rows: list[dict[str, object]] = []
+    ok = scores[scores["status"] == STATUS_OK]
+    owner = dict(zip(accounts["account_id"], accounts["brand_id"], strict=True))
+    for r in ok.itertuples(index=False):
+        d = r._asdict()
+        worst = max(COMPONENTS, key=lambda k: config.score.weights[k] * 100 - d[f"{k}_points"])
+        why_en = f"{worst} {d[worst]:.4g} vs category {d[f'{worst}_ref']:.4g}"
+        why_zh = f"{COMPONENT_ZH[worst]} {d[worst]:.4g}，类目基准 {d[f'{worst}_ref']:.4g}"
+        if r.entity == "brand":
+            if r.score < g.brand_alert_below:
+                rows.append(
+                    {
+                        "brand_id": r.entity_id,
+                        "account_id": None,
+                        "period": r.period,
+                        "kind": "low_trust",
+                        "severe": False,
+                        "score": r.score,
+                        "threshold": g.brand_alert_below,
+                        "reason_en": f"trust {r.score:.1f} < {g.brand_alert_below:g}; worst: {why_en}",
+                        "reason_zh": f"信任分 {r.score:.1f} 低于 {g.brand_alert_below:g}；主要扣分：{why_zh}",
+                    }
+                )
+            if r.brushing_share >= g.severe_brushing_share:
+                rows.append(
+                    {
+                        "brand_id": r.entity_id,
+                        "account_id": None,
+                        "period": r.period,
+                        "kind": "brushing",
+                        "severe": True,
+                        "score": r.score,
+                        "threshold": g.severe_brushing_share,
+                        "reason_en": f"{r.brushing_share:.2%} of orders suspected of brushing",
+                        "reason_zh": f"{r.brushing_share:.2%} 的订单疑似刷单",
+                    }
+                )
+        elif r.score < g.account_exclude_below:
+            rows.append(
+                {
+                    "brand_id": owner.get(r.entity_id),
+                    "account_id": r.entity_id,
+                    "period": r.period,
+                    "kind": "low_trust_account",
+                    "severe": False,
+                    "score": r.score,
+                    "threshold": g.account_exclude_below,
+                    "reason_en": f"account trust {r.score:.1f} < {g.account_exclude_below:g}; not recommended; worst: {why_en}",
+                    "reason_zh": f"账号信任分 {r.score:.1f} 低于 {g.account_exclude_below:g}，不予推荐；主要扣分：{why_zh}",
+                }
+            )
+    return pd.DataFrame(rows, columns=list(ALERT_COLUMNS))
+
+
+def brand_violations(alerts: pd.DataFrame) -> pd.DataFrame:
+    """Trust violations per brand and period (``mdl_trust_violations``), for the evaluation of
+    the brand's service provider: ``violations`` (alerts on the brand or its own accounts) and
+    ``severe_violations`` (brushing)."""
+    a = alerts[alerts["brand_id"].notna()]
+    if a.empty:
+        return pd.DataFrame(columns=["brand_id", "period", "violations", "severe_violations"])
+    out = a.groupby(["brand_id", "period"], as_index=False).agg(
+        violations=("kind", "size"), severe_violations=("severe", "sum")
+    )
+    return out.astype({"violations": "int64", "severe_violations": "int64"})
