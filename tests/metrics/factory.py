@@ -8,7 +8,9 @@ seeded generator plus hand-placed edge cases:
 - buyer ``U_BOTH`` buys from ``B1`` and ``B2``;
 - ``B1`` has orders at 2026-01-31 23:59:59 and 2026-02-01 00:00:00 Shanghai wall clock
   (a period boundary at midnight);
-- ``B6`` joins in March and has no orders at all.
+- ``B6`` joins in March and has no orders at all;
+- buyer ``U_LONG`` buys from ``B4`` on 2025-10-01 and again 137 days later (a repurchase within
+  180 days but not within 90).
 """
 
 from __future__ import annotations
@@ -140,7 +142,10 @@ def market(seed: int = 7, n_orders: int = 900) -> dict[str, pd.DataFrame]:
     rows.append(_order(rng, len(rows), datetime(2026, 1, 5, 10), "B1", "I1", None, "U_BOTH"))
     rows.append(_order(rng, len(rows), datetime(2026, 1, 6, 10), "B2", "I1", None, "U_BOTH"))
     rows.append(_order(rng, len(rows), datetime(2026, 2, 20, 10), "B2", "B2_main", None, "U_BOTH"))
+    rows.append(_order(rng, len(rows), datetime(2025, 10, 1, 12), "B4", "B4_main", None, "U_LONG"))
+    rows.append(_order(rng, len(rows), datetime(2026, 2, 15, 12), "B4", "B4_main", None, "U_LONG"))
     orders = pd.DataFrame(rows)
+    orders.loc[orders.buyer_id == "U_LONG", ["status", "refund_amount"]] = ["completed", _yuan(0)]
     march_b5 = (orders.brand_id == "B5") & (orders.paid_at >= datetime(2026, 3, 1))
     orders.loc[march_b5, "status"] = "refunded"
     orders.loc[march_b5, "refund_amount"] = orders.loc[march_b5, "amount"]

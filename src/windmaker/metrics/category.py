@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
+import pyarrow as pa
 
 from windmaker.metrics.brand_period import METRIC_COLUMNS, TRAILING_COLUMNS
 from windmaker.metrics.config import MetricsConfig
@@ -70,8 +70,17 @@ def _weights(config: MetricsConfig) -> ir.Table:
         for cap, items in config.capabilities.items()
         for it in items
     ]
-    df = pd.DataFrame(rows, columns=["capability", "metric", "weight", "sign"])
-    return ibis.memtable(df)
+    cols = list(zip(*rows, strict=True))
+    return ibis.memtable(
+        pa.table(
+            {
+                "capability": pa.array(cols[0], pa.string()),
+                "metric": pa.array(cols[1], pa.string()),
+                "weight": pa.array(cols[2], pa.float64()),
+                "sign": pa.array(cols[3], pa.float64()),
+            }
+        )
+    )
 
 
 def capabilities(month: ir.Table, config: MetricsConfig) -> ir.Table:

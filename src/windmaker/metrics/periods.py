@@ -13,6 +13,7 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 
 Grain = Literal["day", "week", "month"]
 GRAINS: tuple[Grain, ...] = ("day", "week", "month")
@@ -81,6 +82,10 @@ def period_frame(lo: date, hi: date, grain: Grain) -> pd.DataFrame:
 
 def period_table(lo: date, hi: date, grain: Grain) -> ir.Table:
     """:func:`period_frame` as an Ibis table with DATE columns."""
+    periods = period_range(lo, hi, grain)
+    ends = [period_end(p, grain) for p in periods]
     return ibis.memtable(
-        period_frame(lo, hi, grain), schema=ibis.schema({"period": "date", "period_end": "date"})
+        pa.table(
+            {"period": pa.array(periods, pa.date32()), "period_end": pa.array(ends, pa.date32())}
+        )
     )

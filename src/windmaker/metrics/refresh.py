@@ -30,6 +30,7 @@ from typing import Any, Literal
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 
 from windmaker import contract
 from windmaker.metrics import brand_period, category, drivers, gmv, private_domain
@@ -87,23 +88,45 @@ def _ts(x: Any) -> datetime | None:
     return pd.Timestamp(x).to_pydatetime()
 
 
+def _frame(wh: Any, expr: ir.Table) -> pd.DataFrame:
+    """Run a small query into pandas through Arrow (exact decimals, no lossy conversion)."""
+    return wh.to_arrow(expr).to_pandas()
+
+
+def _count(wh: Any, t: ir.Table) -> int:
+    return int(_frame(wh, t.aggregate(n=t.count()))["n"].iloc[0])
+
+
 def _state_now(wh: Any) -> pd.DataFrame:
     """Row count and latest time of every source table (one small query each)."""
     rows = []
     for name, col in APPENDED:
         t = wh.table(name)
-        r = wh.execute(t.aggregate(n=t.count(), hi=t[col].max().cast("timestamp")))
+        r = _frame(wh, t.aggregate(n=t.count(), hi=t[col].max().cast("timestamp")))
         rows.append((name, int(r["n"].iloc[0]), _ts(r["hi"].iloc[0])))
     for name in REFERENCE:
-        rows.append((name, int(wh.execute(wh.table(name).count())), None))
+        rows.append((name, _count(wh, wh.table(name)), None))
     return pd.DataFrame(rows, columns=["source", "rows", "max_time"])
+
+
+def _state_table(now: pd.DataFrame) -> pa.Table:
+    return pa.table(
+        {
+            "source": pa.array(now.source.tolist(), pa.string()),
+            "rows": pa.array(now["rows"].tolist(), pa.int64()),
+            "max_time": pa.array(
+                [None if pd.isna(x) else pd.Timestamp(x).to_pydatetime() for x in now.max_time],
+                pa.timestamp("us"),
+            ),
+        }
+    )
 
 
 def _plan(wh: Any, now: pd.DataFrame) -> tuple[str, date | None, str]:
     """(mode, first changed day, reason) from the stored state and the current sources."""
     if not all(wh.has_table(t) for t in (*TABLES, STATE, COHORT_STATE)):
         return "full", None, "no stored metric tables"
-    prev = wh.execute(wh.table(STATE)).set_index("source")
+    prev = _frame(wh, wh.table(STATE)).set_index("source")
     lo: datetime | None = None
     changed = False
     for r in now.itertuples():
@@ -124,7 +147,7 @@ def _plan(wh: Any, now: pd.DataFrame) -> tuple[str, date | None, str]:
         if mark is None:
             return "full", None, f"{r.source} was empty"
         newer = t.filter(t[col].cast("timestamp") > ibis.timestamp(mark))
-        got = wh.execute(newer.aggregate(n=newer.count(), lo=newer[col].min().cast("timestamp")))
+        got = _frame(wh, newer.aggregate(n=newer.count(), lo=newer[col].min().cast("timestamp")))
         n_new = int(got["n"].iloc[0])
         if r.rows - int(p["rows"]) != n_new:
             return "full", None, f"{r.source}: rows changed before the last refresh"
@@ -181,7 +204,7 @@ def refresh(
         lap("inspect")
         return report
     o = wh.table(contract.ORDERS.name)
-    span = wh.execute(o.aggregate(lo=o.paid_at.min(), hi=o.paid_at.max()))
+    span = _frame(wh, o.aggregate(lo=o.paid_at.min(), hi=o.paid_at.max()))
     first_day = _ts(span["lo"].iloc[0]).date()  # type: ignore[union-attr]
     last_day = _ts(span["hi"].iloc[0]).date()  # type: ignore[union-attr]
     incremental = mode == "incremental"
@@ -297,7 +320,7 @@ def refresh(
     lap("category")
 
     wh.drop(FACTS)
-    wh.write(STATE, now)
+    wh.write(STATE, _state_table(now))
     for t in TABLES:
-        report.rows[t] = int(wh.execute(wh.table(t).count()))
+        report.rows[t] = _count(wh, wh.table(t))
     return report
