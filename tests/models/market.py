@@ -6,8 +6,9 @@ items in separate orders. Planted rings, two kinds:
 
 * ``burst``: a few fake buyers each place several orders at one shop within an hour (what the
   concentration rule is for);
-* ``slow``: a larger ring places about one order a day per fake buyer at one or two shops for
-  weeks (invisible to a one-hour rule, a dense block in the buyer–shop graph).
+* ``spread``: a larger ring meets a daily quota at one or two shops on many days, each fake buyer
+  placing 2–3 orders hours apart (never three in one hour, so invisible to the one-hour rule;
+  a dense block of buyers × shop-days).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def planted_market(
     n_brands: int = 40,
     n_categories: int = 4,
     burst_rings: int = 6,
-    slow_rings: int = 6,
+    spread_rings: int = 6,
 ) -> Market:
     """A deterministic market of ``n_brands`` brands over 92 days with planted brushing rings."""
     rng = np.random.default_rng(seed)
@@ -75,7 +76,7 @@ def planted_market(
     normal = pd.DataFrame(rows, columns=["brand_id", "buyer_id", "t", "account_id"])
     normal["ring_id"] = -1
     ring_rows: list[tuple[str, str, int, str, int]] = []
-    ring_brands = rng.choice(n_brands, size=burst_rings + slow_rings + 2, replace=False)
+    ring_brands = rng.choice(n_brands, size=burst_rings + spread_rings + 2, replace=False)
     fake = 0
     for r in range(burst_rings):
         brand = brand_ids[ring_brands[r]]
@@ -87,7 +88,7 @@ def planted_market(
             for tt in (start + np.sort(rng.integers(0, 40 * 60, size=m))).tolist():
                 ring_rows.append((brand, f"F{fake}", tt, f"A{brand}", r))
             fake += 1
-    for r in range(burst_rings, burst_rings + slow_rings):
+    for r in range(burst_rings, burst_rings + spread_rings):
         shops = [brand_ids[ring_brands[r]]]
         if rng.random() < 0.5:
             shops.append(brand_ids[ring_brands[-1 - (r % 2)]])
@@ -96,10 +97,13 @@ def planted_market(
         length = int(rng.integers(15, 30))
         for _ in range(k):
             for shop in shops:
-                for day in range(first, first + length):
+                for day in range(first, first + length, 3):
                     if rng.random() < 0.8:
-                        tt = t0 + day * 86400 + int(rng.integers(0, 86400))
-                        ring_rows.append((shop, f"F{fake}", tt, f"A{shop}", r))
+                        per = int(rng.integers(2, 4))
+                        hours = rng.choice(np.arange(8, 23, 2), size=per, replace=False)
+                        for h in hours.tolist():
+                            tt = t0 + day * 86400 + h * HOUR + int(rng.integers(0, 1800))
+                            ring_rows.append((shop, f"F{fake}", tt, f"A{shop}", r))
             fake += 1
     ring = pd.DataFrame(ring_rows, columns=["brand_id", "buyer_id", "t", "account_id", "ring_id"])
     orders = pd.concat([normal, ring], ignore_index=True)

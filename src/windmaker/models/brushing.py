@@ -12,10 +12,12 @@ Two detectors, combined by union:
   orders (every buyer tied at the top). Their orders inside the period are flagged. Every window
   counts, overlapping ones included; timestamps are compared at one-second resolution.
 
-* **Dense blocks** (Fraudar, Hooi et al., KDD 2016): greedy peeling of the buyer–shop graph
-  (edge value = orders of the pair, column weight ``1 / log(shop degree + c)``) finds the
-  subgraph of highest average weighted degree; blocks dense enough in orders per node are
-  brushing rings, and their buyers' orders at their shops are flagged.
+* **Dense blocks** (Fraudar, Hooi et al., KDD 2016): greedy peeling of the bipartite graph of
+  buyers × (shop, day) (edge value = orders of the buyer at the shop that day, column weight
+  ``1 / log(column degree + c)``) finds the subgraph of highest average weighted degree; blocks
+  dense enough in orders per node are brushing rings, and their buyers' orders in the block's
+  shop-days are flagged. Days as columns keep loyal repeat buyers, who order on different
+  days, apart from a ring, whose members order together at one shop on the same nights.
 
 Everything here is plain numpy/pandas over arrays the warehouse returns; :func:`brushing_input`
 is the Ibis expression that selects them.
@@ -69,6 +71,7 @@ class FraudarConfig(BaseModel):
     min_block_buyers: int = Field(ge=1)
     max_blocks: int = Field(ge=1)
     expand_share: float = Field(ge=0)
+    bucket_seconds: int = Field(ge=0)
 
 
 class BrushingConfig(BaseModel):
@@ -356,7 +359,8 @@ def dense_blocks(
     shop_degree: np.ndarray,
     config: FraudarConfig,
 ) -> list[Block]:
-    """Dense buyer–shop blocks in the graph of pairs with at least ``min_pair_orders`` orders.
+    """Dense blocks in the graph of (buyer, column) pairs with at least ``min_pair_orders``
+    orders; a column is a shop or a (shop, day), and the returned ``shops`` are column codes.
 
     Each connected component is peeled (:func:`fraudar_peel`) repeatedly: a block is accepted
     while ``orders / (buyers + shops) ≥ min_block_density`` and it has ``min_block_buyers``;
@@ -441,19 +445,34 @@ def detect_brushing(orders: pd.DataFrame, config: BrushingConfig) -> BrushingRep
     )
     block_of = np.full(len(t), -1, dtype=np.int64)
     blocks: list[Block] = []
-    if config.fraudar.enabled and len(t):
+    fc = config.fraudar
+    if fc.enabled and len(t):
+        # Columns of the graph: (shop, time bucket); one bucket for the whole period when 0.
+        bucket = t // fc.bucket_seconds if fc.bucket_seconds else np.zeros_like(t)
+        cols, col_of = np.unique(np.stack([shop, bucket]), axis=1, return_inverse=True)
+        col_of = col_of.ravel()
+        col_shop = cols[0]
         n_buyers = int(buyer.max()) + 1
-        pair_key = shop * n_buyers + buyer
+        pair_key = col_of * n_buyers + buyer
         pairs, pair_inv, pair_n = np.unique(pair_key, return_inverse=True, return_counts=True)
-        pair_shop, pair_buyer = pairs // n_buyers, pairs % n_buyers
-        shop_degree = np.bincount(pair_shop, minlength=len(shop_ids))
-        blocks = dense_blocks(pair_shop, pair_buyer, pair_n, shop_degree, config.fraudar)
+        pair_col, pair_buyer = pairs // n_buyers, pairs % n_buyers
+        col_degree = np.bincount(pair_col, minlength=cols.shape[1])
+        found = dense_blocks(pair_col, pair_buyer, pair_n, col_degree, fc)
         pair_block = np.full(len(pairs), -1, dtype=np.int64)
-        for blk in blocks:
+        for blk in found:
             keys = (blk.shops[:, None] * n_buyers + blk.buyers[None, :]).ravel()
             pos = np.searchsorted(pairs, keys)
             pos = pos[(pos < len(pairs)) & (pairs[np.minimum(pos, len(pairs) - 1)] == keys)]
             pair_block[pos] = np.where(pair_block[pos] < 0, blk.block_id, pair_block[pos])
+            blocks.append(
+                Block(
+                    blk.block_id,
+                    np.unique(col_shop[blk.shops]),
+                    blk.buyers,
+                    blk.orders,
+                    blk.density,
+                )
+            )
         block_of = pair_block[pair_inv]
     by_fraudar = block_of >= 0
     any_flag = rule.flagged | by_fraudar
