@@ -53,14 +53,20 @@ def status(workspace: WorkspaceOpt = None) -> None:
 
 
 # Sub-commands of each layer register here, one line each.
+from windmaker.cli import providers as providers_cli  # noqa: E402
 from windmaker.cli.diagnose import diagnose, portfolio  # noqa: E402
 from windmaker.cli.ingest import ingest  # noqa: E402
 from windmaker.cli.refresh import refresh  # noqa: E402
+from windmaker.cli.serve import serve, users_app  # noqa: E402
 
 app.command()(ingest)
 app.command()(refresh)
 app.command()(diagnose)
 app.command()(portfolio)
+app.command()(serve)
+app.add_typer(users_app, name="users")
+app.add_typer(providers_cli.app, name="providers")
+app.add_typer(providers_cli.store_app, name="store")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -38,7 +38,7 @@ def propose_decision(
     actor: str = "system",
     commit: bool = True,
 ) -> Decision:
-    """Record a proposal awaiting a person; an identical open proposal is returned, not duplicated."""
+    """Record a proposal awaiting a person; an open one of the same kind is returned, not duplicated."""
     if kind not in DECISION_KINDS:
         raise InvalidValueError(
             f"unknown decision kind {kind!r}; one of {', '.join(DECISION_KINDS)}"
@@ -49,17 +49,16 @@ def propose_decision(
         )
     if session.get(Provider, provider_id) is None:
         raise NotFoundError(f"no provider {provider_id!r}")
-    existing = session.scalars(
-        select(Decision).where(
-            Decision.provider_id == provider_id,
-            Decision.kind == kind,
-            Decision.status == "proposed",
-            Decision.period == period if period is not None else Decision.period.is_(None),
-            Decision.application_id == application_id
-            if application_id is not None
-            else Decision.application_id.is_(None),
-        )
-    ).first()
+    # One open proposal per provider and kind (per application for admissions): a warning
+    # proposed last month and not yet confirmed is not proposed again.
+    same = select(Decision).where(
+        Decision.provider_id == provider_id,
+        Decision.kind == kind,
+        Decision.status == "proposed",
+    )
+    if application_id is not None:
+        same = same.where(Decision.application_id == application_id)
+    existing = session.scalars(same).first()
     if existing is not None:
         return existing
     decision = Decision(
