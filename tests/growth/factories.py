@@ -67,13 +67,12 @@ def brand_rows(
     return bm, cap
 
 
-def market(
-    specs: list[tuple[str, str, list[int], str]], **kw: object
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Frames for many brands: specs of (brand_id, category, path, weakest capability)."""
+def market(specs: list[tuple], **kw: object) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Frames for many brands: specs of (brand_id, category, path, weakest capability[, size])."""
     bm, cap = [], []
-    for brand_id, category, path, weakest in specs:
-        b, c = brand_rows(brand_id, category, path, weakest=weakest, **kw)  # type: ignore[arg-type]
+    for brand_id, category, path, weakest, *rest in specs:
+        size = rest[0] if rest else 1.0
+        b, c = brand_rows(brand_id, category, path, weakest=weakest, size=size, **kw)  # type: ignore[arg-type]
         bm += b
         cap += c
     return pd.DataFrame(bm), pd.DataFrame(cap)

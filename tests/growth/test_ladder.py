@@ -48,7 +48,9 @@ def test_hysteresis_follows_configuration() -> None:
 def test_hysteresis_runs_each_brand_separately() -> None:
     brands = pd.Series(["a", "a", "a", "b", "b", "b"])
     cand = pd.Series([1, 2, 2, 2, 1, 1])
-    out = apply_hysteresis(brands, cand, Hysteresis(promote_after_periods=2, demote_after_periods=3))
+    out = apply_hysteresis(
+        brands, cand, Hysteresis(promote_after_periods=2, demote_after_periods=3)
+    )
     assert out["stage"].tolist() == [1, 1, 2, 2, 2, 2]
     assert out["demote_run"].tolist() == [0, 0, 0, 0, 1, 2]
 
@@ -92,9 +94,10 @@ def test_reason_says_when_hysteresis_holds(ladder: LadderConfig) -> None:
     g = stage_table(classify(bm, cap, ladder))
     row = g[g.brand_id == "K"].iloc[-1]
     assert (row["stage"], row["candidate_stage"]) == ("climbing", "ka")
-    assert "Meets KA criteria this period (1 of 2 periods in a row needed to promote)" in row[
-        "reason_en"
-    ]
+    assert (
+        "Meets KA criteria this period (1 of 2 periods in a row needed to promote)"
+        in row["reason_en"]
+    )
     assert "连续1/2期" in row["reason_zh"]
 
 
@@ -119,9 +122,7 @@ def test_category_override_changes_stage_without_code(
 
 
 def test_transitions_record_duration_and_censoring(ladder: LadderConfig) -> None:
-    bm, cap = market(
-        [("A", "home", [1, 1, 1, 2, 2, 2], "traffic"), *filler("home", 29, 6)]
-    )
+    bm, cap = market([("A", "home", [1, 1, 1, 2, 2, 2], "traffic"), *filler("home", 29, 6)])
     df = classify(bm, cap, ladder)
     t = transitions(df[df.brand_id == "A"])
     assert len(t) == 1

@@ -1,0 +1,1 @@
+"""Growth diagnosis: ladder stage, bottleneck, action plan and operator portfolio per brand."""

@@ -8,12 +8,14 @@ the relative change of ``net_gmv_t90d`` over ``w`` periods (``gmv_t / gmv_{t−w
 - ``falling``: demoted this period, or ``Δ(gmv_window_periods) ≤ falling_gmv_change``;
 - ``ready``: meets the next stage's criteria but awaits confirmation (hysteresis);
 - ``stalled``: below SKA, the same stage for at least ``stalled_after_periods`` periods and
-  ``|Δ(stalled_after_periods)| ≤ flat_gmv_change``;
+  ``|Δ(stalled_after_periods − 1)| ≤ flat_gmv_change`` (flat from the first period of the
+  stall to this one);
 - ``ok``: none of these.
 
 When several apply, ``attention_order`` decides. GMV at stake: for ``trust_alert`` and
-``falling`` the brand's ``net_gmv_t90d`` (what it can lose); for ``ready`` and ``stalled`` the
-upside ``max(0, median net_gmv_t90d of the next stage in the category and period − own)``.
+``falling`` the brand's ``net_gmv_t90d`` (what it can lose), for ``ready`` the same (the GMV
+whose promotion is waiting for confirmation); for ``stalled`` the upside
+``max(0, median net_gmv_t90d of the next stage in the category and period − own)``.
 Priority 1 is the largest ``weight(attention) × gmv_at_stake`` of the period; ``ok`` brands
 follow, largest GMV first.
 """
@@ -58,7 +60,9 @@ def attention_table(
 
     changed = df["brand_id"].ne(df["brand_id"].shift()) | df["stage"].ne(prev_stage)
     held_for = df.groupby(changed.cumsum(), sort=False).cumcount() + 1
-    flat = _change(gmv, brand, rules.stalled_after_periods).abs() <= rules.flat_gmv_change
+    # flat across the stall: from its first period to this one (N − 1 steps)
+    span = max(rules.stalled_after_periods - 1, 1)
+    flat = _change(gmv, brand, span).abs() <= rules.flat_gmv_change
     df["is_stalled"] = (
         (df["stage"] < SKA)
         & (held_for >= rules.stalled_after_periods)
@@ -76,9 +80,9 @@ def attention_table(
     at_risk = gmv.fillna(0).clip(lower=0)
     att = df["attention"]
     df["gmv_at_stake"] = np.where(
-        att.isin(["trust_alert", "falling"]),
+        att.isin(["trust_alert", "falling", "ready"]),
         at_risk,
-        np.where(att.isin(["ready", "stalled"]), upside, 0.0),
+        np.where(att.eq("stalled"), upside, 0.0),
     ).round(2)
     weights: dict[str, float] = {str(k): v for k, v in rules.weights.items()}
     weights["ok"] = 0.0
