@@ -24,6 +24,14 @@ def _div(a: float, b: float) -> float | None:
     return None if b == 0 else float(a) / float(b)
 
 
+def is_self(x: dict) -> bool:
+    return x["kind"] in SELF
+
+
+def is_inf(x: dict) -> bool:
+    return x["kind"] == "influencer"
+
+
 def repeat_flags(orders: pd.DataFrame, days: int) -> pd.Series:
     """For each order: did the same buyer buy from the same brand in the ``days`` before it?"""
     out = pd.Series(False, index=orders.index)
@@ -85,8 +93,6 @@ def brand_period(m: dict[str, pd.DataFrame], grain: str) -> pd.DataFrame:
             def gsum(pred, g=g) -> Decimal:  # type: ignore[no-untyped-def]
                 return sum((x["net"] for x in g if pred(x)), zero)
 
-            is_self = lambda x: x["kind"] in SELF  # noqa: E731
-            is_inf = lambda x: x["kind"] == "influencer"  # noqa: E731
             self_gmv = gsum(is_self)
             self_live = gsum(lambda x: is_self(x) and isinstance(x["session_id"], str))
             dist = gsum(is_inf)
@@ -145,7 +151,7 @@ def brand_period(m: dict[str, pd.DataFrame], grain: str) -> pd.DataFrame:
                         if dist
                         else None
                     ),
-                    "dedicated_gmv": gsum(lambda x: dedicated.get(x["session_id"]) == b),
+                    "dedicated_gmv": gsum(lambda x, b=b: dedicated.get(x["session_id"]) == b),
                     "repurchase_rate_90d": _div(
                         len({x["buyer_id"] for x in g if x["r90"]}), buyers
                     ),
