@@ -2,7 +2,8 @@
 
 - orders T = GMV target / AOV / (1 − expected refund and cancel loss);
 - self-sold share σ = clip(base + w_s·s_self − w_d·(s_dist − 0.5), 0.03, 0.95) (品牌自播);
-- paid orders = min(paid_base + paid_weight·s_traffic, 0.6·σ)·T when the brand advertises;
+- paid orders = min(paid_base + paid_weight·s_traffic, 0.8)·σ·A: that share of the self-sold
+  new buyers comes through paid promotion, when the brand advertises;
 - platform recommendation share of other new-buyer orders = recommend_base + w·s_traffic;
 - special-supply share = special_weight·s_special² once the brand has special-supply SKUs;
 - new buyers A per month so that new + expected BG/NBD repeat orders meet T (``buyers``).
@@ -62,8 +63,6 @@ def plan_demand(
     sigma = np.clip(sigma, 0.03, 0.95)
     traffic_mean = row_mean(np.where(active, plan.skills[..., S_TRAFFIC], np.nan), default=0.0)
     advertises = traffic_mean >= cp.no_ads_below
-    paid_share = np.minimum(cp.paid_base + cp.paid_weight * sk[..., S_TRAFFIC], 0.6 * sigma)
-    paid = np.where(advertises[:, None] & active, paid_share * orders, 0.0)
     recommend = np.clip(cp.recommend_base + cp.recommend_weight * sk[..., S_TRAFFIC], 0.0, 1.0)
     # special supply once a special SKU is on sale
     months = plan.stage.shape[1]
@@ -81,6 +80,8 @@ def plan_demand(
             months - first, truth.r[b], truth.alpha[b], truth.a[b], truth.b[b]
         )
         acq[b, first:] = acquisitions(orders[b, first:], kernel)
+    paid_share = np.clip(cp.paid_base + cp.paid_weight * sk[..., S_TRAFFIC], 0.0, 0.8)
+    paid = np.where(advertises[:, None] & active, paid_share * sigma * acq, 0.0)
     return Demand(
         orders=orders,
         self_share=sigma,

@@ -151,9 +151,9 @@ def make_providers(
                     current[b], cur_start[b] = p, m
                     cur_started[b] = first + int(day_in_month[b, m]) % 5
                     load[p] += 1
-    for b in np.flatnonzero(current >= 0):
+    for bb in np.flatnonzero(current >= 0).tolist():
         rows.append(
-            (int(current[b]), int(b), int(cur_start[b]), -1, cur_started[b], np.datetime64("NaT"))
+            (int(current[bb]), bb, int(cur_start[bb]), -1, cur_started[bb], np.datetime64("NaT"))
         )
     rows.sort(key=lambda r: (r[1], r[2]))
     return Providers(

@@ -181,7 +181,7 @@ def _gated(
 ) -> np.ndarray:
     """Climbing brand-months whose expected trailing-90-day GMV ranks in the top
     ``gated_top_share`` of the category, extended over the whole climbing spell."""
-    n, months = stage.shape
+    _n, months = stage.shape
     t90 = gmv.copy()
     t90[:, 1:] += gmv[:, :-1]
     t90[:, 2:] += gmv[:, :-2]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -107,7 +108,7 @@ def build_market(config: MarketConfig) -> Market:
     # order-brushing rings in small shops; their owners' trust is low
     r = rng(4)
     small = np.flatnonzero((plan.stage <= CLIMBING).all(axis=1) & (plan.stage[:, -1] >= ZB))
-    n_rings = int(round(params.trust.brushing_brand_share * config.brands))
+    n_rings = round(params.trust.brushing_brand_share * config.brands)
     n_rings = max(n_rings, 1 if config.brands >= 10 else 0)
     ring_brands = (
         np.sort(r.choice(small, min(n_rings, len(small)), replace=False))
@@ -427,15 +428,27 @@ def _write_stream(
     t_sinks = {name: wr.Sink(truth / name, schema, "parquet") for name, schema in t_schemas.items()}
     counters = {"order": 0, "buyer": 0, "session": 0, "review": 0}
     n, bs = mk.brands.n, mk.config.block_brands
+
+    def write(tables: dict[str, pa.Table]) -> None:
+        for name, tbl in tables.items():
+            (sinks[name] if name in sinks else t_sinks[name]).write(tbl)
+
+    # Writing block i (Arrow/Parquet, which releases the GIL) overlaps generating block i + 1;
+    # one writer thread keeps the files in block order, so the bytes do not depend on timing.
+    pending: Future[None] | None = None
     try:
-        for i, lo in enumerate(range(0, n, bs)):
-            block = np.arange(lo, min(lo + bs, n))
-            rng = np.random.default_rng([mk.config.seed, 100, i])
-            tables = _block_tables(mk, block, rng, counters)
-            for name, tbl in tables.items():
-                (sinks[name] if name in sinks else t_sinks[name]).write(tbl)
-            if progress is not None:
-                progress(int(block[-1]) + 1, n, sinks["orders"].rows)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            for i, lo in enumerate(range(0, n, bs)):
+                block = np.arange(lo, min(lo + bs, n))
+                rng = np.random.default_rng([mk.config.seed, 100, i])
+                tables = _block_tables(mk, block, rng, counters)
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(write, tables)
+                if progress is not None:
+                    progress(int(block[-1]) + 1, n, counters["order"])
+            if pending is not None:
+                pending.result()
     finally:
         for s in (*sinks.values(), *t_sinks.values()):
             s.close()

@@ -184,7 +184,7 @@ def generate_orders(
     )
     coop_of_bm = GroupedChoice.build(co.brand_local * months + co.month, co.share, nb * months)
     has_coop = coop_of_bm.has(r_b * months + r_m)
-    r_self = fol | (rng.random(len(r_at)) < sigma[r_b, r_m]) | ~has_coop
+    r_self = (rng.random(len(r_at)) < sigma[r_b, r_m]) | ~has_coop
     r_src = np.where(fol, FOLLOW, _source(rng, rec[r_b, r_m], p.channels.search_share))
     r_coop = np.where(r_self, -1, coop_of_bm.pick(r_b * months + r_m, rng.random(len(r_at))))
     ra, rs, rt_at = place_self(r_b, r_d, r_at)

@@ -13,7 +13,6 @@ from typing import Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -74,14 +73,48 @@ def dates(days: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
     return pa.array(d.astype(np.int64).astype(np.int32), type=pa.date32(), mask=mask)
 
 
+# ASCII digits of 0..9, 00..99 and 0000..9999 as 1-, 2- and 4-byte little-endian integers.
+_DIGIT_TABLES = {
+    k: np.array([list(f"{i:0{k}d}".encode()) for i in range(10**k)], dtype=np.uint8)
+    .view(f"<u{k}")
+    .ravel()
+    for k in (1, 2, 4)
+}
+
+
+def _digit_groups(width: int) -> list[int]:
+    """Split ``width`` digits into groups of 4, 2 and 1 (most significant first)."""
+    groups = [4] * (width // 4)
+    rest = width % 4
+    return ([1] if rest in (1, 3) else []) + ([2] if rest >= 2 else []) + groups
+
+
 def ids(prefix: str, index: np.ndarray, width: int, null: np.ndarray | None = None) -> pa.Array:
-    """Identifiers ``prefix`` + zero-padded (index + 1), e.g. ``B000001`` (null where ``null``)."""
-    num = pa.array(np.asarray(index, dtype=np.int64) + 1)
-    text = pc.utf8_lpad(pc.cast(num, pa.string()), width=width, padding="0")
-    out = pc.binary_join_element_wise(pa.scalar(prefix), text, "")
-    if null is not None:
-        out = pc.if_else(pa.array(np.asarray(null, dtype=bool)), pa.scalar(None, pa.string()), out)
-    return out
+    """Identifiers ``prefix`` + zero-padded (index + 1), e.g. ``B000001`` (null where ``null``).
+
+    Built as fixed-width UTF-8 bytes in numpy (a packed record per id whose fields take 4, 2 or
+    1 digits at a time from lookup tables) and handed to Arrow as buffers: no Python string per
+    row.
+    """
+    value = np.asarray(index, dtype=np.int64) + 1
+    n = len(value)
+    if n and int(value.max()) >= 10**width:
+        raise ValueError(f"identifier {prefix}{int(value.max())} does not fit in {width} digits")
+    head = prefix.encode()
+    groups = _digit_groups(width)
+    fields = [("prefix", f"S{len(head)}")] + [(f"g{i}", f"<u{k}") for i, k in enumerate(groups)]
+    rec = np.empty(n, dtype=np.dtype(fields))  # packed: no padding between fields
+    rec["prefix"] = head
+    v = value.astype(np.uint64)
+    for i in range(len(groups) - 1, -1, -1):
+        k = groups[i]
+        rec[f"g{i}"] = _DIGIT_TABLES[k][v % 10**k]
+        v //= 10**k
+    size = rec.dtype.itemsize
+    offsets = np.arange(0, (n + 1) * size, size, dtype=np.int32)
+    return pa.Array.from_buffers(
+        pa.string(), n, [_validity(null, n), pa.py_buffer(offsets), pa.py_buffer(rec)]
+    )
 
 
 def codes(values: tuple[str, ...], index: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
@@ -112,7 +145,11 @@ class Sink:
                 if f.name in _DICTIONARY_COLUMNS or not pa.types.is_string(f.type)
             ]
             self._writer = pq.ParquetWriter(
-                self.path, schema, compression="snappy", use_dictionary=dict_cols
+                self.path,
+                schema,
+                compression="snappy",
+                use_dictionary=dict_cols,
+                store_decimal_as_integer=True,
             )
         elif fmt == "csv":
             self._writer = pacsv.CSVWriter(self.path, schema)
@@ -127,9 +164,7 @@ class Sink:
                 )
             self._batches.append(table)
         elif self._writer is not None:
-            self._writer.write_table(table) if self.fmt == "parquet" else self._writer.write_table(
-                table
-            )
+            self._writer.write_table(table)
 
     def close(self) -> None:
         if self.fmt == "xlsx":
@@ -188,4 +223,4 @@ def _write_xlsx(path: Path, table: pa.Table) -> None:
 def write_parquet(path: Path, table: pa.Table) -> None:
     """A whole (small) table to Parquet."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression="snappy")
+    pq.write_table(table, path, compression="snappy", store_decimal_as_integer=True)
