@@ -58,12 +58,14 @@ from windmaker.cli.diagnose import diagnose, portfolio  # noqa: E402
 from windmaker.cli.ingest import ingest  # noqa: E402
 from windmaker.cli.refresh import refresh  # noqa: E402
 from windmaker.cli.serve import serve, users_app  # noqa: E402
+from windmaker.cli.simulate import simulate  # noqa: E402
 
 app.command()(ingest)
 app.command()(refresh)
 app.command()(diagnose)
 app.command()(portfolio)
 app.command()(serve)
+app.command()(simulate)
 app.add_typer(users_app, name="users")
 app.add_typer(providers_cli.app, name="providers")
 app.add_typer(providers_cli.store_app, name="store")
