@@ -22,7 +22,9 @@ def test_gbk_csv_with_chinese_headers_lands_with_codes_mapped(
         factory.ORDERS_ZH,
         [
             factory.order_row("O1", source="推荐", status="已完成"),
-            factory.order_row("O2", source="磁力金牛", status="待发货", account="A2", amount="￥1,299.00"),
+            factory.order_row(
+                "O2", source="磁力金牛", status="待发货", account="A2", amount="￥1,299.00"
+            ),
             factory.order_row("O3", brand="B9"),
         ],
         encoding="gbk",
@@ -30,7 +32,9 @@ def test_gbk_csv_with_chinese_headers_lands_with_codes_mapped(
     report = ingest_files(seeded, [path], progress=False)
     (f,) = report.files
     assert (f.table, f.encoding, f.rows, f.accepted, f.rejected) == ("orders", "gb18030", 3, 2, 1)
-    assert rows(seeded, "SELECT order_id, traffic_source, status, amount FROM orders ORDER BY 1") == [
+    assert rows(
+        seeded, "SELECT order_id, traffic_source, status, amount FROM orders ORDER BY 1"
+    ) == [
         ("O1", "recommend", "completed", Decimal("39.90")),
         ("O2", "paid", "paid", Decimal("1299.00")),
     ]
@@ -61,13 +65,26 @@ def test_xlsx_with_a_bad_date_and_a_negative_amount(seeded: Settings, tmp_path: 
             ("O1", datetime(2026, 10, 1, 12, 0), "B1", "S1", "A1", "U1", "推荐", 2, 79.8, "已完成"),
             ("O2", "2026-13-45", "B1", "S1", "A1", "U2", "推荐", 1, 39.9, "已完成"),
             ("O3", "2026-10-02 09:30:00", "B1", "S1", "A1", "U3", "关注", 1, -3, "已完成"),
-            ("O4", "2026-10-02 10:00:00", "B2", "S2", "A3", 12345678901234, "搜索", 1, 129, "已发货"),
+            (
+                "O4",
+                "2026-10-02 10:00:00",
+                "B2",
+                "S2",
+                "A3",
+                12345678901234,
+                "搜索",
+                1,
+                129,
+                "已发货",
+            ),
         ],
     )
     report = ingest_files(seeded, [path], progress=False)
     (f,) = report.files
     assert (f.fmt, f.rows, f.accepted, f.rejected) == ("xlsx", 4, 2, 2)
-    assert rows(seeded, "SELECT order_id, paid_at, quantity, amount, buyer_id FROM orders ORDER BY 1") == [
+    assert rows(
+        seeded, "SELECT order_id, paid_at, quantity, amount, buyer_id FROM orders ORDER BY 1"
+    ) == [
         ("O1", datetime(2026, 10, 1, 12, 0), 2, Decimal("79.80"), "U1"),
         ("O4", datetime(2026, 10, 2, 10, 0), 1, Decimal("129.00"), "12345678901234"),
     ]
@@ -83,7 +100,9 @@ def test_open_platform_json_money_in_fen(seeded: Settings, tmp_path: Path) -> No
     orders = [
         factory.open_platform_order(1001, total_fee=3990, status=70),
         # A distribution order (cpsType 2) sold by influencer A2, closed.
-        factory.open_platform_order(1002, total_fee=12345, status=80, cps_type=2, distributorId="A2"),
+        factory.open_platform_order(
+            1002, total_fee=12345, status=80, cps_type=2, distributorId="A2"
+        ),
         # Two product lines: 10000 fen shared 2:1 by price × num.
         factory.open_platform_order(
             1003,
@@ -109,10 +128,58 @@ def test_open_platform_json_money_in_fen(seeded: Settings, tmp_path: Path) -> No
     )
     noon = datetime(2026, 10, 1, 12, 0)
     assert got == [
-        ("1001", noon, "B1", "S1", "A1", "f19c6d9a0b", "other", 1, Decimal("39.90"), "completed", None),
-        ("1002", noon, "B1", "S1", "A2", "f19c6d9a0b", "other", 1, Decimal("123.45"), "cancelled", None),
-        ("1003-1", noon, "B1", "S1", "A1", "f19c6d9a0b", "other", 2, Decimal("66.66"), "shipped", datetime(2026, 10, 2, 8)),
-        ("1003-2", noon, "B1", "S2", "A1", "f19c6d9a0b", "other", 1, Decimal("33.34"), "shipped", datetime(2026, 10, 2, 8)),
+        (
+            "1001",
+            noon,
+            "B1",
+            "S1",
+            "A1",
+            "f19c6d9a0b",
+            "other",
+            1,
+            Decimal("39.90"),
+            "completed",
+            None,
+        ),
+        (
+            "1002",
+            noon,
+            "B1",
+            "S1",
+            "A2",
+            "f19c6d9a0b",
+            "other",
+            1,
+            Decimal("123.45"),
+            "cancelled",
+            None,
+        ),
+        (
+            "1003-1",
+            noon,
+            "B1",
+            "S1",
+            "A1",
+            "f19c6d9a0b",
+            "other",
+            2,
+            Decimal("66.66"),
+            "shipped",
+            datetime(2026, 10, 2, 8),
+        ),
+        (
+            "1003-2",
+            noon,
+            "B1",
+            "S2",
+            "A1",
+            "f19c6d9a0b",
+            "other",
+            1,
+            Decimal("33.34"),
+            "shipped",
+            datetime(2026, 10, 2, 8),
+        ),
     ]
     (q,) = quarantined(f.quarantine)
     assert q["order_id"] == "1004"
@@ -192,14 +259,28 @@ def test_parquet_typed_columns_and_json_lines(workspace: Settings, tmp_path: Pat
             "name": pa.array(["山野", "织梦", "无名"]),
             "category": pa.array(["食品", "服饰", "食品"]),
             "origin": pa.array(["traditional", "工厂升级", "traditional"]),
-            "joined_at": pa.array([datetime(2025, 1, 1), datetime(2025, 2, 1), datetime(2025, 3, 1)]),
+            "joined_at": pa.array(
+                [datetime(2025, 1, 1), datetime(2025, 2, 1), datetime(2025, 3, 1)]
+            ),
         },
     )
     skus = factory.write_jsonl(
         tmp_path / "skus.jsonl",
         [
-            {"sku_id": "S1", "brand_id": "B1", "category": "食品", "list_price": 39.9, "launched_at": "2025-03-01"},
-            {"sku_id": "S2", "brand_id": "B2", "category": "服饰", "list_price": "abc", "launched_at": "2025-03-01"},
+            {
+                "sku_id": "S1",
+                "brand_id": "B1",
+                "category": "食品",
+                "list_price": 39.9,
+                "launched_at": "2025-03-01",
+            },
+            {
+                "sku_id": "S2",
+                "brand_id": "B2",
+                "category": "服饰",
+                "list_price": "abc",
+                "launched_at": "2025-03-01",
+            },
         ],
     )
     report = ingest_files(workspace, [skus, brands], progress=False)

@@ -32,8 +32,17 @@ TIMESTAMP_FORMATS = (
 _MONEY_NOISE = r"[,，¥￥元\s]"
 
 _TEXT_TYPES = ("VARCHAR",)
-_INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT")
-_INT_TYPES += ("UINTEGER", "UBIGINT")
+_INT_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+)
 
 
 def quote_ident(name: str) -> str:
@@ -47,8 +56,17 @@ def quote_literal(text: str) -> str:
 
 
 def clean_text(expr: str) -> str:
-    """Trimmed text, empty → NULL: spreadsheets pad IDs with tabs and blanks mean missing."""
-    return f"NULLIF(trim(CAST({expr} AS VARCHAR), ' \t\r\n'), '')"
+    """Trimmed text, empty → NULL: spreadsheets pad IDs with tabs and blanks mean missing.
+
+    Trimming is done only for values that start or end with a blank: a general trim costs more
+    than typing the value, and almost no value needs it.
+    """
+    v = expr
+    return (
+        f"CASE WHEN starts_with({v}, ' ') OR ends_with({v}, ' ') OR starts_with({v}, chr(9)) "
+        f"OR ends_with({v}, chr(9)) OR ends_with({v}, chr(13)) OR {v} = '' "
+        f"THEN NULLIF(trim({v}, ' \t\r\n'), '') ELSE {v} END"
+    )
 
 
 def is_text(source_type: str) -> bool:
@@ -110,10 +128,7 @@ def timestamp_sql(v: str, timezone: str) -> str:
     )
     # The fast path covers the common 19- and 10-character forms, which cannot carry an offset;
     # DuckDB's plain cast silently drops an offset, so every other length is checked for one.
-    fast = (
-        f"CASE WHEN length({v}) IN (10, 19) AND (contains({v}, '-') OR contains({v}, '/')) "
-        f"AND NOT contains({v}, '+') THEN {naive} END"
-    )
+    fast = f"CASE WHEN length({v}) IN (10, 19) AND NOT contains({v}, '+') THEN {naive} END"
     slow = (
         f"CASE WHEN regexp_full_match({v}, '[0-9]{{12,13}}') "
         f"THEN {_from_epoch_utc(f'TRY_CAST({v} AS BIGINT) * 1000')} "
@@ -153,11 +168,10 @@ def typed_sql(
     """
     st = source_type.upper()
     if not is_text(st):
-        raw = f"CAST({src} AS VARCHAR)"
         typed = _typed_from_typed(col, src, st, unit=unit, timezone=timezone)
         if typed is not None:
             return f"{src}", typed
-        v = clean_text(raw)
+        v = clean_text(f"CAST({src} AS VARCHAR)")
     else:
         v = clean_text(src)
     return v, _typed_from_text(col, v, unit=unit, timezone=timezone)

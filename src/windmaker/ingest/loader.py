@@ -233,7 +233,9 @@ def _ingest(
         written: list[Path] = []
         with ThreadPoolExecutor(max_workers=1) as pool:
             hashes = {i: pool.submit(sha256_file, p.source.path) for i, p in plans}
-            old_pio = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+            old_pio = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[
+                0
+            ]
             # Line numbers come from row order: keep the file's order through the scan.
             con.execute("SET preserve_insertion_order = true")
             if progress:
@@ -326,9 +328,10 @@ def _load_file(
         con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {staging_sql(plan, timezone=tz)}")
     if on_event is not None:
         on_event("staged", src.path)
+    stage = _stage_relation(con, src)
     digest = sha.result()
     done = con.execute(
-        f"SELECT \"at\" FROM {LOG_TABLE} WHERE sha256 = ? AND \"table\" = ? ORDER BY \"at\" DESC LIMIT 1",
+        f'SELECT "at" FROM {LOG_TABLE} WHERE sha256 = ? AND "table" = ? ORDER BY "at" DESC LIMIT 1',
         [digest, tbl.name],
     ).fetchone()
     if done is not None:
@@ -342,7 +345,7 @@ def _load_file(
             sha256=digest,
             note=f"already imported at {done[0]:%Y-%m-%d %H:%M:%S}; nothing changed",
         )
-    rows, invalid = con.execute(f"SELECT count(*), count({REASON}) FROM {STAGE}").fetchone()
+    rows, invalid = con.execute(f"SELECT count(*), count({REASON}) FROM {stage}").fetchone()
 
     # Duplicate keys among valid rows: the first line wins, later ones name it.
     batch_keys = quote_ident("__batch_keys_" + tbl.name)
@@ -356,8 +359,8 @@ def _load_file(
     dup_parts = [
         f"""SELECT s.{LINE}, 'key {label}: ' || {key_value_sql(tbl, "s")}
                || ' repeats line ' || CAST(f.__first AS VARCHAR) || ' (the first is kept)' AS r
-            FROM {STAGE} s JOIN (
-                SELECT {_keys(tbl)}, min({LINE}) AS __first FROM {STAGE} WHERE {REASON} IS NULL
+            FROM {stage} s JOIN (
+                SELECT {_keys(tbl)}, min({LINE}) AS __first FROM {stage} WHERE {REASON} IS NULL
                 GROUP BY {_keys(tbl)} HAVING count(*) > 1) f ON {_key_join(tbl, "s", "f")}
             WHERE s.{REASON} IS NULL AND s.{LINE} <> f.__first"""
     ]
@@ -365,7 +368,7 @@ def _load_file(
         dup_parts.append(
             f"""SELECT s.{LINE}, 'key {label}: ' || {key_value_sql(tbl, "s")} || ' repeats line '
                    || CAST(b.{LINE} AS VARCHAR) || ' of ' || b.__file || ' (the first is kept)'
-                FROM {STAGE} s JOIN {batch_keys} b ON {_key_join(tbl, "s", "b")}
+                FROM {stage} s JOIN {batch_keys} b ON {_key_join(tbl, "s", "b")}
                 WHERE s.{REASON} IS NULL"""
         )
     con.execute(
@@ -381,8 +384,8 @@ def _load_file(
     if rejected:
         quarantine = _quarantine_path(qdir, src.path, tbl.name, digest)
         written.append(quarantine)
-        _write_quarantine(con, plan, quarantine, with_dups=dups > 0)
-        reasons = _top_reasons(con, with_dups=dups > 0)
+        _write_quarantine(con, plan, stage, quarantine, with_dups=dups > 0)
+        reasons = _top_reasons(con, stage, with_dups=dups > 0)
 
     accepted_where = f"{REASON} IS NULL" + (
         f" AND {LINE} NOT IN (SELECT {LINE} FROM {DUPS})" if dups else ""
@@ -390,21 +393,23 @@ def _load_file(
     replaced = 0
     if con.execute(f"SELECT EXISTS (SELECT 1 FROM {name})").fetchone()[0]:
         replaced = con.execute(
-            f"DELETE FROM {name} AS t USING (SELECT DISTINCT {_keys(tbl)} FROM {STAGE} "
+            f"DELETE FROM {name} AS t USING (SELECT DISTINCT {_keys(tbl)} FROM {stage} "
             f"WHERE {accepted_where}) AS s WHERE {_key_join(tbl, 't', 's')}"
         ).fetchone()[0]
     cols = ", ".join(quote_ident(c.name) for c in tbl.columns)
     with bar.watching(con, task, 80, 99):
-        con.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {STAGE} WHERE {accepted_where}")
+        con.execute(
+            f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {stage} WHERE {accepted_where}"
+        )
     if more_of_table:
         if not has_batch:
             con.execute(
                 f"CREATE TEMP TABLE {batch_keys} AS SELECT {_keys(tbl)}, {LINE}, "
-                f"'' AS __file FROM {STAGE} LIMIT 0"
+                f"'' AS __file FROM {stage} LIMIT 0"
             )
         con.execute(
             f"INSERT INTO {batch_keys} SELECT {_keys(tbl)}, {LINE}, "
-            f"{quote_literal(src.path.name)} FROM {STAGE} WHERE {accepted_where}"
+            f"{quote_literal(src.path.name)} FROM {stage} WHERE {accepted_where}"
         )
     accepted = rows - rejected
     con.execute(
@@ -455,7 +460,17 @@ def _quarantine_path(qdir: Path, path: Path, table: str, digest: str) -> Path:
     return out
 
 
-def _write_quarantine(con: Any, plan: FilePlan, out: Path, *, with_dups: bool) -> None:
+def _stage_relation(con: Any, src: Source) -> str:
+    """The staging table with ``__line``: its own column, or its row order (the scan keeps the
+    file's order, and rows of a table created in a transaction get consecutive row ids from an
+    offset, hence the minimum subtracted)."""
+    if src.line_base is None:
+        return STAGE
+    first = con.execute(f"SELECT coalesce(min(rowid), 0) FROM {STAGE}").fetchone()[0]
+    return f"(SELECT rowid - {first} + {src.line_base} AS {LINE}, * FROM {STAGE})"
+
+
+def _write_quarantine(con: Any, plan: FilePlan, stage: str, out: Path, *, with_dups: bool) -> None:
     """Rejected rows with their original values: ``_file, _line, _reason`` then the file's columns."""
     src = plan.source
     file_lit = quote_literal(str(src.path))
@@ -466,7 +481,7 @@ def _write_quarantine(con: Any, plan: FilePlan, out: Path, *, with_dups: bool) -
     parts = [
         f"SELECT {file_lit} AS _file, {LINE} AS _line, {REASON} AS _reason"
         + "".join(", " + c for c in own)
-        + f" FROM {STAGE} WHERE {REASON} IS NOT NULL"
+        + f" FROM {stage} WHERE {REASON} IS NOT NULL"
     ]
     if with_dups:
         # Valid rows rejected as duplicates carry no raw copy in staging: read them again.
@@ -474,15 +489,15 @@ def _write_quarantine(con: Any, plan: FilePlan, out: Path, *, with_dups: bool) -
         parts.append(
             f"SELECT {file_lit}, d.{LINE}, d.{REASON}"
             + "".join(", " + c for c in again)
-            + f" FROM {src.scan} AS r JOIN {DUPS} AS d ON r.{LINE} = d.{LINE}"
+            + f" FROM {src.numbered} AS r JOIN {DUPS} AS d ON r.{LINE} = d.{LINE}"
         )
     query = " UNION ALL ".join(parts) + " ORDER BY _line"
     con.execute(f"COPY ({query}) TO {quote_literal(str(out))} (FORMAT csv, HEADER true)")
 
 
-def _top_reasons(con: Any, *, with_dups: bool) -> tuple[tuple[str, int], ...]:
+def _top_reasons(con: Any, stage: str, *, with_dups: bool) -> tuple[tuple[str, int], ...]:
     """The most frequent failing rules (the part of each reason before ``: ``)."""
-    src = f"SELECT {REASON} FROM {STAGE} WHERE {REASON} IS NOT NULL"
+    src = f"SELECT {REASON} FROM {stage} WHERE {REASON} IS NOT NULL"
     if with_dups:
         src += f" UNION ALL SELECT {REASON} FROM {DUPS}"
     rows = con.execute(

@@ -142,10 +142,7 @@ def _fen(value: Any) -> int | None:
 def _shares(total: int, weights: list[int]) -> list[int]:
     """``total`` fen split in proportion to ``weights``; the rounding remainder on the last part."""
     s = sum(weights)
-    if s <= 0:
-        parts = [total // len(weights)] * len(weights)
-    else:
-        parts = [total * w // s for w in weights]
+    parts = [total // len(weights)] * len(weights) if s <= 0 else [total * w // s for w in weights]
     parts[-1] += total - sum(parts)
     return parts
 
@@ -156,9 +153,13 @@ def to_rows(orders: Iterable[dict[str, Any]]) -> Iterator[tuple[int, dict[str, s
         lines = [p for p in (o.get("orderProductInfoList") or []) if isinstance(p, dict)] or [{}]
         total = _fen(o.get("totalFee"))
         weights = [(_fen(p.get("price")) or 0) * (_fen(p.get("num")) or 1) for p in lines]
-        amounts: list[int | None] = (
-            [total] if len(lines) == 1 else _shares(total, weights) if total is not None else weights  # type: ignore[list-item]
-        )
+        amounts: list[int | None]
+        if len(lines) == 1:
+            amounts = [total]
+        elif total is not None:
+            amounts = list(_shares(total, weights))
+        else:
+            amounts = list(weights)
         distribution = _fen(o.get("cpsType")) == _DISTRIBUTION
         account = _first(o, _DISTRIBUTOR_FIELDS) if distribution else _first(o, _SHOP_FIELDS)
         status_code = _fen(o.get("status"))
@@ -170,7 +171,9 @@ def to_rows(orders: Iterable[dict[str, Any]]) -> Iterator[tuple[int, dict[str, s
             elif status_code is None:
                 status = _text(o.get("status"))
             else:
-                status = _STATUS.get(status_code) or _STATUS_WORDS.get(status_code, str(status_code))
+                status = _STATUS.get(status_code) or _STATUS_WORDS.get(
+                    status_code, str(status_code)
+                )
             refund = _fen(p.get("refundFee")) or _fen(o.get("refundFee"))
             if refunded and refund is None:
                 refund = amount
@@ -185,7 +188,9 @@ def to_rows(orders: Iterable[dict[str, Any]]) -> Iterator[tuple[int, dict[str, s
                 "traffic_source": _text(o.get("trafficSource")) or "other",
                 "quantity": _text(p.get("num") if p else o.get("num")),
                 "amount": _text(amount),
-                "commission": _text(_first(o, ("cpsCommission", "commission", "estimatedCommission"))),
+                "commission": _text(
+                    _first(o, ("cpsCommission", "commission", "estimatedCommission"))
+                ),
                 "status": status,
                 "refund_amount": _text(refund),
                 "refunded_at": _time(o.get("refundTime")),

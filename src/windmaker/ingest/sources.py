@@ -43,9 +43,12 @@ class SourceError(ValueError):
 class Source:
     """One input file, ready to be scanned by DuckDB.
 
-    ``scan`` is a SQL relation with the file's columns under their original headers (plus
-    ``__line``: the line in a CSV/JSON-lines file, header = line 1; the sheet row of an XLSX;
-    the 1-based row of a Parquet file; the order's position in an open-platform file).
+    ``scan`` is a SQL relation with the file's columns under their original headers, plus
+    ``__line`` where the format gives it for free: the sheet row of an XLSX, the 1-based row of a
+    Parquet file, the order's position in an open-platform file. CSV and JSON lines have no such
+    column, because numbering rows in a query (a window) would serialise the whole scan; their
+    line is the staging table's ``rowid + line_base`` instead (the scan keeps the file's order),
+    and ``numbered`` is the same scan with ``__line`` for the rare re-read of a few rows.
     """
 
     path: Path
@@ -53,6 +56,8 @@ class Source:
     headers: list[str] = field(default_factory=list)
     types: dict[str, str] = field(default_factory=dict)
     scan: str = ""
+    numbered: str = ""
+    line_base: int | None = None
     encoding: str | None = None
     empty: bool = False
     #: Money units fixed by the format (the open platform always sends fen).
@@ -107,9 +112,10 @@ def open_source(con: Any, path: Path, tmp_dir: Path) -> Source:
     return src
 
 
-def _describe(con: Any, src: Source, scan: str) -> None:
+def _describe(con: Any, src: Source, scan: str, numbered: str | None = None) -> None:
     rows = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
     src.scan = scan
+    src.numbered = numbered or scan
     src.headers = [r[0] for r in rows if r[0] != LINE]
     src.types = {r[0]: str(r[1]) for r in rows if r[0] != LINE}
 
@@ -157,9 +163,14 @@ def transcode(path: Path, encoding: str, out: Path) -> None:
 
 def _csv_scan(path: Path) -> str:
     return (
-        f"(SELECT row_number() OVER () + 1 AS {LINE}, * FROM read_csv({quote_literal(str(path))}, "
-        "all_varchar = true, header = true, auto_detect = true))"
+        f"read_csv({quote_literal(str(path))}, all_varchar = true, header = true, "
+        "auto_detect = true)"
     )
+
+
+def _numbered(scan: str, base: int) -> str:
+    """``scan`` with ``__line`` = row index + ``base`` (a window: ordered, single-threaded)."""
+    return f"(SELECT row_number() OVER () + {base - 1} AS {LINE}, * FROM {scan})"
 
 
 def _open_csv(con: Any, src: Source, tmp_dir: Path) -> None:
@@ -174,7 +185,9 @@ def _open_csv(con: Any, src: Source, tmp_dir: Path) -> None:
             src.empty = True
             return
     try:
-        _describe(con, src, _csv_scan(target))
+        scan = _csv_scan(target)
+        _describe(con, src, scan, _numbered(scan, 2))
+        src.line_base = 2  # the header is line 1
     except Exception as exc:  # DuckDB's sniffer explains what is wrong with the file
         raise SourceError(f"{src.path}: cannot read as CSV: {exc}") from None
     src.headers = [h.replace("\ufeff", "") for h in src.headers]
@@ -196,8 +209,9 @@ def _open_json(con: Any, src: Source) -> None:
         raise SourceError(f"{src.path}: cannot read as JSON lines: {exc}") from None
     # Every field as text, so a value of the wrong type is quarantined rather than failing the scan.
     columns = "{" + ", ".join(f"{quote_literal(k)}: 'VARCHAR'" for k in keys) + "}"
-    scan = f"(SELECT row_number() OVER () AS {LINE}, * FROM read_json({p}, columns = {columns}))"
-    _describe(con, src, scan)
+    scan = f"read_json({p}, columns = {columns})"
+    _describe(con, src, scan, _numbered(scan, 1))
+    src.line_base = 1
 
 
 # -- XLSX --------------------------------------------------------------------------------------

@@ -27,9 +27,7 @@ class MissingColumnsError(ValueError):
 
     def __init__(self, path: object, table: str, missing: list[str]) -> None:
         self.missing = missing
-        cols = ", ".join(
-            f"{m} ({contract.table(table).column(m).zh})" for m in missing
-        )
+        cols = ", ".join(f"{m} ({contract.table(table).column(m).zh})" for m in missing)
         super().__init__(
             f"{path}: table {table} needs column(s) {cols}, not found in the file's headers"
         )
@@ -89,11 +87,14 @@ def _type_reason(col: contract.Column, unit: MoneyUnit | None) -> str:
 
 
 def staging_sql(plan: FilePlan, *, timezone: str) -> str:
-    """The SELECT producing ``__line``, the typed contract columns, ``__reason`` and, for rejected
-    rows only, the original values as ``__raw_0..n`` (in the file's header order)."""
+    """The SELECT producing the typed contract columns, ``__reason`` and, for rejected rows only,
+    the original values as ``__raw_0..n`` (in the file's header order); ``__line`` too when the
+    source has it (else the loader derives it from the staging table's row order)."""
     src = plan.source
-    inner: list[str] = [LINE]
+    line = [LINE] if src.line_base is None else []
+    inner: list[str] = [*line]
     reasons: list[str] = []
+    joins: list[str] = []
     for col in plan.table.columns:
         name = quote_ident(col.name)
         vname = quote_ident(f"__v_{col.name}")
@@ -142,10 +143,15 @@ def staging_sql(plan: FilePlan, *, timezone: str) -> str:
                 f"CAST({name} AS VARCHAR) || {quote_literal(' is above the maximum ' + _number(col.maximum))} END"
             )
         if col.references is not None:
+            # One left join per foreign key: cheaper than NOT IN, which needs NULL-aware joins.
             ref_table, ref_col = col.references
+            fk = quote_ident(f"__fk_{len(joins)}")
+            joins.append(
+                f"LEFT JOIN (SELECT DISTINCT {quote_ident(ref_col)} AS {fk} "
+                f"FROM {quote_ident(ref_table)}) ON {name} = {fk}"
+            )
             reasons.append(
-                f"CASE WHEN {name} IS NOT NULL AND {name} NOT IN "
-                f"(SELECT {quote_ident(ref_col)} FROM {quote_ident(ref_table)}) THEN "
+                f"CASE WHEN {name} IS NOT NULL AND {fk} IS NULL THEN "
                 f"{quote_literal(label)} || {_value(name)} || "
                 f"{quote_literal(f' is not a known {ref_table}.{ref_col}')} END"
             )
@@ -154,13 +160,15 @@ def staging_sql(plan: FilePlan, *, timezone: str) -> str:
             f"CASE WHEN NOT coalesce(({check.sql}), true) THEN "
             f"{quote_literal(f'check {check.name}: {check.reason}')} END"
         )
-    raw_cols = [f"{quote_ident(h)} AS {quote_ident(RAW_PREFIX + str(i))}" for i, h in enumerate(src.headers)]
+    raw_cols = [
+        f"{quote_ident(h)} AS {quote_ident(RAW_PREFIX + str(i))}" for i, h in enumerate(src.headers)
+    ]
     inner += raw_cols
     typed_names = [quote_ident(c.name) for c in plan.table.columns]
     reason_expr = f"NULLIF(concat_ws('; ', {', '.join(reasons)}), '')" if reasons else "NULL"
-    middle = [LINE, *typed_names, f"{reason_expr} AS {REASON}"]
+    middle = [*line, *typed_names, f"{reason_expr} AS {REASON}"]
     middle += [quote_ident(RAW_PREFIX + str(i)) for i in range(len(src.headers))]
-    outer = [LINE, *typed_names, REASON]
+    outer = [*line, *typed_names, REASON]
     outer += [
         f"CASE WHEN {REASON} IS NOT NULL THEN {quote_ident(RAW_PREFIX + str(i))} END "
         f"AS {quote_ident(RAW_PREFIX + str(i))}"
@@ -168,7 +176,7 @@ def staging_sql(plan: FilePlan, *, timezone: str) -> str:
     ]
     return (
         f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(middle)} FROM "
-        f"(SELECT {', '.join(inner)} FROM {src.scan}))"
+        f"(SELECT {', '.join(inner)} FROM {src.scan}) {' '.join(joins)})"
     )
 
 
