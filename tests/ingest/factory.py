@@ -142,3 +142,24 @@ def open_platform_order(
         ),
         **extra,
     }
+
+
+def write_many_orders(path: Path, n: int) -> Path:
+    """A large orders CSV (Chinese headers) written by DuckDB: O0..O{n-1}, valid, on B1/S1/A1."""
+    import duckdb
+
+    header = ", ".join(f'{c} AS "{h}"' for c, h in zip(_MANY_COLUMNS, ORDERS_ZH, strict=True))
+    con = duckdb.connect()
+    try:
+        con.execute(
+            f"COPY (SELECT {header} FROM (SELECT 'O' || i AS o, '2026-10-01 12:00:00' AS p, "
+            "'B1' AS b, 'S1' AS s, 'A1' AS a, 'U' || i AS u, '推荐' AS t, '1' AS q, "
+            "CAST(i % 500 AS VARCHAR) || '.25' AS m, '已完成' AS st "
+            f"FROM range({n}) r(i))) TO '{path}' (HEADER, DELIMITER ',')"
+        )
+    finally:
+        con.close()
+    return path
+
+
+_MANY_COLUMNS = ("o", "p", "b", "s", "a", "u", "t", "q", "m", "st")

@@ -40,11 +40,7 @@ def _state(settings: Settings) -> tuple[object, ...]:
 
 def _big_orders(path: Path, n: int) -> Path:
     """n orders; the first ten replace the base file's rows with new amounts."""
-    return factory.write_csv(
-        path,
-        factory.ORDERS_ZH,
-        (factory.order_row(f"O{i}", amount=f"{i % 500}.25", buyer=f"U{i}") for i in range(n)),
-    )
+    return factory.write_many_orders(path, n)
 
 
 def _with_base(seeded: Settings, tmp_path: Path) -> tuple[object, ...]:
