@@ -7,6 +7,7 @@ import contextlib
 import io
 import itertools
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -196,20 +197,14 @@ def test_no_orders(config: BrushingConfig) -> None:
     assert detect_brushing(empty, config).flagged.empty
 
 
-@pytest.fixture(scope="module")
-def simulated(tmp_path_factory: pytest.TempPathFactory):
-    from windmaker.simulator import small_market
-
-    return small_market(tmp_path_factory.mktemp("sim"), seed=1, brands=100, months=3)
-
-
-def test_simulator_rings(simulated, config: BrushingConfig) -> None:
+def test_simulator_rings(small_simulated_market: Path, config: BrushingConfig) -> None:
     """Planted truth of the market simulator (truth/brushing_rings.parquet): the combination
     reaches recall ≥ 0.9 at precision ≥ 0.9 for buyers and shops."""
     orders = pd.read_parquet(
-        simulated / "orders.parquet", columns=["order_id", "brand_id", "buyer_id", "paid_at"]
+        small_simulated_market / "orders.parquet",
+        columns=["order_id", "brand_id", "buyer_id", "paid_at"],
     )
-    rings = pd.read_parquet(simulated / "truth" / "brushing_rings.parquet")
+    rings = pd.read_parquet(small_simulated_market / "truth" / "brushing_rings.parquet")
     assert rings["ring_id"].nunique() >= 2
     result = evaluate(detect_brushing(orders, config).flagged, rings).set_index("method")
     combined = result.loc["combined"]

@@ -1,0 +1,309 @@
+"""Trust score: the published formula by hand, properties (Hypothesis), planted truth, gates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.models.market import planted_market
+from windmaker.config import ConfigError
+from windmaker.config.files import default_path, load_yaml_file
+from windmaker.models.brushing import detect_brushing
+from windmaker.models.trust import (
+    COMPONENTS,
+    STATUS_INSUFFICIENT,
+    STATUS_OK,
+    TrustConfig,
+    brand_violations,
+    explain,
+    is_trusted,
+    load_config,
+    trust_alerts,
+    trust_counts,
+    trust_scores,
+    trusted_accounts,
+)
+from windmaker.warehouse import Warehouse
+
+
+@pytest.fixture(scope="module")
+def config() -> TrustConfig:
+    return load_config()
+
+
+@pytest.fixture(scope="module")
+def wh() -> Warehouse:
+    return Warehouse.from_backend(ibis.duckdb.connect())
+
+
+def _scores(
+    wh: Warehouse, orders, reviews, owners, config: TrustConfig, flagged=None, entity="brand"
+):
+    expr = trust_counts(
+        ibis.memtable(orders),
+        ibis.memtable(reviews),
+        ibis.memtable(owners),
+        entity=entity,
+        flagged=None if flagged is None else ibis.memtable(flagged),
+        complaint_types=config.score.complaint_types,
+    )
+    return trust_scores(wh.execute(expr), config.score, entity=entity)
+
+
+def test_config_errors_name_file_and_key(tmp_path: Path) -> None:
+    text = default_path("trust.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "trust.yaml"
+    bad.write_text(text.replace("refund_rate: 0.25", "refund_rate: 0.35"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="weights must add up to 1"):
+        load_yaml_file(TrustConfig, bad)
+    bad.write_text(text.replace("[quality, misleading]", "[quality, rude]"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"score\.complaint_types.*rude"):
+        load_yaml_file(TrustConfig, bad)
+
+
+def _counts(rows: list[dict]) -> pd.DataFrame:
+    base = {
+        "category": "c",
+        "period": pd.Timestamp("2026-10-01").date(),
+        "refunded": 0,
+        "complaints": 0,
+        "promised": 0,
+        "late": 0,
+        "reviews": 0,
+        "review_score_sum": 0,
+        "brushing": 0,
+    }
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def test_formula_by_hand(config: TrustConfig) -> None:
+    """Published formula (docs/trust.md): sub_k = 100 · 2^(−x / (h · ref)), score = Σ w_k sub_k,
+    ref = max(category median, floor); computed here by hand for a five-brand category."""
+    sc = config.score.model_copy(update={"min_orders": 10, "min_category_size": 5})
+    rows = [
+        {
+            "entity_id": f"b{i}",
+            "orders": 100,
+            "refunded": r,
+            "promised": 100,
+            "late": 5,
+            "reviews": 10,
+            "review_score_sum": 45,
+            "complaints": c,
+            "brushing": 0,
+        }
+        for i, (r, c) in enumerate([(2, 0), (4, 0), (6, 1), (8, 1), (20, 3)])
+    ]
+    rows.append({"entity_id": "small", "orders": 9, "refunded": 9})
+    out = trust_scores(_counts(rows), sc, entity="brand").set_index("entity_id")
+    h = sc.half_points_multiple
+    w = sc.weights
+    b = out.loc["b4"]
+    expected = {
+        "refund_rate": 100 * 2 ** (-0.20 / (h * 0.06)),
+        "complaints_per_1k": 100 * 2 ** (-30 / (h * 10)),
+        "late_shipment_rate": 100 * 2 ** (-0.05 / (h * 0.05)),
+        "review_shortfall": 100 * 2 ** (-0.5 / (h * 0.5)),
+        "brushing_share": 100.0,  # reference is the floor, value 0
+    }
+    for k in COMPONENTS:
+        assert b[f"{k}_points"] == pytest.approx(w[k] * expected[k])
+    assert b["score"] == pytest.approx(sum(w[k] * expected[k] for k in COMPONENTS))
+    assert b["refund_rate_ref"] == pytest.approx(0.06)
+    assert b["brushing_share_ref"] == pytest.approx(sc.reference_floor["brushing_share"])
+    assert out.loc["small", "status"] == STATUS_INSUFFICIENT
+    assert np.isnan(out.loc["small", "score"])
+    assert out.loc["b0", "score"] > out.loc["b2", "score"] > out.loc["b4", "score"]
+    # The explanation names the component that cost the most points first.
+    assert explain(b, sc)[0][0] == "refund_rate"
+
+
+def test_trailing_window(config: TrustConfig) -> None:
+    """A period's score sums the counts of the window_months months ending with it."""
+    sc = config.score.model_copy(update={"min_orders": 1, "window_months": 3})
+    rows = [
+        {"entity_id": "b", "period": pd.Timestamp(p).date(), "orders": 10, "refunded": r}
+        for p, r in [("2026-07-01", 10), ("2026-08-01", 0), ("2026-09-01", 0), ("2026-10-01", 0)]
+    ]
+    out = trust_scores(_counts(rows), sc, entity="brand").set_index("period")
+    assert out.loc[pd.Timestamp("2026-09-01").date(), "refund_rate"] == pytest.approx(10 / 30)
+    assert out.loc[pd.Timestamp("2026-10-01").date(), "refund_rate"] == 0.0
+
+
+# -- properties -----------------------------------------------------------------------------
+
+
+counts_row = st.integers(35, 80).flatmap(
+    lambda n: st.fixed_dictionaries(
+        {
+            "orders": st.just(n),
+            "refunded": st.integers(0, n - 1),
+            "complaints": st.integers(0, 5),
+            "promised": st.just(n),
+            "late": st.integers(0, n),
+            "reviews": st.integers(0, 10),
+            "brushing": st.integers(0, 3),
+            "category": st.sampled_from(["c0", "c1"]),
+            "period": st.sampled_from(["2026-09-01", "2026-10-01"]),
+        }
+    )
+)
+count_tables = st.lists(counts_row, min_size=2, max_size=14)
+
+
+def _frame(rows: list[dict], rnd: object = None) -> pd.DataFrame:
+    df = _counts(
+        [
+            {
+                **r,
+                "entity_id": f"b{i % 7}",
+                "period": pd.Timestamp(r["period"]).date(),
+                "review_score_sum": 4 * r["reviews"],
+            }
+            for i, r in enumerate(rows)
+        ]
+    )
+    # One category per brand: the one its first row drew.
+    df["category"] = df["entity_id"].map(df.groupby("entity_id")["category"].first())
+    return df
+
+
+@settings(max_examples=60, deadline=None)
+@given(count_tables, st.data())
+def test_adding_a_refund_never_raises_a_score(config, rows, data) -> None:
+    """Counts are additive per order (checked against pandas below), so one more refunded
+    order is one more in ``refunded`` of its brand and month."""
+    sc = config.score.model_copy(update={"min_category_size": 2})
+    before_c = _frame(rows)
+    i = data.draw(st.sampled_from([j for j, r in enumerate(rows) if r["refunded"] < r["orders"]]))
+    after_c = before_c.copy()
+    after_c.loc[i, "refunded"] += 1
+    before = trust_scores(before_c, sc, entity="brand").set_index(["entity_id", "period"])
+    after = trust_scores(after_c, sc, entity="brand").set_index(["entity_id", "period"])
+    brand = before_c.loc[i, "entity_id"]
+    mine = before.loc[brand].index
+    assert (after.loc[brand, "score"] <= before.loc[brand, "score"] + 1e-9).all()
+    assert (after.loc[brand, "refund_rate"] >= before.loc[brand, "refund_rate"]).all()
+    assert len(mine) > 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(count_tables, st.randoms(use_true_random=False))
+def test_scores_do_not_depend_on_row_order(config, rows, rnd) -> None:
+    sc = config.score.model_copy(update={"min_category_size": 2})
+    df = _frame(rows)
+    want = trust_scores(df, sc, entity="brand")
+    perm = list(range(len(df)))
+    rnd.shuffle(perm)
+    got = trust_scores(df.iloc[perm].reset_index(drop=True), sc, entity="brand")
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_ibis_counts_do_not_depend_on_row_order(wh: Warehouse, config: TrustConfig) -> None:
+    m = planted_market(seed=7, n_brands=16)
+    want = _scores(wh, m.orders, m.reviews, m.brands, config)
+    got = _scores(
+        wh,
+        m.orders.sample(frac=1.0, random_state=3),
+        m.reviews.iloc[::-1],
+        m.brands.iloc[::-1],
+        config,
+    )
+    pd.testing.assert_frame_equal(got, want)
+
+
+# -- planted truth and gates ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def simulated_scores(wh: Warehouse, config: TrustConfig, small_simulated_market: Path):
+    d = small_simulated_market
+    tables = {
+        t: pd.read_parquet(d / f"{t}.parquet") for t in ("orders", "reviews", "brands", "accounts")
+    }
+    cols = ["order_id", "brand_id", "buyer_id", "paid_at"]
+    flagged = detect_brushing(tables["orders"][cols], config.brushing).flagged
+    brands = _scores(wh, tables["orders"], tables["reviews"], tables["brands"], config, flagged)
+    accounts = _scores(
+        wh, tables["orders"], tables["reviews"], tables["accounts"], config, flagged, "account"
+    )
+    return brands, accounts, tables, d
+
+
+def test_scores_follow_planted_trust(simulated_scores) -> None:
+    """Planted truth (simulator truth/brands and truth/accounts true_trust): the latest score
+    ranks brands and accounts like their true trust (Spearman ≥ 0.5)."""
+    brands, accounts, _, d = simulated_scores
+    for scores, truth, key in (
+        (brands, "brands", "brand_id"),
+        (accounts, "accounts", "account_id"),
+    ):
+        last = scores[
+            (scores["period"] == scores["period"].max()) & (scores["status"] == STATUS_OK)
+        ]
+        t = pd.read_parquet(d / "truth" / f"{truth}.parquet")
+        m = last.merge(t, left_on="entity_id", right_on=key)
+        assert len(m) >= 50
+        assert m[["score", "true_trust"]].corr("spearman").iloc[0, 1] >= 0.5
+        assert ((m["score"] > 0) & (m["score"] <= 100)).all()
+
+
+def test_gates(simulated_scores, config: TrustConfig) -> None:
+    brands, accounts, tables, d = simulated_scores
+    scores = pd.concat([brands, accounts], ignore_index=True)
+    alerts = trust_alerts(scores, tables["accounts"], config)
+    g = config.gates
+    low = brands[(brands["status"] == STATUS_OK) & (brands["score"] < g.brand_alert_below)]
+    got = alerts[alerts["kind"] == "low_trust"]
+    assert set(zip(got["brand_id"], got["period"], strict=True)) == set(
+        zip(low["entity_id"], low["period"], strict=True)
+    )
+    # Brushing alerts fall on the shops of planted rings (truth/brands has_brushing_ring).
+    truth = pd.read_parquet(d / "truth" / "brands.parquet")
+    ring_shops = set(truth.loc[truth["has_brushing_ring"], "brand_id"])
+    brushing = set(alerts.loc[alerts["kind"] == "brushing", "brand_id"])
+    assert brushing and brushing <= ring_shops
+    # Violations per brand and period add up to the brand's alerts.
+    v = brand_violations(alerts)
+    assert v["violations"].sum() == alerts["brand_id"].notna().sum()
+    assert v["severe_violations"].sum() == alerts["severe"].sum()
+    # The recommendation gate drops exactly the accounts scored below the threshold.
+    latest = accounts[accounts["period"] == accounts["period"].max()]
+    cands = [*latest["entity_id"].tolist(), "never-seen"]
+    kept = trusted_accounts(scores, g, cands)
+    bad = set(latest.loc[latest["score"] < g.account_exclude_below, "entity_id"])
+    assert bad and not bad & set(kept)
+    assert set(cands) - bad == set(kept)
+    assert is_trusted(None, STATUS_INSUFFICIENT, g) is g.insufficient_data_is_trusted
+    assert not is_trusted(g.account_exclude_below - 0.1, STATUS_OK, g)
+
+
+def test_planted_market_counts_match_pandas(wh: Warehouse, config: TrustConfig) -> None:
+    """The Ibis counts equal a plain pandas count over the same orders."""
+    m = planted_market(seed=7, n_brands=16)
+    expr = trust_counts(
+        ibis.memtable(m.orders), ibis.memtable(m.reviews), ibis.memtable(m.brands), entity="brand"
+    )
+    got = wh.execute(expr).groupby("entity_id")[["orders", "refunded", "late", "complaints"]].sum()
+    o = m.orders
+    ref = pd.DataFrame(
+        {
+            "orders": o.groupby("brand_id").size(),
+            "refunded": (o["status"] == "refunded").groupby(o["brand_id"]).sum(),
+            "late": (o["shipped_at"] > o["promised_ship_by"]).groupby(o["brand_id"]).sum(),
+        }
+    )
+    rv = m.reviews.merge(o[["order_id", "brand_id"]], on="order_id")
+    ref["complaints"] = (
+        rv["complaint"].isin(["quality", "misleading"]).groupby(rv["brand_id"]).sum()
+    )
+    ref = ref.fillna(0).astype("int64")
+    pd.testing.assert_frame_equal(
+        got.sort_index().astype("int64"), ref.sort_index(), check_names=False
+    )
