@@ -26,12 +26,13 @@ __all__ = [
 def small_market(
     tmp_dir: Path | str,
     seed: int = 0,
-    brands: int = 40,
+    brands: int = 60,
     months: int = 6,
-    categories: tuple[str, ...] | None = ("apparel", "beauty", "food"),
+    categories: tuple[str, ...] | None = ("apparel", "beauty"),
 ) -> Path:
-    """A small market (40 brands × 6 months, three categories, ~0.2 M orders, a few seconds)
-    written as Parquet to ``tmp_dir``; returns the folder. Cached by the caller if needed."""
+    """A small market written as Parquet to ``tmp_dir`` (returns the folder): 60 brands ×
+    6 months in two categories, so each category has a few KA brands; about 0.3 M orders in a
+    few seconds. Session-scope it in tests (``tests/simulator/conftest.py``)."""
     out = Path(tmp_dir)
     simulate(MarketConfig(brands=brands, months=months, seed=seed, categories=categories), out)
     return out

@@ -101,8 +101,8 @@ def make_catalog(
     )
     launch_s = start + day * SECONDS_PER_DAY + rng.integers(9 * 3600, 18 * 3600, total)
     launch_s = np.maximum(launch_s, brands.joined_s[brand])
-    price = brands.aov[brand] / 1.2 * np.exp(rng.normal(0.0, cp.price_sigma, total))
-    price = np.round(np.maximum(np.where(kind == 2, price * 1.3, price), 9.9), 1) - 0.1
+    raw = brands.aov[brand] / 1.2 * np.exp(rng.normal(0.0, cp.price_sigma, total))
+    price = np.round(np.maximum(np.where(kind == 2, raw * 1.3, raw), 9.9), 1) - 0.1
     hit = rng.beta(*cp.hit_beta, total)
     # factory: a factory-upgraded brand makes its own goods; others source within the category
     own = brand % n_fact

@@ -9,8 +9,8 @@ the brand's AOV lies in the influencer's audience price band and −|log(AOV/ban
 otherwise, and ε_bi ~ N(0, 1) is the part no feature explains. Each brand-month has
 1 + Poisson(coop_base + coop_weight·s_dist·(size/200k)^0.3) cooperations, influencers picked
 with probability ∝ fit^(1 + pickiness·s_dist)·(fans/10⁵)^0.2 (skilled brands pick better). A
-cooperation's expected orders are ∝ √(fans/10⁵)·fit (× dedicated_boost for a dedicated
-session, 达人专场), scaled so the brand's influencer orders meet its plan.
+cooperation's expected orders are ∝ reach·fit² with reach = (fans/10⁵)^0.3 (× dedicated_boost
+for a dedicated session, 达人专场), scaled so the brand's influencer orders meet its plan.
 """
 
 from __future__ import annotations
@@ -49,6 +49,11 @@ def row_mean(values: np.ndarray, default: float) -> np.ndarray:
     count = ok.sum(axis=1)
     total = np.where(ok, values, 0.0).sum(axis=1)
     return np.where(count > 0, total / np.maximum(count, 1), default)
+
+
+def reach(fans: np.ndarray) -> np.ndarray:
+    """Audience reach of an influencer: (fans / 10⁵)^0.3."""
+    return np.power(np.maximum(fans, 1.0) / 1e5, 0.3)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -114,11 +119,7 @@ def cooperations(
     cb, cm, cpair = slot_b[first], slot_m[first], pair[first]
     n = len(cb)
     dedicated = rng.random(n) < ip.dedicated_base + ip.dedicated_weight * s_d[cb, cm]
-    e = (
-        np.sqrt(fans[cpair] / 1e5 + 0.01)
-        * fit[cpair]
-        * np.where(dedicated, ip.dedicated_boost, 1.0)
-    )
+    e = reach(fans[cpair]) * fit[cpair] ** 2 * np.where(dedicated, ip.dedicated_boost, 1.0)
     tot = np.bincount(cb * months + cm, weights=e, minlength=nb * months)
     share = e / tot[cb * months + cm]
     account = off + pi[cpair]

@@ -4,8 +4,9 @@ An account is live on a day with probability ``base + weight × s_self`` (main a
 accounts have their own base and weight); a session lasts ``hours`` (uniform range) and starts
 between 09:00 and the hour that ends it by 23:00. Viewers UV = fans^0.5 × hours × (0.5 + quality)
 × lognormal noise; watch seconds = UV × 60 × (1 + 3·quality) × lognormal noise. A self-sold order
-placed in a live room picks a session of its brand that day with probability ∝ duration ×
-quality, so an account's GMV per live hour is proportional to its true quality.
+placed in a live room picks a session of its brand in the same week of the month with
+probability ∝ duration × quality, so an account's GMV per live hour is proportional to its true
+quality.
 """
 
 from __future__ import annotations
@@ -76,9 +77,7 @@ def brand_sessions(
         lp.matrix_base + lp.matrix_weight * skill,
     )
     day_start = window.start_seconds + np.arange(days) * SECONDS_PER_DAY
-    alive = (day_start[None, :] >= accounts.created_s[acc][:, None] - SECONDS_PER_DAY + 1) & (
-        skill >= 0
-    )
+    alive = (day_start[None, :] >= accounts.created_s[acc][:, None]) & (skill >= 0)
     live = (rng.random((len(acc), days)) < p) & alive
     a_idx, day = np.nonzero(live)
     n = len(a_idx)

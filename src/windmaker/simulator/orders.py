@@ -9,8 +9,9 @@ Per block (all vectorised, no loop over orders):
    (``buyers.sample_repeats``); a follower's repeat comes through the follow page with
    probability ``follow_repeat``, other repeats are self-sold with probability σ or sold by one
    of the month's cooperating influencers;
-3. self-sold orders land in a live session of the brand that day with probability
-   ``live_share`` (∝ duration × account quality), else off-live on the main account;
+3. self-sold orders land in a live session of the brand in the same week of the month with
+   probability ``live_share`` (∝ duration × account quality), else off-live on the main
+   account;
 4. SKU: special-supply SKUs with the month's special share, else by hit weight (new SKUs are
    tested through influencers in their launch month); amount ~ Gamma-Gamma, quantity =
    round(amount / list price) ≥ 1; commission = influencer's rate × amount;
@@ -98,12 +99,19 @@ def generate_orders(
     rec = dm.recommend[blk]
     main = ctx.accounts.brand_first[blk]
     sess = ctx.sessions
-    live_choice = GroupedChoice.build(sess.brand_local * days + sess.day, sess.weight, nb * days)
+    # live rooms are chosen within the brand's week of the month (4 per month; the last one
+    # takes the remaining days), so a session's orders scale with duration × quality rather than
+    # with how many other sessions ran that day
+    week = np.minimum((np.arange(days) - w.month_first_day[day_month]) // 7, 3) + 4 * day_month
+    n_weeks = 4 * months
+    live_choice = GroupedChoice.build(
+        sess.brand_local * n_weeks + week[sess.day], sess.weight, nb * n_weeks
+    )
 
     def place_self(
         b: np.ndarray, d: np.ndarray, at: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        g = b * days + d
+        g = b * n_weeks + week[d]
         live = live_choice.has(g) & (rng.random(len(b)) < p.channels.live_share)
         s = np.where(live, live_choice.pick(g, rng.random(len(b))), -1)
         s0 = np.maximum(s, 0)
@@ -177,20 +185,21 @@ def generate_orders(
     r_b = bb[r_buyer]
     r_d = (r_at - start) // SECONDS_PER_DAY
     r_m = day_month[r_d]
-    fol = (
-        follows[r_buyer]
-        & (r_at > follow_at[r_buyer])
-        & (rng.random(len(r_at)) < p.repeat.follow_repeat)
-    )
     coop_of_bm = GroupedChoice.build(co.brand_local * months + co.month, co.share, nb * months)
     has_coop = coop_of_bm.has(r_b * months + r_m)
     r_self = (rng.random(len(r_at)) < sigma[r_b, r_m]) | ~has_coop
-    r_src = np.where(fol, FOLLOW, _source(rng, rec[r_b, r_m], p.channels.search_share))
     r_coop = np.where(r_self, -1, coop_of_bm.pick(r_b * months + r_m, rng.random(len(r_at))))
     ra, rs, rt_at = place_self(r_b, r_d, r_at)
     r_acc = np.where(r_self, ra, co.account[np.maximum(r_coop, 0)])
     r_sess = np.where(r_self, rs, -1)
     r_at2 = np.where(r_self, rt_at, r_at)
+    # a follower's repeat (after following) comes through the follow page
+    fol = (
+        follows[r_buyer]
+        & (r_at2 > follow_at[r_buyer])
+        & (rng.random(len(r_at)) < p.repeat.follow_repeat)
+    )
+    r_src = np.where(fol, FOLLOW, _source(rng, rec[r_b, r_m], p.channels.search_share))
     # 3. brushing rings: buyers numbered after the organic ones
     k = len(brushing.paid_at)
     # assemble
