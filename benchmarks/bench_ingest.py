@@ -51,6 +51,7 @@ def _connect(path: Path) -> Any:
     con.execute(f"SET threads = {THREADS}")
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
@@ -61,6 +62,7 @@ def make_files(folder: Path, rows: int) -> tuple[Path, Path]:
     csv, parquet = folder / "orders.csv", folder / "orders.parquet"
     con = duckdb.connect()
     con.execute(f"SET threads = {THREADS}")
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"COPY ({ORDERS_SQL.format(rows=rows)}) TO '{csv}' (HEADER, DELIMITER ',')")
     # The Parquet carries contract names and types (decimal yuan, timestamps), as exports do.
     con.execute(

@@ -161,3 +161,19 @@ def test_unrecognised_headers_are_a_clear_error(workspace: Settings, tmp_path: P
     path = factory.write_csv(tmp_path / "x.csv", ["foo", "bar"], [("1", "2")])
     with pytest.raises(IngestError, match=r"x.csv: cannot tell which table.*pass --table"):
         ingest_files(workspace, [path], progress=False)
+
+
+def test_malformed_csv_refuses_the_batch_naming_the_file(seeded: Settings, tmp_path: Path) -> None:
+    brands = factory.write_csv(
+        tmp_path / "brands2.csv", factory.BRANDS_ZH, [("B7", "七", "食品", "传统", "2025-01-01")]
+    )
+    path = tmp_path / "ragged.csv"
+    good = ",".join(factory.order_row("O1"))
+    path.write_text(
+        ",".join(factory.ORDERS_ZH) + "\n" + good + "\n" + good + ",extra,cells\n" * 3,
+        encoding="utf-8",
+    )
+    with pytest.raises(IngestError, match=r"ragged.csv"):
+        ingest_files(seeded, [brands, path], table=None, progress=False)
+    assert rows(seeded, "SELECT count(*) FROM orders") == [(0,)]
+    assert rows(seeded, "SELECT count(*) FROM brands WHERE brand_id = 'B7'") == [(0,)]

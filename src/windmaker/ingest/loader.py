@@ -175,6 +175,10 @@ def ingest_files(
         tmp_parent: Path | None = target.workspace
     else:
         wh, owned = target, False
+        if wh.engine != "duckdb":
+            raise IngestError(
+                f"ingestion writes through DuckDB transactions; this warehouse is {wh.engine}"
+            )
         wh.ensure_source_tables()
         qdir = quarantine_dir or _default_quarantine(wh)
         unit = money_unit or "yuan"
@@ -247,17 +251,22 @@ def _ingest(
                     remaining = [p.table.name for _, p in plans]
                     for i, plan in plans:
                         remaining.pop(0)
-                        reports[i] = _load_file(
-                            con,
-                            plan,
-                            hashes[i],
-                            tz,
-                            qdir,
-                            written,
-                            bar,
-                            more_of_table=plan.table.name in remaining,
-                            on_event=on_event,
-                        )
+                        try:
+                            reports[i] = _load_file(
+                                con,
+                                plan,
+                                hashes[i],
+                                tz,
+                                qdir,
+                                written,
+                                bar,
+                                more_of_table=plan.table.name in remaining,
+                                on_event=on_event,
+                            )
+                        except Exception as exc:  # a malformed row DuckDB cannot even split
+                            raise IngestError(
+                                f"{plan.source.path}: import failed, nothing was written: {exc}"
+                            ) from exc
                     for name in {p.table.name for _, p in plans}:
                         con.execute(f"DROP TABLE IF EXISTS {quote_ident('__batch_keys_' + name)}")
                     if on_event is not None:
