@@ -105,11 +105,12 @@ def ids(prefix: str, index: np.ndarray, width: int, null: np.ndarray | None = No
     fields = [("prefix", f"S{len(head)}")] + [(f"g{i}", f"<u{k}") for i, k in enumerate(groups)]
     rec = np.empty(n, dtype=np.dtype(fields))  # packed: no padding between fields
     rec["prefix"] = head
-    v = value.astype(np.uint64)
+    v = value.astype(np.uint32 if n == 0 or int(value.max()) < 2**32 else np.uint64)
     for i in range(len(groups) - 1, -1, -1):
         k = groups[i]
-        rec[f"g{i}"] = _DIGIT_TABLES[k][v % 10**k]
-        v //= 10**k
+        unit = v.dtype.type(10**k)
+        rec[f"g{i}"] = _DIGIT_TABLES[k][v % unit]
+        v //= unit
     size = rec.dtype.itemsize
     offsets = np.arange(0, (n + 1) * size, size, dtype=np.int32)
     return pa.Array.from_buffers(
