@@ -307,3 +307,30 @@ def test_planted_market_counts_match_pandas(wh: Warehouse, config: TrustConfig) 
     pd.testing.assert_frame_equal(
         got.sort_index().astype("int64"), ref.sort_index(), check_names=False
     )
+
+
+def test_cli_run_stores_the_tables(workspace, small_simulated_market: Path) -> None:
+    """``windmaker trust run`` stores flagged orders, scores, alerts and violations."""
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from windmaker.cli.main import app
+    from windmaker.workspace import open_warehouse
+
+    with open_warehouse(workspace) as wh:
+        for t in ("orders", "reviews", "brands", "accounts"):
+            wh.write(t, pq.read_table(small_simulated_market / f"{t}.parquet"))
+    ws = ["--workspace", str(workspace.workspace)]
+    result = CliRunner().invoke(app, ["trust", "run", *ws])
+    assert result.exit_code == 0, result.output
+    with open_warehouse(workspace) as wh:
+        flagged = wh.execute(wh.table("mdl_brushing_orders"))
+        scores = wh.execute(wh.table("mdl_trust_scores"))
+        alerts = wh.execute(wh.table("mdl_trust_alerts"))
+        violations = wh.execute(wh.table("mdl_trust_violations"))
+    rings = pd.read_parquet(small_simulated_market / "truth" / "brushing_rings.parquet")
+    assert set(rings["brand_id"]) == set(flagged["brand_id"])
+    assert set(scores["entity"]) == {"brand", "account"}
+    assert violations["violations"].sum() == alerts["brand_id"].notna().sum()
+    shown = CliRunner().invoke(app, ["trust", "show", str(scores["entity_id"].iloc[0]), *ws])
+    assert shown.exit_code == 0 and "refund_rate" in shown.output
