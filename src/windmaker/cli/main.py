@@ -59,6 +59,7 @@ from windmaker.cli.ingest import ingest  # noqa: E402
 from windmaker.cli.refresh import refresh  # noqa: E402
 from windmaker.cli.serve import serve, users_app  # noqa: E402
 from windmaker.cli.simulate import simulate  # noqa: E402
+from windmaker.cli.trust import app as trust_app  # noqa: E402
 
 app.command()(ingest)
 app.command()(refresh)
@@ -69,6 +70,7 @@ app.command()(simulate)
 app.add_typer(users_app, name="users")
 app.add_typer(providers_cli.app, name="providers")
 app.add_typer(providers_cli.store_app, name="store")
+app.add_typer(trust_app, name="trust")
 
 
 if __name__ == "__main__":  # pragma: no cover
