@@ -55,8 +55,13 @@ class Warehouse:
             if target != ":memory:":
                 Path(target).parent.mkdir(parents=True, exist_ok=True)
             self.backend: BaseBackend = ibis.duckdb.connect(
-                target, memory_limit=memory_limit, threads=threads, preserve_insertion_order=False
+                target,
+                memory_limit=memory_limit,
+                threads=threads,
+                preserve_insertion_order=False,
             )
+            # Long work reports through windmaker's own progress bars, not DuckDB's.
+            self.backend.con.execute("SET enable_progress_bar = false")  # type: ignore[attr-defined]
         elif url.startswith("pyspark://"):
             self.engine = "pyspark"
             self.backend = ibis.pyspark.connect(

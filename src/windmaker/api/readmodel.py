@@ -1,0 +1,362 @@
+"""The read model the API and the dashboard serve from: result tables held in memory.
+
+Diagnosis results are small next to the orders they come from (one row per brand × month), and
+the dashboard asks for them thousands of times between two refreshes. So they are loaded once
+from the warehouse into an immutable snapshot, indexed by brand, and swapped whole after a
+refresh; requests never wait on the analytics engine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from windmaker import contract
+from windmaker.warehouse import Warehouse
+
+#: Tables loaded into the snapshot when present; a missing one is an empty frame.
+LOADED_TABLES = (
+    "brands",
+    "m_brand_month",
+    "m_capability",
+    "m_gmv_drivers",
+    "g_stage",
+    "g_bottleneck",
+    "g_plan",
+    "g_portfolio",
+    "mdl_trust_scores",
+    "mdl_trust_alerts",
+    "mdl_recommendations",
+    "mdl_clv_brand",
+    "mdl_clv_buyers",
+    "mdl_traffic_curves",
+    "mdl_budget",
+    "mdl_horse_race",
+    "mdl_hits",
+    "mdl_concentration",
+)
+
+STAGE_ORDER = {s: i for i, s in enumerate(contract.STAGES)}
+SORTABLE = ("priority", "gmv_at_stake", "net_gmv_t90d", "brand_id", "name", "stage", "category")
+
+
+def _clean(value: Any) -> Any:
+    """A JSON-safe Python value: no NaN, numpy scalars or pandas timestamps."""
+    if value is None:
+        return None
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.to_pydatetime()
+    if value is pd.NaT:
+        return None
+    if hasattr(value, "is_nan") and value.is_nan():  # decimal.Decimal
+        return None
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of ``frame`` as JSON-safe dicts."""
+    cols = list(frame.columns)
+    return [
+        {c: _clean(v) for c, v in zip(cols, row, strict=True)}
+        for row in frame.itertuples(index=False)
+    ]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent load of every result table."""
+
+    frames: dict[str, pd.DataFrame]
+    latest_period: date | None
+    by_brand: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
+
+    def frame(self, name: str) -> pd.DataFrame:
+        return self.frames.get(name, pd.DataFrame())
+
+    def brand_rows(self, name: str, brand_id: str) -> pd.DataFrame:
+        return self.by_brand.get(name, {}).get(
+            brand_id, pd.DataFrame(columns=self.frame(name).columns)
+        )
+
+
+def load_snapshot(wh: Warehouse) -> Snapshot:
+    """Read every result table present in ``wh`` and index it by brand."""
+    present = set(wh.tables())
+    frames: dict[str, pd.DataFrame] = {}
+    for name in LOADED_TABLES:
+        if name in present:
+            df = wh.execute(wh.table(name))
+            for col in df.columns:
+                if col in ("period", "month") and not df.empty:
+                    df[col] = pd.to_datetime(df[col]).dt.date
+            frames[name] = df
+    latest = None
+    for source in ("g_stage", "m_brand_month"):
+        df = frames.get(source)
+        if df is not None and not df.empty and "period" in df.columns:
+            latest = max(df["period"])
+            break
+    by_brand: dict[str, dict[str, pd.DataFrame]] = {}
+    for name, df in frames.items():
+        if "brand_id" in df.columns and name != "brands" and not df.empty:
+            by_brand[name] = {str(k): g for k, g in df.groupby("brand_id", sort=False)}
+    return Snapshot(frames=frames, latest_period=latest, by_brand=by_brand)
+
+
+class ReadModel:
+    """Thread-safe holder of the current snapshot, with the queries the interfaces need."""
+
+    def __init__(self, wh_factory: Any) -> None:
+        self._wh_factory = wh_factory
+        self._lock = threading.Lock()
+        self._snap = Snapshot(frames={}, latest_period=None)
+
+    def reload(self) -> None:
+        """Load a new snapshot from the warehouse and swap it in."""
+        with self._wh_factory() as wh:
+            snap = load_snapshot(wh)
+        with self._lock:
+            self._snap = snap
+
+    @property
+    def snap(self) -> Snapshot:
+        return self._snap
+
+    # -- brands --------------------------------------------------------------------------------
+    def brand(self, brand_id: str) -> dict[str, Any] | None:
+        brands = self.snap.frame("brands")
+        if brands.empty:
+            return None
+        row = brands.loc[brands["brand_id"] == brand_id]
+        return records(row)[0] if not row.empty else None
+
+    def brand_ids(self) -> set[str]:
+        brands = self.snap.frame("brands")
+        return set(brands["brand_id"]) if not brands.empty else set()
+
+    def categories(self) -> list[str]:
+        brands = self.snap.frame("brands")
+        return sorted(brands["category"].dropna().unique()) if not brands.empty else []
+
+    def overview(self, scope: set[str] | None) -> pd.DataFrame:
+        """One row per brand in ``scope`` (None = all) for the latest period."""
+        snap = self.snap
+        brands = snap.frame("brands")
+        if brands.empty:
+            return pd.DataFrame(columns=["brand_id", "name", "category"])
+        out = brands[["brand_id", "name", "category", "origin"]].copy()
+        if scope is not None:
+            out = out[out["brand_id"].isin(scope)]
+        period = snap.latest_period
+        for name, cols in (
+            ("g_stage", ["stage"]),
+            ("g_portfolio", ["attention", "gmv_at_stake", "priority"]),
+            ("m_brand_month", ["net_gmv_t90d", "net_gmv"]),
+        ):
+            df = snap.frame(name)
+            if df.empty or period is None:
+                for c in cols:
+                    out[c] = None
+                continue
+            latest = df[df["period"] == period]
+            have = [c for c in cols if c in latest.columns]
+            out = out.merge(
+                latest[["brand_id", *have]].drop_duplicates("brand_id"), on="brand_id", how="left"
+            )
+            for c in cols:
+                if c not in out.columns:
+                    out[c] = None
+        bott = snap.frame("g_bottleneck")
+        if not bott.empty and period is not None:
+            top = bott[(bott["period"] == period) & (bott["rank"] == 1)][["brand_id", "capability"]]
+            out = out.merge(
+                top.rename(columns={"capability": "bottleneck"}), on="brand_id", how="left"
+            )
+        else:
+            out["bottleneck"] = None
+        alerts = snap.frame("mdl_trust_alerts")
+        alerted = (
+            set(alerts["brand_id"].dropna()) if not alerts.empty and "brand_id" in alerts else set()
+        )
+        out["trust_alert"] = out["brand_id"].isin(alerted)
+        return out
+
+    def list_brands(
+        self,
+        scope: set[str] | None,
+        *,
+        category: str | None = None,
+        stage: str | None = None,
+        attention: str | None = None,
+        q: str | None = None,
+        sort: str = "priority",
+        descending: bool = True,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[dict[str, Any]], int]:
+        df = self.overview(scope)
+        if category:
+            df = df[df["category"] == category]
+        if stage:
+            df = df[df["stage"] == stage]
+        if attention:
+            df = df[df["attention"] == attention]
+        if q:
+            ql = q.lower()
+            df = df[
+                df["brand_id"].str.lower().str.contains(ql, regex=False)
+                | df["name"].str.lower().str.contains(ql, regex=False)
+            ]
+        total = len(df)
+        key = sort if sort in df.columns else "brand_id"
+        # Priority 1 is the most urgent brand, so "descending" urgency is ascending numbers.
+        ascending = descending if key == "priority" else not descending
+        df = df.sort_values(key, ascending=ascending, na_position="last", kind="stable")
+        return records(df.iloc[offset : offset + limit]), total
+
+    # -- one brand -----------------------------------------------------------------------------
+    def _latest(self, name: str, brand_id: str, period: date | None = None) -> pd.DataFrame:
+        """The brand's rows of ``name`` in ``period`` (default: its latest period)."""
+        rows = self.snap.brand_rows(name, brand_id)
+        if rows.empty or "period" not in rows.columns:
+            return rows
+        return rows[rows["period"] == (period or rows["period"].max())]
+
+    def scorecard(self, brand_id: str, period: date | None = None) -> dict[str, Any]:
+        caps = self._latest("m_capability", brand_id, period)
+        month = self._latest("m_brand_month", brand_id, period)
+        stage = self._latest("g_stage", brand_id, period)
+        trust = self._latest("mdl_trust_scores", brand_id, period)
+        return {
+            "brand": self.brand(brand_id),
+            "period": period or self.snap.latest_period,
+            "stage": records(stage)[0] if not stage.empty else None,
+            "capabilities": records(caps[["capability", "index", "score"]])
+            if not caps.empty
+            else [],
+            "metrics": records(month)[0] if not month.empty else {},
+            "trust": records(trust)[:1] or None,
+            "trust_alert": brand_id
+            in set(self.snap.frame("mdl_trust_alerts").get("brand_id", pd.Series(dtype=str))),
+        }
+
+    def stage_history(self, brand_id: str) -> list[dict[str, Any]]:
+        rows = self.snap.brand_rows("g_stage", brand_id)
+        return records(rows.sort_values("period")) if not rows.empty else []
+
+    def diagnosis(self, brand_id: str, period: date | None = None) -> dict[str, Any]:
+        stage = self._latest("g_stage", brand_id, period)
+        bott = self._latest("g_bottleneck", brand_id, period)
+        plan = self._latest("g_plan", brand_id, period)
+        plan_rows = records(plan.sort_values("rank")) if not plan.empty else []
+        for row in plan_rows:
+            ev = row.get("evidence")
+            if isinstance(ev, str):
+                try:
+                    row["evidence"] = json.loads(ev)
+                except ValueError:
+                    row["evidence"] = {"note": ev}
+        return {
+            "stage": records(stage)[0] if not stage.empty else None,
+            "bottlenecks": records(bott.sort_values("rank")) if not bott.empty else [],
+            "plan": plan_rows,
+        }
+
+    def metric_series(
+        self, brand_id: str, metrics: Iterable[str] | None = None
+    ) -> list[dict[str, Any]]:
+        rows = self.snap.brand_rows("m_brand_month", brand_id)
+        if rows.empty:
+            return []
+        if metrics:
+            keep = ["period", *[m for m in metrics if m in rows.columns]]
+            rows = rows[keep]
+        return records(rows.sort_values("period"))
+
+    def table_rows(self, name: str, brand_id: str) -> list[dict[str, Any]]:
+        """Every row of result table ``name`` for one brand (model outputs, driver tree)."""
+        rows = self.snap.brand_rows(name, brand_id)
+        return records(rows)
+
+    def radar(self, brand_id: str, period: date | None = None) -> dict[str, Any]:
+        """The brand's capability scores against its category median and the next stage's median."""
+        caps = self.snap.frame("m_capability")
+        stages = self.snap.frame("g_stage")
+        period = period or self.snap.latest_period
+        brand = self.brand(brand_id)
+        if caps.empty or period is None or brand is None:
+            return {
+                "capabilities": list(contract.CAPABILITIES),
+                "brand": [],
+                "category_median": [],
+                "next_stage_median": [],
+            }
+        now = caps[caps["period"] == period]
+        mine = now[now["brand_id"] == brand_id].set_index("capability")["score"]
+        cat = now[now["category"] == brand["category"]].groupby("capability")["score"].median()
+        nxt: pd.Series = pd.Series(dtype=float)
+        if not stages.empty:
+            st_now = stages[stages["period"] == period]
+            my_stage = st_now.loc[st_now["brand_id"] == brand_id, "stage"]
+            if not my_stage.empty:
+                idx = STAGE_ORDER.get(str(my_stage.iloc[0]), 0)
+                up = contract.STAGES[min(idx + 1, len(contract.STAGES) - 1)]
+                peers = set(st_now.loc[st_now["stage"] == up, "brand_id"])
+                nxt = now[now["brand_id"].isin(peers)].groupby("capability")["score"].median()
+        caps_order = list(contract.CAPABILITIES)
+        return {
+            "capabilities": caps_order,
+            "brand": [_clean(mine.get(c)) for c in caps_order],
+            "category_median": [_clean(cat.get(c)) for c in caps_order],
+            "next_stage_median": [_clean(nxt.get(c)) for c in caps_order],
+        }
+
+    # -- ecosystem -----------------------------------------------------------------------------
+    def _stages_in(self, scope: set[str] | None) -> pd.DataFrame:
+        stages = self.snap.frame("g_stage")
+        if stages.empty or scope is None:
+            return stages
+        return stages[stages["brand_id"].isin(scope)]
+
+    def stage_distribution(self, scope: set[str] | None) -> list[dict[str, Any]]:
+        stages = self._stages_in(scope)
+        if stages.empty:
+            return []
+        counts = stages.groupby(["period", "stage"]).size().rename("brands").reset_index()
+        return records(counts.sort_values(["period", "stage"]))
+
+    def stage_flows(self, scope: set[str] | None) -> list[dict[str, Any]]:
+        """Brands moving between stages from one period to the next, summed over all periods."""
+        stages = self._stages_in(scope)
+        if stages.empty:
+            return []
+        s = stages.sort_values(["brand_id", "period"])[["brand_id", "period", "stage"]].copy()
+        s["next"] = s.groupby("brand_id")["stage"].shift(-1)
+        moves = s.dropna(subset=["next"])
+        moves = moves[moves["stage"] != moves["next"]]
+        flows = moves.groupby(["stage", "next"]).size().rename("brands").reset_index()
+        return records(flows.rename(columns={"stage": "source", "next": "target"}))

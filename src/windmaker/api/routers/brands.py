@@ -1,0 +1,121 @@
+"""Brands: list, scorecard, stage history, diagnosis and plan, GMV tree, series, model results."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from windmaker import contract
+from windmaker.api.deps import BrandInScope, CurrentUser, ReadModelDep
+from windmaker.api.errors import ERROR_RESPONSES
+from windmaker.api.readmodel import SORTABLE
+from windmaker.api.schemas import (
+    BrandSummary,
+    Diagnosis,
+    Page,
+    Radar,
+    Rows,
+    Scorecard,
+    StageRecord,
+)
+
+router = APIRouter(prefix="/brands", tags=["brands"], responses=ERROR_RESPONSES)
+
+Stage = Literal["zero_breaking", "climbing", "ka", "ska"]
+Attention = Literal["stalled", "falling", "ready", "trust_alert", "ok"]
+Sort = Literal["priority", "gmv_at_stake", "net_gmv_t90d", "brand_id", "name", "stage", "category"]
+assert set(SORTABLE) == set(Sort.__args__)  # type: ignore[attr-defined]
+assert set(contract.STAGES) == set(Stage.__args__)  # type: ignore[attr-defined]
+
+
+@router.get(
+    "", response_model=Page[BrandSummary], summary="Brands in scope, filtered, sorted, paged"
+)
+def list_brands(
+    user: CurrentUser,
+    rm: ReadModelDep,
+    category: str | None = None,
+    stage: Stage | None = None,
+    attention: Attention | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="Search in id and name")] = None,
+    sort: Sort = "priority",
+    order: Literal["asc", "desc"] = "desc",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Page[BrandSummary]:
+    items, total = rm.list_brands(
+        user.scope_set,
+        category=category,
+        stage=stage,
+        attention=attention,
+        q=q,
+        sort=sort,
+        descending=order == "desc",
+        offset=(page - 1) * page_size,
+        limit=page_size,
+    )
+    return Page[BrandSummary](
+        items=[BrandSummary.model_validate(i) for i in items],
+        total=total,
+        page=page,
+        page_size=page_size,
+    )
+
+
+@router.get(
+    "/{brand_id}",
+    response_model=Scorecard,
+    summary="Scorecard: stage, STEPS scores, key metrics, trust",
+)
+def scorecard(brand_id: BrandInScope, rm: ReadModelDep) -> Scorecard:
+    return Scorecard.model_validate(rm.scorecard(brand_id))
+
+
+@router.get(
+    "/{brand_id}/stages", response_model=list[StageRecord], summary="Stage history with reasons"
+)
+def stages(brand_id: BrandInScope, rm: ReadModelDep) -> list[StageRecord]:
+    return [StageRecord.model_validate(r) for r in rm.stage_history(brand_id)]
+
+
+@router.get(
+    "/{brand_id}/diagnosis", response_model=Diagnosis, summary="Stage, bottleneck ranking and plan"
+)
+def diagnosis(brand_id: BrandInScope, rm: ReadModelDep) -> Diagnosis:
+    return Diagnosis.model_validate(rm.diagnosis(brand_id))
+
+
+@router.get(
+    "/{brand_id}/radar", response_model=Radar, summary="STEPS scores vs category and next stage"
+)
+def radar(brand_id: BrandInScope, rm: ReadModelDep) -> Radar:
+    return Radar.model_validate(rm.radar(brand_id))
+
+
+@router.get("/{brand_id}/metrics", response_model=Rows, summary="Monthly metric time series")
+def metrics(
+    brand_id: BrandInScope,
+    rm: ReadModelDep,
+    metric: Annotated[
+        list[str] | None, Query(description="Metric columns to return (default all)")
+    ] = None,
+) -> Rows:
+    return Rows(rows=rm.metric_series(brand_id, metric))
+
+
+def _table_route(path: str, table: str, summary: str) -> None:
+    @router.get(path, response_model=Rows, summary=summary, name=f"brand_{table}")
+    def _rows(brand_id: BrandInScope, rm: ReadModelDep) -> Rows:
+        return Rows(rows=rm.table_rows(table, brand_id))
+
+
+_table_route("/{brand_id}/gmv-tree", "m_gmv_drivers", "GMV driver tree and its decomposition")
+_table_route("/{brand_id}/recommendations", "mdl_recommendations", "Influencer recommendations")
+_table_route("/{brand_id}/clv", "mdl_clv_brand", "Customer lifetime value (when fitted)")
+_table_route(
+    "/{brand_id}/traffic", "mdl_traffic_curves", "Paid-traffic response curve (when fitted)"
+)
+_table_route("/{brand_id}/trust", "mdl_trust_scores", "Trust score and its parts")
+_table_route("/{brand_id}/horse-race", "mdl_horse_race", "Matrix-account horse race")
+_table_route("/{brand_id}/hits", "mdl_hits", "Hit-product detection of the brand's SKUs")

@@ -1,0 +1,58 @@
+"""The operator's portfolio ranked by attention, and the ecosystem overview."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from windmaker.api.deps import CurrentUser, ReadModelDep
+from windmaker.api.errors import ERROR_RESPONSES
+from windmaker.api.schemas import BrandSummary, Page, Rows
+
+router = APIRouter(tags=["portfolio"], responses=ERROR_RESPONSES)
+
+
+@router.get(
+    "/portfolio",
+    response_model=Page[BrandSummary],
+    summary="Brands in scope ranked by what needs attention",
+)
+def portfolio(
+    user: CurrentUser,
+    rm: ReadModelDep,
+    category: str | None = None,
+    stage: Literal["zero_breaking", "climbing", "ka", "ska"] | None = None,
+    attention: Literal["stalled", "falling", "ready", "trust_alert", "ok"] | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> Page[BrandSummary]:
+    items, total = rm.list_brands(
+        user.scope_set,
+        category=category,
+        stage=stage,
+        attention=attention,
+        sort="priority",
+        descending=True,
+        offset=(page - 1) * page_size,
+        limit=page_size,
+    )
+    return Page[BrandSummary](
+        items=[BrandSummary.model_validate(i) for i in items],
+        total=total,
+        page=page,
+        page_size=page_size,
+    )
+
+
+@router.get(
+    "/ecosystem/stages", response_model=Rows, summary="Brands per stage and period (in scope)"
+)
+def stage_distribution(user: CurrentUser, rm: ReadModelDep) -> Rows:
+    rows = rm.stage_distribution(user.scope_set)
+    return Rows(rows=rows)
+
+
+@router.get("/ecosystem/flows", response_model=Rows, summary="Moves between stages (in scope)")
+def stage_flows(user: CurrentUser, rm: ReadModelDep) -> Rows:
+    return Rows(rows=rm.stage_flows(user.scope_set))

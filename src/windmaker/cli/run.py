@@ -1,0 +1,50 @@
+"""``windmaker run``: the main job after new data (brushing → metrics → trust → diagnosis)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or_exit
+from windmaker.config import ConfigError
+from windmaker.pipeline import STEPS, run_pipeline
+
+LABELS = {
+    "brushing": "刷单识别 brushing detection",
+    "metrics": "STEPS 指标 metrics",
+    "trust": "信任分 trust scores",
+    "diagnosis": "阶梯诊断 diagnosis",
+    "done": "完成 done",
+}
+
+
+def run(
+    workspace: WorkspaceOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Recompute every metric table")] = False,
+) -> None:
+    """Diagnose the market after new data: brushing, metrics, trust, ladder (一键诊断)."""
+    settings = settings_or_exit(workspace)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
+        task = bar.add_task(LABELS[STEPS[0]], total=1.0)
+
+        def progress(fraction: float, step: str) -> None:
+            bar.update(task, completed=fraction, description=LABELS.get(step, step))
+
+        try:
+            result = run_pipeline(settings, progress=progress, full=full)
+        except ConfigError as exc:
+            err_console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+    table = Table("step", "seconds", title="windmaker run")
+    for step, secs in result["seconds"].items():
+        table.add_row(LABELS[step], f"{secs:.1f}")
+    console.print(table)
+    console.print(
+        f"{result['brands']} brands diagnosed; {result['brushing_orders']} orders flagged as brushing; "
+        f"metrics refresh: {result['metrics']}"
+    )

@@ -1,0 +1,137 @@
+"""Words of the interface in zh-CN and English: stages, capabilities, labels and error messages.
+
+One catalogue serves the CLI, the JSON API's error messages and the web dashboard, so a stage is
+called the same everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Literal
+
+Lang = Literal["zh-CN", "en"]
+LANGS: tuple[Lang, ...] = ("zh-CN", "en")
+DEFAULT_LANG: Lang = "zh-CN"
+
+_CATALOGUE: dict[str, tuple[str, str]] = {
+    # stages and capabilities
+    "stage.zero_breaking": ("新店破零", "Zero-breaking"),
+    "stage.climbing": ("店铺爬坡", "Climbing"),
+    "stage.ka": ("行业KA", "Category KA"),
+    "stage.ska": ("SKA品牌", "SKA"),
+    "capability.self_operation": ("品牌自播", "Self-operation"),
+    "capability.traffic": ("公域流量", "Traffic"),
+    "capability.distribution": ("达人分销", "Elite distribution"),
+    "capability.private_domain": ("私域复购", "Private domain"),
+    "capability.special_supply": ("渠道特供", "Specify supply"),
+    "attention.stalled": ("停滞", "Stalled"),
+    "attention.falling": ("下滑", "Falling"),
+    "attention.ready": ("待晋级", "Ready to advance"),
+    "attention.trust_alert": ("信任预警", "Trust alert"),
+    "attention.ok": ("正常", "On track"),
+    # navigation and labels
+    "app.title": ("造风者 windmaker", "windmaker"),
+    "nav.workbench": ("工作台", "Workbench"),
+    "nav.brands": ("品牌", "Brands"),
+    "nav.providers": ("服务商", "Providers"),
+    "nav.ecosystem": ("生态", "Ecosystem"),
+    "nav.data": ("数据", "Data"),
+    "nav.logout": ("退出登录", "Log out"),
+    "nav.language": ("English", "中文"),
+    "label.brand": ("品牌", "Brand"),
+    "label.category": ("类目", "Category"),
+    "label.stage": ("阶段", "Stage"),
+    "label.attention": ("关注点", "Attention"),
+    "label.gmv_at_stake": ("涉及GMV", "GMV at stake"),
+    "label.net_gmv_t90d": ("近90天净GMV", "90-day net GMV"),
+    "label.bottleneck": ("瓶颈能力", "Bottleneck"),
+    "label.gap": ("差距", "Gap"),
+    "label.score": ("得分", "Score"),
+    "label.reason": ("判定依据", "Why this stage"),
+    "label.plan": ("行动计划", "Action plan"),
+    "label.evidence": ("同类品牌佐证", "Evidence from peers"),
+    "label.current": ("当前", "Current"),
+    "label.target": ("目标", "Target"),
+    "label.status": ("状态", "Status"),
+    "label.all": ("全部", "All"),
+    "label.filter": ("筛选", "Filter"),
+    "label.export": ("导出", "Export"),
+    "label.username": ("用户名", "Username"),
+    "label.password": ("密码", "Password"),
+    "label.login": ("登录", "Log in"),
+    "label.upload": ("上传", "Upload"),
+    "label.refresh": ("重新计算", "Refresh"),
+    "label.history": ("阶段历史", "Stage history"),
+    "label.trend": ("趋势", "Trend"),
+    "label.drivers": ("GMV驱动拆解", "GMV drivers"),
+    "label.trust": ("信任分", "Trust score"),
+    "label.recommendations": ("达人推荐", "Influencer recommendations"),
+    "label.radar": ("STEPS能力雷达", "STEPS radar"),
+    "label.category_median": ("类目中位数", "Category median"),
+    "label.next_stage_median": ("上一阶梯中位数", "Next stage median"),
+    "label.quarantine": ("隔离记录", "Quarantine report"),
+    "label.accepted": ("已入库", "Accepted"),
+    "label.rejected": ("已隔离", "Quarantined"),
+    "label.decision": ("决定", "Decision"),
+    "label.note": ("备注", "Note"),
+    "label.submit": ("提交", "Submit"),
+    "label.tier": ("造风者等级", "Windmaker tier"),
+    "label.target_count": ("目标数量", "Target"),
+    "label.period": ("周期", "Period"),
+    "label.page": ("页", "Page"),
+    "driver.uv": ("观看人数", "Viewers (UV)"),
+    "driver.watch_time": ("人均观看时长", "Watch time per UV"),
+    "driver.conversion": ("每观看小时订单", "Orders per watch hour"),
+    "driver.aov": ("客单价", "Average order value"),
+    # errors
+    "error.not_found": ("未找到该资源", "Not found"),
+    "error.unauthorized": ("请先登录", "Authentication required"),
+    "error.bad_credentials": ("用户名或密码错误", "Wrong username or password"),
+    "error.token_expired": ("登录已过期，请重新登录", "Your session has expired; log in again"),
+    "error.forbidden": ("当前角色无权执行此操作", "Your role may not do this"),
+    "error.validation": ("请求参数有误", "The request is invalid"),
+    "error.malformed_json": ("请求体不是合法的JSON", "The request body is not valid JSON"),
+    "error.payload_too_large": (
+        "上传文件过大（上限 {limit}）",
+        "The upload is too large (limit {limit})",
+    ),
+    "error.unsupported_file": ("无法识别的文件：{reason}", "Unsupported file: {reason}"),
+    "error.conflict": ("操作冲突：{reason}", "Conflict: {reason}"),
+    "error.no_data": (
+        "尚无诊断数据，请先运行 refresh 与 diagnose",
+        "No diagnosis yet: run refresh and diagnose first",
+    ),
+    "error.internal": ("服务器内部错误", "Internal server error"),
+}
+
+CATALOGUE: Mapping[str, tuple[str, str]] = MappingProxyType(_CATALOGUE)
+
+
+def t(key: str, lang: str = DEFAULT_LANG, **values: object) -> str:
+    """The text of ``key`` in ``lang`` (English for anything but zh), formatted with ``values``."""
+    zh, en = CATALOGUE.get(key, (key, key))
+    text = zh if lang.lower().startswith("zh") else en
+    return text.format(**values) if values else text
+
+
+def negotiate(accept_language: str | None, default: Lang = DEFAULT_LANG) -> Lang:
+    """The interface language for an ``Accept-Language`` header (first supported tag by q-value)."""
+    if not accept_language:
+        return default
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        ranked.append((-q, i, tag.strip().lower()))
+    for _, _, tag in sorted(ranked):
+        if tag.startswith("zh"):
+            return "zh-CN"
+        if tag.startswith("en"):
+            return "en"
+    return default

@@ -1,0 +1,173 @@
+"""ECharts options for the dashboard's charts, built from read-model rows (pure functions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from windmaker import contract
+from windmaker.i18n import t
+
+
+def radar(data: dict[str, Any], lang: str) -> dict[str, Any]:
+    """STEPS radar: the brand's scores against the category median and the next stage's median."""
+    indicators = [{"name": t(f"capability.{c}", lang), "max": 100} for c in data["capabilities"]]
+
+    def series(name: str, values: list[float | None]) -> dict[str, Any]:
+        return {"name": name, "value": [round(v, 1) if v is not None else 0 for v in values]}
+
+    return {
+        "legend": {"bottom": 0},
+        "tooltip": {},
+        "radar": {"indicator": indicators, "radius": "62%"},
+        "series": [
+            {
+                "type": "radar",
+                "data": [
+                    series(t("label.brand", lang), data["brand"]),
+                    series(t("label.category_median", lang), data["category_median"]),
+                    series(t("label.next_stage_median", lang), data["next_stage_median"]),
+                ],
+            }
+        ],
+    }
+
+
+def trend(rows: list[dict[str, Any]], metrics: list[str], lang: str) -> dict[str, Any]:
+    """Monthly lines of a few metrics."""
+    periods = [str(r["period"]) for r in rows]
+    return {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"bottom": 0},
+        "grid": {"left": 60, "right": 20, "top": 20, "bottom": 50},
+        "xAxis": {"type": "category", "data": periods},
+        "yAxis": {"type": "value"},
+        "series": [
+            {"name": m, "type": "line", "data": [_num(r.get(m)) for r in rows], "smooth": True}
+            for m in metrics
+        ],
+    }
+
+
+def bottleneck_bars(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
+    """Gap of each capability to the brands that made the next step (largest first)."""
+    rows = sorted(rows, key=lambda r: r.get("rank") or 0, reverse=True)
+    return {
+        "tooltip": {},
+        "grid": {"left": 110, "right": 30, "top": 10, "bottom": 30},
+        "xAxis": {"type": "value"},
+        "yAxis": {
+            "type": "category",
+            "data": [t(f"capability.{r['capability']}", lang) for r in rows],
+        },
+        "series": [{"type": "bar", "data": [_num(r.get("gap")) for r in rows]}],
+    }
+
+
+def waterfall(parts: list[tuple[str, float]], start: float, lang: str) -> dict[str, Any]:
+    """Period-over-period GMV change split into its drivers, as a waterfall."""
+    labels = [t("label.period", lang) + " −1"]
+    base, values = [0.0], [start]
+    level = start
+    for name, value in parts:
+        labels.append(name)
+        base.append(min(level, level + value))
+        values.append(abs(value))
+        level += value
+    labels.append(t("label.period", lang))
+    base.append(0.0)
+    values.append(level)
+    return {
+        "tooltip": {"trigger": "axis"},
+        "grid": {"left": 70, "right": 20, "top": 20, "bottom": 40},
+        "xAxis": {"type": "category", "data": labels},
+        "yAxis": {"type": "value"},
+        "series": [
+            {"type": "bar", "stack": "w", "data": base, "itemStyle": {"color": "transparent"}},
+            {"type": "bar", "stack": "w", "data": values},
+        ],
+    }
+
+
+def stage_distribution(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
+    periods = sorted({str(r["period"]) for r in rows})
+    series = []
+    for stage in contract.STAGES:
+        by_period = {str(r["period"]): r["brands"] for r in rows if r["stage"] == stage}
+        series.append(
+            {
+                "name": t(f"stage.{stage}", lang),
+                "type": "bar",
+                "stack": "s",
+                "data": [by_period.get(p, 0) for p in periods],
+            }
+        )
+    return {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"bottom": 0},
+        "grid": {"left": 50, "right": 20, "top": 20, "bottom": 50},
+        "xAxis": {"type": "category", "data": periods},
+        "yAxis": {"type": "value"},
+        "series": series,
+    }
+
+
+def flows(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
+    """Sankey of moves between stages."""
+    nodes = [{"name": t(f"stage.{s}", lang)} for s in contract.STAGES]
+    links = [
+        {
+            "source": t(f"stage.{r['source']}", lang),
+            "target": t(f"stage.{r['target']}", lang) + " ",
+            "value": r["brands"],
+        }
+        for r in rows
+    ]
+    nodes += [{"name": t(f"stage.{s}", lang) + " "} for s in contract.STAGES]
+    return {
+        "tooltip": {},
+        "series": [
+            {"type": "sankey", "data": nodes, "links": links, "emphasis": {"focus": "adjacency"}}
+        ],
+    }
+
+
+def tier_progress(tiers: list[dict[str, Any]], lang: str) -> dict[str, Any]:
+    names = [str(x["tier"]) for x in tiers]
+    return {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"bottom": 0},
+        "grid": {"left": 60, "right": 20, "top": 20, "bottom": 50},
+        "xAxis": {"type": "category", "data": names},
+        "yAxis": {"type": "value"},
+        "series": [
+            {"name": "providers", "type": "bar", "data": [x["count"] for x in tiers]},
+            {
+                "name": t("label.target_count", lang),
+                "type": "bar",
+                "data": [x["target"] for x in tiers],
+            },
+        ],
+    }
+
+
+def curve(xs: list[float], ys: list[float], x_name: str, y_name: str) -> dict[str, Any]:
+    return {
+        "tooltip": {"trigger": "axis"},
+        "grid": {"left": 70, "right": 20, "top": 20, "bottom": 40},
+        "xAxis": {"type": "value", "name": x_name},
+        "yAxis": {"type": "value", "name": y_name},
+        "series": [
+            {
+                "type": "line",
+                "showSymbol": False,
+                "data": [[x, y] for x, y in zip(xs, ys, strict=True)],
+            }
+        ],
+    }
+
+
+def _num(value: Any) -> float | None:
+    try:
+        return None if value is None else round(float(value), 4)
+    except (TypeError, ValueError):
+        return None
