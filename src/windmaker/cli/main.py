@@ -57,6 +57,7 @@ from windmaker.cli import providers as providers_cli  # noqa: E402
 from windmaker.cli.diagnose import diagnose, portfolio  # noqa: E402
 from windmaker.cli.ingest import ingest  # noqa: E402
 from windmaker.cli.refresh import refresh  # noqa: E402
+from windmaker.cli.run import run  # noqa: E402
 from windmaker.cli.serve import serve, users_app  # noqa: E402
 from windmaker.cli.simulate import simulate  # noqa: E402
 from windmaker.cli.trust import app as trust_app  # noqa: E402
@@ -65,6 +66,7 @@ app.command()(ingest)
 app.command()(refresh)
 app.command()(diagnose)
 app.command()(portfolio)
+app.command()(run)
 app.command()(serve)
 app.command()(simulate)
 app.add_typer(users_app, name="users")
