@@ -42,8 +42,8 @@ CONFIG = MatchingConfig(ranker=RankerConfig(label_months=2))
 
 @pytest.fixture(scope="module")
 def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """60 brands × 9 months (2026-02 … 2026-10) of the simulator, with its truth."""
-    return small_market(tmp_path_factory.mktemp("market"), seed=0, brands=60, months=9)
+    """120 brands × 9 months (2026-02 … 2026-10) of the simulator, with its truth."""
+    return small_market(tmp_path_factory.mktemp("market"), seed=0, brands=120, months=9)
 
 
 @pytest.fixture(scope="module")

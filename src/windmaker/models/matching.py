@@ -187,6 +187,7 @@ def source_expressions(tables: Mapping[str, ibis.Table]) -> dict[str, ibis.Table
     s = s.mutate(month=_month(s.started_at), live_seconds=seconds.cast("float64"))
     live = s.group_by(["account_id", "month"]).aggregate(
         viewers=s.viewers.cast("float64").sum(),
+        watch_seconds=s.watch_seconds.cast("float64").sum(),
         live_seconds=s.live_seconds.sum(),
         sessions=s.count(),
     )
@@ -441,6 +442,8 @@ FEATURES = (
     "gmv_per_1k_viewers",
     "growth",
     "commission_rate",
+    "coop_share",
+    "watch_per_viewer",
     "log_fans",
     "log_gmv",
     "log_partners",
@@ -502,11 +505,13 @@ class MatchingState:
         x[:, 6] = i["gmv_per_1k"]
         x[:, 7] = i["growth"]
         x[:, 8] = i["commission_rate"]
-        x[:, 9] = i["log_fans"]
-        x[:, 10] = i["log_gmv"]
-        x[:, 11] = i["log_partners"]
-        x[:, 12] = self.brand_log_gmv[b] if b is not None else 0.0
-        x[:, 13] = self.brand_partners[b] if b is not None else 0.0
+        x[:, 9] = i["coop_share"]
+        x[:, 10] = i["watch_per_viewer"]
+        x[:, 11] = i["log_fans"]
+        x[:, 12] = i["log_gmv"]
+        x[:, 13] = i["log_partners"]
+        x[:, 14] = self.brand_log_gmv[b] if b is not None else 0.0
+        x[:, 15] = self.brand_partners[b] if b is not None else 0.0
         return x
 
 
@@ -552,6 +557,13 @@ def build_state(
     coops = f.cooperations[f.cooperations.month >= start]
     by_infl = coops.groupby("account_id")[["commission", "amount", "gmv"]].sum().reindex(infl_ids)
     partners_n = coops.groupby("account_id")["brand_id"].nunique().reindex(infl_ids).fillna(0)
+    # Share of the brand-month's distribution GMV a cooperation took: the influencer's pull,
+    # net of how big its partner brands are; shrunk toward the mean share with 2 pseudo-cases.
+    month_total = coops.groupby(["brand_id", "month"])["gmv"].transform("sum")
+    share_of = np.clip(coops["gmv"] / month_total.where(month_total > 0), 0, 1)
+    sh = share_of.groupby(coops["account_id"]).agg(["sum", "count"]).reindex(infl_ids).fillna(0)
+    prior_share = float(share_of.mean()) if len(share_of) else 0.0
+    coop_share = (sh["sum"] + 2 * prior_share) / (sh["count"] + 2)
 
     n_orders = agg["orders"].to_numpy()
     mean_logp = _safe_div(agg["sum_logp"], n_orders)
@@ -587,6 +599,8 @@ def build_state(
         "gmv_per_1k": 1000 * _safe_div(agg["gmv"], agg["viewers"]),
         "growth": np.log((recent + 1.0) / (prior + 1.0)),
         "commission_rate": _safe_div(by_infl["commission"].fillna(0), by_infl["amount"].fillna(0)),
+        "coop_share": coop_share.to_numpy(dtype=np.float64),
+        "watch_per_viewer": _safe_div(agg["watch_seconds"], agg["viewers"]),
         "log_fans": np.log1p(fans),
         "log_gmv": np.log1p(np.clip(agg["gmv"].to_numpy(), 0, None)),
         "log_partners": np.log1p(partners_n.to_numpy(dtype=np.float64)),
