@@ -31,12 +31,12 @@ from windmaker.simulator.config import (
     load_params,
 )
 from windmaker.simulator.demand import Demand, plan_demand
-from windmaker.simulator.distribution import cooperations, row_mean
+from windmaker.simulator.distribution import Cooperations, cooperations, row_mean
 from windmaker.simulator.ecosystem import Providers, joined_day, make_providers
 from windmaker.simulator.ladder import CLIMBING, ZB, LadderPlan, initial_stage, plan_ladder
-from windmaker.simulator.live import brand_sessions, concat_sessions
-from windmaker.simulator.orders import BlockContext, generate_orders
-from windmaker.simulator.traffic import ad_block
+from windmaker.simulator.live import Sessions, brand_sessions, concat_sessions
+from windmaker.simulator.orders import BlockContext, BlockOrders, generate_orders
+from windmaker.simulator.traffic import AdBlock, ad_block
 from windmaker.simulator.trust import brushing_orders
 
 Progress = Callable[[int, int, int], None]
@@ -429,22 +429,23 @@ def _write_stream(
     counters = {"order": 0, "buyer": 0, "session": 0, "review": 0}
     n, bs = mk.brands.n, mk.config.block_brands
 
-    def write(tables: dict[str, pa.Table]) -> None:
-        for name, tbl in tables.items():
+    def write(build: Callable[[], dict[str, pa.Table]]) -> None:
+        for name, tbl in build().items():
             (sinks[name] if name in sinks else t_sinks[name]).write(tbl)
 
-    # Writing block i (Arrow/Parquet, which releases the GIL) overlaps generating block i + 1;
-    # one writer thread keeps the files in block order, so the bytes do not depend on timing.
+    # Building the Arrow tables of block i and writing them (Arrow and Parquet release the GIL)
+    # overlaps generating block i + 1; one writer thread keeps the files in block order, so the
+    # bytes do not depend on timing.
     pending: Future[None] | None = None
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
             for i, lo in enumerate(range(0, n, bs)):
                 block = np.arange(lo, min(lo + bs, n))
                 rng = np.random.default_rng([mk.config.seed, 100, i])
-                tables = _block_tables(mk, block, rng, counters)
+                build = _block_tables(mk, block, rng, counters)
                 if pending is not None:
                     pending.result()
-                pending = pool.submit(write, tables)
+                pending = pool.submit(write, build)
                 if progress is not None:
                     progress(int(block[-1]) + 1, n, counters["order"])
             if pending is not None:
@@ -458,7 +459,9 @@ def _write_stream(
 
 def _block_tables(
     mk: Market, block: np.ndarray, rng: np.random.Generator, counters: dict[str, int]
-) -> dict[str, pa.Table]:
+) -> Callable[[], dict[str, pa.Table]]:
+    """Generate one block (numpy, this thread) and return the builder of its Arrow tables
+    (run by the writer thread)."""
     w, p, pl, dm, acc = mk.window, mk.params, mk.plan, mk.demand, mk.accounts
     start, end = w.start_seconds, w.end_seconds
     first_day = np.maximum((mk.brands.joined_s[block] - start) // SECONDS_PER_DAY + 1, 0)
@@ -500,7 +503,23 @@ def _block_tables(
     counters["session"] += all_sessions.n
     counters["buyer"] += o.n_buyers
     counters["review"] += len(f.review_order)
-    order_index = o_base + np.arange(n_orders)
+    return lambda: _tables(mk, block, all_sessions, ads, coops, o, (o_base, s_base, u_base, r_base))
+
+
+def _tables(
+    mk: Market,
+    block: np.ndarray,
+    all_sessions: Sessions,
+    ads: AdBlock,
+    coops: Cooperations,
+    o: BlockOrders,
+    bases: tuple[int, int, int, int],
+) -> dict[str, pa.Table]:
+    """The Arrow tables of one generated block (contract tables and truth)."""
+    w, acc = mk.window, mk.accounts
+    f = o.fulfilment
+    o_base, s_base, u_base, r_base = bases
+    order_index = o_base + np.arange(len(o.paid_at))
     gb = block[o.brand_local]
     off_live = o.session < 0
     tables: dict[str, pa.Table] = {}

@@ -174,9 +174,9 @@ def generate_orders(
     t0 = np.concatenate([s_at, i_at])
     gb = blk[bb]
     rt = dm.repeat
-    lam = rng.gamma(rt.r[gb]) / rt.alpha[gb]
+    lam = rng.gamma(p.repeat.r, size=n_buyers) / rt.alpha[gb]
     drop = rng.beta(rt.a[gb], rt.b[gb])
-    nu = rng.gamma(rt.q[gb]) / rt.gamma[gb]
+    nu = rng.gamma(p.repeat.gg_q, size=n_buyers) / rt.gamma[gb]
     follows = rng.random(n_buyers) < dm.follow[gb]
     follow_at = t0 + rng.integers(60, SECONDS_PER_DAY, n_buyers)
     # 2. repeats
@@ -218,7 +218,9 @@ def generate_orders(
     # 4. SKU, amount, quantity, commission
     sku = _skus(rng, ctx, brand_local, month, is_infl, is_brush)
     price_cents = np.round(ctx.catalog.sku_price[sku] * 100).astype(np.int64)
-    value = rng.gamma(rt.p[blk[brand_local]]) / np.concatenate([nu, nu[r_buyer], np.ones(k)])
+    value = rng.gamma(p.repeat.gg_p, size=len(brand_local)) / np.concatenate(
+        [nu, nu[r_buyer], np.ones(k)]
+    )
     cents = np.where(is_brush, price_cents, np.maximum(np.round(value * 100), 100).astype(np.int64))
     quantity = np.where(
         is_brush, 1, np.maximum(np.round(cents / np.maximum(price_cents, 1)), 1)
@@ -260,7 +262,7 @@ def generate_orders(
     key = fb * (ctx.accounts.n + 1) + fa
     _, uniq = np.unique(key, return_index=True)
     fb, fa, ft = fb[uniq], fa[uniq], np.minimum(ft[uniq], end - 1)
-    order = np.argsort(paid_at, kind="stable")
+    order = np.argsort(paid_at)
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
     ful = Fulfilment(
@@ -340,11 +342,9 @@ def _skus(
     g_special = bm * 2 + 1
     use_special = want_special & chooser.has(g_special)
     pick = chooser.pick(np.where(use_special, g_special, bm * 2), rng.random(n))
-    test = is_infl & (rng.random(n) < cp.test_share) & new_choice.has(bm)
-    tested = (
-        fresh_idx[np.maximum(new_choice.pick(bm, rng.random(n)), 0)] if len(fresh_idx) else pick
-    )
-    pick = np.where(test, tested, pick)
+    if len(fresh_idx):
+        test = np.flatnonzero(is_infl & (rng.random(n) < cp.test_share) & new_choice.has(bm))
+        pick[test] = fresh_idx[new_choice.pick(bm[test], rng.random(len(test)))]
     out = it_sku[np.maximum(pick, 0)] + lo
     # brushing on the cheapest regular SKU of the shop
     if is_brush.any():

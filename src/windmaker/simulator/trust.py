@@ -58,59 +58,75 @@ def fulfil(
     brushing: np.ndarray,
     end_s: int,
 ) -> Fulfilment:
-    """Outcome of every order (formulas in the module docstring)."""
+    """Outcome of every order (formulas in the module docstring).
+
+    Draws for rare events (late, refunded, cancelled, reviewed) are only made for the orders
+    they concern, so the cost per order stays a handful of vector operations.
+    """
     tp = params.trust
     n = len(paid_at)
-    tau = np.minimum(shop_trust, account_trust)
-    cancelled = (rng.random(n) < tp.cancel_rate) & ~brushing
-    promised = paid_at + tp.ship_hours_promised * 3600
-    late = (rng.random(n) < tp.late_base + tp.late_weight * (1.0 - shop_trust) ** 2) & ~brushing
-    on_time_delay = np.minimum(
-        np.exp(np.log(20 * 3600) + 0.5 * rng.standard_normal(n)), tp.ship_hours_promised * 3600 - 60
+    promised_s = tp.ship_hours_promised * 3600
+    tau = np.minimum(shop_trust, account_trust).astype(np.float32)
+    u = rng.random((4, n), dtype=np.float32)  # cancel, late, refund, review
+    ok = ~brushing
+    cancelled = (u[0] < tp.cancel_rate) & ok
+    distrust = (1.0 - shop_trust).astype(np.float32)
+    late = (u[1] < tp.late_base + tp.late_weight * distrust * distrust) & ok
+    delay = np.exp(
+        np.float32(np.log(20 * 3600)) + np.float32(0.5) * rng.standard_normal(n, dtype=np.float32)
     )
-    late_delay = tp.ship_hours_promised * 3600 + rng.uniform(1, 96, n) * 3600
-    shipped = paid_at + np.where(late, late_delay, on_time_delay).astype(np.int64)
-    shipped = np.where(brushing, paid_at + rng.integers(3600, 20 * 3600, n), shipped)
-    shipped = np.where(cancelled | (shipped >= end_s), -1, shipped)
-    p_refund = refund_base * (0.5 + 2.5 * (1.0 - tau)) + 0.05 * late
-    refunded = (rng.random(n) < p_refund) & ~cancelled & ~brushing
-    base_t = np.where(shipped >= 0, shipped, paid_at)
-    refund_at = base_t + rng.integers(3600, 10 * SECONDS_PER_DAY, n)
-    refunded &= refund_at < end_s
-    partial = refunded & (rng.random(n) < tp.partial_refund_share)
-    refund_cents = np.where(
-        refunded,
-        np.where(partial, (amount_cents * rng.uniform(0.1, 0.6, n)).astype(np.int64), amount_cents),
-        0,
+    shipped = paid_at + np.minimum(delay, promised_s - 60).astype(np.int64)
+    i_late = np.flatnonzero(late)
+    shipped[i_late] = (
+        paid_at[i_late] + promised_s + (rng.uniform(1, 96, len(i_late)) * 3600).astype(np.int64)
     )
-    cancel_at = paid_at + rng.integers(300, 6 * 3600, n)
-    refunded_at = np.where(
-        refunded, refund_at, np.where(cancelled, np.minimum(cancel_at, end_s - 1), -1)
+    i_brush = np.flatnonzero(brushing)
+    shipped[i_brush] = paid_at[i_brush] + rng.integers(3600, 20 * 3600, len(i_brush))
+    shipped[cancelled | (shipped >= end_s)] = -1
+    p_refund = refund_base.astype(np.float32) * (0.5 + 2.5 * (1.0 - tau)) + np.float32(0.05) * late
+    refunded = (u[2] < p_refund) & ok & ~cancelled
+    i_ref = np.flatnonzero(refunded)
+    base_t = np.where(shipped[i_ref] >= 0, shipped[i_ref], paid_at[i_ref])
+    refund_at = base_t + rng.integers(3600, 10 * SECONDS_PER_DAY, len(i_ref))
+    keep = refund_at < end_s
+    i_ref, refund_at = i_ref[keep], refund_at[keep]
+    refunded[:] = False
+    refunded[i_ref] = True
+    partial = rng.random(len(i_ref)) < tp.partial_refund_share
+    refund_cents = np.zeros(n, dtype=np.int64)
+    refund_cents[i_ref] = np.where(
+        partial,
+        (amount_cents[i_ref] * rng.uniform(0.1, 0.6, len(i_ref))).astype(np.int64),
+        amount_cents[i_ref],
     )
-    refund_cents = np.where(cancelled, amount_cents, refund_cents)
-    full_refund = refunded & ~partial
-    completed = (shipped >= 0) & (shipped + 7 * SECONDS_PER_DAY < end_s)
-    status = np.select(
-        [cancelled, full_refund, shipped < 0, completed],
-        [STATUS["cancelled"], STATUS["refunded"], STATUS["paid"], STATUS["completed"]],
-        STATUS["shipped"],
+    refunded_at = np.full(n, -1, dtype=np.int64)
+    refunded_at[i_ref] = refund_at
+    i_can = np.flatnonzero(cancelled)
+    refunded_at[i_can] = np.minimum(
+        paid_at[i_can] + rng.integers(300, 6 * 3600, len(i_can)), end_s - 1
     )
+    refund_cents[i_can] = amount_cents[i_can]
+    status = np.full(n, STATUS["shipped"], dtype=np.int8)
+    status[(shipped >= 0) & (shipped + 7 * SECONDS_PER_DAY < end_s)] = STATUS["completed"]
+    status[shipped < 0] = STATUS["paid"]
+    status[i_ref[~partial]] = STATUS["refunded"]
+    status[i_can] = STATUS["cancelled"]
     # reviews of shipped orders
-    rate = np.where(brushing, 0.8, tp.review_rate)
-    reviewed = (shipped >= 0) & (rng.random(n) < rate)
-    review_at = shipped + rng.integers(SECONDS_PER_DAY, 10 * SECONDS_PER_DAY, n)
-    reviewed &= review_at < end_s
-    idx = np.flatnonzero(reviewed)
+    rate = np.where(brushing, np.float32(0.8), np.float32(tp.review_rate))
+    idx = np.flatnonzero((shipped >= 0) & (u[3] < rate))
+    review_at = shipped[idx] + rng.integers(SECONDS_PER_DAY, 10 * SECONDS_PER_DAY, len(idx))
+    keep = review_at < end_s
+    idx, review_at = idx[keep], review_at[keep]
     q = tau[idx] + 0.12 * rng.standard_normal(len(idx)) - 0.3 * late[idx] - 0.35 * refunded[idx]
     score = np.select([q > 0.75, q > 0.55, q > 0.4, q > 0.25], [5, 4, 3, 2], 1)
     score = np.where(brushing[idx], 5, score)
-    u = rng.random(len(idx))
+    uc = rng.random(len(idx))
     complaint = np.select(
         [
             score > 2,
             late[idx],
-            is_influencer[idx] & (u < 1.0 - account_trust[idx]),
-            u < 0.5 * (1.0 - shop_trust[idx]) ** 2,
+            is_influencer[idx] & (uc < 1.0 - account_trust[idx]),
+            uc < 0.5 * (1.0 - shop_trust[idx]) ** 2,
             refunded[idx],
         ],
         [
@@ -123,13 +139,13 @@ def fulfil(
         COMPLAINT["service"],
     )
     return Fulfilment(
-        status=status.astype(np.int64),
-        refund_cents=refund_cents.astype(np.int64),
-        refunded_at=refunded_at.astype(np.int64),
-        promised_ship_by=promised.astype(np.int64),
-        shipped_at=shipped.astype(np.int64),
+        status=status,
+        refund_cents=refund_cents,
+        refunded_at=refunded_at,
+        promised_ship_by=paid_at + promised_s,
+        shipped_at=shipped,
         review_order=idx,
-        review_at=review_at[idx],
+        review_at=review_at,
         review_score=score.astype(np.int64),
         review_complaint=complaint.astype(np.int64),
     )

@@ -108,9 +108,9 @@ def ids(prefix: str, index: np.ndarray, width: int, null: np.ndarray | None = No
     v = value.astype(np.uint32 if n == 0 or int(value.max()) < 2**32 else np.uint64)
     for i in range(len(groups) - 1, -1, -1):
         k = groups[i]
-        unit = v.dtype.type(10**k)
-        rec[f"g{i}"] = _DIGIT_TABLES[k][v % unit]
-        v //= unit
+        unit = 10**k
+        rec[f"g{i}"] = _DIGIT_TABLES[k][np.remainder(v, unit, dtype=v.dtype)]
+        v = np.floor_divide(v, unit, dtype=v.dtype)
     size = rec.dtype.itemsize
     offsets = np.arange(0, (n + 1) * size, size, dtype=np.int32)
     return pa.Array.from_buffers(
@@ -151,12 +151,15 @@ class Sink:
                 compression="snappy",
                 use_dictionary=dict_cols,
                 store_decimal_as_integer=True,
+                write_statistics=[n for n in schema.names if n in _STATISTICS_COLUMNS],
             )
         elif fmt == "csv":
             self._writer = pacsv.CSVWriter(self.path, schema)
 
     def write(self, table: pa.Table) -> None:
-        table = table.select(self.schema.names).cast(self.schema)
+        table = table.select(self.schema.names)
+        if table.schema != self.schema:
+            table = table.cast(self.schema)
         self.rows += table.num_rows
         if self.fmt == "xlsx":
             if self.rows > XLSX_MAX_ROWS:
@@ -190,8 +193,6 @@ _DICTIONARY_COLUMNS = frozenset(
         "status",
         "complaint",
         "region",
-        "account_id",
-        "sku_id",
         "dedicated_brand_id",
         "campaign_id",
         "factory_id",
@@ -200,6 +201,22 @@ _DICTIONARY_COLUMNS = frozenset(
         "stage",
         "capabilities",
         "categories",
+    }
+)
+
+
+#: Columns whose min/max statistics readers use to skip row groups (time and brand).
+_STATISTICS_COLUMNS = frozenset(
+    {
+        "paid_at",
+        "started_at",
+        "date",
+        "created_at",
+        "followed_at",
+        "joined_at",
+        "launched_at",
+        "brand_id",
+        "month",
     }
 )
 
