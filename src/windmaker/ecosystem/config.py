@@ -17,6 +17,7 @@ AdmissionCriterion = Literal[
 ]
 EvaluationMetric = Literal[
     "client_uplift",
+    "capability_uplift",
     "stage_advancement_rate",
     "client_retention",
     "action_completion",
@@ -65,7 +66,9 @@ class Bound(_Strict):
 
 
 class EvaluationConfig(_Strict):
-    growth_months: int = Field(ge=1, le=12)
+    growth_months: int = Field(ge=2, le=24)
+    min_months: int = Field(ge=2)
+    capability_months: int = Field(ge=1, le=12)
     peer_count: int = Field(ge=1)
     min_clients: int = Field(ge=1)
     standards: dict[EvaluationMetric, Bound]

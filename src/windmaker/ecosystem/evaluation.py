@@ -1,14 +1,20 @@
 """Evaluation of providers, one period (a month) at a time, from warehouse frames.
 
-For period ``P`` and window length ``L`` (``growth_months``), with the current window
-``W1 = [P−L+1 … P]`` and the base window ``W0 = [P−2L+1 … P−L]``:
+For period ``P`` (a month):
 
 - **gmv_served** = Σ net GMV in ``P`` of the brands the provider served during ``P``;
   **annual_gmv_served** the same over the 12 months ending with ``P`` (brand-months served).
-- **client growth** of brand ``b`` = ln((GMV_W1 + 1) / (GMV_W0 + 1)), for clients served
-  throughout ``W1``; its **uplift** = growth − median growth of its comparable unserved brands
-  (same category, served by nobody in ``W0 ∪ W1``, the ``peer_count`` nearest in
-  ln(GMV_W0 + 1)). **client_uplift** = mean uplift over the provider's clients.
+- **client growth** of brand ``b`` = its log-GMV trend per month over the ``growth_months``
+  months ending with ``P`` while the provider served it (the pooled within-stage OLS slope of
+  ln GMV on the month, so a jump from one ladder stage to the next is not counted as growth; at
+  least ``min_months`` months); its **uplift** = growth − median growth of its comparable
+  unserved brands (same category, served by nobody in the window, the ``peer_count`` nearest in
+  ln mean monthly GMV). **client_uplift** = mean uplift over the provider's clients.
+- **capability_uplift**: a provider works on the capabilities it declares, so for each client
+  and each declared capability, the trend per month of the brand's capability index
+  (``m_capability``) over the ``capability_months`` months ending with ``P`` while served
+  (pooled within-stage slope, as for GMV) minus the median trend of the same capability among
+  comparable unserved brands; averaged over the provider's clients and capabilities.
 - **stage_advancement_rate** = share of those clients whose stage at ``P`` is above their stage
   at ``P−L`` (ladder order zero_breaking < climbing < ka < ska).
 - **client_retention** = share of brands served on the first day of ``W1`` still served at the
@@ -38,6 +44,7 @@ from windmaker.ecosystem.config import EvaluationConfig
 
 METRICS = (
     "client_uplift",
+    "capability_uplift",
     "stage_advancement_rate",
     "client_retention",
     "trust_violations_per_client",
@@ -46,6 +53,7 @@ METRICS = (
 
 _METRIC_ZH = {
     "client_uplift": "客户增长超额",
+    "capability_uplift": "客户能力提升超额",
     "stage_advancement_rate": "阶梯晋级率",
     "client_retention": "客户留存率",
     "trust_violations_per_client": "客户信任违规率",
@@ -145,39 +153,147 @@ def _peer_growth(clients: pd.DataFrame, unserved: pd.DataFrame, peer_count: int)
     return out
 
 
+def _served_months(a: pd.DataFrame, months: pd.Series) -> pd.DataFrame:
+    """(provider_id, brand_id, period) for every month an assignment covers at mid-month."""
+    mid = months + pd.Timedelta(days=14)
+    frame = pd.DataFrame({"period": months, "mid": mid}).merge(a, how="cross")
+    frame = frame[(frame["started_at"] <= frame["mid"]) & (frame["ended_at"] >= frame["mid"])]
+    return frame[["provider_id", "brand_id", "period"]].drop_duplicates()
+
+
+def _pooled_slope(df: pd.DataFrame, keys: list[str], min_months: int) -> pd.DataFrame:
+    """Pooled within-segment OLS slope of ``y`` on ``t`` per ``keys`` (segments: ``seg``).
+
+    slope = Σ_seg Sxy / Σ_seg Sxx, with Sxx = Σ(t − t̄_seg)², Sxy = Σ(t − t̄_seg)(y − ȳ_seg);
+    a stage change starts a new segment, so the jump between stages is not read as growth.
+    """
+    g = df.assign(tt=df["t"] * df["t"], ty=df["t"] * df["y"]).groupby([*keys, "seg"], observed=True)
+    n = g["t"].size()
+    st, sy, stt, sty = g["t"].sum(), g["y"].sum(), g["tt"].sum(), g["ty"].sum()
+    seg = pd.DataFrame({"n": n, "sxx": stt - st * st / n, "sxy": sty - st * sy / n})
+    out = seg.groupby(level=list(range(len(keys)))).sum()
+    out = out[(out["n"] >= min_months) & (out["sxx"] > 0)]
+    out["slope"] = out["sxy"] / out["sxx"]
+    return out.reset_index()
+
+
 def client_effects(
     brand_month: pd.DataFrame,
     assignments: pd.DataFrame,
     period: date,
     config: EvaluationConfig,
+    stages: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Client-level growth and uplift over comparable unserved brands (see module docstring)."""
+    """Client-level growth (log-GMV trend per month) and uplift over comparable unserved brands.
+
+    Columns: provider_id, brand_id, category, base_gmv (mean monthly GMV in the window),
+    growth, peer_growth, uplift — see the module docstring.
+    """
+    cols = ["provider_id", "brand_id", "category", "base_gmv", "growth", "peer_growth", "uplift"]
     bm = _frame(brand_month)
     a = _prepare_assignments(assignments)
     L = config.growth_months
-    w1_first, w0_first = _shift(period, -(L - 1)), _shift(period, -(2 * L - 1))
-    w0_last = _shift(period, -L)
-    g1 = _window_gmv(bm, w1_first, period)
-    g0 = _window_gmv(bm, w0_first, w0_last)
-    brands = bm.groupby("brand_id")["category"].first().to_frame()
-    brands["gmv_w0"] = g0.reindex(brands.index).fillna(0.0)
-    brands["gmv_w1"] = g1.reindex(brands.index).fillna(0.0)
-    brands["growth"] = np.log((brands["gmv_w1"] + 1.0) / (brands["gmv_w0"] + 1.0))
-    brands["log_base"] = np.log(brands["gmv_w0"] / L + 1.0)
-    served_any = set(a.loc[_active(a, pd.Timestamp(w0_first), _month_end(period)), "brand_id"])
-    unserved = brands[~brands.index.isin(served_any)]
-    throughout = a[
-        (a["started_at"] <= pd.Timestamp(w1_first)) & (a["ended_at"] >= _month_end(period))
-    ]
-    clients = throughout[["provider_id", "brand_id"]].drop_duplicates()
-    clients = clients[clients["brand_id"].isin(brands.index)].reset_index(drop=True)
-    clients = clients.join(brands, on="brand_id")
-    clients["peer_growth"] = _peer_growth(clients, unserved, config.peer_count)
+    first = pd.Timestamp(_shift(period, -(L - 1)))
+    win = bm[(bm["period"] >= first) & (bm["period"] <= pd.Timestamp(period))]
+    win = win[win["net_gmv"] > 0].copy()
+    win["t"] = (win["period"].dt.year - first.year) * 12 + win["period"].dt.month - first.month
+    win["y"] = np.log(win["net_gmv"])
+    if stages is not None and not stages.empty:
+        st = stages[["brand_id", "period", "stage"]].copy()
+        st["period"] = pd.to_datetime(st["period"])
+        win = win.merge(st, on=["brand_id", "period"], how="left")
+        win["seg"] = win["stage"].fillna("unknown")
+    else:
+        win["seg"] = "all"
+    brands = win.groupby("brand_id").agg(category=("category", "first"), base=("net_gmv", "mean"))
+    brands["log_base"] = np.log(brands["base"] + 1.0)
+    months = pd.Series(sorted(win["period"].unique()))
+    served = (
+        _served_months(a, months)
+        if len(months)
+        else pd.DataFrame(columns=["provider_id", "brand_id", "period"])
+    )
+    client_rows = win.merge(served, on=["brand_id", "period"])
+    clients = _pooled_slope(client_rows, ["provider_id", "brand_id"], config.min_months)
+    if clients.empty:
+        return pd.DataFrame(columns=cols)
+    clients = clients.join(brands, on="brand_id").rename(columns={"slope": "growth"})
+    served_any = set(a.loc[_active(a, first, _month_end(period)), "brand_id"])
+    peers = _pooled_slope(win[~win["brand_id"].isin(served_any)], ["brand_id"], config.min_months)
+    peers = peers.join(brands, on="brand_id").rename(columns={"slope": "growth"})
+    clients["peer_growth"] = _peer_growth(clients, peers, config.peer_count)
     clients["uplift"] = clients["growth"] - clients["peer_growth"]
-    clients["base_gmv"] = clients["gmv_w0"] / L
-    return clients[
-        ["provider_id", "brand_id", "category", "base_gmv", "growth", "peer_growth", "uplift"]
-    ]
+    clients["base_gmv"] = clients["base"]
+    return clients[cols]
+
+
+def capability_effects(
+    capabilities: pd.DataFrame,
+    brand_month: pd.DataFrame,
+    assignments: pd.DataFrame,
+    provider_capabilities: dict[str, list[str]],
+    period: date,
+    config: EvaluationConfig,
+    stages: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Client × declared capability: capability-index trend per month and its uplift.
+
+    The trend is the pooled within-stage slope of the index on the month over the
+    ``capability_months`` months ending with ``period`` while served; peers are the unserved
+    brands' trends of the same capability. Columns: provider_id, brand_id, category,
+    capability, change (trend), peer_change, uplift.
+    """
+    cols = ["provider_id", "brand_id", "category", "capability", "change", "peer_change", "uplift"]
+    M = config.capability_months
+    first = pd.Timestamp(_shift(period, -(M - 1)))
+    cap = capabilities[["brand_id", "period", "capability", "index"]].copy()
+    cap["period"] = pd.to_datetime(cap["period"])
+    cap = cap[(cap["period"] >= first) & (cap["period"] <= pd.Timestamp(period))]
+    cap = cap.dropna(subset=["index"])
+    if cap.empty:
+        return pd.DataFrame(columns=cols)
+    cap["t"] = (cap["period"].dt.year - first.year) * 12 + cap["period"].dt.month - first.month
+    cap["y"] = cap["index"].astype("float64")
+    if stages is not None and not stages.empty:
+        st = stages[["brand_id", "period", "stage"]].copy()
+        st["period"] = pd.to_datetime(st["period"])
+        cap = cap.merge(st, on=["brand_id", "period"], how="left")
+        cap["seg"] = cap["stage"].fillna("unknown")
+    else:
+        cap["seg"] = "all"
+    bm = _frame(brand_month)
+    win = bm[(bm["period"] >= first) & (bm["period"] <= pd.Timestamp(period))]
+    brands = win.groupby("brand_id").agg(category=("category", "first"), base=("net_gmv", "mean"))
+    brands["log_base"] = np.log(brands["base"].clip(lower=0) + 1.0)
+    a = _prepare_assignments(assignments)
+    served = _served_months(a, pd.Series(sorted(cap["period"].unique())))
+    declared = pd.DataFrame(
+        [(p, c) for p, caps in provider_capabilities.items() for c in caps],
+        columns=["provider_id", "capability"],
+    )
+    rows = cap.merge(served, on=["brand_id", "period"]).merge(
+        declared, on=["provider_id", "capability"]
+    )
+    clients = _pooled_slope(rows, ["provider_id", "brand_id", "capability"], config.min_months)
+    if clients.empty:
+        return pd.DataFrame(columns=cols)
+    clients = clients.join(brands, on="brand_id").rename(columns={"slope": "growth"})
+    clients = clients.dropna(subset=["category"]).reset_index(drop=True)
+    served_any = set(a.loc[_active(a, first, _month_end(period)), "brand_id"])
+    peers = _pooled_slope(
+        cap[~cap["brand_id"].isin(served_any)], ["brand_id", "capability"], config.min_months
+    )
+    peers = peers.join(brands, on="brand_id").rename(columns={"slope": "growth"})
+    parts = []
+    for capability, group in clients.groupby("capability"):
+        group = group.copy()
+        group["peer_change"] = _peer_growth(
+            group, peers[peers["capability"] == capability], config.peer_count
+        )
+        parts.append(group)
+    out = pd.concat(parts).rename(columns={"growth": "change"})
+    out["uplift"] = out["change"] - out["peer_change"]
+    return out[cols].reset_index(drop=True)
 
 
 def _frame(brand_month: pd.DataFrame) -> pd.DataFrame:
@@ -212,6 +328,8 @@ def evaluate_providers(
     stages: pd.DataFrame | None = None,
     violations: pd.DataFrame | None = None,
     action_items: pd.DataFrame | None = None,
+    capabilities: pd.DataFrame | None = None,
+    provider_capabilities: dict[str, list[str]] | None = None,
     provider_ids: list[str] | None = None,
 ) -> EvaluationResult:
     """Evaluate every provider for ``period`` (the first day of a month).
@@ -229,6 +347,9 @@ def evaluate_providers(
         ``severe_violation_kinds`` exit at once).
     action_items
         brand_id, status, due_date (and optionally provider_id).
+    capabilities, provider_capabilities
+        ``m_capability`` (brand_id, period, capability, index) and each provider's declared
+        capabilities, for ``capability_uplift``.
     provider_ids
         Providers to evaluate even without clients (default: those with assignments).
     """
@@ -244,7 +365,7 @@ def evaluate_providers(
     w1_start = pd.Timestamp(_shift(period, -(L - 1)))
     ids = sorted(set(provider_ids or []) | set(a["provider_id"]))
 
-    effects = client_effects(brand_month, assignments, period, config)
+    effects = client_effects(brand_month, assignments, period, config, stages)
     in_period = a[_active(a, p_start, p_end)][["provider_id", "brand_id"]].drop_duplicates()
     gmv_p = _served_gmv(bm, a, period, period, exact)
     gmv_12 = _served_gmv(bm, a, _shift(period, -11), period, exact)
@@ -252,6 +373,14 @@ def evaluate_providers(
     table = pd.DataFrame(index=pd.Index(ids, name="provider_id"))
     table["clients"] = in_period.groupby("provider_id").size().reindex(table.index).fillna(0)
     table["client_uplift"] = effects.groupby("provider_id")["uplift"].mean()
+    cap_effects = pd.DataFrame(columns=["provider_id", "uplift"])
+    if capabilities is not None and not capabilities.empty and provider_capabilities:
+        cap_effects = capability_effects(
+            capabilities, brand_month, assignments, provider_capabilities, period, config, stages
+        )
+    table["capability_uplift"] = (
+        cap_effects.groupby("provider_id")["uplift"].mean() if not cap_effects.empty else np.nan
+    )
 
     if stages is not None and not stages.empty:
         st = stages[["brand_id", "period", "stage"]].copy()
