@@ -88,7 +88,8 @@ class BrushingConfig(BaseModel):
 
 
 def brushing_input(orders: ibis.Table) -> ibis.Table:
-    """The order stream both detectors read: one row per order, every status included.
+    """The order stream both detectors read: one row per order, every status included, with
+    64-bit hashes of the shop and buyer ids computed by the engine (``*_key``).
 
     Cancelled orders stay in: a brusher's cancelled fake orders are evidence too.
     """
@@ -96,7 +97,9 @@ def brushing_input(orders: ibis.Table) -> ibis.Table:
     cols = ("order_id", "brand_id", "buyer_id", "paid_at")
     for c in cols:
         o.column(c)  # fails loudly if the contract renames a column
-    return orders.select(*cols)
+    return orders.select(
+        *cols, brand_id_key=orders.brand_id.hash(), buyer_id_key=orders.buyer_id.hash()
+    )
 
 
 def seconds(paid_at: pd.Series | np.ndarray) -> np.ndarray:
@@ -105,11 +108,19 @@ def seconds(paid_at: pd.Series | np.ndarray) -> np.ndarray:
     return values.astype(np.int64)
 
 
-def encode(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dense integer codes of ``values`` in sorted order (so results do not depend on row order)
-    and the distinct values they index."""
-    codes, uniques = pd.factorize(pd.Series(values), sort=True)
-    return codes.astype(np.int64), np.asarray(uniques)
+def encode(orders: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Dense integer codes of ``orders[column]`` and, per code, the row of one of its orders.
+
+    Codes follow a 64-bit hash of the value (``<column>_key`` when the warehouse computed it,
+    else pandas' hash), so they do not depend on row order and no string is ever sorted.
+    """
+    key = f"{column}_key"
+    if key in orders.columns:
+        raw = orders[key].to_numpy(dtype=np.int64)
+    else:
+        raw = pd.util.hash_pandas_object(orders[column], index=False).to_numpy().view(np.int64)
+    _, first, codes = np.unique(raw, return_index=True, return_inverse=True)
+    return codes.ravel().astype(np.int64), first
 
 
 # -- (a) the concentration rule ---------------------------------------------------------------
@@ -194,11 +205,14 @@ def _segments(
     if n == 0:
         return []
     k = max(1, math.ceil(ratio - 1e-9))
-    by_buyer = np.lexsort((t, buyer, shop))
-    s_, b_, t_ = shop[by_buyer], buyer[by_buyer], t[by_buyer]
     if k > n:
         return []
-    hit = (s_[k - 1 :] == s_[: n - k + 1]) & (b_[k - 1 :] == b_[: n - k + 1])
+    # One int64 sort key (shop-buyer pair, then time) instead of a three-key lexsort.
+    _, pair = np.unique(shop * (int(buyer.max()) + 1) + buyer, return_inverse=True)
+    t_rel = t - int(t.min())
+    by_buyer = np.argsort(pair.ravel() * (int(t_rel.max()) + 1) + t_rel)
+    s_, p_, t_ = shop[by_buyer], pair.ravel()[by_buyer], t[by_buyer]
+    hit = p_[k - 1 :] == p_[: n - k + 1]
     hit &= t_[k - 1 :] - t_[: n - k + 1] <= window
     idx = np.flatnonzero(hit)
     if len(idx) == 0:
@@ -437,8 +451,11 @@ def detect_brushing(orders: pd.DataFrame, config: BrushingConfig) -> BrushingRep
     ``orders`` has the columns of :func:`brushing_input`. An order is flagged when either method
     flags it; ``method`` says which (``rule``, ``fraudar`` or ``rule+fraudar``).
     """
-    shop, shop_ids = encode(orders["brand_id"])
-    buyer, buyer_ids = encode(orders["buyer_id"])
+    shop, shop_row = encode(orders, "brand_id")
+    buyer, buyer_row = encode(orders, "buyer_id")
+    brand_col = orders["brand_id"].to_numpy()
+    buyer_col = orders["buyer_id"].to_numpy()
+    shop_ids, buyer_ids = brand_col[shop_row], buyer_col[buyer_row]
     t = seconds(orders["paid_at"])
     rule = concentration_rule(
         shop, buyer, t, window_seconds=config.window_seconds, min_ratio=config.min_ratio
@@ -449,14 +466,16 @@ def detect_brushing(orders: pd.DataFrame, config: BrushingConfig) -> BrushingRep
     if fc.enabled and len(t):
         # Columns of the graph: (shop, time bucket); one bucket for the whole period when 0.
         bucket = t // fc.bucket_seconds if fc.bucket_seconds else np.zeros_like(t)
-        cols, col_of = np.unique(np.stack([shop, bucket]), axis=1, return_inverse=True)
+        bucket = bucket - bucket.min()
+        n_bucket = int(bucket.max()) + 1
+        cols, col_of = np.unique(shop * n_bucket + bucket, return_inverse=True)
         col_of = col_of.ravel()
-        col_shop = cols[0]
+        col_shop = cols // n_bucket
         n_buyers = int(buyer.max()) + 1
         pair_key = col_of * n_buyers + buyer
         pairs, pair_inv, pair_n = np.unique(pair_key, return_inverse=True, return_counts=True)
         pair_col, pair_buyer = pairs // n_buyers, pairs % n_buyers
-        col_degree = np.bincount(pair_col, minlength=cols.shape[1])
+        col_degree = np.bincount(pair_col, minlength=len(cols))
         found = dense_blocks(pair_col, pair_buyer, pair_n, col_degree, fc)
         pair_block = np.full(len(pairs), -1, dtype=np.int64)
         for blk in found:
@@ -490,8 +509,8 @@ def detect_brushing(orders: pd.DataFrame, config: BrushingConfig) -> BrushingRep
     flagged = pd.DataFrame(
         {
             "order_id": orders["order_id"].to_numpy()[sel],
-            "brand_id": shop_ids[shop[sel]],
-            "buyer_id": buyer_ids[buyer[sel]],
+            "brand_id": brand_col[sel],
+            "buyer_id": buyer_col[sel],
             "paid_at": pd.to_datetime(orders["paid_at"].to_numpy()[sel]).astype("datetime64[us]"),
             "method": method[sel],
             "window_start": _ts(rule.window_start[sel]).to_numpy(),
