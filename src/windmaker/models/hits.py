@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import ibis
 import numpy as np
@@ -38,10 +39,15 @@ class HitConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     window_days: int = Field(default=7, ge=1, description="days of sales after the first sale")
+    exposure: Literal["fair_share", "viewers"] = Field(
+        default="fair_share",
+        description="fair_share: the brand's orders over its selling SKUs in the same days; "
+        "viewers: thousands of viewers of the sessions that sold the SKU",
+    )
     hit_share: float = Field(
         default=0.1, gt=0, lt=1, description="share of a category's SKUs that are hits"
     )
-    push_probability: float = Field(default=0.5, gt=0, le=1)
+    push_probability: float = Field(default=0.3, gt=0, le=1)
     drop_probability: float = Field(default=0.05, ge=0, lt=1)
     min_exposure_to_drop: float = Field(
         default=5.0, ge=0, description="thousands of viewers before a SKU may be dropped"
@@ -57,7 +63,7 @@ class HitConfig(BaseModel):
 def launch_window_expression(tables: Mapping[str, ibis.Table], window_days: int) -> ibis.Table:
     """Per SKU: its first sale and its first ``window_days`` of live sales and exposure.
 
-    Columns: sku_id, brand_id, category, first_sale, orders (all non-cancelled orders in the
+    Columns: sku_id, brand_id, category, launched_at, first_sale, orders (all non-cancelled orders in the
     window), live_orders (those sold in a live session), units, gmv, accounts (distinct sellers),
     sessions (distinct sessions), exposure_k (Σ viewers of those sessions / 1000).
     """
@@ -79,13 +85,38 @@ def launch_window_expression(tables: Mapping[str, ibis.Table], window_days: int)
     sold_in = w.filter(w.session_id.notnull()).select("sku_id", "session_id").distinct()
     sv = sold_in.join(sessions.select("session_id", "viewers"), "session_id")
     exposure = sv.group_by("sku_id").aggregate(exposure_k=sv.viewers.cast("float64").sum() / 1000)
+    # The brand's orders and selling SKUs over the same days: a SKU's fair share of the
+    # brand's sales is brand_orders / brand_skus.
+    day = o.paid_at.truncate("D")
+    brand_day = o.group_by(["brand_id", day.name("day")]).aggregate(n=o.count())
+    brand_day_sku = o.select("brand_id", "sku_id", day=day).distinct()
+    win = first.join(skus.select("sku_id", "brand_id"), "sku_id").mutate(
+        lo=first.first_sale.truncate("D")
+    )
+    win = win.mutate(hi=win.lo + ibis.interval(days=window_days))
+    bd = win.join(
+        brand_day,
+        [win.brand_id == brand_day.brand_id, brand_day.day >= win.lo, brand_day.day < win.hi],
+    )
+    brand_orders = bd.group_by("sku_id").aggregate(brand_orders=bd.n.sum())
+    bs = win.join(
+        brand_day_sku.rename(other_sku="sku_id"),
+        [
+            win.brand_id == brand_day_sku.brand_id,
+            brand_day_sku.day >= win.lo,
+            brand_day_sku.day < win.hi,
+        ],
+    )
+    brand_skus = bs.group_by("sku_id").aggregate(brand_skus=bs.other_sku.nunique())
+    sales = sales.join(brand_orders, "sku_id").join(brand_skus, "sku_id")
     out = sales.left_join(exposure, "sku_id").join(
-        skus.select("sku_id", "brand_id", "category"), "sku_id"
+        skus.select("sku_id", "brand_id", "category", "launched_at"), "sku_id"
     )
     return out.select(
         "sku_id",
         "brand_id",
         "category",
+        "launched_at",
         "first_sale",
         "orders",
         "live_orders",
@@ -93,6 +124,8 @@ def launch_window_expression(tables: Mapping[str, ibis.Table], window_days: int)
         "gmv",
         "accounts",
         "sessions",
+        "brand_orders",
+        "brand_skus",
         exposure_k=out.exposure_k.fill_null(0.0),
     )
 
@@ -144,6 +177,26 @@ def fit_gamma_prior(y: np.ndarray, exposure: np.ndarray) -> GammaPrior:
     return GammaPrior(float(a), float(b), len(y))
 
 
+def sales_and_exposure(launches: pd.DataFrame, config: HitConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The counts ``y`` and exposures ``E`` of the Poisson model, by ``config.exposure``.
+
+    ``fair_share``: y = the SKU's orders, E = brand_orders / brand_skus (the orders it would
+    have had if the brand's sales over those days were split evenly over its selling SKUs), so
+    λ is the SKU's sales relative to its brand's average SKU, comparable across brands.
+    ``viewers``: y = its live orders, E = thousands of viewers of the sessions that sold it.
+    """
+    if config.exposure == "fair_share":
+        y = launches["orders"].to_numpy(dtype=np.float64)
+        e = launches["brand_orders"].to_numpy(dtype=np.float64) / np.maximum(
+            launches["brand_skus"].to_numpy(dtype=np.float64), 1.0
+        )
+        return y, e
+    return (
+        launches["live_orders"].to_numpy(dtype=np.float64),
+        launches["exposure_k"].to_numpy(dtype=np.float64),
+    )
+
+
 def score_hits(launches: pd.DataFrame, config: HitConfig | None = None) -> pd.DataFrame:
     """P(hit), the posterior sales rate with its interval, and next week's decision per SKU.
 
@@ -153,8 +206,7 @@ def score_hits(launches: pd.DataFrame, config: HitConfig | None = None) -> pd.Da
     """
     c = config or HitConfig()
     df = launches.copy().reset_index(drop=True)
-    y = df["live_orders"].to_numpy(dtype=np.float64)
-    e = df["exposure_k"].to_numpy(dtype=np.float64)
+    y, e = sales_and_exposure(df, c)
     global_prior = fit_gamma_prior(y, e)
     priors: dict[str, GammaPrior] = {}
     for cat, idx in df.groupby("category").groups.items():

@@ -33,6 +33,11 @@ class HorseRaceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     weeks: int = Field(default=12, ge=2, description="weeks of sessions compared")
+    kinds: tuple[str, ...] = Field(
+        default=("brand_matrix",),
+        description="account kinds in the race (the main account is the brand's anchor, "
+        "not a contestant, unless listed)",
+    )
     min_weeks: int = Field(default=2, ge=1, description="weeks live before an account is compared")
     min_accounts: int = Field(default=2, ge=2)
     draws: int = Field(default=4000, ge=100, description="Monte Carlo draws for P(best)")
@@ -118,7 +123,7 @@ def race(weeks: pd.DataFrame, config: HorseRaceConfig | None = None) -> pd.DataF
     """
     c = config or HorseRaceConfig()
     rng = np.random.default_rng(c.seed)
-    w = weeks[(weeks.live_hours > 0)].copy()
+    w = weeks[(weeks.live_hours > 0) & weeks["kind"].isin(c.kinds)].copy()
     w["y"] = np.log(np.maximum(w["gmv"].astype(float), 1.0) / w["live_hours"].astype(float))
     per = w.groupby(["brand_id", "account_id", "kind"], as_index=False).agg(
         weeks=("week", "nunique"),
@@ -149,7 +154,8 @@ def race(weeks: pd.DataFrame, config: HorseRaceConfig | None = None) -> pd.DataF
         a1, b1 = a + orders, b + np.maximum(viewers - orders, 0)
         conv = rng.beta(a1, b1, size=(c.draws, len(g)))
         g["gmv_per_live_hour"] = g["gmv"] / g["live_hours"]
-        g["gmv_per_live_hour_shrunk"] = np.exp(m)
+        # The shrinkage moves the log rate from ȳ_a to m_a; apply the same factor to the raw rate.
+        g["gmv_per_live_hour_shrunk"] = g["gmv_per_live_hour"] * np.exp(m - g["ybar"].to_numpy())
         g["conversion"] = orders / np.maximum(viewers, 1)
         g["conversion_shrunk"] = a1 / (a1 + b1)
         g["p_best"] = p_best
