@@ -80,6 +80,12 @@ def test_order_row_rules(orders: pd.DataFrame, market: Path) -> None:
     assert (joined["paid_at"] >= joined["joined_at"]).all()
     assert o["paid_at"].min() >= pd.Timestamp("2026-05-01")
     assert o["paid_at"].max() < pd.Timestamp("2026-11-01")
+    # nothing is sold before its SKU is listed or its account exists
+    skus = pd.read_parquet(market / "skus.parquet", columns=["sku_id", "launched_at"])
+    assert (o[["sku_id", "paid_at"]].merge(skus, on="sku_id").eval("paid_at >= launched_at")).all()
+    accounts = pd.read_parquet(market / "accounts.parquet", columns=["account_id", "created_at"])
+    by_account = o[["account_id", "paid_at"]].merge(accounts, on="account_id")
+    assert (by_account["paid_at"] >= by_account["created_at"]).all()
     # an order in a live session is paid while the session is on, by the session's account
     sessions = pd.read_parquet(market / "live_sessions.parquet")
     live = o[o["session_id"].notna()].merge(sessions, on="session_id", suffixes=("", "_s"))

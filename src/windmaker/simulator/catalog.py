@@ -97,9 +97,10 @@ def make_catalog(
         np.maximum(
             -rng.integers(1, 720, total), (brands.joined_s[brand] - start) // SECONDS_PER_DAY
         ),
-        window.month_first_day[np.maximum(launch_month, 0)] + rng.integers(0, 10, total),
+        # listed the evening before the month it sells from
+        window.month_first_day[np.maximum(launch_month, 0)] - 1,
     )
-    launch_s = start + day * SECONDS_PER_DAY + rng.integers(9 * 3600, 18 * 3600, total)
+    launch_s = start + day * SECONDS_PER_DAY + rng.integers(18 * 3600, 23 * 3600, total)
     launch_s = np.maximum(launch_s, brands.joined_s[brand])
     raw = brands.aov[brand] / 1.2 * np.exp(rng.normal(0.0, cp.price_sigma, total))
     price = np.round(np.maximum(np.where(kind == 2, raw * 1.3, raw), 9.9), 1) - 0.1
