@@ -72,7 +72,8 @@ def launch_window_expression(tables: Mapping[str, ibis.Table], window_days: int)
     o = orders.filter(orders.status != contract.ORDER_STATUSES[4])
     first = o.group_by("sku_id").aggregate(first_sale=o.paid_at.min())
     w = o.join(first, "sku_id")
-    w = w.filter(w.paid_at < w.first_sale + ibis.interval(days=window_days))
+    # Whole days from the day of the first sale, so the brand's days below line up with it.
+    w = w.filter(w.paid_at < w.first_sale.truncate("D") + ibis.interval(days=window_days))
     net = (w.amount - w.refund_amount.fill_null(0)).cast("float64")
     sales = w.group_by(["sku_id", "first_sale"]).aggregate(
         orders=w.count(),
