@@ -311,13 +311,23 @@ def test_paid_gmv_follows_the_true_ad_response(market: Path, orders: pd.DataFram
 def test_skilled_providers_grow_their_clients_skills(
     market: Path, brand_month: pd.DataFrame
 ) -> None:
-    """Truth: truth/providers.true_skill. Skill gained over the window (sum over capabilities)
-    by clients is larger under providers of higher true skill."""
+    """Truth: truth/providers.true_skill. While a brand keeps its stage under one provider, its
+    skills on the capabilities the provider serves rise faster the more skilled the provider
+    (rank correlation of the monthly slope with true skill over such spells)."""
     skill = pd.read_parquet(market / "truth" / "providers.parquet").set_index("provider_id")[
         "true_skill"
     ]
-    bm = brand_month.dropna(subset=["provider_id"])
-    assert len(bm) > 0
-    served = bm.groupby("provider_id")["brand_id"].nunique()
-    assert (served >= 1).all()
-    assert skill.between(0, 1).all()
+    caps = pd.read_parquet(market / "ecosystem" / "providers.parquet").set_index("provider_id")[
+        "capabilities"
+    ]
+    bm = brand_month.dropna(subset=["provider_id"]).sort_values(["brand_id", "month"])
+    slopes, skills = [], []
+    for (_brand, provider, _stage), g in bm.groupby(["brand_id", "provider_id", "stage"]):
+        if len(g) < 3:
+            continue
+        served = g[[f"skill_{c}" for c in caps[provider].split(",")]].sum(axis=1).to_numpy()
+        months = np.arange(len(g))
+        slopes.append(np.polyfit(months, served, 1)[0] / len(caps[provider].split(",")))
+        skills.append(skill[provider])
+    assert len(slopes) >= 10
+    assert spearmanr(skills, slopes).statistic >= 0.4
