@@ -136,11 +136,17 @@ def test_load_evaluate_tiers_match(workspace: Settings, tmp_path: Path) -> None:
         needs["capability"] = "traffic"
         needs["rank"] = 1
         wh.write("g_bottleneck", pa.Table.from_pandas(needs, preserve_index=False))
+        # PA's clients improve on traffic (which PA declares); nobody else moves.
+        caps = bm[["brand_id", "period"]].assign(capability="traffic")
+        step = caps["period"].map({month(i): i for i in range(12)})
+        caps["index"] = caps["brand_id"].str.startswith("PA").astype(float) * 0.02 * step
+        wh.write("m_capability", pa.Table.from_pandas(caps, preserve_index=False))
     for m in ("2026-08", "2026-09", "2026-10"):
         _run(workspace, "providers", "evaluate", "--period", m)
     with store.open_session(store.engine_for(workspace)) as s:
         evals = {e.provider_id: e for e in store.list_evaluations(s, period=month(11))}
         assert evals["PA"].score > evals["PC"].score > evals["PB"].score
+        assert evals["PA"].metrics["capability_uplift"] == pytest.approx(0.02)
         assert not evals["PB"].meets_standard
         proposed = store.list_decisions(s, status="proposed", provider_id="PB")
         assert [d.kind for d in proposed] == ["warning"]

@@ -255,24 +255,26 @@ def _action_frame(session: Session) -> pd.DataFrame:
 
 def _warehouse_frames(
     settings: Settings,
-) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
-    """(m_brand_month net GMV, g_stage, g_bottleneck rank 1) from the warehouse."""
+) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None, pd.DataFrame | None]:
+    """(m_brand_month net GMV, g_stage, g_bottleneck rank 1, m_capability) from the warehouse."""
+
+    def optional(wh: Any, name: str, *cols: str) -> pd.DataFrame | None:
+        if not wh.has_table(name):
+            return None
+        t = wh.table(name)
+        if name == "g_bottleneck":
+            t = t.filter(t["rank"] == 1)
+        return wh.execute(t.select(*cols))  # type: ignore[no-any-return]
+
     with open_warehouse(settings) as wh:
         if not wh.has_table("m_brand_month"):
             raise _fail("the warehouse has no m_brand_month: run `windmaker refresh` first")
         t = wh.table("m_brand_month")
         bm = wh.execute(t.select("brand_id", "category", "period", "net_gmv"))
-        stages = None
-        if wh.has_table("g_stage"):
-            s = wh.table("g_stage")
-            stages = wh.execute(s.select("brand_id", "period", "stage"))
-        bottleneck = None
-        if wh.has_table("g_bottleneck"):
-            g = wh.table("g_bottleneck")
-            bottleneck = wh.execute(
-                g.filter(g["rank"] == 1).select("brand_id", "category", "period", "capability")
-            )
-    return bm, stages, bottleneck
+        stages = optional(wh, "g_stage", "brand_id", "period", "stage")
+        bottleneck = optional(wh, "g_bottleneck", "brand_id", "category", "period", "capability")
+        capabilities = optional(wh, "m_capability", "brand_id", "period", "capability", "index")
+    return bm, stages, bottleneck, capabilities
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -295,7 +297,7 @@ def evaluate(
     settings = settings_or_exit(workspace)
     cfg = _config(settings)
     month = _period(period)
-    bm, stages, _ = _warehouse_frames(settings)
+    bm, stages, _, capabilities = _warehouse_frames(settings)
     viol = _read_table(violations) if violations else None
     with store.open_session(_engine(settings)) as session:
         providers = store.list_providers(session)
@@ -307,6 +309,8 @@ def evaluate(
             stages=stages,
             violations=viol,
             action_items=_action_frame(session),
+            capabilities=capabilities,
+            provider_capabilities={p.provider_id: list(p.capabilities) for p in providers},
             provider_ids=[
                 p.provider_id for p in providers if p.status in ("admitted", "probation", "warned")
             ],
@@ -437,7 +441,7 @@ def match(
     """Match brands needing help to providers (服务商匹配) over the whole portfolio."""
     settings = settings_or_exit(workspace)
     cfg = _config(settings)
-    bm, _, bottleneck = _warehouse_frames(settings)
+    bm, stages, bottleneck, _ = _warehouse_frames(settings)
     if bottleneck is None or bottleneck.empty:
         raise _fail("the warehouse has no g_bottleneck: run `windmaker diagnose` first")
     bottleneck["period"] = pd.to_datetime(bottleneck["period"])
@@ -463,7 +467,11 @@ def match(
             columns=["brand_id", "provider_id"],
         )
         effects = evaluate_providers(
-            brand_month=bm, assignments=assignments, period=month.date(), config=cfg.evaluation
+            brand_month=bm,
+            assignments=assignments,
+            period=month.date(),
+            config=cfg.evaluation,
+            stages=stages,
         ).client_effects
         result = match_brands(
             needs[["brand_id", "category", "bottleneck", "monthly_gmv"]].reset_index(drop=True),
