@@ -45,7 +45,10 @@ def brand_rows(
                 "top_influencer_share": 0.6 - 0.1 * stage,
                 "self_gmv_per_live_hour": 500.0 * (1 + stage) + i,
                 "live_hours": 10.0 * (1 + stage),
-                "public_share": 0.1 + 0.1 * stage,
+                "public_share": 0.1
+                + 0.1 * stage
+                + (0.0 if weakest == "traffic" else 0.05)
+                + 0.005 * i,
                 "roas": 1.5 + 0.5 * stage,
                 "new_follows": 100.0 * (1 + stage),
                 "special_supply_skus": float(stage),

@@ -10,11 +10,13 @@ from windmaker.growth.config import Hysteresis, LadderConfig
 from windmaker.growth.ladder import apply_hysteresis, classify, stage_table, transitions
 
 
-def _walk(seq: list[int], promote: int = 2, demote: int = 3) -> list[int]:
+def _walk(seq: list[int], promote: int = 2, demote: int = 3, warmup: int = 1) -> list[int]:
     out = apply_hysteresis(
         pd.Series(["b"] * len(seq)),
         pd.Series(seq),
-        Hysteresis(promote_after_periods=promote, demote_after_periods=demote),
+        Hysteresis(
+            promote_after_periods=promote, demote_after_periods=demote, warmup_periods=warmup
+        ),
     )
     return out["stage"].tolist()
 
@@ -38,6 +40,12 @@ def _walk(seq: list[int], promote: int = 2, demote: int = 3) -> list[int]:
 )
 def test_hysteresis_sequences(candidates: list[int], expected: list[int]) -> None:
     assert _walk(candidates) == expected
+
+
+def test_warmup_periods_follow_the_criteria() -> None:
+    # months 1–3 of a brand's data: trailing windows fill, the stage follows the criteria
+    assert _walk([0, 0, 2, 2, 1, 1, 1], warmup=3) == [0, 0, 2, 2, 2, 2, 1]
+    assert _walk([0, 0, 2, 2, 1, 1, 1], warmup=1) == [0, 0, 0, 1, 1, 1, 1]
 
 
 def test_hysteresis_follows_configuration() -> None:
@@ -90,7 +98,7 @@ def test_reason_cites_numbers_and_thresholds(ladder: LadderConfig) -> None:
 
 
 def test_reason_says_when_hysteresis_holds(ladder: LadderConfig) -> None:
-    bm, cap = market([("K", "beauty", [1, 2], "traffic"), *filler("beauty", 29, 2)])
+    bm, cap = market([("K", "beauty", [1, 1, 1, 2], "traffic"), *filler("beauty", 29, 4)])
     g = stage_table(classify(bm, cap, ladder))
     row = g[g.brand_id == "K"].iloc[-1]
     assert (row["stage"], row["candidate_stage"]) == ("climbing", "ka")

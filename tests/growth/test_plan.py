@@ -1,7 +1,9 @@
 """Action plans from the playbook: order, targets and peer evidence on a hand-made market.
 
-Known answer: advancers leave climbing with public_share 0.3 (0.2 when they entered), after
-3 climbing months; the factories set net_gmv_t90d ∝ size, so the nearest peers are known.
+Known answer: the factories give public_share = 0.25 + 0.005 × month for climbing brands not
+weak on traffic (0.20 + … for those that are); advancers climb for 7 months (promoted in month
+8) and are read 4 months before the promotion (month 4: 0.265); net_gmv_t90d ∝ size, so the
+nearest peers are known.
 """
 
 from __future__ import annotations
@@ -16,15 +18,15 @@ from windmaker.growth.config import LadderConfig
 from windmaker.growth.diagnosis import diagnose
 from windmaker.growth.plan import Playbook
 
-ADVANCE = [1, 1, 1, 2, 2, 2]
+ADVANCE = [1] * 6 + [2] * 3
 SIZES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 @pytest.fixture(scope="module")
 def plans(ladder: LadderConfig, playbook: Playbook) -> pd.DataFrame:
     specs = [(f"adv{s}", "beauty", ADVANCE, "private_domain", s) for s in SIZES]
-    specs += [("C", "beauty", [1] * 6, "traffic", 1.0), ("Z", "beauty", [0] * 6, "distribution")]
-    specs += filler("beauty", 80, 6)
+    specs += [("C", "beauty", [1] * 9, "traffic", 1.0), ("Z", "beauty", [0] * 9, "distribution")]
+    specs += filler("beauty", 80, 9)
     bm, cap = market(specs)
     return diagnose(bm, cap, ladder, playbook).plans
 
@@ -51,9 +53,10 @@ def test_zero_breaking_brand_gets_influencer_testing(plans: pd.DataFrame) -> Non
 
 def test_current_and_target_values(plans: pd.DataFrame) -> None:
     p = _plan(plans, "C").set_index("action_id")
-    assert p.loc["cl_paid_traffic", "current"] == pytest.approx(0.2)
-    # median public_share of the six advancers in their last climbing month
-    assert p.loc["cl_paid_traffic", "target"] == pytest.approx(0.3)
+    # C, weak on traffic, in its 9th month: 0.20 + 0.04
+    assert p.loc["cl_paid_traffic", "current"] == pytest.approx(0.24)
+    # median public_share of the six advancers where they left climbing
+    assert p.loc["cl_paid_traffic", "target"] == pytest.approx(0.265)
 
 
 def test_evidence_quotes_nearest_peers_and_their_move(plans: pd.DataFrame) -> None:
@@ -65,9 +68,9 @@ def test_evidence_quotes_nearest_peers_and_their_move(plans: pd.DataFrame) -> No
     assert peers[0]["brand_id"] == "adv1.0"
     assert {q["brand_id"] for q in peers} == {"adv1.0", "adv0.5", "adv2.0"}
     first = peers[0]
-    assert (first["from"], first["to"]) == (pytest.approx(0.2), pytest.approx(0.3))
-    # climbing for months 1–4 before the promotion was confirmed in month 5, all observed
-    assert first["months"] == 4 and first["censored"] is True
+    assert (first["from"], first["to"]) == (pytest.approx(0.25), pytest.approx(0.265))
+    # climbing for months 1–7 before the promotion was confirmed in month 8
+    assert first["months"] == 7 and first["censored"] is True
 
 
 def test_plans_stored_for_latest_periods(plans: pd.DataFrame, ladder: LadderConfig) -> None:

@@ -5,8 +5,9 @@ For a brand at stage *s* in category *c* and period *p*, for each capability *k*
     gap(k) = target(c, s, k) − index(brand, p, k)
 
 where ``index`` is the robust-standardised capability index of ``m_capability`` and ``target``
-is the median index that brands which advanced from *s* to *s + 1* had in the last period they
-spent at *s* (learned from the stage history, by category). The capability with the largest gap
+is the median index that brands which advanced from *s* to *s + 1* had in the period they left
+*s* — the last period before they began meeting the next stage's criteria (learned from the
+stage history, by category). The capability with the largest gap
 is the bottleneck (rank 1); all five gaps are reported.
 
 Gaps are on the index, not on the percentile score: percentiles compress a brand far out in the
@@ -20,11 +21,14 @@ Reference fallbacks, in order (``ladder.yaml`` → ``bottleneck``):
 2. ``all`` / ``advancers``: advancers out of *s* in every category (at least one);
 3. ``category`` / ``next_stage`` then ``all`` / ``next_stage``: no brand advanced out of *s*
    anywhere in the history, so the target is the median index of brand-months at *s + 1*
-   (category when it has at least ``min_reference_brand_months`` of them);
+   (category when it has at least ``min_reference_brands`` of them);
 4. SKA brands have no next stage: the target is the median index of SKA brand-months of the
    category (``ska_peers``; all categories when the category has fewer than
-   ``min_reference_brand_months``), so the bottleneck is the capability where the brand trails
-   its SKA peers most.
+   ``min_reference_brands``), so the bottleneck is the capability where the brand trails
+   its SKA peers most;
+5. ``stage_top``: nobody in the data has reached the next stage (e.g. no SKA brand yet), so the
+   target is the ``top_quantile`` of the index among brand-months at the brand's own stage: the
+   gap to the best of its own stage.
 """
 
 from __future__ import annotations
@@ -39,13 +43,25 @@ from windmaker.growth.ladder import SKA, transitions
 CAPABILITY_ORDER = {c: i for i, c in enumerate(contract.CAPABILITIES)}
 
 
-def advancer_rows(stages: pd.DataFrame) -> pd.DataFrame:
-    """One row per brand that advanced one stage: the transition and its leaving period.
+def advancer_rows(stages: pd.DataFrame, config: LadderConfig) -> pd.DataFrame:
+    """One row per brand that advanced one stage, measured where it left the old stage.
 
-    Columns of :func:`windmaker.growth.ladder.transitions`, restricted to ``to = from + 1``.
+    Columns of :func:`windmaker.growth.ladder.transitions`, restricted to ``to = from + 1``
+    promotions confirmed after the brand's warm-up periods (a warm-up change reflects data
+    filling in, not a step). ``measured_period`` is where the advancer's capabilities are read:
+    ``promote_after_periods + measure_lead_periods`` periods before the confirmed promotion,
+    but not before the brand entered the stage. The confirmation run, and the periods the
+    trailing-90-day size criterion needs to show a step, already carry the next stage's
+    capabilities and would inflate the reference.
     """
-    t = transitions(stages)
-    return t.loc[t["to_stage"] == t["from_stage"] + 1].reset_index(drop=True)
+    h = config.hysteresis
+    lookback = h.promote_after_periods + config.bottleneck.measure_lead_periods
+    t = transitions(stages, lookback=lookback)
+    keep = (t["to_stage"] == t["from_stage"] + 1) & (t["position"] >= h.warmup_periods)
+    t = t.loc[keep].reset_index(drop=True)
+    measured = t["measured_period"].fillna(t["entered_period"])
+    t["measured_period"] = measured.where(measured >= t["entered_period"], t["entered_period"])
+    return t
 
 
 def reference_indices(
@@ -65,7 +81,30 @@ def reference_indices(
         columns={"index": "value"}
     )
     ref = reference_values(stages, values, "capability", config, advancers=advancers)
-    return ref.rename(columns={"target": "target_index"})
+    ref = ref.rename(columns={"target": "target_index"})
+    return ref.merge(gap_scales(stages, values, config), on=["stage", "capability"], how="left")
+
+
+def gap_scales(stages: pd.DataFrame, values: pd.DataFrame, config: LadderConfig) -> pd.DataFrame:
+    """The unit of each capability's gap per stage: stage, capability, scale.
+
+    ``stage_std``: the standard deviation of the capability index over brand-months at the stage
+    (all categories pooled; the index is already standardised within category), floored at
+    ``min_gap_scale``. One index point means more on a capability whose metrics vary little
+    than on one that swings widely; dividing by the spread puts the five gaps on one footing.
+    ``none``: scale 1, the raw index gap.
+    """
+    rules = config.bottleneck
+    keys = pd.MultiIndex.from_product(
+        [range(4), contract.CAPABILITIES], names=["stage", "capability"]
+    ).to_frame(index=False)
+    if rules.gap_scale == "none":
+        return keys.assign(scale=1.0)
+    at_stage = stages[["brand_id", "period", "stage"]].merge(values, on=["brand_id", "period"])
+    sd = at_stage.groupby(["stage", "capability"])["value"].std().rename("scale").reset_index()
+    out = keys.merge(sd, on=["stage", "capability"], how="left")
+    out["scale"] = out["scale"].fillna(1.0).clip(lower=rules.min_gap_scale)
+    return out
 
 
 def reference_values(
@@ -86,9 +125,9 @@ def reference_values(
     """
     rules = config.bottleneck
     if advancers is None:
-        advancers = advancer_rows(stages)
-    adv = advancers[["brand_id", "category", "from_stage", "left_period"]].merge(
-        values, left_on=["brand_id", "left_period"], right_on=["brand_id", "period"]
+        advancers = advancer_rows(stages, config)
+    adv = advancers[["brand_id", "category", "from_stage", "measured_period"]].merge(
+        values, left_on=["brand_id", "measured_period"], right_on=["brand_id", "period"]
     )
     adv_cat = _median(adv, ["category", "from_stage", key])
     adv_all = _median(adv, ["from_stage", key])
@@ -98,6 +137,9 @@ def reference_values(
     )
     peers_cat = _median(at_stage, ["category", "stage", key])
     peers_all = _median(at_stage, ["stage", key])
+    q = rules.top_quantile
+    top_cat = _quantile(at_stage, ["category", "stage", key], q)
+    top_all = _quantile(at_stage, ["stage", key], q)
 
     categories = pd.Index(stages["category"].unique(), name="category")
     keys = pd.Index(values[key].unique(), name=key)
@@ -123,45 +165,123 @@ def reference_values(
         on=["next_stage", key],
         how="left",
     )
-    for col in ("n_adv_cat", "n_adv_all", "n_peer_cat", "n_peer_all"):
+    g = g.merge(
+        top_cat.rename(columns={"value": "top_cat", "n": "n_top_cat"}),
+        on=["category", "stage", key],
+        how="left",
+    ).merge(
+        top_all.rename(columns={"value": "top_all", "n": "n_top_all"}),
+        on=["stage", key],
+        how="left",
+    )
+    for col in ("n_adv_cat", "n_adv_all", "n_peer_cat", "n_peer_all", "n_top_cat", "n_top_all"):
         g[col] = g[col].fillna(0).astype("int64")
 
     learn = (g["stage"] != SKA) & from_advancers
     use = [
         learn & (g["n_adv_cat"] >= rules.min_category_transitions),
-        learn & (g["n_adv_all"] >= 1),
-        g["n_peer_cat"] >= rules.min_reference_brand_months,
+        learn & (g["n_adv_all"] >= rules.min_category_transitions),
+        g["n_peer_cat"] >= rules.min_reference_brands,
         g["n_peer_all"] >= 1,
+        g["n_top_cat"] >= rules.min_reference_brands,
+        g["n_top_all"] >= 1,
     ]
     g["target"] = np.select(
-        use, [g["adv_cat"], g["adv_all"], g["peer_cat"], g["peer_all"]], default=np.nan
+        use,
+        [g["adv_cat"], g["adv_all"], g["peer_cat"], g["peer_all"], g["top_cat"], g["top_all"]],
+        default=np.nan,
     )
-    g["reference"] = np.select(use, ["category", "all", "category", "all"], default="none")
+    scope = ["category", "all"] * 3
+    g["reference"] = np.select(use, scope, default="none")
     peer_basis = np.where(g["stage"] == SKA, "ska_peers", "next_stage")
-    g["basis"] = np.select(use, ["advancers", "advancers", peer_basis, peer_basis], default="")
+    basis: list[np.ndarray] = [
+        np.full(len(g), "advancers"),
+        np.full(len(g), "advancers"),
+        peer_basis,
+        peer_basis,
+        np.full(len(g), "stage_top"),
+        np.full(len(g), "stage_top"),
+    ]
+    g["basis"] = np.select(use, basis, default="")
     g["n"] = np.select(
-        use, [g["n_adv_cat"], g["n_adv_all"], g["n_peer_cat"], g["n_peer_all"]], default=0
+        use,
+        [g[c] for c in ("n_adv_cat", "n_adv_all", "n_peer_cat", "n_peer_all")]
+        + [g["n_top_cat"], g["n_top_all"]],
+        default=0,
     )
     return g[["category", "stage", key, "target", "reference", "basis", "n"]]
 
 
+def _quantile(frame: pd.DataFrame, keys: list[str], q: float) -> pd.DataFrame:
+    """``q``-quantile of ``value`` per group and ``n``, the distinct brands behind it."""
+    f = frame.dropna(subset=["value"])
+    out = f.groupby(keys, sort=False)["value"].quantile(q).rename("value").to_frame()
+    out["n"] = f.groupby(keys, sort=False)["brand_id"].nunique()
+    return out.reset_index()
+
+
 def _median(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    out = frame.groupby(keys, sort=False)["value"].agg(["median", "count"]).reset_index()
-    return out.rename(columns={"count": "n"})
+    """Median of ``value`` per group and ``n``, the distinct brands behind it."""
+    f = frame.dropna(subset=["value"])
+    out = f.groupby(keys, sort=False)["value"].median().rename("median").to_frame()
+    out["n"] = f.groupby(keys, sort=False)["brand_id"].nunique()
+    return out.reset_index()
 
 
-def gaps(stages: pd.DataFrame, capability: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:
-    """The ``g_bottleneck`` table: every capability's gap per brand × period, ranked.
+def smoothed_index(stages: pd.DataFrame, capability: pd.DataFrame, periods: int) -> pd.DataFrame:
+    """The capability index averaged over the brand's last ``periods`` periods at its stage.
 
-    Columns: brand_id, category, period, capability, gap, rank (1 = bottleneck), reference,
-    and, beyond the shared interface, brand_index, target_index, basis. A capability without an
-    index (or without a reference) has a missing gap and ranks last.
+    ``mean(index[t−periods+1 .. t])`` over the consecutive run of periods the brand has held its
+    current (confirmed) stage, ignoring missing values; fewer periods at the start of a run.
+    Computed with cumulative sums per run, no per-brand loop. Returns brand_id, category,
+    period, stage, capability, index.
     """
     df = stages[["brand_id", "category", "period", "stage"]].merge(
         capability[["brand_id", "period", "capability", "index"]], on=["brand_id", "period"]
     )
+    df = df.sort_values(["brand_id", "capability", "period"], kind="stable").reset_index(drop=True)
+    if periods <= 1 or df.empty:
+        return df
+    new_run = (
+        df["brand_id"].ne(df["brand_id"].shift())
+        | df["capability"].ne(df["capability"].shift())
+        | df["stage"].ne(df["stage"].shift())
+    )
+    run = new_run.cumsum().to_numpy()
+    value = df["index"].to_numpy(dtype="float64")
+    present = ~np.isnan(value)
+    cs_v = pd.Series(np.where(present, value, 0.0)).groupby(run).cumsum().to_numpy()
+    cs_c = pd.Series(present.astype("float64")).groupby(run).cumsum().to_numpy()
+    pos = pd.Series(run).groupby(run).cumcount().to_numpy()
+    back = np.arange(len(df)) - periods
+    has_back = pos >= periods
+    sum_v = cs_v - np.where(has_back, cs_v[np.maximum(back, 0)], 0.0)
+    sum_c = cs_c - np.where(has_back, cs_c[np.maximum(back, 0)], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df["index"] = np.where(sum_c > 0, sum_v / sum_c, np.nan)
+    return df
+
+
+def gaps(
+    stages: pd.DataFrame,
+    capability: pd.DataFrame,
+    references: pd.DataFrame,
+    config: LadderConfig,
+) -> pd.DataFrame:
+    """The ``g_bottleneck`` table: every capability's gap per brand × period, ranked.
+
+    ``gap = (target_index − brand_index) / scale`` with ``brand_index`` the index averaged over
+    the brand's last ``smooth_periods`` periods at its stage (the planted weakness of a brand
+    persists while month-to-month noise does not) and ``scale`` the capability's spread at the
+    stage (:func:`gap_scales`). Columns: brand_id, category, period, capability, gap, rank
+    (1 = bottleneck), reference, and, beyond the shared interface, brand_index, target_index,
+    basis, raw_gap (target_index − brand_index), scale. A capability without an index (or
+    without a reference) has a missing gap and ranks last.
+    """
+    df = smoothed_index(stages, capability, config.bottleneck.smooth_periods)
     df = df.merge(references, on=["category", "stage", "capability"], how="left")
-    df["gap"] = df["target_index"] - df["index"]
+    df["raw_gap"] = df["target_index"] - df["index"]
+    df["gap"] = df["raw_gap"] / df["scale"]
     df["_order"] = df["capability"].map(CAPABILITY_ORDER)
     df["_neg_gap"] = -df["gap"]
     df = df.sort_values(
@@ -181,6 +301,8 @@ def gaps(stages: pd.DataFrame, capability: pd.DataFrame, references: pd.DataFram
             "brand_index",
             "target_index",
             "basis",
+            "raw_gap",
+            "scale",
         ]
     ].reset_index(drop=True)
 

@@ -94,15 +94,22 @@ class CategoryOverride(_Model):
 
 class Hysteresis(_Model):
     """Promote after ``promote_after_periods`` periods in a row meeting the next stage; demote
-    after ``demote_after_periods`` in a row failing the own stage. One stage per confirmation."""
+    after ``demote_after_periods`` in a row failing the own stage. One stage per confirmation.
+    A brand's first ``warmup_periods`` periods in the data take their criteria directly."""
 
     promote_after_periods: Periods
     demote_after_periods: Periods
+    warmup_periods: Periods = 1
 
 
 class BottleneckRules(_Model):
     min_category_transitions: Annotated[int, Field(ge=1)]
-    min_reference_brand_months: Annotated[int, Field(ge=1)]
+    min_reference_brands: Annotated[int, Field(ge=1)]
+    gap_scale: Literal["stage_std", "none"] = "stage_std"
+    min_gap_scale: Annotated[float, Field(gt=0)] = 0.05
+    smooth_periods: Annotated[int, Field(ge=1, le=24)] = 3
+    top_quantile: Annotated[float, Field(gt=0, lt=1)] = 0.9
+    measure_lead_periods: Annotated[int, Field(ge=0, le=24)] = 2
 
 
 class PlanRules(_Model):

@@ -73,13 +73,16 @@ def diagnose(
     trust_alerts: pd.DataFrame | None = None,
 ) -> Diagnosis:
     """Stage, bottleneck, plan and portfolio for every brand × period of the inputs."""
-    bm = _prepare(brand_month)
     cap = _prepare(capability)
+    # Only brand-months the metrics engine benchmarks (brands that had joined by the period):
+    # rows before a brand joins are empty and would start its hysteresis and warm-up too early.
+    present = cap[["brand_id", "period"]].drop_duplicates()
+    bm = _prepare(brand_month).merge(present, on=["brand_id", "period"], how="inner")
     classified = classify(bm, cap, config)
     hist = classified[["brand_id", "category", "period", "stage"]]
-    advancers = advancer_rows(hist)
+    advancers = advancer_rows(hist, config)
     refs = reference_indices(hist, cap, config, advancers=advancers)
-    gap_table = gaps(hist, cap, refs)
+    gap_table = gaps(hist, cap, refs, config)
     plans = build_plans(hist, gap_table, bm, advancers, playbook, config)
     portfolio = attention_table(classified, config, trust_alerts)
     return Diagnosis(

@@ -144,9 +144,10 @@ _CRITERIA = (
 def apply_hysteresis(brand_ids: pd.Series, candidate: pd.Series, rules: Hysteresis) -> pd.DataFrame:
     """Confirmed stage per row from the candidate stages of each brand's consecutive periods.
 
-    Rows must be sorted by brand and period. The first period of a brand takes its candidate
-    (there is no history to hold it). Afterwards, with ``up`` the run of periods whose candidate
-    is above the stage and ``down`` the run below it:
+    Rows must be sorted by brand and period. A brand's first ``warmup_periods`` periods take
+    their candidate (its trailing windows are still filling: there is no settled stage to hold).
+    Afterwards, with ``up`` the run of periods whose candidate is above the stage and ``down``
+    the run below it:
 
     - ``up ≥ promote_after_periods`` → stage + 1, run reset;
     - ``down ≥ demote_after_periods`` → stage − 1, run reset.
@@ -176,6 +177,10 @@ def apply_hysteresis(brand_ids: pd.Series, candidate: pd.Series, rules: Hysteres
         for t in range(1, length):
             c = grid[:, t]
             valid = c >= 0
+            if t < rules.warmup_periods:
+                stage = np.where(valid, c, stage).astype(np.int8)
+                stage_grid[:, t] = np.where(valid, stage, -1)
+                continue
             up = np.where(valid & (c > stage), up + 1, 0).astype(np.int8)
             down = np.where(valid & (c < stage), down + 1, 0).astype(np.int8)
             promote = up >= rules.promote_after_periods
@@ -196,17 +201,24 @@ def apply_hysteresis(brand_ids: pd.Series, candidate: pd.Series, rules: Hysteres
     )
 
 
-def transitions(stages: pd.DataFrame) -> pd.DataFrame:
+def transitions(stages: pd.DataFrame, lookback: int = 1) -> pd.DataFrame:
     """Every confirmed stage change of every brand, with how long the brand held the old stage.
 
     ``stages`` has brand_id, category, period, stage (ordinal), sorted by brand and period.
     Returns brand_id, category, from_stage, to_stage, entered_period (first period at the old
     stage), left_period (last period at the old stage), period (first period at the new stage),
+    measured_period (``lookback`` periods before the new stage: with ``lookback =
+    promote_after_periods`` the last period before the brand began meeting the next stage's
+    criteria, i.e. its last period wholly in the old stage; missing when the brand's data does
+    not reach back that far), position (0-based index of ``period`` among the brand's periods),
     months_in_stage (periods spent at the old stage), censored (the old stage was already held
     at the brand's first observed period, so the true duration is at least months_in_stage).
     """
     s = stages[["brand_id", "category", "period", "stage"]].reset_index(drop=True)
     same_brand = s["brand_id"].eq(s["brand_id"].shift())
+    back_same = s["brand_id"].eq(s["brand_id"].shift(lookback))
+    s["measured_period"] = s["period"].shift(lookback).where(back_same)
+    s["position"] = s.groupby("brand_id", sort=False).cumcount()
     changed = ~same_brand | s["stage"].ne(s["stage"].shift())
     run = changed.cumsum()
     grouped = s.groupby(run, sort=False)
@@ -215,7 +227,9 @@ def transitions(stages: pd.DataFrame) -> pd.DataFrame:
     s["first_run"] = ~s["brand_id"].eq(s["brand_id"].shift()).groupby(run).transform("first")
     prev = s.shift()
     is_transition = same_brand & s["stage"].ne(prev["stage"])
-    t = s.loc[is_transition, ["brand_id", "category", "period", "stage"]].copy()
+    t = s.loc[
+        is_transition, ["brand_id", "category", "period", "stage", "measured_period", "position"]
+    ].copy()
     t["from_stage"] = prev.loc[is_transition, "stage"].astype("int8")
     t["to_stage"] = t.pop("stage").astype("int8")
     t["entered_period"] = prev.loc[is_transition, "run_start"]

@@ -5,7 +5,7 @@ for the capabilities with the next largest gaps. Each action carries the metric 
 brand's current value, the target (by default the median of that metric among the category's
 brands that made the same step, in the last period before they did) and evidence: the peer
 brands of the same category that made the step and were nearest in size (``net_gmv_t90d``), what
-their metric moved from (first period at the stage) and to (last period at it), and how many
+their metric moved from (first period at the stage) and to (the period they left it), and how many
 months that took.
 
 Which capability an action serves, and so which lever a stage gets (influencer testing for a
@@ -362,9 +362,9 @@ def _evidence(
     peers = nearest_peers(queries, advancers, size, k)
     adv = advancers.reset_index(drop=True)
     peers = peers.join(
-        adv[["brand_id", "entered_period", "left_period", "months_in_stage", "censored"]].rename(
-            columns={"brand_id": "peer_id"}
-        ),
+        adv[
+            ["brand_id", "entered_period", "measured_period", "months_in_stage", "censored"]
+        ].rename(columns={"brand_id": "peer_id"}),
         on="peer_row",
     )
     rows = acts[["brand_id", "period", "metric"]].reset_index().rename(columns={"index": "row"})
@@ -374,7 +374,7 @@ def _evidence(
         pd.MultiIndex.from_arrays([ev["peer_id"], ev["entered_period"], ev["metric"]])
     ).to_numpy()
     ev["to"] = v.reindex(
-        pd.MultiIndex.from_arrays([ev["peer_id"], ev["left_period"], ev["metric"]])
+        pd.MultiIndex.from_arrays([ev["peer_id"], ev["measured_period"], ev["metric"]])
     ).to_numpy()
     ev["frag"] = (
         '{"brand_id":'
