@@ -280,6 +280,8 @@ def test_gates(simulated_scores, config: TrustConfig) -> None:
     bad = set(latest.loc[latest["score"] < g.account_exclude_below, "entity_id"])
     assert bad and not bad & set(kept)
     assert set(cands) - bad == set(kept)
+    last_period = pd.Timestamp(accounts["period"].max()).date()
+    assert trusted_accounts(scores, g, cands, period=last_period) == kept
     assert is_trusted(None, STATUS_INSUFFICIENT, g) is g.insufficient_data_is_trusted
     assert not is_trusted(g.account_exclude_below - 0.1, STATUS_OK, g)
 

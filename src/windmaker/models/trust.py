@@ -349,10 +349,10 @@ def trusted_accounts(
     with no score at all is unknown and, like insufficient data, follows
     ``insufficient_data_is_trusted``.
     """
-    acc = scores[scores["entity"] == "account"]
+    acc = scores[scores["entity"] == "account"].assign(_p=lambda d: pd.to_datetime(d["period"]))
     if period is not None:
-        acc = acc[acc["period"] == period]
-    latest = acc.sort_values("period").groupby("entity_id").last()
+        acc = acc[acc["_p"] == pd.Timestamp(period)]  # type: ignore[arg-type]
+    latest = acc.sort_values("_p").groupby("entity_id").last()
     out = []
     for a in candidates:
         if a in latest.index:
