@@ -139,12 +139,23 @@ def detect_encoding(path: Path) -> str:
     from charset_normalizer import from_bytes
 
     best = from_bytes(sample).best()
+    enc = best.encoding.lower().replace("-", "").replace("_", "") if best else ""
+    if any(enc.startswith(g) for g in _GB_FAMILY) or _reads_as_chinese(sample):
+        # GB18030 is a superset of GB2312 and GBK, and the encoding of Chinese back-office
+        # exports: on short samples the detector may name another CJK code page instead.
+        return "gb18030"
     if best is None:
         raise SourceError(f"{path}: cannot tell the text encoding; save it as UTF-8 or GBK")
-    enc = best.encoding.lower().replace("-", "").replace("_", "")
-    if any(enc.startswith(g) for g in _GB_FAMILY):
-        return "gb18030"  # superset of GB2312 and GBK: decodes every export of the family
     return best.encoding
+
+
+def _reads_as_chinese(sample: bytes) -> bool:
+    """Whether ``sample`` decodes as GB18030 into text with Chinese characters."""
+    try:
+        text = codecs.getincrementaldecoder("gb18030")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return False
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def transcode(path: Path, encoding: str, out: Path) -> None:
