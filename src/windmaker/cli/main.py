@@ -55,6 +55,7 @@ def status(workspace: WorkspaceOpt = None) -> None:
 # Sub-commands of each layer register here, one line each.
 from windmaker.cli import providers as providers_cli  # noqa: E402
 from windmaker.cli.diagnose import diagnose, portfolio  # noqa: E402
+from windmaker.cli.distribution import register as register_distribution  # noqa: E402
 from windmaker.cli.ingest import ingest  # noqa: E402
 from windmaker.cli.refresh import refresh  # noqa: E402
 from windmaker.cli.run import run  # noqa: E402
@@ -73,6 +74,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(providers_cli.app, name="providers")
 app.add_typer(providers_cli.store_app, name="store")
 app.add_typer(trust_app, name="trust")
+register_distribution(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -50,7 +50,9 @@ class HitConfig(BaseModel):
     push_probability: float = Field(default=0.3, gt=0, le=1)
     drop_probability: float = Field(default=0.05, ge=0, lt=1)
     min_exposure_to_drop: float = Field(
-        default=5.0, ge=0, description="thousands of viewers before a SKU may be dropped"
+        default=5.0,
+        ge=0,
+        description="exposure before a SKU may be dropped (fair-share orders, or 1,000s of viewers)",
     )
     min_skus_per_category: int = Field(
         default=30, ge=2, description="fewer: use the all-category prior"
@@ -202,7 +204,7 @@ def score_hits(launches: pd.DataFrame, config: HitConfig | None = None) -> pd.Da
     """P(hit), the posterior sales rate with its interval, and next week's decision per SKU.
 
     Adds columns: prior_alpha, prior_beta, hit_rate_threshold (λ*_c), rate_mean, rate_low,
-    rate_high (posterior mean and credible interval of λ, orders per 1,000 viewers), p_hit,
+    rate_high (posterior mean and credible interval of λ, in units of the exposure), p_hit,
     decision (push / keep_testing / drop), reason_en, reason_zh.
     """
     c = config or HitConfig()
@@ -236,17 +238,21 @@ def score_hits(launches: pd.DataFrame, config: HitConfig | None = None) -> pd.Da
     )
     df["decision"] = decision
     en, zh = [], []
-    for d, p, lo, hi, thr, ee in zip(
-        decision, p_hit, df["rate_low"], df["rate_high"], threshold, e, strict=True
+    for d, p, lo, hi, thr in zip(
+        decision, p_hit, df["rate_low"], df["rate_high"], threshold, strict=True
     ):
-        band = f"{lo:.2f}–{hi:.2f} orders per 1,000 viewers (hit bar {thr:.2f})"
-        band_zh = f"每千次观看 {lo:.2f}–{hi:.2f} 单 (爆款线 {thr:.2f})"
+        if c.exposure == "fair_share":
+            band = f"{lo:.1f}–{hi:.1f}× its brand's average SKU (hit bar {thr:.1f}×)"
+            band_zh = f"销量为品牌平均单品的 {lo:.1f}–{hi:.1f} 倍 (爆款线 {thr:.1f} 倍)"
+        else:
+            band = f"{lo:.2f}–{hi:.2f} orders per 1,000 viewers (hit bar {thr:.2f})"
+            band_zh = f"每千次观看 {lo:.2f}–{hi:.2f} 单 (爆款线 {thr:.2f})"
         if d == "push":
             en.append(f"P(hit) {p:.0%}: sells {band}; push it next week")
             zh.append(f"爆款概率 {p:.0%}: {band_zh}; 下周加推")
         elif d == "drop":
-            en.append(f"P(hit) {p:.0%} after {ee:,.1f}k viewers: sells {band}; drop it")
-            zh.append(f"已测 {ee:,.1f} 千次观看, 爆款概率仅 {p:.0%}: {band_zh}; 建议停止")
+            en.append(f"P(hit) {p:.0%} after a full test: sells {band}; drop it")
+            zh.append(f"充分测款后爆款概率仅 {p:.0%}: {band_zh}; 建议停止")
         else:
             en.append(f"P(hit) {p:.0%}, still uncertain: sells {band}; keep testing")
             zh.append(f"爆款概率 {p:.0%}, 尚不确定: {band_zh}; 继续测款")
