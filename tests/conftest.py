@@ -26,3 +26,28 @@ def warehouse(workspace: Settings) -> Iterator[Warehouse]:
     wh = open_warehouse(workspace)
     yield wh
     wh.close()
+
+
+@pytest.fixture(scope="session")
+def diagnosed_market(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A small simulated market (40 brands × 6 months) taken through the main job end to end:
+    simulated files → ingest → providers → ``run_pipeline``. Shared by the pipeline, web and
+    browser tests; nothing in it is written by hand."""
+    from typer.testing import CliRunner
+
+    from windmaker.cli.main import app
+    from windmaker.ingest import ingest_files
+    from windmaker.pipeline import run_pipeline
+    from windmaker.simulator import small_market
+
+    root = tmp_path_factory.mktemp("market")
+    market = small_market(root / "files", seed=3)
+    settings = init_workspace(root / "ws")
+    report = ingest_files(settings, sorted(market.glob("*.parquet")), progress=False)
+    assert report.rejected == 0
+    loaded = CliRunner().invoke(
+        app, ["providers", "load", str(market / "ecosystem"), "-w", str(settings.workspace)]
+    )
+    assert loaded.exit_code == 0, loaded.output
+    run_pipeline(settings)
+    return settings

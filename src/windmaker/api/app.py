@@ -65,6 +65,28 @@ def create_app(
     )
     app.state.windmaker = state
     install_error_handlers(app)
+
+    @app.middleware("http")
+    async def refuse_oversized_uploads(request: Request, call_next: Any) -> Response:
+        """Refuse an upload whose declared size is over the limit before reading its body."""
+        from windmaker.api.errors import error_json
+        from windmaker.api.routers import data
+
+        declared = request.headers.get("content-length", "")
+        if (
+            request.method == "POST"
+            and declared.isdigit()
+            and int(declared) > data.UPLOAD_LIMIT_BYTES + 65536
+        ):
+            return error_json(
+                request,
+                413,
+                "payload_too_large",
+                limit=f"{data.UPLOAD_LIMIT_BYTES // (1024 * 1024)} MiB",
+            )
+        response: Response = await call_next(request)
+        return response
+
     app.include_router(api_router())
 
     from windmaker.web import pages

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from windmaker import contract
 from windmaker.api.deps import ReadModelDep, StaffUser, StateDep
@@ -24,7 +24,7 @@ SUFFIXES = (".csv", ".txt", ".xlsx", ".parquet", ".jsonl", ".ndjson", ".json")
 
 
 class QuarantinedRow(BaseModel):
-    row: int | None = None
+    line: int | None = Field(None, description="Line of the file (the header is line 1)")
     reason: str
     values: dict[str, Any] = {}
 
@@ -38,8 +38,9 @@ class IngestResult(BaseModel):
     quarantine: list[QuarantinedRow] = []
 
 
-async def save_upload(upload: UploadFile, folder: Path, limit: int = UPLOAD_LIMIT_BYTES) -> Path:
+async def save_upload(upload: UploadFile, folder: Path, limit: int | None = None) -> Path:
     """Stream an upload to ``folder`` under its own name, refusing it past ``limit`` bytes."""
+    limit = UPLOAD_LIMIT_BYTES if limit is None else limit
     name = Path(upload.filename or "upload").name
     if not name.lower().endswith(SUFFIXES):
         raise ApiError(
@@ -110,7 +111,7 @@ def read_quarantine(path: Path, limit: int = 1000) -> list[QuarantinedRow]:
             reason = rec.pop("_reason", "") or ""
             out.append(
                 QuarantinedRow(
-                    row=int(line) if line and line.isdigit() else None, reason=reason, values=rec
+                    line=int(line) if line and line.isdigit() else None, reason=reason, values=rec
                 )
             )
     return out
