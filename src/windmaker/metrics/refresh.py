@@ -161,12 +161,53 @@ def _plan(wh: Any, now: pd.DataFrame) -> tuple[str, date | None, str]:
     return "incremental", lo.date(), "new rows"
 
 
-def _store(wh: Any, name: str, expr: ir.Table) -> None:
-    """Replace table ``name`` by ``expr`` (which may read ``name`` itself)."""
-    if wh.engine == "duckdb":
-        wh.write(name, expr)
-    else:  # engines that cannot overwrite a table they read: go through memory (small tables)
-        wh.write(name, wh.to_arrow(expr))
+def _store(wh: Any, name: str, staged: ir.Table) -> None:
+    """Replace table ``name`` by ``staged``, an expression over a staging table (never over
+    ``name`` itself, which engines such as Spark cannot overwrite while reading)."""
+    wh.write(name, staged)
+
+
+def metric_expressions(
+    src: Sources,
+    first_day: date,
+    last_day: date,
+    config: MetricsConfig | None = None,
+) -> dict[str, ir.Table]:
+    """Every metric table of a full refresh as one unexecuted expression each (no staging).
+
+    What :func:`refresh` stores, built in one piece: used to run the whole metric set on another
+    engine (the DuckDB/Spark parity test) without intermediate tables.
+    """
+    config = config or load_metrics_config()
+    facts = gmv.order_facts(src)
+    out: dict[str, ir.Table] = {}
+    day = brand_period.brand_period_metrics(
+        src,
+        "day",
+        period_table(first_day, last_day, "day"),
+        facts=facts,
+        complaint_kinds=config.complaint_kinds,
+    )
+    trailing = brand_period.trailing_net_gmv(day)
+    for grain in GRAINS:
+        periods = period_table(first_day, last_day, grain)
+        t = (
+            day
+            if grain == "day"
+            else brand_period.brand_period_metrics(
+                src, grain, periods, facts=facts, complaint_kinds=config.complaint_kinds
+            )
+        )
+        t = brand_period.with_trailing(t, trailing, periods)
+        if grain == "month":
+            t = brand_period.with_months_with_sales(t)
+        out[brand_period.table_name(grain)] = t
+    out[COHORTS] = private_domain.cohort_retention(facts, private_domain.first_purchases(facts))
+    out[DRIVERS] = drivers.gmv_drivers(src, facts)
+    month = category.present(out[brand_period.table_name("month")], src.brands)
+    out[PERCENTILES] = category.percentiles(month)
+    out[CAPABILITIES] = category.capabilities(month, config)
+    return out
 
 
 def refresh(
