@@ -119,6 +119,7 @@ def build_arcs(
     caps = np.zeros((n_p, len(CAPABILITIES)), dtype=bool)
     cat_codes = pd.Index(sorted(set(needs["category"].astype(str))))
     serves = np.zeros((n_p, len(cat_codes)), dtype=bool)
+    cat_pos = {c: j for j, c in enumerate(cat_codes)}
     for i, (cs, cats) in enumerate(
         zip(providers["capabilities"], providers["categories"], strict=True)
     ):
@@ -126,8 +127,8 @@ def build_arcs(
             if c in CAPABILITIES:
                 caps[i, CAPABILITIES.index(c)] = True
         for c in _split(cats):
-            j = cat_codes.get_indexer([c])[0]
-            if j >= 0:
+            j = cat_pos.get(c)
+            if j is not None:
                 serves[i, j] = True
 
     prior, k = config.prior_uplift, config.shrinkage_brands
@@ -144,8 +145,10 @@ def build_arcs(
         )
         tr["band"] = _band(tr["base_gmv"].to_numpy(dtype=float), config.similar_size_factor)
         grouped = tr.groupby(["p", "category", "band"])["uplift"].agg(["sum", "count"])
-        for (p, c, s), row in grouped.iterrows():
-            rec_stats[(int(p), str(c), int(s))] = (float(row["sum"]), float(row["count"]))
+        for (p, c, s), total, count in zip(
+            grouped.index, grouped["sum"].to_numpy(), grouped["count"].to_numpy(), strict=True
+        ):
+            rec_stats[(int(p), str(c), int(s))] = (float(total), float(count))
 
     b_cat = needs["category"].astype(str).to_numpy()
     b_cap = (
@@ -170,8 +173,7 @@ def build_arcs(
     parts_b, parts_p, parts_u, parts_on = [], [], [], []
     has_capacity = capacity > 0
     for (cat, cap, bnd), g in groups.groupby(["cat", "cap", "band"], sort=False):
-        j = cat_codes.get_loc(cat)
-        on_cat = serves[:, j]
+        on_cat = serves[:, cat_pos[cat]]
         ok = caps[:, int(cap)] & has_capacity
         if config.category_must_match:
             ok &= on_cat
@@ -320,12 +322,15 @@ def match_brands(
         n_track = track_record.dropna(subset=["uplift"]).groupby(["provider_id", "category"]).size()
     rows = []
     used = np.bincount(arcs.provider[chosen], minlength=arcs.capacity.size)
+    brand_ids = needs["brand_id"].astype(str).to_numpy()
+    categories = needs["category"].astype(str).to_numpy()
+    bottlenecks = needs["bottleneck"].astype(str).to_numpy()
+    provider_ids = providers["provider_id"].astype(str).to_numpy()
+    counts = {(str(k[0]), str(k[1])): int(v) for k, v in n_track.items()}  # type: ignore[index]
     for a in chosen.tolist():
         b, p = int(arcs.brand[a]), int(arcs.provider[a])
-        need, prov = needs.iloc[b], providers.iloc[p]
-        cap = str(need["bottleneck"])
-        cat = str(need["category"])
-        n = int(n_track.get((str(prov["provider_id"]), cat), 0))
+        cap, cat, pid = bottlenecks[b], categories[b], provider_ids[p]
+        n = counts.get((pid, cat), 0)
         u = float(arcs.uplift[a])
         benefit = float(arcs.benefit[a]) * config.benefit_unit
         on = bool(arcs.on_category[a])
@@ -337,25 +342,21 @@ def match_brands(
         )
         record_zh = f"{cat} 类目服务过 {n} 个品牌" if n else f"{cat} 类目暂无服务记录（按先验）"
         rows.append(
-            {
-                "brand_id": str(need["brand_id"]),
-                "provider_id": str(prov["provider_id"]),
-                "bottleneck": cap,
-                "category": cat,
-                "predicted_uplift": u,
-                "predicted_benefit": benefit,
-                "reason_en": (
-                    f"bottleneck {cap} is a declared capability; "
-                    f"{'serves ' + cat if on else 'off category ' + cat}; {record_en}; "
-                    f"predicted uplift {u:+.1%} → +{benefit:,.0f} yuan/month; "
-                    f"capacity left after matching {left}"
-                ),
-                "reason_zh": (
-                    f"短板 {_CAP_ZH.get(cap, cap)} 为其申报能力；"
-                    f"{'服务 ' + cat + ' 类目' if on else '非主营类目 ' + cat}；{record_zh}；"
-                    f"预计增长 {u:+.1%}，约 +{benefit:,.0f} 元/月；匹配后剩余容量 {left}"
-                ),
-            }
+            (
+                brand_ids[b],
+                pid,
+                cap,
+                cat,
+                u,
+                benefit,
+                f"bottleneck {cap} is a declared capability; "
+                f"{'serves ' + cat if on else 'off category ' + cat}; {record_en}; "
+                f"predicted uplift {u:+.1%} → +{benefit:,.0f} yuan/month; "
+                f"capacity left after matching {left}",
+                f"短板 {_CAP_ZH.get(cap, cap)} 为其申报能力；"
+                f"{'服务 ' + cat + ' 类目' if on else '非主营类目 ' + cat}；{record_zh}；"
+                f"预计增长 {u:+.1%}，约 +{benefit:,.0f} 元/月；匹配后剩余容量 {left}",
+            )
         )
     matches = pd.DataFrame(
         rows,
