@@ -41,3 +41,13 @@ def test_another_seed_gives_another_market(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "orders.parquet").read_bytes() != (
         tmp_path / "b" / "orders.parquet"
     ).read_bytes()
+
+
+def test_compression_changes_bytes_not_content(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    simulate(MarketConfig(seed=3, **TINY), tmp_path / "a")  # type: ignore[arg-type]
+    simulate(MarketConfig(seed=3, compression="none", **TINY), tmp_path / "b")  # type: ignore[arg-type]
+    a, b = tmp_path / "a" / "orders.parquet", tmp_path / "b" / "orders.parquet"
+    assert a.stat().st_size < b.stat().st_size
+    assert pq.read_table(a).equals(pq.read_table(b))

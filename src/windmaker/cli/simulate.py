@@ -28,6 +28,9 @@ def simulate(
     block_brands: Annotated[
         int, typer.Option(min=1, help="Brands generated together (bounds memory)")
     ] = 64,
+    compression: Annotated[
+        str, typer.Option(help="Parquet codec: snappy (default), zstd or none (fastest)")
+    ] = "snappy",
     config_dir: Annotated[
         Path | None, typer.Option(help="Folder with a simulator.yaml overriding the defaults")
     ] = None,
@@ -44,6 +47,7 @@ def simulate(
             seed=seed,
             end=end,
             block_brands=block_brands,
+            compression=compression,
             config_dir=config_dir,
         )
     except ValueError as exc:

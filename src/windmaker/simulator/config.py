@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from windmaker.config import load_yaml_model
 from windmaker.contract import CAPABILITIES, STAGES
+from windmaker.simulator.writer import COMPRESSIONS
 
 CONFIG_FILE = "simulator.yaml"
 SECONDS_PER_DAY = 86_400
@@ -264,6 +265,9 @@ class MarketConfig:
         Subset of the configured categories (default: all of them).
     block_brands
         Brands generated and written together; bounds the memory of the order stream.
+    compression
+        Parquet codec of the streamed tables: ``snappy`` (default), ``zstd`` (smaller) or
+        ``none`` (fastest to write, about twice the size).
     """
 
     brands: int = 1000
@@ -272,6 +276,7 @@ class MarketConfig:
     end: str = "2026-10"
     categories: tuple[str, ...] | None = None
     block_brands: int = 64
+    compression: str = "snappy"
     config_dir: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -281,6 +286,8 @@ class MarketConfig:
             raise ValueError("months must be at least 1")
         if self.block_brands < 1:
             raise ValueError("block_brands must be at least 1")
+        if self.compression not in COMPRESSIONS:
+            raise ValueError(f"compression must be one of {COMPRESSIONS}, not {self.compression!r}")
         np.datetime64(self.end, "M")  # raises on a malformed month
 
 

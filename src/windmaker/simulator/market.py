@@ -148,8 +148,8 @@ def simulate(
     return summary
 
 
-def _sink(out: Path, name: str, fmt: wr.Format) -> wr.Sink:
-    return wr.Sink(out / name, wr.contract_schema(contract.table(name)), fmt)
+def _sink(out: Path, name: str, fmt: wr.Format, compression: str = "snappy") -> wr.Sink:
+    return wr.Sink(out / name, wr.contract_schema(contract.table(name)), fmt, compression)
 
 
 def _write_table(
@@ -390,7 +390,7 @@ def _write_stream(
     mk: Market, out: Path, fmt: wr.Format, summary: Summary, progress: Progress | None
 ) -> None:
     names = ("live_sessions", "orders", "ad_spend", "reviews", "follows")
-    sinks = {name: _sink(out, name, fmt) for name in names}
+    sinks = {name: _sink(out, name, fmt, mk.config.compression) for name in names}
     truth = out / "truth"
     t_schemas = {
         "cooperations": pa.schema(

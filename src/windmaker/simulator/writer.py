@@ -20,6 +20,8 @@ from windmaker import contract
 
 Format = Literal["parquet", "csv", "xlsx"]
 FORMATS: tuple[Format, ...] = ("parquet", "csv", "xlsx")
+#: Parquet compression codecs offered for the contract tables (truth/ is always snappy).
+COMPRESSIONS = ("snappy", "zstd", "none")
 XLSX_MAX_ROWS = 1_048_575
 
 _ARROW: dict[str, pa.DataType] = {
@@ -131,7 +133,9 @@ def strings(values: list[str] | np.ndarray) -> pa.Array:
 class Sink:
     """A table being written batch by batch (Parquet / CSV stream; XLSX at close)."""
 
-    def __init__(self, path: Path, schema: pa.Schema, fmt: Format) -> None:
+    def __init__(
+        self, path: Path, schema: pa.Schema, fmt: Format, compression: str = "snappy"
+    ) -> None:
         self.path = path.with_suffix(f".{fmt}")
         self.schema = schema
         self.fmt = fmt
@@ -148,7 +152,7 @@ class Sink:
             self._writer = pq.ParquetWriter(
                 self.path,
                 schema,
-                compression="snappy",
+                compression=compression,
                 use_dictionary=dict_cols,
                 store_decimal_as_integer=True,
                 write_statistics=[n for n in schema.names if n in _STATISTICS_COLUMNS],
