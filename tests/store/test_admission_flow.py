@@ -162,5 +162,8 @@ def test_exit_proposal_confirmed_by_a_person(session: Session) -> None:
     assert store.get_provider(session, provider_id="P2").status == "admitted"
     store.confirm_decision(session, decision_id=d.id, reviewer="carol", note="verified fraud")
     assert store.get_provider(session, provider_id="P2").status == "exited"
+    lines = [(e.action, e.actor, e.reason) for e in store.list_audit(session, subject_id="P2")]
+    assert ("decision.proposed.exit", "system", "client B7 fraud") in lines
+    assert ("decision.confirmed.exit", "carol", "verified fraud") in lines
     with pytest.raises(store.AlreadyDecidedError):
         store.confirm_decision(session, decision_id=d.id, reviewer="dave", note="")
