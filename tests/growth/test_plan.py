@@ -26,6 +26,11 @@ SIZES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 def plans(ladder: LadderConfig, playbook: Playbook) -> pd.DataFrame:
     specs = [(f"adv{s}", "beauty", ADVANCE, "private_domain", s) for s in SIZES]
     specs += [("C", "beauty", [1] * 9, "traffic", 1.0), ("Z", "beauty", [0] * 9, "distribution")]
+    # other zero-breaking brands: no brand advanced out of zero-breaking, so Z is compared with
+    # the best of its own stage, where only Z is weak on distribution
+    specs += [
+        (f"Z{c}", "beauty", [0] * 9, c) for c in ("traffic", "self_operation", "private_domain")
+    ]
     specs += filler("beauty", 80, 9)
     bm, cap = market(specs)
     return diagnose(bm, cap, ladder, playbook).plans

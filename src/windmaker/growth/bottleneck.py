@@ -18,17 +18,20 @@ Reference fallbacks, in order (``ladder.yaml`` → ``bottleneck``):
 
 1. ``category`` / ``advancers``: the category has at least ``min_category_transitions``
    advancers out of *s*;
-2. ``all`` / ``advancers``: advancers out of *s* in every category (at least one);
-3. ``category`` / ``next_stage`` then ``all`` / ``next_stage``: no brand advanced out of *s*
-   anywhere in the history, so the target is the median index of brand-months at *s + 1*
-   (category when it has at least ``min_reference_brands`` of them);
+2. ``all`` / ``advancers``: advancers out of *s* in every category (again at least
+   ``min_category_transitions``: one or two advancers are anecdotes, not a reference);
+3. ``stage_top``: too few brands advanced out of *s* in the history (a young or small market):
+   the target is the ``top_quantile`` of the index among brand-months at *s* itself, by
+   category when it has ``min_reference_brands`` brands there, else all categories — the gap to
+   the best of the brand's own stage. (The median of brands at *s + 1* would be the obvious
+   alternative, but every capability index jumps with the stage, so that gap names the
+   capability that jumps most, not the brand's weakness.)
 4. SKA brands have no next stage: the target is the median index of SKA brand-months of the
    category (``ska_peers``; all categories when the category has fewer than
-   ``min_reference_brands``), so the bottleneck is the capability where the brand trails
-   its SKA peers most;
-5. ``stage_top``: nobody in the data has reached the next stage (e.g. no SKA brand yet), so the
-   target is the ``top_quantile`` of the index among brand-months at the brand's own stage: the
-   gap to the best of its own stage.
+   ``min_reference_brands`` SKA brands), so the bottleneck is the capability where the brand
+   trails its SKA peers most.
+
+Plan targets with the ``next_stage_median`` rule use brand-months at *s + 1* (``next_stage``).
 """
 
 from __future__ import annotations
@@ -177,12 +180,16 @@ def reference_values(
     for col in ("n_adv_cat", "n_adv_all", "n_peer_cat", "n_peer_all", "n_top_cat", "n_top_all"):
         g[col] = g[col].fillna(0).astype("int64")
 
-    learn = (g["stage"] != SKA) & from_advancers
+    is_ska = g["stage"] == SKA
+    learn = ~is_ska & from_advancers
+    # Without enough advancers: the best of the brand's own stage (below SKA) when the target
+    # is learned from advancers, brand-months at the next stage (SKA: SKA peers) otherwise.
+    peer = is_ska | (not from_advancers)
     use = [
         learn & (g["n_adv_cat"] >= rules.min_category_transitions),
         learn & (g["n_adv_all"] >= rules.min_category_transitions),
-        g["n_peer_cat"] >= rules.min_reference_brands,
-        g["n_peer_all"] >= 1,
+        peer & (g["n_peer_cat"] >= rules.min_reference_brands),
+        peer & (g["n_peer_all"] >= 1),
         g["n_top_cat"] >= rules.min_reference_brands,
         g["n_top_all"] >= 1,
     ]
@@ -193,7 +200,7 @@ def reference_values(
     )
     scope = ["category", "all"] * 3
     g["reference"] = np.select(use, scope, default="none")
-    peer_basis = np.where(g["stage"] == SKA, "ska_peers", "next_stage")
+    peer_basis = np.where(is_ska, "ska_peers", "next_stage")
     basis: list[np.ndarray] = [
         np.full(len(g), "advancers"),
         np.full(len(g), "advancers"),

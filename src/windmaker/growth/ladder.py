@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from windmaker import contract
 from windmaker.growth.config import Hysteresis, LadderConfig
+from windmaker.growth.text import Text, num_text
 
 STAGE_CODES = contract.STAGES
 ZERO_BREAKING, CLIMBING, KA, SKA = range(4)
@@ -271,54 +270,42 @@ def stage_table(classified: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- reasons ---------------------------------------------------------------------------------
-def _num(x: pd.Series, decimals: int) -> pd.Series:
-    """Numbers as text rounded to ``decimals`` (no trailing zeros), ``n/a`` for missing.
-
-    Arrow's float-to-string cast writes the shortest round-trip form, so the text is vectorised.
-    """
-    arr = pa.array(x.astype("float64").round(decimals).to_numpy(), from_pandas=True)
-    if decimals == 0:
-        arr = pc.cast(arr, pa.int64(), safe=False)
-    text = pc.fill_null(pc.cast(arr, pa.string()), "n/a")
-    return pd.Series(text.to_numpy(zero_copy_only=False), index=x.index, dtype=object)
-
-
-def _money_en(x: pd.Series) -> pd.Series:
+def _money_en(x: pd.Series) -> Text:
     """¥12.3M, ¥450K, ¥800."""
     v = x.astype("float64").fillna(0.0)
-    big = "¥" + _num(v / 1e6, 1) + "M"
-    mid = "¥" + _num(v / 1e3, 1) + "K"
-    small = "¥" + _num(v, 0)
+    big = "¥" + num_text(v / 1e6, 1) + "M"
+    mid = "¥" + num_text(v / 1e3, 1) + "K"
+    small = "¥" + num_text(v, 0)
     return big.where(v.abs() >= 1e6, mid.where(v.abs() >= 1e3, small))
 
 
-def _money_zh(x: pd.Series) -> pd.Series:
+def _money_zh(x: pd.Series) -> Text:
     """¥1.23亿, ¥45.6万, ¥800."""
     v = x.astype("float64").fillna(0.0)
-    yi = "¥" + _num(v / 1e8, 2) + "亿"
-    wan = "¥" + _num(v / 1e4, 1) + "万"
-    return yi.where(v.abs() >= 1e8, wan.where(v.abs() >= 1e4, "¥" + _num(v, 0)))
+    yi = "¥" + num_text(v / 1e8, 2) + "亿"
+    wan = "¥" + num_text(v / 1e4, 1) + "万"
+    return yi.where(v.abs() >= 1e8, wan.where(v.abs() >= 1e4, "¥" + num_text(v, 0)))
 
 
-def _pct(x: pd.Series) -> pd.Series:
+def _pct(x: pd.Series) -> Text:
     v = x.astype("float64") * 100
-    return (_num(v, 1) + "%").where(v.notna(), "n/a")
+    return (num_text(v, 1) + "%").where(v.notna(), "n/a")
 
 
-def _cmp(ok: pd.Series) -> pd.Series:
-    return pd.Series(np.where(ok, "≥", "<"), index=ok.index)
+def _cmp(ok: pd.Series) -> Text:
+    return Text.of(np.where(ok, "≥", "<"))
 
 
-def _clauses(df: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]:
+def _clauses(df: pd.DataFrame) -> dict[str, tuple[Text, Text]]:
     """Every criterion as an (en, zh) sentence citing the value and the threshold."""
     top = _pct(df["top_share"])
-    cat = df["category"].astype(str)
-    months = _num(df["months_with_sales"].fillna(0), 0)
-    zb_months = _num(df["zb_min_months"], 0)
+    cat = Text.of(df["category"].astype(str).to_numpy(dtype=object))
+    months = num_text(df["months_with_sales"].fillna(0), 0)
+    zb_months = num_text(df["zb_min_months"], 0)
     rep, rep_med = _pct(df["repurchase_rate_90d"]), _pct(df["repurchase_median"])
     factor = df["ka_repurchase_factor"]
-    factor_en = pd.Series(np.where(factor == 1.0, "", _num(factor, 2) + " × "), index=df.index)
-    score = _num(df["min_score"], 0)
+    factor_en = (num_text(factor, 2) + " × ").where(factor != 1.0, "")
+    score = num_text(df["min_score"], 0)
     gmv90_en, gmv90_zh = _money_en(df["net_gmv_t90d"]), _money_zh(df["net_gmv_t90d"])
     ka_need, ska_need = _pct(df["ka_top_share"]), _pct(df["ska_top_share"])
     return {
@@ -432,18 +419,18 @@ def _clauses(df: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]:
             + " "
             + _cmp(df["ska_score_ok"])
             + " "
-            + _num(df["ska_min_score"], 0),
+            + num_text(df["ska_min_score"], 0),
             "最低能力分 "
             + score
             + " "
             + _cmp(df["ska_score_ok"])
             + " "
-            + _num(df["ska_min_score"], 0),
+            + num_text(df["ska_min_score"], 0),
         ),
     }
 
 
-def _join(parts: list[pd.Series], sep: str) -> pd.Series:
+def _join(parts: list[Text], sep: str) -> Text:
     out = parts[0]
     for p in parts[1:]:
         out = out + sep + p
@@ -458,10 +445,10 @@ def _reasons(df: pd.DataFrame, rules: Hysteresis) -> tuple[pd.Series, pd.Series]
     period's criteria, the reason says so and how many periods the confirmation still needs.
     """
     c = _clauses(df)
-    en_parts: dict[int, list[pd.Series]] = {}
-    zh_parts: dict[int, list[pd.Series]] = {}
+    en_parts: dict[int, list[Text]] = {}
+    zh_parts: dict[int, list[Text]] = {}
 
-    def side(keys: tuple[str, ...], lang: int) -> pd.Series:
+    def side(keys: tuple[str, ...], lang: int) -> Text:
         return _join([c[k][lang] for k in keys], "; " if lang == 0 else "；")
 
     zb, ka, ska = (
@@ -483,21 +470,20 @@ def _reasons(df: pd.DataFrame, rules: Hysteresis) -> tuple[pd.Series, pd.Series]
     zh_parts[SKA] = [side(ska, 1)]
 
     stage = df["stage"].to_numpy()
-    en = pd.Series("", index=df.index, dtype=object)
-    zh = pd.Series("", index=df.index, dtype=object)
+    en = Text.of(np.full(len(df), "", dtype=object))
+    zh = Text.of(np.full(len(df), "", dtype=object))
     for s in range(4):
         mask = stage == s
         if mask.any():
-            en[mask] = (STAGE_EN[s] + ": " + en_parts[s][0][mask]).to_numpy()
-            zh[mask] = (STAGE_ZH[s] + "：" + zh_parts[s][0][mask]).to_numpy()
+            en = (STAGE_EN[s] + ": " + en_parts[s][0]).where(mask, en)
+            zh = (STAGE_ZH[s] + "：" + zh_parts[s][0]).where(mask, zh)
 
-    cand_en = pd.Series(np.asarray(STAGE_EN, dtype=object)[df["candidate"].to_numpy()])
-    cand_zh = pd.Series(np.asarray(STAGE_ZH, dtype=object)[df["candidate"].to_numpy()])
-    cand_en.index = cand_zh.index = df.index
-    up, down = df["promote_run"].astype(int).astype(str), df["demote_run"].astype(int).astype(str)
+    cand_en = Text.of(np.asarray(STAGE_EN, dtype=object)[df["candidate"].to_numpy()])
+    cand_zh = Text.of(np.asarray(STAGE_ZH, dtype=object)[df["candidate"].to_numpy()])
+    up, down = num_text(df["promote_run"], 0), num_text(df["demote_run"], 0)
     p, d = str(rules.promote_after_periods), str(rules.demote_after_periods)
-    higher = df["candidate"] > df["stage"]
-    lower = df["candidate"] < df["stage"]
+    higher = (df["candidate"] > df["stage"]).to_numpy()
+    lower = (df["candidate"] < df["stage"]).to_numpy()
     en = en + "."
     zh = zh + "。"
     en = en.where(
@@ -539,4 +525,7 @@ def _reasons(df: pd.DataFrame, rules: Hysteresis) -> tuple[pd.Series, pd.Series]
         + d
         + "期降级）。",
     )
-    return en.astype(object), zh.astype(object)
+    return (
+        pd.Series(en.to_numpy(), index=df.index, dtype=object),
+        pd.Series(zh.to_numpy(), index=df.index, dtype=object),
+    )

@@ -20,6 +20,8 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from windmaker import contract
@@ -27,6 +29,7 @@ from windmaker.config import load_yaml_model
 from windmaker.growth.bottleneck import reference_values
 from windmaker.growth.config import LadderConfig
 from windmaker.growth.ladder import SKA, STAGE_CODES
+from windmaker.growth.text import Text, num_text
 
 PLAYBOOK_FILE = "playbook.yaml"
 
@@ -333,15 +336,18 @@ def nearest_peers(
     return pd.concat(out, ignore_index=True)
 
 
-def _json_str(s: pd.Series) -> pd.Series:
-    escaped = s.astype(str).str.replace("\\", "\\\\", regex=False).str.replace('"', '\\"')
-    return '"' + escaped + '"'
+def _json_str(values: object) -> Text:
+    """JSON string literals: backslashes and quotes escaped."""
+    t = Text.of(np.asarray(values, dtype=object).astype(str))
+    escaped = pc.replace_substring(pc.replace_substring(t.a, "\\", "\\\\"), '"', '\\"')
+    return '"' + Text(escaped) + '"'
 
 
-def _json_num(s: pd.Series) -> pd.Series:
-    v = s.astype("float64").round(6)
-    text = v.astype(str)
-    return text.where(v.notna() & np.isfinite(v), "null")
+def _json_num(values: pd.Series) -> Text:
+    """JSON numbers (6 decimals at most); ``null`` for missing or infinite."""
+    v = values.astype("float64").round(6)
+    ok = (v.notna() & np.isfinite(v)).to_numpy()
+    return num_text(v, 6).where(ok, "null")
 
 
 def _evidence(
@@ -376,37 +382,46 @@ def _evidence(
     ev["to"] = v.reindex(
         pd.MultiIndex.from_arrays([ev["peer_id"], ev["measured_period"], ev["metric"]])
     ).to_numpy()
-    ev["frag"] = (
+    frag = (
         '{"brand_id":'
-        + _json_str(ev["peer_id"])
+        + _json_str(ev["peer_id"].to_numpy())
         + ',"from":'
         + _json_num(ev["from"])
         + ',"to":'
         + _json_num(ev["to"])
         + ',"months":'
-        + ev["months_in_stage"].astype("int64").astype(str)
+        + num_text(ev["months_in_stage"], 0)
         + ',"censored":'
-        + np.where(ev["censored"].astype(bool), "true", "false")
+        + Text.of(np.where(ev["censored"].astype(bool), "true", "false"))
         + "}"
     )
-    ev = ev.sort_values(["row", "slot"], kind="stable")
-    joined = ev.groupby("row", sort=False)["frag"].agg(",".join)
-    peer_list = "[" + joined.reindex(acts.index).fillna("") + "]"
+    # one column per peer slot, aligned on plan rows, joined with commas (missing slots skipped)
+    ev["frag"] = frag.to_numpy()
+    ev["slot_rank"] = ev.sort_values(["row", "slot"]).groupby("row").cumcount()
+    columns = []
+    for j in range(k):
+        part = ev.loc[ev["slot_rank"] == j, ["row", "frag"]].set_index("row")["frag"]
+        aligned = part.reindex(acts.index).to_numpy(dtype=object)
+        columns.append(pa.array(aligned, pa.string(), from_pandas=True))
+    # slots fill in order, so a missing slot ends the list; "," + null stays null, then ""
+    joined = Text.of(np.full(len(acts), "", dtype=object))
+    for j, col in enumerate(columns):
+        piece = col if j == 0 else pc.binary_join_element_wise(",", col, "")
+        joined = joined + Text(pc.fill_null(piece, ""))
+    peer_list = "[" + joined + "]"
 
     stage = acts["stage"].to_numpy()
     codes = np.asarray(STAGE_CODES, dtype=object)
-    step = pd.Series(
-        np.where(stage < SKA, codes[stage] + "→" + codes[np.minimum(stage + 1, SKA)], "ska"),
-        index=acts.index,
-    )
-    return (
+    step = np.where(stage < SKA, codes[stage] + "→" + codes[np.minimum(stage + 1, SKA)], "ska")
+    text = (
         '{"step":'
         + _json_str(step)
         + ',"reference":'
-        + _json_str(acts["reference"].fillna("none"))
+        + _json_str(acts["reference"].fillna("none").to_numpy())
         + ',"advancers":'
-        + acts["n"].fillna(0).astype("int64").astype(str)
+        + num_text(acts["n"].fillna(0), 0)
         + ',"peers":'
         + peer_list
         + "}"
-    ).astype(object)
+    )
+    return pd.Series(text.to_numpy(), index=acts.index, dtype=object)
