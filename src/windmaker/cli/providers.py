@@ -351,7 +351,15 @@ def evaluate(
                 actor=actor,
             )
     table = Table(title=f"provider evaluation / 服务商考核 {month:%Y-%m}")
-    for col in ("provider", "clients", "GMV served", "uplift", "retention", "score", "standard"):
+    for col in (
+        "provider",
+        "clients",
+        "GMV served",
+        "uplift/month",
+        "retention",
+        "score",
+        "standard",
+    ):
         table.add_column(col, justify="right" if col not in ("provider", "standard") else "left")
     for e in sorted(result.providers, key=lambda e: -e.score)[:30]:
         up, ret = e.metrics["client_uplift"], e.metrics["client_retention"]
