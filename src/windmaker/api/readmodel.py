@@ -45,6 +45,7 @@ LOADED_TABLES = (
 )
 
 STAGE_ORDER = {s: i for i, s in enumerate(contract.STAGES)}
+CAPABILITY_ORDER = {c: i for i, c in enumerate(contract.CAPABILITIES)}
 SORTABLE = ("priority", "gmv_at_stake", "net_gmv_t90d", "brand_id", "name", "stage", "category")
 
 

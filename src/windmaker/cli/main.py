@@ -58,6 +58,7 @@ from windmaker.cli.diagnose import diagnose, portfolio  # noqa: E402
 from windmaker.cli.distribution import register as register_distribution  # noqa: E402
 from windmaker.cli.ingest import ingest  # noqa: E402
 from windmaker.cli.refresh import refresh  # noqa: E402
+from windmaker.cli.report import report  # noqa: E402
 from windmaker.cli.run import run  # noqa: E402
 from windmaker.cli.serve import serve, users_app  # noqa: E402
 from windmaker.cli.simulate import simulate  # noqa: E402
@@ -67,6 +68,7 @@ app.command()(ingest)
 app.command()(refresh)
 app.command()(diagnose)
 app.command()(portfolio)
+app.command()(report)
 app.command()(run)
 app.command()(serve)
 app.command()(simulate)

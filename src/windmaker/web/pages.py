@@ -606,3 +606,36 @@ def data_job(job_id: str, request: Request, user: WebUser, state: StateDep) -> H
     if job is None:
         raise PageNotFound
     return render(request, "_job.html", user, job=job)
+
+
+# -- reports -----------------------------------------------------------------------------------
+@router.get("/reports/brands/{brand_id}", response_model=None)
+def brand_report_page(
+    brand_id: str,
+    request: Request,
+    user: WebUser,
+    state: StateDep,
+    month: str | None = None,
+    format: str = "html",
+) -> Response:
+    """The brand's monthly report (HTML, or PDF with ``format=pdf``), for users who see the brand."""
+    import tempfile
+
+    from windmaker.reports import brand_report, to_pdf
+
+    if not user.sees_brand(brand_id) or state.readmodel.brand(brand_id) is None:
+        raise PageNotFound
+    try:
+        html = brand_report(state.readmodel, brand_id, month, page_lang(request))
+    except (LookupError, ValueError):
+        raise PageNotFound from None
+    if format != "pdf":
+        return HTMLResponse(html)
+    with tempfile.TemporaryDirectory() as tmp:
+        pdf = to_pdf(html, Path(tmp) / "report.pdf").read_bytes()
+    name = f"{brand_id}-{month or 'latest'}.pdf"
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
