@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -61,3 +62,12 @@ def test_exit_2_on_a_bad_money_unit(seeded: Settings, tmp_path: Path) -> None:
     path = factory.write_csv(tmp_path / "o.csv", factory.ORDERS_ZH, [factory.order_row("O1")])
     code, out = _run(seeded, str(path), "--money-unit", "jiao")
     assert code == 2 and "yuan or fen" in out
+
+
+def test_progress_bar_does_not_disturb_the_import(seeded: Settings, tmp_path: Path) -> None:
+    path = factory.write_many_orders(tmp_path / "many.csv", 20_000)
+    result = runner.invoke(app, ["ingest", str(path), "--workspace", str(seeded.workspace)])
+    assert result.exit_code == 0, result.output
+    assert rows(seeded, "SELECT count(*), sum(amount) FROM orders") == [
+        (20_000, sum(Decimal(f"{i % 500}.25") for i in range(20_000)))
+    ]
