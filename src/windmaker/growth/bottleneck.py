@@ -219,19 +219,27 @@ def reference_values(
     return g[["category", "stage", key, "target", "reference", "basis", "n"]]
 
 
+def _distinct_brands(f: pd.DataFrame, keys: list[str]) -> pd.Series:
+    codes = pd.Series(pd.factorize(f["brand_id"])[0], index=f.index, name="_b")
+    pairs = pd.concat([f[keys], codes], axis=1).drop_duplicates()
+    return pairs.groupby(keys, sort=False, observed=True).size()
+
+
 def _quantile(frame: pd.DataFrame, keys: list[str], q: float) -> pd.DataFrame:
     """``q``-quantile of ``value`` per group and ``n``, the distinct brands behind it."""
     f = frame.dropna(subset=["value"])
-    out = f.groupby(keys, sort=False)["value"].quantile(q).rename("value").to_frame()
-    out["n"] = f.groupby(keys, sort=False)["brand_id"].nunique()
+    out = f.groupby(keys, sort=False, observed=True)["value"].quantile(q).rename("value")
+    out = out.to_frame()
+    out["n"] = _distinct_brands(f, keys)
     return out.reset_index()
 
 
 def _median(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Median of ``value`` per group and ``n``, the distinct brands behind it."""
     f = frame.dropna(subset=["value"])
-    out = f.groupby(keys, sort=False)["value"].median().rename("median").to_frame()
-    out["n"] = f.groupby(keys, sort=False)["brand_id"].nunique()
+    out = f.groupby(keys, sort=False, observed=True)["value"].median().rename("median")
+    out = out.to_frame()
+    out["n"] = _distinct_brands(f, keys)
     return out.reset_index()
 
 
