@@ -1,0 +1,106 @@
+"""Pages rendered in-process, checked with CSS selectors: what each role sees, in both languages."""
+
+from __future__ import annotations
+
+from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
+
+from tests.web.conftest import login
+
+
+def soup(client: TestClient, url: str, status: int = 200) -> BeautifulSoup:
+    r = client.get(url)
+    assert r.status_code == status, f"{url}: {r.status_code} {r.text[:300]}"
+    return BeautifulSoup(r.text, "html.parser")
+
+
+def test_anonymous_visitor_is_sent_to_login(web: TestClient) -> None:
+    web.cookies.clear()
+    r = web.get("/workbench", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_operator_workbench_lists_exactly_the_portfolio(
+    web: TestClient, scopes: dict[str, set[str]]
+) -> None:
+    login(web, "operator")
+    page = soup(web, "/workbench")
+    rows = page.select("#portfolio tbody tr[data-brand]")
+    assert {r["data-brand"] for r in rows} == scopes["operator"]
+    assert all(r.select_one("td a")["href"] == f"/brands/{r['data-brand']}" for r in rows)
+
+
+def test_workbench_filters_by_stage(web: TestClient) -> None:
+    login(web, "admin")
+    everything = soup(web, "/workbench").select("#portfolio tbody tr[data-brand]")
+    climbing = soup(web, "/workbench?stage=climbing").select("#portfolio tbody tr[data-brand]")
+    assert 0 < len(climbing) < len(everything)
+    stage_col = {r.select("td")[2].get_text(strip=True) for r in climbing}
+    assert len(stage_col) == 1
+
+
+def test_workbench_exports_csv_and_xlsx(web: TestClient, scopes: dict[str, set[str]]) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    login(web, "operator")
+    csv = web.get("/workbench/export.csv")
+    assert csv.status_code == 200 and csv.text.startswith("\ufeffbrand_id,")
+    assert len(csv.text.strip().splitlines()) == len(scopes["operator"]) + 1
+    xlsx = web.get("/workbench/export.xlsx")
+    ws = load_workbook(io.BytesIO(xlsx.content)).active
+    assert ws.max_row == len(scopes["operator"]) + 1
+
+
+def test_brand_page_shows_ladder_reason_bottlenecks_and_plan(
+    web: TestClient, scopes: dict[str, set[str]]
+) -> None:
+    login(web, "admin")
+    brand = sorted(scopes["operator"])[0]
+    page = soup(web, f"/brands/{brand}")
+    assert len(page.select("#ladder .step")) == 4 and len(page.select("#ladder .step.current")) == 1
+    assert page.select_one("#stage-reason").get_text(strip=True)
+    assert len(page.select("#bottlenecks li")) == 5
+    assert 3 <= len(page.select("#plan tbody tr")) <= 5
+    assert page.select(".chart[data-chart]")
+
+
+def test_brand_user_sees_itself_and_not_found_elsewhere(
+    web: TestClient, scopes: dict[str, set[str]]
+) -> None:
+    login(web, "brand")
+    [own] = scopes["brand"]
+    r = web.get("/", follow_redirects=False)
+    assert r.headers["location"] == f"/brands/{own}"
+    assert soup(web, f"/brands/{own}").select_one("#brand-name")
+    other = sorted(scopes["admin"] - {own})[0]
+    page = soup(web, f"/brands/{other}", status=404)
+    assert "404" in page.select_one("h1").get_text()
+    assert {
+        r["data-brand"] for r in soup(web, "/workbench").select("#portfolio tbody tr[data-brand]")
+    } == {own}
+    for url in ("/providers", "/ecosystem", "/data"):
+        assert web.get(url).status_code == 404
+
+
+def test_provider_sees_its_clients_only(web: TestClient, scopes: dict[str, set[str]]) -> None:
+    login(web, "provider")
+    rows = soup(web, "/workbench").select("#portfolio tbody tr[data-brand]")
+    assert {r["data-brand"] for r in rows} == scopes["provider"]
+    registry = soup(web, "/providers").select("#registry tbody tr")
+    assert len(registry) == 1
+
+
+def test_language_switch_is_remembered(web: TestClient) -> None:
+    login(web, "admin")
+    web.get("/lang/en?next=/workbench")
+    assert soup(web, "/workbench").select_one("html")["lang"] == "en"
+    assert "Workbench" in soup(web, "/workbench").select_one("nav").get_text()
+    web.get("/lang/zh-CN?next=/workbench")
+    assert "工作台" in soup(web, "/workbench").select_one("nav").get_text()
+
+
+def test_language_switch_refuses_offsite_redirects(web: TestClient) -> None:
+    r = web.get("/lang/en?next=//evil.example/", follow_redirects=False)
+    assert r.headers["location"] == "/"
