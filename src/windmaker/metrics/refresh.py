@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from time import perf_counter
 from typing import Any, Literal
 
@@ -161,10 +161,19 @@ def _plan(wh: Any, now: pd.DataFrame) -> tuple[str, date | None, str]:
     return "incremental", lo.date(), "new rows"
 
 
-def _store(wh: Any, name: str, staged: ir.Table) -> None:
-    """Replace table ``name`` by ``staged``, an expression over a staging table (never over
-    ``name`` itself, which engines such as Spark cannot overwrite while reading)."""
-    wh.write(name, staged)
+def _replace(wh: Any, name: str, expr: ir.Table) -> None:
+    """Replace table ``name`` by ``expr``, which may read ``name`` itself.
+
+    DuckDB builds the new table under a temporary name and swaps it in; engines that cannot
+    overwrite a table they are reading (Spark) go through a staging table.
+    """
+    if wh.engine == "duckdb":
+        wh.write(name, expr)
+        return
+    staging = f"_{name}_staging"
+    wh.write(staging, expr)
+    wh.write(name, wh.table(staging))
+    wh.drop(staging)
 
 
 def metric_expressions(
@@ -273,31 +282,25 @@ def refresh(
         name = brand_period.table_name(grain)
         start_g = starts[grain]
         since_g = datetime.combine(start_g, time()) if start_g is not None else None
-        lo_p = start_g or first_day
-        periods = period_table(lo_p, last_day, grain)
+        ends = period_table(first_day, last_day, grain)
         new = brand_period.brand_period_metrics(
             src,
             grain,
-            periods,
+            period_table(start_g or first_day, last_day, grain),
             facts=facts,
             since=since_g,
             complaint_kinds=config.complaint_kinds,
         )
-        if since_g is not None:
-            old = wh.table(name).select(*new.columns).cast(new.schema())
-            new = old.filter(old.period < start_g).union(new)
         if grain == "day":
-            wh.write(f"_{name}_base", new)
-            base = wh.table(f"_{name}_base")
-            trailing = brand_period.trailing_net_gmv(base)
-            _store(
-                wh,
-                name,
-                brand_period.with_trailing(
-                    base, trailing, period_table(first_day, last_day, grain)
-                ),
-            )
-            wh.drop(f"_{name}_base")
+            # trailing windows of the new days reach back into stored days
+            context = new
+            if start_g is not None:
+                back = start_g - timedelta(days=max(brand_period.TRAILING_DAYS) - 1)
+                stored = wh.table(name).select(*new.columns).cast(new.schema())
+                context = stored.filter((stored.period >= back) & (stored.period < start_g)).union(
+                    new
+                )
+            out = brand_period.with_trailing(new, brand_period.trailing_net_gmv(context), ends)
         else:
             day = wh.table(day_name)
             trailing = day.select(
@@ -305,14 +308,14 @@ def refresh(
                 period_end="period",
                 **{c: day[c] for c in brand_period.TRAILING_COLUMNS},
             )
-            out = brand_period.with_trailing(
-                new, trailing, period_table(first_day, last_day, grain)
-            )
-            if grain == "month":
-                out = brand_period.with_months_with_sales(out)
-            wh.write(f"_{name}_new", out)
-            _store(wh, name, wh.table(f"_{name}_new"))
-            wh.drop(f"_{name}_new")
+            out = brand_period.with_trailing(new, trailing, ends)
+        if start_g is not None:
+            old = wh.table(name)
+            old = old.select(*out.columns).cast(out.schema())
+            out = old.filter(old.period < start_g).union(out)
+        if grain == "month":
+            out = brand_period.with_months_with_sales(out)
+        _replace(wh, name, out.order_by(["brand_id", "period"]))
         lap(grain)
 
     # cohorts
@@ -332,9 +335,7 @@ def refresh(
     else:
         wh.write(COHORT_STATE, private_domain.first_purchases(facts))
         out_c = private_domain.cohort_retention(facts, wh.table(COHORT_STATE))
-    wh.write(f"_{COHORTS}_new", out_c)
-    _store(wh, COHORTS, wh.table(f"_{COHORTS}_new").order_by(["brand_id", "cohort", "period"]))
-    wh.drop(f"_{COHORTS}_new")
+    _replace(wh, COHORTS, out_c.order_by(["brand_id", "cohort", "period"]))
     lap("cohorts")
 
     # driver tree
@@ -348,9 +349,7 @@ def refresh(
         out_d = drivers.decompose_drivers(base_old.union(base_new))
     else:
         out_d = drivers.gmv_drivers(src, facts)
-    wh.write(f"_{DRIVERS}_new", out_d)
-    _store(wh, DRIVERS, wh.table(f"_{DRIVERS}_new"))
-    wh.drop(f"_{DRIVERS}_new")
+    _replace(wh, DRIVERS, out_d)
     lap("drivers")
 
     # category benchmarks
