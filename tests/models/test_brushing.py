@@ -63,7 +63,7 @@ times = st.one_of(st.integers(0, 24).map(lambda k: k * 900), st.integers(0, 6 * 
 streams = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 4), times), max_size=45)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(streams, st.sampled_from([3.0, 2.0, 1.5]))
 def test_rule_matches_brute_force(stream: list[tuple[int, int, int]], ratio: float) -> None:
     shop = [s for s, _, _ in stream]
