@@ -105,3 +105,22 @@ def test_portfolio_ranks_attention(diagnosed: Settings) -> None:
 def test_diagnose_without_metrics_says_refresh(workspace: Settings) -> None:
     out = CliRunner().invoke(app, ["diagnose", "--all", "-w", str(workspace.workspace)])
     assert out.exit_code == 2 and "windmaker refresh" in out.output
+
+
+def test_diagnose_all_prints_agreement_with_truth(workspace: Settings, tmp_path) -> None:
+    specs = [(f"b{i}", "food", [1] * 4, "traffic") for i in range(20)]
+    bm, cap = market(specs)
+    with open_warehouse(workspace) as wh:
+        wh.write("m_brand_month", bm)
+        wh.write("m_capability", cap)
+    truth = bm[["brand_id", "category", "period"]].rename(columns={"period": "month"})
+    truth["stage"] = "climbing"
+    truth["bottleneck"] = "traffic"
+    path = tmp_path / "brand_month.parquet"
+    truth.to_parquet(path)
+    out = CliRunner().invoke(
+        app, ["diagnose", "--all", "--truth", str(path), "-w", str(workspace.workspace)]
+    )
+    assert out.exit_code == 0, out.output
+    # 20 brands × 4 months, the first 3 of each left out: 20 judged, all climbing
+    assert "judged: 20" in out.output and "stage agreement: **100.0%**" in out.output

@@ -9,6 +9,7 @@ tables and stores ``g_stage``, ``g_bottleneck``, ``g_plan`` and ``g_portfolio``;
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from time import perf_counter
 from typing import Annotated, Any, Literal
 
@@ -130,6 +131,13 @@ def diagnose(
         bool,
         typer.Option("--all", help="Diagnose every brand and store g_stage, g_bottleneck, …"),
     ] = False,
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth",
+            help="With --all: the simulator's truth/brand_month.parquet; prints the agreement",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Diagnose brands (品牌诊断): stage, reason, bottleneck ranking and action plan."""
@@ -140,12 +148,25 @@ def diagnose(
         raise typer.Exit(2)
     with open_warehouse(settings) as wh:
         if all_brands:
-            _diagnose_all(wh, settings)
+            result = _diagnose_all(wh, settings)
+            if truth is not None:
+                _print_agreement(result, truth)
         if brand is not None:
             _show_brand(wh, brand, period, language)
 
 
-def _diagnose_all(wh: Warehouse, settings: Settings) -> None:
+def _print_agreement(result: dx.Diagnosis, truth: Path) -> None:
+    from windmaker.growth.validation import agreement
+
+    try:
+        frame = pd.read_parquet(truth)
+    except (OSError, ValueError) as exc:
+        err_console.print(f"[red]error:[/red] cannot read {truth}: {exc}")
+        raise typer.Exit(2) from None
+    console.print(agreement(result.stages, result.bottlenecks, frame).markdown())
+
+
+def _diagnose_all(wh: Warehouse, settings: Settings) -> dx.Diagnosis:
     config, playbook = _configs(settings)
     for name in (dx.BRAND_MONTH, dx.CAPABILITY):
         if not wh.has_table(name):
@@ -174,8 +195,9 @@ def _diagnose_all(wh: Warehouse, settings: Settings) -> None:
         table.add_row(name, f"{len(frame):,}")
     console.print(table)
     console.print(
-        f"diagnose: {seconds['diagnose']:.2f}s, stage transitions {len(result.transitions):,}"
+        f"diagnose: {seconds['diagnose']:.2f}s, promotions learned from {len(result.transitions):,}"
     )
+    return result
 
 
 def _month(period: str | None, wh: Warehouse, brand: str) -> pd.Timestamp:

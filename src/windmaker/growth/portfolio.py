@@ -126,7 +126,10 @@ def _next_stage_median(df: pd.DataFrame) -> pd.Series:
 
 
 def _trust_flags(df: pd.DataFrame, alerts: pd.DataFrame | None) -> pd.Series:
-    if alerts is None or alerts.empty or "brand_id" not in alerts.columns:
+    if alerts is None or "brand_id" not in alerts.columns:
+        return pd.Series(False, index=df.index)
+    alerts = alerts.dropna(subset=["brand_id"])
+    if alerts.empty:
         return pd.Series(False, index=df.index)
     if "period" in alerts.columns:
         keys = alerts[["brand_id", "period"]].drop_duplicates()
