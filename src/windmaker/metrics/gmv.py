@@ -74,17 +74,31 @@ def order_facts(src: Sources, since: datetime | None = None) -> ir.Table:
     ``ship_checked`` (promised and shipped times known), ``is_late`` (shipped after the promise),
     and ``repeat_90d`` / ``repeat_180d`` (see :func:`with_repeat_flags`).
 
-    ``since`` keeps only orders paid at or after it; the repeat flags still look back over the
-    earlier orders they need, so the result equals the unfiltered facts restricted to ``since``.
+    ``since`` keeps only orders paid at or after it; the repeat flags still see the earlier
+    orders they need, so the result equals the unfiltered facts restricted to ``since``: each
+    (brand, buyer) of the recent orders gets one stand-in row at its latest earlier order within
+    the longest repeat window, which is all the flags of the recent orders depend on.
     """
     o = src.orders
     o = o.filter(o.status != "cancelled")
-    if since is not None:
-        lookback = ibis.timestamp(since) - ibis.interval(days=max(REPEAT_WINDOWS_DAYS))
-        o = o.filter(o.paid_at >= lookback)
-    o = with_repeat_flags(o.select(*_FACT_COLUMNS))
-    if since is not None:
-        o = o.filter(o.paid_at >= ibis.timestamp(since))
+    if since is None:
+        o = with_repeat_flags(o.select(*_FACT_COLUMNS))
+    else:
+        start = ibis.timestamp(since)
+        recent = o.filter(o.paid_at >= start).select(*_FACT_COLUMNS)
+        lookback = start - ibis.interval(days=max(REPEAT_WINDOWS_DAYS))
+        before = o.filter((o.paid_at >= lookback) & (o.paid_at < start))
+        before = before.select("brand_id", "buyer_id", "paid_at").semi_join(
+            recent.select("brand_id", "buyer_id").distinct(), ["brand_id", "buyer_id"]
+        )
+        last = before.group_by(["brand_id", "buyer_id"]).aggregate(paid_at=before.paid_at.max())
+        schema = recent.schema()
+        stand_in = last.select(
+            **{c: (last[c] if c in last.columns else ibis.null(schema[c])) for c in _FACT_COLUMNS}
+        )
+        both = recent.mutate(_recent=True).union(stand_in.mutate(_recent=False))
+        flagged = with_repeat_flags(both)
+        o = flagged.filter(flagged._recent).drop("_recent")
     acct = src.accounts.select("account_id", account_kind="kind")
     sku = src.skus.select("sku_id", is_special=src.skus.special_supply)
     sess = src.live_sessions.select("session_id", "dedicated_brand_id")
