@@ -400,6 +400,7 @@ def measure(fn: Callable[..., Any], *args: Any) -> tuple[float, float, Any]:
     if p.exitcode != 0:
         raise RuntimeError(f"{fn.__name__} failed with exit code {p.exitcode}")
     seconds, info = q.get()
+    print(f"  {fn.__name__}{args[1:]}: {seconds:.1f} s, peak {peak / 2**30:.2f} GiB", flush=True)
     return seconds, peak / 2**30, info
 
 
