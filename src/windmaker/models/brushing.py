@@ -209,9 +209,10 @@ def _segments(
         return []
     # One int64 sort key (shop-buyer pair, then time) instead of a three-key lexsort.
     _, pair = np.unique(shop * (int(buyer.max()) + 1) + buyer, return_inverse=True)
+    pair = pair.ravel()
     t_rel = t - int(t.min())
-    by_buyer = np.argsort(pair.ravel() * (int(t_rel.max()) + 1) + t_rel)
-    s_, p_, t_ = shop[by_buyer], pair.ravel()[by_buyer], t[by_buyer]
+    by_buyer = np.argsort(pair * (int(t_rel.max()) + 1) + t_rel)
+    s_, p_, t_ = shop[by_buyer], pair[by_buyer], t[by_buyer]
     hit = p_[k - 1 :] == p_[: n - k + 1]
     hit &= t_[k - 1 :] - t_[: n - k + 1] <= window
     idx = np.flatnonzero(hit)
@@ -230,9 +231,12 @@ def _segments(
     span = int(t.max()) - tmin + 4 * window
     if int(shop.max()) + 1 > np.iinfo(np.int64).max // max(span, 1):
         raise OverflowError("too many shops × time span for one sort key")
-    key = shop * span + (t - tmin)
-    by_time = np.argsort(key, kind="stable")
-    key_sorted = key[by_time]
+    # Only the shops that hold a run are sorted by time.
+    rows = np.flatnonzero(np.isin(shop, np.unique(shops_a)))
+    key = shop[rows] * span + (t[rows] - tmin)
+    by_time_local = np.argsort(key, kind="stable")
+    by_time = rows[by_time_local]
+    key_sorted = key[by_time_local]
     seg_shop = seg["shop"].to_numpy()
     lo_pos = np.searchsorted(key_sorted, seg_shop * span + (seg["lo"].to_numpy() - tmin), "left")
     hi_pos = np.searchsorted(key_sorted, seg_shop * span + (seg["hi"].to_numpy() - tmin), "right")
@@ -468,25 +472,29 @@ def detect_brushing(orders: pd.DataFrame, config: BrushingConfig) -> BrushingRep
         bucket = t // fc.bucket_seconds if fc.bucket_seconds else np.zeros_like(t)
         bucket = bucket - bucket.min()
         n_bucket = int(bucket.max()) + 1
-        cols, col_of = np.unique(shop * n_bucket + bucket, return_inverse=True)
-        col_of = col_of.ravel()
-        col_shop = cols // n_bucket
+        col = shop * n_bucket + bucket
         n_buyers = int(buyer.max()) + 1
-        pair_key = col_of * n_buyers + buyer
-        pairs, pair_inv, pair_n = np.unique(pair_key, return_inverse=True, return_counts=True)
+        if int(col.max()) + 1 > np.iinfo(np.int64).max // n_buyers:
+            raise OverflowError("too many shop-days × buyers for one pair key")
+        # One sort gives the pairs and their counts; their values, not codes, go to the
+        # detector, so its node order does not depend on row order.
+        pairs, pair_inv, pair_n = np.unique(
+            col * n_buyers + buyer, return_inverse=True, return_counts=True
+        )
+        pair_inv = pair_inv.ravel()
         pair_col, pair_buyer = pairs // n_buyers, pairs % n_buyers
-        col_degree = np.bincount(pair_col, minlength=len(cols))
+        col_degree = np.bincount(pair_col)
         found = dense_blocks(pair_col, pair_buyer, pair_n, col_degree, fc)
         pair_block = np.full(len(pairs), -1, dtype=np.int64)
         for blk in found:
             keys = (blk.shops[:, None] * n_buyers + blk.buyers[None, :]).ravel()
-            pos = np.searchsorted(pairs, keys)
-            pos = pos[(pos < len(pairs)) & (pairs[np.minimum(pos, len(pairs) - 1)] == keys)]
+            pos = np.minimum(np.searchsorted(pairs, keys), len(pairs) - 1)
+            pos = pos[pairs[pos] == keys]
             pair_block[pos] = np.where(pair_block[pos] < 0, blk.block_id, pair_block[pos])
             blocks.append(
                 Block(
                     blk.block_id,
-                    np.unique(col_shop[blk.shops]),
+                    np.unique(blk.shops // n_bucket),
                     blk.buyers,
                     blk.orders,
                     blk.density,
