@@ -42,8 +42,14 @@ CONFIG = MatchingConfig(ranker=RankerConfig(label_months=2))
 
 @pytest.fixture(scope="module")
 def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """120 brands × 9 months (2026-02 … 2026-10) of the simulator, with its truth."""
-    return small_market(tmp_path_factory.mktemp("market"), seed=0, brands=120, months=9)
+    """120 brands × 9 months (2026-02 … 2026-10) of the simulator over all its categories.
+
+    Every category matters here: with only three, an influencer's overall GMV is already mostly
+    GMV in the brand's category, and "most GMV" is a far stronger baseline than on a platform.
+    """
+    return small_market(
+        tmp_path_factory.mktemp("market"), seed=0, brands=120, months=9, categories=None
+    )
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import ibis
 import numpy as np
@@ -63,7 +63,7 @@ class AlsConfig(_Strict):
 class RankerConfig(_Strict):
     """The histogram gradient boosting hurdle ranker."""
 
-    max_iter: int = Field(default=150, ge=10)
+    max_iter: int = Field(default=100, ge=10)
     learning_rate: float = Field(default=0.08, gt=0, le=1)
     max_leaf_nodes: int = Field(default=15, ge=2)
     min_samples_leaf: int = Field(default=20, ge=1)
@@ -75,6 +75,9 @@ class RankerConfig(_Strict):
         description="label windows stacked back from the cutoff (more training pairs)",
     )
     negatives_per_brand: int = Field(default=60, ge=1)
+    candidates: int = Field(
+        default=1000, ge=10, description="influencers the boosted trees score per brand"
+    )
     threads: int = Field(
         default=1,
         ge=1,
@@ -438,6 +441,7 @@ FEATURES = (
     "category_match",
     "price_gap",
     "price_z",
+    "category_reach",
     "orders_per_1k_viewers",
     "gmv_per_1k_viewers",
     "growth",
@@ -462,6 +466,7 @@ class MatchingState:
     categories: pd.Index
     infl: dict[str, np.ndarray]
     category_share: np.ndarray  # influencers × categories
+    category_reach: np.ndarray  # influencers × categories: share of the category's brands served
     brand_ids: pd.Index
     brand_category: np.ndarray  # category code per brand (-1 unknown)
     brand_log_price: np.ndarray
@@ -473,12 +478,11 @@ class MatchingState:
     trust: pd.DataFrame
     percentiles: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def features(
+    def features_pair(
         self, brand_id: str, *, price: float | None = None, category: str | None = None
     ) -> np.ndarray:
-        """The pair-feature matrix (influencers × :data:`FEATURES`) for one brand or SKU."""
+        """Only the brand-dependent columns (:data:`PAIR_FEATURES`) for every influencer."""
         b = self.brand_ids.get_loc(brand_id) if brand_id in self.brand_ids else None
-        n = len(self.influencer_ids)
         if category is not None and category in self.categories:
             cat = self.categories.get_loc(category)
         else:
@@ -488,11 +492,47 @@ class MatchingState:
             if price is not None
             else (self.brand_log_price[b] if b is not None else np.nan)
         )
-        i = self.infl
-        x = np.empty((n, len(FEATURES)), dtype=np.float64)
+        n = len(self.influencer_ids)
+        x = np.empty((n, len(PAIR_FEATURES)), dtype=np.float64)
         x[:, 0] = self.als_item @ self.als_user[b] if b is not None else 0.0
+        x[:, 1] = self.category_share[:, cat] if cat >= 0 else np.nan
+        x[:, 2] = (self.infl["category_code"] == cat) if cat >= 0 else np.nan
+        dev = log_price - self.infl["log_price_mean"]
+        sd = self.infl["log_price_sd"]
+        x[:, 3] = np.maximum(np.abs(dev) - sd, 0.0)
+        x[:, 4] = dev / sd
+        x[:, 5] = self.category_reach[:, cat] if cat >= 0 else np.nan
+        return x
+
+    def features(
+        self,
+        brand_id: str,
+        *,
+        price: float | None = None,
+        category: str | None = None,
+        rows: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The pair-feature matrix (influencers × :data:`FEATURES`) for one brand or SKU.
+
+        ``rows`` limits it to those influencer positions (the candidates of the second stage).
+        """
+        b = self.brand_ids.get_loc(brand_id) if brand_id in self.brand_ids else None
+        sel = slice(None) if rows is None else rows
+        n = len(self.influencer_ids) if rows is None else len(rows)
+        if category is not None and category in self.categories:
+            cat = self.categories.get_loc(category)
+        else:
+            cat = int(self.brand_category[b]) if b is not None else -1
+        log_price = (
+            np.log(max(price, 0.01))
+            if price is not None
+            else (self.brand_log_price[b] if b is not None else np.nan)
+        )
+        i = self.infl if rows is None else {k: v[sel] for k, v in self.infl.items()}
+        x = np.empty((n, len(FEATURES)), dtype=np.float64)
+        x[:, 0] = self.als_item[sel] @ self.als_user[b] if b is not None else 0.0
         if cat >= 0:
-            x[:, 1] = self.category_share[:, cat]
+            x[:, 1] = self.category_share[sel, cat]
             x[:, 2] = i["category_code"] == cat
         else:
             x[:, 1] = np.nan
@@ -501,17 +541,18 @@ class MatchingState:
         sd = i["log_price_sd"]
         x[:, 3] = np.maximum(np.abs(dev) - sd, 0.0)
         x[:, 4] = dev / sd
-        x[:, 5] = i["orders_per_1k"]
-        x[:, 6] = i["gmv_per_1k"]
-        x[:, 7] = i["growth"]
-        x[:, 8] = i["commission_rate"]
-        x[:, 9] = i["coop_share"]
-        x[:, 10] = i["watch_per_viewer"]
-        x[:, 11] = i["log_fans"]
-        x[:, 12] = i["log_gmv"]
-        x[:, 13] = i["log_partners"]
-        x[:, 14] = self.brand_log_gmv[b] if b is not None else 0.0
-        x[:, 15] = self.brand_partners[b] if b is not None else 0.0
+        x[:, 5] = self.category_reach[sel, cat] if cat >= 0 else np.nan
+        x[:, 6] = i["orders_per_1k"]
+        x[:, 7] = i["gmv_per_1k"]
+        x[:, 8] = i["growth"]
+        x[:, 9] = i["commission_rate"]
+        x[:, 10] = i["coop_share"]
+        x[:, 11] = i["watch_per_viewer"]
+        x[:, 12] = i["log_fans"]
+        x[:, 13] = i["log_gmv"]
+        x[:, 14] = i["log_partners"]
+        x[:, 15] = self.brand_log_gmv[b] if b is not None else 0.0
+        x[:, 16] = self.brand_partners[b] if b is not None else 0.0
         return x
 
 
@@ -590,6 +631,20 @@ def build_state(
         tot = vals.sum(axis=1, keepdims=True)
         share = np.divide(vals, tot, out=np.full_like(vals, np.nan), where=tot > 0)
 
+    # Share of each category's brands that sold through the influencer: how sought-after it is
+    # by brands like this one.
+    reach = np.zeros((n, len(categories)))
+    if len(coops):
+        bc = frames.brands.set_index(frames.brands["brand_id"].astype(str))["category"].astype(str)
+        cb = coops[["brand_id", "account_id"]].drop_duplicates()
+        cb = cb.assign(category=cb["brand_id"].astype(str).map(bc))
+        counts = cb.pivot_table(
+            index="account_id", columns="category", values="brand_id", aggfunc="count"
+        )
+        counts = counts.reindex(index=infl_ids, columns=categories).fillna(0.0)
+        per_cat = bc.value_counts().reindex(categories).fillna(0).to_numpy(dtype=np.float64)
+        reach = counts.to_numpy(dtype=np.float64) / np.maximum(per_cat, 1.0)[None, :]
+
     fans = pd.to_numeric(frames.influencers["fans"], errors="coerce").fillna(0).to_numpy()
     infl = {
         "category_code": categories.get_indexer(frames.influencers["category"].astype(str)),
@@ -628,6 +683,7 @@ def build_state(
         categories=categories,
         infl=infl,
         category_share=share,
+        category_reach=reach,
         brand_ids=brand_ids,
         brand_category=brand_cat,
         brand_log_price=np.log(np.clip(bprice, 0.01, None)),
@@ -698,6 +754,69 @@ def fit_als(
 
 
 # -- the learned ranker ----------------------------------------------------------------------
+_CONTROLLER: list[object] = []
+
+
+def _openmp() -> Any:
+    """One threadpool controller for the process: finding the libraries costs milliseconds."""
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
+#: Features that change with the brand or SKU (the rest are the influencer's own).
+PAIR_FEATURES = (0, 1, 2, 3, 4, 5)
+
+
+@dataclass
+class Retrieval:
+    """Linear first stage: ridge regression of log1p(GMV) on standardised features.
+
+    ``score = Σ_f w_f·(x_f − m_f)/s_f`` (a missing value scores as the mean). The influencers'
+    own part is summed once at fit time, so scoring 100,000 influencers for a brand costs a few
+    vector operations.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    weight: np.ndarray
+    static: np.ndarray  # influencers' own part of the score
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, state: MatchingState) -> Retrieval:
+        mean = np.nanmean(x, axis=0)
+        mean = np.where(np.isfinite(mean), mean, 0.0)
+        scale = np.nanstd(x, axis=0)
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        z = np.nan_to_num((x - mean) / scale, nan=0.0)
+        target = np.log1p(y)
+        gram = z.T @ z + 1.0 * np.eye(z.shape[1])
+        weight = np.linalg.solve(gram, z.T @ (target - target.mean()))
+        return cls(mean, scale, weight, np.empty(0)).for_state(state)
+
+    def for_state(self, state: MatchingState) -> Retrieval:
+        """The same weights with the influencers' own part summed over ``state``'s influencers."""
+        static_cols = [f for f in range(len(FEATURES)) if f not in PAIR_FEATURES]
+        full = state.features(str(state.brand_ids[0]))[:, static_cols]
+        zs = np.nan_to_num((full - self.mean[static_cols]) / self.scale[static_cols], nan=0.0)
+        return Retrieval(self.mean, self.scale, self.weight, zs @ self.weight[static_cols])
+
+    def score(
+        self,
+        state: MatchingState,
+        brand_id: str,
+        *,
+        price: float | None = None,
+        category: str | None = None,
+    ) -> np.ndarray:
+        pair = list(PAIR_FEATURES)
+        x = state.features_pair(brand_id, price=price, category=category)
+        z = np.nan_to_num((x - self.mean[pair]) / self.scale[pair], nan=0.0)
+        return self.static + z @ self.weight[pair]
+
+
 @dataclass
 class MatchingModel:
     """A fitted matcher: signals at the cutoff, the hurdle ranker, the gate's verdicts."""
@@ -709,44 +828,75 @@ class MatchingModel:
     negative_rate: float  # share of non-cooperating pairs kept in training, to correct odds
     config: MatchingConfig
     skus: pd.DataFrame
+    retrieval: Retrieval | None = None
+
+    def candidates(
+        self,
+        brand_id: str,
+        *,
+        price: float | None = None,
+        category: str | None = None,
+        linear: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Eligible influencer positions the boosted ranker scores for this brand.
+
+        With more eligible influencers than ``ranker.candidates``, a linear first stage keeps the
+        best ``candidates`` of them (retrieve, then rank): the trees cost time per row.
+        """
+        eligible = self.eligible(brand_id)
+        pos = np.flatnonzero(eligible)
+        k = self.config.ranker.candidates
+        if self.retrieval is None or len(pos) <= k:
+            return pos
+        if linear is None:
+            linear = self.retrieval.score(self.state, brand_id, price=price, category=category)
+        lin = np.where(eligible, linear, -np.inf)
+        return np.argpartition(-lin, k)[:k]
 
     def score(
-        self, brand_id: str, *, price: float | None = None, category: str | None = None
+        self,
+        brand_id: str,
+        *,
+        price: float | None = None,
+        category: str | None = None,
+        rows: np.ndarray | None = None,
     ) -> pd.DataFrame:
         """Predicted cooperation outcome for every influencer (one brand or SKU).
 
         ``p = odds⁻¹(odds(p̂)·r)`` corrects the classifier for the negatives' sampling rate r;
         GMV if cooperating = exp(μ̂ + s²/2) (log-normal mean); expected GMV = p × that.
         """
-        x = self.state.features(brand_id, price=price, category=category)
-        p_hat, mu = self._predict(x)
+        x = self.state.features(brand_id, price=price, category=category, rows=rows)
+        ids = self.state.influencer_ids if rows is None else self.state.influencer_ids[rows]
+        if len(x) == 0:
+            empty = np.empty(0)
+            p_hat, mu = empty, empty
+        else:
+            p_hat, mu = self._predict(x)
         odds = p_hat / np.clip(1 - p_hat, 1e-9, None) * self.negative_rate
         p = odds / (1 + odds)
         gmv_if = np.exp(mu + self.residual_var / 2)
-        return pd.DataFrame(
+        out = pd.DataFrame(
             {"p_cooperate": p, "gmv_if_cooperating": gmv_if, "expected_gmv": p * gmv_if},
-            index=self.state.influencer_ids,
-        ).join(pd.DataFrame(x, columns=list(FEATURES), index=self.state.influencer_ids))
+            index=ids,
+        )
+        return pd.concat([out, pd.DataFrame(x, columns=list(FEATURES), index=ids)], axis=1)
 
     def rank_positions(
         self, brand_id: str, *, price: float | None = None, category: str | None = None
     ) -> np.ndarray:
         """Positions of eligible influencers, best first (no partners, gate passed)."""
-        x = self.state.features(brand_id, price=price, category=category)
+        cand = self.candidates(brand_id, price=price, category=category)
+        x = self.state.features(brand_id, price=price, category=category, rows=cand)
         p_hat, mu = self._predict(x)
         odds = p_hat / np.clip(1 - p_hat, 1e-9, None)
         # The ordering only needs p·exp(μ̂): constants drop out.
         score = np.log(np.clip(odds / (1 + odds * self.negative_rate), 1e-12, None)) + mu
-        eligible = self.eligible(brand_id)
-        score = np.where(eligible, score, -np.inf)
-        k = int(eligible.sum())
-        return np.argsort(-score, kind="stable")[:k]
+        return cand[np.argsort(-score, kind="stable")]
 
     def _predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """P̂(cooperation) and μ̂ = E[ln GMV | cooperation] for each row of ``x``."""
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(self.config.ranker.threads, "openmp"):
+        with _openmp().limit(limits=self.config.ranker.threads, user_api="openmp"):
             p_hat = self.classifier.predict_proba(x)[:, 1]  # type: ignore[attr-defined]
             mu = self.regressor.predict(x)  # type: ignore[attr-defined]
         return np.asarray(p_hat), np.asarray(mu)
@@ -868,7 +1018,8 @@ def fit_matching(
         reg.fit(x[pos], np.log(y[pos]))
         resid = float(np.var(np.log(y[pos]) - reg.predict(x[pos])))
     state = build_state(frames, cutoff, config, gate)
-    return MatchingModel(state, clf, reg, resid, rate, config, frames.skus)
+    retrieval = Retrieval.fit(x, y, state)
+    return MatchingModel(state, clf, reg, resid, rate, config, frames.skus, retrieval)
 
 
 # -- recommendations -------------------------------------------------------------------------
@@ -964,17 +1115,21 @@ def recommend(
             raise KeyError(f"unknown SKU {sku_id!r}")
         price, category = float(row["price"].iloc[0]), str(row["category"].iloc[0])
     k = top_k or model.config.top_k
-    scores = model.score(brand_id, price=price, category=category)
-    eligible = model.eligible(brand_id)
-    order = np.argsort(-scores["expected_gmv"].to_numpy(), kind="stable")
-    top = order[eligible[order]][:k]
+    linear = (
+        model.retrieval.score(state, brand_id, price=price, category=category)
+        if model.retrieval is not None
+        else None
+    )
+    cand = model.candidates(brand_id, price=price, category=category, linear=linear)
+    scores = model.score(brand_id, price=price, category=category, rows=cand)
+    order = np.argsort(-scores["expected_gmv"].to_numpy(), kind="stable")[:k]
     trust = state.trust
+    ref_price = price if price is not None else _brand_price(state, brand_id)
     recs = []
-    for rank, pos in enumerate(top, start=1):
-        row = scores.iloc[pos]
-        en, zh = _reasons(
-            row, state, pos, price if price is not None else _brand_price(state, brand_id)
-        )
+    for rank, j in enumerate(order, start=1):
+        pos = int(cand[j])
+        row = scores.iloc[j]
+        en, zh = _reasons(row, state, pos, ref_price)
         t = trust.iloc[pos]
         en += f"; {t['reason_en']}"
         zh += f"；{t['reason_zh']}"
@@ -993,18 +1148,26 @@ def recommend(
                 reasons_zh=zh,
             )
         )
-    partners = np.zeros(len(eligible), dtype=bool)
-    partners[state.partners.get(brand_id, np.array([], dtype=int))] = True
-    blocked = ~partners & ~trust["passes"].to_numpy(dtype=bool)
-    gated_pos = order[blocked[order]][:show_gated]
+    # The gate's casualties: new influencers that fail it, best predicted first.
+    blocked = ~trust["passes"].to_numpy(dtype=bool)
+    blocked[state.partners.get(brand_id, np.array([], dtype=int))] = False
+    blocked_pos = np.flatnonzero(blocked)
+    # Only the few best of them are shown: the linear stage picks which the trees score.
+    n_gated = max(10 * show_gated, 50)
+    if linear is not None and len(blocked_pos) > n_gated:
+        keep = np.argpartition(-linear[blocked_pos], n_gated)[:n_gated]
+        blocked_pos = blocked_pos[keep]
+    g = model.score(brand_id, price=price, category=category, rows=blocked_pos)
+    g_order = np.argsort(-g["expected_gmv"].to_numpy(), kind="stable")[:show_gated]
+    gated_pos = blocked_pos[g_order]
     gated = pd.DataFrame(
         {
             "account_id": state.influencer_ids[gated_pos].astype(str),
             "name": state.names[gated_pos],
-            "expected_gmv": scores["expected_gmv"].to_numpy()[gated_pos],
-            "trust_score": trust["trust_score"].to_numpy()[gated_pos],
-            "reason_en": trust["reason_en"].to_numpy()[gated_pos],
-            "reason_zh": trust["reason_zh"].to_numpy()[gated_pos],
+            "expected_gmv": g["expected_gmv"].to_numpy()[g_order],
+            "trust_score": trust["trust_score"].iloc[gated_pos].to_numpy(),
+            "reason_en": trust["reason_en"].iloc[gated_pos].to_numpy(),
+            "reason_zh": trust["reason_zh"].iloc[gated_pos].to_numpy(),
         }
     )
     return RecommendationList(recs, gated)
