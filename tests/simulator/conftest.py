@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -12,8 +13,10 @@ from windmaker.simulator import small_market
 
 @pytest.fixture(scope="session")
 def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """40 brands × 6 months in three categories (seed 0)."""
-    return small_market(tmp_path_factory.mktemp("market"), seed=0)
+    """``small_market``: 60 brands × 6 months in two categories, seed 0 (another seed with
+    WINDMAKER_SIM_TEST_SEED, to check the planted structure does not hang on one draw)."""
+    seed = int(os.environ.get("WINDMAKER_SIM_TEST_SEED", "0"))
+    return small_market(tmp_path_factory.mktemp("market"), seed=seed)
 
 
 @pytest.fixture(scope="session")

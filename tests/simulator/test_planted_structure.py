@@ -85,13 +85,19 @@ def test_distribution_skill_moves_influencer_share_beyond_self_operation(
 
 
 def test_special_supply_skill_moves_special_share(joined: pd.DataFrame) -> None:
-    """Truth: skill_special_supply. Only brands that reached KA sell special-supply SKUs; among
-    KA brand-months, special-supply share rises with the skill and stays below the 5 % SKA
-    criterion."""
+    """Truth: skill_special_supply and the planted mechanism share = special_weight·s² for
+    brands with special-supply SKUs. Among KA brand-months, least squares of the observed share
+    on s² (through the origin) recovers special_weight within 25 %; the share stays below the
+    5 % SKA criterion; zero-breaking brands sell none."""
+    from windmaker.simulator import load_params
+
+    weight = load_params().channels.special_weight
     ka = joined[joined["stage"] == "ka"]
     assert ka["brand_id"].nunique() >= 2
-    rho = spearmanr(ka["skill_special_supply"], ka["special_share"]).statistic
-    assert rho >= 0.5
+    x = ka["skill_special_supply"].to_numpy() ** 2
+    y = ka["special_share"].to_numpy()
+    slope = float(x @ y / (x @ x))
+    assert abs(slope / weight - 1) < 0.25, (slope, weight)
     assert (ka["special_share"] < 0.05).mean() >= 0.9
     assert (joined.loc[joined["stage"] == "zero_breaking", "special_share"] == 0).all()
 
@@ -323,11 +329,11 @@ def test_skilled_providers_grow_their_clients_skills(
     bm = brand_month.dropna(subset=["provider_id"]).sort_values(["brand_id", "month"])
     slopes, skills = [], []
     for (_brand, provider, _stage), g in bm.groupby(["brand_id", "provider_id", "stage"]):
-        if len(g) < 3:
+        if len(g) < 4:
             continue
         served = g[[f"skill_{c}" for c in caps[provider].split(",")]].sum(axis=1).to_numpy()
         months = np.arange(len(g))
         slopes.append(np.polyfit(months, served, 1)[0] / len(caps[provider].split(",")))
         skills.append(skill[provider])
-    assert len(slopes) >= 10
+    assert len(slopes) >= 8
     assert spearmanr(skills, slopes).statistic >= 0.4

@@ -133,6 +133,7 @@ class AdParams(_Strict):
     hill_shape: Range
     campaigns: tuple[int, int]
     spend_noise: float
+    flight_noise: float
     pulse_probability: float
     pulse_multiplier: Range
     cpm: Range

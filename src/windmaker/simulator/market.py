@@ -487,7 +487,12 @@ def _block_tables(
     all_sessions = concat_sessions([sessions, coops.sessions])
     ring_in = np.flatnonzero(np.isin(mk.ring_brands, block))
     brushing = brushing_orders(
-        rng, p, mk.ring_brands[ring_in] - block[0], ring_in, mk.brands.joined_s[block], end
+        rng,
+        p,
+        mk.ring_brands[ring_in] - block[0],
+        ring_in,
+        np.maximum(mk.brands.joined_s[block], start),
+        end,
     )
     ctx = BlockContext(w, p, mk.brands, acc, mk.catalog, dm, block, first_day, sessions, coops, ads)
     o = generate_orders(rng, ctx, brushing)

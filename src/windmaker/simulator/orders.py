@@ -80,7 +80,7 @@ class BlockContext:
 
 
 def _source(rng: np.random.Generator, rec: np.ndarray, search_share: float) -> np.ndarray:
-    u = rng.random(len(rec))
+    u = rng.random(len(rec), dtype=np.float32)
     other = (u - rec) / np.maximum(1.0 - rec, 1e-9)
     return np.where(u < rec, RECOMMEND, np.where(other < search_share, SEARCH, OTHER))
 
@@ -111,13 +111,20 @@ def generate_orders(
     def place_self(
         b: np.ndarray, d: np.ndarray, at: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = len(b)
         g = b * n_weeks + week[d]
-        live = live_choice.has(g) & (rng.random(len(b)) < p.channels.live_share)
-        s = np.where(live, live_choice.pick(g, rng.random(len(b))), -1)
-        s0 = np.maximum(s, 0)
-        in_session = sess.start_s[s0] + (rng.random(len(b)) * sess.duration_s[s0]).astype(np.int64)
-        off = day_start[d] + sample_hours(rng, len(b)) if at is None else at
-        return np.where(live, sess.account[s0], main[b]), s, np.where(live, in_session, off)
+        u = rng.random(n, dtype=np.float32)
+        live = np.flatnonzero(live_choice.has(g) & (u < p.channels.live_share))
+        chosen = live_choice.pick(g[live], rng.random(len(live)))
+        session = np.full(n, -1, dtype=np.int64)
+        session[live] = chosen
+        account = main[b]
+        account[live] = sess.account[chosen]
+        t = day_start[d] + sample_hours(rng, n) if at is None else at.copy()
+        t[live] = sess.start_s[chosen] + (
+            rng.random(len(live), dtype=np.float32) * sess.duration_s[chosen]
+        ).astype(np.int64)
+        return account, session, t
 
     # 1. new buyers: paid and organic self-sold per brand-day, influencer per cooperation
     acq = dm.acquisitions[blk]
@@ -187,12 +194,17 @@ def generate_orders(
     r_m = day_month[r_d]
     coop_of_bm = GroupedChoice.build(co.brand_local * months + co.month, co.share, nb * months)
     has_coop = coop_of_bm.has(r_b * months + r_m)
-    r_self = (rng.random(len(r_at)) < sigma[r_b, r_m]) | ~has_coop
-    r_coop = np.where(r_self, -1, coop_of_bm.pick(r_b * months + r_m, rng.random(len(r_at))))
-    ra, rs, rt_at = place_self(r_b, r_d, r_at)
-    r_acc = np.where(r_self, ra, co.account[np.maximum(r_coop, 0)])
-    r_sess = np.where(r_self, rs, -1)
-    r_at2 = np.where(r_self, rt_at, r_at)
+    r_self = (rng.random(len(r_at), dtype=np.float32) < sigma[r_b, r_m]) | ~has_coop
+    i_self, i_infl = np.flatnonzero(r_self), np.flatnonzero(~r_self)
+    r_coop = np.full(len(r_at), -1, dtype=np.int64)
+    r_coop[i_infl] = coop_of_bm.pick(r_b[i_infl] * months + r_m[i_infl], rng.random(len(i_infl)))
+    r_acc = np.empty(len(r_at), dtype=np.int64)
+    r_acc[i_infl] = co.account[r_coop[i_infl]]
+    r_sess = np.full(len(r_at), -1, dtype=np.int64)
+    r_at2 = r_at.copy()
+    r_acc[i_self], r_sess[i_self], r_at2[i_self] = place_self(
+        r_b[i_self], r_d[i_self], r_at[i_self]
+    )
     # a follower's repeat (after following) comes through the follow page
     fol = (
         follows[r_buyer]
@@ -348,7 +360,9 @@ def _skus(
     out = it_sku[np.maximum(pick, 0)] + lo
     # brushing on the cheapest regular SKU of the shop
     if is_brush.any():
-        price = np.where(cat.sku_special[sku], np.inf, cat.sku_price[sku])
+        # among the SKUs on sale all window long
+        always = ~cat.sku_special[sku] & (launch < 0)
+        price = np.where(always, cat.sku_price[sku], np.inf)
         cheapest = np.full(nb, -1, dtype=np.int64)
         order = np.lexsort((price, s_local))
         firsts = np.unique(s_local[order], return_index=True)

@@ -7,8 +7,9 @@ Paid GMV of brand b on day d (the expectation; orders are Poisson around it):
 
 with α, S drawn per brand, K the brand's typical daily spend (so it runs at half saturation
 when spending as usual) and β = 2·K·ROAS₀, ROAS₀ = roas_base + roas_weight·s_traffic. Daily
-spend = the month's planned spend × lognormal(0, spend_noise) × occasional pulses (2–3×), which
-gives the variation a response-curve fit needs.
+spend = the month's planned spend × a weekly flight level lognormal(0, flight_noise) ×
+lognormal(0, spend_noise) × occasional pulses (2–3×), which gives the variation a
+response-curve fit needs.
 """
 
 from __future__ import annotations
@@ -82,6 +83,9 @@ def ad_block(
     beta = 2.0 * k * roas0
     days = window.days
     noise = np.exp(rng.normal(0.0, ap.spend_noise, (nb, days)))
+    # campaign flights: a weekly level per brand, so spend varies week to week as well
+    flights = np.exp(rng.normal(0.0, ap.flight_noise, (nb, days // 7 + 1)))
+    noise = noise * flights[:, np.arange(days) // 7]
     pulse = np.where(
         rng.random((nb, days)) < ap.pulse_probability,
         rng.uniform(*ap.pulse_multiplier, (nb, days)),

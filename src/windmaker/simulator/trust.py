@@ -171,7 +171,8 @@ def brushing_orders(
     end_s: int,
 ) -> BrushingOrders:
     """Orders of the rings of a block: each ring (one shop) has 3–8 buyers; in each of 3–8
-    episodes at night every ring buyer orders 3–5 times within ``episode_minutes``."""
+    episodes at night every ring buyer orders 3–5 times within ``episode_minutes``.
+    ``first_s`` is when each block brand can first sell inside the window."""
     tp = params.trust
     rings, brands, buyers, times = [], [], [], []
     next_buyer = 0
