@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from windmaker.cli.main import app as cli_app
 from windmaker.config import Settings
 from windmaker.warehouse import Warehouse
 from windmaker.workspace import init_workspace, open_warehouse
@@ -33,9 +35,6 @@ def diagnosed_market(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A small simulated market (40 brands × 6 months) taken through the main job end to end:
     simulated files → ingest → providers → ``run_pipeline``. Shared by the pipeline, web and
     browser tests; nothing in it is written by hand."""
-    from typer.testing import CliRunner
-
-    from windmaker.cli.main import app
     from windmaker.ingest import ingest_files
     from windmaker.pipeline import run_pipeline
     from windmaker.simulator import small_market
@@ -46,8 +45,38 @@ def diagnosed_market(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     report = ingest_files(settings, sorted(market.glob("*.parquet")), progress=False)
     assert report.rejected == 0
     loaded = CliRunner().invoke(
-        app, ["providers", "load", str(market / "ecosystem"), "-w", str(settings.workspace)]
+        cli_app, ["providers", "load", str(market / "ecosystem"), "-w", str(settings.workspace)]
     )
     assert loaded.exit_code == 0, loaded.output
     run_pipeline(settings)
     return settings
+
+
+DEMO_PASSWORD = "windmaker-demo"
+
+
+@pytest.fixture(scope="session")
+def web_market(diagnosed_market: Settings) -> Settings:
+    """The diagnosed simulated market with the demo users (admin, operator, provider, brand)."""
+    result = CliRunner().invoke(
+        cli_app, ["users", "demo", "-w", str(diagnosed_market.workspace), "--portfolio-size", "10"]
+    )
+    assert result.exit_code == 0, result.output
+    return diagnosed_market
+
+
+@pytest.fixture(scope="session")
+def scopes(web_market: Settings) -> dict[str, set[str]]:
+    """The brands each demo user sees, read back from the store the way the API does."""
+    from windmaker.store import brands_in_scope, engine_for, get_user_by_name, open_session
+
+    with open_warehouse(web_market) as wh:
+        every = set(wh.execute(wh.table("brands").select("brand_id"))["brand_id"])
+    out = {}
+    with open_session(engine_for(web_market)) as s:
+        for name in ("admin", "operator", "provider", "brand"):
+            user = get_user_by_name(s, username=name)
+            assert user is not None
+            scope = brands_in_scope(s, user=user)
+            out[name] = every if scope.unrestricted else set(scope.brand_ids)
+    return out

@@ -1,0 +1,175 @@
+"""The main journeys in Debian's Chromium: each role logs in and does what it came to do."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import Server, login, shot
+from windmaker.config import Settings
+from windmaker.store import create_user, engine_for, open_session, upsert_provider
+
+pytestmark = pytest.mark.browser
+
+
+def test_operator_triages_a_brand_and_assigns_an_action(
+    page: Page, server: Server, scopes: dict[str, set[str]]
+) -> None:
+    login(page, server, "operator")
+    expect(page.locator("#portfolio")).to_be_visible()
+    rows = page.locator("#portfolio tbody tr[data-brand]")
+    assert rows.count() == len(scopes["operator"])
+    shot(page, "operator-workbench")
+    # Triage: the first row is the brand that needs attention most.
+    first = rows.first
+    brand = first.get_attribute("data-brand")
+    first.locator("td a").first.click()
+    page.wait_for_url(re.compile(f"/brands/{brand}$"))
+    expect(page.locator("#ladder .step.current")).to_have_count(1)
+    expect(page.locator("#stage-reason")).not_to_be_empty()
+    plan = page.locator("#plan tbody tr")
+    assert 3 <= plan.count() <= 5
+    action = plan.first.get_attribute("data-action")
+    plan.first.locator("button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
+    row = page.locator(f'#plan tbody tr[data-action="{action}"]')
+    expect(row.locator(".pill")).to_have_text("open")
+    expect(row).to_contain_text("operator")
+    shot(page, "operator-assigned-action")
+
+
+@pytest.fixture(scope="module")
+def newcomer(web_market: Settings) -> str:
+    """A provider that has not been admitted yet, and its user."""
+    with open_session(engine_for(web_market)) as s:
+        upsert_provider(
+            s,
+            provider_id="NEWCO",
+            name="新来的服务商",
+            kind="traffic_agency",
+            capabilities=["traffic"],
+            categories=["beauty"],
+            capacity=3,
+            status="applicant",
+            actor="test",
+        )
+        create_user(
+            s,
+            username="newco",
+            password="newco-pass",
+            role="provider",
+            provider_id="NEWCO",
+            actor="test",
+        )
+    return "newco"
+
+
+def test_provider_applies_and_admin_decides(
+    page: Page, browser, server: Server, newcomer: str
+) -> None:  # type: ignore[no-untyped-def]
+    login(page, server, newcomer, "newco-pass")
+    page.goto(f"{server.url}/providers")
+    form = page.locator("#apply-form")
+    form.locator("#a-name").fill("新来的服务商")
+    form.locator("#a-kind").select_option("traffic_agency")
+    form.locator("#cap-traffic").check()
+    form.locator("#a-cats").fill("beauty, food")
+    form.locator("#a-team").fill("25")
+    form.locator("#a-gmv").fill("60000000")
+    form.locator("#a-cap").fill("8")
+    shot(page, "provider-application-form")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/applications/\d+$"))
+    expect(page.locator("#app-status")).to_have_text("pending")
+    proposal = page.locator("#proposal").inner_text()
+    assert proposal in ("admitted", "probation", "rejected")
+    assert page.locator("#criteria tbody tr").count() >= 3
+    app_url = page.url
+    shot(page, "provider-application-submitted")
+
+    admin_ctx = browser.new_context(locale="zh-CN")
+    admin = admin_ctx.new_page()
+    login(admin, server, "admin")
+    admin.goto(f"{server.url}/providers")
+    admin.locator("#queue a", has_text=app_url.rsplit("/", 1)[1]).first.click()
+    admin.locator("#decision").select_option("admitted")
+    admin.locator("#note").fill("资质齐全 qualifications complete")
+    admin.locator("#decide-form button[type=submit]").click()
+    admin.wait_for_load_state("networkidle")
+    expect(admin.locator("#outcome")).to_have_text("admitted")
+    shot(admin, "admin-decided-application")
+    admin_ctx.close()
+
+    page.goto(app_url)  # the applicant sees the outcome
+    expect(page.locator("#app-status")).to_have_text("decided")
+    expect(page.locator("#outcome")).to_have_text("admitted")
+
+
+def test_brand_sees_only_itself(page: Page, server: Server, scopes: dict[str, set[str]]) -> None:
+    login(page, server, "brand")
+    [own] = scopes["brand"]
+    page.wait_for_url(re.compile(f"/brands/{own}$"))
+    expect(page.locator("#brand-name")).to_contain_text(own)
+    nav = page.locator("header nav").inner_text()
+    assert "工作台" not in nav and "服务商" not in nav
+    other = sorted(scopes["admin"] - {own})[0]
+    response = page.goto(f"{server.url}/brands/{other}")  # the user edits the URL
+    assert response is not None and response.status == 404
+    expect(page.locator("h1")).to_contain_text("404")
+    # Nothing of the other brand is shown: no name, ladder, plan (its id is only in the URL typed).
+    for selector in ("#brand-name", "#ladder", "#plan", "#stage-reason"):
+        expect(page.locator(selector)).to_have_count(0)
+    shot(page, "brand-edits-url-not-found")
+
+
+def test_upload_a_bad_file_and_read_the_quarantine(
+    page: Page, server: Server, tmp_path: Path
+) -> None:
+    bad = tmp_path / "达人账号.csv"
+    bad.write_bytes(
+        "账号ID,账号类型,品牌ID,账号名称,类目,粉丝数,创建时间\n"
+        "NEW1,达人,,新达人,beauty,1200,2026-10-01 10:00:00\n"
+        "NEW2,外星人,,坏类型,beauty,10,2026-10-01\n"
+        "NEW3,达人,,负粉丝,beauty,-5,2026-10-01\n".encode("gbk")
+    )
+    login(page, server, "admin")
+    page.goto(f"{server.url}/data")
+    page.set_input_files("#file", str(bad))
+    page.locator("#upload-form button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("#accepted-count")).to_contain_text("1")
+    expect(page.locator("#rejected-count")).to_contain_text("2")
+    reasons = page.locator("#quarantine tbody tr")
+    expect(reasons).to_have_count(2)
+    text = page.locator("#quarantine").inner_text()
+    assert "kind" in text and "fans" in text
+    shot(page, "data-quarantine-report")
+
+
+def test_switch_language(page: Page, server: Server) -> None:
+    login(page, server, "admin")
+    page.goto(f"{server.url}/workbench")
+    expect(page.locator("header nav")).to_contain_text("工作台")
+    page.click("#lang-switch")
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("header nav")).to_contain_text("Workbench")
+    page.goto(f"{server.url}/ecosystem")  # remembered on the next page
+    expect(page.locator("header nav")).to_contain_text("Ecosystem")
+    shot(page, "language-english")
+    page.click("#lang-switch")
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("header nav")).to_contain_text("生态")
+
+
+def test_phone_width_keeps_the_workbench_usable(browser, server: Server) -> None:  # type: ignore[no-untyped-def]
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = ctx.new_page()
+    login(page, server, "operator")
+    page.goto(f"{server.url}/workbench")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390 + 1, f"page scrolls sideways at phone width: {width}px"
+    shot(page, "phone-workbench")
+    ctx.close()
