@@ -57,6 +57,7 @@ from windmaker.cli import providers as providers_cli  # noqa: E402
 from windmaker.cli.diagnose import diagnose, portfolio  # noqa: E402
 from windmaker.cli.distribution import register as register_distribution  # noqa: E402
 from windmaker.cli.ingest import ingest  # noqa: E402
+from windmaker.cli.models import app as models_app  # noqa: E402
 from windmaker.cli.refresh import refresh  # noqa: E402
 from windmaker.cli.report import report  # noqa: E402
 from windmaker.cli.run import run  # noqa: E402
@@ -76,6 +77,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(providers_cli.app, name="providers")
 app.add_typer(providers_cli.store_app, name="store")
 app.add_typer(trust_app, name="trust")
+app.add_typer(models_app, name="models")
 register_distribution(app)
 
 

@@ -1,0 +1,174 @@
+"""``windmaker models fit``: lifetime value and paid-traffic curves for every brand (客户终身价值与投流曲线)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated
+
+import pandas as pd
+import pyarrow as pa
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or_exit
+from windmaker.config import ConfigError
+from windmaker.models import clv, traffic
+from windmaker.warehouse import Warehouse
+from windmaker.workspace import open_warehouse
+
+app = typer.Typer(
+    help="Lifetime value and paid-traffic response curves (客户终身价值、投流响应曲线).",
+    no_args_is_help=True,
+)
+
+CLV_BRAND = "mdl_clv_brand"
+CLV_BUYERS = "mdl_clv_buyers"
+TRAFFIC_CURVES = "mdl_traffic_curves"
+BUDGET = "mdl_budget"
+_RFM_SCRATCH = "_mdl_clv_rfm"
+
+#: Per-buyer and per-brand money columns stored as DECIMAL(18,2) yuan.
+_MONEY_PREFIXES = ("expected_value_", "value_per_buyer_", "monetary_value")
+_TRAFFIC_MONEY = ("current_spend", "break_even_spend", "spend_headroom", "beta")
+_BUDGET_MONEY = (
+    "current_spend",
+    "recommended_spend",
+    "change",
+    "predicted_gmv_current",
+    "predicted_gmv_recommended",
+)
+
+
+def _to_arrow(df: pd.DataFrame, money: tuple[str, ...]) -> pa.Table:
+    """A DataFrame as Arrow with the money columns as DECIMAL(18,2), rounded to the cent."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    for i, name in enumerate(table.column_names):
+        if name.startswith(money) or name in money:
+            col = pa.array(df[name].astype(float).round(2), type=pa.float64())
+            table = table.set_column(i, name, col.cast(pa.decimal128(18, 2)))
+    return table
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def fit_clv(wh: Warehouse, config: clv.ClvConfig, end: date | None = None) -> pd.DataFrame:
+    """Fit and store ``mdl_clv_brand`` and ``mdl_clv_buyers``; returns the brand table."""
+    orders = wh.table("orders")
+    if end is None:
+        last = wh.execute(orders.paid_at.max())
+        if last is None or pd.isna(last):
+            return pd.DataFrame()
+        end = pd.Timestamp(last).date()
+    start = clv.history_start(end, config.history_months)
+    rfm_expr = clv.rfm_summary(
+        orders, observation_end=end, time_unit=config.time_unit, observation_start=start
+    )
+    wh.write(_RFM_SCRATCH, rfm_expr)
+    try:
+        rfm_t = wh.table(_RFM_SCRATCH)
+        brands = wh.table("brands")
+        cells = wh.execute(clv.rfm_cells(rfm_t, brands))
+        spend = wh.execute(clv.repeat_spend(rfm_t, brands))
+        with _progress() as bar:
+            task = bar.add_task("CLV 拟合 fitting", total=None)
+            fits = clv.fit_market(
+                cells,
+                spend,
+                config,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        buyers = clv.score_buyers(wh.execute(rfm_t), fits, config, end)
+    finally:
+        wh.drop(_RFM_SCRATCH)
+    table = clv.brand_table(fits, buyers, config, end)
+    wh.write(CLV_BUYERS, _to_arrow(buyers, _MONEY_PREFIXES))
+    wh.write(CLV_BRAND, _to_arrow(table, _MONEY_PREFIXES))
+    return table
+
+
+def fit_traffic(
+    wh: Warehouse, config: traffic.TrafficConfig, end: date | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit and store ``mdl_traffic_curves`` and ``mdl_budget``."""
+    ads = wh.table("ad_spend")
+    if end is None:
+        last = wh.execute(ads.date.max())
+        if last is None or pd.isna(last):
+            return pd.DataFrame(), pd.DataFrame()
+        end = pd.Timestamp(last).date()
+    start = end - timedelta(days=config.history_days - 1)
+    daily = wh.execute(traffic.daily_paid(wh.table("orders"), ads, start=start, end=end))
+    brands = wh.execute(wh.table("brands").select("brand_id", "category"))
+    with _progress() as bar:
+        task = bar.add_task("投流曲线 curves", total=None)
+        curves_table, curves = traffic.fit_market(
+            daily,
+            brands,
+            config,
+            start=start,
+            end=end,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    if curves_table.empty:
+        return curves_table, pd.DataFrame()
+    curves_table.insert(2, "period_end", end)
+    budget = traffic.recommend_budgets(curves_table, curves, config)
+    wh.write(TRAFFIC_CURVES, _to_arrow(curves_table, _TRAFFIC_MONEY))
+    wh.write(BUDGET, _to_arrow(budget, _BUDGET_MONEY))
+    return curves_table, budget
+
+
+@app.command("fit")
+def fit(
+    workspace: WorkspaceOpt = None,
+    do_clv: Annotated[bool, typer.Option("--clv/--no-clv", help="Fit lifetime value")] = True,
+    do_traffic: Annotated[
+        bool, typer.Option("--traffic/--no-traffic", help="Fit paid-traffic curves")
+    ] = True,
+    end: Annotated[
+        str | None, typer.Option(help="Last day observed, YYYY-MM-DD (default: last in data)")
+    ] = None,
+) -> None:
+    """Fit CLV per brand and paid-traffic response curves; store mdl_clv_*, mdl_traffic_curves, mdl_budget."""
+    settings = settings_or_exit(workspace)
+    try:
+        config = clv.load_models_config(settings.config_dir)
+    except ConfigError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    end_day = date.fromisoformat(end) if end else None
+    with open_warehouse(settings) as wh:
+        if do_clv:
+            table = fit_clv(wh, config.clv, end_day)
+            if table.empty:
+                console.print("CLV: no orders / 无订单")
+            else:
+                own = int((table["fit_level"] == "brand").sum())
+                console.print(
+                    f"CLV: {len(table):,} brands / 品牌, {own:,} own fits / 独立拟合, "
+                    f"{len(table) - own:,} category-level / 类目级 → {CLV_BRAND}, {CLV_BUYERS}"
+                )
+        if do_traffic:
+            curves, budget = fit_traffic(wh, config.traffic, end_day)
+            if curves.empty:
+                console.print("traffic: no brand with enough spend days / 无足够投放天数的品牌")
+            else:
+                gain = (
+                    budget["predicted_gmv_recommended"].sum()
+                    / budget["predicted_gmv_current"].sum()
+                    - 1
+                    if len(budget)
+                    else 0.0
+                )
+                console.print(
+                    f"traffic / 投流: {len(curves):,} curves / 曲线 → {TRAFFIC_CURVES}; "
+                    f"budget / 预算 → {BUDGET} (predicted paid GMV {gain:+.1%} at the same spend)"
+                )
