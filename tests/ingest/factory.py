@@ -144,8 +144,9 @@ def open_platform_order(
     }
 
 
-def write_many_orders(path: Path, n: int) -> Path:
-    """A large orders CSV (Chinese headers) written by DuckDB: O0..O{n-1}, valid, on B1/S1/A1."""
+def write_many_orders(path: Path, n: int, *, negative_every: int = 0) -> Path:
+    """A large orders CSV (Chinese headers) written by DuckDB: O0..O{n-1} on B1/S1/A1, valid
+    except, with ``negative_every`` k, a negative amount on every order i with i % k == 0."""
     import duckdb
 
     header = ", ".join(f'{c} AS "{h}"' for c, h in zip(_MANY_COLUMNS, ORDERS_ZH, strict=True))
@@ -154,7 +155,8 @@ def write_many_orders(path: Path, n: int) -> Path:
         con.execute(
             f"COPY (SELECT {header} FROM (SELECT 'O' || i AS o, '2026-10-01 12:00:00' AS p, "
             "'B1' AS b, 'S1' AS s, 'A1' AS a, 'U' || i AS u, '推荐' AS t, '1' AS q, "
-            "CAST(i % 500 AS VARCHAR) || '.25' AS m, '已完成' AS st "
+            f"CASE WHEN {negative_every} > 0 AND i % {max(negative_every, 1)} = 0 THEN '-1' "
+            "ELSE CAST(i % 500 AS VARCHAR) || '.25' END AS m, '已完成' AS st "
             f"FROM range({n}) r(i))) TO '{path}' (HEADER, DELIMITER ',')"
         )
     finally:

@@ -177,3 +177,14 @@ def test_malformed_csv_refuses_the_batch_naming_the_file(seeded: Settings, tmp_p
         ingest_files(seeded, [brands, path], table=None, progress=False)
     assert rows(seeded, "SELECT count(*) FROM orders") == [(0,)]
     assert rows(seeded, "SELECT count(*) FROM brands WHERE brand_id = 'B7'") == [(0,)]
+
+
+def test_line_numbers_hold_in_a_file_read_in_parallel(seeded: Settings, tmp_path: Path) -> None:
+    # Several DuckDB row groups (122,880 rows each) read by two threads: the reported line of a
+    # rejected row must still be its line in the file (header = line 1, order O{i} on i + 2).
+    path = factory.write_many_orders(tmp_path / "many.csv", 300_000, negative_every=37_000)
+    report = ingest_files(seeded, [path], progress=False)
+    expected = {i + 2: f"O{i}" for i in range(0, 300_000, 37_000)}
+    q = quarantined(report.files[0].quarantine)
+    assert {int(r["_line"]): r["订单编号"] for r in q} == expected
+    assert report.accepted == 300_000 - len(expected)

@@ -36,6 +36,7 @@ from windmaker.ingest.validation import (
     REASON,
     FilePlan,
     MissingColumnsError,
+    fk_type_sql,
     key_label,
     key_value_sql,
     plan_file,
@@ -333,8 +334,15 @@ def _load_file(
     src, tbl = plan.source, plan.table
     name = quote_ident(tbl.name)
     task = bar.task(f"{src.path.name} → {tbl.name}")
+    fk = fk_type_sql(plan)
+    for type_name, create in fk.values():
+        con.execute(f"DROP TYPE IF EXISTS {type_name}")
+        con.execute(create)
+    staging = staging_sql(plan, timezone=tz, fk_types={c: t for c, (t, _) in fk.items()})
     with bar.watching(con, task, 0, 70):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {staging_sql(plan, timezone=tz)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {staging}")
+    for type_name, _ in fk.values():
+        con.execute(f"DROP TYPE {type_name}")
     if on_event is not None:
         on_event("staged", src.path)
     stage = _stage_relation(con, src)
