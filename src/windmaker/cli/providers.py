@@ -26,6 +26,7 @@ from windmaker.ecosystem.evaluation import evaluate_providers, month_start
 from windmaker.ecosystem.exit import PeriodVerdict, propose_exits
 from windmaker.ecosystem.matching import match_brands
 from windmaker.ecosystem.tiers import closest_to_next_tier, tier_counts, tier_standings
+from windmaker.store.evaluations import annual_gmv_served
 from windmaker.workspace import open_warehouse
 
 app = typer.Typer(help="Service providers (服务商): admission, evaluation, exit, tiers, matching.")
@@ -391,18 +392,7 @@ def tiers(
     settings = settings_or_exit(workspace)
     cfg = _config(settings)
     with store.open_session(_engine(settings)) as session:
-        evals = store.list_evaluations(session)
-        month = _period(period) if period else max((e.period for e in evals), default=None)
-        gmv: dict[str, Decimal] = {}
-        for e in evals:
-            if e.period == month:
-                gmv[e.provider_id] = Decimal(str(e.metrics.get("annual_gmv_served", "0")))
-        source = f"evaluations of {month:%Y-%m}" if gmv and month else "declared gmv_served_12m"
-        if not gmv:
-            gmv = {
-                p.provider_id: p.gmv_served_12m
-                for p in store.list_providers(session, statuses=("admitted", "probation", "warned"))
-            }
+        gmv, source = annual_gmv_served(session, period=_period(period) if period else None)
     standings = tier_standings(gmv, cfg.tiers)
     table = Table(title=f"windmaker plan / 造风者计划 ({source})")
     for col in ("tier", "threshold (yuan)", "in tier", "at or above", "target", "progress"):

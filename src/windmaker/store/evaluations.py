@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from windmaker.store.audit import append_audit
 from windmaker.store.models import Evaluation
+from windmaker.store.providers import list_providers
 
 
 def record_evaluation(
@@ -65,3 +66,31 @@ def list_evaluations(
     if period is not None:
         stmt = stmt.where(Evaluation.period == period)
     return list(session.scalars(stmt))
+
+
+#: Provider statuses that count toward the windmaker-plan tiers.
+ACTIVE_STATUSES = ("admitted", "probation", "warned")
+
+
+def annual_gmv_served(
+    session: Session, *, period: date | None = None
+) -> tuple[dict[str, Decimal], str]:
+    """Each active provider's annual GMV served, and where the figures come from.
+
+    From the evaluations of ``period`` (default: the latest evaluated month), which compute the
+    trailing twelve months of client brands' net GMV while served; before any evaluation, the
+    GMV each provider declared when it applied.
+    """
+    evals = list_evaluations(session)
+    month = period or max((e.period for e in evals), default=None)
+    gmv = {
+        e.provider_id: Decimal(str(e.metrics.get("annual_gmv_served", "0")))
+        for e in evals
+        if e.period == month
+    }
+    if gmv and month is not None:
+        return gmv, f"evaluations of {month:%Y-%m}"
+    declared = {
+        p.provider_id: p.gmv_served_12m for p in list_providers(session, statuses=ACTIVE_STATUSES)
+    }
+    return declared, "declared gmv_served_12m"
