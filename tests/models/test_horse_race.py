@@ -13,8 +13,11 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from windmaker import contract
+from windmaker.cli.main import app
+from windmaker.config import Settings
 from windmaker.models.horse_race import (
     HorseRaceConfig,
     account_week_expression,
@@ -22,6 +25,7 @@ from windmaker.models.horse_race import (
     race,
 )
 from windmaker.simulator import small_market
+from windmaker.workspace import open_warehouse
 
 
 def _weeks(
@@ -138,3 +142,29 @@ def test_planted_best_account_is_named_in_80_percent_of_brands(market: Path) -> 
     named = most_likely_best(res)
     hit_rate = np.mean([named[b] == best[b] for b in eligible])
     assert hit_rate >= 0.8, hit_rate
+
+
+def test_cli_stores_the_distribution_tables(workspace: Settings, tmp_path: Path) -> None:
+    """The four commands run on an ingested market and store their tables with their columns."""
+    folder = small_market(tmp_path / "m", seed=2, brands=16, months=5, categories=None)
+    ws = ["-w", str(workspace.workspace)]
+    runner = CliRunner()
+    files = [str(p) for p in sorted(folder.glob("*.parquet"))]
+    assert runner.invoke(app, ["ingest", *files, *ws]).exit_code == 0
+    for args in (["influencers", "recommend"], ["hits"], ["horse-race"], ["concentration"]):
+        result = runner.invoke(app, [*args, *ws])
+        assert result.exit_code == 0, (args, result.output)
+    brand = pd.read_parquet(folder / "brands.parquet")["brand_id"].iloc[0]
+    one = runner.invoke(app, ["influencers", "recommend", brand, "--top", "3", *ws])
+    assert one.exit_code == 0, one.output
+    with open_warehouse(workspace) as wh:
+        recs = wh.to_arrow(wh.table("mdl_recommendations")).to_pandas()
+        assert {"expected_gmv", "reasons_en", "reasons_zh"} <= set(recs.columns)
+        assert recs.groupby("brand_id")["rank"].max()[brand] == 3
+        assert recs["brand_id"].nunique() > 1  # the other brands' lists were kept
+        assert str(wh.table("mdl_recommendations").schema()["expected_gmv"]).startswith("decimal")
+        for name in ("mdl_hits", "mdl_horse_race", "mdl_concentration"):
+            assert wh.has_table(name)
+        conc = wh.to_arrow(wh.table("mdl_concentration")).to_pandas()
+        assert ((conc["top_share"] > 0) & (conc["top_share"] <= 1)).all()
+        assert (conc["hhi"] <= conc["top_share"] + 1e-12).all()

@@ -14,6 +14,7 @@ import ibis
 from pydantic import BaseModel, ConfigDict, Field
 
 from windmaker import contract
+from windmaker.models.registry import register
 
 
 class ConcentrationConfig(BaseModel):
@@ -31,6 +32,7 @@ class ConcentrationConfig(BaseModel):
     )
 
 
+@register("distribution_concentration")
 def concentration_expression(
     tables: Mapping[str, ibis.Table], start: date, end: date, config: ConcentrationConfig
 ) -> ibis.Table:

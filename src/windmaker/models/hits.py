@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from scipy import optimize, special, stats
 
 from windmaker import contract
+from windmaker.models.registry import register
 
 DECISIONS = ("push", "keep_testing", "drop")
 DECISION_ZH = {"push": "加推", "keep_testing": "继续测款", "drop": "下架/停止测款"}
@@ -200,6 +201,7 @@ def sales_and_exposure(launches: pd.DataFrame, config: HitConfig) -> tuple[np.nd
     )
 
 
+@register("hit_detection")
 def score_hits(launches: pd.DataFrame, config: HitConfig | None = None) -> pd.DataFrame:
     """P(hit), the posterior sales rate with its interval, and next week's decision per SKU.
 

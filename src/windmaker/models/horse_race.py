@@ -25,6 +25,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from windmaker import contract
+from windmaker.models.registry import register
 
 
 class HorseRaceConfig(BaseModel):
@@ -112,6 +113,7 @@ def _beta_prior(orders: np.ndarray, viewers: np.ndarray) -> tuple[float, float]:
     return mean * strength, (1 - mean) * strength
 
 
+@register("horse_race")
 def race(weeks: pd.DataFrame, config: HorseRaceConfig | None = None) -> pd.DataFrame:
     """The horse race of every brand with at least ``min_accounts`` live accounts.
 

@@ -37,6 +37,7 @@ from windmaker.config import load_yaml_model
 from windmaker.models.concentration import ConcentrationConfig
 from windmaker.models.hits import HitConfig
 from windmaker.models.horse_race import HorseRaceConfig
+from windmaker.models.registry import register
 
 CONFIG_FILE = "distribution.yaml"
 
@@ -297,6 +298,7 @@ class TrustGate(Protocol):
     def assess(self, account_ids: pd.Index, months: pd.DataFrame) -> pd.DataFrame: ...
 
 
+@register("trust_gate_proxy")
 @dataclass(frozen=True)
 class ProxyTrustGate:
     """Interim gate from the influencer's own refund rate and trust complaints per 1,000 orders.
@@ -384,6 +386,7 @@ class ScoreTableTrustGate:
         )
 
 
+@register("trust_gate_trust_scores")
 @dataclass(frozen=True)
 class TrustModuleGate:
     """Gate on the trust module's scores (``mdl_trust_scores``) and its ``is_trusted`` rule.
@@ -477,6 +480,15 @@ class MatchingState:
     als_item: np.ndarray  # influencers × factors (zeros for influencers without history)
     trust: pd.DataFrame
     percentiles: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def id_array(self) -> np.ndarray:
+        """The influencer ids as a NumPy array (cheap to index by position)."""
+        cached = self.__dict__.get("_id_array")
+        if cached is None or len(cached) != len(self.influencer_ids):
+            cached = self.influencer_ids.to_numpy(dtype=object)
+            self.__dict__["_id_array"] = cached
+        return cached
 
     def features_pair(
         self, brand_id: str, *, price: float | None = None, category: str | None = None
@@ -811,10 +823,33 @@ class Retrieval:
         price: float | None = None,
         category: str | None = None,
     ) -> np.ndarray:
-        pair = list(PAIR_FEATURES)
-        x = state.features_pair(brand_id, price=price, category=category)
-        z = np.nan_to_num((x - self.mean[pair]) / self.scale[pair], nan=0.0)
-        return self.static + z @ self.weight[pair]
+        """The linear score up to a constant (enough to rank): Σ_f (w_f/s_f)·(x_f − m_f)."""
+        b = state.brand_ids.get_loc(brand_id) if brand_id in state.brand_ids else None
+        if category is not None and category in state.categories:
+            cat = state.categories.get_loc(category)
+        else:
+            cat = int(state.brand_category[b]) if b is not None else -1
+        log_price = (
+            np.log(max(price, 0.01))
+            if price is not None
+            else (state.brand_log_price[b] if b is not None else np.nan)
+        )
+        k = self.weight / self.scale
+        out = self.static.copy()
+        if b is not None:
+            # ALS: a dot product with the brand's factors, scaled (the centring is a constant).
+            out += state.als_item @ (state.als_user[b] * np.float32(k[0]))
+        if cat >= 0:
+            for f, col in ((1, state.category_share[:, cat]), (5, state.category_reach[:, cat])):
+                out += k[f] * np.nan_to_num(col - self.mean[f], nan=0.0)
+            out += k[2] * (state.infl["category_code"] == cat)
+        if np.isfinite(log_price):
+            dev = log_price - state.infl["log_price_mean"]
+            sd = state.infl["log_price_sd"]
+            gap = np.maximum(np.abs(dev) - sd, 0.0)
+            out += k[3] * np.nan_to_num(gap - self.mean[3], nan=0.0)
+            out += k[4] * np.nan_to_num(dev / sd - self.mean[4], nan=0.0)
+        return out
 
 
 @dataclass
@@ -867,7 +902,11 @@ class MatchingModel:
         GMV if cooperating = exp(μ̂ + s²/2) (log-normal mean); expected GMV = p × that.
         """
         x = self.state.features(brand_id, price=price, category=category, rows=rows)
-        ids = self.state.influencer_ids if rows is None else self.state.influencer_ids[rows]
+        ids = (
+            self.state.influencer_ids
+            if rows is None
+            else pd.Index(self.state.id_array[rows], name="account_id")
+        )
         if len(x) == 0:
             empty = np.empty(0)
             p_hat, mu = empty, empty
@@ -961,6 +1000,7 @@ def _training_pairs(
     return np.vstack(xs), np.concatenate(ys), kept / max(total, 1)
 
 
+@register("influencer_matching")
 def fit_matching(
     frames: MatchingFrames,
     cutoff: pd.Timestamp | str,
@@ -1052,7 +1092,7 @@ class RecommendationList:
 
 
 def _reasons(
-    row: pd.Series, state: MatchingState, pos: int, price: float | None
+    row: Mapping[str, Any], state: MatchingState, pos: int, price: float | None
 ) -> tuple[str, str]:
     """Up to four plain-language reasons, strongest first."""
     en: list[str] = []
@@ -1121,14 +1161,28 @@ def recommend(
         else None
     )
     cand = model.candidates(brand_id, price=price, category=category, linear=linear)
-    scores = model.score(brand_id, price=price, category=category, rows=cand)
-    order = np.argsort(-scores["expected_gmv"].to_numpy(), kind="stable")[:k]
     trust = state.trust
+    # The gate's casualties: new influencers that fail it, best predicted first. Only the few
+    # best of them are shown: the linear stage picks which the trees score.
+    blocked = ~trust["passes"].to_numpy(dtype=bool)
+    blocked[state.partners.get(brand_id, np.array([], dtype=int))] = False
+    blocked_pos = np.flatnonzero(blocked)
+    n_gated = max(10 * show_gated, 50)
+    if linear is not None and len(blocked_pos) > n_gated:
+        keep = np.argpartition(-linear[blocked_pos], n_gated)[:n_gated]
+        blocked_pos = blocked_pos[keep]
+    # One pass of the trees over both sets: each pass has a fixed cost per tree.
+    both = model.score(
+        brand_id, price=price, category=category, rows=np.concatenate([cand, blocked_pos])
+    )
+    scores, g = both.iloc[: len(cand)], both.iloc[len(cand) :]
+    order = np.argsort(-scores["expected_gmv"].to_numpy(), kind="stable")[:k]
+    columns, values = list(scores.columns), scores.to_numpy()
     ref_price = price if price is not None else _brand_price(state, brand_id)
     recs = []
     for rank, j in enumerate(order, start=1):
         pos = int(cand[j])
-        row = scores.iloc[j]
+        row = dict(zip(columns, values[j], strict=True))
         en, zh = _reasons(row, state, pos, ref_price)
         t = trust.iloc[pos]
         en += f"; {t['reason_en']}"
@@ -1148,16 +1202,6 @@ def recommend(
                 reasons_zh=zh,
             )
         )
-    # The gate's casualties: new influencers that fail it, best predicted first.
-    blocked = ~trust["passes"].to_numpy(dtype=bool)
-    blocked[state.partners.get(brand_id, np.array([], dtype=int))] = False
-    blocked_pos = np.flatnonzero(blocked)
-    # Only the few best of them are shown: the linear stage picks which the trees score.
-    n_gated = max(10 * show_gated, 50)
-    if linear is not None and len(blocked_pos) > n_gated:
-        keep = np.argpartition(-linear[blocked_pos], n_gated)[:n_gated]
-        blocked_pos = blocked_pos[keep]
-    g = model.score(brand_id, price=price, category=category, rows=blocked_pos)
     g_order = np.argsort(-g["expected_gmv"].to_numpy(), kind="stable")[:show_gated]
     gated_pos = blocked_pos[g_order]
     gated = pd.DataFrame(
