@@ -281,7 +281,8 @@ def nearest_peers(
 ) -> pd.DataFrame:
     """For each query (brand_id, period, category, stage) the ``k`` advancers nearest in size.
 
-    Peers are brands of the same category that advanced out of the same stage; distance is
+    Peers are brands of the same category that advanced out of the same stage (of any category
+    when the category has fewer than ``k``); distance is
     ``|log1p(gmv_brand) − log1p(gmv_peer)|`` with the brand's current ``net_gmv_t90d`` and the
     peer's at the first period it held the stage. A brand is never its own peer. Returns
     brand_id, period, slot (0..k−1), peer_row (row of ``advancers``).
@@ -300,6 +301,9 @@ def nearest_peers(
     width = 2 * k + 1
     for (category, stage), qg in q.groupby(["category", "stage"], sort=False):
         pg = adv.loc[(adv["category"] == category) & (adv["from_stage"] == stage)]
+        if len(pg) < k:
+            # a thin category quotes peers of every category rather than none
+            pg = adv.loc[adv["from_stage"] == stage]
         if pg.empty or k == 0:
             continue
         pg = pg.sort_values("peer_log", kind="stable")
