@@ -12,6 +12,7 @@ reasons) over 100,000 influencers, against the reference of sorting the same inf
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -148,29 +149,34 @@ def _speed(model: matching.MatchingModel) -> list[str]:
     )
     brands = [str(b) for b in big.state.brand_ids[:20]]
     matching.recommend(big, brands[0])  # warm-up
-    t_rec, t_ref = [], []
+    t_rec, t_ref, c_rec, c_ref = [], [], [], []
     for b in brands:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         rl = matching.recommend(big, b, top_k=20)
         t_rec.append(time.perf_counter() - t0)
+        c_rec.append(time.process_time() - c0)
         assert len(rl.recommendations) == 20
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         elig = big.eligible(b)
         order = np.argsort(-big.state.infl["fans"], kind="stable")
         order[elig[order]][:20]
         t_ref.append(time.perf_counter() - t0)
+        c_ref.append(time.process_time() - c0)
     rec_ms, ref_ms = 1000 * np.median(t_rec), 1000 * np.median(t_ref)
+    rec_cpu, ref_cpu = 1000 * np.median(c_rec), 1000 * np.median(c_ref)
     return [
         f"Ranking one brand over {N_INFLUENCERS:,} influencers (median of {len(brands)} brands, "
         "one thread):",
         "",
-        "| step | ms | ratio to reference |",
-        "|---|---|---|",
+        "| step | wall ms | CPU ms | wall ratio to reference |",
+        "|---|---|---|---|",
         f"| full recommendation (signals, ranker, gate, top 20 with reasons) | {rec_ms:.0f} | "
-        f"{rec_ms / ref_ms:.1f}× |",
-        f"| reference: sort the same influencers by fans | {ref_ms:.1f} | 1.0× |",
+        f"{rec_cpu:.0f} | {rec_ms / ref_ms:.1f}× |",
+        f"| reference: sort the same influencers by fans | {ref_ms:.1f} | {ref_cpu:.1f} | 1.0× |",
         "",
-        f"Target: under 200 ms — {'met' if rec_ms < 200 else 'NOT met'}.",
+        f"Target: under 200 ms wall — {'met' if rec_ms < 200 else 'NOT met'} in this run "
+        f"({os.getloadavg()[0]:.0f} runnable processes on {os.cpu_count()} cores; CPU time is "
+        "what the process itself used).",
     ]
 
 
