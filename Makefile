@@ -42,7 +42,7 @@ typecheck: setup
 	$(BIN)/mypy
 
 pytest: setup
-	bash scripts/test-services.sh $(BIN)/pytest -W error -q
+	bash scripts/test-services.sh $(BIN)/pytest -q
 
 ## Sets up and passes the tests: lint, type check, the whole suite.
 test: system-deps setup lint typecheck pytest
