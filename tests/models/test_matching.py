@@ -186,3 +186,81 @@ def test_trust_gate_is_switchable(model: MatchingModel, frames: MatchingFrames) 
     assert not after & set(before[:5])
     assert set(before[5:]) & after
     assert model.score(brand).columns[-len(FEATURES) :].tolist() == list(FEATURES)
+
+
+def test_concentration_matches_a_pandas_reference(market: Path) -> None:
+    """Top-influencer share and HHI of each brand's distribution GMV, recomputed with pandas."""
+    from datetime import date
+
+    from windmaker.models.concentration import ConcentrationConfig, concentration_expression
+
+    cfg = ConcentrationConfig(top_share=0.4, hhi=0.25, min_distribution_gmv=1000)
+    start, end = date(2026, 8, 1), date(2026, 11, 1)
+    con = ibis.duckdb.connect()
+    tables = {
+        t.name: con.read_parquet(market / f"{t.name}.parquet", table_name=t.name)
+        for t in (contract.ORDERS, contract.ACCOUNTS)
+    }
+    got = con.to_pyarrow(concentration_expression(tables, start, end, cfg)).to_pandas()
+    con.disconnect()
+    o = pd.read_parquet(market / "orders.parquet")
+    acc = pd.read_parquet(market / "accounts.parquet")
+    o = o[
+        (o.status != "cancelled")
+        & o.account_id.isin(acc.account_id[acc.kind == "influencer"])
+        & (o.paid_at >= pd.Timestamp(start))
+        & (o.paid_at < pd.Timestamp(end))
+    ]
+    gmv = (
+        (o.amount.astype(float) - o.refund_amount.astype(float))
+        .groupby([o.brand_id, o.account_id])
+        .sum()
+    )
+    gmv = gmv[gmv > 0]
+    share = gmv / gmv.groupby(level=0).transform("sum")
+    ref = pd.DataFrame(
+        {
+            "top_share": share.groupby(level=0).max(),
+            "hhi": (share**2).groupby(level=0).sum(),
+            "total": gmv.groupby(level=0).sum(),
+        }
+    )
+    got = got.set_index("brand_id").sort_index()
+    assert set(got.index) == set(ref.index)
+    ref = ref.loc[got.index]
+    np.testing.assert_allclose(got["top_share"], ref["top_share"], rtol=1e-9)
+    np.testing.assert_allclose(got["hhi"], ref["hhi"], rtol=1e-9)
+    flag = (ref["total"] >= 1000) & ((ref["top_share"] >= 0.4) | (ref["hhi"] >= 0.25))
+    assert (got["flagged"] == flag).all()
+    assert got["flagged"].any() and not got["flagged"].all()
+
+
+def test_trust_module_scores_gate_with_their_own_rule() -> None:
+    """The gate on mdl_trust_scores uses each account's latest score before the cutoff."""
+    from windmaker.models import trust
+    from windmaker.models.matching import TrustModuleGate
+
+    config = trust.load_config()
+    threshold = config.gates.account_exclude_below
+    rows = []
+    for account, period, score, status in [
+        ("low", "2026-06-01", threshold - 20, "ok"),
+        ("high", "2026-06-01", threshold + 20, "ok"),
+        ("high", "2026-09-01", 1.0, "ok"),  # after the cutoff: not seen yet
+        ("thin", "2026-06-01", np.nan, trust.STATUS_INSUFFICIENT),
+    ]:
+        row = {"entity": "account", "entity_id": account, "period": period, "score": score}
+        row["status"] = status
+        for k in trust.COMPONENTS:
+            row[k], row[f"{k}_ref"] = 0.1, 0.05
+            row[f"{k}_points"] = config.score.weights[k] * (40.0 if k == "refund_rate" else 100.0)
+        rows.append(row)
+    gate = TrustModuleGate(pd.DataFrame(rows), pd.Timestamp("2026-08-01"))
+    got = gate.assess(pd.Index(["low", "high", "thin", "unknown"]), pd.DataFrame())
+    assert not got.loc["low", "passes"]
+    assert "refund_rate" in got.loc["low", "reason_en"]
+    assert got.loc["high", "passes"]
+    assert got.loc["high", "trust_score"] == threshold + 20
+    trusted = config.gates.insufficient_data_is_trusted
+    assert got.loc["thin", "passes"] == trusted
+    assert got.loc["unknown", "passes"] == trusted
