@@ -103,3 +103,17 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "Not found, or outside the caller's scope"},
     422: {"model": ErrorResponse, "description": "Invalid request"},
 }
+
+#: Answers only some routes give, documented on those routes with ``responses(...)``.
+MORE_RESPONSES: dict[int, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Malformed request body"},
+    403: {"model": ErrorResponse, "description": "The caller's role may not do this"},
+    409: {"model": ErrorResponse, "description": "Conflicts with the current state"},
+    413: {"model": ErrorResponse, "description": "Upload over the size limit"},
+    415: {"model": ErrorResponse, "description": "Not a file the ingestion can read"},
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The documentation of ``codes`` for a route's ``responses=``."""
+    return {code: MORE_RESPONSES[code] for code in codes}

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field
+from fastapi import Path
+from pydantic import AfterValidator, BaseModel, Field
 
 T = TypeVar("T")
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _with_offset(value: datetime) -> datetime:
+    """Stored timestamps are naive Asia/Shanghai wall clock; say so in the answer."""
+    return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value
+
+
+#: A timestamp answered with its UTC offset: OpenAPI's ``date-time`` (RFC 3339) requires one,
+#: and a client in another time zone must not read Shanghai wall clock as its own.
+Timestamp = Annotated[datetime, AfterValidator(_with_offset)]
+
+#: A row id in a path: the store's integers are 64-bit, so a larger number is a 422, not a
+#: driver overflow (500).
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class Page(BaseModel, Generic[T]):
@@ -27,7 +45,7 @@ class LoginRequest(BaseModel):
 class TokenPublic(BaseModel):
     access_token: str
     token_type: str = "bearer"
-    expires_at: datetime
+    expires_at: Timestamp
 
 
 class UserPublic(BaseModel):
@@ -102,7 +120,7 @@ class JobPublic(BaseModel):
     status: str
     progress: float
     stage: str
-    started_at: datetime
-    finished_at: datetime | None = None
+    started_at: Timestamp
+    finished_at: Timestamp | None = None
     result: dict[str, Any] | None = None
     error: str | None = None

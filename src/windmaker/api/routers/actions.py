@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter
@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 from windmaker.api.deps import BrandInScope, CurrentUser, SessionDep
-from windmaker.api.errors import ERROR_RESPONSES, ApiError, not_found
+from windmaker.api.errors import ERROR_RESPONSES, ApiError, not_found, responses
+from windmaker.api.schemas import RowId, Timestamp
 from windmaker.store import create_action_item, list_action_items, set_action_status
 from windmaker.store.errors import InvalidValueError
 from windmaker.store.models import ActionItem
@@ -31,8 +32,8 @@ class ActionItemPublic(BaseModel):
     provider_id: str | None
     status: str
     due_date: date | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class ActionItemCreate(BaseModel):
@@ -63,6 +64,7 @@ def brand_action_items(brand_id: BrandInScope, session: SessionDep) -> list[Acti
     response_model=ActionItemPublic,
     status_code=201,
     summary="Assign an action of the brand's plan to an owner",
+    responses=responses(400, 403, 409),
 )
 def assign_action(
     brand_id: BrandInScope, body: ActionItemCreate, user: CurrentUser, session: SessionDep
@@ -92,9 +94,10 @@ def assign_action(
     "/action-items/{item_id}",
     response_model=ActionItemPublic,
     summary="Update an action item's status",
+    responses=responses(400),
 )
 def update_action(
-    item_id: int, body: ActionItemUpdate, user: CurrentUser, session: SessionDep
+    item_id: RowId, body: ActionItemUpdate, user: CurrentUser, session: SessionDep
 ) -> ActionItemPublic:
     item = session.get(ActionItem, item_id)
     if item is None or not user.sees_brand(item.brand_id):

@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response
 
 from windmaker.api.deps import COOKIE, CurrentUser, SessionDep, StateDep, token_of
-from windmaker.api.errors import ERROR_RESPONSES, ApiError
+from windmaker.api.errors import ERROR_RESPONSES, ApiError, responses
 from windmaker.api.schemas import LoginRequest, TokenPublic, UserPublic
 from windmaker.store import authenticate
 from windmaker.store.tokens import issue_token, revoke_token
@@ -16,7 +16,10 @@ router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
 
 
 @router.post(
-    "/login", response_model=TokenPublic, summary="Exchange credentials for a bearer token"
+    "/login",
+    response_model=TokenPublic,
+    summary="Exchange credentials for a bearer token",
+    responses=responses(400),
 )
 def login(
     body: LoginRequest, session: SessionDep, state: StateDep, response: Response

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from windmaker import contract
 from windmaker.api.deps import ReadModelDep, StaffUser, StateDep
-from windmaker.api.errors import ERROR_RESPONSES, ApiError
+from windmaker.api.errors import ERROR_RESPONSES, ApiError, responses
 from windmaker.api.schemas import JobPublic
 
 router = APIRouter(tags=["data"], responses=ERROR_RESPONSES)
@@ -61,6 +61,7 @@ async def save_upload(upload: UploadFile, folder: Path, limit: int | None = None
     "/ingest",
     response_model=IngestResult,
     summary="Upload one file into the warehouse (all-or-nothing)",
+    responses=responses(400, 403, 413, 415),
 )
 async def ingest_upload(
     user: StaffUser,
@@ -122,6 +123,7 @@ def read_quarantine(path: Path, limit: int = 1000) -> list[QuarantinedRow]:
     response_model=JobPublic,
     status_code=202,
     summary="Start a refresh (metrics, diagnosis, models)",
+    responses=responses(403),
 )
 def start_refresh(user: StaffUser, state: StateDep, rm: ReadModelDep) -> JobPublic:
     from windmaker.pipeline import run_pipeline
@@ -138,7 +140,10 @@ def start_refresh(user: StaffUser, state: StateDep, rm: ReadModelDep) -> JobPubl
 
 
 @router.get(
-    "/refresh/{job_id}", response_model=JobPublic, summary="Progress and result of a refresh"
+    "/refresh/{job_id}",
+    response_model=JobPublic,
+    summary="Progress and result of a refresh",
+    responses=responses(403),
 )
 def refresh_status(job_id: str, user: StaffUser, state: StateDep) -> JobPublic:
     job = state.jobs.get(job_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from windmaker import contract
 from windmaker.api.deps import AdminUser, CurrentUser, ProviderInScope, SessionDep, StateDep
-from windmaker.api.errors import ERROR_RESPONSES, ApiError, not_found
+from windmaker.api.errors import ERROR_RESPONSES, ApiError, not_found, responses
+from windmaker.api.schemas import RowId, Timestamp
 from windmaker.api.security import Principal
 from windmaker.ecosystem.admission import ProviderApplication, score_application
 from windmaker.ecosystem.config import load_config
@@ -94,8 +95,8 @@ class DecisionPublic(BaseModel):
     outcome: str | None
     reviewer: str | None
     note: str | None
-    proposed_at: datetime
-    decided_at: datetime | None
+    proposed_at: Timestamp
+    decided_at: Timestamp | None
 
 
 class ApplicationPublic(BaseModel):
@@ -103,7 +104,7 @@ class ApplicationPublic(BaseModel):
 
     id: int
     provider_id: str
-    submitted_at: datetime
+    submitted_at: Timestamp
     qualifications: dict[str, Any]
     status: str
 
@@ -237,7 +238,7 @@ def _application_in_scope(application_id: int, user: Principal, session: Any) ->
     summary="One application and its proposal",
 )
 def application(
-    application_id: int, user: CurrentUser, session: SessionDep
+    application_id: RowId, user: CurrentUser, session: SessionDep
 ) -> ApplicationWithProposal:
     from windmaker.store import admission_proposal
 
@@ -254,6 +255,7 @@ def application(
     response_model=ApplicationWithProposal,
     status_code=201,
     summary="Apply for admission (准入)",
+    responses=responses(400, 403, 409),
 )
 def apply(
     body: ApplicationCreate, user: CurrentUser, session: SessionDep, state: StateDep
@@ -303,10 +305,10 @@ def apply(
     "/applications/{application_id}/decision",
     response_model=DecisionPublic,
     summary="Decide an application (admin): admitted, probation or rejected",
-    responses={409: {"description": "Already decided by another reviewer"}},
+    responses=responses(400, 403, 409),
 )
 def decide(
-    application_id: int, body: DecisionCreate, user: AdminUser, session: SessionDep
+    application_id: RowId, body: DecisionCreate, user: AdminUser, session: SessionDep
 ) -> DecisionPublic:
     _application_in_scope(application_id, user, session)
     try:
