@@ -43,7 +43,7 @@ def _market(seed: int = 0) -> tuple[pa.Table, pa.Table]:
     offset = np.concatenate([[0], rng.uniform(0, 1, int(n.sum()) - 1)])
     days = first[idx] + (offset * np.maximum(span[idx], 0)).astype(int)
     days[np.r_[0, np.cumsum(n)[:-1]]] = first  # first order on the first day
-    start = np.datetime64("2025-11-01T12:00")
+    start = np.datetime64("2025-11-01T12:00:00", "s")
     k = len(idx)
     orders = pa.table(
         {
