@@ -648,7 +648,7 @@ def fit_market(
     spend_small_cats = sorted(
         {cat_of[b] for b in buyers.index if repeat_n[b] < config.min_repeat_buyers}
     )
-    total = len(big) + len(small_cats) + len(spend_small_cats) + 1
+    total = len(big) + len(small_cats) + len(spend_small_cats)
     done = 0
 
     def tick() -> None:
@@ -657,22 +657,22 @@ def fit_market(
         if progress is not None:
             progress(done, total)
 
-    market_repeat = repeat_fit(cells)
-    market_spend = spend_fit(spend)
-    tick()
+    # The pooled market fits are the largest; fit them only when a category needs them.
+    market_repeat = functools.cache(lambda: repeat_fit(cells))
+    market_spend = functools.cache(lambda: spend_fit(spend))
     cat_repeat: dict[str, tuple[RepeatFit, FitLevel]] = {}
     for cat in small_cats:
         part = cells[cells["category"] == cat]
         if part["buyers"].sum() >= config.min_buyers:
             cat_repeat[cat] = (repeat_fit(part), "category")
         else:
-            cat_repeat[cat] = (market_repeat, "market")
+            cat_repeat[cat] = (market_repeat(), "market")
         tick()
     cat_spend: dict[str, tuple[SpendFit | None, FitLevel]] = {}
     for cat in spend_small_cats:
         part = spend[spend["category"] == cat]
         fit = spend_fit(part) if len(part) >= config.min_repeat_buyers else None
-        cat_spend[cat] = (fit, "category") if fit is not None else (market_spend, "market")
+        cat_spend[cat] = (fit, "category") if fit is not None else (market_spend(), "market")
         tick()
 
     by_brand_cells = dict(tuple(cells.groupby("brand_id", sort=False)))
