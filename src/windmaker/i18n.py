@@ -82,6 +82,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "label.page": ("页", "Page"),
     "label.report": ("月度报告", "Monthly report"),
     "label.owner": ("负责人", "Owner"),
+    "label.influencer": ("达人", "Influencer"),
+    "label.expected_gmv": ("预计GMV", "Expected GMV"),
     "driver.uv": ("观看人数", "Viewers (UV)"),
     "driver.watch_time": ("人均观看时长", "Watch time per UV"),
     "driver.conversion": ("每观看小时订单", "Orders per watch hour"),

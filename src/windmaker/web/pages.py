@@ -264,7 +264,10 @@ def brand_context(state: AppState, brand_id: str, lang: str) -> dict[str, Any]:
         "trend": charts.trend(series, trend_metrics, lang) if series else None,
         "waterfall": waterfall,
         "drivers": drivers,
-        "recommendations": rm.table_rows("mdl_recommendations", brand_id)[:10],
+        "recommendations": sorted(
+            (r for r in rm.table_rows("mdl_recommendations", brand_id) if not r.get("sku_id")),
+            key=lambda r: r.get("rank") or 0,
+        )[:10],
         "clv": rm.table_rows("mdl_clv_brand", brand_id),
         "traffic": rm.table_rows("mdl_traffic_curves", brand_id),
         "trust": rm.table_rows("mdl_trust_scores", brand_id),
