@@ -39,7 +39,8 @@ class AppState:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # Dependencies that only read memory are async: a sync one costs a threadpool hop.
     state: AppState = request.app.state.windmaker
     return state
 
@@ -58,7 +59,7 @@ def get_session(state: StateDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_readmodel(state: StateDep) -> ReadModel:
+async def get_readmodel(state: StateDep) -> ReadModel:
     return state.readmodel
 
 
@@ -101,7 +102,7 @@ def current_principal(request: Request, session: SessionDep) -> Principal:
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-def brand_in_scope(brand_id: str, user: CurrentUser, rm: ReadModelDep) -> str:
+async def brand_in_scope(brand_id: str, user: CurrentUser, rm: ReadModelDep) -> str:
     if not user.sees_brand(brand_id) or rm.brand(brand_id) is None:
         raise not_found()
     return brand_id

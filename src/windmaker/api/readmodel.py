@@ -44,6 +44,8 @@ LOADED_TABLES = (
     "mdl_concentration",
 )
 
+#: Tables the scorecard reads per brand and period.
+SCORECARD_TABLES = ("m_capability", "m_brand_month", "g_stage", "mdl_trust_scores")
 STAGE_ORDER = {s: i for i, s in enumerate(contract.STAGES)}
 CAPABILITY_ORDER = {c: i for i, c in enumerate(contract.CAPABILITIES)}
 SORTABLE = ("priority", "gmv_at_stake", "net_gmv_t90d", "brand_id", "name", "stage", "category")
@@ -51,8 +53,8 @@ SORTABLE = ("priority", "gmv_at_stake", "net_gmv_t90d", "brand_id", "name", "sta
 
 def _clean(value: Any) -> Any:
     """A JSON-safe Python value: no NaN, numpy scalars or pandas timestamps."""
-    if value is None:
-        return None
+    if value is None or isinstance(value, str):
+        return value
     if isinstance(value, float | np.floating):
         f = float(value)
         return None if math.isnan(f) or math.isinf(f) else f
@@ -78,22 +80,50 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _column(values: pd.Series) -> list[Any]:
+    """One column as JSON-safe Python values; float and integer columns converted whole."""
+    kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else ""
+    if kind == "f":
+        array = values.to_numpy()
+        out: list[Any] = array.tolist()
+        for i in np.flatnonzero(~np.isfinite(array)).tolist():
+            out[i] = None
+        return out
+    if kind in "iub" and kind:
+        return list(values.tolist())
+    return [_clean(v) for v in values.tolist()]
+
+
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows of ``frame`` as JSON-safe dicts."""
     cols = list(frame.columns)
-    return [
-        {c: _clean(v) for c, v in zip(cols, row, strict=True)}
-        for row in frame.itertuples(index=False)
-    ]
+    columns = [_column(frame.iloc[:, i]) for i in range(len(cols))]
+    return [dict(zip(cols, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One consistent load of every result table."""
+    """One consistent load of every result table.
+
+    Besides the frames it holds what the busiest requests read, computed once per load instead
+    of once per request: the brands by id, the latest-period overview of every brand (the
+    portfolio and the brand list filter and sort it), the trust-alerted brands, and, filled on
+    first use, each brand's rows of a table as JSON-safe records grouped by period (the
+    scorecard). The snapshot never changes after the load, so neither can these.
+    """
 
     frames: dict[str, pd.DataFrame]
     latest_period: date | None
     by_brand: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
+    brands_by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
+    overview_frame: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["brand_id", "name", "category"])
+    )
+    overview_rows: list[dict[str, Any]] = field(default_factory=list)
+    trust_alerted: frozenset[str] = frozenset()
+    _period_records: dict[str, dict[str, dict[Any, list[dict[str, Any]]]]] = field(
+        default_factory=dict, repr=False
+    )
 
     def frame(self, name: str) -> pd.DataFrame:
         return self.frames.get(name, pd.DataFrame())
@@ -102,6 +132,36 @@ class Snapshot:
         return self.by_brand.get(name, {}).get(
             brand_id, pd.DataFrame(columns=self.frame(name).columns)
         )
+
+    def period_records(self, name: str, brand_id: str) -> dict[Any, list[dict[str, Any]]]:
+        """The brand's rows of ``name`` as records keyed by period (None: no period column).
+
+        The whole table is turned into records on its first use (one pass over its columns,
+        far cheaper than one small frame per brand) and kept for the snapshot's lifetime.
+        """
+        grouped = self._period_records.get(name)
+        if grouped is None:
+            with _GROUPING:
+                grouped = self._period_records.get(name)
+                if grouped is None:
+                    grouped = _group_records(self.frame(name))
+                    self._period_records[name] = grouped
+        return grouped.get(brand_id, {})
+
+
+_GROUPING = threading.Lock()
+
+
+def _group_records(frame: pd.DataFrame) -> dict[str, dict[Any, list[dict[str, Any]]]]:
+    """``frame``'s rows as JSON-safe records, by brand then by period (None: no period)."""
+    out: dict[str, dict[Any, list[dict[str, Any]]]] = {}
+    if frame.empty or "brand_id" not in frame.columns:
+        return out
+    has_period = "period" in frame.columns
+    for rec in records(frame):
+        period = rec["period"] if has_period else None
+        out.setdefault(str(rec["brand_id"]), {}).setdefault(period, []).append(rec)
+    return out
 
 
 def load_snapshot(wh: Warehouse) -> Snapshot:
@@ -125,7 +185,62 @@ def load_snapshot(wh: Warehouse) -> Snapshot:
     for name, df in frames.items():
         if "brand_id" in df.columns and name != "brands" and not df.empty:
             by_brand[name] = {str(k): g for k, g in df.groupby("brand_id", sort=False)}
-    return Snapshot(frames=frames, latest_period=latest, by_brand=by_brand)
+    brands = frames.get("brands", pd.DataFrame())
+    brands_by_id: dict[str, dict[str, Any]] = {}
+    for rec in records(brands):
+        brands_by_id.setdefault(str(rec["brand_id"]), rec)
+    alerts = frames.get("mdl_trust_alerts", pd.DataFrame())
+    alerted = frozenset(alerts["brand_id"].dropna()) if "brand_id" in alerts else frozenset()
+    overview = overview_frame(frames, latest, alerted)
+    snap = Snapshot(
+        frames=frames,
+        latest_period=latest,
+        by_brand=by_brand,
+        brands_by_id=brands_by_id,
+        overview_frame=overview,
+        overview_rows=records(overview),
+        trust_alerted=alerted,
+    )
+    for name in SCORECARD_TABLES:  # converted now, not by the first scorecard request
+        snap.period_records(name, "")
+    return snap
+
+
+def overview_frame(
+    frames: dict[str, pd.DataFrame], period: date | None, alerted: frozenset[str]
+) -> pd.DataFrame:
+    """One row per brand for ``period``: stage, attention, GMV at stake, priority, GMV,
+    bottleneck (rank 1) and whether a trust alert is open."""
+    brands = frames.get("brands", pd.DataFrame())
+    if brands.empty:
+        return pd.DataFrame(columns=["brand_id", "name", "category"])
+    out = brands[["brand_id", "name", "category", "origin"]].copy()
+    for name, cols in (
+        ("g_stage", ["stage"]),
+        ("g_portfolio", ["attention", "gmv_at_stake", "priority"]),
+        ("m_brand_month", ["net_gmv_t90d", "net_gmv"]),
+    ):
+        df = frames.get(name, pd.DataFrame())
+        if df.empty or period is None:
+            for c in cols:
+                out[c] = None
+            continue
+        latest = df[df["period"] == period]
+        have = [c for c in cols if c in latest.columns]
+        out = out.merge(
+            latest[["brand_id", *have]].drop_duplicates("brand_id"), on="brand_id", how="left"
+        )
+        for c in cols:
+            if c not in out.columns:
+                out[c] = None
+    bott = frames.get("g_bottleneck", pd.DataFrame())
+    if not bott.empty and period is not None:
+        top = bott[(bott["period"] == period) & (bott["rank"] == 1)][["brand_id", "capability"]]
+        out = out.merge(top.rename(columns={"capability": "bottleneck"}), on="brand_id", how="left")
+    else:
+        out["bottleneck"] = None
+    out["trust_alert"] = out["brand_id"].isin(alerted)
+    return out
 
 
 class ReadModel:
@@ -149,15 +264,11 @@ class ReadModel:
 
     # -- brands --------------------------------------------------------------------------------
     def brand(self, brand_id: str) -> dict[str, Any] | None:
-        brands = self.snap.frame("brands")
-        if brands.empty:
-            return None
-        row = brands.loc[brands["brand_id"] == brand_id]
-        return records(row)[0] if not row.empty else None
+        found = self.snap.brands_by_id.get(brand_id)
+        return dict(found) if found is not None else None
 
     def brand_ids(self) -> set[str]:
-        brands = self.snap.frame("brands")
-        return set(brands["brand_id"]) if not brands.empty else set()
+        return set(self.snap.brands_by_id)
 
     def categories(self) -> list[str]:
         brands = self.snap.frame("brands")
@@ -165,46 +276,8 @@ class ReadModel:
 
     def overview(self, scope: set[str] | None) -> pd.DataFrame:
         """One row per brand in ``scope`` (None = all) for the latest period."""
-        snap = self.snap
-        brands = snap.frame("brands")
-        if brands.empty:
-            return pd.DataFrame(columns=["brand_id", "name", "category"])
-        out = brands[["brand_id", "name", "category", "origin"]].copy()
-        if scope is not None:
-            out = out[out["brand_id"].isin(scope)]
-        period = snap.latest_period
-        for name, cols in (
-            ("g_stage", ["stage"]),
-            ("g_portfolio", ["attention", "gmv_at_stake", "priority"]),
-            ("m_brand_month", ["net_gmv_t90d", "net_gmv"]),
-        ):
-            df = snap.frame(name)
-            if df.empty or period is None:
-                for c in cols:
-                    out[c] = None
-                continue
-            latest = df[df["period"] == period]
-            have = [c for c in cols if c in latest.columns]
-            out = out.merge(
-                latest[["brand_id", *have]].drop_duplicates("brand_id"), on="brand_id", how="left"
-            )
-            for c in cols:
-                if c not in out.columns:
-                    out[c] = None
-        bott = snap.frame("g_bottleneck")
-        if not bott.empty and period is not None:
-            top = bott[(bott["period"] == period) & (bott["rank"] == 1)][["brand_id", "capability"]]
-            out = out.merge(
-                top.rename(columns={"capability": "bottleneck"}), on="brand_id", how="left"
-            )
-        else:
-            out["bottleneck"] = None
-        alerts = snap.frame("mdl_trust_alerts")
-        alerted = (
-            set(alerts["brand_id"].dropna()) if not alerts.empty and "brand_id" in alerts else set()
-        )
-        out["trust_alert"] = out["brand_id"].isin(alerted)
-        return out
+        out = self.snap.overview_frame
+        return out.copy() if scope is None else out[out["brand_id"].isin(scope)].copy()
 
     def list_brands(
         self,
@@ -219,25 +292,34 @@ class ReadModel:
         offset: int = 0,
         limit: int = 50,
     ) -> tuple[list[dict[str, Any]], int]:
-        df = self.overview(scope)
+        """A page of the overview: filtered, sorted (missing values last, ties in brand
+        order) and sliced, in plain Python over the snapshot's precomputed rows."""
+        rows = self.snap.overview_rows
+        if scope is not None:
+            rows = [r for r in rows if r["brand_id"] in scope]
         if category:
-            df = df[df["category"] == category]
+            rows = [r for r in rows if r.get("category") == category]
         if stage:
-            df = df[df["stage"] == stage]
+            rows = [r for r in rows if r.get("stage") == stage]
         if attention:
-            df = df[df["attention"] == attention]
+            rows = [r for r in rows if r.get("attention") == attention]
         if q:
             ql = q.lower()
-            df = df[
-                df["brand_id"].str.lower().str.contains(ql, regex=False)
-                | df["name"].str.lower().str.contains(ql, regex=False)
+            rows = [
+                r
+                for r in rows
+                if ql in str(r["brand_id"]).lower()
+                or (r.get("name") is not None and ql in str(r["name"]).lower())
             ]
-        total = len(df)
-        key = sort if sort in df.columns else "brand_id"
+        total = len(rows)
+        key = sort if rows and sort in rows[0] else "brand_id"
         # Priority 1 is the most urgent brand, so "descending" urgency is ascending numbers.
         ascending = descending if key == "priority" else not descending
-        df = df.sort_values(key, ascending=ascending, na_position="last", kind="stable")
-        return records(df.iloc[offset : offset + limit]), total
+        present = [r for r in rows if r.get(key) is not None]
+        missing = [r for r in rows if r.get(key) is None]
+        present.sort(key=lambda r: r[key], reverse=not ascending)
+        ordered = present + missing
+        return [dict(r) for r in ordered[offset : offset + limit]], total
 
     # -- one brand -----------------------------------------------------------------------------
     def _latest(self, name: str, brand_id: str, period: date | None = None) -> pd.DataFrame:
@@ -247,22 +329,29 @@ class ReadModel:
             return rows
         return rows[rows["period"] == (period or rows["period"].max())]
 
+    def _latest_records(
+        self, name: str, brand_id: str, period: date | None = None
+    ) -> list[dict[str, Any]]:
+        """Copies of the brand's records of ``name`` in ``period`` (default: its latest)."""
+        by_period = self.snap.period_records(name, brand_id)
+        if not by_period:
+            return []
+        key = None if None in by_period else period or max(by_period)
+        return [dict(r) for r in by_period.get(key, [])]
+
     def scorecard(self, brand_id: str, period: date | None = None) -> dict[str, Any]:
-        caps = self._latest("m_capability", brand_id, period)
-        month = self._latest("m_brand_month", brand_id, period)
-        stage = self._latest("g_stage", brand_id, period)
-        trust = self._latest("mdl_trust_scores", brand_id, period)
+        caps = self._latest_records("m_capability", brand_id, period)
+        month = self._latest_records("m_brand_month", brand_id, period)
+        stage = self._latest_records("g_stage", brand_id, period)
+        trust = self._latest_records("mdl_trust_scores", brand_id, period)
         return {
             "brand": self.brand(brand_id),
             "period": period or self.snap.latest_period,
-            "stage": records(stage)[0] if not stage.empty else None,
-            "capabilities": records(caps[["capability", "index", "score"]])
-            if not caps.empty
-            else [],
-            "metrics": records(month)[0] if not month.empty else {},
-            "trust": records(trust)[:1] or None,
-            "trust_alert": brand_id
-            in set(self.snap.frame("mdl_trust_alerts").get("brand_id", pd.Series(dtype=str))),
+            "stage": stage[0] if stage else None,
+            "capabilities": [{k: r.get(k) for k in ("capability", "index", "score")} for r in caps],
+            "metrics": month[0] if month else {},
+            "trust": trust[:1] or None,
+            "trust_alert": brand_id in self.snap.trust_alerted,
         }
 
     def stage_history(self, brand_id: str) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
@@ -26,7 +26,7 @@ def portfolio(
     attention: Literal["stalled", "falling", "ready", "trust_alert", "ok"] | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 500,
-) -> Page[BrandSummary]:
+) -> dict[str, Any]:
     items, total = rm.list_brands(
         user.scope_set,
         category=category,
@@ -37,12 +37,8 @@ def portfolio(
         offset=(page - 1) * page_size,
         limit=page_size,
     )
-    return Page[BrandSummary](
-        items=[BrandSummary.model_validate(i) for i in items],
-        total=total,
-        page=page,
-        page_size=page_size,
-    )
+    # Plain records: the response model validates and serialises them once.
+    return {"items": items, "total": total, "page": page, "page_size": page_size}
 
 
 @router.get(
