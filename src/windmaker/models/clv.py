@@ -816,7 +816,13 @@ def brand_table(
                 int(seg[s].get(f.brand_id, 0)) if len(buyers) and s in seg.columns else 0
             )
         rows.append(row)
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    # Typed columns even when every brand leaves one empty (e.g. no Pareto/NBD fit anywhere).
+    for col in ("a", "b", "s", "beta", "loglik_bg_nbd", "loglik_pareto_nbd", "gg_p", "gg_q"):
+        out[col] = out[col].astype(float)
+    out["gg_gamma"] = out["gg_gamma"].astype(float)
+    out["category"] = out["category"].astype("string")
+    return out
 
 
 def history_start(observation_end: date, months: int) -> date | None:

@@ -360,7 +360,11 @@ def fit_market(
         )
         if progress is not None:
             progress(i + 1, len(eligible))
-    return pd.DataFrame(rows), curves
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["category"] = table["category"].astype("string")
+        table["roas_observed"] = table["roas_observed"].astype(float)
+    return table, curves
 
 
 # -- budget ------------------------------------------------------------------------------------
@@ -465,7 +469,10 @@ def recommend_budgets(
                     "marginal_roas_recommended": float(sub[b].marginal_roas(rec)),
                 }
             )
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["portfolio"] = out["portfolio"].astype("string")
+    return out
 
 
 def total_gmv(curves: dict[str, ResponseCurve], spend: dict[str, float]) -> float:
