@@ -82,6 +82,32 @@ def not_found_page(request: Request, user: Principal | None) -> HTMLResponse:
     return render(request, "not_found.html", user, status_code=404)
 
 
+def error_page(request: Request, user: Principal, exc: Exception) -> HTMLResponse:
+    """A form's refusal as a page: the API error's own text, or the invalid fields (422).
+
+    An API 404 stays a not-found page, so a form never tells more than the API would.
+    """
+    from windmaker.api.errors import ApiError
+
+    lang = page_lang(request)
+    if isinstance(exc, ApiError):
+        if exc.status == 404:
+            raise PageNotFound
+        values = {k: str(v) for k, v in exc.values.items()}
+        title = t(f"error.{exc.code}", lang, **values)
+        return render(
+            request, "message.html", user, status_code=exc.status, title=title, message=""
+        )
+    return render(
+        request,
+        "message.html",
+        user,
+        status_code=422,
+        title=t("error.validation", lang),
+        message=str(exc),
+    )
+
+
 # -- session -----------------------------------------------------------------------------------
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> HTMLResponse:
@@ -425,14 +451,7 @@ def submit_application_form(
         )
         created = apply(body, user, session, state)
     except (ValidationError, ApiError) as exc:
-        return render(
-            request,
-            "message.html",
-            user,
-            status_code=422,
-            title=t("error.validation", page_lang(request)),
-            message=str(exc),
-        )
+        return error_page(request, user, exc)
     return RedirectResponse(f"/applications/{created.application.id}", status_code=303)
 
 
@@ -480,30 +499,8 @@ def decide_form(
             user,
             session,
         )
-    except ApiError as exc:
-        if exc.status == 404:
-            raise PageNotFound from None
-        return render(
-            request,
-            "message.html",
-            user,
-            status_code=exc.status,
-            title=t(
-                f"error.{exc.code}",
-                page_lang(request),
-                **({"reason": exc.values.get("reason", "")} if exc.code == "conflict" else {}),
-            ),
-            message="",
-        )
-    except ValidationError as exc:
-        return render(
-            request,
-            "message.html",
-            user,
-            status_code=422,
-            title=t("error.validation", page_lang(request)),
-            message=str(exc),
-        )
+    except (ValidationError, ApiError) as exc:
+        return error_page(request, user, exc)
     return RedirectResponse(f"/applications/{application_id}", status_code=303)
 
 
@@ -525,18 +522,7 @@ def assign_form(
     try:
         assign_action(brand_id, ActionItemCreate(action_id=action_id, owner=owner), user, session)
     except ApiError as exc:
-        return render(
-            request,
-            "message.html",
-            user,
-            status_code=exc.status,
-            title=t(
-                f"error.{exc.code}",
-                page_lang(request),
-                **({"reason": exc.values.get("reason", "")} if exc.code == "conflict" else {}),
-            ),
-            message="",
-        )
+        return error_page(request, user, exc)
     return RedirectResponse(f"/brands/{brand_id}#plan", status_code=303)
 
 
