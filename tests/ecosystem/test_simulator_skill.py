@@ -1,16 +1,23 @@
 """Evaluation against the simulator's planted provider skill (the bar: Spearman ≥ 0.7).
 
 The simulator plants each provider's ``true_skill``: its clients' skills on the capabilities it
-serves grow by ``provider_growth × skill`` a month, their GMV by 2 % × skill a month, and they
-advance on the ladder and stay with it more often. The evaluation sees none of that directly.
+serves grow by ``skills.provider_growth × skill`` a month (1.2 %, capped at +0.12), their GMV by
+``monthly_gmv.provider_growth × skill`` a month (5 %), and they advance on the ladder and stay
+with it more often; a provider serves about a dozen brands over the year. The evaluation sees none of that directly.
 
 - ``test_ranks_providers_by_true_skill``: the evaluation is fed what the warehouse measures —
   net GMV per brand-month, the ladder stage, and each brand's capability index — with the index
   measured without error (the planted latent skill). Planted answer: ``true_skill``.
 - ``test_ranks_from_order_level_proxies``: the same with capability indices estimated by plain
   pandas from the simulated orders (share of GMV self-sold, public-traffic, follower). Those
-  proxies are too noisy month to month to recover a skill gain of ~1 % a month, so this is a
-  known gap (strict expected failure), with the figure in the failure message.
+  proxies are too noisy month to month for a 240-brand market (12 providers): Spearman 0.72,
+  0.33, 0.70, 0.46 over seeds 1–4 (0.36, 0.16 on seeds 1–2 with ~5 clients per provider and
+  2 % GMV growth). A faster skill gain (4 %/month) ranks better but moves the planted
+  bottlenecks (the growth agreement test drops below 0.80), and a cap on it flattens the trend
+  of the best providers' clients. The private-domain
+  share does not follow the monthly skill (follows and repeat use the brand's mean skill) and
+  the self-sold share falls with the distribution skill, so a full-service provider's gains
+  cancel. Known gap (strict expected failure), with the figure in the failure message.
 """
 
 from __future__ import annotations
@@ -131,13 +138,16 @@ def _order_proxies(folder: Path) -> pd.DataFrame:
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,
-    reason="order-level capability proxies are too noisy for a ~1 %/month skill gain",
+    reason="order-level capability proxies are too noisy to rank 12 providers (mean 0.52)",
 )
 def test_ranks_from_order_level_proxies(config: EcosystemConfig, tmp_path: Path) -> None:
-    simulate(MarketConfig(brands=240, months=12, seed=1), tmp_path)
-    f = _frames(brands=240, seed=1)
-    proxies = _order_proxies(tmp_path)
-    ids = {f"B{i + 1:06d}": f"B{i:06d}" for i in range(240)}  # files count from 1
-    proxies["brand_id"] = proxies["brand_id"].map(ids)
-    rho = _spearman(f, config, proxies)
-    assert rho >= 0.7, f"Spearman from order-level proxies {rho:.3f} < 0.7"
+    rhos = []
+    for seed in (1, 2):  # mean over two markets: one market's 12 providers rank too noisily
+        simulate(MarketConfig(brands=240, months=12, seed=seed), tmp_path / str(seed))
+        f = _frames(brands=240, seed=seed)
+        proxies = _order_proxies(tmp_path / str(seed))
+        ids = {f"B{i + 1:06d}": f"B{i:06d}" for i in range(240)}  # files count from 1
+        proxies["brand_id"] = proxies["brand_id"].map(ids)
+        rhos.append(_spearman(f, config, proxies))
+    rho = float(np.mean(rhos))
+    assert rho >= 0.7, f"mean Spearman from order-level proxies {rho:.3f} < 0.7 ({rhos})"

@@ -53,6 +53,7 @@ class MonthlyGmv(_Strict):
     ska: GmvLevel
     month_noise: float = Field(ge=0)
     new_brand_ramp: list[float]
+    provider_growth: float = Field(ge=0)
 
     def level(self, stage: str) -> GmvLevel:
         return getattr(self, stage)  # type: ignore[no-any-return]

@@ -168,9 +168,10 @@ def _gmv(
     age = np.arange(months)[None, :] - brands.join_month[:, None]
     new = (brands.join_month >= 0)[:, None] & (age >= 0) & (age < len(ramp))
     gmv = np.where(new, gmv * ramp[np.clip(age, 0, len(ramp) - 1)], gmv)
-    # clients of skilled providers grow: +2 % × skill per month served, within the stage band
+    # clients of skilled providers grow: +provider_growth × skill per month served, within the
+    # stage band
     served = np.where(provider >= 0, provider_skill[np.maximum(provider, 0)], 0.0)
-    growth = np.exp(np.cumsum(0.02 * served, axis=1))
+    growth = np.exp(np.cumsum(params.monthly_gmv.provider_growth * served, axis=1))
     caps = np.array([params.monthly_gmv.level(s).max or np.inf for s in STAGES])
     gmv = np.minimum(gmv * growth, caps[np.maximum(stage, 0)] * 1.05)
     return np.where(stage >= 0, gmv, 0.0)
