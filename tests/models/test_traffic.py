@@ -17,7 +17,7 @@ import pytest
 from windmaker.models import traffic
 from windmaker.warehouse import Warehouse
 
-CFG = traffic.TrafficConfig(adstock_max_lag_days=14, min_spend_days=30)
+CFG = traffic.TrafficConfig(adstock_max_lag_days=14, min_spend_days=30, saturation="logistic")
 
 
 def spend_pattern(days: int, mean: float, seed: int) -> np.ndarray:
@@ -200,3 +200,113 @@ def test_daily_paid_and_market_fit_through_the_warehouse() -> None:
     )
     budget = traffic.recommend_budgets(table, curves, CFG)
     assert budget["recommended_spend"].sum() == pytest.approx(budget["current_spend"].sum())
+
+
+# -- planted truth of the market simulator ------------------------------------------------------
+SIM_BRANDS, SIM_MONTHS, SIM_SEED, SIM_TOP = 80, 12, 0, 3
+
+
+@pytest.fixture(scope="module")
+def simulated_curves(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[pd.DataFrame, dict[str, traffic.HillCurve], dict[str, traffic.HillCurve], pd.DataFrame]:
+    """The simulator's largest advertisers (by paid GMV): fitted Hill curves and planted ones.
+
+    An 80-brand, 12-month market; only its ``SIM_TOP`` largest paid-traffic brands are fitted
+    (the small ones get a handful of paid orders a day, noise the curve cannot see through).
+    """
+    from windmaker.simulator import MarketConfig, simulate
+
+    out = tmp_path_factory.mktemp("sim_traffic")
+    simulate(MarketConfig(brands=SIM_BRANDS, months=SIM_MONTHS, seed=SIM_SEED), out, fmt="parquet")
+    orders = pd.read_parquet(out / "orders.parquet")
+    ads = pd.read_parquet(out / "ad_spend.parquet")
+    truth = pd.read_parquet(out / "truth" / "ad_response.parquet").set_index("brand_id")
+    paid = orders[(orders["traffic_source"] == "paid") & (orders["status"] != "cancelled")]
+    paid = paid.assign(date=paid["paid_at"].dt.date, net=paid["amount"] - paid["refund_amount"])
+    gmv = paid.groupby(["brand_id", "date"], as_index=False).agg(paid_gmv=("net", "sum"))
+    top = gmv.groupby("brand_id")["paid_gmv"].sum().astype(float).nlargest(SIM_TOP).index
+    spend = ads.groupby(["brand_id", "date"], as_index=False).agg(spend=("spend", "sum"))
+    daily = spend.merge(gmv, on=["brand_id", "date"], how="outer").fillna(0)
+    daily = daily[daily["brand_id"].isin(top)]
+    start, end = min(daily["date"]), max(daily["date"])
+    brands = pd.DataFrame({"brand_id": list(top), "category": "all"})
+    cfg = traffic.TrafficConfig(history_days=400)  # Hill saturation, the shipped default
+    table, fitted = traffic.fit_market(daily, brands, cfg, start=start, end=end)
+    planted = {
+        b: traffic.HillCurve(
+            alpha=float(truth.loc[b, "adstock_alpha"]),
+            kappa=float(truth.loc[b, "saturation_k"]),
+            shape=float(truth.loc[b, "hill_shape"]),
+            beta=float(truth.loc[b, "beta"]),
+            l_max=cfg.adstock_max_lag_days,
+        )
+        for b in top
+    }
+    return table, {b: cast_hill(c) for b, c in fitted.items()}, planted, truth
+
+
+def cast_hill(curve: object) -> traffic.HillCurve:
+    assert isinstance(curve, traffic.HillCurve)
+    return curve
+
+
+def test_hill_fit_recovers_the_simulators_planted_response(
+    simulated_curves: tuple[
+        pd.DataFrame, dict[str, traffic.HillCurve], dict[str, traffic.HillCurve], pd.DataFrame
+    ],
+) -> None:
+    """Planted truth: ``truth/ad_response.parquet`` (normalised geometric adstock α, Hill K, S, β).
+
+    Tolerance, on the 3 largest advertisers of the market: adstock α within 0.15 (absolute);
+    half-saturation K within 35%; the steady-state curve g(s) within 25% of the true one over
+    0.5–2 × K (the spend range brands run at). Hit rate: at least 2 of 3 brands on each check
+    (the third-largest brand has about 3 paid orders a day). Seeds 0, 1, 2 gave 3/3, 2/3, 2/3
+    on α, 3/3, 2/3, 3/3 on K and 3/3 on the curve (largest error 21%).
+    """
+    table, fitted, planted, _ = simulated_curves
+    assert len(fitted) == SIM_TOP
+    assert set(table["saturation"]) == {"hill"}
+    alpha_hits = kappa_hits = curve_hits = 0
+    for b, truth in planted.items():
+        fit = fitted[b]
+        alpha_hits += abs(fit.alpha - truth.alpha) <= 0.15
+        kappa_hits += abs(fit.kappa / truth.kappa - 1) <= 0.35
+        grid = truth.kappa * np.linspace(0.5, 2.0, 7)
+        curve_hits += bool(np.all(np.abs(fit.gmv(grid) / truth.gmv(grid) - 1) <= 0.25))
+    assert alpha_hits >= 2, alpha_hits
+    assert kappa_hits >= 2, kappa_hits
+    assert curve_hits >= 2, curve_hits
+
+
+def test_budget_beats_current_allocation_on_the_simulators_true_curves(
+    simulated_curves: tuple[
+        pd.DataFrame, dict[str, traffic.HillCurve], dict[str, traffic.HillCurve], pd.DataFrame
+    ],
+) -> None:
+    """The recommendation, made on the fitted (S-shaped) curves, earns more paid GMV than the
+    current split of the same total on the planted curves (by more than 1%; seeds 0, 1, 2 gave
+    4.7%, 2.4%, 3.7%), and is best on its own curves among random feasible splits (the envelope
+    greedy solves the S-shaped problem)."""
+    table, fitted, planted, _ = simulated_curves
+    cfg = traffic.TrafficConfig()
+    budget = traffic.recommend_budgets(table, fitted, cfg)
+    current = dict(zip(budget["brand_id"], budget["current_spend"], strict=True))
+    rec = dict(zip(budget["brand_id"], budget["recommended_spend"], strict=True))
+    total = sum(current.values())
+    assert sum(rec.values()) == pytest.approx(total, rel=1e-9)
+    gain = traffic.total_gmv(planted, rec) / traffic.total_gmv(planted, current) - 1
+    assert gain > 0.01, gain
+    rng = np.random.default_rng(1)
+    names = sorted(current)
+    lower = {b: cfg.budget.min_ratio * current[b] for b in names}
+    upper = {b: cfg.budget.max_ratio * current[b] for b in names}
+    best = traffic.total_gmv(fitted, rec)
+    for _ in range(300):
+        w = rng.dirichlet(np.ones(len(names)))
+        trial = {
+            b: float(np.clip(total * wi, lower[b], upper[b]))
+            for b, wi in zip(names, w, strict=True)
+        }
+        if abs(sum(trial.values()) - total) < 1e-6 * total:
+            assert traffic.total_gmv(fitted, trial) <= best * (1 + 1e-3)

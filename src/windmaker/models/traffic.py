@@ -2,7 +2,17 @@
 
 For every brand, daily paid GMV (net GMV of orders whose traffic source is ``paid``) is modelled
 as a saturating function of the geometric adstock of daily paid spend, with pymc-marketing's
-MMM components (``geometric_adstock``, ``logistic_saturation``)::
+MMM components. Two saturations, chosen by ``traffic.saturation`` in ``models.yaml``:
+
+**Hill** (default, ``geometric_adstock(normalize=True)`` and ``hill_function``)::
+
+    A_t = Σ_{l<L} α^l s_{t-l} / Σ_{l<L} α^l          (normalised: a constant spend s gives A = s)
+    μ_t = β A_t^S / (A_t^S + K^S)                     (K: half-saturation spend per day, S: shape)
+
+S-shaped for S > 1 (the first yuan barely pays, as when a campaign has not yet found its
+audience), so the budget is allocated on the curve's concave envelope (:func:`allocate_budget`).
+
+**Logistic** (``geometric_adstock``, ``logistic_saturation``), concave everywhere::
 
     A_t = Σ_{l=0}^{L-1} α^l s_{t-l}                 (adstock, s in units of the brand's mean spend)
     μ_t = β (1 − e^{−λ A_t}) / (1 + e^{−λ A_t}) = β tanh(λ A_t / 2)
@@ -15,7 +25,8 @@ lifetime-value fits: one compilation serves the whole market.
 From the curve: the steady-state response to a constant daily spend s is
 g(s) = β_y tanh(λ_y k s / 2) with k = Σ α^l, so ROAS(s) = g(s)/s, the marginal ROAS is
 g'(s) = (β_y λ_y k / 2) sech²(λ_y k s / 2), and the break-even spend is where g'(s) falls to
-1 / gross margin (a yuan of spend must bring back that much GMV to pay for itself).
+1 / gross margin (a yuan of spend must bring back that much GMV to pay for itself). For the
+Hill curve, g(s) = β s^S / (s^S + K^S) and the break-even spend is on its concave branch.
 """
 
 from __future__ import annotations
@@ -23,10 +34,10 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, cast
+from typing import Any, Literal, Protocol, cast
 
 import ibis
 import numpy as np
@@ -52,6 +63,8 @@ class TrafficPriors(BaseModel):
     saturation_lam_gamma: tuple[float, float] = (2.0, 1.0)
     beta_halfnormal_sigma: float = Field(default=10.0, gt=0)
     sigma_halfnormal_sigma: float = Field(default=1.0, gt=0)
+    hill_kappa_gamma: tuple[float, float] = (2.0, 1.0)  # Gamma(shape, rate) on K / mean spend
+    hill_shape_bounds: tuple[float, float] = (0.5, 3.0)  # S is searched in this range (flat)
 
 
 class BudgetConfig(BaseModel):
@@ -71,6 +84,7 @@ class TrafficConfig(BaseModel):
     min_spend_days: int = Field(default=30, ge=7)
     current_window_days: int = Field(default=28, ge=1)
     gross_margin: float = Field(default=0.4, gt=0, le=1)
+    saturation: Literal["hill", "logistic"] = "hill"
     priors: TrafficPriors = Field(default_factory=TrafficPriors)
     alpha_starts: tuple[float, ...] = (0.1, 0.4, 0.7)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
@@ -126,6 +140,13 @@ class ResponseCurve:
     sigma: float = 0.0
     r2: float = float("nan")
     converged: bool = True
+    saturation: str = "logistic"
+    concave: bool = True
+
+    @property
+    def half_saturation_spend(self) -> float:
+        """Daily spend at half of β: tanh(λ k s / 2) = 1/2, s = ln 3 / (λ k)."""
+        return math.log(3) / (self.lam * self.carryover)
 
     @property
     def carryover(self) -> float:
@@ -161,6 +182,99 @@ class ResponseCurve:
             ratio = np.where(m > 0, self.max_marginal_roas / m, np.inf)
             s = 2 * np.arccosh(np.sqrt(np.maximum(ratio, 1.0))) / (self.lam * self.carryover)
         return np.where(ratio > 1, s, 0.0)
+
+
+@dataclass(frozen=True)
+class HillCurve:
+    """A brand's fitted Hill response, in yuan: g(s) = β s^S / (s^S + K^S).
+
+    The adstock is normalised, so a constant daily spend s has steady adstock s and ``kappa``
+    (K) is directly the daily spend at half saturation; ``shape`` (S) > 1 makes it S-shaped.
+    """
+
+    alpha: float
+    kappa: float
+    shape: float
+    beta: float
+    l_max: int
+    sigma: float = 0.0
+    r2: float = float("nan")
+    converged: bool = True
+    saturation: str = "hill"
+
+    @property
+    def concave(self) -> bool:
+        """g is concave on s ≥ 0 iff S ≤ 1."""
+        return self.shape <= 1.0
+
+    @property
+    def half_saturation_spend(self) -> float:
+        """K: g(K) = β / 2."""
+        return self.kappa
+
+    @property
+    def inflection(self) -> float:
+        """Spend where g'' = 0: s* = K ((S − 1)/(S + 1))^{1/S} for S > 1 (0 otherwise).
+
+        g is convex below s* and concave above it, so g' is largest at s*.
+        """
+        if self.shape <= 1:
+            return 0.0
+        return self.kappa * ((self.shape - 1) / (self.shape + 1)) ** (1 / self.shape)
+
+    def gmv(self, spend: np.ndarray | float) -> np.ndarray:
+        """Steady-state daily paid GMV at a constant daily spend: β s^S / (s^S + K^S)."""
+        s = np.maximum(np.asarray(spend, float), 0.0)
+        x = (s / self.kappa) ** self.shape
+        return self.beta * x / (1 + x)
+
+    def roas(self, spend: np.ndarray | float) -> np.ndarray:
+        """g(s)/s; the limit at s = 0 is β/K for S = 1 and 0 for S > 1."""
+        s = np.asarray(spend, float)
+        lim = self.beta / self.kappa if self.shape == 1 else 0.0
+        with np.errstate(all="ignore"):
+            return np.where(s > 0, self.gmv(s) / s, lim)
+
+    def marginal_roas(self, spend: np.ndarray | float) -> np.ndarray:
+        """g'(s) = β S K^S s^{S−1} / (s^S + K^S)² = (β S / s) x / (1 + x)², x = (s/K)^S."""
+        s = np.maximum(np.asarray(spend, float), 1e-300)
+        x = (s / self.kappa) ** self.shape
+        return self.beta * self.shape / s * x / (1 + x) ** 2
+
+    @property
+    def max_marginal_roas(self) -> float:
+        """max g' = g'(s*) at the inflection (g'(0) = β/K when S = 1)."""
+        if self.shape <= 1:
+            return float(self.marginal_roas(1e-12 * self.kappa))
+        return float(self.marginal_roas(self.inflection))
+
+    def spend_at_marginal_roas(self, target: float | np.ndarray) -> np.ndarray:
+        """The spend on the concave branch (s ≥ s*) where g'(s) = m; 0 when m ≥ max g'.
+
+        g' decreases strictly on [s*, ∞), so a bisection in log s finds it (60 halvings).
+        """
+        m = np.atleast_1d(np.asarray(target, float))
+        low = np.full(m.shape, max(self.inflection, 1e-9 * self.kappa))
+        high = np.full(m.shape, self.kappa * 1e6)
+        for _ in range(80):
+            mid = np.sqrt(low * high)
+            above = self.marginal_roas(mid) > m
+            low = np.where(above, mid, low)
+            high = np.where(above, high, mid)
+        out = np.where(m < self.max_marginal_roas, np.sqrt(low * high), 0.0)
+        return out.reshape(np.shape(target))
+
+
+class Curve(Protocol):
+    """What the budget and the tables need of a fitted response curve."""
+
+    @property
+    def concave(self) -> bool: ...
+    @property
+    def max_marginal_roas(self) -> float: ...
+    def gmv(self, spend: np.ndarray | float) -> np.ndarray: ...
+    def marginal_roas(self, spend: np.ndarray | float) -> np.ndarray: ...
+    def spend_at_marginal_roas(self, target: float | np.ndarray) -> np.ndarray: ...
 
 
 def _quiet() -> warnings.catch_warnings[Any]:
@@ -222,23 +336,165 @@ def _compiled(l_max: int) -> Callable[..., Any]:
     return both
 
 
+@functools.cache
+def _compiled_hill(l_max: int) -> Callable[..., Any]:
+    """Negative log posterior of the scaled Hill model and its gradient, compiled once per L.
+
+    Parameters are unconstrained: (logit α, log K, log β, log σ, log S); Beta on α, Gamma on K,
+    half-normal on β and σ (no Jacobian: the MAP of the original parameters), S flat within the
+    optimiser's bounds.
+    """
+    ctx = _quiet()
+    try:
+        import pytensor
+        import pytensor.tensor as pt
+        from pymc_marketing.mmm.transformers import geometric_adstock, hill_function
+        from pytensor.graph.rewriting.utils import rewrite_graph
+        from pytensor.xtensor import as_xtensor
+
+        theta = pt.vector("theta")
+        spend = pt.vector("spend")
+        gmv = pt.vector("gmv")
+        mask = pt.vector("mask")
+        prior = pt.vector("prior")  # a_alpha, b_alpha, k_kappa, rate_kappa, sd_beta, sd_sigma
+        alpha = pt.sigmoid(theta[0])
+        kappa, beta, sigma, shape = (pt.exp(theta[i]) for i in (1, 2, 3, 4))
+        adstock = geometric_adstock(
+            as_xtensor(spend, dims=("date",)), alpha, l_max, dim="date", normalize=True
+        )
+        # x^S with x = 0 has an undefined gradient in S: keep the adstock strictly positive.
+        adstock = adstock + 1e-9
+        mu = beta * hill_function(adstock, shape, kappa).values
+        mu = cast(Any, rewrite_graph(mu, include=("lower_xtensor",)))
+        resid = (gmv - mu) / sigma
+        loglik = (mask * (-0.5 * resid**2 - pt.log(sigma))).sum()
+        logprior = (
+            (prior[0] - 1) * pt.log(alpha)
+            + (prior[1] - 1) * pt.log1p(-alpha)
+            + (prior[2] - 1) * pt.log(kappa)
+            - prior[3] * kappa
+            - 0.5 * (beta / prior[4]) ** 2
+            - 0.5 * (sigma / prior[5]) ** 2
+        )
+        nlp = -(loglik + logprior)
+        fn = pytensor.function(
+            [theta, spend, gmv, mask, prior], [nlp, cast(Any, pt.grad(nlp, theta))]
+        )
+        predict = pytensor.function([theta, spend], mu)
+    finally:
+        ctx.__exit__(None, None, None)
+
+    def both(*args: Any) -> Any:
+        return fn(*args)
+
+    both.predict = predict  # type: ignore[attr-defined]
+    return both
+
+
+def _scaled(
+    spend: np.ndarray, paid_gmv: np.ndarray, config: TrafficConfig
+) -> tuple[np.ndarray, np.ndarray, float, float, np.ndarray]:
+    """Spend and GMV in units of their means, the scales, and the likelihood mask."""
+    s = np.ascontiguousarray(spend, dtype=np.float64)
+    y = np.ascontiguousarray(paid_gmv, dtype=np.float64)
+    s_scale = float(s.mean()) if s.mean() > 0 else 1.0
+    y_scale = float(y.mean()) if y.mean() > 0 else 1.0
+    mask = np.ones_like(s)
+    mask[: config.adstock_max_lag_days - 1] = 0.0
+    return s / s_scale, y / y_scale, s_scale, y_scale, mask
+
+
+def _r2(y_n: np.ndarray, mu: np.ndarray, mask: np.ndarray) -> float:
+    on = mask > 0
+    ss_res = float(((y_n - mu)[on] ** 2).sum())
+    ss_tot = float(((y_n[on] - y_n[on].mean()) ** 2).sum())
+    return 1 - ss_res / ss_tot if ss_tot > 0 else float("nan")
+
+
+@register("adstock_hill")
+def fit_hill_response(
+    spend: np.ndarray, paid_gmv: np.ndarray, config: TrafficConfig | None = None
+) -> HillCurve:
+    """MAP fit of normalised geometric adstock + Hill saturation to one brand's daily series.
+
+    Multi-start over α (``alpha_starts``) and S ∈ {1, 2}, K started at the mean spend; the first
+    L−1 days enter the adstock but not the likelihood.
+    """
+    config = config or TrafficConfig()
+    s_n, y_n, s_scale, y_scale, mask = _scaled(spend, paid_gmv, config)
+    pr = config.priors
+    prior = np.array(
+        [
+            *pr.adstock_alpha_beta,
+            *pr.hill_kappa_gamma,
+            pr.beta_halfnormal_sigma,
+            pr.sigma_halfnormal_sigma,
+        ]
+    )
+    fn = _compiled_hill(config.adstock_max_lag_days)
+
+    def f(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        val, grad = fn(theta, s_n, y_n, mask, prior)
+        if not np.isfinite(val) or not np.all(np.isfinite(grad)):
+            return 1e300, np.zeros(5)
+        # PyTensor reuses its output buffers between calls: copy before SciPy keeps a reference.
+        return float(val), np.array(grad, dtype=float, copy=True)
+
+    lo_s, hi_s = (math.log(v) for v in pr.hill_shape_bounds)
+    bounds = [(-8, 8), (-8, 8), (-10, 10), (-12, 5), (lo_s, hi_s)]
+    sd = max(float(y_n[mask > 0].std()), 1e-3)
+    best = None
+    for a0 in config.alpha_starts:
+        for s0 in (1.0, 2.0):
+            start = np.array(
+                [
+                    special.logit(a0),
+                    0.0,
+                    math.log(max(2 * y_n.max(), 1e-3)),
+                    math.log(sd),
+                    float(np.clip(math.log(s0), lo_s, hi_s)),
+                ]
+            )
+            with np.errstate(all="ignore"):
+                res = optimize.minimize(f, start, jac=True, method="L-BFGS-B", bounds=bounds)
+            if best is None or res.fun < best.fun:
+                best = res
+    assert best is not None
+    alpha = float(special.expit(best.x[0]))
+    kappa, beta, sigma, shape = (float(v) for v in np.exp(best.x[1:]))
+    mu = np.asarray(fn.predict(best.x, s_n))  # type: ignore[attr-defined]
+    return HillCurve(
+        alpha=alpha,
+        kappa=kappa * s_scale,
+        shape=shape,
+        beta=beta * y_scale,
+        l_max=config.adstock_max_lag_days,
+        sigma=sigma * y_scale,
+        r2=_r2(y_n, mu, mask),
+        converged=bool(best.success),
+    )
+
+
+def fit_curve(
+    spend: np.ndarray, paid_gmv: np.ndarray, config: TrafficConfig
+) -> ResponseCurve | HillCurve:
+    """The configured response (``traffic.saturation``) fitted to one brand's daily series."""
+    if config.saturation == "hill":
+        return fit_hill_response(spend, paid_gmv, config)
+    return fit_response(spend, paid_gmv, config)
+
+
 @register("adstock_saturation")
 def fit_response(
     spend: np.ndarray, paid_gmv: np.ndarray, config: TrafficConfig | None = None
 ) -> ResponseCurve:
-    """MAP fit of the adstock + logistic-saturation response to one brand's daily series.
+    """MAP fit of the (unnormalised) adstock + logistic-saturation response to one brand's series.
 
     ``spend`` and ``paid_gmv`` are consecutive days (zeros included). The first L−1 days enter
     the adstock but not the likelihood, since their carryover from earlier spend is unknown.
     """
     config = config or TrafficConfig()
-    s = np.ascontiguousarray(spend, dtype=np.float64)
-    y = np.ascontiguousarray(paid_gmv, dtype=np.float64)
-    s_scale = float(s.mean()) if s.mean() > 0 else 1.0
-    y_scale = float(y.mean()) if y.mean() > 0 else 1.0
-    s_n, y_n = s / s_scale, y / y_scale
-    mask = np.ones_like(s_n)
-    mask[: config.adstock_max_lag_days - 1] = 0.0
+    s_n, y_n, s_scale, y_scale, mask = _scaled(spend, paid_gmv, config)
     pr = config.priors
     prior = np.array(
         [
@@ -275,16 +531,13 @@ def fit_response(
     alpha = float(special.expit(best.x[0]))
     lam, beta, sigma = (float(v) for v in np.exp(best.x[1:]))
     mu = np.asarray(fn.predict(best.x, s_n))  # type: ignore[attr-defined]
-    on = mask > 0
-    ss_res = float(((y_n - mu)[on] ** 2).sum())
-    ss_tot = float(((y_n[on] - y_n[on].mean()) ** 2).sum())
     return ResponseCurve(
         alpha=alpha,
         lam=lam / s_scale,
         beta=beta * y_scale,
         l_max=config.adstock_max_lag_days,
         sigma=sigma * y_scale,
-        r2=1 - ss_res / ss_tot if ss_tot > 0 else float("nan"),
+        r2=_r2(y_n, mu, mask),
         converged=bool(best.success),
     )
 
@@ -316,7 +569,7 @@ def fit_market(
     start: date,
     end: date,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[pd.DataFrame, dict[str, ResponseCurve]]:
+) -> tuple[pd.DataFrame, dict[str, ResponseCurve | HillCurve]]:
     """Fit every brand with at least ``min_spend_days`` days of spend; ``mdl_traffic_curves``.
 
     ``daily`` is :func:`daily_paid` executed; ``brands`` has brand_id and category.
@@ -326,11 +579,12 @@ def fit_market(
     eligible = [
         b for b, g in series.items() if int((g["spend"] > 0).sum()) >= config.min_spend_days
     ]
-    rows, curves = [], {}
+    rows: list[dict[str, Any]] = []
+    curves: dict[str, ResponseCurve | HillCurve] = {}
     window = config.current_window_days
     for i, brand in enumerate(eligible):
         g = series[brand]
-        curve = fit_response(g["spend"].to_numpy(), g["paid_gmv"].to_numpy(), config)
+        curve = fit_curve(g["spend"].to_numpy(), g["paid_gmv"].to_numpy(), config)
         curves[brand] = curve
         recent = g.iloc[-window:]
         cur = float(recent["spend"].mean())
@@ -342,9 +596,14 @@ def fit_market(
                 "category": cat.get(brand),
                 "days": len(g),
                 "spend_days": int((g["spend"] > 0).sum()),
+                "saturation": curve.saturation,
                 "adstock_alpha": curve.alpha,
-                "saturation_lam": curve.lam,
-                "half_saturation_adstock": math.log(3) / curve.lam,
+                "saturation_lam": curve.lam if isinstance(curve, ResponseCurve) else math.nan,
+                "half_saturation_adstock": (
+                    math.log(3) / curve.lam if isinstance(curve, ResponseCurve) else curve.kappa
+                ),
+                "half_saturation_spend": curve.half_saturation_spend,
+                "hill_shape": curve.shape if isinstance(curve, HillCurve) else math.nan,
                 "beta": curve.beta,
                 "sigma": curve.sigma,
                 "r2": curve.r2,
@@ -363,6 +622,7 @@ def fit_market(
     table = pd.DataFrame(rows)
     if len(table):
         table["category"] = table["category"].astype("string")
+        table["saturation"] = table["saturation"].astype("string")
         table["roas_observed"] = table["roas_observed"].astype(float)
     return table, curves
 
@@ -378,23 +638,37 @@ class Allocation:
 
 
 def allocate_budget(
-    curves: dict[str, ResponseCurve],
+    curves: Mapping[str, Curve],
     total: float,
     *,
     lower: dict[str, float] | None = None,
     upper: dict[str, float] | None = None,
+    grid_points: int = 2001,
 ) -> Allocation:
     """Split a daily ``total`` across brands to maximise Σ g_b(s_b), lower_b ≤ s_b ≤ upper_b.
 
-    Each g_b(s) = β tanh(λ k s / 2) is concave on s ≥ 0 and the constraint Σ s_b = total is
-    linear, so the Karush-Kuhn-Tucker conditions are necessary and sufficient: the optimum has
-    one multiplier μ with g_b'(s_b) = μ for every brand strictly inside its bounds, g_b'(s_b) ≤ μ
-    at its lower bound and ≥ μ at its upper bound (otherwise moving a yuan from the brand with
-    the lower marginal ROAS to the one with the higher would raise the total — the exchange
-    argument behind greedy marginal-ROAS allocation). For a given μ that allocation is
+    **Concave curves** (logistic; Hill with S ≤ 1): the constraint Σ s_b = total is linear, so
+    the Karush-Kuhn-Tucker conditions are necessary and sufficient: the optimum has one
+    multiplier μ with g_b'(s_b) = μ for every brand strictly inside its bounds, g_b'(s_b) ≤ μ at
+    its lower bound and ≥ μ at its upper bound (otherwise moving a yuan from the brand with the
+    lower marginal ROAS to the one with the higher would raise the total — the exchange argument
+    behind greedy marginal-ROAS allocation). For a given μ that allocation is
     s_b(μ) = clip(g_b'^{-1}(μ), lower_b, upper_b), non-increasing and continuous in μ, so a
-    bisection on μ finds Σ s_b(μ) = total exactly. When the bounds cannot absorb ``total``
-    every brand sits at the bound.
+    bisection on μ finds Σ s_b(μ) = total exactly.
+
+    **S-shaped curves** (Hill with S > 1): g_b is convex below its inflection, so equal marginal
+    ROAS is no longer sufficient (a brand at a tiny spend has a *low* marginal ROAS yet may be the
+    best place for a large sum). Each g_b is replaced on a grid of ``grid_points`` spends over
+    [lower_b, upper_b] by its upper concave envelope ĝ_b ≥ g_b (the hull of the grid points),
+    and the budget above Σ lower_b is handed out greedily, the steepest envelope segment first
+    (greedy marginal allocation). The envelopes are concave, so by the exchange argument the
+    greedy split maximises Σ ĝ_b, an upper bound of the true optimum; every brand ends on a
+    vertex of its envelope, where ĝ_b = g_b, except at most the one brand whose segment is cut
+    by the budget. The result is therefore within that one segment's envelope gap (and the
+    grid step) of the optimum; in practice the spend lands on the concave branch of each curve
+    or at its lower bound, never inside a convex stretch, which is what a planner would do.
+
+    When the bounds cannot absorb ``total`` every brand sits at the bound.
     """
     names = sorted(curves)
     lo = np.array([(lower or {}).get(b, 0.0) for b in names])
@@ -404,29 +678,10 @@ def allocate_budget(
         mu = float("nan")
     elif np.isfinite(hi).all() and hi.sum() <= total:
         s, mu = hi.copy(), float("nan")
+    elif all(curves[b].concave for b in names):
+        s, mu = _allocate_concave(curves, names, total, lo, hi)
     else:
-
-        def alloc(mu: float) -> np.ndarray:
-            raw = np.array([float(curves[b].spend_at_marginal_roas(mu)) for b in names])
-            return np.clip(raw, lo, hi)
-
-        top = max(c.max_marginal_roas for c in curves.values()) * 1.001 + 1e-12
-        low, high = 1e-12, top
-        for _ in range(200):
-            mid = math.sqrt(low * high)
-            if alloc(mid).sum() > total:
-                low = mid
-            else:
-                high = mid
-            if high / low < 1 + 1e-12:
-                break
-        mu = math.sqrt(low * high)
-        s = alloc(mu)
-        # Close the tiny bisection gap on a brand that is free to move.
-        gap = total - s.sum()
-        free = np.where((s > lo + 1e-9) & (s < hi - 1e-9))[0]
-        if len(free):
-            s[free[0]] += gap
+        s, mu = _allocate_envelope(curves, names, total, lo, np.minimum(hi, total), grid_points)
     return Allocation(
         {b: float(v) for b, v in zip(names, s, strict=True)},
         {b: float(curves[b].gmv(v)) for b, v in zip(names, s, strict=True)},
@@ -434,9 +689,91 @@ def allocate_budget(
     )
 
 
+def _allocate_concave(
+    curves: Mapping[str, Curve], names: list[str], total: float, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Bisection on the common marginal ROAS μ (see :func:`allocate_budget`)."""
+
+    def alloc(mu: float) -> np.ndarray:
+        raw = np.array([float(curves[b].spend_at_marginal_roas(mu)) for b in names])
+        return np.clip(raw, lo, hi)
+
+    top = max(curves[b].max_marginal_roas for b in names) * 1.001 + 1e-12
+    low, high = 1e-12, top
+    for _ in range(200):
+        mid = math.sqrt(low * high)
+        if alloc(mid).sum() > total:
+            low = mid
+        else:
+            high = mid
+        if high / low < 1 + 1e-12:
+            break
+    mu = math.sqrt(low * high)
+    s = alloc(mu)
+    # Close the tiny bisection gap on a brand that is free to move.
+    gap = total - s.sum()
+    free = np.where((s > lo + 1e-9) & (s < hi - 1e-9))[0]
+    if len(free):
+        s[free[0]] += gap
+    return s, mu
+
+
+def _upper_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of the upper concave hull of points sorted by x (Andrew's monotone chain)."""
+    hull: list[int] = []
+    for i in range(len(x)):
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            # drop b when it lies on or below the chord from a to i
+            if (y[b] - y[a]) * (x[i] - x[a]) <= (y[i] - y[a]) * (x[b] - x[a]):
+                hull.pop()
+            else:
+                break
+        hull.append(i)
+    return np.array(hull)
+
+
+def _allocate_envelope(
+    curves: Mapping[str, Curve],
+    names: list[str],
+    total: float,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    grid_points: int,
+) -> tuple[np.ndarray, float]:
+    """Greedy allocation on the concave envelopes of the curves (see :func:`allocate_budget`)."""
+    seg_brand, seg_dx, seg_slope = [], [], []
+    for k, b in enumerate(names):
+        x = np.linspace(lo[k], max(hi[k], lo[k]), grid_points)
+        y = np.asarray(curves[b].gmv(x), float)
+        h = _upper_hull(x, y)
+        dx, dy = np.diff(x[h]), np.diff(y[h])
+        keep = dx > 0
+        seg_brand.append(np.full(int(keep.sum()), k))
+        seg_dx.append(dx[keep])
+        seg_slope.append(dy[keep] / dx[keep])
+    brand_of = np.concatenate(seg_brand)
+    dxs = np.concatenate(seg_dx)
+    slopes = np.concatenate(seg_slope)
+    # Steepest first; within a brand the envelope's slopes already decrease, so a stable sort
+    # keeps each brand's segments in order.
+    order = np.argsort(-slopes, kind="stable")
+    s = lo.astype(float).copy()
+    left = total - lo.sum()
+    mu = float("nan")
+    for idx in order:
+        if left <= 0:
+            break
+        take = min(float(dxs[idx]), left)
+        s[brand_of[idx]] += take
+        left -= take
+        mu = float(slopes[idx])
+    return s, mu
+
+
 def recommend_budgets(
     curves_table: pd.DataFrame,
-    curves: dict[str, ResponseCurve],
+    curves: Mapping[str, Curve],
     config: TrafficConfig,
     *,
     portfolio_column: str = "category",
@@ -475,7 +812,7 @@ def recommend_budgets(
     return out
 
 
-def total_gmv(curves: dict[str, ResponseCurve], spend: dict[str, float]) -> float:
+def total_gmv(curves: Mapping[str, Curve], spend: dict[str, float]) -> float:
     """Σ_b g_b(s_b): predicted daily paid GMV of an allocation."""
     return float(sum(curves[b].gmv(s) for b, s in spend.items()))
 
