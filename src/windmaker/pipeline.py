@@ -60,7 +60,12 @@ def run_pipeline(
             if step == "brushing":
                 out["brushing_orders"] = len(run_brushing(wh, trust_config).flagged)
             elif step == "metrics":
-                out["metrics"] = refresh(wh, full=full, config=metrics_config).mode
+                out["metrics"] = refresh(
+                    wh,
+                    full=full,
+                    config=metrics_config,
+                    exclude_brushing=settings.exclude_brushing_from_gmv,
+                ).mode
             elif step == "trust":
                 out["trust_scores"] = len(run_scores(wh, trust_config))
             else:

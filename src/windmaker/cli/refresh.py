@@ -56,7 +56,13 @@ def refresh(
             done = STAGES.index(stage)
             bar.update(task, completed=done, description=_LABELS.get(stage, stage))
 
-        report = run_refresh(wh, full=full, config=config, progress=on_stage)
+        report = run_refresh(
+            wh,
+            full=full,
+            config=config,
+            progress=on_stage,
+            exclude_brushing=settings.exclude_brushing_from_gmv,
+        )
         bar.update(task, completed=len(STAGES), description="完成 done")
     console.print(
         f"refresh: [bold]{report.mode}[/bold]"

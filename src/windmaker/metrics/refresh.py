@@ -97,8 +97,16 @@ def _count(wh: Any, t: ir.Table) -> int:
     return int(_frame(wh, t.aggregate(n=t.count()))["n"].iloc[0])
 
 
-def _state_now(wh: Any) -> pd.DataFrame:
-    """Row count and latest time of every source table (one small query each)."""
+#: The orders flagged as brushing (written by ``windmaker trust brushing``).
+BRUSHING_ORDERS = "mdl_brushing_orders"
+
+
+def _state_now(wh: Any, excluded: ir.Table | None = None) -> pd.DataFrame:
+    """Row count and latest time of every source table (one small query each).
+
+    The excluded orders count as a reference source: when the set changes, every period may
+    change, so the next refresh is a full one.
+    """
     rows = []
     for name, col in APPENDED:
         t = wh.table(name)
@@ -106,6 +114,7 @@ def _state_now(wh: Any) -> pd.DataFrame:
         rows.append((name, int(r["n"].iloc[0]), _ts(r["hi"].iloc[0])))
     for name in REFERENCE:
         rows.append((name, _count(wh, wh.table(name)), None))
+    rows.append((BRUSHING_ORDERS, _count(wh, excluded) if excluded is not None else 0, None))
     return pd.DataFrame(rows, columns=["source", "rows", "max_time"])
 
 
@@ -133,7 +142,7 @@ def _plan(wh: Any, now: pd.DataFrame) -> tuple[str, date | None, str]:
         if r.source not in prev.index:
             return "full", None, f"{r.source} not tracked"
         p = prev.loc[r.source]
-        if r.source in REFERENCE:
+        if r.source in (*REFERENCE, BRUSHING_ORDERS):
             if int(p["rows"]) != r.rows:
                 return "full", None, f"{r.source} changed"
             continue
@@ -225,13 +234,18 @@ def refresh(
     full: bool = False,
     config: MetricsConfig | None = None,
     progress: Progress | None = None,
+    exclude_brushing: bool = False,
 ) -> RefreshReport:
     """Compute and store every metric table; incremental unless ``full`` or a change needs it.
 
     ``wh`` is a :class:`windmaker.warehouse.Warehouse`; ``progress`` is called with each stage's
-    name as it starts.
+    name as it starts. With ``exclude_brushing``, orders in ``mdl_brushing_orders`` are left out
+    of every metric (the workspace setting ``exclude_brushing_from_gmv``).
     """
     config = config or load_metrics_config()
+    excluded = (
+        wh.table(BRUSHING_ORDERS) if exclude_brushing and wh.has_table(BRUSHING_ORDERS) else None
+    )
     step = progress or (lambda _stage: None)
     report = RefreshReport(mode="full")
     clock = perf_counter()
@@ -243,7 +257,7 @@ def refresh(
         clock = now_
 
     step("inspect")
-    now = _state_now(wh)
+    now = _state_now(wh, excluded)
     orders_row = now[now.source == contract.ORDERS.name].iloc[0]
     if orders_row["rows"] == 0:
         report.mode, report.reason = "empty", "no orders"
@@ -262,7 +276,7 @@ def refresh(
         assert lo_day is not None
         if lo_day < first_day:
             incremental, report.mode = False, "full"
-    src = Sources.of(wh.table)
+    src = Sources.of(wh.table, excluded)
     lap("inspect")
 
     # facts: the orders that count, tagged, from the first affected period on

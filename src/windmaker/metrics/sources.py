@@ -24,14 +24,24 @@ class Sources:
     follows: ir.Table
 
     @classmethod
-    def of(cls, table: Callable[[str], ir.Table]) -> Sources:
-        """Sources from a lookup such as ``Warehouse.table`` (no query runs)."""
+    def of(
+        cls, table: Callable[[str], ir.Table], excluded_orders: ir.Table | None = None
+    ) -> Sources:
+        """Sources from a lookup such as ``Warehouse.table`` (no query runs).
+
+        ``excluded_orders`` (a table with ``order_id``, e.g. the orders flagged as brushing) are
+        left out of every metric: a brushed order is not a sale, so it is not GMV, an order or a
+        buyer either.
+        """
+        orders = table(contract.ORDERS.name)
+        if excluded_orders is not None:
+            orders = orders.anti_join(excluded_orders.select("order_id").distinct(), "order_id")
         return cls(
             brands=table(contract.BRANDS.name),
             skus=table(contract.SKUS.name),
             accounts=table(contract.ACCOUNTS.name),
             live_sessions=table(contract.LIVE_SESSIONS.name),
-            orders=table(contract.ORDERS.name),
+            orders=orders,
             ad_spend=table(contract.AD_SPEND.name),
             reviews=table(contract.REVIEWS.name),
             follows=table(contract.FOLLOWS.name),
