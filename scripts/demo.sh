@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a demo market: simulate it, ingest it through the normal path, diagnose every
-# brand, create one user per role, and serve the dashboard and the API on localhost.
+# brand, fit the distribution models, create one user per role, and serve the dashboard and the
+# API on localhost (http://127.0.0.1:8000; log in as admin / operator / provider / brand with the
+# password printed by `windmaker users demo`).
 #   scripts/demo.sh DIR BRANDS MONTHS
 set -euo pipefail
 dir=${1:-demo}; brands=${2:-1000}; months=${3:-12}
@@ -12,6 +14,12 @@ $wm simulate --brands "$brands" --months "$months" --seed 7 --out "$dir/market"
 $wm ingest "$dir"/market/*.parquet --workspace "$dir"
 $wm providers load "$dir/market/ecosystem" --workspace "$dir"
 $wm run --workspace "$dir"
+# Distribution models (达人推荐, 测款, 矩阵号赛马, 集中度); lifetime value and traffic curves take
+# longer on a market this size: `windmaker models fit --workspace DIR` adds them afterwards.
+$wm influencers recommend --workspace "$dir"
+$wm hits --workspace "$dir"
+$wm horse-race --workspace "$dir"
+$wm concentration --workspace "$dir"
 $wm users demo --workspace "$dir"
 echo "demo market ready in $(( $(date +%s) - start )) s"
 $wm status --workspace "$dir"
