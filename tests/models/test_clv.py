@@ -138,6 +138,15 @@ def test_pareto_nbd_matches_the_published_cdnow_fit(cdnow_rfm: pd.DataFrame) -> 
     chosen = clv.fit_repeat(cdnow_rfm["frequency"], cdnow_rfm["recency"], cdnow_rfm["T"])
     assert chosen.model == "bg_nbd"
     assert chosen.loglik_pareto_nbd == pytest.approx(fit.loglik)
+    # Started from the BG/NBD fit (as fit_repeat does), the same published optimum.
+    warm = clv.fit_pareto_nbd(
+        cdnow_rfm["frequency"],
+        cdnow_rfm["recency"],
+        cdnow_rfm["T"],
+        start_from=clv.fit_bg_nbd(cdnow_rfm["frequency"], cdnow_rfm["recency"], cdnow_rfm["T"]),
+    )
+    for name, value in published.items():
+        assert warm.params[name] == pytest.approx(value, rel=0.01), name
 
 
 def test_gamma_gamma_matches_fader_hardie_2013(cdnow_rfm: pd.DataFrame) -> None:

