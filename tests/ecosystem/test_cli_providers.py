@@ -162,3 +162,53 @@ def test_load_evaluate_tiers_match(workspace: Settings, tmp_path: Path) -> None:
     # PB is warned now, so only PA and PC take new brands: 10 capacity − 4 clients each.
     assert set(matches["provider_id"]) == {"PA", "PC"}
     assert len(matches) == 12
+
+
+def test_a_clients_severe_trust_alert_proposes_the_providers_exit(
+    workspace: Settings, tmp_path: Path
+) -> None:
+    """Issue 8's gate: `trust run` writes mdl_trust_alerts; `providers evaluate` reads them when no
+    violations file is given, and a severe one (fraud) proposes the serving provider's exit."""
+    bm, asg = planted_market(provider_effects={"PA": 0.05, "PB": 0.05, "PC": 0.05})
+    eco = tmp_path / "ecosystem"
+    eco.mkdir()
+    pd.DataFrame(
+        {
+            "provider_id": ["PA", "PB", "PC"],
+            "name": ["A", "B", "C"],
+            "kind": ["brand_operation"] * 3,
+            "capabilities": ["self_operation,traffic"] * 3,
+            "categories": ["beauty"] * 3,
+            "capacity": [10, 10, 10],
+            "team_size": [30, 30, 30],
+            "gmv_served_12m": ["1000.00"] * 3,
+            "founded_at": pd.to_datetime(["2018-01-01"] * 3).date,
+        }
+    ).to_parquet(eco / "providers.parquet")
+    asg.to_parquet(eco / "assignments.parquet")
+    _run(workspace, "providers", "load", str(eco))
+    pb_client = str(asg[asg["provider_id"] == "PB"]["brand_id"].iloc[0])
+    alerts = pd.DataFrame(
+        {
+            "brand_id": [pb_client],
+            "account_id": ["A1"],
+            "period": [month(11)],
+            "kind": ["brushing"],
+            "severe": [True],
+            "score": [12.0],
+            "threshold": [40.0],
+            "reason_en": ["x"],
+            "reason_zh": ["x"],
+        }
+    )
+    with open_warehouse(workspace) as wh:
+        wh.write("m_brand_month", pa.Table.from_pandas(bm, preserve_index=False))
+        wh.write("mdl_trust_alerts", pa.Table.from_pandas(alerts, preserve_index=False))
+    _run(workspace, "providers", "evaluate", "--period", "2026-10")
+    with store.open_session(store.engine_for(workspace)) as s:
+        evals = {e.provider_id: e for e in store.list_evaluations(s, period=month(11))}
+        assert evals["PB"].severe_violation and not evals["PA"].severe_violation
+        assert [d.kind for d in store.list_decisions(s, status="proposed", provider_id="PB")] == [
+            "exit"
+        ]
+        assert store.list_decisions(s, status="proposed", provider_id="PA") == []

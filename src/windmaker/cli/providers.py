@@ -278,6 +278,20 @@ def _warehouse_frames(
     return bm, stages, bottleneck, capabilities
 
 
+def _trust_violations(settings: Settings) -> pd.DataFrame | None:
+    """Brand-level trust alerts as violations (brand_id, period, kind): a severe alert (brushing
+    confirmed by both detectors, fraud) is kind ``fraud``; None when trust has not run."""
+    with open_warehouse(settings) as wh:
+        if not wh.has_table("mdl_trust_alerts"):
+            return None
+        t = wh.table("mdl_trust_alerts")
+        alerts = wh.execute(
+            t.filter(t.brand_id.notnull()).select("brand_id", "period", "kind", "severe")
+        )
+    kind = alerts["kind"].where(~alerts["severe"].fillna(False).astype(bool), "fraud")
+    return alerts.assign(kind=kind)[["brand_id", "period", "kind"]]
+
+
 def _read_table(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
 
@@ -288,7 +302,8 @@ def evaluate(
     violations: Annotated[
         Path | None,
         typer.Option(
-            help="CSV/Parquet of trust violations: brand_id, period, kind (fraud is severe)"
+            help="CSV/Parquet of trust violations: brand_id, period, kind (fraud is severe); "
+            "default: the trust alerts of `windmaker trust run` (mdl_trust_alerts)"
         ),
     ] = None,
     actor: ActorOpt = "system",
@@ -299,7 +314,7 @@ def evaluate(
     cfg = _config(settings)
     month = _period(period)
     bm, stages, _, capabilities = _warehouse_frames(settings)
-    viol = _read_table(violations) if violations else None
+    viol = _read_table(violations) if violations else _trust_violations(settings)
     with store.open_session(_engine(settings)) as session:
         providers = store.list_providers(session)
         result = evaluate_providers(
