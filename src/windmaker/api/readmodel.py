@@ -174,6 +174,9 @@ def load_snapshot(wh: Warehouse) -> Snapshot:
             for col in df.columns:
                 if col in ("period", "month") and not df.empty:
                     df[col] = pd.to_datetime(df[col]).dt.date
+            if name == "mdl_trust_scores" and "entity" in df.columns:
+                # Scores are per brand and per account; a brand's page shows the brand's own.
+                df = df[df["entity"] == "brand"].assign(brand_id=lambda d: d["entity_id"])
             frames[name] = df
     latest = None
     for source in ("g_stage", "m_brand_month"):
