@@ -379,8 +379,9 @@ def fit_pareto_nbd(
     ``start_from``, a BG/NBD fit of the same buyers, gives the optimiser a warm start: r and α
     mean the same purchase-rate Gamma in both models, and the dropout rate per unit of time
     is about the BG/NBD dropout per purchase times the purchase rate, E[μ] = s/β ≈
-    a/(a+b) · r/α (started with s = 1). On brands of ~10⁴ buyers this halves the evaluations of
-    the likelihood (₂F₁ is the whole cost) for the same optimum.
+    a/(a+b) · r/α (started with s = 1). It saves likelihood evaluations (₂F₁ is the whole cost)
+    for the same optimum: 210 → 135 on one 13,000-buyer synthetic brand, 5–8% of the fit time
+    on the benchmark market.
     """
     x, tx, tt = _as_float(frequency), _as_float(recency), _as_float(T)
     w = np.ones_like(x) if weights is None else _as_float(weights)
