@@ -8,6 +8,7 @@ chart has drawn before printing.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -167,10 +168,20 @@ def provider_report(
 
 
 def to_pdf(html: str, out: Path, *, timeout_ms: int = 30_000) -> Path:
-    """Print ``html`` to ``out`` with Chromium (A4), after every chart on the page has drawn."""
+    """Print ``html`` to ``out`` with Chromium (A4), after every chart on the page has drawn.
+
+    Playwright's sync API refuses to start in a thread whose event loop is running (a server's,
+    or another Playwright session's), so the printing always runs on a thread of its own.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(_print_pdf, html, out, timeout_ms).result()
+    return out
+
+
+def _print_pdf(html: str, out: Path, timeout_ms: int) -> None:
     from playwright.sync_api import sync_playwright
 
-    out.parent.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_FLAGS))
         try:
@@ -185,4 +196,3 @@ def to_pdf(html: str, out: Path, *, timeout_ms: int = 30_000) -> Path:
             )
         finally:
             browser.close()
-    return out
