@@ -25,17 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from windmaker.reports.render import CHROMIUM, CHROMIUM_FLAGS
+
 LOADS = int(os.environ.get("WINDMAKER_BENCH_WEB_LOADS", "10"))
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+FLAGS = list(CHROMIUM_FLAGS)
 FIELDS = ("responseStart", "domContentLoadedEventEnd", "loadEventEnd")
 TARGET_MS = 1000.0
 NAVIGATION = """() => {

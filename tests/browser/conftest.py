@@ -17,17 +17,9 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from windmaker.api.app import create_app
 from windmaker.config import Settings
+from windmaker.reports.render import CHROMIUM, CHROMIUM_FLAGS
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+FLAGS = list(CHROMIUM_FLAGS)
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 PASSWORD = "windmaker-demo"
 
