@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from windmaker import __version__
-from windmaker.api.deps import AppState
+from windmaker.api.deps import AppState, PrincipalCache
 from windmaker.api.errors import install_error_handlers
 from windmaker.api.jobs import Jobs
 from windmaker.api.readmodel import ReadModel
@@ -33,6 +33,50 @@ def api_router() -> APIRouter:
     return router
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Gatekeeper:
+    """Refuses an upload whose declared size is over the limit before its body is read, and
+    makes the server forget remembered principals after every write request.
+
+    A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` runs each request through an
+    extra task and memory stream, which cost more than a whole scorecard under load.
+    """
+
+    def __init__(self, app: Any, state: AppState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from windmaker.api.routers import data
+
+        method = scope["method"]
+        if method == "POST":
+            declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"").decode(
+                "latin-1"
+            )
+            if declared.isdigit() and int(declared) > data.UPLOAD_LIMIT_BYTES + 65536:
+                from windmaker.api.errors import error_json
+
+                response = error_json(
+                    Request(scope),
+                    413,
+                    "payload_too_large",
+                    limit=f"{data.UPLOAD_LIMIT_BYTES // (1024 * 1024)} MiB",
+                )
+                await response(scope, receive, send)
+                return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if method not in SAFE_METHODS:
+                self.state.principals.clear()
+
+
 def create_app(
     settings: Settings, *, warehouse_factory: Callable[[], Any] | None = None
 ) -> FastAPI:
@@ -45,6 +89,7 @@ def create_app(
         readmodel=ReadModel(factory),
         jobs=Jobs(),
         warehouse_factory=factory,
+        principals=PrincipalCache(settings.principal_cache_seconds),
     )
 
     @asynccontextmanager
@@ -66,26 +111,7 @@ def create_app(
     app.state.windmaker = state
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def refuse_oversized_uploads(request: Request, call_next: Any) -> Response:
-        """Refuse an upload whose declared size is over the limit before reading its body."""
-        from windmaker.api.errors import error_json
-        from windmaker.api.routers import data
-
-        declared = request.headers.get("content-length", "")
-        if (
-            request.method == "POST"
-            and declared.isdigit()
-            and int(declared) > data.UPLOAD_LIMIT_BYTES + 65536
-        ):
-            return error_json(
-                request,
-                413,
-                "payload_too_large",
-                limit=f"{data.UPLOAD_LIMIT_BYTES // (1024 * 1024)} MiB",
-            )
-        response: Response = await call_next(request)
-        return response
+    app.add_middleware(Gatekeeper, state=state)
 
     app.include_router(api_router())
 

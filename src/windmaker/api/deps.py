@@ -7,13 +7,17 @@ caller's scope. Outside-scope objects are answered exactly like absent ones (404
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from windmaker.api.errors import ApiError, not_found
 from windmaker.api.jobs import Jobs
@@ -21,10 +25,62 @@ from windmaker.api.readmodel import ReadModel
 from windmaker.api.security import Principal, Role
 from windmaker.config import Settings
 from windmaker.store import tokens
-from windmaker.store.session import session_factory
+from windmaker.store.models import now
+from windmaker.store.session import open_session, session_factory
 from windmaker.store.users import brands_in_scope, get_user
 
 COOKIE = "wm_session"
+
+
+class PrincipalCache:
+    """A short-lived memory of which principal a token stands for.
+
+    Checking a token against the store costs a pooled connection and three queries per
+    request; under 32 concurrent clients that checkout was the queue every request stood in.
+    A token's principal is therefore remembered for ``seconds`` (the workspace setting
+    ``principal_cache_seconds``; 0 switches it off), and never past the token's own expiry.
+    What could make a remembered principal wrong is forgotten at once in this process: a
+    logout forgets its token, and every write request (any method but GET/HEAD/OPTIONS)
+    forgets them all, since it may have changed a portfolio, an assignment or a user. A change
+    made by another process (the CLI) is seen within ``seconds``.
+
+    Keys are the tokens' SHA-256 digests, as in the store, never the tokens themselves.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._entries: dict[str, tuple[float, Principal, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> tuple[Principal, datetime] | None:
+        """The remembered principal and token expiry, when still fresh."""
+        if self.seconds <= 0:
+            return None
+        entry = self._entries.get(tokens.digest(token))
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1], entry[2]
+
+    def put(self, token: str, principal: Principal, expires_at: datetime) -> None:
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            if len(self._entries) > 10_000:  # bound memory: drop what has gone stale
+                clock = time.monotonic()
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > clock}
+            self._entries[tokens.digest(token)] = (
+                time.monotonic() + self.seconds,
+                principal,
+                expires_at,
+            )
+
+    def forget(self, token: str) -> None:
+        with self._lock:
+            self._entries.pop(tokens.digest(token), None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries = {}
 
 
 @dataclass
@@ -36,6 +92,7 @@ class AppState:
     readmodel: ReadModel
     jobs: Jobs
     warehouse_factory: Callable[[], Any]
+    principals: PrincipalCache = field(default_factory=lambda: PrincipalCache(0))
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -87,16 +144,37 @@ def principal_for(session: Session, user_id: int) -> Principal:
     )
 
 
-def current_principal(request: Request, session: SessionDep) -> Principal:
-    token = token_of(request)
+def _principal_from_store(engine: Engine, token: str) -> tuple[Principal, datetime] | None:
+    with open_session(engine) as session:
+        found = tokens.resolve_token(session, token=token)
+        if found is None:
+            return None
+        return principal_for(session, found.user_id), found.expires_at
+
+
+async def authenticate_token(
+    state: AppState, token: str | None
+) -> Principal | Literal["unauthorized", "token_expired"]:
+    """Who ``token`` belongs to, or why it is refused (the API's and the web's one check)."""
     if not token:
-        raise ApiError(401, "unauthorized")
-    found = tokens.resolve_token(session, token=token)
+        return "unauthorized"
+    found = state.principals.get(token)
     if found is None:
-        raise ApiError(401, "unauthorized")
-    if found.expired:
-        raise ApiError(401, "token_expired")
-    return principal_for(session, found.user_id)
+        found = await run_in_threadpool(_principal_from_store, state.engine, token)
+        if found is None:
+            return "unauthorized"
+        state.principals.put(token, *found)
+    principal, expires_at = found
+    if expires_at <= now():
+        return "token_expired"
+    return principal
+
+
+async def current_principal(request: Request, state: StateDep) -> Principal:
+    found = await authenticate_token(state, token_of(request))
+    if isinstance(found, str):
+        raise ApiError(401, found)
+    return found
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from windmaker import contract
+from windmaker.api.schemas import BrandSummary
 from windmaker.warehouse import Warehouse
 
 #: Tables loaded into the snapshot when present; a missing one is an empty frame.
@@ -48,6 +49,7 @@ LOADED_TABLES = (
 SCORECARD_TABLES = ("m_capability", "m_brand_month", "g_stage", "mdl_trust_scores")
 STAGE_ORDER = {s: i for i, s in enumerate(contract.STAGES)}
 CAPABILITY_ORDER = {c: i for i, c in enumerate(contract.CAPABILITIES)}
+JSON_MEDIA = "application/json"
 SORTABLE = ("priority", "gmv_at_stake", "net_gmv_t90d", "brand_id", "name", "stage", "category")
 
 
@@ -124,6 +126,18 @@ class Snapshot:
     _period_records: dict[str, dict[str, dict[Any, list[dict[str, Any]]]]] = field(
         default_factory=dict, repr=False
     )
+    _summary_json: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    def summary_json(self, row: dict[str, Any]) -> bytes:
+        """An overview row as the JSON of a ``BrandSummary``, validated and serialised on
+        first use and kept for the snapshot's lifetime (a 500-brand portfolio page otherwise
+        spends most of its time re-validating rows that cannot have changed)."""
+        brand_id = str(row["brand_id"])
+        found = self._summary_json.get(brand_id)
+        if found is None:
+            found = BrandSummary.model_validate(row).model_dump_json().encode("utf-8")
+            self._summary_json[brand_id] = found
+        return found
 
     def frame(self, name: str) -> pd.DataFrame:
         return self.frames.get(name, pd.DataFrame())
@@ -323,6 +337,15 @@ class ReadModel:
         present.sort(key=lambda r: r[key], reverse=not ascending)
         ordered = present + missing
         return [dict(r) for r in ordered[offset : offset + limit]], total
+
+    def summary_page_json(
+        self, items: list[dict[str, Any]], total: int, page: int, page_size: int
+    ) -> bytes:
+        """A ``Page[BrandSummary]`` of ``items`` (rows of :meth:`list_brands`) as JSON bytes."""
+        snap = self.snap
+        body = b",".join(snap.summary_json(r) for r in items)
+        tail = json.dumps({"total": total, "page": page, "page_size": page_size})
+        return b'{"items":[' + body + b"]," + tail[1:].encode("utf-8")
 
     # -- one brand -----------------------------------------------------------------------------
     def _latest(self, name: str, brand_id: str, period: date | None = None) -> pd.DataFrame:

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         default="change-me-in-production", description="Signs API tokens and web sessions"
     )
     token_ttl_minutes: int = Field(default=720, ge=1, description="API token lifetime")
+    principal_cache_seconds: float = Field(
+        default=5,
+        ge=0,
+        description="Seconds the server remembers a token's user and scope (0: check every request)",
+    )
     host: str = Field(default="127.0.0.1", description="Address `windmaker serve` binds")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `windmaker serve` binds")
 

@@ -39,7 +39,8 @@ class TokenInfo:
     expired: bool
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
+    """The SHA-256 hex digest under which a token is stored."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -47,14 +48,14 @@ def issue_token(session: Session, *, user_id: int, ttl: timedelta) -> tuple[str,
     """A new token for ``user_id`` valid for ``ttl``; returns the token (shown once) and its expiry."""
     token = secrets.token_urlsafe(32)
     expires = now() + ttl
-    session.add(ApiToken(digest=_digest(token), user_id=user_id, expires_at=expires))
+    session.add(ApiToken(digest=digest(token), user_id=user_id, expires_at=expires))
     session.commit()
     return token, expires
 
 
 def resolve_token(session: Session, *, token: str) -> TokenInfo | None:
     """The token's user and whether it expired; None when unknown or revoked."""
-    row = session.scalars(select(ApiToken).where(ApiToken.digest == _digest(token))).first()
+    row = session.scalars(select(ApiToken).where(ApiToken.digest == digest(token))).first()
     if row is None or row.revoked_at is not None:
         return None
     return TokenInfo(
@@ -64,7 +65,7 @@ def resolve_token(session: Session, *, token: str) -> TokenInfo | None:
 
 def revoke_token(session: Session, *, token: str) -> bool:
     """Revoke a token (logout); True when it was live."""
-    row = session.scalars(select(ApiToken).where(ApiToken.digest == _digest(token))).first()
+    row = session.scalars(select(ApiToken).where(ApiToken.digest == digest(token))).first()
     if row is None or row.revoked_at is not None:
         return False
     row.revoked_at = now()

@@ -19,11 +19,18 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import UploadFile as FormFile
 
 from windmaker import contract
-from windmaker.api.deps import COOKIE, AppState, SessionDep, StateDep, principal_for, token_of
+from windmaker.api.deps import (
+    COOKIE,
+    AppState,
+    SessionDep,
+    StateDep,
+    authenticate_token,
+    token_of,
+)
 from windmaker.api.security import Principal
 from windmaker.i18n import LANGS, negotiate, t
 from windmaker.store import authenticate
-from windmaker.store.tokens import issue_token, resolve_token, revoke_token
+from windmaker.store.tokens import issue_token, revoke_token
 from windmaker.web import charts
 
 HERE = Path(__file__).parent
@@ -48,12 +55,11 @@ def page_lang(request: Request) -> str:
     return negotiate(request.headers.get("accept-language"))
 
 
-def web_user(request: Request, session: SessionDep) -> Principal:
-    token = token_of(request)
-    found = resolve_token(session, token=token) if token else None
-    if found is None or found.expired:
+async def web_user(request: Request, state: StateDep) -> Principal:
+    found = await authenticate_token(state, token_of(request))
+    if isinstance(found, str):
         raise LoginRequired
-    return principal_for(session, found.user_id)
+    return found
 
 
 WebUser = Annotated[Principal, Depends(web_user)]
@@ -147,10 +153,11 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, session: SessionDep) -> RedirectResponse:
+def logout(request: Request, session: SessionDep, state: StateDep) -> RedirectResponse:
     token = token_of(request)
     if token:
         revoke_token(session, token=token)
+        state.principals.forget(token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response

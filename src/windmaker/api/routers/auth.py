@@ -34,10 +34,11 @@ def login(
 
 
 @router.post("/logout", status_code=204, summary="Revoke the current token or web session")
-def logout(request: Request, user: CurrentUser, session: SessionDep) -> Response:
+def logout(request: Request, user: CurrentUser, session: SessionDep, state: StateDep) -> Response:
     token = token_of(request)
     if token:
         revoke_token(session, token=token)
+        state.principals.forget(token)
     response = Response(status_code=204)
     response.delete_cookie(COOKIE)
     return response
@@ -46,7 +47,7 @@ def logout(request: Request, user: CurrentUser, session: SessionDep) -> Response
 @router.get(
     "/me", response_model=UserPublic, summary="The logged-in user and the size of their scope"
 )
-def me(user: CurrentUser) -> UserPublic:
+async def me(user: CurrentUser) -> UserPublic:
     return UserPublic(
         username=user.username,
         role=user.role,

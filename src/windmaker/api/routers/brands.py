@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from windmaker import contract
 from windmaker.api.deps import BrandInScope, CurrentUser, ReadModelDep
 from windmaker.api.errors import ERROR_RESPONSES
-from windmaker.api.readmodel import SORTABLE
+from windmaker.api.readmodel import JSON_MEDIA, SORTABLE
 from windmaker.api.schemas import (
     BrandSummary,
     Diagnosis,
@@ -32,7 +32,7 @@ assert set(contract.STAGES) == set(Stage.__args__)  # type: ignore[attr-defined]
 @router.get(
     "", response_model=Page[BrandSummary], summary="Brands in scope, filtered, sorted, paged"
 )
-def list_brands(
+async def list_brands(
     user: CurrentUser,
     rm: ReadModelDep,
     category: str | None = None,
@@ -43,7 +43,7 @@ def list_brands(
     order: Literal["asc", "desc"] = "desc",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> Page[BrandSummary]:
+) -> Response:
     items, total = rm.list_brands(
         user.scope_set,
         category=category,
@@ -55,12 +55,7 @@ def list_brands(
         offset=(page - 1) * page_size,
         limit=page_size,
     )
-    return Page[BrandSummary](
-        items=[BrandSummary.model_validate(i) for i in items],
-        total=total,
-        page=page,
-        page_size=page_size,
-    )
+    return Response(rm.summary_page_json(items, total, page, page_size), media_type=JSON_MEDIA)
 
 
 @router.get(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from windmaker.api.deps import CurrentUser, ReadModelDep
 from windmaker.api.errors import ERROR_RESPONSES
+from windmaker.api.readmodel import JSON_MEDIA
 from windmaker.api.schemas import BrandSummary, Page, Rows
 
 router = APIRouter(tags=["portfolio"], responses=ERROR_RESPONSES)
@@ -18,7 +19,7 @@ router = APIRouter(tags=["portfolio"], responses=ERROR_RESPONSES)
     response_model=Page[BrandSummary],
     summary="Brands in scope ranked by what needs attention",
 )
-def portfolio(
+async def portfolio(
     user: CurrentUser,
     rm: ReadModelDep,
     category: str | None = None,
@@ -26,7 +27,7 @@ def portfolio(
     attention: Literal["stalled", "falling", "ready", "trust_alert", "ok"] | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 500,
-) -> dict[str, Any]:
+) -> Response:
     items, total = rm.list_brands(
         user.scope_set,
         category=category,
@@ -37,8 +38,9 @@ def portfolio(
         offset=(page - 1) * page_size,
         limit=page_size,
     )
-    # Plain records: the response model validates and serialises them once.
-    return {"items": items, "total": total, "page": page, "page_size": page_size}
+    # Each brand's summary is validated against the response model and serialised once per
+    # snapshot (ReadModel.summary_page_json), not once per request.
+    return Response(rm.summary_page_json(items, total, page, page_size), media_type=JSON_MEDIA)
 
 
 @router.get(
