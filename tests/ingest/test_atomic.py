@@ -13,6 +13,7 @@ from tests.ingest import factory
 from tests.ingest.helpers import rows
 from windmaker.config import Settings
 from windmaker.ingest import LOG_TABLE, ingest_files
+from windmaker.ingest.loader import remove_stale_scratch
 
 # Pauses inside the transaction after the file's rows were deleted and inserted, before COMMIT,
 # and says so on stdout: the test kills it there, at the worst possible moment.
@@ -108,3 +109,20 @@ def test_kill_the_cli_while_it_stages(seeded: Settings, tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     assert _state(seeded) == before
+    # The killed import's scratch folder is still there; the next import clears it away.
+    left = list(seeded.workspace.glob(".ingest-*"))
+    assert left, "the killed import left no scratch folder to clear"
+    again = factory.write_csv(tmp_path / "again.csv", factory.ORDERS_ZH, [factory.order_row("O1")])
+    ingest_files(seeded, [again], progress=False)
+    assert not any(p.exists() for p in left)
+
+
+def test_only_scratch_of_dead_imports_is_removed(tmp_path: Path) -> None:
+    live = tmp_path / f".ingest-{os.getpid()}-abc"
+    dead = tmp_path / ".ingest-999999999-def"
+    old = tmp_path / ".ingest-k2j_x9a"  # named before scratch folders carried a process id
+    other = tmp_path / "keep-me"
+    for folder in (live, dead, old, other):
+        folder.mkdir()
+    assert sorted(remove_stale_scratch(tmp_path)) == sorted([dead, old])
+    assert live.exists() and other.exists() and not dead.exists() and not old.exists()

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -190,14 +192,48 @@ def ingest_files(
             contract.table(table)
         except KeyError as exc:
             raise IngestError(str(exc.args[0])) from None
+    if tmp_parent is not None:
+        remove_stale_scratch(tmp_parent)
     try:
-        with tempfile.TemporaryDirectory(prefix=".ingest-", dir=tmp_parent) as tmp:
+        with tempfile.TemporaryDirectory(
+            prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=tmp_parent
+        ) as tmp:
             return _ingest(
                 wh, [Path(p) for p in paths], table, unit, tz, qdir, Path(tmp), progress, on_event
             )
     finally:
         if owned:
             wh.close()
+
+
+#: Scratch folders of an import are named ``.ingest-<pid>-<random>`` inside the workspace.
+SCRATCH_PREFIX = ".ingest-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_scratch(folder: Path) -> list[Path]:
+    """Remove scratch folders left in ``folder`` by imports whose process was killed.
+
+    A scratch folder is removed when the process named in it is gone (or the name has no
+    process id, from an older version); a live import's folder is left alone. Returns what
+    was removed.
+    """
+    removed: list[Path] = []
+    for path in folder.glob(f"{SCRATCH_PREFIX}*"):
+        pid_text = path.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
+        if path.is_dir() and not (pid_text.isdigit() and _alive(int(pid_text))):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def _default_quarantine(wh: Warehouse) -> Path:
