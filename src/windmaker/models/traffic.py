@@ -286,10 +286,15 @@ def _quiet() -> warnings.catch_warnings[Any]:
 
 
 @functools.cache
-def _compiled(l_max: int) -> Callable[..., Any]:
-    """Negative log posterior of the scaled model and its gradient, compiled once per L.
+def _compiled(
+    l_max: int, saturation: Literal["logistic", "hill"] = "logistic"
+) -> Callable[..., Any]:
+    """Negative log posterior of the scaled model and its gradient, compiled once per L and
+    saturation.
 
-    Parameters are unconstrained: (logit α, log λ, log β, log σ); the priors are evaluated in the
+    Parameters are unconstrained: (logit α, log λ, log β, log σ) for the logistic saturation,
+    (logit α, log K, log β, log σ, log S) for Hill. Priors: Beta on α, Gamma on λ or K,
+    half-normal on β and σ, S flat within the optimiser's bounds; they are evaluated in the
     original space without the Jacobian, so the optimum is the MAP of the original parameters
     (as ``pm.find_MAP`` does).
     """
@@ -297,7 +302,11 @@ def _compiled(l_max: int) -> Callable[..., Any]:
     try:
         import pytensor
         import pytensor.tensor as pt
-        from pymc_marketing.mmm.transformers import geometric_adstock, logistic_saturation
+        from pymc_marketing.mmm.transformers import (
+            geometric_adstock,
+            hill_function,
+            logistic_saturation,
+        )
         from pytensor.graph.rewriting.utils import rewrite_graph
         from pytensor.xtensor import as_xtensor
 
@@ -305,74 +314,25 @@ def _compiled(l_max: int) -> Callable[..., Any]:
         spend = pt.vector("spend")
         gmv = pt.vector("gmv")
         mask = pt.vector("mask")
-        prior = pt.vector("prior")  # a_alpha, b_alpha, k_lam, rate_lam, sd_beta, sd_sigma
+        prior = pt.vector("prior")  # a_alpha, b_alpha, k_sat, rate_sat, sd_beta, sd_sigma
         alpha = pt.sigmoid(theta[0])
-        lam, beta, sigma = pt.exp(theta[1]), pt.exp(theta[2]), pt.exp(theta[3])
-        adstock = geometric_adstock(as_xtensor(spend, dims=("date",)), alpha, l_max, dim="date")
-        mu = beta * logistic_saturation(adstock, lam).values
+        sat, beta, sigma = pt.exp(theta[1]), pt.exp(theta[2]), pt.exp(theta[3])
+        x = as_xtensor(spend, dims=("date",))
+        if saturation == "logistic":
+            adstock = geometric_adstock(x, alpha, l_max, dim="date")
+            mu = beta * logistic_saturation(adstock, sat).values
+        else:
+            adstock = geometric_adstock(x, alpha, l_max, dim="date", normalize=True)
+            # x^S with x = 0 has an undefined gradient in S: keep the adstock strictly positive.
+            mu = beta * hill_function(adstock + 1e-9, pt.exp(theta[4]), sat).values
         mu = cast(Any, rewrite_graph(mu, include=("lower_xtensor",)))
         resid = (gmv - mu) / sigma
         loglik = (mask * (-0.5 * resid**2 - pt.log(sigma))).sum()
         logprior = (
             (prior[0] - 1) * pt.log(alpha)
             + (prior[1] - 1) * pt.log1p(-alpha)
-            + (prior[2] - 1) * pt.log(lam)
-            - prior[3] * lam
-            - 0.5 * (beta / prior[4]) ** 2
-            - 0.5 * (sigma / prior[5]) ** 2
-        )
-        nlp = -(loglik + logprior)
-        fn = pytensor.function(
-            [theta, spend, gmv, mask, prior], [nlp, cast(Any, pt.grad(nlp, theta))]
-        )
-        predict = pytensor.function([theta, spend], mu)
-    finally:
-        ctx.__exit__(None, None, None)
-
-    def both(*args: Any) -> Any:
-        return fn(*args)
-
-    both.predict = predict  # type: ignore[attr-defined]
-    return both
-
-
-@functools.cache
-def _compiled_hill(l_max: int) -> Callable[..., Any]:
-    """Negative log posterior of the scaled Hill model and its gradient, compiled once per L.
-
-    Parameters are unconstrained: (logit α, log K, log β, log σ, log S); Beta on α, Gamma on K,
-    half-normal on β and σ (no Jacobian: the MAP of the original parameters), S flat within the
-    optimiser's bounds.
-    """
-    ctx = _quiet()
-    try:
-        import pytensor
-        import pytensor.tensor as pt
-        from pymc_marketing.mmm.transformers import geometric_adstock, hill_function
-        from pytensor.graph.rewriting.utils import rewrite_graph
-        from pytensor.xtensor import as_xtensor
-
-        theta = pt.vector("theta")
-        spend = pt.vector("spend")
-        gmv = pt.vector("gmv")
-        mask = pt.vector("mask")
-        prior = pt.vector("prior")  # a_alpha, b_alpha, k_kappa, rate_kappa, sd_beta, sd_sigma
-        alpha = pt.sigmoid(theta[0])
-        kappa, beta, sigma, shape = (pt.exp(theta[i]) for i in (1, 2, 3, 4))
-        adstock = geometric_adstock(
-            as_xtensor(spend, dims=("date",)), alpha, l_max, dim="date", normalize=True
-        )
-        # x^S with x = 0 has an undefined gradient in S: keep the adstock strictly positive.
-        adstock = adstock + 1e-9
-        mu = beta * hill_function(adstock, shape, kappa).values
-        mu = cast(Any, rewrite_graph(mu, include=("lower_xtensor",)))
-        resid = (gmv - mu) / sigma
-        loglik = (mask * (-0.5 * resid**2 - pt.log(sigma))).sum()
-        logprior = (
-            (prior[0] - 1) * pt.log(alpha)
-            + (prior[1] - 1) * pt.log1p(-alpha)
-            + (prior[2] - 1) * pt.log(kappa)
-            - prior[3] * kappa
+            + (prior[2] - 1) * pt.log(sat)
+            - prior[3] * sat
             - 0.5 * (beta / prior[4]) ** 2
             - 0.5 * (sigma / prior[5]) ** 2
         )
@@ -431,7 +391,7 @@ def fit_hill_response(
             pr.sigma_halfnormal_sigma,
         ]
     )
-    fn = _compiled_hill(config.adstock_max_lag_days)
+    fn = _compiled(config.adstock_max_lag_days, "hill")
 
     def f(theta: np.ndarray) -> tuple[float, np.ndarray]:
         val, grad = fn(theta, s_n, y_n, mask, prior)
