@@ -490,20 +490,28 @@ class MatchingState:
             self.__dict__["_id_array"] = cached
         return cached
 
+    def brand_context(
+        self, brand_id: str, *, price: float | None = None, category: str | None = None
+    ) -> tuple[int | None, int, float]:
+        """The brand's row (None for a brand without history), the category column (-1: none)
+        and the log price the pair features compare with: the given SKU price and category,
+        else the brand's own."""
+        b = self.brand_ids.get_loc(brand_id) if brand_id in self.brand_ids else None
+        if category is not None and category in self.categories:
+            cat = int(self.categories.get_loc(category))
+        else:
+            cat = int(self.brand_category[b]) if b is not None else -1
+        if price is not None:
+            log_price = float(np.log(max(price, 0.01)))
+        else:
+            log_price = float(self.brand_log_price[b]) if b is not None else float("nan")
+        return b, cat, log_price
+
     def features_pair(
         self, brand_id: str, *, price: float | None = None, category: str | None = None
     ) -> np.ndarray:
         """Only the brand-dependent columns (:data:`PAIR_FEATURES`) for every influencer."""
-        b = self.brand_ids.get_loc(brand_id) if brand_id in self.brand_ids else None
-        if category is not None and category in self.categories:
-            cat = self.categories.get_loc(category)
-        else:
-            cat = int(self.brand_category[b]) if b is not None else -1
-        log_price = (
-            np.log(max(price, 0.01))
-            if price is not None
-            else (self.brand_log_price[b] if b is not None else np.nan)
-        )
+        b, cat, log_price = self.brand_context(brand_id, price=price, category=category)
         n = len(self.influencer_ids)
         x = np.empty((n, len(PAIR_FEATURES)), dtype=np.float64)
         x[:, 0] = self.als_item @ self.als_user[b] if b is not None else 0.0
@@ -824,16 +832,7 @@ class Retrieval:
         category: str | None = None,
     ) -> np.ndarray:
         """The linear score up to a constant (enough to rank): Σ_f (w_f/s_f)·(x_f − m_f)."""
-        b = state.brand_ids.get_loc(brand_id) if brand_id in state.brand_ids else None
-        if category is not None and category in state.categories:
-            cat = state.categories.get_loc(category)
-        else:
-            cat = int(state.brand_category[b]) if b is not None else -1
-        log_price = (
-            np.log(max(price, 0.01))
-            if price is not None
-            else (state.brand_log_price[b] if b is not None else np.nan)
-        )
+        b, cat, log_price = state.brand_context(brand_id, price=price, category=category)
         k = self.weight / self.scale
         out = self.static.copy()
         if b is not None:
