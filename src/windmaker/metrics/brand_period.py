@@ -1,8 +1,10 @@
 """The brand × period metric tables (``m_brand_day``, ``m_brand_week``, ``m_brand_month``).
 
-One expression per grain fuses every capability module's measures into a single aggregation of
-the order facts, joins the measures of the other sources (live sessions, ad spend, follows,
-reviews), and derives the ratios. Rows: every brand × every period of the requested range,
+One expression per grain fuses every capability module's additive measures into a single
+aggregation of the order facts per day (weeks and months sum the stored days), joins the
+measures of the other sources (live sessions, ad spend, follows, reviews) and the distinct counts
+(buyers, repeat buyers, influencers, special-supply SKUs, read from pre-deduplicated brand × day
+bases), and derives the ratios. Rows: every brand × every period of the requested range,
 brands without sales included — their counts and money are 0 and their ratios null (an
 undefined ratio, not a zero share). The trailing windows and ``months_with_sales`` are added by
 :func:`with_trailing` and :func:`with_months_with_sales` over the stored tables, because they
@@ -12,7 +14,8 @@ reach across periods.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
 import ibis
 import ibis.expr.types as ir
@@ -27,7 +30,7 @@ from windmaker.metrics import (
     trust,
 )
 from windmaker.metrics.gmv import MONEY, attach, money, with_period
-from windmaker.metrics.periods import TRAILING_DAYS, Grain
+from windmaker.metrics.periods import TRAILING_DAYS, Grain, period_of
 from windmaker.metrics.sources import Sources
 
 KEYS = ("brand_id", "category", "period")
@@ -65,6 +68,36 @@ MONEY_COLUMNS = (
     "special_supply_gmv",
     *TRAILING_COLUMNS,
 )
+#: Measures that add up over days (a week's or month's value is the sum of its days').
+ADDITIVE_COLUMNS = (
+    "net_gmv",
+    "gross_gmv",
+    "orders",
+    "self_gmv",
+    "self_live_gmv",
+    "public_gmv",
+    "paid_gmv",
+    "recommend_gmv",
+    "search_gmv",
+    "other_gmv",
+    "distribution_gmv",
+    "dedicated_gmv",
+    "follower_gmv",
+    "special_supply_gmv",
+    "refunded_orders",
+    "ship_checked",
+    "late_orders",
+)
+#: Additive measures of the other sources (sessions, ad spend, follows, reviews), by their type.
+SIDE_COLUMNS = {
+    "live_seconds": "int64",
+    "self_viewers": "int64",
+    "paid_spend": MONEY,
+    "new_follows": "int64",
+    "reviews": "int64",
+    "score_sum": "int64",
+    "complaints": "int64",
+}
 _INT_COLUMNS = (
     "orders",
     "buyers",
@@ -88,12 +121,104 @@ def table_name(grain: Grain) -> str:
     return f"m_brand_{grain}"
 
 
+@dataclass(frozen=True)
+class Bases:
+    """The pre-deduplicated bases the distinct counts read (expressions or stored tables).
+
+    ``buyer_days`` (:func:`private_domain.buyer_days`), ``influencer_days``
+    (:func:`distribution.influencer_days`), ``sku_days`` (:func:`special_supply.sku_days`): each
+    has a ``day`` column, so a week or month counts its distinct buyers, influencers and SKUs
+    from at most one row per day instead of rescanning the orders.
+    """
+
+    buyer_days: ir.Table
+    influencer_days: ir.Table
+    sku_days: ir.Table
+
+    @classmethod
+    def of(cls, facts: ir.Table) -> Bases:
+        return cls(
+            private_domain.buyer_days(facts),
+            distribution.influencer_days(facts),
+            special_supply.sku_days(facts),
+        )
+
+    def since(self, start: date) -> Bases:
+        """The rows of days on or after ``start``."""
+        d = ibis.date(start)
+        return Bases(
+            *(t.filter(t.day >= d) for t in (self.buyer_days, self.influencer_days, self.sku_days))
+        )
+
+
+def _sides(
+    src: Sources, grain: Grain, since: datetime | None, complaint_kinds: Sequence[str]
+) -> list[ir.Table]:
+    since_expr = ibis.timestamp(since) if since is not None else None
+    return [
+        self_operation.session_measures(src, grain, since_expr),
+        traffic.spend_measures(src, grain, since_expr),
+        private_domain.follow_measures(src, grain, since_expr),
+        trust.review_measures(src, grain, complaint_kinds, since_expr),
+    ]
+
+
+def side_days(
+    src: Sources,
+    *,
+    since: datetime | None = None,
+    complaint_kinds: Sequence[str] = ("quality", "misleading"),
+) -> ir.Table:
+    """The additive measures of sessions, ad spend, follows and reviews per brand × ``day``.
+
+    Kept by the refresh over the sources' whole time range (a review can come after the last
+    order), so weeks and months sum days instead of joining reviews to orders again.
+    """
+    parts = []
+    for side in _sides(src, "day", since, complaint_kinds):
+        parts.append(
+            side.select(
+                "brand_id",
+                day=side.period,
+                **{
+                    c: (side[c] if c in side.columns else ibis.literal(0)).cast(ty)
+                    for c, ty in SIDE_COLUMNS.items()
+                },
+            )
+        )
+    u = parts[0]
+    for part in parts[1:]:
+        u = u.union(part)
+    return u.group_by(["brand_id", "day"]).aggregate(
+        **{c: u[c].sum().cast(ty) for c, ty in SIDE_COLUMNS.items()}
+    )
+
+
+def roll_up(
+    day: ir.Table, grain: Grain, columns: Sequence[str], since: date | None = None
+) -> ir.Table:
+    """``columns`` of a per-day table (``day`` or ``period`` column) summed per brand × ``grain``.
+
+    Every additive measure (money, counts, seconds, score sums) of a week or a month is the sum
+    of its days, so the longer grains never rescan the orders.
+    """
+    when = day.day if "day" in day.columns else day.period
+    if since is not None:
+        day = day.filter(when >= ibis.date(since))
+        when = day.day if "day" in day.columns else day.period
+    d = day.select("brand_id", *columns, period=period_of(when, grain))
+    return d.group_by(["brand_id", "period"]).aggregate(**{c: d[c].sum() for c in columns})
+
+
 def brand_period_metrics(
     src: Sources,
     grain: Grain,
     periods: ir.Table,
     *,
     facts: ir.Table | None = None,
+    bases: Bases | None = None,
+    day: ir.Table | None = None,
+    sides: ir.Table | None = None,
     since: datetime | None = None,
     complaint_kinds: Sequence[str] = ("quality", "misleading"),
 ) -> ir.Table:
@@ -105,28 +230,49 @@ def brand_period_metrics(
         A table with a ``period`` column (first days), e.g. :func:`periods.period_table`.
     facts
         The order facts (:func:`gmv.order_facts`), when the caller has materialised them.
+    bases
+        The distinct-count bases (:class:`Bases`), when the caller has materialised them;
+        built from the facts otherwise.
+    day
+        The stored day table: the additive measures of a week or month are rolled up from it
+        instead of aggregating the facts again.
+    sides
+        The stored :func:`side_days`, read instead of the sessions, spend, follows and reviews.
     since
         Start of the first period in ``periods``; lets every source skip older rows.
     """
     if facts is None:
-        facts = gmv.order_facts(src, since)
+        facts = gmv.order_facts(src, since if bases is not None else None)
     elif since is not None:
         facts = facts.filter(facts.paid_at >= ibis.timestamp(since))
-    f = with_period(facts, grain)
-    measures: dict[str, ir.Scalar] = {}
-    for m in MODULES:
-        measures.update(m.order_measures(f))
-    main = f.group_by(["brand_id", "period"]).aggregate(**measures)
-    since_expr = ibis.timestamp(since) if since is not None else None
-    sides = [
-        distribution.concentration_measures(f),
-        self_operation.session_measures(src, grain, since_expr),
-        traffic.spend_measures(src, grain, since_expr),
-        private_domain.follow_measures(src, grain, since_expr),
-        trust.review_measures(src, grain, complaint_kinds, since_expr),
+    if bases is None:
+        bases = Bases.of(facts)
+    if since is not None:
+        bases = bases.since(since.date())
+    start = since.date() if since is not None else None
+    if day is not None and grain != "day":
+        sums = [roll_up(day, grain, ADDITIVE_COLUMNS, start)]
+    else:
+        f = with_period(facts, grain)
+        measures: dict[str, ir.Scalar] = {}
+        for m in MODULES:
+            measures.update(m.order_measures(f))
+        sums = [f.group_by(["brand_id", "period"]).aggregate(**measures)]
+    if sides is not None:
+        sums.append(roll_up(sides, grain, tuple(SIDE_COLUMNS), start))
+    else:
+        sums += _sides(src, grain, since, complaint_kinds)
+    bp = private_domain.buyer_periods(bases.buyer_days, grain)
+    buyers = bp.group_by(["brand_id", "period"]).aggregate(
+        **gmv.buyer_measures(bp), **private_domain.buyer_measures(bp)
+    )
+    distinct = [
+        buyers,
+        distribution.influencer_measures(bases.influencer_days, grain),
+        special_supply.sku_measures(bases.sku_days, grain),
     ]
     t = src.brands.select("brand_id", "category").cross_join(periods.select("period"))
-    for side in (main, *sides):
+    for side in (*sums, *distinct):
         t = attach(t, side, ["brand_id", "period"])
     fills: dict[str, ir.Value] = {}
     for c in t.columns:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ibis.expr.types as ir
 
 from windmaker.metrics.gmv import ratio
+from windmaker.metrics.periods import Grain, period_of
 
 COLUMNS = (
     "distribution_gmv",
@@ -31,21 +32,34 @@ SUPPORT = ("top_influencer_gmv", "influencer_gmv_sq")
 
 
 def order_measures(f: ir.Table) -> dict[str, ir.Scalar]:
-    """distribution_gmv, active_influencers, dedicated_gmv over order facts."""
+    """Additive reductions over order facts: distribution_gmv, dedicated_gmv."""
     return {
         "distribution_gmv": f.net.sum(where=f.is_influencer),
-        "active_influencers": f.account_id.nunique(where=f.is_influencer),
         "dedicated_gmv": f.net.sum(where=f.is_dedicated),
     }
 
 
-def concentration_measures(f: ir.Table) -> ir.Table:
-    """Per brand × period of period-tagged facts: the top influencer's GMV and Σ g_i²."""
-    inf = f.filter(f.is_influencer).select("brand_id", "period", "account_id", "net")
-    g = inf.group_by(["brand_id", "period", "account_id"]).aggregate(g=inf.net.sum())
+def influencer_days(facts: ir.Table) -> ir.Table:
+    """Influencer sales per brand × day × influencer account: ``g`` = Σ net (the base of the
+    distinct influencer counts and the concentration measures)."""
+    inf = facts.filter(facts.is_influencer)
+    inf = inf.select("brand_id", "account_id", "net", day=inf.paid_at.date())
+    return inf.group_by(["brand_id", "day", "account_id"]).aggregate(g=inf.net.sum())
+
+
+def influencer_measures(days: ir.Table, grain: Grain) -> ir.Table:
+    """Per brand × period, from :func:`influencer_days`: active_influencers, the top
+    influencer's GMV and Σ g_i² (``g_i`` the net GMV influencer ``i`` sold for the brand)."""
+    if grain == "day":
+        g = days.select("brand_id", "account_id", "g", period=days.day)
+    else:
+        d = days.mutate(period=period_of(days.day, grain))
+        g = d.group_by(["brand_id", "period", "account_id"]).aggregate(g=d.g.sum())
     gf = g.g.cast("float64")
     return g.group_by(["brand_id", "period"]).aggregate(
-        top_influencer_gmv=g.g.max(), influencer_gmv_sq=(gf * gf).sum()
+        active_influencers=g.count(),
+        top_influencer_gmv=g.g.max(),
+        influencer_gmv_sq=(gf * gf).sum(),
     )
 
 

@@ -28,6 +28,8 @@ delta_gmv, contrib_uv, contrib_watch_time, contrib_conversion, contrib_aov, deco
 
 from __future__ import annotations
 
+from datetime import date
+
 import ibis
 import ibis.expr.types as ir
 import numpy as np
@@ -189,8 +191,9 @@ def _base(t: ir.Table, level: str, entity: str, **extra: ir.Value) -> ir.Table:
 def driver_base(src: Sources, facts: ir.Table, since: ir.Value | None = None) -> ir.Table:
     """The tree's sums per level and entity (BASE_COLUMNS), for sessions started since ``since``.
 
-    ``facts`` must hold every order of those sessions (orders are paid after their session
-    starts, so facts since ``since`` do).
+    ``facts`` (session_id, brand_id, net: the order facts or :func:`gmv.session_orders`) must
+    hold every order of those sessions (orders are paid after their session starts, so facts
+    since ``since`` do).
     """
     s = _sessions(src)
     if since is not None:
@@ -262,6 +265,24 @@ def decompose_drivers(base: ir.Table) -> ir.Table:
     ws = ibis.window(group_by="account_id", order_by=["started_at", "entity_id"])
     sessions = _decompose(sessions, ws, None)
     return monthly.select(*COLUMNS).union(sessions.select(*COLUMNS))
+
+
+def decompose_since(stored: ir.Table, base_new: ir.Table, cut: date) -> ir.Table:
+    """The decomposed rows of months from ``cut`` on, given the stored tree of earlier months.
+
+    ``base_new`` holds the tree's sums (BASE_COLUMNS) of every session started since ``cut`` and
+    of every month since ``cut``. The comparison rows come from ``stored``: the month before
+    ``cut`` for brands and accounts, and each account's last session before ``cut`` (however old):
+    exactly what the full decomposition would compare the new rows with.
+    """
+    prev_month = date(cut.year - (cut.month == 1), (cut.month - 2) % 12 + 1, 1)
+    old = stored.select(*BASE_COLUMNS).cast(base_new.schema())
+    monthly = old.filter((old.level != "session") & (old.period == ibis.date(prev_month)))
+    sess = old.filter((old.level == "session") & (old.period < ibis.date(cut)))
+    sess = sess.mutate(_last=sess.started_at.max().over(ibis.window(group_by="account_id")))
+    last = sess.filter(sess.started_at == sess._last).drop("_last")
+    out = decompose_drivers(monthly.union(last).union(base_new))
+    return out.filter(out.period >= ibis.date(cut))
 
 
 def gmv_drivers(src: Sources, facts: ir.Table) -> ir.Table:

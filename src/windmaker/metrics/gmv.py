@@ -2,10 +2,11 @@
 
 Every order-based metric reads :func:`order_facts`, the orders that count (not ``cancelled``)
 narrowed to the columns metrics need and tagged with the attributes that decide attribution
-(account kind, special-supply SKU, dedicated session, repeat purchase). Each capability module
-contributes *measures* (reductions over these facts) that :mod:`windmaker.metrics.brand_period`
-fuses into one aggregation per grain, so the orders are scanned once per grain, not once per
-metric.
+(account kind, special-supply SKU, dedicated session). Each capability module contributes
+*measures*: additive sums over these facts, which :mod:`windmaker.metrics.brand_period` fuses
+into one aggregation per day and rolls up to weeks and months, and distinct counts over small
+pre-deduplicated bases (brand × day × buyer, × influencer, × SKU), so the orders are scanned
+once, not once per grain or metric.
 
 Definitions (per brand × period, over orders with ``status != 'cancelled'``):
 
@@ -34,7 +35,6 @@ REPEAT_WINDOWS_DAYS = (90, 180)
 COLUMNS = ("net_gmv", "gross_gmv", "orders", "buyers", "aov")
 
 _FACT_COLUMNS = (
-    "order_id",
     "paid_at",
     "brand_id",
     "sku_id",
@@ -71,34 +71,15 @@ def order_facts(src: Sources, since: datetime | None = None) -> ir.Table:
     Columns: the order columns metrics use, ``net = amount − refund_amount``, ``is_self``
     (account kind in ``SELF_ACCOUNT_KINDS``), ``is_influencer``, ``is_special`` (the SKU is
     special supply), ``is_dedicated`` (sold in a session dedicated to the order's brand),
-    ``ship_checked`` (promised and shipped times known), ``is_late`` (shipped after the promise),
-    and ``repeat_90d`` / ``repeat_180d`` (see :func:`with_repeat_flags`).
-
-    ``since`` keeps only orders paid at or after it; the repeat flags still see the earlier
-    orders they need, so the result equals the unfiltered facts restricted to ``since``: each
-    (brand, buyer) of the recent orders gets one stand-in row at its latest earlier order within
-    the longest repeat window, which is all the flags of the recent orders depend on.
+    ``ship_checked`` (promised and shipped times known) and ``is_late`` (shipped after the
+    promise). ``since`` keeps only orders paid at or after it. Repeat purchases are flagged on the
+    buyer bases (:func:`windmaker.metrics.private_domain.buyer_days`), not per order.
     """
     o = src.orders
     o = o.filter(o.status != "cancelled")
-    if since is None:
-        o = with_repeat_flags(o.select(*_FACT_COLUMNS))
-    else:
-        start = ibis.timestamp(since)
-        recent = o.filter(o.paid_at >= start).select(*_FACT_COLUMNS)
-        lookback = start - ibis.interval(days=max(REPEAT_WINDOWS_DAYS))
-        before = o.filter((o.paid_at >= lookback) & (o.paid_at < start))
-        before = before.select("brand_id", "buyer_id", "paid_at").semi_join(
-            recent.select("brand_id", "buyer_id").distinct(), ["brand_id", "buyer_id"]
-        )
-        last = before.group_by(["brand_id", "buyer_id"]).aggregate(paid_at=before.paid_at.max())
-        schema = recent.schema()
-        stand_in = last.select(
-            **{c: (last[c] if c in last.columns else ibis.null(schema[c])) for c in _FACT_COLUMNS}
-        )
-        both = recent.mutate(_recent=True).union(stand_in.mutate(_recent=False))
-        flagged = with_repeat_flags(both)
-        o = flagged.filter(flagged._recent).drop("_recent")
+    if since is not None:
+        o = o.filter(o.paid_at >= ibis.timestamp(since))
+    o = o.select(*_FACT_COLUMNS)
     acct = src.accounts.select("account_id", account_kind="kind")
     sku = src.skus.select("sku_id", is_special=src.skus.special_supply)
     sess = src.live_sessions.select("session_id", "dedicated_brand_id")
@@ -114,7 +95,6 @@ def order_facts(src: Sources, since: datetime | None = None) -> ir.Table:
         "traffic_source",
         "amount",
         "refund_amount",
-        *[f"repeat_{n}d" for n in REPEAT_WINDOWS_DAYS],
         net=f.amount - f.refund_amount,
         is_self=f.account_kind.isin(contract.SELF_ACCOUNT_KINDS).fill_null(False),
         is_influencer=(f.account_kind == "influencer").fill_null(False),
@@ -125,25 +105,16 @@ def order_facts(src: Sources, since: datetime | None = None) -> ir.Table:
     )
 
 
-def with_repeat_flags(orders: ir.Table) -> ir.Table:
-    """Add ``repeat_{N}d``: the buyer had bought from the same brand in the N days before.
+def session_orders(src: Sources, since: datetime) -> ir.Table:
+    """The counted orders sold in a live session, paid since ``since``: session_id, brand_id, net.
 
-    ``repeat_Nd(o) = ∃ o′ (same brand, same buyer, not cancelled): o.paid_at − N days ≤
-    o′.paid_at < o.paid_at``. Computed from the previous order of the buyer at the brand
-    (``lag(paid_at)`` ordered by paid_at, order_id); two orders paid in the same second are one
-    basket, not a repurchase.
+    What the driver tree reads, without the joins of :func:`order_facts`.
     """
-    w = ibis.window(group_by=["brand_id", "buyer_id"], order_by=["paid_at", "order_id"])
-    prev = orders.paid_at.lag().over(w)
-    flags = {
-        f"repeat_{n}d": (
-            prev.notnull()
-            & (orders.paid_at > prev)
-            & (orders.paid_at <= prev + ibis.interval(days=n))
-        ).fill_null(False)
-        for n in REPEAT_WINDOWS_DAYS
-    }
-    return orders.mutate(**flags)
+    o = src.orders
+    o = o.filter(
+        (o.status != "cancelled") & o.session_id.notnull() & (o.paid_at >= ibis.timestamp(since))
+    )
+    return o.select("session_id", "brand_id", net=o.amount - o.refund_amount)
 
 
 def with_period(f: ir.Table, grain: Grain, column: str = "paid_at") -> ir.Table:
@@ -152,13 +123,13 @@ def with_period(f: ir.Table, grain: Grain, column: str = "paid_at") -> ir.Table:
 
 
 def order_measures(f: ir.Table) -> dict[str, ir.Scalar]:
-    """Reductions over order facts: net_gmv, gross_gmv, orders, buyers."""
-    return {
-        "net_gmv": f.net.sum(),
-        "gross_gmv": f.amount.sum(),
-        "orders": f.count(),
-        "buyers": f.buyer_id.nunique(),
-    }
+    """Additive reductions over order facts: net_gmv, gross_gmv, orders."""
+    return {"net_gmv": f.net.sum(), "gross_gmv": f.amount.sum(), "orders": f.count()}
+
+
+def buyer_measures(bp: ir.Table) -> dict[str, ir.Scalar]:
+    """Over one row per brand × period × buyer (:func:`private_domain.buyer_periods`): buyers."""
+    return {"buyers": bp.count()}
 
 
 def derive(t: ir.Table) -> dict[str, ir.Value]:

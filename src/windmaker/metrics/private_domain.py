@@ -18,6 +18,7 @@ And per brand × first-purchase month (cohort) × month, :func:`cohort_retention
 
 from __future__ import annotations
 
+import ibis
 import ibis.expr.types as ir
 
 from windmaker.metrics.gmv import REPEAT_WINDOWS_DAYS, ratio
@@ -35,11 +36,77 @@ SUPPORT = tuple(f"repeat_buyers_{n}d" for n in REPEAT_WINDOWS_DAYS)
 
 
 def order_measures(f: ir.Table) -> dict[str, ir.Scalar]:
-    """follower_gmv and the repeat buyers (distinct buyers with a repeat-flagged order)."""
-    out: dict[str, ir.Scalar] = {"follower_gmv": f.net.sum(where=f.traffic_source == "follow")}
-    for n in REPEAT_WINDOWS_DAYS:
-        out[f"repeat_buyers_{n}d"] = f.buyer_id.nunique(where=f[f"repeat_{n}d"])
-    return out
+    """Additive reductions over order facts: follower_gmv."""
+    return {"follower_gmv": f.net.sum(where=f.traffic_source == "follow")}
+
+
+def buyer_days(facts: ir.Table, prior: ir.Table | None = None) -> ir.Table:
+    """One row per brand × buyer × day with an order: the base of buyers, repeats and cohorts.
+
+    Columns: brand_id, buyer_id, day, last_at (the day's last order time), repeat_90d,
+    repeat_180d, cohort. With ``first_at``/``last_at`` the day's first and last order times and
+    ``prev`` the buyer's last order time at the brand on an earlier day:
+
+        repeat_Nd = first_at < last_at  or  first_at ≤ prev + N days
+
+    which is "some order of the day came within N days after an earlier order of the same buyer
+    at the same brand" (two orders paid in the same second are one basket, not a repurchase: the
+    same-day case needs two distinct times). ``cohort`` is the month of the buyer's first order
+    at the brand.
+
+    ``prior`` (brand_id, buyer_id, prev_last_at, prior_cohort) carries what came before the facts'
+    first day, so a refresh can flag new days without re-reading older orders.
+    """
+    f = facts.select("brand_id", "buyer_id", "paid_at", day=facts.paid_at.date())
+    g = f.group_by(["brand_id", "buyer_id", "day"]).aggregate(
+        first_at=f.paid_at.min(), last_at=f.paid_at.max()
+    )
+    w = ibis.window(group_by=["brand_id", "buyer_id"], order_by="day")
+    g = g.mutate(prev=g.last_at.lag().over(w), first_day=g.day.min().over(w))
+    cohort = period_of(g.first_day, "month")
+    if prior is not None:
+        j = g.left_join(prior, ["brand_id", "buyer_id"])
+        j = j.drop(*[c for c in j.columns if c.endswith("_right")])
+        g = j.mutate(prev=j.prev.fill_null(j.prev_last_at))
+        cohort = j.prior_cohort.fill_null(period_of(j.first_day, "month"))
+    flags = {
+        f"repeat_{n}d": (
+            (g.first_at < g.last_at)
+            | (g.prev.notnull() & (g.first_at <= g.prev + ibis.interval(days=n)))
+        ).fill_null(False)
+        for n in REPEAT_WINDOWS_DAYS
+    }
+    return g.select("brand_id", "buyer_id", "day", "last_at", **flags, cohort=cohort)
+
+
+def buyer_prior(stored: ir.Table, facts: ir.Table, before: ir.Value) -> ir.Table:
+    """For the buyers of ``facts``: their last order time and cohort from stored buyer days.
+
+    ``stored`` is :func:`buyer_days` as kept by the refresh; only its days before ``before``
+    count. The result is the ``prior`` of :func:`buyer_days`.
+    """
+    keys = facts.select("brand_id", "buyer_id").distinct()
+    old = stored.filter(stored.day < before).semi_join(keys, ["brand_id", "buyer_id"])
+    return old.group_by(["brand_id", "buyer_id"]).aggregate(
+        prev_last_at=old.last_at.max(), prior_cohort=old.cohort.min()
+    )
+
+
+def buyer_periods(days: ir.Table, grain: Grain) -> ir.Table:
+    """One row per brand × period × buyer with an order: whether any day was a repeat."""
+    if grain == "day":
+        return days.select(
+            "brand_id", "buyer_id", *[f"repeat_{n}d" for n in REPEAT_WINDOWS_DAYS], period="day"
+        )
+    d = days.mutate(period=period_of(days.day, grain))
+    return d.group_by(["brand_id", "period", "buyer_id"]).aggregate(
+        **{f"repeat_{n}d": d[f"repeat_{n}d"].any() for n in REPEAT_WINDOWS_DAYS}
+    )
+
+
+def buyer_measures(bp: ir.Table) -> dict[str, ir.Scalar]:
+    """Over :func:`buyer_periods`: the repeat buyers (buyers with a repeat day in the period)."""
+    return {f"repeat_buyers_{n}d": bp.count(where=bp[f"repeat_{n}d"]) for n in REPEAT_WINDOWS_DAYS}
 
 
 def follow_measures(src: Sources, grain: Grain, since: ir.Value | None = None) -> ir.Table:
@@ -62,13 +129,15 @@ def derive(t: ir.Table) -> dict[str, ir.Value]:
     return out
 
 
-def first_purchases(facts: ir.Table) -> ir.Table:
-    """Each buyer's cohort at each brand: brand_id, buyer_id, cohort (month of the first order)."""
-    first = facts.group_by(["brand_id", "buyer_id"]).aggregate(first_paid_at=facts.paid_at.min())
-    return first.select("brand_id", "buyer_id", cohort=period_of(first.first_paid_at, "month"))
+def cohort_counts(days: ir.Table) -> ir.Table:
+    """Active buyers per brand × cohort × month, from :func:`buyer_days`."""
+    active = days.select(
+        "brand_id", "buyer_id", "cohort", period=period_of(days.day, "month")
+    ).distinct()
+    return active.group_by(["brand_id", "cohort", "period"]).aggregate(active_buyers=active.count())
 
 
-def cohort_retention(facts: ir.Table, cohorts: ir.Table) -> ir.Table:
+def cohort_retention(counts: ir.Table, sizes: ir.Table | None = None) -> ir.Table:
     """Cohort retention by first-purchase month (``m_cohort_retention``).
 
     For brand ``B``, cohort ``c`` (the buyers whose first non-cancelled order from ``B`` was in
@@ -77,16 +146,16 @@ def cohort_retention(facts: ir.Table, cohorts: ir.Table) -> ir.Table:
     cohort_buyers``, ``months_since = months from c to P`` (0 = the cohort's own month, where
     retention is 1). Rows exist for (cohort, month) pairs with at least one active buyer.
 
-    ``facts`` are the order facts of the months to compute; ``cohorts`` is
-    :func:`first_purchases` over all orders (kept as state by the refresh).
+    ``counts`` is :func:`cohort_counts` of the months to compute. Every buyer of a cohort is
+    active in the cohort's own month, so the size is that month's active count; ``sizes``
+    (brand_id, cohort, cohort_buyers) supplies the sizes of cohorts older than ``counts``.
     """
-    active = facts.select(
-        "brand_id", "buyer_id", period=period_of(facts.paid_at, "month")
-    ).distinct()
-    j = active.inner_join(cohorts, ["brand_id", "buyer_id"])
-    counts = j.group_by(["brand_id", "cohort", "period"]).aggregate(active_buyers=j.count())
-    sizes = cohorts.group_by(["brand_id", "cohort"]).aggregate(cohort_buyers=cohorts.count())
-    out = counts.inner_join(sizes, ["brand_id", "cohort"])
+    own = counts.filter(counts.period == counts.cohort)
+    s = own.select("brand_id", "cohort", cohort_buyers=own.active_buyers.cast("int64"))
+    if sizes is not None:
+        s = sizes.select("brand_id", "cohort", cohort_buyers=sizes.cohort_buyers.cast("int64"))
+        s = s.union(own.select("brand_id", "cohort", cohort_buyers=own.active_buyers.cast("int64")))
+    out = counts.inner_join(s, ["brand_id", "cohort"])
     months_since = (out.period.year() - out.cohort.year()) * 12 + (
         out.period.month() - out.cohort.month()
     )

@@ -39,8 +39,13 @@ from windmaker.metrics.periods import GRAINS, period_start, period_table
 from windmaker.metrics.sources import Sources
 
 STATE = "_m_refresh_state"
-COHORT_STATE = "_m_buyer_cohort"
 FACTS = "_m_facts"
+#: The distinct-count bases kept between refreshes (see :class:`brand_period.Bases`).
+BUYER_DAYS = "_m_buyer_day"
+INFLUENCER_DAYS = "_m_influencer_day"
+SKU_DAYS = "_m_sku_day"
+SIDE_DAYS = "_m_side_day"
+BASES = (BUYER_DAYS, INFLUENCER_DAYS, SKU_DAYS, SIDE_DAYS)
 COHORTS = "m_cohort_retention"
 DRIVERS = "m_gmv_drivers"
 PERCENTILES = "m_percentile"
@@ -133,7 +138,7 @@ def _state_table(now: pd.DataFrame) -> pa.Table:
 
 def _plan(wh: Any, now: pd.DataFrame) -> tuple[str, date | None, str]:
     """(mode, first changed day, reason) from the stored state and the current sources."""
-    if not all(wh.has_table(t) for t in (*TABLES, STATE, COHORT_STATE)):
+    if not all(wh.has_table(t) for t in (*TABLES, STATE, *BASES)):
         return "full", None, "no stored metric tables"
     prev = _frame(wh, wh.table(STATE)).set_index("source")
     lo: datetime | None = None
@@ -185,6 +190,23 @@ def _replace(wh: Any, name: str, expr: ir.Table) -> None:
     wh.drop(staging)
 
 
+def _fields(b: brand_period.Bases) -> tuple[ir.Table, ir.Table, ir.Table]:
+    return b.buyer_days, b.influencer_days, b.sku_days
+
+
+def _driver_cut(wh: Any, src: Sources, facts: ir.Table, month: date) -> date:
+    """The first month of the driver tree to recompute: ``month``, or the earlier month of a
+    session that the new orders were sold in (an order can be paid after its session's month)."""
+    s = src.live_sessions
+    hit = s.select("session_id", "started_at").semi_join(
+        facts.filter(facts.session_id.notnull()).select("session_id"), "session_id"
+    )
+    first = _ts(_frame(wh, hit.aggregate(lo=hit.started_at.min()))["lo"].iloc[0])
+    if first is None or first.date() >= month:
+        return month
+    return period_start(first.date(), "month")
+
+
 def metric_expressions(
     src: Sources,
     first_day: date,
@@ -198,12 +220,14 @@ def metric_expressions(
     """
     config = config or load_metrics_config()
     facts = gmv.order_facts(src)
+    bases = brand_period.Bases.of(facts)
     out: dict[str, ir.Table] = {}
     day = brand_period.brand_period_metrics(
         src,
         "day",
         period_table(first_day, last_day, "day"),
         facts=facts,
+        bases=bases,
         complaint_kinds=config.complaint_kinds,
     )
     trailing = brand_period.trailing_net_gmv(day)
@@ -213,14 +237,19 @@ def metric_expressions(
             day
             if grain == "day"
             else brand_period.brand_period_metrics(
-                src, grain, periods, facts=facts, complaint_kinds=config.complaint_kinds
+                src,
+                grain,
+                periods,
+                facts=facts,
+                bases=bases,
+                complaint_kinds=config.complaint_kinds,
             )
         )
         t = brand_period.with_trailing(t, trailing, periods)
         if grain == "month":
             t = brand_period.with_months_with_sales(t)
         out[brand_period.table_name(grain)] = t
-    out[COHORTS] = private_domain.cohort_retention(facts, private_domain.first_purchases(facts))
+    out[COHORTS] = private_domain.cohort_retention(private_domain.cohort_counts(bases.buyer_days))
     out[DRIVERS] = drivers.gmv_drivers(src, facts)
     month = category.present(out[brand_period.table_name("month")], src.brands)
     out[PERCENTILES] = category.percentiles(month)
@@ -279,29 +308,50 @@ def refresh(
     src = Sources.of(wh.table, excluded)
     lap("inspect")
 
-    # facts: the orders that count, tagged, from the first affected period on
+    # facts of the new days, and the distinct-count bases kept between refreshes
     step("facts")
-    starts = {g: period_start(lo_day, g) if incremental else None for g in GRAINS}  # type: ignore[arg-type]
-    since_all: datetime | None = None
-    if incremental:
-        since_all = datetime.combine(min(d for d in starts.values() if d), time())
-    wh.write(FACTS, gmv.order_facts(src, since_all))
+    since_d = datetime.combine(lo_day, time()) if incremental else None  # type: ignore[arg-type]
+    wh.write(FACTS, gmv.order_facts(src, since_d))
     facts = wh.table(FACTS)
+    fresh = brand_period.Bases.of(facts)
+    sides = brand_period.side_days(src, since=since_d, complaint_kinds=config.complaint_kinds)
+    if since_d is None:
+        for name, expr in zip(BASES, (*_fields(fresh), sides), strict=True):
+            wh.write(name, expr.order_by("day"))
+    else:
+        prior = private_domain.buyer_prior(wh.table(BUYER_DAYS), facts, ibis.date(lo_day))
+        wh.write(f"{BUYER_DAYS}_new", private_domain.buyer_days(facts, prior))
+        wh.write(f"{SIDE_DAYS}_new", sides)
+        staged = (
+            wh.table(f"{BUYER_DAYS}_new"),
+            *_fields(fresh)[1:],
+            wh.table(f"{SIDE_DAYS}_new"),
+        )
+        for name, expr in zip(BASES, staged, strict=True):
+            wh.delete_from(name, "day", lo_day)
+            wh.insert(name, expr.select(*wh.table(name).columns))
+        wh.drop(f"{BUYER_DAYS}_new")
+        wh.drop(f"{SIDE_DAYS}_new")
+    bases = brand_period.Bases(*(wh.table(n) for n in BASES[:3]))
     lap("facts")
 
-    # brand × period tables
+    # brand × period tables: days from the facts, weeks and months rolled up from the days
+    starts = {g: period_start(lo_day, g) if incremental else None for g in GRAINS}  # type: ignore[arg-type]
     day_name = brand_period.table_name("day")
     for grain in GRAINS:
         step(grain)
         name = brand_period.table_name(grain)
         start_g = starts[grain]
         since_g = datetime.combine(start_g, time()) if start_g is not None else None
-        ends = period_table(first_day, last_day, grain)
+        ends = period_table(start_g or first_day, last_day, grain)
         new = brand_period.brand_period_metrics(
             src,
             grain,
-            period_table(start_g or first_day, last_day, grain),
+            ends,
             facts=facts,
+            bases=bases,
+            day=None if grain == "day" else wh.table(day_name),
+            sides=wh.table(SIDE_DAYS),
             since=since_g,
             complaint_kinds=config.complaint_kinds,
         )
@@ -311,66 +361,80 @@ def refresh(
             if start_g is not None:
                 back = start_g - timedelta(days=max(brand_period.TRAILING_DAYS) - 1)
                 stored = wh.table(name).select(*new.columns).cast(new.schema())
-                context = stored.filter((stored.period >= back) & (stored.period < start_g)).union(
-                    new
-                )
+                context = stored.filter(
+                    (stored.period >= ibis.date(back)) & (stored.period < ibis.date(start_g))
+                ).union(new)
             out = brand_period.with_trailing(new, brand_period.trailing_net_gmv(context), ends)
         else:
             day = wh.table(day_name)
+            if start_g is not None:
+                day = day.filter(day.period >= ibis.date(start_g))
             trailing = day.select(
                 "brand_id",
                 period_end="period",
                 **{c: day[c] for c in brand_period.TRAILING_COLUMNS},
             )
             out = brand_period.with_trailing(new, trailing, ends)
-        if start_g is not None:
-            old = wh.table(name)
-            old = old.select(*out.columns).cast(out.schema())
-            out = old.filter(old.period < start_g).union(out)
         if grain == "month":
+            if start_g is not None:
+                old = wh.table(name)
+                old = old.select(*out.columns).cast(out.schema())
+                out = old.filter(old.period < ibis.date(start_g)).union(out)
             out = brand_period.with_months_with_sales(out)
-        _replace(wh, name, out.order_by(["brand_id", "period"]))
+            _replace(wh, name, out.order_by(["brand_id", "period"]))
+        elif start_g is None:
+            wh.write(name, out.order_by(["period", "brand_id"]))
+        else:
+            wh.delete_from(name, "period", start_g)
+            wh.insert(name, out.select(*wh.table(name).columns).cast(wh.table(name).schema()))
         lap(grain)
 
-    # cohorts
+    # cohorts: active buyers per cohort × month, from the buyer days
     step("cohorts")
     month_since = starts["month"]
-    if incremental and month_since is not None:
-        cut = ibis.timestamp(datetime.combine(month_since, time()))
-        f_m = facts.filter(facts.paid_at >= cut)
-        state = wh.table(COHORT_STATE)
-        fresh = private_domain.first_purchases(f_m).anti_join(state, ["brand_id", "buyer_id"])
-        wh.insert(COHORT_STATE, fresh)
-        new_c = private_domain.cohort_retention(f_m, wh.table(COHORT_STATE))
+    if month_since is not None:
+        b = bases.buyer_days
+        counts = private_domain.cohort_counts(b.filter(b.day >= ibis.date(month_since)))
         old_c = wh.table(COHORTS)
-        new_c = new_c.select(*old_c.columns)
+        sizes = old_c.filter(
+            (old_c.period == old_c.cohort) & (old_c.cohort < ibis.date(month_since))
+        )
+        new_c = private_domain.cohort_retention(counts, sizes).select(*old_c.columns)
         old_c = old_c.cast(new_c.schema())
-        out_c = old_c.filter(old_c.period < month_since).union(new_c)
+        out_c = old_c.filter(old_c.period < ibis.date(month_since)).union(new_c)
     else:
-        wh.write(COHORT_STATE, private_domain.first_purchases(facts))
-        out_c = private_domain.cohort_retention(facts, wh.table(COHORT_STATE))
+        out_c = private_domain.cohort_retention(private_domain.cohort_counts(bases.buyer_days))
     _replace(wh, COHORTS, out_c.order_by(["brand_id", "cohort", "period"]))
     lap("cohorts")
 
-    # driver tree
+    # driver tree: from the earliest month a new order or session touches
     step("drivers")
-    if incremental and month_since is not None:
-        cut = ibis.timestamp(datetime.combine(month_since, time()))
-        base_new = drivers.driver_base(src, facts.filter(facts.paid_at >= cut), cut)
-        old_d = wh.table(DRIVERS)
-        base_old = old_d.filter(old_d.period < month_since).select(*drivers.BASE_COLUMNS)
-        base_old = base_old.cast(base_new.schema())
-        out_d = drivers.decompose_drivers(base_old.union(base_new))
+    if month_since is not None:
+        cut = _driver_cut(wh, src, facts, month_since)
+        since_c = datetime.combine(cut, time())
+        sales = gmv.session_orders(src, since_c)
+        base_new = drivers.driver_base(src, sales, ibis.timestamp(since_c))
+        out_d = drivers.decompose_since(wh.table(DRIVERS), base_new, cut)
+        wh.delete_from(DRIVERS, "period", cut)
+        wh.insert(DRIVERS, out_d.select(*wh.table(DRIVERS).columns))
     else:
-        out_d = drivers.gmv_drivers(src, facts)
-    _replace(wh, DRIVERS, out_d)
+        wh.write(DRIVERS, drivers.gmv_drivers(src, facts))
     lap("drivers")
 
-    # category benchmarks
+    # category benchmarks: within category × month, so only the recomputed months change
     step("category")
     month = category.present(wh.table(brand_period.table_name("month")), src.brands)
-    wh.write(PERCENTILES, category.percentiles(month))
-    wh.write(CAPABILITIES, category.capabilities(month, config))
+    if month_since is not None:
+        month = month.filter(month.period >= ibis.date(month_since))
+        for name, expr in (
+            (PERCENTILES, category.percentiles(month)),
+            (CAPABILITIES, category.capabilities(month, config)),
+        ):
+            wh.delete_from(name, "period", month_since)
+            wh.insert(name, expr.select(*wh.table(name).columns))
+    else:
+        wh.write(PERCENTILES, category.percentiles(month))
+        wh.write(CAPABILITIES, category.capabilities(month, config))
     lap("category")
 
     wh.drop(FACTS)

@@ -12,17 +12,27 @@ from __future__ import annotations
 import ibis.expr.types as ir
 
 from windmaker.metrics.gmv import ratio
+from windmaker.metrics.periods import Grain, period_of
 
 COLUMNS = ("special_supply_gmv", "special_supply_share", "special_supply_skus")
 SUPPORT: tuple[str, ...] = ()
 
 
 def order_measures(f: ir.Table) -> dict[str, ir.Scalar]:
-    """special_supply_gmv and special_supply_skus over order facts."""
-    return {
-        "special_supply_gmv": f.net.sum(where=f.is_special),
-        "special_supply_skus": f.sku_id.nunique(where=f.is_special),
-    }
+    """Additive reductions over order facts: special_supply_gmv."""
+    return {"special_supply_gmv": f.net.sum(where=f.is_special)}
+
+
+def sku_days(facts: ir.Table) -> ir.Table:
+    """The special-supply SKUs sold per brand × day (the base of the distinct SKU count)."""
+    sp = facts.filter(facts.is_special)
+    return sp.select("brand_id", "sku_id", day=sp.paid_at.date()).distinct()
+
+
+def sku_measures(days: ir.Table, grain: Grain) -> ir.Table:
+    """Per brand × period, from :func:`sku_days`: special_supply_skus."""
+    d = days.select("brand_id", "sku_id", period=period_of(days.day, grain)).distinct()
+    return d.group_by(["brand_id", "period"]).aggregate(special_supply_skus=d.count())
 
 
 def derive(t: ir.Table) -> dict[str, ir.Value]:

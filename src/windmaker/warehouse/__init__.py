@@ -111,6 +111,21 @@ class Warehouse:
     def insert(self, name: str, obj: ibis.Table | pa.Table | pd.DataFrame) -> None:
         self.backend.insert(name, obj)
 
+    def delete_from(self, name: str, column: str, start: Any) -> None:
+        """Delete the rows of ``name`` whose ``column`` is at or after ``start``.
+
+        An incremental refresh replaces only its latest periods this way, instead of rewriting
+        whole tables. Engines without ``DELETE`` (Spark) rewrite the kept rows via a staging table.
+        """
+        if self.engine == "duckdb":
+            self.duckdb.execute(f'DELETE FROM "{name}" WHERE "{column}" >= ?', [start])
+            return
+        t = self.table(name)
+        staging = f"_{name}_staging"
+        self.write(staging, t.filter(t[column] < ibis.literal(start)))
+        self.write(name, self.table(staging))
+        self.drop(staging)
+
     def drop(self, name: str) -> None:
         self.backend.drop_table(name, force=True)
 
