@@ -17,6 +17,7 @@ AdmissionCriterion = Literal[
 ]
 EvaluationMetric = Literal[
     "client_uplift",
+    "client_uplift_year",
     "capability_uplift",
     "stage_advancement_rate",
     "client_retention",
@@ -67,9 +68,12 @@ class Bound(_Strict):
 
 class EvaluationConfig(_Strict):
     growth_months: int = Field(ge=2, le=24)
+    trend_months: int = Field(ge=2, le=24)
     min_months: int = Field(ge=2)
     capability_months: int = Field(ge=1, le=12)
     peer_count: int = Field(ge=1)
+    ramp_months: int = Field(ge=0, le=12)
+    shrinkage_clients: float = Field(ge=0)
     min_clients: int = Field(ge=1)
     standards: dict[EvaluationMetric, Bound]
     weights: dict[EvaluationMetric, float]

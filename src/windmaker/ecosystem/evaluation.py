@@ -8,13 +8,22 @@ For period ``P`` (a month):
   months ending with ``P`` while the provider served it (the pooled within-stage OLS slope of
   ln GMV on the month, so a jump from one ladder stage to the next is not counted as growth; at
   least ``min_months`` months); its **uplift** = growth − median growth of its comparable
-  unserved brands (same category, served by nobody in the window, the ``peer_count`` nearest in
-  ln mean monthly GMV). **client_uplift** = mean uplift over the provider's clients.
+  unserved brands (served by nobody in the window; same category and stage at the start of the
+  window, widening to the same stage, the same category, then all when fewer than
+  ``peer_count``; the ``peer_count`` nearest in ln mean monthly GMV). **client_uplift** = mean
+  uplift over the provider's clients. A brand's launch ramp (its first ``ramp_months`` months
+  from its first sale, when that comes after the first month of data) is left out of every
+  trend: ramping up is not growth.
+- **client_uplift_year**: the same over the ``trend_months`` months ending with ``P``, as
+  Σ wᵢ·upliftᵢ / Σ wᵢ with wᵢ = Σ(t − t̄)² of client i's months (the slope's precision up to
+  the noise variance): month noise of ~10 % leaves a 6-month trend uncertain by ±3 %/month, a
+  12-month one by ±1 %.
 - **capability_uplift**: a provider works on the capabilities it declares, so for each client
   and each declared capability, the trend per month of the brand's capability index
   (``m_capability``) over the ``capability_months`` months ending with ``P`` while served
   (pooled within-stage slope, as for GMV) minus the median trend of the same capability among
-  comparable unserved brands; averaged over the provider's clients and capabilities.
+  comparable unserved brands; averaged over the provider's clients and capabilities with the
+  same precision weights.
 - **stage_advancement_rate** = share of those clients whose stage at ``P`` is above their stage
   at ``P−L`` (ladder order zero_breaking < climbing < ka < ska).
 - **client_retention** = share of brands served on the first day of ``W1`` still served at the
@@ -24,8 +33,11 @@ For period ``P`` (a month):
 - **action_completion** = done / (due by the end of ``P`` and not dropped) over the clients'
   action items.
 
-The composite **score** = Σ weightₘ · (mₘ − median over providers) / IQR over providers (a
-missing metric counts as the median). A provider with at least ``min_clients`` clients is below
+The composite **score** = Σ weightₘ · (m̃ₘ − median over providers) / IQR over providers (a
+missing metric counts as the median), where m̃ = (n·m + k·μ) / (n + k) shrinks a client-averaged
+metric (the uplifts, stage advancement) towards μ, its mean over all clients, with n the
+provider's clients and k = ``shrinkage_clients``: one lucky client does not top the ranking.
+The metrics reported and judged against the standard are the unshrunk m. A provider with at least ``min_clients`` clients is below
 the standard when any metric is outside its bound, or at once on a severe violation.
 """
 
@@ -44,6 +56,7 @@ from windmaker.ecosystem.config import EvaluationConfig
 
 METRICS = (
     "client_uplift",
+    "client_uplift_year",
     "capability_uplift",
     "stage_advancement_rate",
     "client_retention",
@@ -53,6 +66,7 @@ METRICS = (
 
 _METRIC_ZH = {
     "client_uplift": "客户增长超额",
+    "client_uplift_year": "客户全年增长超额",
     "capability_uplift": "客户能力提升超额",
     "stage_advancement_rate": "阶梯晋级率",
     "client_retention": "客户留存率",
@@ -129,28 +143,81 @@ def _window_gmv(bm: pd.DataFrame, first: date, last: date) -> pd.Series:
 
 
 def _peer_growth(clients: pd.DataFrame, unserved: pd.DataFrame, peer_count: int) -> pd.Series:
-    """Median growth of each client's ``peer_count`` nearest unserved brands (same category).
+    """Median growth of each client's ``peer_count`` nearest unserved brands (by ``log_base``).
 
-    Falls back to unserved brands of every category when the category has none.
+    Peers are looked for among unserved brands of the same category and starting stage
+    (``start_stage``), then of the same stage in any category, then of the same category, then
+    among all: the first of these pools holding at least ``peer_count`` brands (else the
+    largest of them) is used, so a thin category still gets comparable peers.
     """
     out = pd.Series(np.nan, index=clients.index, dtype="float64")
     if unserved.empty:
         return out
-    all_size = unserved["log_base"].to_numpy()
-    all_growth = unserved["growth"].to_numpy()
-    by_cat = {c: g for c, g in unserved.groupby("category")}
-    for cat, group in clients.groupby("category"):
-        peers = by_cat.get(cat)
-        size, growth = (
-            (peers["log_base"].to_numpy(), peers["growth"].to_numpy())
-            if peers is not None
-            else (all_size, all_growth)
-        )
-        k = min(peer_count, len(size))
-        dist = np.abs(group["log_base"].to_numpy()[:, None] - size[None, :])
+    pools: tuple[list[str], ...] = (["category", "start_stage"], ["start_stage"], ["category"], [])
+    size, growth = unserved["log_base"].to_numpy(), unserved["growth"].to_numpy()
+    keyed = {
+        tuple(keys): {
+            (k if isinstance(k, tuple) else (k,)): np.asarray(idx)
+            for k, idx in unserved.groupby(keys, observed=True).indices.items()
+        }
+        if keys
+        else {(): np.arange(len(unserved))}
+        for keys in pools
+    }
+    for (cat, stage), group in clients.groupby(["category", "start_stage"], dropna=False):
+        best: np.ndarray = np.arange(0)
+        for keys in pools:
+            value = tuple({"category": cat, "start_stage": stage}[k] for k in keys)
+            idx = keyed[tuple(keys)].get(value, np.arange(0))
+            if len(idx) > len(best):
+                best = idx
+            if len(best) >= peer_count:
+                break
+        if len(best) == 0:
+            continue
+        k = min(peer_count, len(best))
+        dist = np.abs(group["log_base"].to_numpy()[:, None] - size[best][None, :])
         nearest = np.argpartition(dist, k - 1, axis=1)[:, :k]
-        out.loc[group.index] = np.median(growth[nearest], axis=1)
+        out.loc[group.index] = np.median(growth[best][nearest], axis=1)
     return out
+
+
+def _brand_frame(
+    bm: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp, stages: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Per brand in [first, last]: category, mean monthly GMV (``base``), ``log_base`` and the
+    stage of its first month in the window (``start_stage``, "unknown" without stages)."""
+    win = bm[(bm["period"] >= first) & (bm["period"] <= last)]
+    brands = win.groupby("brand_id").agg(category=("category", "first"), base=("net_gmv", "mean"))
+    brands["log_base"] = np.log(brands["base"].clip(lower=0) + 1.0)
+    brands["start_stage"] = "unknown"
+    if stages is not None and not stages.empty:
+        st = stages[["brand_id", "period", "stage"]].copy()
+        st["period"] = pd.to_datetime(st["period"])
+        st = st[(st["period"] >= first) & (st["period"] <= last)].sort_values("period")
+        start = st.groupby("brand_id")["stage"].first()
+        brands["start_stage"] = start.reindex(brands.index).fillna("unknown").astype(str)
+    return brands
+
+
+def _launch_rows(bm: pd.DataFrame, ramp_months: int) -> pd.DataFrame:
+    """(brand_id, period) of each brand's launch ramp: its first ``ramp_months`` months from its
+    first month with sales, for brands whose first sale comes after the first month of data
+    (a brand selling from the start may have launched long before)."""
+    sold = bm[bm["net_gmv"] > 0]
+    if sold.empty or ramp_months == 0:
+        return pd.DataFrame(columns=["brand_id", "period"])
+    first = sold.groupby("brand_id")["period"].min()
+    first = first[first > bm["period"].min()]
+    rows = [(b, f + pd.DateOffset(months=i)) for b, f in first.items() for i in range(ramp_months)]
+    return pd.DataFrame(rows, columns=["brand_id", "period"])
+
+
+def _drop_launch(rows: pd.DataFrame, launch: pd.DataFrame) -> pd.DataFrame:
+    if launch.empty:
+        return rows
+    key = pd.MultiIndex.from_frame(launch[["brand_id", "period"]])
+    return rows[~pd.MultiIndex.from_frame(rows[["brand_id", "period"]]).isin(key)]
 
 
 def _served_months(a: pd.DataFrame, months: pd.Series) -> pd.DataFrame:
@@ -187,15 +254,25 @@ def client_effects(
     """Client-level growth (log-GMV trend per month) and uplift over comparable unserved brands.
 
     Columns: provider_id, brand_id, category, base_gmv (mean monthly GMV in the window),
-    growth, peer_growth, uplift — see the module docstring.
+    growth, peer_growth, uplift — see the module docstring — and weight (Σ(t − t̄)² of the
+    months behind the trend: the precision of the slope up to the noise variance).
     """
-    cols = ["provider_id", "brand_id", "category", "base_gmv", "growth", "peer_growth", "uplift"]
+    cols = [
+        "provider_id",
+        "brand_id",
+        "category",
+        "base_gmv",
+        "growth",
+        "peer_growth",
+        "uplift",
+        "weight",
+    ]
     bm = _frame(brand_month)
     a = _prepare_assignments(assignments)
     L = config.growth_months
     first = pd.Timestamp(_shift(period, -(L - 1)))
     win = bm[(bm["period"] >= first) & (bm["period"] <= pd.Timestamp(period))]
-    win = win[win["net_gmv"] > 0].copy()
+    win = _drop_launch(win[win["net_gmv"] > 0], _launch_rows(bm, config.ramp_months)).copy()
     win["t"] = (win["period"].dt.year - first.year) * 12 + win["period"].dt.month - first.month
     win["y"] = np.log(win["net_gmv"])
     if stages is not None and not stages.empty:
@@ -205,8 +282,7 @@ def client_effects(
         win["seg"] = win["stage"].fillna("unknown")
     else:
         win["seg"] = "all"
-    brands = win.groupby("brand_id").agg(category=("category", "first"), base=("net_gmv", "mean"))
-    brands["log_base"] = np.log(brands["base"] + 1.0)
+    brands = _brand_frame(bm, first, pd.Timestamp(period), stages)
     months = pd.Series(sorted(win["period"].unique()))
     served = (
         _served_months(a, months)
@@ -224,6 +300,7 @@ def client_effects(
     clients["peer_growth"] = _peer_growth(clients, peers, config.peer_count)
     clients["uplift"] = clients["growth"] - clients["peer_growth"]
     clients["base_gmv"] = clients["base"]
+    clients["weight"] = clients["sxx"]
     return clients[cols]
 
 
@@ -241,9 +318,18 @@ def capability_effects(
     The trend is the pooled within-stage slope of the index on the month over the
     ``capability_months`` months ending with ``period`` while served; peers are the unserved
     brands' trends of the same capability. Columns: provider_id, brand_id, category,
-    capability, change (trend), peer_change, uplift.
+    capability, change (trend), peer_change, uplift, weight (Σ(t − t̄)², as for GMV).
     """
-    cols = ["provider_id", "brand_id", "category", "capability", "change", "peer_change", "uplift"]
+    cols = [
+        "provider_id",
+        "brand_id",
+        "category",
+        "capability",
+        "change",
+        "peer_change",
+        "uplift",
+        "weight",
+    ]
     M = config.capability_months
     first = pd.Timestamp(_shift(period, -(M - 1)))
     cap = capabilities[["brand_id", "period", "capability", "index"]].copy()
@@ -262,9 +348,8 @@ def capability_effects(
     else:
         cap["seg"] = "all"
     bm = _frame(brand_month)
-    win = bm[(bm["period"] >= first) & (bm["period"] <= pd.Timestamp(period))]
-    brands = win.groupby("brand_id").agg(category=("category", "first"), base=("net_gmv", "mean"))
-    brands["log_base"] = np.log(brands["base"].clip(lower=0) + 1.0)
+    cap = _drop_launch(cap, _launch_rows(bm, config.ramp_months))
+    brands = _brand_frame(bm, first, pd.Timestamp(period), stages)
     a = _prepare_assignments(assignments)
     served = _served_months(a, pd.Series(sorted(cap["period"].unique())))
     declared = pd.DataFrame(
@@ -293,7 +378,18 @@ def capability_effects(
         parts.append(group)
     out = pd.concat(parts).rename(columns={"growth": "change"})
     out["uplift"] = out["change"] - out["peer_change"]
+    out["weight"] = out["sxx"]
     return out[cols].reset_index(drop=True)
+
+
+def _weighted_mean(effects: pd.DataFrame) -> pd.Series:
+    """Per provider: Σ weight·uplift / Σ weight over its clients (NaN uplifts left out)."""
+    e = effects.dropna(subset=["uplift"]) if not effects.empty else effects
+    if e.empty:
+        return pd.Series(dtype="float64")
+    w = e["weight"].astype("float64")
+    num = (w * e["uplift"].astype("float64")).groupby(e["provider_id"]).sum()
+    return num / w.groupby(e["provider_id"]).sum()
 
 
 def _frame(brand_month: pd.DataFrame) -> pd.DataFrame:
@@ -366,6 +462,13 @@ def evaluate_providers(
     ids = sorted(set(provider_ids or []) | set(a["provider_id"]))
 
     effects = client_effects(brand_month, assignments, period, config, stages)
+    year = client_effects(
+        brand_month,
+        assignments,
+        period,
+        config.model_copy(update={"growth_months": config.trend_months}),
+        stages,
+    )
     in_period = a[_active(a, p_start, p_end)][["provider_id", "brand_id"]].drop_duplicates()
     gmv_p = _served_gmv(bm, a, period, period, exact)
     gmv_12 = _served_gmv(bm, a, _shift(period, -11), period, exact)
@@ -373,14 +476,30 @@ def evaluate_providers(
     table = pd.DataFrame(index=pd.Index(ids, name="provider_id"))
     table["clients"] = in_period.groupby("provider_id").size().reindex(table.index).fillna(0)
     table["client_uplift"] = effects.groupby("provider_id")["uplift"].mean()
+    # the score reads provider means shrunk towards the mean client by n / (n + k)
+    shrunk: dict[str, pd.Series] = {}
+
+    def shrink(metric: str, values: pd.Series, keys: pd.Series) -> None:
+        n = keys.groupby(keys.index).nunique() if len(keys) else pd.Series(dtype="float64")
+        k = config.shrinkage_clients
+        shrunk[metric] = (n * table[metric] + k * float(values.mean())) / (n + k)
+
+    if not effects.empty:
+        e_idx = effects.set_index("provider_id")
+        shrink("client_uplift", e_idx["uplift"], e_idx["brand_id"])
+    table["client_uplift_year"] = _weighted_mean(year)
+    if not year.empty:
+        y_idx = year.set_index("provider_id")
+        shrink("client_uplift_year", y_idx["uplift"], y_idx["brand_id"])
     cap_effects = pd.DataFrame(columns=["provider_id", "uplift"])
     if capabilities is not None and not capabilities.empty and provider_capabilities:
         cap_effects = capability_effects(
             capabilities, brand_month, assignments, provider_capabilities, period, config, stages
         )
-    table["capability_uplift"] = (
-        cap_effects.groupby("provider_id")["uplift"].mean() if not cap_effects.empty else np.nan
-    )
+    table["capability_uplift"] = _weighted_mean(cap_effects)
+    if not cap_effects.empty:
+        c_idx = cap_effects.dropna(subset=["uplift"]).set_index("provider_id")
+        shrink("capability_uplift", c_idx["uplift"], c_idx["brand_id"])
 
     if stages is not None and not stages.empty:
         st = stages[["brand_id", "period", "stage"]].copy()
@@ -394,6 +513,9 @@ def evaluate_providers(
         e = e.dropna(subset=["now", "before"])
         e["advanced"] = (e["now"] > e["before"]).astype(float)
         table["stage_advancement_rate"] = e.groupby("provider_id")["advanced"].mean()
+        if not e.empty:
+            a_idx = e.set_index("provider_id")
+            shrink("stage_advancement_rate", a_idx["advanced"], a_idx["brand_id"])
     else:
         table["stage_advancement_rate"] = np.nan
 
@@ -438,7 +560,7 @@ def evaluate_providers(
 
     score = pd.Series(0.0, index=table.index)
     for metric, weight in config.weights.items():
-        col = table[metric].astype("float64")
+        col = shrunk.get(metric, table[metric]).reindex(table.index).astype("float64")
         med = col.median()
         iqr = col.quantile(0.75) - col.quantile(0.25)
         if pd.isna(med):

@@ -53,7 +53,13 @@ def repeat_truth(
     )
 
 
-def expected_repeats(t: np.ndarray, r: float, alpha: float, a: float, b: float) -> np.ndarray:
+def expected_repeats(
+    t: np.ndarray,
+    r: float | np.ndarray,
+    alpha: float | np.ndarray,
+    a: float | np.ndarray,
+    b: float | np.ndarray,
+) -> np.ndarray:
     """Expected repeat purchases in (0, t] after the first purchase (BG/NBD, a > 1):
 
     E[X(t)] = (a + b − 1)/(a − 1) · [1 − (α/(α + t))^r · ₂F₁(r, b; a + b − 1; t/(α + t))].
@@ -67,25 +73,82 @@ def expected_repeats(t: np.ndarray, r: float, alpha: float, a: float, b: float) 
     )
 
 
-def monthly_repeat_kernel(months: int, r: float, alpha: float, a: float, b: float) -> np.ndarray:
-    """ρ(k): expected repeats in the k-th month after a month's acquisition, acquisitions taken at
-    mid-month: ρ(0) = E[X(15)], ρ(k) = E[X(30k + 15)] − E[X(30k − 15)]."""
-    edges = np.concatenate([[0.0], 30.0 * np.arange(months) + 15.0])
-    ex = expected_repeats(edges, r, alpha, a, b)
-    return np.diff(ex)
+def month_edges(factor: np.ndarray, month_days: float = 30.0) -> np.ndarray:
+    """Operational days at the month boundaries of each brand: C[b, 0] = 0,
+    C[b, m + 1] = C[b, m] + g[b, m]·D, with g the brand's month rate factor and D days a month.
+
+    A buyer whose base purchase rate is λ buys at rate λ·g[b, m] in month m; in operational
+    time u = C(t) the purchases are the stationary BG/NBD process (dropout counted per purchase
+    does not depend on the clock)."""
+    edges = np.zeros((factor.shape[0], factor.shape[1] + 1))
+    edges[:, 1:] = np.cumsum(factor * month_days, axis=1)
+    return edges
+
+
+def cohort_repeat_kernel(
+    factor: np.ndarray, r: np.ndarray, alpha: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """K[b, m′, m]: expected repeats in month m of a buyer of brand b acquired at mid-month m′,
+    on the operational clock of ``month_edges`` (30-day months):
+
+    K[m′, m] = E[X(C[m + 1] − u′)] − E[X(max(C[m] − u′, 0))] for m ≥ m′, 0 before, with
+    u′ = C[m′] + g[m′]·15 and E[X(t)] the BG/NBD expectation (``expected_repeats``).
+    With g ≡ 1 this is the stationary kernel ρ(m − m′).
+    """
+    months = factor.shape[1]
+    edges = month_edges(factor)
+    mid = edges[:, :-1] + factor * 15.0  # [n, M] acquisition point of each cohort
+    dist = np.maximum(edges[:, None, :] - mid[:, :, None], 0.0)  # [n, M cohort, M + 1 edges]
+    ex = expected_repeats(
+        dist, r[:, None, None], alpha[:, None, None], a[:, None, None], b[:, None, None]
+    )
+    kernel = np.diff(ex, axis=2)
+    return np.where(np.arange(months)[None, None, :] >= np.arange(months)[None, :, None], kernel, 0)
 
 
 def acquisitions(orders: np.ndarray, kernel: np.ndarray, floor: float = 0.15) -> np.ndarray:
-    """New buyers per month so that new + expected repeat orders meet ``orders`` per month:
+    """New buyers per brand-month so that new + expected repeat orders meet ``orders`` [N, M]:
 
-    A[m] = max(T[m] − Σ_{m'<m} A[m']·ρ(m − m'), floor·T[m]) / (1 + ρ(0)).
+    A[m] = max(T[m] − Σ_{m′<m} A[m′]·K[m′, m], floor·T[m]) / (1 + K[m, m]).
     """
-    months = len(orders)
-    acq = np.zeros(months)
+    acq = np.zeros(orders.shape)
+    months = orders.shape[1]
     for m in range(months):
-        carried = float(np.dot(acq[:m], kernel[m:0:-1])) if m else 0.0
-        acq[m] = max(orders[m] - carried, floor * orders[m]) / (1.0 + kernel[0])
+        carried = np.einsum("bk,bk->b", acq[:, :m], kernel[:, :m, m]) if m else 0.0
+        acq[:, m] = np.maximum(orders[:, m] - carried, floor * orders[:, m]) / (
+            1.0 + kernel[:, m, m]
+        )
     return acq
+
+
+@dataclass(frozen=True)
+class RepeatClock:
+    """Calendar ↔ operational time of the brands of a block (seconds).
+
+    Month m of the window spans [start_s[m], start_s[m + 1]) on the calendar and
+    [cum[b, m], cum[b, m + 1]) on brand b's operational clock, cum[b, m + 1] − cum[b, m] =
+    g[b, m] × (its length): purchases at base rate λ in operational time are purchases at rate
+    λ·g[b, m] on the calendar.
+    """
+
+    start_s: np.ndarray  # int64 [M + 1]: month starts and the window's end
+    factor: np.ndarray  # [B, M] rate factor g, > 0
+    cum: np.ndarray  # [B, M + 1]
+
+    @classmethod
+    def build(cls, start_s: np.ndarray, factor: np.ndarray) -> RepeatClock:
+        cum = np.zeros((factor.shape[0], factor.shape[1] + 1))
+        cum[:, 1:] = np.cumsum(factor * np.diff(start_s).astype(float)[None, :], axis=1)
+        return cls(start_s=start_s, factor=factor, cum=cum)
+
+    def to_op(self, brand: np.ndarray, t: np.ndarray) -> np.ndarray:
+        m = np.clip(np.searchsorted(self.start_s, t, side="right") - 1, 0, len(self.start_s) - 2)
+        return self.cum[brand, m] + (t - self.start_s[m]) * self.factor[brand, m]
+
+    def from_op(self, brand: np.ndarray, u: np.ndarray) -> np.ndarray:
+        inner = self.cum[brand, 1:-1]  # [n, M − 1]
+        m = (u[:, None] >= inner).sum(axis=1)
+        return self.start_s[m] + (u - self.cum[brand, m]) / self.factor[brand, m]
 
 
 @dataclass(frozen=True)
@@ -102,15 +165,24 @@ def sample_repeats(
     end_s: int,
     lam: np.ndarray,
     drop: np.ndarray,
+    clock: RepeatClock | None = None,
+    brand: np.ndarray | None = None,
 ) -> Repeats:
     """Repeat purchase times of buyers first buying at ``first_s`` until ``end_s``.
 
     With N ~ Poisson(λ·H) events in the horizon H and the dropout after the J-th repeat
     (J ~ Geometric(p)), the kept events are the first k = min(N, J) order statistics of N
     uniforms on (0, H): S_j/(S_k + R)·H with S_j the sum of j unit exponentials and
-    R ~ Gamma(N + 1 − k), so the cost is O(k), not O(N).
+    R ~ Gamma(N + 1 − k), so the cost is O(k), not O(N). With a ``clock`` (and each buyer's
+    ``brand`` row in it) this runs in the brand's operational time, where the month's rate
+    factor stretches or shrinks the month, and the times are mapped back to the calendar.
     """
-    horizon = np.maximum(end_s - first_s, 0) / SECONDS_PER_DAY
+    if clock is not None and brand is not None:
+        first = clock.to_op(brand, first_s.astype(float))
+        last = clock.cum[brand, -1]
+    else:
+        first, last = first_s, np.full(len(first_s), end_s)
+    horizon = np.maximum(last - first, 0) / SECONDS_PER_DAY
     n_events = rng.poisson(lam * horizon)
     j = rng.geometric(np.clip(drop, 1e-6, 1.0))
     k = np.minimum(n_events, j)
@@ -128,9 +200,12 @@ def sample_repeats(
     before = np.where(starts > 0, cs[np.maximum(starts - 1, 0)], 0.0)
     s = cs - before[buyer_local]
     denom = (cs[ends] - before + rest)[buyer_local]
-    t = first_s[has][buyer_local] + s / denom * horizon[has][buyer_local] * SECONDS_PER_DAY
+    who = has[buyer_local]
+    t = first[who] + s / denom * horizon[who] * SECONDS_PER_DAY
+    if clock is not None and brand is not None:
+        t = clock.from_op(brand[who], t)
     at = np.minimum(t.astype(np.int64), end_s - 1)
-    return Repeats(has[buyer_local], at)
+    return Repeats(who, at)
 
 
 def order_values(rng: np.random.Generator, nu: np.ndarray, p_gg: np.ndarray) -> np.ndarray:

@@ -127,6 +127,7 @@ class RepeatParams(_Strict):
     follow_weight: float
     follow_repeat: float
     influencer_follow: float
+    carryover: float = Field(ge=0, lt=1)
 
 
 class AdParams(_Strict):

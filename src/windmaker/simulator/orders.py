@@ -5,10 +5,11 @@ Per block (all vectorised, no loop over orders):
 1. new buyers per brand-day: paid ones ~ Poisson(expected paid orders of the day, ``traffic``),
    organic self-sold ones ~ Poisson(σ·A − paid, spread over the month's days), and influencer
    ones ~ Poisson((1 − σ)·A·share of the cooperation) placed in the cooperation's sessions;
-2. each buyer draws BG/NBD λ, p and Gamma-Gamma ν from the brand's truth and repeats
-   (``buyers.sample_repeats``); a follower's repeat comes through the follow page with
-   probability ``follow_repeat``, other repeats are self-sold with probability σ or sold by one
-   of the month's cooperating influencers;
+2. each buyer draws BG/NBD λ, p and Gamma-Gamma ν from the brand's truth, follows the main
+   account with the probability of the month it first buys, and repeats at λ × the month's
+   rate factor (``buyers.sample_repeats`` on the brand's operational clock); a follower's
+   repeat comes through the follow page with probability ``follow_repeat``, other repeats are
+   self-sold with probability σ or sold by one of the month's cooperating influencers;
 3. self-sold orders land in a live session of the brand in the same week of the month with
    probability ``live_share`` (∝ duration × account quality), else off-live on the main
    account;
@@ -26,6 +27,7 @@ import numpy as np
 
 from windmaker.simulator.accounts import Accounts
 from windmaker.simulator.brands import Brands
+from windmaker.simulator.buyers import RepeatClock, sample_repeats
 from windmaker.simulator.catalog import Catalog
 from windmaker.simulator.config import SECONDS_PER_DAY, SimulatorParams, Window
 from windmaker.simulator.demand import Demand
@@ -184,11 +186,14 @@ def generate_orders(
     lam = rng.gamma(p.repeat.r, size=n_buyers) / rt.alpha[gb]
     drop = rng.beta(rt.a[gb], rt.b[gb])
     nu = rng.gamma(p.repeat.gg_q, size=n_buyers) / rt.gamma[gb]
-    follows = rng.random(n_buyers) < dm.follow[gb]
+    t0_month = day_month[np.clip((t0 - start) // SECONDS_PER_DAY, 0, days - 1)]
+    follows = rng.random(n_buyers) < dm.follow_month[gb, t0_month]
     follow_at = t0 + rng.integers(60, SECONDS_PER_DAY, n_buyers)
-    # 2. repeats
-    reps = _repeats(rng, t0, end, lam, drop)
-    r_buyer, r_at = reps
+    # 2. repeats, at the brand's month-by-month rate (its operational clock)
+    edges = np.append(start + w.month_first_day * SECONDS_PER_DAY, end).astype(np.int64)
+    clock = RepeatClock.build(edges, dm.rate_factor[blk])
+    reps = sample_repeats(rng, t0, end, lam, drop, clock, bb)
+    r_buyer, r_at = reps.buyer, reps.at
     r_b = bb[r_buyer]
     r_d = (r_at - start) // SECONDS_PER_DAY
     r_m = day_month[r_d]
@@ -307,15 +312,6 @@ def generate_orders(
         follow_account=fa,
         follow_at=ft,
     )
-
-
-def _repeats(
-    rng: np.random.Generator, t0: np.ndarray, end: int, lam: np.ndarray, drop: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    from windmaker.simulator.buyers import sample_repeats
-
-    reps = sample_repeats(rng, t0, end, lam, drop)
-    return reps.buyer, reps.at
 
 
 def _skus(
