@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on a demo market: simulate it, ingest it through the normal path, diagnose every
-# brand, fit the distribution models, create one user per role, and serve the dashboard and the
+# The main job on a demo market: simulate it, ingest it through the normal path, fit lifetime value
+# and paid-traffic curves and diagnose every brand with them (model-backed P and T actions), fit
+# the distribution models, create one user per role, and serve the dashboard and the
 # API on localhost (http://127.0.0.1:8000; log in as admin / operator / provider / brand with the
 # password printed by `windmaker users demo`).
 #   scripts/demo.sh DIR BRANDS MONTHS
@@ -13,9 +14,10 @@ $wm init "$dir"
 $wm simulate --brands "$brands" --months "$months" --seed 7 --out "$dir/market"
 $wm ingest "$dir"/market/*.parquet --workspace "$dir"
 $wm providers load "$dir/market/ecosystem" --workspace "$dir"
-$wm run --workspace "$dir"
-# Distribution models (达人推荐, 测款, 矩阵号赛马, 集中度); lifetime value and traffic curves take
-# longer on a market this size: `windmaker models fit --workspace DIR` adds them afterwards.
+# --models: lifetime value (客户终身价值) and traffic curves (投流曲线) are fitted before the
+# diagnosis, so the plans re-engage at-risk buyers and move paid spend towards break-even.
+$wm run --models --workspace "$dir"
+# Distribution models (达人推荐, 测款, 矩阵号赛马, 集中度).
 $wm influencers recommend --workspace "$dir"
 $wm hits --workspace "$dir"
 $wm horse-race --workspace "$dir"

@@ -66,3 +66,91 @@ def test_second_run_is_up_to_date(diagnosed_market: Settings) -> None:
     out = run_pipeline(diagnosed_market)
     assert out["metrics"] == "up_to_date"
     assert set(out["seconds"]) == {"brushing", "metrics", "trust", "diagnosis"}
+
+
+# -- the main job with the models: lifetime value and traffic curves feed the diagnosis --------
+MODEL_ACTIONS = ("reengage_at_risk_buyers", "raise_paid_spend", "cut_paid_spend")
+# Cheaper fits than the shipped ones (the figures compared below do not depend on fit quality):
+# one pooled lifetime-value fit for the market, BG/NBD only, one starting point per curve.
+FAST_MODELS = """\
+version: 1
+clv:
+  min_buyers: 100000000
+  pareto_nbd: false
+traffic:
+  alpha_starts: [0.4]
+  history_days: 90
+"""
+
+
+@pytest.fixture(scope="module")
+def modelled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict, dict]:  # type: ignore[type-arg]
+    """A small simulated market taken through ``run_pipeline(models=True)``."""
+    from windmaker.ingest import ingest_files
+    from windmaker.pipeline import run_pipeline
+    from windmaker.simulator import small_market
+    from windmaker.workspace import init_workspace
+
+    root = tmp_path_factory.mktemp("modelled")
+    files = small_market(root / "files", seed=3, brands=20, months=6)
+    config = root / "config"
+    config.mkdir()
+    (config / "models.yaml").write_text(FAST_MODELS, encoding="utf-8")
+    settings = init_workspace(root / "ws").model_copy(update={"config_dir": config})
+    assert ingest_files(settings, sorted(files.glob("*.parquet")), progress=False).rejected == 0
+    out = run_pipeline(settings, models=True)
+    names = ("g_plan", "g_bottleneck", "g_model_scores", "mdl_clv_buyers", "mdl_traffic_curves")
+    with open_warehouse(settings) as wh:
+        tables = {n: wh.execute(wh.table(n)) for n in names}
+    return settings, out, tables
+
+
+def _model_month(tables: dict) -> pd.DataFrame:  # type: ignore[type-arg]
+    plan = tables["g_plan"]
+    return plan.loc[plan["period"] == plan["period"].max()]
+
+
+def test_run_with_models_fits_them_before_the_diagnosis(modelled) -> None:  # type: ignore[no-untyped-def]
+    _, out, tables = modelled
+    assert list(out["seconds"]) == ["brushing", "metrics", "trust", "models", "diagnosis"]
+    assert out["models"]["clv_brands"] > 0 and out["models"]["traffic_curves"] > 0
+    assert len(tables["g_model_scores"]) > 0
+
+
+def test_p_bottleneck_plan_names_the_at_risk_count_of_the_buyer_table(modelled) -> None:  # type: ignore[no-untyped-def]
+    _, _, tables = modelled
+    plan, gaps, buyers = _model_month(tables), tables["g_bottleneck"], tables["mdl_clv_buyers"]
+    at_risk = buyers.loc[buyers["segment"] == "at_risk"].groupby("brand_id").size()
+    acts = plan.loc[plan["action_id"] == "reengage_at_risk_buyers"].set_index("brand_id")
+    bottleneck = gaps.loc[(gaps["rank"] == 1) & (gaps["period"] == plan["period"].max())]
+    p_brands = set(bottleneck.loc[bottleneck["capability"] == "private_domain", "brand_id"])
+    with_action = p_brands & set(acts.index)
+    assert with_action, "no private-domain bottleneck brand got the re-engagement action"
+    for brand in acts.index:
+        n = int(at_risk[brand])
+        assert acts.loc[brand, "current"] == n
+        assert f"{n:,} at-risk buyers" in acts.loc[brand, "title_en"]
+
+
+def test_t_action_spend_figures_equal_the_traffic_curve(modelled) -> None:  # type: ignore[no-untyped-def]
+    from windmaker.growth.config import load_ladder_config
+
+    _, _, tables = modelled
+
+    rules = load_ladder_config().models
+    assert rules is not None
+    days, lo, hi = (
+        rules.actions.days_per_month,
+        rules.actions.spend_min_ratio,
+        rules.actions.spend_max_ratio,
+    )
+    plan = _model_month(tables)
+    acts = plan.loc[plan["action_id"].isin(MODEL_ACTIONS[1:])].set_index("brand_id")
+    assert len(acts) > 0
+    curves = tables["mdl_traffic_curves"].set_index("brand_id")
+    for brand, act in acts.iterrows():
+        cur = float(curves.loc[brand, "current_spend"])
+        be = float(curves.loc[brand, "break_even_spend"])
+        assert act["current"] == pytest.approx(cur * days, abs=0.01)
+        assert act["target"] == pytest.approx(min(max(be, lo * cur), hi * cur) * days, abs=0.01)
+        assert (act["action_id"] == "raise_paid_spend") == (act["target"] > act["current"])

@@ -1,8 +1,11 @@
-"""The main job after new data arrives: brushing → metrics → trust → diagnosis.
+"""The main job after new data arrives: brushing → metrics → trust → [models] → diagnosis.
 
 Brushing runs first so the metrics can leave suspected brushing orders out of GMV; trust scores
-come after the metrics so the ladder's portfolio can raise trust alerts; the diagnosis reads all
-of it. The CLI (``windmaker run``), the API's refresh job and the demo all call this one function.
+come after the metrics so the ladder's portfolio can raise trust alerts; with ``models`` the
+lifetime-value and paid-traffic models are refitted before the diagnosis, which reads all of it
+(fitted models enrich the P and T scores and add model-backed actions; without ``models`` the
+diagnosis reads whatever model tables an earlier fit stored). The CLI (``windmaker run``), the
+API's refresh job and the demo all call this one function.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from windmaker.models import trust
 from windmaker.workspace import open_warehouse
 
 STEPS = ("brushing", "metrics", "trust", "diagnosis")
+#: The steps with ``models=True``: the models are fitted on the refreshed data, before diagnosis.
+STEPS_WITH_MODELS = ("brushing", "metrics", "trust", "models", "diagnosis")
 
 Progress = Callable[[float, str], None]
 
@@ -31,11 +36,14 @@ def run_pipeline(
     progress: Progress | None = None,
     warehouse_factory: Callable[[], Any] | None = None,
     full: bool = False,
+    models: bool = False,
 ) -> dict[str, Any]:
     """Run every step on the workspace's warehouse; returns seconds per step and what was stored.
 
     ``progress(fraction, step)`` is called as each step starts. Configuration files are loaded
     (and validated) before anything is computed, so a bad file stops the job before it writes.
+    ``models`` adds the ``models`` step (lifetime value and paid-traffic curves, the slowest
+    step), so the diagnosis reads models fitted on the same data.
     """
     from windmaker.cli.diagnose import run_diagnosis
     from windmaker.cli.trust import run_brushing, run_scores
@@ -45,6 +53,12 @@ def run_pipeline(
     trust_config = trust.load_config(folder)
     metrics_config = load_metrics_config(folder)
     ladder, playbook = load_ladder_config(folder), load_playbook(folder)
+    models_config = None
+    if models:
+        from windmaker.models.clv import load_models_config
+
+        models_config = load_models_config(folder)
+    steps = STEPS_WITH_MODELS if models else STEPS
 
     seconds: dict[str, float] = {}
     out: dict[str, Any] = {"seconds": seconds}
@@ -54,8 +68,8 @@ def run_pipeline(
             out["skipped"] = "no orders in the warehouse: ingest some first"
             report(1.0, "done")
             return out
-        for i, step in enumerate(STEPS):
-            report(i / len(STEPS), step)
+        for i, step in enumerate(steps):
+            report(i / len(steps), step)
             clock = perf_counter()
             if step == "brushing":
                 out["brushing_orders"] = len(run_brushing(wh, trust_config).flagged)
@@ -68,6 +82,11 @@ def run_pipeline(
                 ).mode
             elif step == "trust":
                 out["trust_scores"] = len(run_scores(wh, trust_config))
+            elif step == "models":
+                from windmaker.cli.models import fit_models
+
+                assert models_config is not None
+                out["models"] = fit_models(wh, models_config)
             else:
                 result, _ = run_diagnosis(wh, ladder, playbook)
                 out["brands"] = int(result.stages["brand_id"].nunique())

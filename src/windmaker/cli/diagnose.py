@@ -1,7 +1,8 @@
 """``windmaker diagnose`` and ``windmaker portfolio``: the growth diagnosis on the command line.
 
 ``diagnose --all`` computes stage, bottleneck, plan and portfolio for every brand from the metric
-tables and stores ``g_stage``, ``g_bottleneck``, ``g_plan`` and ``g_portfolio``;
+tables (and the fitted lifetime-value and traffic-curve tables when present) and stores
+``g_stage``, ``g_bottleneck``, ``g_plan`` and ``g_portfolio`` (and ``g_model_scores``);
 ``diagnose BRAND`` prints one brand's scorecard, stage, reason, bottleneck ranking and plan;
 ``portfolio`` prints the attention ranking an operator works through.
 """
@@ -23,6 +24,16 @@ from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or
 from windmaker.config import ConfigError, Settings
 from windmaker.growth import diagnosis as dx
 from windmaker.growth.config import LadderConfig, load_ladder_config
+from windmaker.growth.model_feed import (
+    CLV_BRAND,
+    CLV_BUYERS,
+    G_MODEL_SCORES,
+    TRAFFIC_CURVES,
+    ModelFeed,
+    clv_expression,
+    feed_from_frames,
+    traffic_expression,
+)
 from windmaker.growth.plan import Playbook, load_playbook
 from windmaker.warehouse import Warehouse
 from windmaker.workspace import open_warehouse
@@ -108,17 +119,40 @@ def run_diagnosis(
         cols = [c for c in ("brand_id", "period") if c in t.columns]
         if "brand_id" in cols:
             alerts = wh.execute(t.select(cols).distinct())
+    models = read_models(wh, config)
     seconds["read"] = perf_counter() - clock
     clock = perf_counter()
     step("diagnose")
-    result = dx.diagnose(brand_month, capability, config, playbook, alerts)
+    result = dx.diagnose(brand_month, capability, config, playbook, alerts, models)
     seconds["diagnose"] = perf_counter() - clock
     clock = perf_counter()
     step("store")
-    for name, table in dx.result_tables(result).items():
+    tables = dx.result_tables(result)
+    for name, table in tables.items():
         wh.write(name, table)
+    if G_MODEL_SCORES not in tables and wh.has_table(G_MODEL_SCORES):
+        # the models were dropped since the last run: no stale blended scores
+        wh.drop(G_MODEL_SCORES)
     seconds["store"] = perf_counter() - clock
     return result, seconds
+
+
+def read_models(wh: Warehouse, config: LadderConfig) -> ModelFeed | None:
+    """The fitted lifetime-value and traffic-curve figures, or None when none are stored.
+
+    Lifetime value needs both ``mdl_clv_brand`` and ``mdl_clv_buyers``; either model may be
+    missing. ``ladder.yaml`` without a ``models`` section reads nothing.
+    """
+    if config.models is None:
+        return None
+    clv = traffic = None
+    if wh.has_table(CLV_BRAND) and wh.has_table(CLV_BUYERS):
+        clv = wh.execute(clv_expression(config.models, wh.table(CLV_BRAND), wh.table(CLV_BUYERS)))
+    if wh.has_table(TRAFFIC_CURVES):
+        traffic = wh.execute(traffic_expression(wh.table(TRAFFIC_CURVES)))
+    if clv is None and traffic is None:
+        return None
+    return feed_from_frames(clv, traffic)
 
 
 def diagnose(
@@ -296,6 +330,9 @@ def _fmt(value: Any, decimals: int) -> str:
 
 def _evidence_text(evidence: str, lang: str) -> str:
     ev = json.loads(evidence)
+    if "source" in ev:
+        # a model-backed action: the figures are in its title; name the model table
+        return f"{'模型' if lang.startswith('zh') else 'model'}: {ev['source']}"
     peers = ev.get("peers", [])
     if not peers:
         return "—"

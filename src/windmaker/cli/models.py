@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import date, timedelta
 from typing import Annotated
 
@@ -12,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or_exit
 from windmaker.config import ConfigError
+from windmaker.growth.model_feed import CLV_BRAND, CLV_BUYERS, TRAFFIC_CURVES
 from windmaker.models import clv, traffic
 from windmaker.warehouse import Warehouse
 from windmaker.workspace import open_warehouse
@@ -21,9 +24,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-CLV_BRAND = "mdl_clv_brand"
-CLV_BUYERS = "mdl_clv_buyers"
-TRAFFIC_CURVES = "mdl_traffic_curves"
 BUDGET = "mdl_budget"
 _RFM_SCRATCH = "_mdl_clv_rfm"
 
@@ -59,8 +59,23 @@ def _progress() -> Progress:
     )
 
 
-def fit_clv(wh: Warehouse, config: clv.ClvConfig, end: date | None = None) -> pd.DataFrame:
-    """Fit and store ``mdl_clv_brand`` and ``mdl_clv_buyers``; returns the brand table."""
+def _bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A Rich progress bar as a ``progress(done, total)`` callback."""
+    with _progress() as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def fit_clv(
+    wh: Warehouse,
+    config: clv.ClvConfig,
+    end: date | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Fit and store ``mdl_clv_brand`` and ``mdl_clv_buyers``; returns the brand table.
+
+    ``progress(done, total)`` follows the fits; without it a progress bar is shown.
+    """
     orders = wh.table("orders")
     if end is None:
         last = wh.execute(orders.paid_at.max())
@@ -77,14 +92,12 @@ def fit_clv(wh: Warehouse, config: clv.ClvConfig, end: date | None = None) -> pd
         brands = wh.table("brands")
         cells = wh.execute(clv.rfm_cells(rfm_t, brands))
         spend = wh.execute(clv.repeat_spend(rfm_t, brands))
-        with _progress() as bar:
-            task = bar.add_task("CLV 拟合 fitting", total=None)
-            fits = clv.fit_market(
-                cells,
-                spend,
-                config,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
+        with (
+            contextmanager(_bar)("CLV 拟合 fitting")
+            if progress is None
+            else nullcontext(progress) as tick
+        ):
+            fits = clv.fit_market(cells, spend, config, progress=tick)
         buyers = clv.score_buyers(wh.execute(rfm_t), fits, config, end)
     finally:
         wh.drop(_RFM_SCRATCH)
@@ -95,9 +108,12 @@ def fit_clv(wh: Warehouse, config: clv.ClvConfig, end: date | None = None) -> pd
 
 
 def fit_traffic(
-    wh: Warehouse, config: traffic.TrafficConfig, end: date | None = None
+    wh: Warehouse,
+    config: traffic.TrafficConfig,
+    end: date | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fit and store ``mdl_traffic_curves`` and ``mdl_budget``."""
+    """Fit and store ``mdl_traffic_curves`` and ``mdl_budget`` (``progress`` as in fit_clv)."""
     ads = wh.table("ad_spend")
     if end is None:
         last = wh.execute(ads.date.max())
@@ -107,15 +123,13 @@ def fit_traffic(
     start = end - timedelta(days=config.history_days - 1)
     daily = wh.execute(traffic.daily_paid(wh.table("orders"), ads, start=start, end=end))
     brands = wh.execute(wh.table("brands").select("brand_id", "category"))
-    with _progress() as bar:
-        task = bar.add_task("投流曲线 curves", total=None)
+    with (
+        contextmanager(_bar)("投流曲线 curves")
+        if progress is None
+        else nullcontext(progress) as tick
+    ):
         curves_table, curves = traffic.fit_market(
-            daily,
-            brands,
-            config,
-            start=start,
-            end=end,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            daily, brands, config, start=start, end=end, progress=tick
         )
     if curves_table.empty:
         return curves_table, pd.DataFrame()
@@ -124,6 +138,20 @@ def fit_traffic(
     wh.write(TRAFFIC_CURVES, _to_arrow(curves_table, _TRAFFIC_MONEY))
     wh.write(BUDGET, _to_arrow(budget, _BUDGET_MONEY))
     return curves_table, budget
+
+
+def fit_models(wh: Warehouse, config: clv.ModelsConfig) -> dict[str, int]:
+    """Fit both models without a display of their own (the main job shows its progress).
+
+    Returns the number of brands with a lifetime-value fit and with a traffic curve.
+    """
+
+    def quiet(_done: int, _total: int) -> None:
+        return None
+
+    table = fit_clv(wh, config.clv, progress=quiet)
+    curves, _ = fit_traffic(wh, config.traffic, progress=quiet)
+    return {"clv_brands": len(table), "traffic_curves": len(curves)}
 
 
 @app.command("fit")

@@ -16,6 +16,7 @@ LABELS = {
     "brushing": "刷单识别 brushing detection",
     "metrics": "STEPS 指标 metrics",
     "trust": "信任分 trust scores",
+    "models": "终身价值与投流曲线 lifetime value and traffic curves",
     "diagnosis": "阶梯诊断 diagnosis",
     "done": "完成 done",
 }
@@ -24,6 +25,14 @@ LABELS = {
 def run(
     workspace: WorkspaceOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Recompute every metric table")] = False,
+    models: Annotated[
+        bool,
+        typer.Option(
+            "--models",
+            help="Also fit lifetime value and traffic curves before the diagnosis (slower), "
+            "so the P/T scores and the plan use them (同时拟合终身价值与投流曲线)",
+        ),
+    ] = False,
 ) -> None:
     """Diagnose the market after new data: brushing, metrics, trust, ladder (一键诊断)."""
     settings = settings_or_exit(workspace)
@@ -36,7 +45,7 @@ def run(
             bar.update(task, completed=fraction, description=LABELS.get(step, step))
 
         try:
-            result = run_pipeline(settings, progress=progress, full=full)
+            result = run_pipeline(settings, progress=progress, full=full, models=models)
         except ConfigError as exc:
             err_console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from None
@@ -48,3 +57,9 @@ def run(
         f"{result['brands']} brands diagnosed; {result['brushing_orders']} orders flagged as brushing; "
         f"metrics refresh: {result['metrics']}"
     )
+    if "models" in result:
+        fitted = result["models"]
+        console.print(
+            f"models / 模型: {fitted['clv_brands']:,} brands with lifetime value / 终身价值品牌, "
+            f"{fitted['traffic_curves']:,} traffic curves / 投流曲线"
+        )

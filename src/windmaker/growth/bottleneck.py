@@ -282,8 +282,14 @@ def gaps(
     capability: pd.DataFrame,
     references: pd.DataFrame,
     config: LadderConfig,
+    adjust: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The ``g_bottleneck`` table: every capability's gap per brand × period, ranked.
+
+    ``adjust`` (brand_id, period, capability, model_z, weight; from
+    :func:`windmaker.growth.model_feed.components`) blends a model component into the smoothed
+    index, ``(1 − weight) · brand_index + weight · model_z``: a fitted model already summarises
+    the brand's history, so it enters after the smoothing, at its full weight.
 
     ``gap = (target_index − brand_index) / scale`` with ``brand_index`` the index averaged over
     the brand's last ``smooth_periods`` periods at its stage (the planted weakness of a brand
@@ -294,6 +300,14 @@ def gaps(
     without a reference) has a missing gap and ranks last.
     """
     df = smoothed_index(stages, capability, config.bottleneck.smooth_periods)
+    if adjust is not None and len(adjust):
+        z = adjust[["brand_id", "period", "capability", "model_z", "weight"]]
+        df = df.merge(z, on=["brand_id", "period", "capability"], how="left")
+        both = df["index"].notna() & df["model_z"].notna()
+        df["index"] = df["index"].where(
+            ~both, (1 - df["weight"]) * df["index"] + df["weight"] * df["model_z"]
+        )
+        df = df.drop(columns=["model_z", "weight"])
     df = df.merge(references, on=["category", "stage", "capability"], how="left")
     df["raw_gap"] = df["target_index"] - df["index"]
     df["gap"] = df["raw_gap"] / df["scale"]

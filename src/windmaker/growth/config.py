@@ -154,6 +154,47 @@ class PortfolioRules(_Model):
         return weights
 
 
+class PrivateDomainModel(_Model):
+    """How lifetime value enters the P index: a column of ``mdl_clv_brand`` and its weight."""
+
+    weight: Fraction
+    field: Annotated[str, Field(pattern=r"^value_per_buyer_[0-9]+d$|^expected_purchases_[0-9]+d$")]
+
+
+class TrafficModel(_Model):
+    """How the traffic curve enters the T index: −|ln(marginal ROAS / break-even ROAS)|."""
+
+    weight: Fraction
+    max_log_ratio: Annotated[float, Field(gt=0)]
+
+
+class ModelActionRules(_Model):
+    """When and with which numbers the plan adds the model-backed P and T actions."""
+
+    max_gap_rank: Annotated[int, Field(ge=1, le=5)]
+    at_risk_segment: Literal["at_risk", "lapsed", "new", "active_fan"]
+    horizon_days: Annotated[int, Field(ge=1)]
+    min_segment_buyers: Annotated[int, Field(ge=1)]
+    days_per_month: Annotated[float, Field(gt=0, le=31)]
+    min_log_roas_gap: NonNegative
+    spend_min_ratio: Annotated[float, Field(ge=0, le=1)]
+    spend_max_ratio: Annotated[float, Field(ge=1)]
+
+
+class ModelRules(_Model):
+    """The ``models`` section: lifetime value and traffic curves in the P and T scores and plan.
+
+    Models are fitted once, to the data up to a day; they enrich the capability index of the
+    month holding that day. ``min_category_brands``: fewer brands with a model value in a
+    category → the standardisation pools every category.
+    """
+
+    min_category_brands: Annotated[int, Field(ge=1)]
+    private_domain: PrivateDomainModel
+    traffic: TrafficModel
+    actions: ModelActionRules
+
+
 class LadderConfig(_Model):
     """The whole ``ladder.yaml``."""
 
@@ -165,6 +206,8 @@ class LadderConfig(_Model):
     bottleneck: BottleneckRules
     plan: PlanRules
     portfolio: PortfolioRules
+    #: Without a ``models`` section the diagnosis reads no model table.
+    models: ModelRules | None = None
 
     def criteria_for(self, category: str) -> Criteria:
         """The criteria of ``category``: the defaults with the category's overrides applied."""

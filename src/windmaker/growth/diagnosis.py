@@ -2,7 +2,8 @@
 
 The caller executes :func:`input_expressions` through :class:`windmaker.warehouse.Warehouse`,
 passes the frames to :func:`diagnose`, and stores :func:`result_tables` as ``g_stage``,
-``g_bottleneck``, ``g_plan`` and ``g_portfolio``.
+``g_bottleneck``, ``g_plan`` and ``g_portfolio`` (and ``g_model_scores`` when fitted models
+fed the diagnosis: :mod:`windmaker.growth.model_feed`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,13 @@ import pyarrow as pa
 from windmaker.growth.bottleneck import advancer_rows, gaps, reference_indices
 from windmaker.growth.config import LadderConfig
 from windmaker.growth.ladder import LADDER_COLUMNS, classify, stage_table
+from windmaker.growth.model_feed import (
+    G_MODEL_SCORES,
+    ModelFeed,
+    components,
+    enrich_capability,
+    model_actions,
+)
 from windmaker.growth.plan import PLAN_METRICS, Playbook, build_plans
 from windmaker.growth.portfolio import attention_table
 
@@ -35,6 +43,8 @@ class Diagnosis:
     portfolio: pd.DataFrame
     transitions: pd.DataFrame
     classified: pd.DataFrame
+    #: ``g_model_scores`` (the P and T indices blended with the models); None without models.
+    model_scores: pd.DataFrame | None = None
 
 
 def input_expressions(
@@ -71,19 +81,35 @@ def diagnose(
     config: LadderConfig,
     playbook: Playbook,
     trust_alerts: pd.DataFrame | None = None,
+    models: ModelFeed | None = None,
 ) -> Diagnosis:
-    """Stage, bottleneck, plan and portfolio for every brand × period of the inputs."""
+    """Stage, bottleneck, plan and portfolio for every brand × period of the inputs.
+
+    With ``models`` (and a ``models`` section in ``ladder.yaml``) the P and T indices of each
+    brand's model period are blended with the lifetime-value and traffic-curve components: the
+    blended scores feed the stage criteria, the blended index the gaps (after smoothing), and
+    model-backed actions join the plan (``playbook.yaml`` → ``model_actions``). Without, the
+    result is the metrics-only diagnosis.
+    """
     cap = _prepare(capability)
     # Only brand-months the metrics engine benchmarks (brands that had joined by the period):
     # rows before a brand joins are empty and would start its hysteresis and warm-up too early.
     present = cap[["brand_id", "period"]].drop_duplicates()
     bm = _prepare(brand_month).merge(present, on=["brand_id", "period"], how="inner")
-    classified = classify(bm, cap, config)
+    comps, scores, actions = None, None, None
+    cap_scored = cap
+    if models is not None and not models.empty and config.models is not None:
+        comps = components(models, cap, config.models)
+        cap_scored, scores = enrich_capability(cap, comps)
+        if playbook.model_actions is not None:
+            actions = model_actions(models, config.models, playbook.model_actions)
+    classified = classify(bm, cap_scored, config)
     hist = classified[["brand_id", "category", "period", "stage"]]
     advancers = advancer_rows(hist, config)
+    # References are learned from the metrics history (the models speak about one month only).
     refs = reference_indices(hist, cap, config, advancers=advancers)
-    gap_table = gaps(hist, cap, refs, config)
-    plans = build_plans(hist, gap_table, bm, advancers, playbook, config)
+    gap_table = gaps(hist, cap, refs, config, adjust=comps)
+    plans = build_plans(hist, gap_table, bm, advancers, playbook, config, actions)
     portfolio = attention_table(classified, config, trust_alerts)
     return Diagnosis(
         stages=stage_table(classified),
@@ -92,6 +118,7 @@ def diagnose(
         portfolio=portfolio,
         transitions=advancers,
         classified=classified,
+        model_scores=scores,
     )
 
 
@@ -120,9 +147,12 @@ def result_tables(diagnosis: Diagnosis) -> dict[str, pa.Table]:
     """The four result tables as Arrow, periods as DATE and GMV at stake as DECIMAL(18,2)."""
     portfolio = diagnosis.portfolio.copy()
     portfolio["gmv_at_stake"] = portfolio["gmv_at_stake"].round(2)
-    return {
+    out = {
         G_STAGE: _arrow(diagnosis.stages),
         G_BOTTLENECK: _arrow(diagnosis.bottlenecks),
         G_PLAN: _arrow(diagnosis.plans),
         G_PORTFOLIO: _arrow(portfolio, money=("gmv_at_stake",)),
     }
+    if diagnosis.model_scores is not None and len(diagnosis.model_scores):
+        out[G_MODEL_SCORES] = _arrow(diagnosis.model_scores)
+    return out

@@ -16,13 +16,14 @@ special supply for SKA candidates), comes from the data (the gaps) and the playb
 from __future__ import annotations
 
 from pathlib import Path
+from string import Formatter
 from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from windmaker import contract
 from windmaker.config import load_yaml_model
@@ -97,6 +98,56 @@ class Action(BaseModel):
         return t
 
 
+#: Placeholders each model-backed action's titles may use (filled per brand from the models).
+MODEL_TEXT_FIELDS = {
+    "private_domain": {"buyers", "value", "days"},
+    "traffic_raise": {"current", "target", "gain", "lost", "saved"},
+    "traffic_cut": {"current", "target", "gain", "lost", "saved"},
+}
+
+
+class ModelAction(BaseModel):
+    """A model-backed action's id and its title templates (``{name}`` placeholders)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    title_en: Annotated[str, Field(min_length=1)]
+    title_zh: Annotated[str, Field(min_length=1)]
+
+
+class ModelActions(BaseModel):
+    """``playbook.yaml`` → ``model_actions``: texts of the actions backed by the fitted models.
+
+    ``private_domain``: re-engage at-risk buyers (``mdl_clv_buyers``); ``traffic_raise`` /
+    ``traffic_cut``: move paid spend towards the curve's break-even spend
+    (``mdl_traffic_curves``). Figures come from :mod:`windmaker.growth.model_feed`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    private_domain: ModelAction
+    traffic_raise: ModelAction
+    traffic_cut: ModelAction
+
+    @model_validator(mode="after")
+    def _known_placeholders(self) -> ModelActions:
+        for kind, allowed in MODEL_TEXT_FIELDS.items():
+            action: ModelAction = getattr(self, kind)
+            for lang in ("title_en", "title_zh"):
+                try:
+                    names = {f for _, f, _, _ in Formatter().parse(getattr(action, lang)) if f}
+                except ValueError as exc:
+                    raise ValueError(f"{kind}.{lang}: {exc}") from None
+                unknown = names - allowed
+                if unknown:
+                    raise ValueError(
+                        f"{kind}.{lang}: unknown placeholders {sorted(unknown)} "
+                        f"(allowed: {sorted(allowed)})"
+                    )
+        return self
+
+
 Capability = Literal[contract.CAPABILITIES]  # type: ignore[valid-type]
 Stage = Literal[contract.STAGES]  # type: ignore[valid-type]
 
@@ -108,6 +159,8 @@ class Playbook(BaseModel):
 
     version: Literal[1]
     stages: dict[Stage, dict[Capability, list[Action]]]
+    #: Without it the plan holds playbook actions only, whatever models are fitted.
+    model_actions: ModelActions | None = None
 
     @field_validator("stages")
     @classmethod
@@ -127,6 +180,18 @@ class Playbook(BaseModel):
                         raise ValueError(f"action id {a.id!r} is used twice")
                     seen.add(a.id)
         return stages
+
+    @model_validator(mode="after")
+    def _model_ids_unique(self) -> Playbook:
+        if self.model_actions is None:
+            return self
+        ids = [a.id for caps in self.stages.values() for acts in caps.values() for a in acts]
+        m = self.model_actions
+        for a in (m.private_domain, m.traffic_raise, m.traffic_cut):
+            if a.id in ids:
+                raise ValueError(f"action id {a.id!r} is used twice")
+            ids.append(a.id)
+        return self
 
     def frame(self) -> pd.DataFrame:
         """One row per action: stage (ordinal), capability, order within it, and its fields."""
@@ -163,7 +228,11 @@ def load_playbook(config_dir: Path | None = None) -> Playbook:
 
 
 def select_actions(
-    gap_table: pd.DataFrame, stages: pd.DataFrame, playbook: Playbook, config: LadderConfig
+    gap_table: pd.DataFrame,
+    stages: pd.DataFrame,
+    playbook: Playbook,
+    config: LadderConfig,
+    model_actions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Actions per brand × period in plan order.
 
@@ -171,12 +240,24 @@ def select_actions(
     ``bottleneck_actions`` playbook entries, every other capability up to ``other_actions``;
     the plan keeps the first ``max_actions``, and tops up to ``min_actions`` from the remaining
     entries (again in gap order) when the limits leave fewer.
+
+    ``model_actions`` (per brand × period × capability, :func:`windmaker.growth.model_feed.
+    model_actions`) lead their capability's entries (rule ``model``) where the capability ranks
+    within ``models.actions.max_gap_rank`` of the gaps, and count against the same limits.
     """
     rules = config.plan
     g = gap_table[["brand_id", "category", "period", "capability", "rank"]].merge(
         stages[["brand_id", "period", "stage"]], on=["brand_id", "period"]
     )
     df = g.merge(playbook.frame(), on=["stage", "capability"])
+    if model_actions is not None and len(model_actions) and config.models is not None:
+        extra = g.loc[g["rank"] <= config.models.actions.max_gap_rank].merge(
+            model_actions, on=["brand_id", "period", "capability"]
+        )
+        if len(extra):
+            extra = extra.assign(order=-1, rule="model", value=np.nan, floor=np.nan)
+            extra["ceiling"] = np.nan
+            df = pd.concat([df, extra], ignore_index=True)
     limit = np.where(df["rank"] == 1, rules.bottleneck_actions, rules.other_actions)
     df["_overflow"] = (df["order"] >= limit).astype("int8")
     df = df.sort_values(
@@ -206,17 +287,19 @@ def build_plans(
     advancers: pd.DataFrame,
     playbook: Playbook,
     config: LadderConfig,
+    model_actions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The ``g_plan`` table for the latest ``plan.store_periods`` periods.
 
     Columns: brand_id, period, rank, action_id, capability, metric, current, target,
     evidence (JSON text), and beyond the shared interface category, stage, title_en, title_zh,
-    direction.
+    direction. Model-backed actions (see :func:`select_actions`) carry the model's figures as
+    current and target and the model's evidence JSON.
     """
     periods = np.sort(stages["period"].unique())[-config.plan.store_periods :]
     recent = stages.loc[stages["period"].isin(periods)]
     acts = select_actions(
-        gap_table.loc[gap_table["period"].isin(periods)], recent, playbook, config
+        gap_table.loc[gap_table["period"].isin(periods)], recent, playbook, config, model_actions
     )
     metrics = sorted(acts["metric"].unique().tolist()) if len(acts) else []
     values = metric_long(brand_month, [*metrics, "net_gmv_t90d"])
@@ -254,6 +337,11 @@ def build_plans(
 
     size = values.loc[values["metric"] == "net_gmv_t90d", ["brand_id", "period", "value"]]
     acts["evidence"] = _evidence(acts, advancers, size, values, config)
+    if "model_evidence" in acts.columns:
+        model = (acts["rule"] == "model").to_numpy()
+        acts["current"] = np.where(model, acts["model_current"], acts["current"])
+        acts["target"] = np.where(model, acts["model_target"], acts["target"])
+        acts["evidence"] = np.where(model, acts["model_evidence"], acts["evidence"])
     acts = acts.drop(columns="rank").rename(columns={"plan_rank": "rank"})
     acts["stage"] = np.asarray(STAGE_CODES, dtype=object)[acts["stage"].to_numpy()]
     return acts[

@@ -1,0 +1,218 @@
+"""Lifetime value and traffic curves in the P and T indices and the plan, on a hand-made market.
+
+Known answers: the model figures are set by hand (as ``mdl_clv_*`` / ``mdl_traffic_curves`` would
+hold them), so the at-risk count, the expected value, the spend figures and the GMV change of the
+actions are known; the curve's GMV is recomputed here from the Hill formula. Without model
+tables the diagnosis must equal the metrics-only one frame for frame.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.growth.factories import filler, market
+from windmaker.growth.config import LadderConfig
+from windmaker.growth.diagnosis import Diagnosis, diagnose
+from windmaker.growth.model_feed import (
+    ModelFeed,
+    components,
+    enrich_capability,
+    feed_from_frames,
+    midrank_score,
+)
+from windmaker.growth.plan import Playbook
+
+ADVANCE = [1] * 6 + [2] * 3
+SIZES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+LAST = pd.Timestamp("2026-07-01")  # the factories' 9th month: the model period
+DAYS = 30
+
+
+def _frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    specs: list[tuple] = [(f"adv{s}", "beauty", ADVANCE, "private_domain", s) for s in SIZES]  # type: ignore[type-arg]
+    specs += [
+        ("C", "beauty", [1] * 9, "traffic", 1.0),  # under-spending on traffic
+        ("W", "beauty", [1] * 9, "traffic", 1.0),  # wasting spend
+        ("P", "beauty", [1] * 9, "private_domain", 1.0),
+    ]
+    specs += filler("beauty", 40, 9)
+    return market(specs)
+
+
+def _feed(brands: list[str]) -> ModelFeed:
+    end = pd.Timestamp("2026-07-28")
+    others = [b for b in brands if b not in ("P", "C", "W")]
+    clv = pd.DataFrame(
+        {
+            "brand_id": ["P", *others],
+            "observation_end": end,
+            # P's expected repeat value per buyer is the category's lowest
+            "value": [20.0, *np.linspace(100.0, 300.0, len(others))],
+            "segment_buyers": [37, *range(1, len(others) + 1)],
+            "segment_value": [12_345.6, *[10.0] * len(others)],
+        }
+    )
+    traffic = pd.DataFrame(
+        {
+            "brand_id": ["C", "W", *others[:10]],
+            "period_end": end,
+            "saturation": "hill",
+            "beta": 10_000.0,
+            "half_saturation_spend": 2_000.0,
+            "hill_shape": 1.0,
+            "r2": 0.8,
+            "current_spend": [1_000.0, 4_000.0, *[1_000.0] * 10],
+            "marginal_roas": [4.4, 1.1, *[2.5] * 10],
+            "break_even_roas": 2.5,
+            "break_even_spend": [1_800.0, 400.0, *[1_000.0] * 10],
+        }
+    )
+    return feed_from_frames(clv, traffic)
+
+
+@pytest.fixture(scope="module")
+def inputs() -> tuple[pd.DataFrame, pd.DataFrame, ModelFeed]:
+    bm, cap = _frames()
+    return bm, cap, _feed(sorted(bm["brand_id"].unique()))
+
+
+@pytest.fixture(scope="module")
+def plain(inputs, ladder: LadderConfig, playbook: Playbook) -> Diagnosis:  # type: ignore[no-untyped-def]
+    bm, cap, _ = inputs
+    return diagnose(bm, cap, ladder, playbook)
+
+
+@pytest.fixture(scope="module")
+def fed(inputs, ladder: LadderConfig, playbook: Playbook) -> Diagnosis:  # type: ignore[no-untyped-def]
+    bm, cap, feed = inputs
+    return diagnose(bm, cap, ladder, playbook, models=feed)
+
+
+def _plan(d: Diagnosis, brand: str) -> pd.DataFrame:
+    p = d.plans[(d.plans.brand_id == brand) & (d.plans.period == LAST)]
+    return p.sort_values("rank").set_index("action_id")
+
+
+def _equal(a: Diagnosis, b: Diagnosis) -> None:
+    for name in ("stages", "bottlenecks", "plans", "portfolio", "transitions", "classified"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True)
+
+
+def test_without_models_the_diagnosis_is_unchanged(
+    inputs, plain: Diagnosis, ladder: LadderConfig, playbook: Playbook
+) -> None:  # type: ignore[no-untyped-def]
+    bm, cap, feed = inputs
+    empty = feed_from_frames(None, None)
+    _equal(plain, diagnose(bm, cap, ladder, playbook, models=empty))
+    # a ladder.yaml without the models section reads no model, even when models are fitted
+    off = ladder.model_copy(update={"models": None})
+    _equal(diagnose(bm, cap, off, playbook), diagnose(bm, cap, off, playbook, models=feed))
+    assert plain.model_scores is None
+
+
+def test_p_bottleneck_plan_names_the_at_risk_buyers(fed: Diagnosis, plain: Diagnosis) -> None:
+    p = _plan(fed, "P")
+    assert p.index[0] == "reengage_at_risk_buyers"
+    row = p.loc["reengage_at_risk_buyers"]
+    assert row["capability"] == "private_domain" and row["current"] == 37
+    assert "37 at-risk buyers" in row["title_en"] and "¥12,346" in row["title_en"]
+    assert "37 位" in row["title_zh"]
+    ev = json.loads(row["evidence"])
+    assert ev == {
+        "source": "mdl_clv_buyers",
+        "segment": "at_risk",
+        "buyers": 37,
+        "expected_value": 12345.6,
+        "horizon_days": 180,
+    }
+    # only the model month gets model actions; the metric-only plan had none
+    assert not fed.plans.loc[fed.plans.period < LAST, "action_id"].str.startswith("reengage").any()
+    assert "reengage_at_risk_buyers" not in set(plain.plans["action_id"])
+
+
+def _hill(s: float) -> float:
+    return 10_000.0 * s / (s + 2_000.0)
+
+
+def test_t_action_spend_figures_are_the_curves(fed: Diagnosis) -> None:
+    up = _plan(fed, "C").loc["raise_paid_spend"]
+    assert up["capability"] == "traffic" and up["direction"] == "higher"
+    assert up["current"] == pytest.approx(1_000.0 * DAYS)
+    assert up["target"] == pytest.approx(1_800.0 * DAYS)  # the break-even spend, within 3×
+    gain = (_hill(1_800.0) - _hill(1_000.0)) * DAYS
+    ev = json.loads(up["evidence"])
+    assert ev["gmv_change_month"] == pytest.approx(gain, abs=0.01)
+    assert "¥30,000 to ¥54,000 a month" in up["title_en"]
+    assert f"+¥{gain:,.0f} GMV" in up["title_en"]
+
+    cut = _plan(fed, "W").loc["cut_paid_spend"]
+    # break-even 400 a day is below 0.25 × 4,000: the cut stops at 1,000 a day
+    assert cut["current"] == pytest.approx(4_000.0 * DAYS)
+    assert cut["target"] == pytest.approx(1_000.0 * DAYS)
+    assert cut["direction"] == "lower"
+    assert f"saves ¥{3_000 * DAYS:,}" in cut["title_en"]
+
+
+def test_model_actions_only_for_top_gaps(fed: Diagnosis, ladder: LadderConfig) -> None:
+    assert ladder.models is not None
+    model_ids = {"reengage_at_risk_buyers", "raise_paid_spend", "cut_paid_spend"}
+    acts = fed.plans.loc[fed.plans["action_id"].isin(model_ids)]
+    assert len(acts) > 0
+    gaps = fed.bottlenecks[["brand_id", "period", "capability", "rank"]]
+    ranks = acts[["brand_id", "period", "capability"]].merge(gaps)["rank"]
+    assert len(ranks) == len(acts)
+    assert (ranks <= ladder.models.actions.max_gap_rank).all()
+    sizes = fed.plans.groupby(["brand_id", "period"]).size()
+    assert sizes.between(ladder.plan.min_actions, ladder.plan.max_actions).all()
+
+
+def test_p_index_blends_lifetime_value(inputs, ladder: LadderConfig) -> None:  # type: ignore[no-untyped-def]
+    _, cap, feed = inputs
+    assert ladder.models is not None
+    cap = cap.assign(period=cap["period"].astype("datetime64[s]"))
+    comps = components(feed, cap, ladder.models)
+    enriched, stored = enrich_capability(cap, comps)
+    pd_rows = comps[comps.capability == "private_domain"].set_index("brand_id")
+    v = pd_rows["model_value"]
+    iqr = v.quantile(0.75) - v.quantile(0.25)
+    assert pd_rows.loc["P", "model_z"] == pytest.approx((20.0 - v.median()) / iqr)
+    w = ladder.models.private_domain.weight
+    key = (cap.brand_id == "P") & (cap.period == LAST) & (cap.capability == "private_domain")
+    expected = (1 - w) * cap.loc[key, "index"].iloc[0] + w * pd_rows.loc["P", "model_z"]
+    assert enriched.loc[key, "index"].iloc[0] == pytest.approx(expected)
+    # P's lifetime value is the lowest: its P index only falls
+    assert enriched.loc[key, "index"].iloc[0] < cap.loc[key, "index"].iloc[0]
+    # scores re-ranked within the category and month; other months untouched
+    grp = enriched.loc[(enriched.period == LAST) & (enriched.capability == "private_domain")]
+    assert grp["score"].to_numpy() == pytest.approx(
+        midrank_score(grp["index"], [grp["category"]]).to_numpy()
+    )
+    before = enriched.period < LAST
+    pd.testing.assert_frame_equal(enriched.loc[before], cap.loc[before])
+    assert set(stored["capability"]) == {"private_domain", "traffic"}
+
+
+def test_t_index_penalises_distance_from_break_even(inputs, ladder: LadderConfig) -> None:  # type: ignore[no-untyped-def]
+    _, cap, feed = inputs
+    assert ladder.models is not None
+    cap = cap.assign(period=cap["period"].astype("datetime64[s]"))
+    t = components(feed, cap, ladder.models)
+    t = t[t.capability == "traffic"].set_index("brand_id")
+    # at break-even the component is 0 (the best); C (4.4 vs 2.5) and W (1.1) are below it
+    assert t.loc["C", "model_value"] == pytest.approx(-np.log(4.4 / 2.5))
+    assert t.loc["W", "model_value"] == pytest.approx(-np.log(2.5 / 1.1))
+    assert t.loc["W", "model_z"] < t.loc["C", "model_z"] < t.drop(["C", "W"])["model_z"].min()
+
+
+def test_midrank_score_matches_metrics_formula() -> None:
+    x = pd.Series([1.0, 2.0, 2.0, 5.0, np.nan])
+    g = [pd.Series(["a"] * 5)]
+    # 100 × (#below + ½(#equal − 1)) / (n − 1), n = 4 non-null
+    assert midrank_score(x, g).iloc[:4].tolist() == pytest.approx(
+        [0.0, 100 * 1.5 / 3, 100 * 1.5 / 3, 100.0]
+    )
+    assert np.isnan(midrank_score(x, g).iloc[4])
