@@ -154,3 +154,27 @@ def test_t_action_spend_figures_equal_the_traffic_curve(modelled) -> None:  # ty
         assert act["current"] == pytest.approx(cur * days, abs=0.01)
         assert act["target"] == pytest.approx(min(max(be, lo * cur), hi * cur) * days, abs=0.01)
         assert (act["action_id"] == "raise_paid_spend") == (act["target"] > act["current"])
+
+
+def test_diagnose_shows_the_model_action_and_blended_score(modelled) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from windmaker.cli.main import app
+
+    settings, _, tables = modelled
+    plan = _model_month(tables)
+    act = plan.loc[plan["action_id"] == "reengage_at_risk_buyers"].iloc[0]
+    shown = CliRunner().invoke(
+        app,
+        ["diagnose", act["brand_id"], "--lang", "en", "-w", str(settings.workspace)],
+        env={"COLUMNS": "250"},
+    )
+    assert shown.exit_code == 0, shown.output
+    assert f"{int(act['current']):,} at-risk buyers" in shown.output
+    assert "model: mdl_clv_buyers" in shown.output
+    scores = tables["g_model_scores"]
+    p = scores.loc[
+        (scores["brand_id"] == act["brand_id"]) & (scores["capability"] == "private_domain")
+    ].iloc[0]
+    row = next(line for line in shown.output.splitlines() if "Private domain" in line)
+    assert f"│ {p['score']:5.0f} │" in row

@@ -267,6 +267,10 @@ def _show_brand(wh: Warehouse, brand: str, period: str | None, lang: str) -> Non
     console.rule(f"[bold]{brand}[/bold] · {row['category']} · {month:%Y-%m}")
 
     cap = _rows(wh, dx.CAPABILITY, brand, month)
+    if wh.has_table(G_MODEL_SCORES):
+        # the month the models were fitted to: P and T scores blended with the models
+        blended = _rows(wh, G_MODEL_SCORES, brand, month).set_index("capability")["score"]
+        cap = cap.assign(score=cap["capability"].map(blended).fillna(cap["score"]))
     gaps = _rows(wh, dx.G_BOTTLENECK, brand, month).sort_values("rank")
     card = Table(title=_w("scorecard", lang))
     for col in ("capability", "score", "index", "target_index", "gap", "rank"):
