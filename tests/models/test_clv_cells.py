@@ -82,19 +82,30 @@ def test_bg_nbd_on_cells_equals_the_per_buyer_fit(brand: pd.DataFrame) -> None:
 
 
 def test_pareto_nbd_on_cells_reaches_the_per_buyer_maximum(brand: pd.DataFrame) -> None:
-    """Same likelihood (the next test: to 1e-12 at any parameters), so the same maximum.
+    """Same likelihood (a test below: to 1e-12 at any parameters), so the same maximum.
 
-    Pareto/NBD is optimised with finite-difference gradients (see ``fit_pareto_nbd``), which
-    locate the maximum on the flat (r, α) ridge to about 1e-4, whatever the data's layout:
-    the two fits agree to 1e-9 in log-likelihood and to 2e-3 in parameters, not 1e-6 as the
-    analytic-gradient BG/NBD and Gamma-Gamma fits do.
+    s and β of Pareto/NBD lie on a flat ridge (see ``fit_pareto_nbd``): the optimiser's
+    stopping point along it moves by about 1% with rounding or the start while the
+    log-likelihood stays within 1e-9. So the check is on what is identified: log-likelihood to
+    1e-9, the purchase rate r/α and the predicted purchases over a year to 1e-3, and s, β only
+    to the ridge's 3%. (BG/NBD and Gamma-Gamma, with analytic gradients, agree to 1e-6.)
     """
-    per_buyer = clv.fit_pareto_nbd(brand["frequency"], brand["recency"], brand["T"])
     c = _cells(brand)
-    on_cells = clv.fit_pareto_nbd(c["frequency"], c["recency"], c["T"], c["size"])
-    assert per_buyer.converged and on_cells.converged
-    assert on_cells.loglik == pytest.approx(per_buyer.loglik, rel=1e-9)
-    _same_params(per_buyer.params, on_cells.params, rel=2e-3)
+    cx, ctx, ct, cw = (c[k].to_numpy(dtype=float) for k in ("frequency", "recency", "T", "size"))
+    bx, btx, bt = (brand[k].to_numpy(dtype=float) for k in ("frequency", "recency", "T"))
+    per_buyer = clv.fit_pareto_nbd(bx, btx, bt)
+    on_cells = clv.fit_pareto_nbd(cx, ctx, ct, cw)
+    # Started from the BG/NBD fit, as fit_repeat does: the same maximum from another side.
+    warm = clv.fit_pareto_nbd(cx, ctx, ct, cw, start_from=clv.fit_bg_nbd(cx, ctx, ct, cw))
+    for fit in (on_cells, warm):
+        assert per_buyer.converged and fit.converged
+        assert fit.loglik == pytest.approx(per_buyer.loglik, rel=1e-9)
+        p, q = fit.params, per_buyer.params
+        assert p["r"] / p["alpha"] == pytest.approx(q["r"] / q["alpha"], rel=1e-3)
+        assert clv.expected_purchases(fit, 52.0, bx, btx, bt).mean() == pytest.approx(
+            clv.expected_purchases(per_buyer, 52.0, bx, btx, bt).mean(), rel=1e-3
+        )
+        _same_params(q, p, rel=0.03)
 
 
 def test_gamma_gamma_on_weighted_rows_equals_the_per_buyer_fit(brand: pd.DataFrame) -> None:

@@ -401,36 +401,43 @@ class ParetoNbdCells:
 
     def __init__(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray) -> None:
         self.w = _as_float(w)
-        self.x, self.ix = np.unique(_as_float(x), return_inverse=True)
-        pair_a, self.ia = np.unique(np.stack([x, t_x], axis=1), axis=0, return_inverse=True)
-        pair_b, self.ib = np.unique(np.stack([x, T], axis=1), axis=0, return_inverse=True)
+        pair_a, ia = np.unique(np.stack([x, t_x], axis=1), axis=0, return_inverse=True)
+        pair_b, ib = np.unique(np.stack([x, T], axis=1), axis=0, return_inverse=True)
         self.xa, self.ta = pair_a[:, 0], pair_a[:, 1]
         self.xb, self.tb = pair_b[:, 0], pair_b[:, 1]
-        self.ia, self.ib = self.ia.ravel(), self.ib.ravel()
+        self.ia, self.ib = ia.ravel(), ib.ravel()
 
     def loglik(self, r: float, alpha: float, s: float, beta: float) -> float:
-        """Σ_cells w · LL(r, α, s, β | x, t_x, T), LL as in :func:`pareto_nbd_loglik`."""
+        """Σ_cells w · LL(r, α, s, β | x, t_x, T), LL as in :func:`pareto_nbd_loglik`.
+
+        Everything but A₃'s ₂F₁ and power is a function of (x, t_x), so a cell gathers three
+        terms of its (x, t_x) pair and one of its (x, T) pair.
+        """
         hi, diff = max(alpha, beta), abs(alpha - beta)
-        # Per distinct x.
-        rsx, rx = r + s + self.x, r + self.x
-        log_rsx, log_rx = np.log(rsx), np.log(rx)
-        g = special.gammaln(rx) - special.gammaln(r)
-        # Per distinct (x, t_x): the refactored power and A₂'s ₂F₁.
-        rsx_a = r + s + self.xa
-        ref = rsx_a * np.log(hi + self.ta)
-        c1 = s + 1 if alpha >= beta else r + self.xa
-        h2 = np.log(special.hyp2f1(rsx_a, c1, rsx_a + 1, diff / (hi + self.ta)))
-        # Per distinct (x, T): A₃'s ₂F₁ and power.
+        # Per distinct (x, t_x).
+        xa, ta = self.xa, self.ta
+        rsx_a, rx_a = r + s + xa, r + xa
+        log_rsx = np.log(rsx_a)
+        ref = rsx_a * np.log(hi + ta)
+        c1 = s + 1 if alpha >= beta else rx_a
+        a1 = (
+            special.gammaln(rx_a)
+            - special.gammaln(r)
+            + r * math.log(alpha)
+            + s * math.log(beta)
+            - ref
+        )
+        a2 = math.log(s) - log_rsx + np.log(special.hyp2f1(rsx_a, c1, rsx_a + 1, diff / (hi + ta)))
+        a3_head = np.log(rx_a) - log_rsx + ref
+        # Per distinct (x, T).
         rsx_b = r + s + self.xb
         c2 = s if alpha >= beta else r + self.xb + 1
-        h3 = np.log(special.hyp2f1(rsx_b, c2, rsx_b + 1, diff / (hi + self.tb))) - rsx_b * np.log(
-            hi + self.tb
-        )
-        ix, ia = self.ix, self.ia
-        a1 = g[ix] + (r * math.log(alpha) + s * math.log(beta)) - ref[ia]
-        a2 = math.log(s) - log_rsx[ix] + h2[ia]
-        a3 = log_rx[ix] - log_rsx[ix] + h3[self.ib] + ref[ia]
-        return float(np.dot(self.w, a1 + np.logaddexp(a2, a3)))
+        a3_tail = np.log(
+            special.hyp2f1(rsx_b, c2, rsx_b + 1, diff / (hi + self.tb))
+        ) - rsx_b * np.log(hi + self.tb)
+        ia = self.ia
+        a3 = a3_head[ia] + a3_tail[self.ib]
+        return float(np.dot(self.w, a1[ia] + np.logaddexp(a2[ia], a3)))
 
 
 @register("pareto_nbd")
@@ -447,14 +454,20 @@ def fit_pareto_nbd(
     μ ~ Gamma(s, β). The likelihood (:func:`pareto_nbd_loglik`) needs ₂F₁, whose symbolic
     gradient in PyTensor iterates a series that can stall for minutes in parts of the parameter
     space; SciPy's ₂F₁ with finite-difference gradients is fast and robust, so this one model
-    is optimised in NumPy.
+    is optimised in NumPy (:class:`ParetoNbdCells`, each ₂F₁ once per distinct argument).
+
+    s and β lie on a flat ridge of the likelihood: on a 6,000-buyer brand, moving s by 1%
+    along it changes the log-likelihood by 1e-5 (4e-10 relative), so the optimiser's stopping
+    point along the ridge moves by about 1% with the start or with rounding (central
+    differences, at twice the cost, do not change that from another start). The mean
+    predicted purchases move by about 5e-4, and the log-likelihood, which decides between
+    the models, by 1e-9.
 
     ``start_from``, a BG/NBD fit of the same buyers, gives the optimiser a warm start: r and α
     mean the same purchase-rate Gamma in both models, and the dropout rate per unit of time
     is about the BG/NBD dropout per purchase times the purchase rate, E[μ] = s/β ≈
     a/(a+b) · r/α (started with s = 1). It saves likelihood evaluations (₂F₁ is the whole cost)
-    for the same optimum: 210 → 135 on one 13,000-buyer synthetic brand, 5–8% of the fit time
-    on the benchmark market.
+    for the same optimum (about a third with forward differences on one 13,000-buyer brand).
     """
     x, tx, tt = _as_float(frequency), _as_float(recency), _as_float(T)
     w = np.ones_like(x) if weights is None else _as_float(weights)
