@@ -21,6 +21,7 @@ expressions the caller executes.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import ibis
@@ -303,7 +304,7 @@ def _money(x: pd.Series) -> list[str]:
     return [f"{v:,.0f}" for v in x.astype("float64").round(0)]
 
 
-def _evidence(records: list[dict[str, object]]) -> list[str]:
+def _evidence(records: Sequence[Mapping[str, object]]) -> list[str]:
     return [json.dumps(r, ensure_ascii=False, allow_nan=False) for r in records]
 
 
@@ -329,147 +330,144 @@ ACTION_COLUMNS = (
 def model_actions(feed: ModelFeed, rules: ModelRules, texts: ModelActions) -> pd.DataFrame:
     """One model-backed action per brand and capability where the model gives one.
 
-    P (``texts.private_domain``): the brand's ``segment_buyers`` buyers of the configured segment
-    (at least ``min_segment_buyers``), their expected value over ``horizon_days``;
-    current = the buyer count, no target. T (``texts.traffic_raise`` / ``traffic_cut``): when
-    ``|ln(marginal ROAS / break-even ROAS)| ≥ min_log_roas_gap``, move the daily spend from
-    ``current_spend`` to ``break_even_spend`` held within [``spend_min_ratio``,
-    ``spend_max_ratio``] × current, quoted a month (× ``days_per_month``); the GMV change is
-    ``(g(target) − g(current)) × days_per_month`` on the curve (:func:`steady_gmv`).
-    Returns the columns of ``ACTION_COLUMNS``.
+    P (:func:`reengage_actions`) from the lifetime-value figures, T (:func:`spend_actions`)
+    from the traffic curves. Returns the columns of ``ACTION_COLUMNS``.
     """
-    a = rules.actions
-    out = []
-    clv = feed.clv.loc[feed.clv["segment_buyers"].fillna(0) >= a.min_segment_buyers]
-    if not clv.empty:
-        pd_text = texts.private_domain
-        buyers = clv["segment_buyers"].astype("int64")
-        value = clv["segment_value"].astype("float64")
-        fmt = {"buyers": [f"{b:,}" for b in buyers], "value": _money(value)}
-        out.append(
-            pd.DataFrame(
-                {
-                    "brand_id": clv["brand_id"].to_numpy(),
-                    "period": clv["period"].to_numpy(),
-                    "capability": PRIVATE_DOMAIN,
-                    "action_id": pd_text.id,
-                    "title_en": [
-                        pd_text.title_en.format(buyers=b, value=v, days=a.horizon_days)
-                        for b, v in zip(fmt["buyers"], fmt["value"], strict=True)
-                    ],
-                    "title_zh": [
-                        pd_text.title_zh.format(buyers=b, value=v, days=a.horizon_days)
-                        for b, v in zip(fmt["buyers"], fmt["value"], strict=True)
-                    ],
-                    "metric": AT_RISK_METRIC,
-                    "direction": "lower",
-                    "model_current": buyers.astype("float64").to_numpy(),
-                    "model_target": np.nan,
-                    "model_evidence": _evidence(
-                        [
-                            {
-                                "source": CLV_BUYERS,
-                                "segment": a.at_risk_segment,
-                                "buyers": int(b),
-                                "expected_value": round(float(v), 2),
-                                "horizon_days": a.horizon_days,
-                            }
-                            for b, v in zip(buyers, value, strict=True)
-                        ]
-                    ),
-                }
-            )
+    out = [
+        f
+        for f in (
+            reengage_actions(feed.clv, rules, texts),
+            spend_actions(feed.traffic, rules, texts),
         )
-    tr = feed.traffic
-    if not tr.empty:
-        ratio = traffic_log_ratio(tr, rules.traffic.max_log_ratio)
-        cur = tr["current_spend"].astype("float64")
-        keep = (ratio.abs() >= a.min_log_roas_gap) & (cur > 0)
-        tr, ratio, cur = tr.loc[keep], ratio.loc[keep], cur.loc[keep]
-    if not tr.empty:
-        target = (
-            tr["break_even_spend"]
-            .astype("float64")
-            .clip(lower=cur * a.spend_min_ratio, upper=cur * a.spend_max_ratio)
-        )
-        days = a.days_per_month
-        gain = (steady_gmv(tr, target) - steady_gmv(tr, cur)) * days
-        raise_ = target > cur
-        tr = tr.assign(_target=target, _gain=gain, _raise=raise_)
-        tr = tr.loc[(tr["_target"] != cur) & np.isfinite(tr["_target"]) & np.isfinite(tr["_gain"])]
-        cur, target, gain, raise_ = (
-            cur.loc[tr.index],
-            tr["_target"],
-            tr["_gain"],
-            tr["_raise"],
-        )
-        texts_raise, texts_cut = texts.traffic_raise, texts.traffic_cut
-        fields = [
-            {
-                "current": c,
-                "target": t,
-                "gain": g,
-                "lost": g2,
-                "saved": s,
-            }
-            for c, t, g, g2, s in zip(
-                _money(cur * days),
-                _money(target * days),
-                _money(gain.clip(lower=0)),
-                _money((-gain).clip(lower=0)),
-                _money(((cur - target) * days).clip(lower=0)),
-                strict=True,
-            )
-        ]
-        up = raise_.to_numpy()
-        out.append(
-            pd.DataFrame(
-                {
-                    "brand_id": tr["brand_id"].to_numpy(),
-                    "period": tr["period"].to_numpy(),
-                    "capability": TRAFFIC,
-                    "action_id": np.where(up, texts_raise.id, texts_cut.id),
-                    "title_en": [
-                        (texts_raise if u else texts_cut).title_en.format(**f)
-                        for u, f in zip(up, fields, strict=True)
-                    ],
-                    "title_zh": [
-                        (texts_raise if u else texts_cut).title_zh.format(**f)
-                        for u, f in zip(up, fields, strict=True)
-                    ],
-                    "metric": SPEND_METRIC,
-                    "direction": np.where(up, "higher", "lower"),
-                    "model_current": (cur * days).round(2).to_numpy(),
-                    "model_target": (target * days).round(2).to_numpy(),
-                    "model_evidence": _evidence(
-                        [
-                            {
-                                "source": TRAFFIC_CURVES,
-                                "current_spend_month": round(float(c * days), 2),
-                                "target_spend_month": round(float(t * days), 2),
-                                "break_even_spend_month": round(float(be * days), 2),
-                                "marginal_roas": _finite(float(m)),
-                                "break_even_roas": _finite(float(b)),
-                                "gmv_change_month": round(float(g), 2),
-                                "saturation": str(sat),
-                                "r2": _finite(float(r2)),
-                            }
-                            for c, t, be, m, b, g, sat, r2 in zip(
-                                cur,
-                                target,
-                                tr["break_even_spend"].astype("float64"),
-                                tr["marginal_roas"],
-                                tr["break_even_roas"],
-                                gain,
-                                tr["saturation"],
-                                tr["r2"],
-                                strict=True,
-                            )
-                        ]
-                    ),
-                }
-            )
-        )
+        if len(f)
+    ]
     if not out:
         return pd.DataFrame(columns=list(ACTION_COLUMNS))
     return pd.concat(out, ignore_index=True)[list(ACTION_COLUMNS)]
+
+
+def reengage_actions(clv: pd.DataFrame, rules: ModelRules, texts: ModelActions) -> pd.DataFrame:
+    """Re-engage the buyers of the configured segment (``texts.private_domain``).
+
+    For brands with at least ``min_segment_buyers`` such buyers: the count and their summed
+    expected value over ``horizon_days`` (``ModelFeed.clv``); current = the buyer count, no
+    target (re-engagement is the action, not a level to reach).
+    """
+    a = rules.actions
+    clv = clv.loc[clv["segment_buyers"].fillna(0) >= a.min_segment_buyers]
+    if clv.empty:
+        return pd.DataFrame(columns=list(ACTION_COLUMNS))
+    text = texts.private_domain
+    buyers = clv["segment_buyers"].astype("int64")
+    value = clv["segment_value"].astype("float64")
+    fields = [
+        {"buyers": f"{b:,}", "value": v, "days": a.horizon_days}
+        for b, v in zip(buyers, _money(value), strict=True)
+    ]
+    evidence = [
+        {
+            "source": CLV_BUYERS,
+            "segment": a.at_risk_segment,
+            "buyers": int(b),
+            "expected_value": round(float(v), 2),
+            "horizon_days": a.horizon_days,
+        }
+        for b, v in zip(buyers, value, strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "brand_id": clv["brand_id"].to_numpy(),
+            "period": clv["period"].to_numpy(),
+            "capability": PRIVATE_DOMAIN,
+            "action_id": text.id,
+            "title_en": [text.title_en.format(**f) for f in fields],
+            "title_zh": [text.title_zh.format(**f) for f in fields],
+            "metric": AT_RISK_METRIC,
+            "direction": "lower",
+            "model_current": buyers.astype("float64").to_numpy(),
+            "model_target": np.nan,
+            "model_evidence": _evidence(evidence),
+        }
+    )
+
+
+def spend_actions(traffic: pd.DataFrame, rules: ModelRules, texts: ModelActions) -> pd.DataFrame:
+    """Raise or cut paid spend towards the curve's break-even spend (``texts.traffic_*``).
+
+    Only where ``|ln(marginal ROAS / break-even ROAS)| ≥ min_log_roas_gap`` and the brand
+    spends now. Daily spend moves from ``current_spend`` to ``break_even_spend`` held within
+    [``spend_min_ratio``, ``spend_max_ratio``] × current, quoted a month (× ``days_per_month``);
+    the GMV change is ``(g(target) − g(current)) × days_per_month`` on the curve
+    (:func:`steady_gmv`). current / target = the monthly spends.
+    """
+    a = rules.actions
+    if traffic.empty:
+        return pd.DataFrame(columns=list(ACTION_COLUMNS))
+    ratio = traffic_log_ratio(traffic, rules.traffic.max_log_ratio)
+    cur = traffic["current_spend"].astype("float64")
+    be = traffic["break_even_spend"].astype("float64")
+    target = be.clip(lower=cur * a.spend_min_ratio, upper=cur * a.spend_max_ratio)
+    days = a.days_per_month
+    gain = (steady_gmv(traffic, target) - steady_gmv(traffic, cur)) * days
+    keep = (
+        (ratio.abs() >= a.min_log_roas_gap)
+        & (cur > 0)
+        & (target != cur)
+        & np.isfinite(target)
+        & np.isfinite(gain)
+    )
+    tr, cur, be, target, gain = (x.loc[keep] for x in (traffic, cur, be, target, gain))
+    if tr.empty:
+        return pd.DataFrame(columns=list(ACTION_COLUMNS))
+    up = (target > cur).to_numpy()
+    fields = [
+        {"current": c, "target": t, "gain": g, "lost": lost, "saved": s}
+        for c, t, g, lost, s in zip(
+            _money(cur * days),
+            _money(target * days),
+            _money(gain.clip(lower=0)),
+            _money((-gain).clip(lower=0)),
+            _money(((cur - target) * days).clip(lower=0)),
+            strict=True,
+        )
+    ]
+    chosen = [texts.traffic_raise if u else texts.traffic_cut for u in up]
+    evidence = [
+        {
+            "source": TRAFFIC_CURVES,
+            "current_spend_month": round(float(c * days), 2),
+            "target_spend_month": round(float(t * days), 2),
+            "break_even_spend_month": round(float(b * days), 2),
+            "marginal_roas": _finite(float(m)),
+            "break_even_roas": _finite(float(r)),
+            "gmv_change_month": round(float(g), 2),
+            "saturation": str(sat),
+            "r2": _finite(float(r2)),
+        }
+        for c, t, b, m, r, g, sat, r2 in zip(
+            cur,
+            target,
+            be,
+            tr["marginal_roas"],
+            tr["break_even_roas"],
+            gain,
+            tr["saturation"],
+            tr["r2"],
+            strict=True,
+        )
+    ]
+    return pd.DataFrame(
+        {
+            "brand_id": tr["brand_id"].to_numpy(),
+            "period": tr["period"].to_numpy(),
+            "capability": TRAFFIC,
+            "action_id": [t.id for t in chosen],
+            "title_en": [t.title_en.format(**f) for t, f in zip(chosen, fields, strict=True)],
+            "title_zh": [t.title_zh.format(**f) for t, f in zip(chosen, fields, strict=True)],
+            "metric": SPEND_METRIC,
+            "direction": np.where(up, "higher", "lower"),
+            "model_current": (cur * days).round(2).to_numpy(),
+            "model_target": (target * days).round(2).to_numpy(),
+            "model_evidence": _evidence(evidence),
+        }
+    )
