@@ -123,3 +123,21 @@ def test_unreadable_yaml(tmp_path: Path) -> None:
     (tmp_path / "ladder.yaml").write_text("criteria: [unclosed", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_ladder_config(tmp_path)
+
+
+def test_model_action_template_with_unknown_placeholder_fails(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "playbook.yaml",
+        {"model_actions.private_domain.title_en": "Re-engage {buyers} buyers worth {gmv}"},
+    )
+    with pytest.raises(ConfigError) as err:
+        load_playbook(tmp_path)
+    assert "model_actions" in str(err.value) and "'gmv'" in str(err.value)
+
+
+def test_model_weights_are_fractions(tmp_path: Path) -> None:
+    _write(tmp_path, "ladder.yaml", {"models.traffic.weight": 1.5})
+    with pytest.raises(ConfigError) as err:
+        load_ladder_config(tmp_path)
+    assert "models.traffic.weight" in str(err.value)
