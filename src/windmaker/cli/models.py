@@ -200,3 +200,7 @@ def fit(
                     f"traffic / 投流: {len(curves):,} curves / 曲线 → {TRAFFIC_CURVES}; "
                     f"budget / 预算 → {BUDGET} (predicted paid GMV {gain:+.1%} at the same spend)"
                 )
+        console.print(
+            "`windmaker diagnose --all` now blends them into the P/T scores and plans "
+            "/ 重新诊断后模型进入P/T得分与行动计划"
+        )
