@@ -65,6 +65,15 @@ def attach(left: ir.Table, right: ir.Table, keys: list[str]) -> ir.Table:
     return j.drop(*[f"{k}_right" for k in keys if f"{k}_right" in j.columns])
 
 
+def counted_orders(src: Sources, since: datetime | None = None) -> ir.Table:
+    """The orders that count (``status != 'cancelled'``), paid at or after ``since`` if given."""
+    o = src.orders
+    o = o.filter(o.status != "cancelled")
+    if since is not None:
+        o = o.filter(o.paid_at >= ibis.timestamp(since))
+    return o
+
+
 def order_facts(src: Sources, since: datetime | None = None) -> ir.Table:
     """The orders that count (not cancelled), narrowed and tagged; one row per order.
 
@@ -75,11 +84,7 @@ def order_facts(src: Sources, since: datetime | None = None) -> ir.Table:
     promise). ``since`` keeps only orders paid at or after it. Repeat purchases are flagged on the
     buyer bases (:func:`windmaker.metrics.private_domain.buyer_days`), not per order.
     """
-    o = src.orders
-    o = o.filter(o.status != "cancelled")
-    if since is not None:
-        o = o.filter(o.paid_at >= ibis.timestamp(since))
-    o = o.select(*_FACT_COLUMNS)
+    o = counted_orders(src, since).select(*_FACT_COLUMNS)
     acct = src.accounts.select("account_id", account_kind="kind")
     sku = src.skus.select("sku_id", is_special=src.skus.special_supply)
     sess = src.live_sessions.select("session_id", "dedicated_brand_id")
@@ -105,15 +110,13 @@ def order_facts(src: Sources, since: datetime | None = None) -> ir.Table:
     )
 
 
-def session_orders(src: Sources, since: datetime) -> ir.Table:
+def session_orders(src: Sources, since: datetime | None = None) -> ir.Table:
     """The counted orders sold in a live session, paid since ``since``: session_id, brand_id, net.
 
     What the driver tree reads, without the joins of :func:`order_facts`.
     """
-    o = src.orders
-    o = o.filter(
-        (o.status != "cancelled") & o.session_id.notnull() & (o.paid_at >= ibis.timestamp(since))
-    )
+    o = counted_orders(src, since)
+    o = o.filter(o.session_id.notnull())
     return o.select("session_id", "brand_id", net=o.amount - o.refund_amount)
 
 

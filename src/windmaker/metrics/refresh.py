@@ -39,7 +39,6 @@ from windmaker.metrics.periods import GRAINS, period_start, period_table
 from windmaker.metrics.sources import Sources
 
 STATE = "_m_refresh_state"
-FACTS = "_m_facts"
 #: The distinct-count bases kept between refreshes (see :class:`brand_period.Bases`).
 BUYER_DAYS = "_m_buyer_day"
 INFLUENCER_DAYS = "_m_influencer_day"
@@ -311,16 +310,18 @@ def refresh(
     # facts of the new days, and the distinct-count bases kept between refreshes
     step("facts")
     since_d = datetime.combine(lo_day, time()) if incremental else None  # type: ignore[arg-type]
-    wh.write(FACTS, gmv.order_facts(src, since_d))
-    facts = wh.table(FACTS)
-    fresh = brand_period.Bases.of(facts)
+    # The facts stay an expression: each base reads only the joins it needs, which costs less
+    # than writing every order's facts to the warehouse.
+    facts = gmv.order_facts(src, since_d)
+    fresh = brand_period.Bases.of(facts, gmv.counted_orders(src, since_d))
     sides = brand_period.side_days(src, since=since_d, complaint_kinds=config.complaint_kinds)
     if since_d is None:
         for name, expr in zip(BASES, (*_fields(fresh), sides), strict=True):
-            wh.write(name, expr.order_by("day"))
+            wh.write(name, expr)
     else:
         prior = private_domain.buyer_prior(wh.table(BUYER_DAYS), facts, ibis.date(lo_day))
-        wh.write(f"{BUYER_DAYS}_new", private_domain.buyer_days(facts, prior))
+        orders_d = gmv.counted_orders(src, since_d)
+        wh.write(f"{BUYER_DAYS}_new", private_domain.buyer_days(orders_d, prior))
         wh.write(f"{SIDE_DAYS}_new", sides)
         staged = (
             wh.table(f"{BUYER_DAYS}_new"),
@@ -418,7 +419,7 @@ def refresh(
         wh.delete_from(DRIVERS, "period", cut)
         wh.insert(DRIVERS, out_d.select(*wh.table(DRIVERS).columns))
     else:
-        wh.write(DRIVERS, drivers.gmv_drivers(src, facts))
+        wh.write(DRIVERS, drivers.gmv_drivers(src, gmv.session_orders(src)))
     lap("drivers")
 
     # category benchmarks: within category × month, so only the recomputed months change
@@ -437,7 +438,6 @@ def refresh(
         wh.write(CAPABILITIES, category.capabilities(month, config))
     lap("category")
 
-    wh.drop(FACTS)
     wh.write(STATE, _state_table(now))
     for t in TABLES:
         report.rows[t] = _count(wh, wh.table(t))
