@@ -8,23 +8,25 @@ ladder and stay with it more often; a provider serves about a dozen brands over 
 evaluation sees none of that directly.
 
 - ``test_ranks_providers_by_true_skill``: the evaluation fed the planted GMV targets, stages and
-  capability skills (measured without error), 800 brands. Planted answer: ``true_skill``.
+  capability skills (measured without error), 800 brands: 0.94, 0.88 on seeds 1, 2. Planted
+  answer: ``true_skill``.
 - ``test_ranks_from_measured_data``: 240-brand markets (12 providers) written to files; the
   evaluation reads net GMV per brand-month summed from the orders and every capability index
   recomputed from the files (DuckDB SQL over the nine tables: the metrics of ``metrics.yaml``
   but ``repurchase_rate_180d``, robust-standardised within category × month and weighted as
   there: the warehouse's ``m_capability``, which a full ingest and refresh per market would
   take minutes to build). The stage is the planted one, standing in for ``g_stage`` (the
-  diagnosed ladder agrees with it on 90 %–99 % of brand-months). Spearman(score, true skill)
-  per seed: 0.82, 0.75, 0.83, 0.80 on seeds 1–4 (the bar: ≥ 0.7 on each of seeds 1, 2, 3).
-  Before the year-long uplift, the launch-ramp exclusion, stage-matched peers and shrinkage,
-  with the private domain at the brand's mean skill and three share proxies: 0.72, 0.33, 0.70,
-  0.46.
-- ``test_ranks_with_measured_stages``: the same with the stage classified by the ladder
-  (``growth.ladder.classify``) from the measured metrics (trailing 30 days read as the month,
-  90 days as three months; 90 % agreement with the planted stage): 0.67, 0.49, 0.61, 0.92 on
-  seeds 1–4 (mean 0.59 on seeds 1–3). Misclassified months cut a client's trend into short
-  spells. Known gap (strict expected failure).
+  diagnosed ladder agrees with it on 90 %–99 % of brand-months). Bar: Spearman(score, true
+  skill) ≥ 0.7 on each of seeds 1–4; measured 0.78, 0.72, 0.86, 0.87.
+  Before (6-month uplift, no ramp exclusion or level shifts, size-only peers, no shrinkage,
+  the private domain at the brand's mean skill, three share proxies and the planted GMV):
+  0.72, 0.33, 0.70, 0.46.
+- ``test_ranks_with_measured_stages``: the same with the stage too classified from the
+  measured metrics by the ladder (``growth.ladder.classify``; trailing 30 days read as the
+  month, 90 days as three months; 90 % agreement with the planted stage): nothing planted but
+  the assignments. Bar: the mean over seeds 1–4 ≥ 0.7, because with 12 providers a market's
+  Spearman has a sampling spread of about ±0.1 at ρ ≈ 0.8, so the mean of four markets is the
+  measure of the evaluation, not any one; measured 0.71, 0.66, 0.89, 0.89 (mean 0.79).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from windmaker.growth.ladder import classify, stage_table
 from windmaker.metrics.config import load_metrics_config
 from windmaker.simulator import MarketConfig, build_market, simulate
 
-SEEDS = (1, 2, 3)
+SEEDS = (1, 2, 3, 4)
 MEASURED_BRANDS = 240
 
 
@@ -269,11 +271,6 @@ def test_ranks_from_measured_data(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="stages classified from month-level proxies cut client trends (mean 0.59)",
-)
 def test_ranks_with_measured_stages(
     config: EcosystemConfig, measured: list[dict[str, object]]
 ) -> None:
@@ -282,4 +279,5 @@ def test_ranks_with_measured_stages(
         for f in measured
     ]
     rho = float(np.mean(rhos))
+    print(f"Spearman with measured stages by seed: {rhos}, mean {rho:.3f}")
     assert rho >= 0.7, f"mean Spearman with measured stages {rho:.3f} < 0.7 ({rhos})"

@@ -73,6 +73,7 @@ class EvaluationConfig(_Strict):
     capability_months: int = Field(ge=1, le=12)
     peer_count: int = Field(ge=1)
     ramp_months: int = Field(ge=0, le=12)
+    level_shift_log: float = Field(gt=0)
     shrinkage_clients: float = Field(ge=0)
     min_clients: int = Field(ge=1)
     standards: dict[EvaluationMetric, Bound]

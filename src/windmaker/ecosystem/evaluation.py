@@ -13,7 +13,9 @@ For period ``P`` (a month):
   ``peer_count``; the ``peer_count`` nearest in ln mean monthly GMV). **client_uplift** = mean
   uplift over the provider's clients. A brand's launch ramp (its first ``ramp_months`` months
   from its first sale, when that comes after the first month of data) is left out of every
-  trend: ramping up is not growth.
+  trend: ramping up is not growth. A month-on-month step of ln GMV beyond ``level_shift_log``
+  starts a new segment too: a ladder jump shows in GMV months before the stage (with its
+  hysteresis) confirms it.
 - **client_uplift_year**: the same over the ``trend_months`` months ending with ``P``, as
   Σ wᵢ·upliftᵢ / Σ wᵢ with wᵢ = Σ(t − t̄)² of client i's months (the slope's precision up to
   the noise variance): month noise of ~10 % leaves a 6-month trend uncertain by ±3 %/month, a
@@ -200,6 +202,16 @@ def _brand_frame(
     return brands
 
 
+def _split_level_shifts(rows: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Start a new trend segment at every month whose |Δ ln GMV| from the brand's previous
+    month exceeds ``threshold``: such a step (a ladder jump the stages confirm months later, a
+    lost channel) is a level shift, not growth. Segments: ``seg`` + "#" + shifts so far."""
+    rows = rows.sort_values(["brand_id", "t"])
+    step = rows.groupby("brand_id")["y"].diff().abs() > threshold
+    shifts = step.astype("int64").groupby(rows["brand_id"]).cumsum()
+    return rows.assign(seg=rows["seg"].astype(str) + "#" + shifts.astype(str))
+
+
 def _launch_rows(bm: pd.DataFrame, ramp_months: int) -> pd.DataFrame:
     """(brand_id, period) of each brand's launch ramp: its first ``ramp_months`` months from its
     first month with sales, for brands whose first sale comes after the first month of data
@@ -282,6 +294,7 @@ def client_effects(
         win["seg"] = win["stage"].fillna("unknown")
     else:
         win["seg"] = "all"
+    win = _split_level_shifts(win, config.level_shift_log)
     brands = _brand_frame(bm, first, pd.Timestamp(period), stages)
     months = pd.Series(sorted(win["period"].unique()))
     served = (
