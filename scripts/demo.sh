@@ -17,7 +17,7 @@ $wm providers load "$dir/market/ecosystem" --workspace "$dir"
 # --models: lifetime value (客户终身价值) and traffic curves (投流曲线) are fitted before the
 # diagnosis, so the plans re-engage at-risk buyers and move paid spend towards break-even.
 # On a market this size the demo takes models.yaml's large-market switches (BG/NBD without the
-# Pareto/NBD comparison, one starting point per curve): about a third of the shipped fit time.
+# Pareto/NBD comparison, one starting point per curve): about a quarter of the shipped fit time.
 mkdir -p "$dir/config"
 cat > "$dir/config/models.yaml" <<'YAML'
 version: 1
