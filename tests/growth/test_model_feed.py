@@ -216,3 +216,22 @@ def test_midrank_score_matches_metrics_formula() -> None:
         [0.0, 100 * 1.5 / 3, 100 * 1.5 / 3, 100.0]
     )
     assert np.isnan(midrank_score(x, g).iloc[4])
+
+
+def test_model_action_counts_against_the_capability_limit(
+    fed: Diagnosis, plain: Diagnosis, ladder: LadderConfig
+) -> None:
+    # C's bottleneck is traffic: the plain plan has both climbing traffic actions, the fed plan
+    # the model's spend action first and then only the first playbook one
+    limit = ladder.plan.bottleneck_actions
+    assert limit == 2
+    before = _plan(plain, "C")
+    after = _plan(fed, "C")
+    assert before.loc[before.capability == "traffic"].index.tolist() == [
+        "cl_paid_traffic",
+        "cl_roas",
+    ]
+    assert after.loc[after.capability == "traffic"].index.tolist() == [
+        "raise_paid_spend",
+        "cl_paid_traffic",
+    ]

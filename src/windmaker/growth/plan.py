@@ -258,6 +258,12 @@ def select_actions(
             extra = extra.assign(order=-1, rule="model", value=np.nan, floor=np.nan)
             extra["ceiling"] = np.nan
             df = pd.concat([df, extra], ignore_index=True)
+            # the model action takes its capability's first place: the limits count it
+            df["order"] = (
+                df.sort_values("order", kind="stable")
+                .groupby(["brand_id", "period", "capability"], sort=False)
+                .cumcount()
+            )
     limit = np.where(df["rank"] == 1, rules.bottleneck_actions, rules.other_actions)
     df["_overflow"] = (df["order"] >= limit).astype("int8")
     df = df.sort_values(
