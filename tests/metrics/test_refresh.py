@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
@@ -24,9 +26,9 @@ def _snapshot(wh: Warehouse) -> dict[str, pd.DataFrame]:
     return out
 
 
-def test_incremental_day_equals_full_recompute(market) -> None:
-    day = datetime(2026, 3, 15)
-    next_day = datetime(2026, 3, 16)
+def _incremental_equals_full(market, day: datetime) -> None:
+    """Refresh up to ``day``, add the day's rows, refresh again: equal to a full recompute."""
+    next_day = day + timedelta(days=1)
     o, s, r = market["orders"], market["live_sessions"], market["reviews"]
     before = dict(market)
     before["orders"] = o[o.paid_at < day]
@@ -46,7 +48,7 @@ def test_incremental_day_equals_full_recompute(market) -> None:
         factory.to_arrow("reviews", r[(r.created_at >= day) & (r.created_at < next_day)]),
     )
     report = refresh(wh)
-    assert report.mode == "incremental" and str(report.since) == "2026-03-15"
+    assert report.mode == "incremental" and report.since == day.date()
     got = _snapshot(wh)
 
     full = Warehouse("duckdb://")
@@ -62,6 +64,37 @@ def test_incremental_day_equals_full_recompute(market) -> None:
         pd.testing.assert_frame_equal(got[t], want[t], check_exact=False, rtol=1e-12, obj=t)
     # nothing new: nothing recomputed
     assert refresh(wh).mode == "up_to_date"
+
+
+def test_incremental_day_equals_full_recompute(market) -> None:
+    _incremental_equals_full(market, datetime(2026, 3, 15))
+
+
+def test_incremental_first_of_month_with_an_order_of_last_months_session(market) -> None:
+    """An order paid on 1 March in a session started in late February changes February's driver
+    tree (months are those of the session start): the incremental refresh must recompute it."""
+    s = market["live_sessions"]
+    feb = s[
+        (s.started_at >= datetime(2026, 2, 20))
+        & (s.started_at < datetime(2026, 3, 1))
+        & s.account_id.str.startswith("B1_")
+    ]
+    sess = feb.iloc[-1]
+    o = market["orders"]
+    brand = "B1"
+    late = factory._order(
+        np.random.default_rng(3),
+        len(o),
+        datetime(2026, 3, 1, 0, 30),
+        str(brand),
+        str(sess.account_id),
+        str(sess.session_id),
+        "U_LATE",
+    )
+    late["status"], late["refund_amount"] = "completed", Decimal("0.00")
+    m = dict(market)
+    m["orders"] = pd.concat([o, pd.DataFrame([late])[o.columns]], ignore_index=True)
+    _incremental_equals_full(m, datetime(2026, 3, 1))
 
 
 def test_backfill_before_watermark_forces_full(market) -> None:
