@@ -4,19 +4,30 @@ The stages build expressions with the metric modules and run them only through
 :class:`windmaker.warehouse.Warehouse`. Stored tables: ``m_brand_day``, ``m_brand_week``,
 ``m_brand_month``, ``m_cohort_retention``, ``m_gmv_drivers``, ``m_percentile``,
 ``m_capability``; bookkeeping: ``_m_refresh_state`` (per source table: row count and latest
-time at the last refresh) and ``_m_buyer_cohort`` (each buyer's first month at each brand).
+time at the last refresh) and the bases kept between refreshes: ``_m_buyer_day`` (brand × buyer ×
+day: last order time, repeat flags, cohort), ``_m_influencer_day`` (brand × day × influencer:
+net GMV), ``_m_sku_day`` (brand × day × special-supply SKU) and ``_m_side_day`` (brand × day sums
+of sessions, ad spend, follows and reviews).
+
+A full refresh scans the orders once per base: the day table aggregates the order facts per
+day; weeks and months sum the stored days' additive columns and count their distinct buyers,
+influencers and SKUs from the bases (at most one row per day each), so no grain rescans the
+orders.
 
 Incremental refresh: rows that arrived after the stored watermark (orders, sessions, ad spend,
 reviews, follows) are the only change when every table's row count grew by exactly the number
 of rows past its watermark and brands, accounts and SKUs are unchanged; otherwise the refresh is
-full. The earliest new timestamp's day ``d`` decides what is recomputed: the day, week and month
-periods from the one holding ``d`` onward (every metric of a period depends only on that period's
-rows and, for the repurchase flags, on earlier orders, so later periods are the only ones a new
-row can change), the trailing windows (recomputed over the day table), cohort retention from
-``d``'s month, the driver tree from ``d``'s month (the previous month comes from stored rows),
-and the category tables (percentiles and capabilities, small). The result equals a full refresh
-(tested). Rows changed in place before the watermark (a late refund on an old order) need
-``--full``.
+full. The earliest new timestamp's day ``d`` decides what is recomputed: the bases' days from
+``d`` on (a new buyer day takes its previous order time and cohort from the stored buyer days);
+the day, week and month periods from the one holding ``d`` onward (every metric of a period
+depends only on that period's rows and, for the repurchase flags, on earlier orders, so later
+periods are the only ones a new row can change), with their trailing windows; cohort retention
+from ``d``'s month (older cohorts' sizes come from stored rows); the driver tree from ``d``'s month
+or the earlier month of a session a new order was sold in (the comparison rows come from the
+stored tree); and the category tables of those months. Stored rows of the recomputed periods are
+deleted and the new ones inserted, so each step is idempotent and the tables are not rewritten.
+The result equals a full refresh (tested). Rows changed in place before the watermark (a late
+refund on an old order) need ``--full``.
 """
 
 from __future__ import annotations
