@@ -4,7 +4,9 @@ Known answer: ``truth/brand_month.parquet`` (true stage and bottleneck per brand
 market is simulated, loaded, refreshed by the metrics engine and diagnosed with the shipped
 configuration; agreement is judged as :mod:`windmaker.growth.validation` defines it (a brand's
 first 3 months and the 3 months from each true stage change left out). The thresholds are the
-issue's bar (stage ≥ 95 %, bottleneck ≥ 80 %); this market reaches 99.8 % and 90.6 %.
+issue's bar (stage ≥ 95 %, bottleneck ≥ 80 %); this market (240 brands, seed 3) reaches 100 %
+and 90.2 % (seed 4: 99.9 %, 89.5 %). At 120 brands the advancers a category's gap reference is
+learned from are a handful, and bottleneck agreement swung with the seed from 76 % to 95 %.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ pytestmark = pytest.mark.slow
 def judged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Agreement, dx.Diagnosis]:
     out = tmp_path_factory.mktemp("market")
     simulate(
-        MarketConfig(brands=120, months=8, seed=3, categories=("apparel", "beauty", "food")), out
+        MarketConfig(brands=240, months=8, seed=3, categories=("apparel", "beauty", "food")), out
     )
     with Warehouse("duckdb://") as wh:
         for tbl in contract.TABLES:
@@ -45,7 +47,7 @@ def judged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Agreement, dx.Diag
 
 def test_stage_agrees_with_planted_truth(judged: tuple[Agreement, dx.Diagnosis]) -> None:
     a, _ = judged
-    assert a.judged > 400
+    assert a.judged > 900
     assert a.stage >= 0.95
 
 
