@@ -318,9 +318,16 @@ def _minimise(fn: Callable[..., Any], start: np.ndarray, data: Sequence[np.ndarr
 
     bounds = [(-15.0, 15.0)] * len(start)
     with np.errstate(all="ignore"), _one_blas_thread():
-        res = optimize.minimize(
-            f, start, jac=True, method="L-BFGS-B", bounds=bounds, options=_LBFGSB_OPTIONS
+        res = optimize.minimize(f, start, jac=True, method="L-BFGS-B", bounds=bounds)
+        # Polish from there with the tight rule. Convergence is judged by SciPy's default
+        # rule (either run): the tight one can end in a line search that cannot improve at
+        # machine precision, e.g. Gamma-Gamma's q and γ drifting together towards their
+        # bounds when spend is homogeneous.
+        tight = optimize.minimize(
+            f, res.x, jac=True, method="L-BFGS-B", bounds=bounds, options=_LBFGSB_OPTIONS
         )
+    if tight.fun <= res.fun:
+        res.x, res.fun, res.success = tight.x, tight.fun, bool(res.success or tight.success)
     res.fun = float(res.fun) * n
     return res
 
