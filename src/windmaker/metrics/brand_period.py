@@ -248,7 +248,7 @@ def brand_period_metrics(
     elif since is not None:
         facts = facts.filter(facts.paid_at >= ibis.timestamp(since))
     if bases is None:
-        bases = Bases.of(facts)
+        bases = Bases.of(facts, gmv.counted_orders(src))
     if since is not None:
         bases = bases.since(since.date())
     start = since.date() if since is not None else None

@@ -230,7 +230,7 @@ def metric_expressions(
     """
     config = config or load_metrics_config()
     facts = gmv.order_facts(src)
-    bases = brand_period.Bases.of(facts)
+    bases = brand_period.Bases.of(facts, gmv.counted_orders(src))
     out: dict[str, ir.Table] = {}
     day = brand_period.brand_period_metrics(
         src,
