@@ -98,7 +98,9 @@ def fit_clv(
             else nullcontext(progress) as tick
         ):
             fits = clv.fit_market(cells, spend, config, progress=tick)
-        buyers = clv.score_buyers(wh.execute(rfm_t), fits, config, end)
+        # Scoring reads net GMV as a float: cast in the engine, not one Decimal at a time.
+        scored = rfm_t.mutate(net_gmv=rfm_t.net_gmv.cast("float64"))
+        buyers = clv.score_buyers(wh.execute(scored), fits, config, end)
     finally:
         wh.drop(_RFM_SCRATCH)
     table = clv.brand_table(fits, buyers, config, end)
