@@ -23,7 +23,9 @@ from windmaker import contract
 from windmaker.api.schemas import BrandSummary
 from windmaker.warehouse import Warehouse
 
-#: Tables loaded into the snapshot when present; a missing one is an empty frame.
+#: Tables loaded into the snapshot when present; a missing one is an empty frame. Per-buyer
+#: tables (``mdl_clv_buyers``: millions of rows on a large market) stay in the warehouse: no
+#: page shows single buyers, and brand-level figures are in ``mdl_clv_brand``.
 LOADED_TABLES = (
     "brands",
     "m_brand_month",
@@ -37,7 +39,6 @@ LOADED_TABLES = (
     "mdl_trust_alerts",
     "mdl_recommendations",
     "mdl_clv_brand",
-    "mdl_clv_buyers",
     "mdl_traffic_curves",
     "mdl_budget",
     "mdl_horse_race",
@@ -184,7 +185,13 @@ def load_snapshot(wh: Warehouse) -> Snapshot:
     frames: dict[str, pd.DataFrame] = {}
     for name in LOADED_TABLES:
         if name in present:
-            df = wh.execute(wh.table(name))
+            table = wh.table(name)
+            # Money is exact in the warehouse; the read model only shows it. Cast in the engine:
+            # half a million driver-tree rows as Python Decimals took most of a start-up.
+            money = [c for c, t in table.schema().items() if t.is_decimal()]
+            if money:
+                table = table.mutate(**{c: table[c].cast("float64") for c in money})
+            df = wh.execute(table)
             for col in df.columns:
                 if col in ("period", "month") and not df.empty:
                     df[col] = pd.to_datetime(df[col]).dt.date
