@@ -120,17 +120,8 @@ def test_main_account_is_not_a_contestant_by_default() -> None:
 
 
 @pytest.fixture(scope="module")
-def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_market(tmp_path_factory)
-
-
-def shared_market(factory: pytest.TempPathFactory) -> Path:
-    """The simulator's 120 brands × 9 months (2026-02 … 2026-10, seed 0, every category), written
-    once per test session and read by the matching, hit and horse-race tests."""
-    folder = factory.getbasetemp() / "distribution_market"
-    if not (folder / "truth" / "accounts.parquet").exists():
-        small_market(folder, seed=0, brands=120, months=9, categories=None)
-    return folder
+def market(distribution_market: Path) -> Path:
+    return distribution_market
 
 
 def test_planted_best_account_is_named_in_80_percent_of_brands(market: Path) -> None:

@@ -34,27 +34,17 @@ from windmaker.models.matching import (
     recommend,
     source_expressions,
 )
-from windmaker.simulator import small_market
 
 CUTOFF = pd.Timestamp("2026-08-01")
 CONFIG = MatchingConfig(ranker=RankerConfig(label_months=2))
 
 
-def shared_market(factory: pytest.TempPathFactory) -> Path:
-    """The simulator's 120 brands × 9 months (2026-02 … 2026-10, seed 0, every category), written
-    once per test session and read by the matching, hit and horse-race tests."""
-    folder = factory.getbasetemp() / "distribution_market"
-    if not (folder / "truth" / "accounts.parquet").exists():
-        small_market(folder, seed=0, brands=120, months=9, categories=None)
-    return folder
-
-
 @pytest.fixture(scope="module")
-def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def market(distribution_market: Path) -> Path:
     """Every category matters here: with only three, an influencer's overall GMV is already
     mostly GMV in the brand's category, and "most GMV" is a far stronger baseline than on a
     platform."""
-    return shared_market(tmp_path_factory)
+    return distribution_market
 
 
 @pytest.fixture(scope="module")
