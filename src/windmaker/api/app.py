@@ -45,15 +45,17 @@ class Gatekeeper:
     """
 
     def __init__(self, app: Any, state: AppState) -> None:
+        from windmaker.api.routers import data
+
         self.app = app
         self.state = state
+        self.data = data  # the limit is read per request: tests lower it on the module
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        from windmaker.api.routers import data
-
+        data = self.data
         method = scope["method"]
         if method == "POST":
             declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"").decode(
