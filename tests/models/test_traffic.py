@@ -7,6 +7,7 @@ allocation on the *true* curves.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -44,6 +45,27 @@ def fitted() -> dict[str, traffic.ResponseCurve]:
         gmv = traffic.simulate_series(curve, spend, noise_sd=0.05 * curve.beta / 2, seed=100 + k)
         out[brand] = traffic.fit_response(spend, gmv, CFG)
     return out
+
+
+def _random_reallocations(
+    names: list[str],
+    total: float,
+    lower: dict[str, float],
+    upper: dict[str, float],
+    *,
+    seed: int,
+    draws: int = 300,
+) -> Iterator[dict[str, float]]:
+    """Random splits of ``total`` (Dirichlet shares clipped to the bounds) that still sum to it."""
+    rng = np.random.default_rng(seed)
+    for _ in range(draws):
+        w = rng.dirichlet(np.ones(len(names)))
+        trial = {
+            b: float(np.clip(total * wi, lower[b], upper[b]))
+            for b, wi in zip(names, w, strict=True)
+        }
+        if abs(sum(trial.values()) - total) < 1e-6 * total:
+            yield trial
 
 
 def test_fit_recovers_planted_adstock_and_saturation(
@@ -93,17 +115,9 @@ def test_budget_beats_current_allocation_on_the_true_response(
     gain = traffic.total_gmv(TRUE, rec.spend) / traffic.total_gmv(TRUE, current) - 1
     assert gain > 0.05
     # Optimal on its own curves: no feasible random reallocation of the same total does better.
-    rng = np.random.default_rng(0)
     best = traffic.total_gmv(fitted, rec.spend)
-    names = sorted(current)
-    for _ in range(300):
-        w = rng.dirichlet(np.ones(len(names)))
-        trial = {
-            b: float(np.clip(total * wi, lower[b], upper[b]))
-            for b, wi in zip(names, w, strict=True)
-        }
-        if abs(sum(trial.values()) - total) < 1e-6 * total:
-            assert traffic.total_gmv(fitted, trial) <= best + 1e-6
+    for trial in _random_reallocations(sorted(current), total, lower, upper, seed=0):
+        assert traffic.total_gmv(fitted, trial) <= best + 1e-6
 
 
 def test_equal_marginal_roas_at_an_interior_optimum() -> None:
@@ -297,16 +311,9 @@ def test_budget_beats_current_allocation_on_the_simulators_true_curves(
     assert sum(rec.values()) == pytest.approx(total, rel=1e-9)
     gain = traffic.total_gmv(planted, rec) / traffic.total_gmv(planted, current) - 1
     assert gain > 0.01, gain
-    rng = np.random.default_rng(1)
     names = sorted(current)
     lower = {b: cfg.budget.min_ratio * current[b] for b in names}
     upper = {b: cfg.budget.max_ratio * current[b] for b in names}
     best = traffic.total_gmv(fitted, rec)
-    for _ in range(300):
-        w = rng.dirichlet(np.ones(len(names)))
-        trial = {
-            b: float(np.clip(total * wi, lower[b], upper[b]))
-            for b, wi in zip(names, w, strict=True)
-        }
-        if abs(sum(trial.values()) - total) < 1e-6 * total:
-            assert traffic.total_gmv(fitted, trial) <= best * (1 + 1e-3)
+    for trial in _random_reallocations(names, total, lower, upper, seed=1):
+        assert traffic.total_gmv(fitted, trial) <= best * (1 + 1e-3)
