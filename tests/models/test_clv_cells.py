@@ -1,8 +1,8 @@
 """Fitting on weighted cells is exact, and the fast paths keep pymc-marketing's likelihoods.
 
 A market fit groups buyers with identical (frequency, recency, T) into one cell weighted by its
-count, evaluates Pareto/NBD's ₂F₁ once per distinct argument, and reuses one compiled BG/NBD
-likelihood for every brand. Each test here checks that one of these shortcuts changes nothing:
+count and reuses one compiled BG/NBD likelihood for every brand (Pareto/NBD's likelihood has its
+own tests in ``test_pareto_nbd.py``). Each test here checks that one of these shortcuts changes nothing:
 the parameters of a simulated brand fitted one row per buyer and fitted on cells agree to 1e-6
 (relative), and the hand-written pieces equal the library's own log-likelihood.
 """
@@ -82,13 +82,14 @@ def test_bg_nbd_on_cells_equals_the_per_buyer_fit(brand: pd.DataFrame) -> None:
 
 
 def test_pareto_nbd_on_cells_reaches_the_per_buyer_maximum(brand: pd.DataFrame) -> None:
-    """Same likelihood (a test below: to 1e-12 at any parameters), so the same maximum.
+    """Same likelihood (a weighted sum of the same per-buyer terms), so the same maximum.
 
     s and β of Pareto/NBD lie on a flat ridge (see ``fit_pareto_nbd``): the optimiser's
     stopping point along it moves by about 1% with rounding or the start while the
     log-likelihood stays within 1e-9. So the check is on what is identified: log-likelihood to
     1e-9, the purchase rate r/α and the predicted purchases over a year to 1e-3, and s, β only
-    to the ridge's 3%. (BG/NBD and Gamma-Gamma, with analytic gradients, agree to 1e-6.)
+    to the ridge's 3%. (BG/NBD and Gamma-Gamma, polished with a tighter stopping rule, agree
+    to 1e-6.)
     """
     c = _cells(brand)
     cx, ctx, ct, cw = (c[k].to_numpy(dtype=float) for k in ("frequency", "recency", "T", "size"))
@@ -120,35 +121,6 @@ def test_gamma_gamma_on_weighted_rows_equals_the_per_buyer_fit(brand: pd.DataFra
     for name in ("p", "q", "gamma"):
         assert getattr(on_cells, name) == pytest.approx(getattr(per_buyer, name), rel=1e-6)
     assert on_cells.population_mean == pytest.approx(60.0, rel=0.15)  # planted γp/(q−1)
-
-
-def test_pareto_cells_loglik_equals_the_per_buyer_sum(brand: pd.DataFrame) -> None:
-    """Distinct-argument ₂F₁ evaluation against Σ w · pareto_nbd_loglik, on both branches
-    (α ≥ β and α < β)."""
-    c = _cells(brand)
-    x, tx, tt, w = (c[k].to_numpy(dtype=float) for k in ("frequency", "recency", "T", "size"))
-    cells = clv.ParetoNbdCells(x, tx, tt, w)
-    for params in [(0.55, 10.6, 0.61, 11.7), (0.8, 6.0, 1.5, 3.0), (1.2, 2.0, 0.4, 25.0)]:
-        direct = float(np.dot(w, clv.pareto_nbd_loglik(x, tx, tt, *params)))
-        assert cells.loglik(*params) == pytest.approx(direct, rel=1e-12)
-
-
-def test_pareto_loglik_is_pymc_marketings(brand: pd.DataFrame) -> None:
-    """The SciPy Pareto/NBD log-likelihood against the library's ``ParetoNBD`` distribution.
-
-    To 1e-7: PyTensor sums the ₂F₁ series to a tolerance near 1e-8, SciPy to machine precision.
-    """
-    import pymc as pm
-    from pymc_marketing.clv.distributions import ParetoNBD
-
-    sample = brand.iloc[:500]
-    x, tx, tt = (sample[k].to_numpy(dtype=float) for k in ("frequency", "recency", "T"))
-    for r, alpha, s, beta in [(0.55, 10.6, 0.61, 11.7), (1.2, 2.0, 0.4, 25.0)]:
-        dist = ParetoNBD.dist(r=r, alpha=alpha, s=s, beta=beta, T=tt)
-        ref = pm.logp(dist, np.stack([tx, x], axis=1)).eval()
-        np.testing.assert_allclose(
-            clv.pareto_nbd_loglik(x, tx, tt, r, alpha, s, beta), ref, rtol=1e-7
-        )
 
 
 def test_one_compiled_likelihood_serves_every_brand() -> None:
