@@ -136,13 +136,14 @@ class Bases:
     sku_days: ir.Table
 
     @classmethod
-    def of(cls, facts: ir.Table, orders: ir.Table | None = None) -> Bases:
-        """The bases as expressions over ``facts``; the buyer days read ``orders`` (the counted
-        orders, :func:`gmv.counted_orders`) when given, which spares them the facts' joins."""
+    def of(cls, src: Sources, since: datetime | None = None) -> Bases:
+        """The bases as expressions over the counted orders (paid since ``since``), each with
+        only the join it needs."""
+        orders = gmv.counted_orders(src, since)
         return cls(
-            private_domain.buyer_days(orders if orders is not None else facts),
-            distribution.influencer_days(facts),
-            special_supply.sku_days(facts),
+            private_domain.buyer_days(orders),
+            distribution.influencer_days(orders, gmv.influencer_accounts(src)),
+            special_supply.sku_days(orders, gmv.special_skus(src)),
         )
 
     def since(self, start: date) -> Bases:
@@ -248,7 +249,7 @@ def brand_period_metrics(
     elif since is not None:
         facts = facts.filter(facts.paid_at >= ibis.timestamp(since))
     if bases is None:
-        bases = Bases.of(facts, gmv.counted_orders(src))
+        bases = Bases.of(src)
     if since is not None:
         bases = bases.since(since.date())
     start = since.date() if since is not None else None
@@ -264,10 +265,7 @@ def brand_period_metrics(
         sums.append(roll_up(sides, grain, tuple(SIDE_COLUMNS), start))
     else:
         sums += _sides(src, grain, since, complaint_kinds)
-    bp = private_domain.buyer_periods(bases.buyer_days, grain)
-    buyers = bp.group_by(["brand_id", "period"]).aggregate(
-        **gmv.buyer_measures(bp), **private_domain.buyer_measures(bp)
-    )
+    buyers = private_domain.buyer_counts(bases.buyer_days, grain)
     distinct = [
         buyers,
         distribution.influencer_measures(bases.influencer_days, grain),
@@ -316,9 +314,20 @@ def with_trailing(t: ir.Table, trailing: ir.Table, period_ends: ir.Table) -> ir.
     return out.mutate(**{c: money(out[c]) for c in TRAILING_COLUMNS}).drop("period_end")
 
 
-def with_months_with_sales(month: ir.Table) -> ir.Table:
-    """Add ``months_with_sales``: months with ``net_gmv > 0`` up to and including the period."""
+def with_months_with_sales(month: ir.Table, before: ir.Table | None = None) -> ir.Table:
+    """Add ``months_with_sales``: months with ``net_gmv > 0`` up to and including the period.
+
+    ``before`` (brand_id, prior) carries the count of the months before ``month``'s first, for
+    a refresh that recomputes only its latest months.
+    """
     base = month.drop("months_with_sales") if "months_with_sales" in month.columns else month
     w = ibis.window(group_by="brand_id", order_by="period", preceding=None, following=0)
     has_sales = (base.net_gmv > 0).cast("int64")
-    return base.mutate(months_with_sales=has_sales.sum().over(w).cast("int64"))
+    count = has_sales.sum().over(w)
+    if before is None:
+        return base.mutate(months_with_sales=count.cast("int64"))
+    counted = base.mutate(_count=count)
+    j = attach(counted, before, ["brand_id"])
+    return j.mutate(months_with_sales=(j._count + j.prior.fill_null(0)).cast("int64")).drop(
+        "_count", "prior"
+    )

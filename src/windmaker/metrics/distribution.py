@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 
-from windmaker.metrics.gmv import ratio
+from windmaker.metrics.gmv import MONEY, ratio
 from windmaker.metrics.periods import Grain, period_of
 
 COLUMNS = (
@@ -39,12 +39,18 @@ def order_measures(f: ir.Table) -> dict[str, ir.Scalar]:
     }
 
 
-def influencer_days(facts: ir.Table) -> ir.Table:
+def influencer_days(orders: ir.Table, influencers: ir.Table) -> ir.Table:
     """Influencer sales per brand × day × influencer account: ``g`` = Σ net (the base of the
-    distinct influencer counts and the concentration measures)."""
-    inf = facts.filter(facts.is_influencer)
-    inf = inf.select("brand_id", "account_id", "net", day=inf.paid_at.date())
-    return inf.group_by(["brand_id", "day", "account_id"]).aggregate(g=inf.net.sum())
+    distinct influencer counts and the concentration measures).
+
+    ``orders`` are the counted orders (:func:`gmv.counted_orders`), ``influencers`` the
+    influencer accounts (:func:`gmv.influencer_accounts`): the one join this base needs.
+    """
+    inf = orders.semi_join(influencers, "account_id")
+    inf = inf.select(
+        "brand_id", "account_id", net=inf.amount - inf.refund_amount, day=inf.paid_at.date()
+    )
+    return inf.group_by(["brand_id", "day", "account_id"]).aggregate(g=inf.net.sum().cast(MONEY))
 
 
 def influencer_measures(days: ir.Table, grain: Grain) -> ir.Table:
@@ -54,7 +60,7 @@ def influencer_measures(days: ir.Table, grain: Grain) -> ir.Table:
         g = days.select("brand_id", "account_id", "g", period=days.day)
     else:
         d = days.mutate(period=period_of(days.day, grain))
-        g = d.group_by(["brand_id", "period", "account_id"]).aggregate(g=d.g.sum())
+        g = d.group_by(["brand_id", "period", "account_id"]).aggregate(g=d.g.sum().cast(MONEY))
     gf = g.g.cast("float64")
     return g.group_by(["brand_id", "period"]).aggregate(
         active_influencers=g.count(),

@@ -74,6 +74,16 @@ def counted_orders(src: Sources, since: datetime | None = None) -> ir.Table:
     return o
 
 
+def special_skus(src: Sources) -> ir.Table:
+    """The special-supply SKUs (渠道特供): sku_id."""
+    return src.skus.filter(src.skus.special_supply.fill_null(False)).select("sku_id")
+
+
+def influencer_accounts(src: Sources) -> ir.Table:
+    """The influencer accounts (达人): account_id."""
+    return src.accounts.filter(src.accounts.kind == "influencer").select("account_id")
+
+
 def order_facts(src: Sources, since: datetime | None = None) -> ir.Table:
     """The orders that count (not cancelled), narrowed and tagged; one row per order.
 
@@ -86,8 +96,11 @@ def order_facts(src: Sources, since: datetime | None = None) -> ir.Table:
     """
     o = counted_orders(src, since).select(*_FACT_COLUMNS)
     acct = src.accounts.select("account_id", account_kind="kind")
-    sku = src.skus.select("sku_id", is_special=src.skus.special_supply)
-    sess = src.live_sessions.select("session_id", "dedicated_brand_id")
+    # Only the rows that can set a flag go into the joins' hash tables (special-supply SKUs,
+    # dedicated sessions): every order probes them, and small tables stay in cache.
+    sku = special_skus(src).mutate(is_special=ibis.literal(True))
+    ls = src.live_sessions
+    sess = ls.filter(ls.dedicated_brand_id.notnull()).select("session_id", "dedicated_brand_id")
     f = attach(attach(attach(o, acct, ["account_id"]), sku, ["sku_id"]), sess, ["session_id"])
     checked = f.promised_ship_by.notnull() & f.shipped_at.notnull()
     return f.select(
@@ -128,11 +141,6 @@ def with_period(f: ir.Table, grain: Grain, column: str = "paid_at") -> ir.Table:
 def order_measures(f: ir.Table) -> dict[str, ir.Scalar]:
     """Additive reductions over order facts: net_gmv, gross_gmv, orders."""
     return {"net_gmv": f.net.sum(), "gross_gmv": f.amount.sum(), "orders": f.count()}
-
-
-def buyer_measures(bp: ir.Table) -> dict[str, ir.Scalar]:
-    """Over one row per brand × period × buyer (:func:`private_domain.buyer_periods`): buyers."""
-    return {"buyers": bp.count()}
 
 
 def derive(t: ir.Table) -> dict[str, ir.Value]:

@@ -23,9 +23,10 @@ def order_measures(f: ir.Table) -> dict[str, ir.Scalar]:
     return {"special_supply_gmv": f.net.sum(where=f.is_special)}
 
 
-def sku_days(facts: ir.Table) -> ir.Table:
-    """The special-supply SKUs sold per brand × day (the base of the distinct SKU count)."""
-    sp = facts.filter(facts.is_special)
+def sku_days(orders: ir.Table, special: ir.Table) -> ir.Table:
+    """The special-supply SKUs sold per brand × day (the base of the distinct SKU count), from
+    the counted orders and the special-supply SKUs (:func:`gmv.special_skus`)."""
+    sp = orders.semi_join(special, "sku_id")
     return sp.select("brand_id", "sku_id", day=sp.paid_at.date()).distinct()
 
 
