@@ -111,8 +111,11 @@ def _frame(wh: Any, expr: ir.Table) -> pd.DataFrame:
     return wh.to_arrow(expr).to_pandas()
 
 
-def _count(wh: Any, t: ir.Table) -> int:
-    return int(_frame(wh, t.aggregate(n=t.count()))["n"].iloc[0])
+def _counts(wh: Any, tables: dict[str, ir.Table]) -> dict[str, int]:
+    """Row counts of several tables in one query (each small query costs a compile and a plan)."""
+    parts = [t.aggregate(name=ibis.literal(name), n=t.count()) for name, t in tables.items()]
+    out = _frame(wh, ibis.union(*parts)) if len(parts) > 1 else _frame(wh, parts[0])
+    return {str(r.name): int(r.n) for r in out.itertuples()}
 
 
 #: The orders flagged as brushing (written by ``windmaker trust brushing``).
@@ -120,19 +123,38 @@ BRUSHING_ORDERS = "mdl_brushing_orders"
 
 
 def _state_now(wh: Any, excluded: ir.Table | None = None) -> pd.DataFrame:
-    """Row count and latest time of every source table (one small query each).
+    """Row count and latest time of every source table, in one query.
 
     The excluded orders count as a reference source: when the set changes, every period may
     change, so the next refresh is a full one.
     """
-    rows = []
+    parts = []
     for name, col in APPENDED:
         t = wh.table(name)
-        r = _frame(wh, t.aggregate(n=t.count(), hi=t[col].max().cast("timestamp")))
-        rows.append((name, int(r["n"].iloc[0]), _ts(r["hi"].iloc[0])))
-    for name in REFERENCE:
-        rows.append((name, _count(wh, wh.table(name)), None))
-    rows.append((BRUSHING_ORDERS, _count(wh, excluded) if excluded is not None else 0, None))
+        parts.append(
+            t.aggregate(
+                source=ibis.literal(name), rows=t.count(), max_time=t[col].max().cast("timestamp")
+            )
+        )
+    refs = {name: wh.table(name) for name in REFERENCE}
+    if excluded is not None:
+        refs[BRUSHING_ORDERS] = excluded
+    for name, t in refs.items():
+        parts.append(
+            t.aggregate(source=ibis.literal(name), rows=t.count(), max_time=ibis.null("timestamp"))
+        )
+    got = _frame(wh, ibis.union(*parts)).set_index("source")
+    rows = [
+        (name, int(got.loc[name, "rows"]), _ts(got.loc[name, "max_time"])) for name, _ in APPENDED
+    ]
+    rows += [(name, int(got.loc[name, "rows"]), None) for name in REFERENCE]
+    rows.append(
+        (
+            BRUSHING_ORDERS,
+            int(got.loc[BRUSHING_ORDERS, "rows"]) if excluded is not None else 0,
+            None,
+        )
+    )
     return pd.DataFrame(rows, columns=["source", "rows", "max_time"])
 
 
@@ -151,13 +173,13 @@ def _state_table(now: pd.DataFrame) -> pa.Table:
 
 def _plan(wh: Any, now: pd.DataFrame) -> tuple[str, date | None, str]:
     """(mode, first changed day, reason) from the stored state and the current sources."""
-    if not all(wh.has_table(t) for t in (*TABLES, STATE, *BASES)):
+    present = set(wh.tables())
+    if not all(t in present for t in (*TABLES, STATE, *BASES)):
         return "full", None, "no stored metric tables"
     if set(private_domain.BUYER_DAY_COLUMNS) != set(wh.table(BUYER_DAYS).columns):
         return "full", None, "metric bases of another version"
     prev = _frame(wh, wh.table(STATE)).set_index("source")
-    lo: datetime | None = None
-    changed = False
+    grown: dict[str, tuple[int, datetime]] = {}
     for r in now.itertuples():
         if r.source not in prev.index:
             return "full", None, f"{r.source} not tracked"
@@ -171,21 +193,27 @@ def _plan(wh: Any, now: pd.DataFrame) -> tuple[str, date | None, str]:
                 return "full", None, f"{r.source} changed in place"
             continue
         mark = _ts(p["max_time"])
-        col = dict(APPENDED)[r.source]
-        t = wh.table(r.source)
         if mark is None:
             return "full", None, f"{r.source} was empty"
-        newer = t.filter(t[col].cast("timestamp") > ibis.timestamp(mark))
-        got = _frame(wh, newer.aggregate(n=newer.count(), lo=newer[col].min().cast("timestamp")))
-        n_new = int(got["n"].iloc[0])
-        if r.rows - int(p["rows"]) != n_new:
-            return "full", None, f"{r.source}: rows changed before the last refresh"
-        first = _ts(got["lo"].iloc[0])
-        changed = True
+        grown[r.source] = (r.rows - int(p["rows"]), mark)
+    if not grown:
+        return "up_to_date", None, "no new rows"
+    # the rows past each watermark, for every grown source in one query
+    parts = []
+    for name, (_, mark) in grown.items():
+        t = wh.table(name)
+        at = t[dict(APPENDED)[name]].cast("timestamp")
+        newer = t.filter(at > ibis.timestamp(mark))
+        at = newer[dict(APPENDED)[name]].cast("timestamp")
+        parts.append(newer.aggregate(source=ibis.literal(name), n=newer.count(), lo=at.min()))
+    got = _frame(wh, ibis.union(*parts) if len(parts) > 1 else parts[0]).set_index("source")
+    lo: datetime | None = None
+    for name, (n_grown, _) in grown.items():
+        if int(got.loc[name, "n"]) != n_grown:
+            return "full", None, f"{name}: rows changed before the last refresh"
+        first = _ts(got.loc[name, "lo"])
         if first is not None and (lo is None or first < lo):
             lo = first
-    if not changed:
-        return "up_to_date", None, "no new rows"
     assert lo is not None
     return "incremental", lo.date(), "new rows"
 
@@ -446,6 +474,5 @@ def refresh(
     lap("category")
 
     wh.write(STATE, _state_table(now))
-    for t in TABLES:
-        report.rows[t] = _count(wh, wh.table(t))
+    report.rows.update(_counts(wh, {t: wh.table(t) for t in TABLES}))
     return report
