@@ -222,12 +222,12 @@ def _fields(b: brand_period.Bases) -> tuple[ir.Table, ir.Table, ir.Table]:
     return b.buyer_days, b.influencer_days, b.sku_days
 
 
-def _driver_cut(wh: Any, src: Sources, facts: ir.Table, month: date) -> date:
+def _driver_cut(wh: Any, src: Sources, orders: ir.Table, month: date) -> date:
     """The first month of the driver tree to recompute: ``month``, or the earlier month of a
     session that the new orders were sold in (an order can be paid after its session's month)."""
     s = src.live_sessions
     hit = s.select("session_id", "started_at").semi_join(
-        facts.filter(facts.session_id.notnull()).select("session_id"), "session_id"
+        orders.filter(orders.session_id.notnull()).select("session_id"), "session_id"
     )
     first = _ts(_frame(wh, hit.aggregate(lo=hit.started_at.min()))["lo"].iloc[0])
     if first is None or first.date() >= month:
@@ -348,8 +348,8 @@ def refresh(
         for name, expr in zip(BASES, (*_fields(fresh), sides), strict=True):
             wh.write(name, expr)
     else:
-        prior = private_domain.buyer_prior(wh.table(BUYER_DAYS), facts, ibis.date(lo_day))
         orders_d = gmv.counted_orders(src, since_d)
+        prior = private_domain.buyer_prior(wh.table(BUYER_DAYS), orders_d, ibis.date(lo_day))
         wh.write(f"{BUYER_DAYS}_new", private_domain.buyer_days(orders_d, prior))
         wh.write(f"{SIDE_DAYS}_new", sides)
         staged = (
@@ -442,7 +442,7 @@ def refresh(
     # driver tree: from the earliest month a new order or session touches
     step("drivers")
     if month_since is not None:
-        cut = _driver_cut(wh, src, facts, month_since)
+        cut = _driver_cut(wh, src, gmv.counted_orders(src, since_d), month_since)
         since_c = datetime.combine(cut, time())
         sales = gmv.session_orders(src, since_c)
         base_new = drivers.driver_base(src, sales, ibis.timestamp(since_c))
