@@ -17,7 +17,7 @@ import math
 import mpmath as mp
 import numpy as np
 import pytest
-from scipy import special
+from scipy import optimize, special
 
 from windmaker.models import clv
 from windmaker.models.pareto_nbd import pareto_nbd_p_alive, quadrature_loglik, quadrature_nll
@@ -203,10 +203,8 @@ def test_fit_reaches_the_likelihoods_maximum_on_a_ridge() -> None:
         float(quadrature_loglik(p["r"], p["alpha"], p["s"], p["beta"], x, tx, tt).sum()), abs=1e-6
     )
     assert p["s"] / p["beta"] == pytest.approx(0.03, rel=0.25)
+    w = np.ones_like(x)
     for start in (np.log([0.5, 5.0, 0.5, 20.0]), np.log([2.0, 20.0, 50.0, 2000.0])):
-        from scipy import optimize
-
-        w = np.ones_like(x)
         other = optimize.minimize(
             quadrature_nll, start, args=(x, tx, tt, w), jac=True, method="L-BFGS-B"
         )

@@ -111,11 +111,15 @@ def _frame(wh: Any, expr: ir.Table) -> pd.DataFrame:
     return wh.to_arrow(expr).to_pandas()
 
 
+def _frames(wh: Any, parts: list[ir.Table]) -> pd.DataFrame:
+    """Several small same-shaped queries run as one (each costs a compile and a plan)."""
+    return _frame(wh, ibis.union(*parts) if len(parts) > 1 else parts[0])
+
+
 def _counts(wh: Any, tables: dict[str, ir.Table]) -> dict[str, int]:
-    """Row counts of several tables in one query (each small query costs a compile and a plan)."""
+    """Row counts of several tables in one query."""
     parts = [t.aggregate(name=ibis.literal(name), n=t.count()) for name, t in tables.items()]
-    out = _frame(wh, ibis.union(*parts)) if len(parts) > 1 else _frame(wh, parts[0])
-    return {str(r.name): int(r.n) for r in out.itertuples()}
+    return {str(r.name): int(r.n) for r in _frames(wh, parts).itertuples()}
 
 
 #: The orders flagged as brushing (written by ``windmaker trust brushing``).
@@ -143,7 +147,7 @@ def _state_now(wh: Any, excluded: ir.Table | None = None) -> pd.DataFrame:
         parts.append(
             t.aggregate(source=ibis.literal(name), rows=t.count(), max_time=ibis.null("timestamp"))
         )
-    got = _frame(wh, ibis.union(*parts)).set_index("source")
+    got = _frames(wh, parts).set_index("source")
     rows = [
         (name, int(got.loc[name, "rows"]), _ts(got.loc[name, "max_time"])) for name, _ in APPENDED
     ]
@@ -202,11 +206,11 @@ def _plan(wh: Any, now: pd.DataFrame) -> tuple[str, date | None, str]:
     parts = []
     for name, (_, mark) in grown.items():
         t = wh.table(name)
-        at = t[dict(APPENDED)[name]].cast("timestamp")
-        newer = t.filter(at > ibis.timestamp(mark))
-        at = newer[dict(APPENDED)[name]].cast("timestamp")
-        parts.append(newer.aggregate(source=ibis.literal(name), n=newer.count(), lo=at.min()))
-    got = _frame(wh, ibis.union(*parts) if len(parts) > 1 else parts[0]).set_index("source")
+        col = dict(APPENDED)[name]
+        newer = t.filter(t[col].cast("timestamp") > ibis.timestamp(mark))
+        lo_at = newer[col].min().cast("timestamp")
+        parts.append(newer.aggregate(source=ibis.literal(name), n=newer.count(), lo=lo_at))
+    got = _frames(wh, parts).set_index("source")
     lo: datetime | None = None
     for name, (n_grown, _) in grown.items():
         if int(got.loc[name, "n"]) != n_grown:
