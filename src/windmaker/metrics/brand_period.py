@@ -29,7 +29,7 @@ from windmaker.metrics import (
     traffic,
     trust,
 )
-from windmaker.metrics.gmv import MONEY, attach, money, with_period
+from windmaker.metrics.gmv import MONEY, attach, attach_all, money, with_period
 from windmaker.metrics.periods import TRAILING_DAYS, Grain, period_of
 from windmaker.metrics.sources import Sources
 
@@ -272,8 +272,7 @@ def brand_period_metrics(
         special_supply.sku_measures(bases.sku_days, grain),
     ]
     t = src.brands.select("brand_id", "category").cross_join(periods.select("period"))
-    for side in (*sums, *distinct):
-        t = attach(t, side, ["brand_id", "period"])
+    t = attach_all(t, [(side, ["brand_id", "period"]) for side in (*sums, *distinct)])
     fills: dict[str, ir.Value] = {}
     for c in t.columns:
         if c in MONEY_COLUMNS:
@@ -309,9 +308,17 @@ def with_trailing(t: ir.Table, trailing: ir.Table, period_ends: ir.Table) -> ir.
     ``trailing`` is :func:`trailing_net_gmv`; ``period_ends`` maps period → period_end.
     """
     base = t.drop(*[c for c in (*TRAILING_COLUMNS, "months_with_sales") if c in t.columns])
-    base = attach(base, period_ends.select("period", "period_end"), ["period"])
-    out = attach(base, trailing, ["brand_id", "period_end"])
-    return out.mutate(**{c: money(out[c]) for c in TRAILING_COLUMNS}).drop("period_end")
+    out = attach_all(
+        base,
+        [
+            (period_ends.select("period", "period_end"), ["period"]),
+            (
+                trailing.select("brand_id", "period_end", *TRAILING_COLUMNS),
+                ["brand_id", "period_end"],
+            ),
+        ],
+    )
+    return out.select(*base.columns, **{c: money(out[c]) for c in TRAILING_COLUMNS})
 
 
 def with_months_with_sales(month: ir.Table, before: ir.Table | None = None) -> ir.Table:
@@ -322,12 +329,9 @@ def with_months_with_sales(month: ir.Table, before: ir.Table | None = None) -> i
     """
     base = month.drop("months_with_sales") if "months_with_sales" in month.columns else month
     w = ibis.window(group_by="brand_id", order_by="period", preceding=None, following=0)
-    has_sales = (base.net_gmv > 0).cast("int64")
-    count = has_sales.sum().over(w)
     if before is None:
+        count = (base.net_gmv > 0).cast("int64").sum().over(w)
         return base.mutate(months_with_sales=count.cast("int64"))
-    counted = base.mutate(_count=count)
-    j = attach(counted, before, ["brand_id"])
-    return j.mutate(months_with_sales=(j._count + j.prior.fill_null(0)).cast("int64")).drop(
-        "_count", "prior"
-    )
+    j = attach(base, before, ["brand_id"])
+    count = (j.net_gmv > 0).cast("int64").sum().over(w) + j.prior.fill_null(0)
+    return j.select(*base.columns, months_with_sales=count.cast("int64"))

@@ -35,7 +35,7 @@ import ibis.expr.types as ir
 import numpy as np
 import numpy.typing as npt
 
-from windmaker.metrics.gmv import MONEY, attach, money, ratio
+from windmaker.metrics.gmv import MONEY, attach, attach_all, money, ratio
 from windmaker.metrics.periods import period_of
 from windmaker.metrics.sources import Sources
 
@@ -220,7 +220,7 @@ def driver_base(src: Sources, facts: ir.Table, since: ir.Value | None = None) ->
     per_session = sales.group_by("session_id").aggregate(
         orders=sales.orders.sum(), live_gmv=sales.live_gmv.sum()
     )
-    sj = attach(attach(s, per_session, ["session_id"]), acct, ["account_id"])
+    sj = attach_all(s, [(per_session, ["session_id"]), (acct, ["account_id"])])
     sj = sj.mutate(
         orders=sj.orders.fill_null(0),
         live_gmv=money(sj.live_gmv),

@@ -18,6 +18,7 @@ Definitions (per brand × period, over orders with ``status != 'cancelled'``):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import ibis
@@ -59,10 +60,26 @@ def money(x: ir.NumericValue) -> ir.DecimalValue:
     return x.fill_null(0).cast(MONEY)
 
 
-def attach(left: ir.Table, right: ir.Table, keys: list[str]) -> ir.Table:
+def attach(left: ir.Table, right: ir.Table, keys: Sequence[str]) -> ir.Table:
     """``left`` left-joined to ``right`` on ``keys``, keeping one copy of each key column."""
-    j = left.left_join(right, keys)
-    return j.drop(*[f"{k}_right" for k in keys if f"{k}_right" in j.columns])
+    return attach_all(left, [(right, keys)])
+
+
+def attach_all(left: ir.Table, rights: Sequence[tuple[ir.Table, Sequence[str]]]) -> ir.Table:
+    """``left`` left-joined to each ``(right, keys)`` in turn: ``left``'s columns, then each
+    right side's other columns. A key may be a column an earlier right side brought.
+
+    The right sides' keys are renamed apart so the joins form one Ibis join chain; joining
+    step by step (a projection after each join) nests a subquery per join, which doubled
+    Ibis's compile time on the brand × period tables (0.15 s against 0.07 s a grain).
+    """
+    j = left
+    out: list[str] = []
+    for i, (r, keys) in enumerate(rights):
+        rr = r.rename({f"_k{i}_{k}": k for k in keys})
+        j = j.left_join(rr, [(k, f"_k{i}_{k}") for k in keys])
+        out += [c for c in r.columns if c not in keys]
+    return j.select(*left.columns, *out)
 
 
 def counted_orders(src: Sources, since: datetime | None = None) -> ir.Table:
@@ -101,7 +118,7 @@ def order_facts(src: Sources, since: datetime | None = None) -> ir.Table:
     sku = special_skus(src).mutate(is_special=ibis.literal(True))
     ls = src.live_sessions
     sess = ls.filter(ls.dedicated_brand_id.notnull()).select("session_id", "dedicated_brand_id")
-    f = attach(attach(attach(o, acct, ["account_id"]), sku, ["sku_id"]), sess, ["session_id"])
+    f = attach_all(o, [(acct, ["account_id"]), (sku, ["sku_id"]), (sess, ["session_id"])])
     checked = f.promised_ship_by.notnull() & f.shipped_at.notnull()
     return f.select(
         "paid_at",
