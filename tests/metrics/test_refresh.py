@@ -77,6 +77,12 @@ def test_incremental_days_across_week_and_month_equal_full_recompute(market) -> 
     _incremental_equals_full(market, datetime(2026, 3, 20, 13, 30), days=12)
 
 
+def test_incremental_days_from_midnight_across_week_and_month_equal_full_recompute(market) -> None:
+    """Ten whole days after the stored ones, across a week's and a month's end: the week and
+    month buyer counts are updated from the new days alone."""
+    _incremental_equals_full(market, datetime(2026, 3, 27), days=10)
+
+
 def test_incremental_first_of_month_with_an_order_of_last_months_session(market) -> None:
     """An order paid on 1 March in a session started in late February changes February's driver
     tree (months are those of the session start): the incremental refresh must recompute it."""

@@ -224,6 +224,7 @@ def brand_period_metrics(
     sides: ir.Table | None = None,
     since: datetime | None = None,
     complaint_kinds: Sequence[str] = ("quality", "misleading"),
+    buyers: ir.Table | None = None,
 ) -> ir.Table:
     """Every brand × period metric of ``grain`` for the periods listed in ``periods``.
 
@@ -243,6 +244,9 @@ def brand_period_metrics(
         The stored :func:`side_days`, read instead of the sessions, spend, follows and reviews.
     since
         Start of the first period in ``periods``; lets every source skip older rows.
+    buyers
+        The buyer counts (brand_id, period, buyers, repeat_buyers_{N}d), when the caller has
+        them (:func:`private_domain.buyer_counts_added`); counted from the buyer days otherwise.
     """
     if facts is None:
         facts = gmv.order_facts(src, since if bases is not None else None)
@@ -265,7 +269,8 @@ def brand_period_metrics(
         sums.append(roll_up(sides, grain, tuple(SIDE_COLUMNS), start))
     else:
         sums += _sides(src, grain, since, complaint_kinds)
-    buyers = private_domain.buyer_counts(bases.buyer_days, grain)
+    if buyers is None:
+        buyers = private_domain.buyer_counts(bases.buyer_days, grain)
     distinct = [
         buyers,
         distribution.influencer_measures(bases.influencer_days, grain),

@@ -69,8 +69,9 @@ def buyer_days(facts: ir.Table, prior: ir.Table | None = None) -> ir.Table:
     week / month (``prev`` is null or in an earlier week / month), so a week's or month's
     buyers are a count of flagged rows rather than a distinct count over all of them.
 
-    ``prior`` (brand_id, buyer_id, prev_last_at, prior_cohort) carries what came before the facts'
-    first day, so a refresh can flag new days without re-reading older orders.
+    ``prior`` (:func:`buyer_prior`) carries what came before the facts' first day, so a refresh
+    can flag new days without re-reading older orders; its ``prior_repeat_*`` columns are passed
+    through.
     """
     f = facts.select("brand_id", "buyer_id", "paid_at", day=facts.paid_at.date())
     g = f.group_by(["brand_id", "buyer_id", "day"]).aggregate(
@@ -103,19 +104,35 @@ def buyer_days(facts: ir.Table, prior: ir.Table | None = None) -> ir.Table:
         f"new_{grain}": (g.prev.isnull() | (of(prev_day) != of(g.day))).fill_null(True)
         for grain, of in number.items()
     }
-    return g.select("brand_id", "buyer_id", "day", "last_at", **flags, cohort=cohort, **new)
+    carried = [c for c in g.columns if c.startswith("prior_repeat_")]
+    return g.select(
+        "brand_id",
+        "buyer_id",
+        "day",
+        "last_at",
+        **flags,
+        cohort=cohort,
+        **new,
+        **{c: g[c] for c in carried},
+    )
 
 
 def buyer_prior(stored: ir.Table, facts: ir.Table, before: ir.Value) -> ir.Table:
     """For the buyers of ``facts``: their last order time and cohort from stored buyer days.
 
     ``stored`` is :func:`buyer_days` as kept by the refresh; only its days before ``before``
-    count. The result is the ``prior`` of :func:`buyer_days`.
+    count. The result is the ``prior`` of :func:`buyer_days`, with each buyer's last stored
+    repeat day per window (``prior_repeat_{N}d_day``, for :func:`buyer_counts_added`).
     """
     keys = facts.select("brand_id", "buyer_id").distinct()
     old = stored.filter(stored.day < before).semi_join(keys, ["brand_id", "buyer_id"])
     return old.group_by(["brand_id", "buyer_id"]).aggregate(
-        prev_last_at=old.last_at.max(), prior_cohort=old.cohort.min()
+        prev_last_at=old.last_at.max(),
+        prior_cohort=old.cohort.min(),
+        **{
+            f"prior_repeat_{n}d_day": old.day.max(where=old[f"repeat_{n}d"])
+            for n in REPEAT_WINDOWS_DAYS
+        },
     )
 
 
@@ -148,6 +165,46 @@ def buyer_counts(days: ir.Table, grain: Grain) -> ir.Table:
         **{name: per_buyer.count(where=per_buyer[c]) for name, c in repeat.items()}
     )
     return attach(buyers, repeats, ["brand_id", "period"])
+
+
+#: The buyer counts of a brand × period row (:func:`buyer_counts`).
+BUYER_COUNT_COLUMNS = ("buyers", *(f"repeat_buyers_{n}d" for n in REPEAT_WINDOWS_DAYS))
+
+
+def buyer_counts_added(stored: ir.Table, new_days: ir.Table, grain: Grain) -> ir.Table:
+    """:func:`buyer_counts` of the periods ``stored`` holds, updated with buyer days that all come
+    after the stored ones: no distinct count over the periods' earlier buyer days.
+
+    ``stored`` (brand_id, period, buyers, repeat_buyers_{N}d) are the periods as computed
+    before; ``new_days`` are :func:`buyer_days` of the new orders with a ``prior``, so they carry
+    ``new_week``/``new_month`` against the stored days and each buyer's last stored repeat day.
+    A buyer adds to a period's buyers when its first day there is new (flagged ``new_*``), and
+    to its repeat buyers when it repeats on a new day there and had no stored repeat day in the
+    period. Periods without stored rows start from zero.
+    """
+    repeat = {f"repeat_buyers_{n}d": n for n in REPEAT_WINDOWS_DAYS}
+    cols = list(BUYER_COUNT_COLUMNS)
+    d = new_days.mutate(period=period_of(new_days.day, grain))
+    per_buyer = d.group_by(["brand_id", "buyer_id", "period"]).aggregate(
+        is_new=d[f"new_{grain}"].any(),
+        **{f"r{n}": d[f"repeat_{n}d"].any() for n in REPEAT_WINDOWS_DAYS},
+        **{f"before_{n}": d[f"prior_repeat_{n}d_day"].max() for n in REPEAT_WINDOWS_DAYS},
+    )
+    counted_before = {
+        n: per_buyer[f"before_{n}"].notnull() & (per_buyer[f"before_{n}"] >= per_buyer.period)
+        for n in REPEAT_WINDOWS_DAYS
+    }
+    added = per_buyer.group_by(["brand_id", "period"]).aggregate(
+        buyers=per_buyer.count(where=per_buyer.is_new),
+        **{
+            name: per_buyer.count(where=per_buyer[f"r{n}"] & ~counted_before[n])
+            for name, n in repeat.items()
+        },
+    )
+    u = stored.select("brand_id", "period", *(stored[c].cast("int64") for c in cols)).union(
+        added.select("brand_id", "period", *(added[c].cast("int64") for c in cols))
+    )
+    return u.group_by(["brand_id", "period"]).aggregate(**{c: u[c].sum() for c in cols})
 
 
 def follow_measures(src: Sources, grain: Grain, since: ir.Value | None = None) -> ir.Table:

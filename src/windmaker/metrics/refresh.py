@@ -21,7 +21,9 @@ full. The earliest new timestamp's day ``d`` decides what is recomputed: the bas
 ``d`` on (a new buyer day takes its previous order time and cohort from the stored buyer days);
 the day, week and month periods from the one holding ``d`` onward (every metric of a period
 depends only on that period's rows and, for the repurchase flags, on earlier orders, so later
-periods are the only ones a new row can change), with their trailing windows; cohort retention
+periods are the only ones a new row can change), with their trailing windows (when every stored
+buyer day precedes ``d``, the weeks' and months' buyer counts are the stored ones updated from the
+new buyer days: :func:`private_domain.buyer_counts_added`); cohort retention
 from ``d``'s month (older cohorts' sizes come from stored rows); the driver tree from ``d``'s month
 or the earlier month of a session a new order was sold in (the comparison rows come from the
 stored tree); and the category tables of those months. Stored rows of the recomputed periods are
@@ -175,33 +177,34 @@ def _state_table(now: pd.DataFrame) -> pa.Table:
     )
 
 
-def _plan(wh: Any, now: pd.DataFrame) -> tuple[str, date | None, str]:
-    """(mode, first changed day, reason) from the stored state and the current sources."""
+def _plan(wh: Any, now: pd.DataFrame) -> tuple[str, date | None, str, datetime | None]:
+    """(mode, first changed day, reason, the orders' watermark at the last refresh) from the
+    stored state and the current sources."""
     present = set(wh.tables())
     if not all(t in present for t in (*TABLES, STATE, *BASES)):
-        return "full", None, "no stored metric tables"
+        return "full", None, "no stored metric tables", None
     if set(private_domain.BUYER_DAY_COLUMNS) != set(wh.table(BUYER_DAYS).columns):
-        return "full", None, "metric bases of another version"
+        return "full", None, "metric bases of another version", None
     prev = _frame(wh, wh.table(STATE)).set_index("source")
     grown: dict[str, tuple[int, datetime]] = {}
     for r in now.itertuples():
         if r.source not in prev.index:
-            return "full", None, f"{r.source} not tracked"
+            return "full", None, f"{r.source} not tracked", None
         p = prev.loc[r.source]
         if r.source in (*REFERENCE, BRUSHING_ORDERS):
             if int(p["rows"]) != r.rows:
-                return "full", None, f"{r.source} changed"
+                return "full", None, f"{r.source} changed", None
             continue
         if r.rows == int(p["rows"]):
             if _ts(p["max_time"]) != r.max_time:
-                return "full", None, f"{r.source} changed in place"
+                return "full", None, f"{r.source} changed in place", None
             continue
         mark = _ts(p["max_time"])
         if mark is None:
-            return "full", None, f"{r.source} was empty"
+            return "full", None, f"{r.source} was empty", None
         grown[r.source] = (r.rows - int(p["rows"]), mark)
     if not grown:
-        return "up_to_date", None, "no new rows"
+        return "up_to_date", None, "no new rows", None
     # the rows past each watermark, for every grown source in one query
     parts = []
     for name, (_, mark) in grown.items():
@@ -214,12 +217,12 @@ def _plan(wh: Any, now: pd.DataFrame) -> tuple[str, date | None, str]:
     lo: datetime | None = None
     for name, (n_grown, _) in grown.items():
         if int(got.loc[name, "n"]) != n_grown:
-            return "full", None, f"{name}: rows changed before the last refresh"
+            return "full", None, f"{name}: rows changed before the last refresh", None
         first = _ts(got.loc[name, "lo"])
         if first is not None and (lo is None or first < lo):
             lo = first
     assert lo is not None
-    return "incremental", lo.date(), "new rows"
+    return "incremental", lo.date(), "new rows", _ts(prev.loc[contract.ORDERS.name, "max_time"])
 
 
 def _fields(b: brand_period.Bases) -> tuple[ir.Table, ir.Table, ir.Table]:
@@ -350,7 +353,7 @@ def refresh(
     if orders_row["rows"] == 0:
         report.mode, report.reason = "empty", "no orders"
         return report
-    mode, lo_day, reason = ("full", None, "--full") if full else _plan(wh, now)
+    mode, lo_day, reason, orders_mark = ("full", None, "--full", None) if full else _plan(wh, now)
     report.mode, report.since, report.reason = mode, lo_day, reason  # type: ignore[assignment]
     if mode == "up_to_date":
         lap("inspect")
@@ -365,6 +368,9 @@ def refresh(
         if lo_day < first_day:
             incremental, report.mode = False, "full"
     src = Sources.of(wh.table, excluded)
+    # Every stored buyer day comes before the new ones: the week's and month's buyer counts are
+    # updated from the new days instead of counted again (see private_domain.buyer_counts_added).
+    appended = incremental and orders_mark is not None and orders_mark.date() < lo_day  # type: ignore[operator]
     lap("inspect")
 
     # facts of the new days, and the distinct-count bases kept between refreshes
@@ -391,8 +397,6 @@ def refresh(
         for name, expr in zip(BASES, staged, strict=True):
             wh.delete_from(name, "day", lo_day)
             wh.insert(name, expr.select(*wh.table(name).columns))
-        wh.drop(f"{BUYER_DAYS}_new")
-        wh.drop(f"{SIDE_DAYS}_new")
     bases = brand_period.Bases(*(wh.table(n) for n in BASES[:3]))
     lap("facts")
 
@@ -405,6 +409,16 @@ def refresh(
         start_g = starts[grain]
         since_g = datetime.combine(start_g, time()) if start_g is not None else None
         ends = period_table(start_g or first_day, last_day, grain)
+        buyers = None
+        if appended and grain != "day":
+            old_p = wh.table(name)
+            old_p = old_p.filter(old_p.period >= ibis.date(start_g))  # type: ignore[arg-type]
+            # the stored counts, kept aside: the period's rows are deleted before the insert
+            kept = f"_{name}_buyers"
+            wh.write(kept, old_p.select("brand_id", "period", *private_domain.BUYER_COUNT_COLUMNS))
+            buyers = private_domain.buyer_counts_added(
+                wh.table(kept), wh.table(f"{BUYER_DAYS}_new"), grain
+            )
         new = brand_period.brand_period_metrics(
             src,
             grain,
@@ -415,6 +429,7 @@ def refresh(
             sides=wh.table(SIDE_DAYS),
             since=since_g,
             complaint_kinds=config.complaint_kinds,
+            buyers=buyers,
         )
         if grain == "day":
             # trailing windows of the new days reach back into stored days
@@ -449,6 +464,8 @@ def refresh(
         else:
             wh.delete_from(name, "period", start_g)
             wh.insert(name, out.select(*wh.table(name).columns).cast(wh.table(name).schema()))
+            if buyers is not None:
+                wh.drop(f"_{name}_buyers")
         lap(grain)
 
     # cohorts: active buyers per cohort × month, from the buyer days
@@ -504,6 +521,9 @@ def refresh(
         wh.write(CAPABILITIES, caps.order_by(["period", "brand_id", "capability"]))
     lap("category")
 
+    if incremental:
+        wh.drop(f"{BUYER_DAYS}_new")
+        wh.drop(f"{SIDE_DAYS}_new")
     wh.write(STATE, _state_table(now))
     report.rows.update(_counts(wh, {t: wh.table(t) for t in TABLES}))
     return report
