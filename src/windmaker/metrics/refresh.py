@@ -306,9 +306,9 @@ class _Looked:
             self._tables[name] = self._wh.table(name)
         return self._tables[name]
 
-    def write(self, name: str, obj: Any) -> None:
+    def write(self, name: str, obj: Any, *, scratch: bool = False) -> None:
         self._tables.pop(name, None)
-        self._wh.write(name, obj)
+        self._wh.write(name, obj, scratch=scratch)
 
     def drop(self, name: str) -> None:
         self._tables.pop(name, None)
@@ -387,8 +387,8 @@ def refresh(
     else:
         orders_d = gmv.counted_orders(src, since_d)
         prior = private_domain.buyer_prior(wh.table(BUYER_DAYS), orders_d, ibis.date(lo_day))
-        wh.write(f"{BUYER_DAYS}_new", private_domain.buyer_days(orders_d, prior))
-        wh.write(f"{SIDE_DAYS}_new", sides)
+        wh.write(f"{BUYER_DAYS}_new", private_domain.buyer_days(orders_d, prior), scratch=True)
+        wh.write(f"{SIDE_DAYS}_new", sides, scratch=True)
         staged = (
             wh.table(f"{BUYER_DAYS}_new"),
             *_fields(fresh)[1:],
@@ -415,7 +415,8 @@ def refresh(
             old_p = old_p.filter(old_p.period >= ibis.date(start_g))  # type: ignore[arg-type]
             # the stored counts, kept aside: the period's rows are deleted before the insert
             kept = f"_{name}_buyers"
-            wh.write(kept, old_p.select("brand_id", "period", *private_domain.BUYER_COUNT_COLUMNS))
+            counts = old_p.select("brand_id", "period", *private_domain.BUYER_COUNT_COLUMNS)
+            wh.write(kept, counts, scratch=True)
             buyers = private_domain.buyer_counts_added(
                 wh.table(kept), wh.table(f"{BUYER_DAYS}_new"), grain
             )

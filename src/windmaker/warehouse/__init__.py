@@ -103,10 +103,20 @@ class Warehouse:
 
     # -- writing -----------------------------------------------------------------------------
     def write(
-        self, name: str, obj: ibis.Table | pa.Table | pd.DataFrame, *, overwrite: bool = True
+        self,
+        name: str,
+        obj: ibis.Table | pa.Table | pd.DataFrame,
+        *,
+        overwrite: bool = True,
+        scratch: bool = False,
     ) -> None:
-        """Create (or replace) table ``name`` from an expression or an in-memory table."""
-        self.backend.create_table(name, obj, overwrite=overwrite)
+        """Create (or replace) table ``name`` from an expression or an in-memory table.
+
+        ``scratch``: a working table of this connection only, dropped when it closes (DuckDB
+        keeps it out of the database file and its write-ahead log; other engines store it).
+        """
+        temp = scratch and self.engine == "duckdb"
+        self.backend.create_table(name, obj, overwrite=overwrite, temp=temp)
 
     def insert(self, name: str, obj: ibis.Table | pa.Table | pd.DataFrame) -> None:
         """Append the rows of an expression or an in-memory table to table ``name``."""
