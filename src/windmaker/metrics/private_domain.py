@@ -235,6 +235,18 @@ def cohort_counts(days: ir.Table) -> ir.Table:
     return active.group_by(["brand_id", "cohort", "period"]).aggregate(active_buyers=active.count())
 
 
+def cohort_counts_added(stored: ir.Table, new_days: ir.Table) -> ir.Table:
+    """:func:`cohort_counts` of the months ``stored`` holds (brand_id, cohort, period,
+    active_buyers), updated with buyer days that all come after the stored ones: a buyer's
+    first new day in a month (``new_month``) is one more active buyer of its cohort there."""
+    added = cohort_counts(new_days)
+    cols = ("brand_id", "cohort", "period")
+    u = stored.select(*cols, active_buyers=stored.active_buyers.cast("int64")).union(
+        added.select(*cols, active_buyers=added.active_buyers.cast("int64"))
+    )
+    return u.group_by(list(cols)).aggregate(active_buyers=u.active_buyers.sum())
+
+
 def cohort_retention(counts: ir.Table, sizes: ir.Table | None = None) -> ir.Table:
     """Cohort retention by first-purchase month (``m_cohort_retention``).
 

@@ -23,7 +23,8 @@ the day, week and month periods from the one holding ``d`` onward (every metric 
 depends only on that period's rows and, for the repurchase flags, on earlier orders, so later
 periods are the only ones a new row can change), with their trailing windows (when every stored
 buyer day precedes ``d``, the weeks' and months' buyer counts are the stored ones updated from the
-new buyer days: :func:`private_domain.buyer_counts_added`); cohort retention
+new buyer days: :func:`private_domain.buyer_counts_added`, and so are the cohorts' active buyers);
+cohort retention
 from ``d``'s month (older cohorts' sizes come from stored rows); the driver tree from ``d``'s month
 or the earlier month of a session a new order was sold in (the comparison rows come from the
 stored tree); and the category tables of those months. Stored rows of the recomputed periods are
@@ -473,9 +474,22 @@ def refresh(
     step("cohorts")
     month_since = starts["month"]
     if month_since is not None:
-        b = bases.buyer_days
-        counts = private_domain.cohort_counts(b.filter(b.day >= ibis.date(month_since)))
         old_c = wh.table(COHORTS)
+        if appended:
+            # the stored months' counts updated with the new buyer days (kept aside: the
+            # months' rows are deleted before the insert)
+            kept = old_c.filter(old_c.period >= ibis.date(month_since))
+            wh.write(
+                f"_{COHORTS}_kept",
+                kept.select("brand_id", "cohort", "period", "active_buyers"),
+                scratch=True,
+            )
+            counts = private_domain.cohort_counts_added(
+                wh.table(f"_{COHORTS}_kept"), wh.table(f"{BUYER_DAYS}_new")
+            )
+        else:
+            b = bases.buyer_days
+            counts = private_domain.cohort_counts(b.filter(b.day >= ibis.date(month_since)))
         sizes = old_c.filter(
             (old_c.period == old_c.cohort) & (old_c.cohort < ibis.date(month_since))
         )
@@ -483,6 +497,8 @@ def refresh(
         # the sizes it reads are rows of cohorts' own months, before month_since: kept
         wh.delete_from(COHORTS, "period", month_since)
         wh.insert(COHORTS, new_c.cast(old_c.schema()))
+        if appended:
+            wh.drop(f"_{COHORTS}_kept")
     else:
         out_c = private_domain.cohort_retention(private_domain.cohort_counts(bases.buyer_days))
         wh.write(COHORTS, out_c.order_by(["period", "brand_id", "cohort"]))
