@@ -311,6 +311,10 @@ class _Looked:
         self._tables.pop(name, None)
         self._wh.write(name, obj, scratch=scratch)
 
+    def write_compressed(self, name: str, obj: Any, compression: dict[str, str]) -> None:
+        self._tables.pop(name, None)
+        self._wh.write_compressed(name, obj, compression)
+
     def drop(self, name: str) -> None:
         self._tables.pop(name, None)
         self._wh.drop(name)
@@ -384,7 +388,12 @@ def refresh(
     sides = brand_period.side_days(src, since=since_d, complaint_kinds=config.complaint_kinds)
     if since_d is None:
         for name, expr in zip(BASES, (*_fields(fresh), sides), strict=True):
-            wh.write(name, expr)
+            if name == BUYER_DAYS:
+                wh.write_compressed(
+                    name, expr, {"brand_id": "dictionary", "buyer_id": "dictionary"}
+                )
+            else:
+                wh.write(name, expr)
     else:
         orders_d = gmv.counted_orders(src, since_d)
         prior = private_domain.buyer_prior(wh.table(BUYER_DAYS), orders_d, ibis.date(lo_day))
