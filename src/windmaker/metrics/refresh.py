@@ -38,7 +38,8 @@ refund on an old order) need ``--full``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from time import perf_counter
@@ -323,6 +324,22 @@ class _Looked:
         return getattr(self._wh, attr)
 
 
+@contextmanager
+def _unfused_selects() -> Iterator[None]:
+    """Ibis compiles without merging stacked projections into one.
+
+    Merging them costs Ibis a complexity score of the whole subtree per attempt, 40% of
+    compiling a brand × period table (0.14 s against 0.09 s); the engine's optimizer removes
+    the nested projections anyway (the same run time, measured on DuckDB).
+    """
+    before = ibis.options.sql.fuse_selects
+    ibis.options.sql.fuse_selects = False
+    try:
+        yield
+    finally:
+        ibis.options.sql.fuse_selects = before
+
+
 def refresh(
     wh: Any,
     *,
@@ -337,6 +354,20 @@ def refresh(
     name as it starts. With ``exclude_brushing``, orders in ``mdl_brushing_orders`` are left out
     of every metric (the workspace setting ``exclude_brushing_from_gmv``).
     """
+    with _unfused_selects():
+        return _refresh(
+            wh, full=full, config=config, progress=progress, exclude_brushing=exclude_brushing
+        )
+
+
+def _refresh(
+    wh: Any,
+    *,
+    full: bool = False,
+    config: MetricsConfig | None = None,
+    progress: Progress | None = None,
+    exclude_brushing: bool = False,
+) -> RefreshReport:
     config = config or load_metrics_config()
     wh = _Looked(wh)
     excluded = (
