@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 
-from windmaker.metrics.gmv import MONEY, ratio
+from windmaker.metrics.gmv import MONEY, ratio, sum_where
 from windmaker.metrics.periods import Grain, period_of
 
 COLUMNS = (
@@ -34,8 +34,8 @@ SUPPORT = ("top_influencer_gmv", "influencer_gmv_sq")
 def order_measures(f: ir.Table) -> dict[str, ir.Scalar]:
     """Additive reductions over order facts: distribution_gmv, dedicated_gmv."""
     return {
-        "distribution_gmv": f.net.sum(where=f.is_influencer),
-        "dedicated_gmv": f.net.sum(where=f.is_dedicated),
+        "distribution_gmv": sum_where(f.net, f.is_influencer),
+        "dedicated_gmv": sum_where(f.net, f.is_dedicated),
     }
 
 

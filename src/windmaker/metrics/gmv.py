@@ -55,6 +55,16 @@ def ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
     return num.cast("float64") / den.cast("float64").nullif(0.0)
 
 
+def sum_where(x: ir.NumericValue, cond: ir.BooleanValue) -> ir.NumericScalar:
+    """``Σ x`` over the rows where ``cond`` holds, 0 when none does.
+
+    Written as a sum of ``CASE WHEN cond THEN x ELSE 0 END`` rather than an aggregate filter:
+    DuckDB runs each filtered aggregate over its own selection, and the day table's eleven
+    filtered money sums took 20% longer that way (1.35 s against 1.09 s on 19M orders).
+    """
+    return ibis.ifelse(cond, x, 0).sum()
+
+
 def money(x: ir.NumericValue) -> ir.DecimalValue:
     """A money sum as DECIMAL(18,2), zero when there was nothing to sum."""
     return x.fill_null(0).cast(MONEY)

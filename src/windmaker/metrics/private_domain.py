@@ -21,7 +21,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from windmaker.metrics.gmv import REPEAT_WINDOWS_DAYS, attach, ratio
+from windmaker.metrics.gmv import REPEAT_WINDOWS_DAYS, attach, ratio, sum_where
 from windmaker.metrics.periods import Grain, period_of
 from windmaker.metrics.sources import Sources
 
@@ -37,7 +37,7 @@ SUPPORT = tuple(f"repeat_buyers_{n}d" for n in REPEAT_WINDOWS_DAYS)
 
 def order_measures(f: ir.Table) -> dict[str, ir.Scalar]:
     """Additive reductions over order facts: follower_gmv."""
-    return {"follower_gmv": f.net.sum(where=f.traffic_source == "follow")}
+    return {"follower_gmv": sum_where(f.net, f.traffic_source == "follow")}
 
 
 #: The columns of :func:`buyer_days` (a stored base: a refresh that finds others starts over).

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 
-from windmaker.metrics.gmv import ratio
+from windmaker.metrics.gmv import ratio, sum_where
 from windmaker.metrics.periods import Grain, period_of
 from windmaker.metrics.sources import Sources
 
@@ -28,8 +28,8 @@ SUPPORT = ("self_live_gmv", "self_viewers")
 def order_measures(f: ir.Table) -> dict[str, ir.Scalar]:
     """self_gmv and self_live_gmv over order facts."""
     return {
-        "self_gmv": f.net.sum(where=f.is_self),
-        "self_live_gmv": f.net.sum(where=f.is_self & f.session_id.notnull()),
+        "self_gmv": sum_where(f.net, f.is_self),
+        "self_live_gmv": sum_where(f.net, f.is_self & f.session_id.notnull()),
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 
-from windmaker.metrics.gmv import ratio
+from windmaker.metrics.gmv import ratio, sum_where
 from windmaker.metrics.periods import Grain, period_of
 
 COLUMNS = ("special_supply_gmv", "special_supply_share", "special_supply_skus")
@@ -20,7 +20,7 @@ SUPPORT: tuple[str, ...] = ()
 
 def order_measures(f: ir.Table) -> dict[str, ir.Scalar]:
     """Additive reductions over order facts: special_supply_gmv."""
-    return {"special_supply_gmv": f.net.sum(where=f.is_special)}
+    return {"special_supply_gmv": sum_where(f.net, f.is_special)}
 
 
 def sku_days(orders: ir.Table, special: ir.Table) -> ir.Table:

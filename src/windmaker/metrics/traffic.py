@@ -16,7 +16,7 @@ from __future__ import annotations
 import ibis.expr.types as ir
 
 from windmaker import contract
-from windmaker.metrics.gmv import ratio
+from windmaker.metrics.gmv import ratio, sum_where
 from windmaker.metrics.periods import Grain, period_of
 from windmaker.metrics.sources import Sources
 
@@ -38,11 +38,11 @@ def order_measures(f: ir.Table) -> dict[str, ir.Scalar]:
     """GMV by traffic source over order facts."""
     src = f.traffic_source
     return {
-        "public_gmv": f.net.sum(where=src.isin(contract.PUBLIC_TRAFFIC_SOURCES)),
-        "paid_gmv": f.net.sum(where=src == "paid"),
-        "recommend_gmv": f.net.sum(where=src == "recommend"),
-        "search_gmv": f.net.sum(where=src == "search"),
-        "other_gmv": f.net.sum(where=src == "other"),
+        "public_gmv": sum_where(f.net, src.isin(contract.PUBLIC_TRAFFIC_SOURCES)),
+        "paid_gmv": sum_where(f.net, src == "paid"),
+        "recommend_gmv": sum_where(f.net, src == "recommend"),
+        "search_gmv": sum_where(f.net, src == "search"),
+        "other_gmv": sum_where(f.net, src == "other"),
     }
 
 
