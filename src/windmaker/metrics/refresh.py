@@ -308,13 +308,9 @@ class _Looked:
             self._tables[name] = self._wh.table(name)
         return self._tables[name]
 
-    def write(self, name: str, obj: Any, *, scratch: bool = False) -> None:
+    def write(self, name: str, obj: Any, **options: Any) -> None:
         self._tables.pop(name, None)
-        self._wh.write(name, obj, scratch=scratch)
-
-    def write_compressed(self, name: str, obj: Any, compression: dict[str, str]) -> None:
-        self._tables.pop(name, None)
-        self._wh.write_compressed(name, obj, compression)
+        self._wh.write(name, obj, **options)
 
     def drop(self, name: str) -> None:
         self._tables.pop(name, None)
@@ -340,6 +336,7 @@ def _unfused_selects() -> Iterator[None]:
         ibis.options.sql.fuse_selects = before
 
 
+@_unfused_selects()
 def refresh(
     wh: Any,
     *,
@@ -354,20 +351,6 @@ def refresh(
     name as it starts. With ``exclude_brushing``, orders in ``mdl_brushing_orders`` are left out
     of every metric (the workspace setting ``exclude_brushing_from_gmv``).
     """
-    with _unfused_selects():
-        return _refresh(
-            wh, full=full, config=config, progress=progress, exclude_brushing=exclude_brushing
-        )
-
-
-def _refresh(
-    wh: Any,
-    *,
-    full: bool = False,
-    config: MetricsConfig | None = None,
-    progress: Progress | None = None,
-    exclude_brushing: bool = False,
-) -> RefreshReport:
     config = config or load_metrics_config()
     wh = _Looked(wh)
     excluded = (
@@ -419,12 +402,8 @@ def _refresh(
     sides = brand_period.side_days(src, since=since_d, complaint_kinds=config.complaint_kinds)
     if since_d is None:
         for name, expr in zip(BASES, (*_fields(fresh), sides), strict=True):
-            if name == BUYER_DAYS:
-                wh.write_compressed(
-                    name, expr, {"brand_id": "dictionary", "buyer_id": "dictionary"}
-                )
-            else:
-                wh.write(name, expr)
+            ids = {"brand_id": "dictionary", "buyer_id": "dictionary"}
+            wh.write(name, expr, compression=ids if name == BUYER_DAYS else None)
     else:
         orders_d = gmv.counted_orders(src, since_d)
         prior = private_domain.buyer_prior(wh.table(BUYER_DAYS), orders_d, ibis.date(lo_day))

@@ -109,35 +109,32 @@ class Warehouse:
         *,
         overwrite: bool = True,
         scratch: bool = False,
+        compression: dict[str, str] | None = None,
     ) -> None:
         """Create (or replace) table ``name`` from an expression or an in-memory table.
 
         ``scratch``: a working table of this connection only, dropped when it closes (DuckDB
         keeps it out of the database file and its write-ahead log; other engines store it).
+
+        ``compression`` (``{column: method}``, e.g. ``"dictionary"``) chooses DuckDB's storage
+        compression of some columns of an expression; other engines choose their own. DuckDB picks
+        each segment's compression by size; for a column of short, many-valued strings (buyer
+        ids) that is FSST, which costs more to read back than the slightly larger dictionary: a
+        one-day refresh looks up its buyers among every stored buyer day.
         """
+        if compression and self.engine == "duckdb" and isinstance(obj, ibis.Table):
+            from ibis.backends.sql.datatypes import DuckDBType
+
+            columns = ", ".join(
+                f"{_quote(c)} {DuckDBType.to_string(t)}"
+                + (f" USING COMPRESSION {compression[c]}" if c in compression else "")
+                for c, t in obj.schema().items()
+            )
+            self.duckdb.execute(f"CREATE OR REPLACE TABLE {_quote(name)} ({columns})")
+            self.insert(name, obj)
+            return
         temp = scratch and self.engine == "duckdb"
         self.backend.create_table(name, obj, overwrite=overwrite, temp=temp)
-
-    def write_compressed(self, name: str, obj: ibis.Table, compression: dict[str, str]) -> None:
-        """:meth:`write` with DuckDB's compression chosen for some columns (``{column: method}``,
-        e.g. ``"dictionary"``); other engines choose their own.
-
-        DuckDB picks each segment's compression by size; for a column of short, many-valued
-        strings (buyer ids) that is FSST, which costs more to read back than the slightly larger
-        dictionary: a one-day refresh looks up its buyers among every stored buyer day.
-        """
-        if self.engine != "duckdb":
-            self.write(name, obj)
-            return
-        from ibis.backends.sql.datatypes import DuckDBType
-
-        columns = ", ".join(
-            f"{_quote(c)} {DuckDBType.to_string(t)}"
-            + (f" USING COMPRESSION {compression[c]}" if c in compression else "")
-            for c, t in obj.schema().items()
-        )
-        self.duckdb.execute(f"CREATE OR REPLACE TABLE {_quote(name)} ({columns})")
-        self.insert(name, obj)
 
     def insert(self, name: str, obj: ibis.Table | pa.Table | pd.DataFrame) -> None:
         """Append the rows of an expression or an in-memory table to table ``name``."""
