@@ -155,13 +155,7 @@ def _run(orders_wanted: int, cfg: clv.ClvConfig) -> Run:
     del orders
 
     t0 = time.perf_counter()
-    start = clv.history_start(end, cfg.history_months)
-    expr = clv.rfm_summary(
-        wh.table("orders"),
-        observation_end=end,
-        time_unit=cfg.time_unit,
-        observation_start=start,
-    )
+    expr = clv.rfm_summary(wh.table("orders"), observation_end=end, time_unit=cfg.time_unit)
     wh.write("_rfm", expr)
     rfm_t = wh.table("_rfm")
     cells = wh.execute(clv.rfm_cells(rfm_t, wh.table("brands")))

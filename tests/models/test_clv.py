@@ -272,6 +272,42 @@ def test_config_rejects_inverted_thresholds(tmp_path: Path) -> None:
     assert clv.load_models_config().clv.min_buyers >= 2
 
 
+def test_config_has_no_history_window(tmp_path: Path) -> None:
+    """A key that cut history (and with it every buyer who had not bought inside the window) is
+    refused with the reason, not ignored; the shipped configuration has none."""
+    from windmaker.config import ConfigError
+
+    assert "history_months" not in clv.ClvConfig.model_fields
+    (tmp_path / "models.yaml").write_text(
+        "version: 1\nclv:\n  history_months: 12\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=r"models\.yaml: clv.*whole history"):
+        clv.load_models_config(tmp_path)
+
+
+def test_rfm_counts_age_from_the_first_purchase_ever() -> None:
+    """Hand-computed: a buyer who first bought three years before the end and not since keeps
+    T = the whole three years, and one who came back after two years counts both purchases."""
+    end = date(2026, 6, 30)
+    rows = [
+        {"buyer_id": "dormant", "paid_at": datetime(2023, 6, 30, 12), "amount": Decimal("10")},
+        {"buyer_id": "back", "paid_at": datetime(2024, 1, 1, 12), "amount": Decimal("10")},
+        {"buyer_id": "back", "paid_at": datetime(2026, 1, 1, 12), "amount": Decimal("30")},
+    ]
+    wh = Warehouse("duckdb://")
+    wh.ensure_source_tables()
+    wh.insert("orders", orders_frame(rows))
+    out = wh.execute(
+        clv.rfm_summary(wh.table("orders"), observation_end=end, time_unit="day")
+    ).set_index("buyer_id")
+    wh.close()
+    assert set(out.index) == {"dormant", "back"}
+    assert out.loc["dormant", "T"] == (end - date(2023, 6, 30)).days
+    assert out.loc["back", "frequency"] == 1
+    assert out.loc["back", "recency"] == (date(2026, 1, 1) - date(2024, 1, 1)).days
+    assert out.loc["back", "T"] == (end - date(2024, 1, 1)).days
+
+
 # -- planted truth ---------------------------------------------------------------------------
 def simulate_bg_nbd_orders(
     brand: str, n: int, params: dict[str, float], weeks: float, seed: int, start: datetime

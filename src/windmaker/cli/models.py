@@ -82,10 +82,8 @@ def fit_clv(
         if last is None or pd.isna(last):
             return pd.DataFrame()
         end = pd.Timestamp(last).date()
-    start = clv.history_start(end, config.history_months)
-    rfm_expr = clv.rfm_summary(
-        orders, observation_end=end, time_unit=config.time_unit, observation_start=start
-    )
+    # Every buyer's whole history up to ``end``: no window, so no buyer is left out.
+    rfm_expr = clv.rfm_summary(orders, observation_end=end, time_unit=config.time_unit)
     wh.write(_RFM_SCRATCH, rfm_expr)
     try:
         rfm_t = wh.table(_RFM_SCRATCH)

@@ -5,7 +5,8 @@ brand this module
 
 1. builds the RFM summary of its buyers from the contract ``orders`` table as an Ibis expression
    (:func:`rfm_summary`: net of refunds, cancelled orders dropped, one purchase occasion per
-   buyer × day, time counted in weeks by default at daily resolution);
+   buyer × day, time counted in weeks by default at daily resolution), over every buyer's whole
+   history: frequency, recency and age T run from the first purchase ever;
 2. fits the repeat-purchase model of pymc-marketing's CLV module (BG/NBD, and Pareto/NBD where
    its likelihood is clearly better) and the Gamma-Gamma spend model by MAP with flat priors on
    the positive parameters (which is the maximum-likelihood estimate);
@@ -83,13 +84,25 @@ class ClvConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     time_unit: Literal["day", "week"] = "week"
-    history_months: int = Field(default=12, ge=0)
     min_buyers: int = Field(default=300, ge=2)
     min_repeat_buyers: int = Field(default=50, ge=2)
     pareto_nbd: bool = True
     pareto_min_loglik_gain: float = Field(default=2.0, ge=0)
     horizons_days: tuple[int, ...] = (90, 180, 365)
     segments: SegmentConfig = Field(default_factory=SegmentConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_history_window(cls, data: Any) -> Any:
+        # A window silently dropped every buyer who had not bought inside it and restarted the
+        # age T of the rest at the window's edge: say why the key is gone, not just "extra".
+        if isinstance(data, dict) and "history_months" in data:
+            raise ValueError(
+                "history_months is no longer a setting: lifetime value is fitted on every "
+                "buyer's whole history (frequency, recency and T from the first purchase); "
+                "remove the key"
+            )
+        return data
 
     @property
     def unit_days(self) -> int:
@@ -116,15 +129,14 @@ def rfm_summary(
     *,
     observation_end: date,
     time_unit: Literal["day", "week"] = "week",
-    observation_start: date | None = None,
 ) -> ibis.Table:
-    """RFM summary per brand × buyer from the contract ``orders`` table.
+    """RFM summary per brand × buyer from the contract ``orders`` table, over its whole history.
 
     A purchase occasion is one buyer's net spend with one brand on one calendar day (Shanghai
     wall clock): orders that are ``cancelled`` or fully refunded are dropped, each remaining
     order counts ``amount - refund_amount``, and a day's orders are summed (a zero-amount order
-    is still a purchase, as in CDNOW). Over the days from ``observation_start`` to
-    ``observation_end`` inclusive, with ``u`` days per time unit (7 for ``week``):
+    is still a purchase, as in CDNOW). Over every day up to ``observation_end`` inclusive, with
+    ``u`` days per time unit (7 for ``week``):
 
     - ``frequency`` x = occasions − 1 (repeat purchases);
     - ``recency`` t_x = (last day − first day) / u;
@@ -134,15 +146,17 @@ def rfm_summary(
     - ``first_purchase``, ``last_purchase`` (dates), ``net_gmv`` (decimal, all occasions).
 
     This is the summary of Fader, Hardie & Lee (2005) for CDNOW: days as purchase occasions,
-    time in weeks.
+    time in weeks. There is deliberately no start date: a window would drop every buyer who did
+    not buy inside it (a long-lived brand's dormant fans, the very buyers a re-engagement plan
+    is for) and restart the others' age T at its edge, which biases the fit towards recent,
+    active buyers. Speed comes from fitting weighted cells (:func:`rfm_cells`), not from
+    cutting history.
     """
     unit = TIME_UNIT_DAYS[time_unit]
     day = orders.paid_at.date()
     # A fully refunded order is no purchase; a zero-amount order (a gift, a free sample) is one.
     fully_refunded = (orders.amount > 0) & (orders.refund_amount >= orders.amount)
     o = orders.filter(orders.status != CANCELLED, ~fully_refunded, day <= observation_end)
-    if observation_start is not None:
-        o = o.filter(o.paid_at.date() >= observation_start)
     net = (o.amount - o.refund_amount).cast("decimal(18,2)")
     occ = (
         o.mutate(day=o.paid_at.date(), net=net)
@@ -800,14 +814,6 @@ def brand_table(
     return out
 
 
-def history_start(observation_end: date, months: int) -> date | None:
-    """First day of the fitted history: ``months`` months before ``observation_end`` (0 = all)."""
-    if months <= 0:
-        return None
-    ts = pd.Timestamp(observation_end) - pd.DateOffset(months=months) + pd.Timedelta(days=1)
-    return ts.date()
-
-
 __all__ = [
     "SEGMENTS",
     "BrandClv",
@@ -825,7 +831,6 @@ __all__ = [
     "fit_pareto_nbd",
     "fit_repeat",
     "gamma_gamma_expected_spend",
-    "history_start",
     "load_models_config",
     "p_alive",
     "pareto_nbd_expected_purchases",
