@@ -30,7 +30,7 @@ from windmaker.metrics import (
     trust,
 )
 from windmaker.metrics.gmv import MONEY, attach, attach_all, money, with_period
-from windmaker.metrics.periods import TRAILING_DAYS, Grain, period_of
+from windmaker.metrics.periods import COVERAGE_COLUMNS, TRAILING_DAYS, Grain, period_of
 from windmaker.metrics.sources import Sources
 
 KEYS = ("brand_id", "category", "period")
@@ -49,6 +49,9 @@ SUPPORT_COLUMNS: tuple[str, ...] = (
     "score_sum",
 )
 TRAILING_COLUMNS = tuple(f"net_gmv_t{n}d" for n in TRAILING_DAYS)
+#: Columns every stored brand × period table has (the month table adds months_with_sales); a
+#: stored table without one of them was written by another version and is recomputed whole.
+STORED_COLUMNS = (*KEYS, *METRIC_COLUMNS, *SUPPORT_COLUMNS, *TRAILING_COLUMNS, *COVERAGE_COLUMNS)
 #: Money columns (DECIMAL(18,2)); compared exactly across engines.
 MONEY_COLUMNS = (
     "net_gmv",
@@ -308,22 +311,32 @@ def trailing_net_gmv(day: ir.Table) -> ir.Table:
 
 
 def with_trailing(t: ir.Table, trailing: ir.Table, period_ends: ir.Table) -> ir.Table:
-    """Add the trailing windows ending on each period's last day.
+    """Add the trailing windows ending on each period's as-of day, and the period's coverage.
 
-    ``trailing`` is :func:`trailing_net_gmv`; ``period_ends`` maps period → period_end.
+    ``trailing`` is :func:`trailing_net_gmv`; ``period_ends`` is :func:`periods.period_table`
+    (period → period_end, the as-of day, days_covered, to_date). A period the data ends inside
+    reads its windows on the data's last day: its calendar end has no row, and reading it there
+    would store 0 for a brand that sells every day.
     """
-    base = t.drop(*[c for c in (*TRAILING_COLUMNS, "months_with_sales") if c in t.columns])
+    drop = (*TRAILING_COLUMNS, *COVERAGE_COLUMNS, "months_with_sales")
+    base = t.drop(*[c for c in drop if c in t.columns])
     out = attach_all(
         base,
         [
-            (period_ends.select("period", "period_end"), ["period"]),
+            (period_ends.select("period", "period_end", "days_covered", "to_date"), ["period"]),
             (
                 trailing.select("brand_id", "period_end", *TRAILING_COLUMNS),
                 ["brand_id", "period_end"],
             ),
         ],
     )
-    return out.select(*base.columns, **{c: money(out[c]) for c in TRAILING_COLUMNS})
+    return out.select(
+        *base.columns,
+        **{c: money(out[c]) for c in TRAILING_COLUMNS},
+        as_of=out.period_end,
+        days_covered=out.days_covered.cast("int64"),
+        to_date=out.to_date,
+    )
 
 
 def with_months_with_sales(month: ir.Table, before: ir.Table | None = None) -> ir.Table:

@@ -11,7 +11,12 @@ before the month). Definitions:
   with ``z_m = clip(sign_m × (v − median) / IQR, ±clip)`` in the category × month (IQR = q75 −
   q25; the range max − min when the IQR is 0; ``z = 0`` when both are 0), and ``z_m =
   missing_z`` when the brand has no value (no sales, no spend).
-- **capability score** = the percentile of the index within the category × month (0–100).
+- **capability score** = the percentile of the index within the category × month (0–100), the
+  index rounded to ``benchmark.index_decimals`` first so that equal indices tie.
+- **small categories**: a category with fewer than ``benchmark.min_category_brands`` brands in
+  the month has no meaningful median, IQR or percentile of its own (two brands always score 0 and
+  100), so its brands are standardised and ranked among every brand of the month; their rows
+  carry ``benchmark = 'all'`` (``'category'`` otherwise).
 """
 
 from __future__ import annotations
@@ -26,6 +31,19 @@ from windmaker.metrics.config import MetricsConfig
 #: Metrics given a percentile in ``m_percentile``.
 PERCENTILE_METRICS: tuple[str, ...] = (*METRIC_COLUMNS, *TRAILING_COLUMNS, "months_with_sales")
 GROUP = ("category", "period")
+#: ``benchmark`` of a row compared within its category, or among every brand of the month.
+BY_CATEGORY, BY_ALL = "category", "all"
+
+
+def _small(t: ir.Table, min_brands: int) -> ir.BooleanValue:
+    """Whether the row's category has fewer than ``min_brands`` brands in its month."""
+    # one row per brand and month: the rows are the brands
+    n = t.brand_id.count().over(ibis.window(group_by=list(GROUP)))
+    return n < min_brands
+
+
+def _benchmark(small: ir.BooleanValue) -> ir.StringValue:
+    return ibis.cases((small, BY_ALL), else_=BY_CATEGORY)
 
 
 def present(month: ir.Table, brands: ir.Table) -> ir.Table:
@@ -57,11 +75,29 @@ def long_values(month: ir.Table, metrics: tuple[str, ...]) -> ir.Table:
     return long.filter(long.value.notnull())
 
 
-def percentiles(month: ir.Table) -> ir.Table:
-    """``m_percentile``: brand_id, category, period, metric, value, percentile (0–100)."""
-    long = long_values(month, PERCENTILE_METRICS)
-    pct = midrank_percentile(long.value, ["category", "period", "metric"])
-    return long.mutate(percentile=pct)
+def percentiles(month: ir.Table, min_category_brands: int = 1) -> ir.Table:
+    """``m_percentile``: brand_id, category, period, metric, value, percentile (0–100), benchmark."""
+    month = month.mutate(_small=_small(month, min_category_brands))
+    wide = month.select(
+        "brand_id",
+        "category",
+        "period",
+        "_small",
+        **{m: month[m].cast("float64") for m in PERCENTILE_METRICS},
+    )
+    long = wide.pivot_longer(list(PERCENTILE_METRICS), names_to="metric", values_to="value")
+    long = long.filter(long.value.notnull())
+    own = midrank_percentile(long.value, ["category", "period", "metric"])
+    pooled = midrank_percentile(long.value, ["period", "metric"])
+    return long.select(
+        "brand_id",
+        "category",
+        "period",
+        "metric",
+        "value",
+        percentile=ibis.cases((long._small, pooled), else_=own),
+        benchmark=_benchmark(long._small),
+    )
 
 
 def _weights(config: MetricsConfig) -> ir.Table:
@@ -83,34 +119,64 @@ def _weights(config: MetricsConfig) -> ir.Table:
     )
 
 
+def _spread(v: ir.Table, keys: list[str], suffix: str) -> ir.Table:
+    """Median, quartiles and range of ``value`` per ``keys`` (columns suffixed ``suffix``)."""
+    return v.group_by(keys).aggregate(
+        **{
+            f"med{suffix}": v.value.median(),
+            f"q25{suffix}": v.value.quantile(0.25),
+            f"q75{suffix}": v.value.quantile(0.75),
+            f"lo{suffix}": v.value.min(),
+            f"hi{suffix}": v.value.max(),
+        }
+    )
+
+
 def capabilities(month: ir.Table, config: MetricsConfig) -> ir.Table:
-    """``m_capability``: brand_id, category, period, capability, index, score."""
+    """``m_capability``: brand_id, category, period, capability, index, score, benchmark."""
     used = tuple(dict.fromkeys(it.metric for items in config.capabilities.values() for it in items))
+    month = month.mutate(_small=_small(month, config.benchmark.min_category_brands))
     wide = month.select(
-        "brand_id", "category", "period", **{m: month[m].cast("float64") for m in used}
+        "brand_id", "category", "period", "_small", **{m: month[m].cast("float64") for m in used}
     )
     long = wide.pivot_longer(list(used), names_to="metric", values_to="value")
     ok = long.filter(long.value.notnull())
-    stats = ok.group_by(["category", "period", "metric"]).aggregate(
-        med=ok.value.median(),
-        q25=ok.value.quantile(0.25),
-        q75=ok.value.quantile(0.75),
-        lo=ok.value.min(),
-        hi=ok.value.max(),
+    j = long.left_join(
+        _spread(ok, ["category", "period", "metric"], ""), ["category", "period", "metric"]
     )
-    j = long.left_join(stats, ["category", "period", "metric"])
+    j = j.drop(*[c for c in j.columns if c.endswith("_right")])
+    j = j.left_join(_spread(ok, ["period", "metric"], "_all"), ["period", "metric"])
     j = j.drop(*[c for c in j.columns if c.endswith("_right")])
     j = j.inner_join(_weights(config), "metric")
-    iqr = j.q75 - j.q25
-    scale = ibis.cases((iqr > 0, iqr), (j.hi - j.lo > 0, j.hi - j.lo), else_=ibis.null("float64"))
+
+    def pick(col: str) -> ir.FloatingValue:
+        return ibis.cases((j._small, j[f"{col}_all"]), else_=j[col])
+
+    med, q25, q75, lo, hi = (pick(c) for c in ("med", "q25", "q75", "lo", "hi"))
+    iqr = q75 - q25
+    scale = ibis.cases((iqr > 0, iqr), (hi - lo > 0, hi - lo), else_=ibis.null("float64"))
     clip = config.standardise.clip
-    raw = j.sign * (j.value - j.med) / scale
+    raw = j.sign * (j.value - med) / scale
     z = ibis.cases(
         (j.value.isnull(), config.standardise.missing_z),
         (scale.isnull(), 0.0),
         else_=raw.clip(lower=-clip, upper=clip),
     )
     j = j.mutate(wz=j.weight * z)
-    idx = j.group_by(["brand_id", "category", "period", "capability"]).aggregate(index=j.wz.sum())
-    score = midrank_percentile(idx["index"], ["category", "period", "capability"])
-    return idx.mutate(score=score).order_by(["brand_id", "period", "capability"])
+    idx = j.group_by(["brand_id", "category", "period", "capability", "_small"]).aggregate(
+        index=j.wz.sum()
+    )
+    # rounded before it is ranked: sums of the same terms in another order differ in the last
+    # bits, and a percentile would split exact ties into 0 and 100
+    idx = idx.mutate(index=idx["index"].round(config.benchmark.index_decimals))
+    own = midrank_percentile(idx["index"], ["category", "period", "capability"])
+    pooled = midrank_percentile(idx["index"], ["period", "capability"])
+    return idx.select(
+        "brand_id",
+        "category",
+        "period",
+        "capability",
+        "index",
+        score=ibis.cases((idx._small, pooled), else_=own),
+        benchmark=_benchmark(idx._small),
+    ).order_by(["brand_id", "period", "capability"])

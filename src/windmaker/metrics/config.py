@@ -30,6 +30,15 @@ class Standardise(BaseModel):
     missing_z: float = -2.0
 
 
+class Benchmark(BaseModel):
+    """Who a brand is compared with: its category, or every brand when the category is small."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_category_brands: int = Field(default=10, ge=1)
+    index_decimals: int = Field(default=6, ge=0, le=12)
+
+
 class MetricsConfig(BaseModel):
     """``metrics.yaml``, validated."""
 
@@ -38,6 +47,7 @@ class MetricsConfig(BaseModel):
     version: Literal[1] = 1
     complaint_kinds: tuple[str, ...] = ("quality", "misleading")
     standardise: Standardise = Standardise()
+    benchmark: Benchmark = Benchmark()
     capabilities: dict[str, tuple[CapabilityMetric, ...]]
 
     @model_validator(mode="after")

@@ -18,8 +18,12 @@ import pyarrow as pa
 Grain = Literal["day", "week", "month"]
 GRAINS: tuple[Grain, ...] = ("day", "week", "month")
 
-#: The trailing windows stored on every period row (days, ending on the period's last day).
+#: The trailing windows stored on every period row (days, ending on the period's as-of day).
 TRAILING_DAYS = (30, 90)
+#: Coverage columns of every period row: the last day the data covers in the period (its as-of
+#: day), the days of the period the data covers, and whether the period is still open ("to date",
+#: 本月至今: the data ends before the period's last calendar day).
+COVERAGE_COLUMNS = ("as_of", "days_covered", "to_date")
 
 _TRUNC = {"day": "D", "week": "W", "month": "M"}
 
@@ -69,23 +73,44 @@ def period_range(lo: date, hi: date, grain: Grain) -> list[date]:
     return out
 
 
-def period_frame(lo: date, hi: date, grain: Grain) -> pd.DataFrame:
-    """Periods from ``lo`` to ``hi`` as a frame: period (first day), period_end (last day)."""
+def period_frame(lo: date, hi: date, grain: Grain, data_start: date | None = None) -> pd.DataFrame:
+    """Periods from ``lo`` to ``hi`` as a frame, with the data's coverage of each.
+
+    Columns: period (first day), period_end (the as-of day: the period's last calendar day, or
+    ``hi`` when the data ends inside the period), days_covered (days of the period from
+    ``data_start``, default ``lo``, to the as-of day) and to_date (the data ends before the
+    period does). Exports end mid-month, so the last period's windows must end where the data
+    ends, not on a calendar day no row reaches.
+    """
+    first = data_start or lo
     periods = period_range(lo, hi, grain)
+    ends = [min(period_end(p, grain), hi) for p in periods]
     return pd.DataFrame(
         {
             "period": pd.Series(periods, dtype="object"),
-            "period_end": pd.Series([period_end(p, grain) for p in periods], dtype="object"),
+            "period_end": pd.Series(ends, dtype="object"),
+            "days_covered": pd.Series(
+                [(e - max(p, first)).days + 1 for p, e in zip(periods, ends, strict=True)],
+                dtype="int64",
+            ),
+            "to_date": pd.Series(
+                [e < period_end(p, grain) for p, e in zip(periods, ends, strict=True)],
+                dtype="bool",
+            ),
         }
     )
 
 
-def period_table(lo: date, hi: date, grain: Grain) -> ir.Table:
+def period_table(lo: date, hi: date, grain: Grain, data_start: date | None = None) -> ir.Table:
     """:func:`period_frame` as an Ibis table with DATE columns."""
-    periods = period_range(lo, hi, grain)
-    ends = [period_end(p, grain) for p in periods]
+    f = period_frame(lo, hi, grain, data_start)
     return ibis.memtable(
         pa.table(
-            {"period": pa.array(periods, pa.date32()), "period_end": pa.array(ends, pa.date32())}
+            {
+                "period": pa.array(f["period"].tolist(), pa.date32()),
+                "period_end": pa.array(f["period_end"].tolist(), pa.date32()),
+                "days_covered": pa.array(f["days_covered"].tolist(), pa.int64()),
+                "to_date": pa.array(f["to_date"].tolist(), pa.bool_()),
+            }
         )
     )

@@ -187,6 +187,9 @@ def _plan(wh: Any, now: pd.DataFrame) -> tuple[str, date | None, str, datetime |
         return "full", None, "no stored metric tables", None
     if set(private_domain.BUYER_DAY_COLUMNS) != set(wh.table(BUYER_DAYS).columns):
         return "full", None, "metric bases of another version", None
+    stored = set(wh.table(brand_period.table_name("month")).columns)
+    if not set(brand_period.STORED_COLUMNS) <= stored:
+        return "full", None, "metric tables of another version", None
     prev = _frame(wh, wh.table(STATE)).set_index("source")
     grown: dict[str, tuple[int, datetime]] = {}
     for r in now.itertuples():
@@ -289,7 +292,7 @@ def metric_expressions(
     out[COHORTS] = private_domain.cohort_retention(private_domain.cohort_counts(bases.buyer_days))
     out[DRIVERS] = drivers.gmv_drivers(src, facts)
     month = category.present(out[brand_period.table_name("month")], src.brands)
-    out[PERCENTILES] = category.percentiles(month)
+    out[PERCENTILES] = category.percentiles(month, config.benchmark.min_category_brands)
     out[CAPABILITIES] = category.capabilities(month, config)
     return out
 
@@ -428,7 +431,7 @@ def refresh(
         name = brand_period.table_name(grain)
         start_g = starts[grain]
         since_g = datetime.combine(start_g, time()) if start_g is not None else None
-        ends = period_table(start_g or first_day, last_day, grain)
+        ends = period_table(start_g or first_day, last_day, grain, data_start=first_day)
         buyers = None
         if appended and grain != "day":
             old_p = wh.table(name)
@@ -544,14 +547,17 @@ def refresh(
     if month_since is not None:
         month = month.filter(month.period >= ibis.date(month_since))
         for name, expr in (
-            (PERCENTILES, category.percentiles(month)),
+            (PERCENTILES, category.percentiles(month, config.benchmark.min_category_brands)),
             (CAPABILITIES, category.capabilities(month, config)),
         ):
             wh.delete_from(name, "period", month_since)
             wh.insert(name, expr.select(*wh.table(name).columns))
     else:
         wh.write(
-            PERCENTILES, category.percentiles(month).order_by(["period", "brand_id", "metric"])
+            PERCENTILES,
+            category.percentiles(month, config.benchmark.min_category_brands).order_by(
+                ["period", "brand_id", "metric"]
+            ),
         )
         caps = category.capabilities(month, config)
         wh.write(CAPABILITIES, caps.order_by(["period", "brand_id", "capability"]))
