@@ -163,7 +163,11 @@ def test_unrecognised_headers_are_a_clear_error(workspace: Settings, tmp_path: P
         ingest_files(workspace, [path], progress=False)
 
 
-def test_malformed_csv_refuses_the_batch_naming_the_file(seeded: Settings, tmp_path: Path) -> None:
+def test_a_ragged_csv_lands_its_complete_rows_beside_other_files(
+    seeded: Settings, tmp_path: Path
+) -> None:
+    # A ragged file no longer refuses the batch: its complete row and the other file land, its
+    # malformed rows are quarantined by line (line 3 too long, lines 4-5 too short).
     brands = factory.write_csv(
         tmp_path / "brands2.csv", factory.BRANDS_ZH, [("B7", "七", "食品", "传统", "2025-01-01")]
     )
@@ -173,10 +177,15 @@ def test_malformed_csv_refuses_the_batch_naming_the_file(seeded: Settings, tmp_p
         ",".join(factory.ORDERS_ZH) + "\n" + good + "\n" + good + ",extra,cells\n" * 3,
         encoding="utf-8",
     )
-    with pytest.raises(IngestError, match=r"ragged.csv"):
-        ingest_files(seeded, [brands, path], table=None, progress=False)
-    assert rows(seeded, "SELECT count(*) FROM orders") == [(0,)]
-    assert rows(seeded, "SELECT count(*) FROM brands WHERE brand_id = 'B7'") == [(0,)]
+    report = ingest_files(seeded, [brands, path], table=None, progress=False)
+    assert rows(seeded, "SELECT order_id FROM orders") == [("O1",)]
+    assert rows(seeded, "SELECT count(*) FROM brands WHERE brand_id = 'B7'") == [(1,)]
+    short = "row: has 3 of 10 values (商品ID onward missing)"
+    assert reasons_by_line(report.files[1].quarantine) == {
+        3: "row: has 12 values for 10 columns (the extra: 'extra', 'cells')",
+        4: short,
+        5: short,
+    }
 
 
 def test_line_numbers_hold_in_a_file_read_in_parallel(seeded: Settings, tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ vectorised scan instead of row by row in Python. A value that cannot be typed be
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from windmaker import contract
 
@@ -91,15 +92,50 @@ def integer_sql(v: str) -> str:
 def money_sql(v: str, unit: MoneyUnit) -> str:
     """DECIMAL(18,2) yuan from text in ``unit``: ``1,234.50`` / ``¥12`` yuan, or whole fen.
 
-    Fen → yuan is ``fen × 0.01`` in decimal arithmetic, exact to the cent.
+    Fen → yuan is ``fen × 0.01`` in decimal arithmetic, exact to the cent; a fraction of a fen
+    gives NULL (it is not rounded). Yuan with digits past the cent are cast here as DuckDB casts
+    them (rounded): :func:`money_fraction_sql` tells them apart, and the row is refused.
     """
     if unit == "fen":
         cleaned = f"regexp_replace({v}, '{_MONEY_NOISE}', '', 'g')"
-        return f"CAST(CAST(({integer_sql(cleaned)}) AS DECIMAL(18,0)) * 0.01 AS DECIMAL(18,2))"
+        return _fen_to_yuan(integer_sql(cleaned))
     return (
         f"COALESCE(TRY_CAST({v} AS DECIMAL(18,2)), "
         f"TRY_CAST(regexp_replace({v}, '{_MONEY_NOISE}', '', 'g') AS DECIMAL(18,2)))"
     )
+
+
+def _fen_to_yuan(fen: str) -> str:
+    # TRY_CAST: a whole number past DECIMAL(18,0) is out of range, not an engine error.
+    return f"TRY_CAST(TRY_CAST(({fen}) AS DECIMAL(18,0)) * 0.01 AS DECIMAL(18,2))"
+
+
+def money_fraction_sql(v: str) -> str:
+    """True when the text ``v`` is an amount in yuan with a non-zero digit past the cent.
+
+    ``12.345`` and ``¥1,234.567`` are; ``12.3``, ``12.30`` and ``12.3400`` are not (trailing
+    zeros lose nothing). Plain decimals are judged on their digits, exactly; the rare exponent
+    form (``1.2345e3``) by comparing its value at 18 decimals with its value at 2.
+    """
+    exact = f"TRY_CAST({v} AS DECIMAL(38,18))"
+    return (
+        f"coalesce(CASE WHEN contains(lower({v}), 'e') "
+        f"THEN {exact} <> TRY_CAST({exact} AS DECIMAL(38,2)) "
+        f"WHEN contains({v}, '.') THEN regexp_matches({v}, '[.][0-9]{{2}}0*[1-9]') END, false)"
+    )
+
+
+def _typed_money_fraction(src: str, st: str) -> str | None:
+    """True when a typed (Parquet) amount in yuan has a non-zero digit past the cent."""
+    scale = re.fullmatch(r"DECIMAL\(\d+,\s*(\d+)\)", st)
+    if scale is not None:
+        return None if int(scale.group(1)) <= 2 else f"({src} <> TRY_CAST({src} AS DECIMAL(38,2)))"
+    if st in ("DOUBLE", "FLOAT"):
+        # A binary float is never exactly 39.90; it is within rounding noise of whole fen, and
+        # 12.345 is half a fen away. The tolerance grows with the amount (relative 1e-12).
+        fen = f"(CAST({src} AS DOUBLE) * 100)"
+        return f"coalesce(abs({fen} - round({fen})) > greatest(1e-6, abs({fen}) * 1e-12), false)"
+    return None
 
 
 def _to_wall_clock(naive_ts: str, timezone: str) -> str:
@@ -152,6 +188,19 @@ def codes_sql(v: str, codes: Mapping[str, str]) -> str:
     return f"CASE lower({v}) {whens} END"
 
 
+class Typed(NamedTuple):
+    """SQL for one contract column read from a file's column.
+
+    ``raw`` is the cleaned raw value (NULL when blank), ``typed`` the value in the contract's
+    type (NULL when it cannot be typed), ``fraction`` (money in yuan only) true when the amount
+    has digits past the cent: ``typed`` is then rounded and the row must be refused.
+    """
+
+    raw: str
+    typed: str
+    fraction: str | None = None
+
+
 def typed_sql(
     col: contract.Column,
     src: str,
@@ -159,8 +208,8 @@ def typed_sql(
     *,
     unit: MoneyUnit,
     timezone: str,
-) -> tuple[str, str]:
-    """(cleaned raw value, typed value) SQL for contract column ``col`` read from ``src``.
+) -> Typed:
+    """The :class:`Typed` SQL for contract column ``col`` read from ``src``.
 
     ``source_type`` is the DuckDB type of the source column: text goes through the parsers
     above; typed columns (Parquet, XLSX numbers) are converted directly, which is what keeps a
@@ -170,11 +219,15 @@ def typed_sql(
     if not is_text(st):
         typed = _typed_from_typed(col, src, st, unit=unit, timezone=timezone)
         if typed is not None:
-            return f"{src}", typed
+            fraction = (
+                _typed_money_fraction(src, st) if col.dtype == "money" and unit == "yuan" else None
+            )
+            return Typed(f"{src}", typed, fraction)
         v = clean_text(f"CAST({src} AS VARCHAR)")
     else:
         v = clean_text(src)
-    return v, _typed_from_text(col, v, unit=unit, timezone=timezone)
+    fraction = money_fraction_sql(v) if col.dtype == "money" and unit == "yuan" else None
+    return Typed(v, _typed_from_text(col, v, unit=unit, timezone=timezone), fraction)
 
 
 def _typed_from_text(col: contract.Column, v: str, *, unit: MoneyUnit, timezone: str) -> str:
@@ -207,7 +260,7 @@ def _typed_from_typed(
         return f"CAST({src} AS DOUBLE)"
     if col.dtype == "money":
         if unit == "fen" and _is_int(st):
-            return f"CAST(CAST({src} AS DECIMAL(18,0)) * 0.01 AS DECIMAL(18,2))"
+            return _fen_to_yuan(src)
         if unit == "yuan" and (_is_int(st) or st.startswith("DECIMAL")):
             return f"TRY_CAST({src} AS DECIMAL(18,2))"
         if unit == "yuan" and st in ("DOUBLE", "FLOAT"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -45,6 +46,8 @@ from windmaker.ingest.validation import (
     staging_sql,
 )
 from windmaker.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
 
 LOG_TABLE = "_ingest_log"
 LOG_SQL = f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
@@ -170,7 +173,13 @@ def ingest_files(
     if isinstance(target, Settings):
         from windmaker.workspace import open_warehouse
 
-        wh = open_warehouse(target)
+        try:
+            wh = open_warehouse(target)
+        except Exception as exc:
+            log.warning("cannot open the warehouse: %s", exc)
+            raise IngestError(
+                f"the workspace's warehouse cannot be opened: {_in_words(exc)}; nothing was written"
+            ) from None
         owned = True
         qdir = quarantine_dir or target.quarantine_path
         unit: MoneyUnit = money_unit or target.money_unit
@@ -264,6 +273,11 @@ def _ingest(
                 src = open_source(con, path, tmp)
             except SourceError as exc:
                 raise IngestError(str(exc)) from None
+            except Exception as exc:
+                log.warning("cannot read %s: %s", path, exc)
+                raise IngestError(
+                    f"{path.name}: cannot be read: {_in_words(exc)}; nothing was written"
+                ) from exc
             sources.append(src)
             if src.empty:
                 reports[i] = FileReport(path=path, table=table, fmt=src.fmt, note="empty file")
@@ -300,9 +314,11 @@ def _ingest(
                                 more_of_table=plan.table.name in remaining,
                                 on_event=on_event,
                             )
-                        except Exception as exc:  # a malformed row DuckDB cannot even split
+                        except Exception as exc:
+                            log.warning("import of %s failed: %s", plan.source.path, exc)
                             raise IngestError(
-                                f"{plan.source.path}: import failed, nothing was written: {exc}"
+                                f"{plan.source.path.name}: the import stopped: {_in_words(exc)}; "
+                                "nothing was written"
                             ) from exc
                     for name in {p.table.name for _, p in plans}:
                         con.execute(f"DROP TABLE IF EXISTS {quote_ident('__batch_keys_' + name)}")
@@ -315,7 +331,10 @@ def _ingest(
                 if isinstance(exc, IngestError | KeyboardInterrupt | SystemExit):
                     raise
                 if isinstance(exc, Exception):
-                    raise IngestError(f"import failed, nothing was written: {exc}") from exc
+                    log.warning("import failed: %s", exc)
+                    raise IngestError(
+                        f"the import stopped: {_in_words(exc)}; nothing was written"
+                    ) from exc
                 raise
             finally:
                 with contextlib.suppress(Exception):
@@ -336,7 +355,7 @@ def _plan(src: Source, table: str | None, unit: MoneyUnit) -> FilePlan:
         detected = contract.detect_table(src.headers)
         if detected is None:
             raise IngestError(
-                f"{src.path}: cannot tell which table these headers belong to "
+                f"{src.path.name}: cannot tell which table these headers belong to "
                 f"({', '.join(src.headers[:12])}); pass --table"
             )
         tbl = detected
@@ -381,7 +400,7 @@ def _load_file(
         con.execute(f"DROP TYPE {type_name}")
     if on_event is not None:
         on_event("staged", src.path)
-    stage = _stage_relation(con, src)
+    stage = STAGE
     digest = sha.result()
     done = con.execute(
         f'SELECT "at" FROM {LOG_TABLE} WHERE sha256 = ? AND "table" = ? ORDER BY "at" DESC LIMIT 1',
@@ -513,20 +532,11 @@ def _quarantine_path(qdir: Path, path: Path, table: str, digest: str) -> Path:
     return out
 
 
-def _stage_relation(con: Any, src: Source) -> str:
-    """The staging table with ``__line``: its own column, or its row order (the scan keeps the
-    file's order, and rows of a table created in a transaction get consecutive row ids from an
-    offset, hence the minimum subtracted)."""
-    if src.line_base is None:
-        return STAGE
-    first = con.execute(f"SELECT coalesce(min(rowid), 0) FROM {STAGE}").fetchone()[0]
-    return f"(SELECT rowid - {first} + {src.line_base} AS {LINE}, * FROM {STAGE})"
-
-
 def _write_quarantine(con: Any, plan: FilePlan, stage: str, out: Path, *, with_dups: bool) -> None:
     """Rejected rows with their original values: ``_file, _line, _reason`` then the file's columns."""
     src = plan.source
-    file_lit = quote_literal(str(src.path))
+    # The file's name, not the folder it was read from (an upload's server-side folder).
+    file_lit = quote_literal(src.path.name)
     headers = [quote_ident(h) for h in src.headers]
     own = [
         f"CAST({quote_ident(RAW_PREFIX + str(i))} AS VARCHAR) AS {h}" for i, h in enumerate(headers)
@@ -542,7 +552,7 @@ def _write_quarantine(con: Any, plan: FilePlan, stage: str, out: Path, *, with_d
         parts.append(
             f"SELECT {file_lit}, d.{LINE}, d.{REASON}"
             + "".join(", " + c for c in again)
-            + f" FROM {src.numbered} AS r JOIN {DUPS} AS d ON r.{LINE} = d.{LINE}"
+            + f" FROM {src.scan} AS r JOIN {DUPS} AS d ON r.{LINE} = d.{LINE}"
         )
     query = " UNION ALL ".join(parts) + " ORDER BY _line"
     con.execute(f"COPY ({query}) TO {quote_literal(str(out))} (FORMAT csv, HEADER true)")
@@ -559,3 +569,24 @@ def _top_reasons(con: Any, stage: str, *, with_dups: bool) -> tuple[tuple[str, i
             GROUP BY rule ORDER BY n DESC, rule LIMIT {TOP_REASONS}"""
     ).fetchall()
     return tuple((str(r), int(n)) for r, n in rows)
+
+
+def _in_words(exc: BaseException) -> str:
+    """What stopped a batch, in words: the engine's own message (kept in the log) names its
+    internals and the server's folders, not what the user can do."""
+    import duckdb
+
+    if isinstance(exc, duckdb.OutOfMemoryException | MemoryError):
+        return (
+            "the warehouse ran out of memory (raise memory_limit in windmaker.toml, "
+            "or import the file in parts)"
+        )
+    if isinstance(exc, duckdb.InterruptException | KeyboardInterrupt):
+        return "it was interrupted"
+    if isinstance(exc, duckdb.IOException | OSError):
+        if "lock" in str(exc).lower():
+            return "the warehouse is in use by another process (a running import or server)"
+        return "a file could not be read or written (is the disk full, or was the file moved?)"
+    if isinstance(exc, duckdb.TransactionException):
+        return "another change to the warehouse ran at the same time; try again"
+    return "an unexpected internal problem (the details are in the log)"

@@ -1,9 +1,14 @@
 """Readers: each input file becomes a DuckDB scan with its original headers and a line number.
 
-DuckDB reads UTF-8 CSV, Parquet and JSON lines itself (in parallel, streaming). What it cannot
-read directly is converted first, streaming in chunks so a large file never sits in Python
-memory: GBK/GB18030 (and other non-UTF-8) CSV is transcoded to a UTF-8 temporary file, XLSX
-rows and the 快手小店 open-platform order JSON are written to a temporary Parquet file.
+DuckDB reads Parquet itself (in parallel, streaming). CSV is parsed first, line by line, into a
+normalised UTF-8 copy (``csvfile``: every record numbered by its line, malformed ones marked
+with their reason, GBK/GB18030 decoded on the way); XLSX rows, JSON lines and the 快手小店
+open-platform order JSON are written to a temporary Parquet file of text columns. Everything is
+streamed, so a large file never sits in Python memory (a JSON document that is one array is
+the exception: it is parsed whole).
+
+Every refusal names the file by its name (never the folder it was uploaded to) and says what is
+wrong in words: the readers' own messages (DuckDB, openpyxl, json) are not passed on.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -20,14 +26,14 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from windmaker.ingest import openplatform
+from windmaker.ingest import csvfile, openplatform
 from windmaker.ingest.coercion import quote_ident, quote_literal
 
 Format = Literal["csv", "xlsx", "parquet", "jsonl", "openplatform"]
 
-LINE = "__line"
+LINE = csvfile.LINE
+BAD = csvfile.BAD
 SAMPLE_BYTES = 256 * 1024
-CHUNK_BYTES = 4 * 1024 * 1024
 BATCH_ROWS = 50_000
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -44,11 +50,12 @@ class Source:
     """One input file, ready to be scanned by DuckDB.
 
     ``scan`` is a SQL relation with the file's columns under their original headers, plus
-    ``__line`` where the format gives it for free: the sheet row of an XLSX, the 1-based row of a
-    Parquet file, the order's position in an open-platform file. CSV and JSON lines have no such
-    column, because numbering rows in a query (a window) would serialise the whole scan; their
-    line is the staging table's ``rowid + line_base`` instead (the scan keeps the file's order),
-    and ``numbered`` is the same scan with ``__line`` for the rare re-read of a few rows.
+    ``__line``, written by the reader as it counts: the line of a CSV or JSON-lines record, the
+    sheet row of an XLSX, the 1-based row of a Parquet file, the order's position in an
+    open-platform file. (Row order cannot give it: a malformed record set apart, or a quoted line
+    break, would shift every line after it.) ``bad_column``, when set,
+    names a column of the scan holding the reason a record is malformed: a CSV row cut off, too
+    short or long, badly quoted; a JSON line cut off; sheet cells right of the last header.
     """
 
     path: Path
@@ -56,13 +63,14 @@ class Source:
     headers: list[str] = field(default_factory=list)
     types: dict[str, str] = field(default_factory=dict)
     scan: str = ""
-    numbered: str = ""
-    line_base: int | None = None
     encoding: str | None = None
     empty: bool = False
     #: Money units fixed by the format (the open platform always sends fen).
     units: dict[str, Literal["yuan", "fen"]] = field(default_factory=dict)
     temp_files: list[Path] = field(default_factory=list)
+    bad_column: str | None = None
+    #: Records the reader found malformed (already marked in ``bad_column``).
+    malformed: int = 0
 
     def cleanup(self) -> None:
         for p in self.temp_files:
@@ -84,14 +92,14 @@ def detect_format(path: Path) -> Format:
     if suffix in _CSV_SUFFIXES or suffix == "":
         return "csv"
     raise SourceError(
-        f"{path}: unsupported file type {suffix!r}; use CSV, XLSX, Parquet or JSON lines"
+        f"{path.name}: unsupported file type {suffix!r}; use CSV, XLSX, Parquet or JSON lines"
     )
 
 
 def open_source(con: Any, path: Path, tmp_dir: Path) -> Source:
     """Inspect ``path`` (headers, types, encoding) and prepare its scan; converts when needed."""
     if not path.is_file():
-        raise SourceError(f"{path}: no such file")
+        raise SourceError(f"{path.name}: no such file")
     fmt = detect_format(path)
     src = Source(path=path, fmt=fmt)
     if path.stat().st_size == 0:
@@ -100,9 +108,15 @@ def open_source(con: Any, path: Path, tmp_dir: Path) -> Source:
     if fmt == "csv":
         _open_csv(con, src, tmp_dir)
     elif fmt == "parquet":
-        _describe(con, src, _parquet_scan(path))
+        try:
+            _describe(con, src, _parquet_scan(path))
+        except Exception:  # DuckDB's message names its internals, not the user's problem
+            raise SourceError(
+                f"{path.name}: not a readable Parquet file (cut off, or another format "
+                "under a .parquet name)"
+            ) from None
     elif fmt == "jsonl":
-        _open_json(con, src)
+        _open_json(con, src, tmp_dir)
     elif fmt == "xlsx":
         _open_xlsx(con, src, tmp_dir)
     else:
@@ -112,12 +126,22 @@ def open_source(con: Any, path: Path, tmp_dir: Path) -> Source:
     return src
 
 
-def _describe(con: Any, src: Source, scan: str, numbered: str | None = None) -> None:
+def _scratch(src: Source, tmp_dir: Path, suffix: str) -> Path:
+    """A temporary file for ``src``'s converted copy, unique in the batch (two files of one
+    batch may share a name, from different folders)."""
+    out = tmp_dir / f"{uuid.uuid4().hex}{suffix}"
+    src.temp_files.append(out)
+    return out
+
+
+def _describe(con: Any, src: Source, scan: str) -> None:
     rows = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
     src.scan = scan
-    src.numbered = numbered or scan
-    src.headers = [r[0] for r in rows if r[0] != LINE]
-    src.types = {r[0]: str(r[1]) for r in rows if r[0] != LINE}
+    names = [str(r[0]) for r in rows]
+    if BAD in names:
+        src.bad_column = BAD
+    src.headers = [n for n in names if n not in (LINE, BAD)]
+    src.types = {str(r[0]): str(r[1]) for r in rows if r[0] not in (LINE, BAD)}
 
 
 # -- CSV ---------------------------------------------------------------------------------------
@@ -136,6 +160,8 @@ def detect_encoding(path: Path) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    if _mostly_utf8(sample):
+        return "utf-8"
     from charset_normalizer import from_bytes
 
     best = from_bytes(sample).best()
@@ -145,8 +171,20 @@ def detect_encoding(path: Path) -> str:
         # exports: on short samples the detector may name another CJK code page instead.
         return "gb18030"
     if best is None:
-        raise SourceError(f"{path}: cannot tell the text encoding; save it as UTF-8 or GBK")
+        raise SourceError(f"{path.name}: cannot tell the text encoding; save it as UTF-8 or GBK")
     return best.encoding
+
+
+def _mostly_utf8(sample: bytes) -> bool:
+    """UTF-8 text with a few broken bytes (a damaged line), not text in another encoding.
+
+    GBK text read as UTF-8 breaks on nearly every Chinese character; a UTF-8 file with one
+    damaged line breaks on a handful of bytes. Reading it as UTF-8 quarantines just that line.
+    """
+    text = sample.decode("utf-8", errors="surrogateescape")
+    broken = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
+    multibyte = sum(1 for ch in text if ord(ch) > 0x7F) - broken
+    return multibyte > 0 and broken <= max(4, multibyte // 100)
 
 
 def _reads_as_chinese(sample: bytes) -> bool:
@@ -158,50 +196,28 @@ def _reads_as_chinese(sample: bytes) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-def transcode(path: Path, encoding: str, out: Path) -> None:
-    """Rewrite ``path`` as UTF-8 into ``out``, in chunks (constant memory)."""
-    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    try:
-        with path.open("rb") as fin, out.open("w", encoding="utf-8", newline="") as fout:
-            while chunk := fin.read(CHUNK_BYTES):
-                fout.write(decoder.decode(chunk))
-            fout.write(decoder.decode(b"", final=True))
-    except UnicodeDecodeError as exc:
-        raise SourceError(
-            f"{path}: not valid {encoding} at byte {exc.start}; save it as UTF-8 or GBK"
-        ) from None
-
-
-def _csv_scan(path: Path) -> str:
-    return (
-        f"read_csv({quote_literal(str(path))}, all_varchar = true, header = true, "
-        "auto_detect = true)"
-    )
-
-
-def _numbered(scan: str, base: int) -> str:
-    """``scan`` with ``__line`` = row index + ``base`` (a window: ordered, single-threaded)."""
-    return f"(SELECT row_number() OVER () + {base - 1} AS {LINE}, * FROM {scan})"
-
-
 def _open_csv(con: Any, src: Source, tmp_dir: Path) -> None:
+    """Parse the file (``csvfile``) into a normalised UTF-8 copy that DuckDB scans.
+
+    Malformed records (cut off, too short or long, bad quoting, undecodable bytes) stay in the
+    copy with their reason in ``__bad``; the staging query turns it into their quarantine reason.
+    """
     src.encoding = detect_encoding(src.path)
-    target = src.path
-    if src.encoding != "utf-8":
-        target = tmp_dir / f"{src.path.stem}.utf8.csv"
-        transcode(src.path, src.encoding, target)
-        src.temp_files.append(target)
-    with target.open("rb") as fh:
-        if not fh.read(SAMPLE_BYTES).lstrip(codecs.BOM_UTF8).strip():
-            src.empty = True
-            return
+    target = _scratch(src, tmp_dir, ".normalised.csv")
     try:
-        scan = _csv_scan(target)
-        _describe(con, src, scan, _numbered(scan, 2))
-        src.line_base = 2  # the header is line 1
-    except Exception as exc:  # DuckDB's sniffer explains what is wrong with the file
-        raise SourceError(f"{src.path}: cannot read as CSV: {exc}") from None
-    src.headers = [h.replace("\ufeff", "") for h in src.headers]
+        layout = csvfile.normalise(src.path, src.encoding, target, unique_headers)
+    except csvfile.CsvError as exc:
+        raise SourceError(f"{src.path.name}: {exc}") from None
+    except (LookupError, OSError) as exc:
+        raise SourceError(f"{src.path.name}: cannot be read ({type(exc).__name__})") from None
+    if layout is None:
+        src.empty = True
+        return
+    src.headers = layout.headers
+    src.types = dict.fromkeys(layout.headers, "VARCHAR")
+    src.scan = csvfile.scan_sql(target, layout)
+    src.bad_column = csvfile.BAD
+    src.malformed = layout.malformed
 
 
 # -- Parquet, JSON lines -------------------------------------------------------------------------
@@ -212,17 +228,91 @@ def _parquet_scan(path: Path) -> str:
     )
 
 
-def _open_json(con: Any, src: Source) -> None:
-    p = quote_literal(str(src.path))
-    try:
-        keys = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_json_auto({p})").fetchall()]
-    except Exception as exc:
-        raise SourceError(f"{src.path}: cannot read as JSON lines: {exc}") from None
-    # Every field as text, so a value of the wrong type is quarantined rather than failing the scan.
-    columns = "{" + ", ".join(f"{quote_literal(k)}: 'VARCHAR'" for k in keys) + "}"
-    scan = f"read_json({p}, columns = {columns})"
-    _describe(con, src, scan, _numbered(scan, 1))
-    src.line_base = 1
+def _json_text(value: Any) -> str | None:
+    """A JSON value as text; numbers arrive as their own digits (see ``_JSON_NUMBERS``)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False)
+
+
+#: Numbers are kept as the text the file wrote (``12.345`` stays ``12.345``), never as floats.
+_JSON_NUMBERS: dict[str, Any] = {"parse_float": str, "parse_int": str}
+
+JsonRecord = tuple[int, dict[str, Any] | None, str | None]
+
+
+def _json_records(path: Path) -> Iterator[JsonRecord]:
+    """(line, object or None, reason it is malformed) for each record of a JSON file.
+
+    JSON lines are read line by line, each parsed on its own, so a cut-off or broken line is one
+    malformed record and the lines around it load. A document that is one array is read whole
+    and numbered by position.
+    """
+    with path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+        head = fh.read(SAMPLE_BYTES).lstrip()
+    if head.startswith("["):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8-sig"), **_JSON_NUMBERS)
+        except json.JSONDecodeError as exc:
+            raise SourceError(
+                f"{path.name}, line {exc.lineno}, character {exc.colno}: not valid JSON "
+                "(the file may be cut off); nothing of it was loaded"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"{path.name}: not UTF-8 text at byte {exc.start}") from None
+        for i, item in enumerate(doc, start=1):
+            ok = isinstance(item, dict)
+            yield i, item if ok else None, None if ok else "row: is not a JSON object"
+        return
+    with path.open("r", encoding="utf-8-sig", errors="surrogateescape") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            if csvfile.has_undecodable(line):
+                yield number, None, "row: holds bytes that are not valid UTF-8 text"
+                continue
+            try:
+                item = json.loads(line, **_JSON_NUMBERS)
+            except json.JSONDecodeError as exc:
+                where = (
+                    "the file ends inside this record (a cut-off download?)"
+                    if not line.endswith("\n")
+                    else f"unreadable from character {exc.colno}"
+                )
+                yield number, None, f"row: is not a complete JSON record: {where}"
+                continue
+            if not isinstance(item, dict):
+                yield number, None, "row: is not a JSON object"
+            else:
+                yield number, item, None
+
+
+def _open_json(con: Any, src: Source, tmp_dir: Path) -> None:
+    """JSON lines (or one array of objects) to a Parquet file of text columns.
+
+    Two passes: the first collects every key (a key may first appear on any line), the second
+    writes the rows; each value is kept as text, so a value of the wrong type is quarantined
+    rather than failing the scan.
+    """
+    keys: dict[str, None] = {}
+    for _, item, _ in _json_records(src.path):
+        if item is not None:
+            keys.update(dict.fromkeys(item))
+    if not keys:
+        src.empty = True
+        return
+    headers = list(keys)
+
+    def rows() -> Iterator[tuple[int, list[str | None], str | None]]:
+        for number, item, bad in _json_records(src.path):
+            values = [_json_text(item.get(k)) for k in headers] if item is not None else []
+            yield number, values, bad
+
+    out = _scratch(src, tmp_dir, ".json.parquet")
+    _write_text_parquet(out, headers, rows())
+    _describe(con, src, f"read_parquet({quote_literal(str(out))})")
 
 
 # -- XLSX --------------------------------------------------------------------------------------
@@ -257,16 +347,24 @@ def unique_headers(raw: list[Any]) -> list[str]:
 
 
 def _write_text_parquet(
-    out: Path, headers: list[str], rows: Iterator[tuple[int, list[str | None]]]
+    out: Path,
+    headers: list[str],
+    rows: Iterator[tuple[int, list[str | None], str | None]],
 ) -> int:
-    """Stream (line, values) rows into a Parquet file of text columns; returns the row count."""
-    schema = pa.schema([(LINE, pa.int64()), *[(h, pa.string()) for h in headers]])
+    """Stream (line, values, malformed reason) rows into a Parquet file of text columns.
+
+    Returns the row count. The reason goes to the ``__bad`` column (NULL for a good row).
+    """
+    schema = pa.schema(
+        [(LINE, pa.int64()), (BAD, pa.string()), *[(h, pa.string()) for h in headers]]
+    )
     n = 0
     with pq.ParquetWriter(out, schema) as writer:
-        batch: list[tuple[int, list[str | None]]] = []
+        batch: list[tuple[int, list[str | None], str | None]] = []
 
         def flush() -> None:
             cols = [pa.array([b[0] for b in batch], pa.int64())]
+            cols.append(pa.array([b[2] for b in batch], pa.string()))
             cols += [
                 pa.array([b[1][j] if j < len(b[1]) else None for b in batch], pa.string())
                 for j in range(len(headers))
@@ -289,8 +387,11 @@ def _open_xlsx(con: Any, src: Source, tmp_dir: Path) -> None:
 
     try:
         wb = openpyxl.load_workbook(src.path, read_only=True, data_only=True)
-    except Exception as exc:
-        raise SourceError(f"{src.path}: cannot read as XLSX: {exc}") from None
+    except Exception:  # openpyxl's message names zip internals
+        raise SourceError(
+            f"{src.path.name}: not a readable Excel workbook (.xlsx): the file may be cut off, "
+            "password-protected or an older .xls saved under a new name"
+        ) from None
     try:
         ws = wb.active
         if ws is None:
@@ -307,15 +408,27 @@ def _open_xlsx(con: Any, src: Source, tmp_dir: Path) -> None:
             src.empty = True
             return
 
-        def data() -> Iterator[tuple[int, list[str | None]]]:
+        width = len(headers)
+
+        def data() -> Iterator[tuple[int, list[str | None], str | None]]:
             for line, row in enumerate(rows, start=header_line + 1):
                 values = [cell_text(c) for c in row]
                 if any(v is not None and v.strip() for v in values):
-                    yield line, values
+                    extra = [v for v in values[width:] if v is not None and v.strip()]
+                    bad = (
+                        f"row: has values right of the last named column ({', '.join(map(repr, extra))})"
+                        if extra
+                        else None
+                    )
+                    yield line, values, bad
 
-        out = tmp_dir / f"{src.path.stem}.xlsx.parquet"
-        src.temp_files.append(out)
-        _write_text_parquet(out, headers, data())
+        out = _scratch(src, tmp_dir, ".xlsx.parquet")
+        try:
+            _write_text_parquet(out, headers, data())
+        except Exception:  # a sheet that opened but breaks while read (a cut-off file)
+            raise SourceError(
+                f"{src.path.name}: the sheet cannot be read to its end (the file may be cut off)"
+            ) from None
     finally:
         wb.close()
     _describe(con, src, f"read_parquet({quote_literal(str(out))})")
@@ -323,15 +436,23 @@ def _open_xlsx(con: Any, src: Source, tmp_dir: Path) -> None:
 
 # -- 快手小店 open-platform order JSON ----------------------------------------------------------
 def _open_openplatform(con: Any, src: Source, tmp_dir: Path) -> None:
-    out = tmp_dir / f"{src.path.stem}.orders.parquet"
-    src.temp_files.append(out)
+    out = _scratch(src, tmp_dir, ".orders.parquet")
     try:
         records = openplatform.iter_orders(src.path)
         rows = ((i, row) for i, row in openplatform.to_rows(records))
         headers = list(openplatform.COLUMNS)
-        _write_text_parquet(out, headers, ((i, [row.get(h) for h in headers]) for i, row in rows))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SourceError(f"{src.path}: not valid open-platform order JSON: {exc}") from None
+        _write_text_parquet(
+            out, headers, ((i, [row.get(h) for h in headers], None) for i, row in rows)
+        )
+    except json.JSONDecodeError as exc:
+        raise SourceError(
+            f"{src.path.name}, line {exc.lineno}, character {exc.colno}: not valid JSON "
+            "(the file may be cut off); nothing of it was loaded"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"{src.path.name}: not UTF-8 text at byte {exc.start}; open-platform JSON is UTF-8"
+        ) from None
     src.units = dict.fromkeys(openplatform.MONEY_COLUMNS, "fen")
     _describe(con, src, f"read_parquet({quote_literal(str(out))})")
 

@@ -28,8 +28,9 @@ class MissingColumnsError(ValueError):
     def __init__(self, path: object, table: str, missing: list[str]) -> None:
         self.missing = missing
         cols = ", ".join(f"{m} ({contract.table(table).column(m).zh})" for m in missing)
+        name = getattr(path, "name", path)
         super().__init__(
-            f"{path}: table {table} needs column(s) {cols}, not found in the file's headers"
+            f"{name}: table {table} needs column(s) {cols}, not found in the file's headers"
         )
 
 
@@ -106,14 +107,21 @@ def fk_type_sql(plan: FilePlan) -> dict[str, tuple[str, str]]:
 
 
 def staging_sql(plan: FilePlan, *, timezone: str, fk_types: Mapping[str, str] | None = None) -> str:
-    """The SELECT producing the typed contract columns, ``__reason`` and, for rejected rows only,
-    the original values as ``__raw_0..n`` (in the file's header order); ``__line`` too when the
-    source has it (else the loader derives it from the staging table's row order)."""
+    """The SELECT producing ``__line``, the typed contract columns, ``__reason`` and, for
+    rejected rows only, the original values as ``__raw_0..n`` (in the file's header order).
+
+    A record the reader found malformed (``Source.bad_column``) gets that reason alone: the
+    values of a cut-off or shifted row would only add misleading ones. An amount in yuan with
+    digits past the cent is typed NULL (so no rounded value reaches a check) and refused with
+    its own reason.
+    """
     fk_types = fk_types or {}
     src = plan.source
-    line = [LINE] if src.line_base is None else []
+    line = [LINE]
     inner: list[str] = [*line]
     reasons: list[str] = []
+    #: Money columns whose typed value is set to NULL when the amount has a fraction of a fen.
+    fractions: dict[str, str] = {}
     for col in plan.table.columns:
         name = quote_ident(col.name)
         vname = quote_ident(f"__v_{col.name}")
@@ -127,7 +135,7 @@ def staging_sql(plan: FilePlan, *, timezone: str, fk_types: Mapping[str, str] | 
             inner.append(f"{default} AS {name}")
             continue
         unit = plan.units.get(col.name, "yuan")
-        v, typed = typed_sql(
+        v, typed, fraction = typed_sql(
             col,
             quote_ident(header),
             src.types.get(header, "VARCHAR"),
@@ -137,17 +145,29 @@ def staging_sql(plan: FilePlan, *, timezone: str, fk_types: Mapping[str, str] | 
         if col.default is not None:
             typed = f"CASE WHEN {v} IS NULL THEN CAST({quote_literal(col.default)} AS {col.sql_type}) ELSE {typed} END"
         inner.append(f"{v} AS {vname}")
-        inner.append(f"{typed} AS {name}")
         label = f"column {col.name}: "
-        if col.required and col.default is None:
-            reasons.append(
-                f"CASE WHEN {vname} IS NULL THEN {quote_literal(label + 'missing (required)')} END"
-            )
-        reasons.append(
+        type_reason = (
             f"CASE WHEN {vname} IS NOT NULL AND {name} IS NULL THEN "
             f"{quote_literal(label)} || {_value(vname)} || "
             f"{quote_literal(' ' + _type_reason(col, unit))} END"
         )
+        if fraction is None:
+            inner.append(f"{typed} AS {name}")
+        else:
+            fname = quote_ident(f"__f_{col.name}")
+            inner.append(f"{typed} AS {quote_ident(f'__t_{col.name}')}")
+            inner.append(f"{fraction} AS {fname}")
+            fractions[col.name] = fname
+            type_reason = (
+                f"CASE WHEN {fname} THEN {quote_literal(label)} || {_value(vname)} || "
+                f"{quote_literal(' has more than 2 decimals: a fraction of a fen is not rounded')}"
+                f" ELSE {type_reason} END"
+            )
+        if col.required and col.default is None:
+            reasons.append(
+                f"CASE WHEN {vname} IS NULL THEN {quote_literal(label + 'missing (required)')} END"
+            )
+        reasons.append(type_reason)
     for col in plan.table.columns:
         name = quote_ident(col.name)
         label = f"column {col.name}: "
@@ -179,8 +199,12 @@ def staging_sql(plan: FilePlan, *, timezone: str, fk_types: Mapping[str, str] | 
         f"{quote_ident(h)} AS {quote_ident(RAW_PREFIX + str(i))}" for i, h in enumerate(src.headers)
     ]
     inner += raw_cols
+    if src.bad_column is not None:
+        inner.append(f"{quote_ident(src.bad_column)} AS __bad")
     typed_names = [quote_ident(c.name) for c in plan.table.columns]
     reason_expr = f"NULLIF(concat_ws('; ', {', '.join(reasons)}), '')" if reasons else "NULL"
+    if src.bad_column is not None:
+        reason_expr = f"coalesce(__bad, {reason_expr})"
     middle = [*line, *typed_names, f"{reason_expr} AS {REASON}"]
     middle += [quote_ident(RAW_PREFIX + str(i)) for i in range(len(src.headers))]
     outer = [*line, *typed_names, REASON]
@@ -189,10 +213,16 @@ def staging_sql(plan: FilePlan, *, timezone: str, fk_types: Mapping[str, str] | 
         f"AS {quote_ident(RAW_PREFIX + str(i))}"
         for i in range(len(src.headers))
     ]
-    return (
-        f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(middle)} FROM "
-        f"(SELECT {', '.join(inner)} FROM {src.scan}))"
-    )
+    scan = f"(SELECT {', '.join(inner)} FROM {src.scan})"
+    if fractions:
+        # Computed once per value in the scan above, applied here.
+        temps = ", ".join(quote_ident(f"__t_{c}") for c in fractions)
+        applied = ", ".join(
+            f"CASE WHEN {f} THEN NULL ELSE {quote_ident(f'__t_{c}')} END AS {quote_ident(c)}"
+            for c, f in fractions.items()
+        )
+        scan = f"(SELECT * EXCLUDE ({temps}), {applied} FROM {scan})"
+    return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(middle)} FROM {scan})"
 
 
 def key_label(tbl: contract.Table) -> str:

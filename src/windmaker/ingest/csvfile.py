@@ -1,0 +1,399 @@
+"""Reading a CSV export record by record, so that one malformed row never refuses the whole file.
+
+A download cut off in its last row, a row with a cell too few or too many, a stray quote: each
+is one bad row, quarantined with its line and the reason in words, while every complete row
+lands. Python's ``csv`` module parses the file here, and DuckDB then reads the file this module
+writes, never the user's. Why not DuckDB's own reader with ``store_rejects`` / ``ignore_errors``
+/ ``null_padding``:
+
+- its sniffer decides the dialect from a sample; on a ragged sample it either fails with a
+  dump of its search space (even with the delimiter and quote given) or settles on a
+  one-column dialect, after which every header looks missing ("needs column(s) order_id …");
+- the rows it keeps carry no line number: the loader derived it from row order ("row + 2"),
+  which is wrong after the first skipped row or a quoted line break; and its reject table
+  reports one engine message per missing column ("Expected Number of Columns: 10 Found: 2");
+- ``null_padding`` silently accepts a cut-off row, padded with missing values.
+
+Here every physical line is counted as it is read, so a record knows exactly the line it starts
+on, quoted line breaks included; ``strict`` parsing refuses a quote followed by text; a quote
+that is never closed costs one line (its record is re-read from the next line), not the rest of
+the file. The normalised copy is UTF-8 (GBK and other encodings are decoded on the way),
+RFC-quoted by ``csv.writer`` or copied verbatim when a line holds no quote at all, and carries
+two columns in front: ``__line`` and ``__bad``, the reason a record is malformed (empty for a
+good one). Bad records stay in the copy with the values they have, so they reach the quarantine
+file through the same staging query as every other rejected row, in line order.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from windmaker.ingest.coercion import quote_literal
+
+LINE = "__line"
+BAD = "__bad"
+
+#: Delimiters a header line may use, the usual first.
+DELIMITERS = (",", "\t", ";", "|")
+#: Longest record accepted, in characters; also bounds how far an unclosed quote can reach.
+MAX_RECORD_CHARS = 1_000_000
+#: Longest value copied into the quarantine file for a malformed record.
+QUOTED_VALUE_CHARS = 2_000
+#: DuckDB's limit on one line of the normalised copy, in bytes: quoting may double a record's
+#: characters, and UTF-8 takes up to 4 bytes for one.
+MAX_LINE_BYTES = 8 * MAX_RECORD_CHARS + 64 * 1024
+_BUFFER_LINES = 8_192
+_END_OF_DATA = "a quoted value is not closed before the end of the data"
+
+
+class CsvError(ValueError):
+    """The file cannot be read as a table at all (no header, unreadable header)."""
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """What the normalised copy holds: the file's unique headers, its delimiter, its records."""
+
+    headers: list[str]
+    delimiter: str
+    records: int
+    malformed: int
+
+
+def sniff_delimiter(header_line: str, suffix: str) -> str:
+    """The delimiter of a file, from its header line: the candidate it holds most often.
+
+    The header alone decides, because it is the one line whose shape is known (every column
+    named once); ``.tsv`` files prefer tabs on a tie.
+    """
+    counts = {d: header_line.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: (counts[d], d == "\t" and suffix == ".tsv"))
+    return best if counts[best] else ("\t" if suffix == ".tsv" else ",")
+
+
+def _strip_eol(line: str) -> str:
+    # Lines are read with newline="", so each ends in at most one of "\r\n", "\n", "\r".
+    return line.rstrip("\r\n")
+
+
+def _shown(value: str) -> str:
+    """A value as the quarantine file shows it: bounded, undecodable bytes as U+FFFD."""
+    if len(value) > QUOTED_VALUE_CHARS:
+        value = value[:QUOTED_VALUE_CHARS] + "…"
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def has_undecodable(text: str) -> bool:
+    """Whether ``text`` (decoded with ``surrogateescape``) holds bytes its encoding rejected."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+class _Normaliser:
+    """One pass over the file: good records to the copy, bad ones with their reason."""
+
+    def __init__(
+        self,
+        fh: TextIO,
+        out: TextIO,
+        encoding: str,
+        suffix: str,
+        name_headers: Callable[[list[str]], list[str]],
+    ) -> None:
+        self.name_headers = name_headers
+        self.fh = fh
+        self.lines = iter(fh)
+        self.out = out
+        self.encoding = encoding
+        self.suffix = suffix
+        self.number = 0  # physical lines taken from the file so far
+        self.records = 0
+        self.malformed = 0
+        self.width = 0
+        self.headers: list[str] = []
+        self.delimiter = ","
+        self.buffer: list[str] = []
+        self.writer: Callable[[list[str]], object] | None = None
+        #: Lines taken from the file but given back, to be read again (after an unclosed quote).
+        self.pending: deque[tuple[int, str]] = deque()
+
+    # -- the header ------------------------------------------------------------------------
+    def header(self) -> list[str] | None:
+        """The header's column names; None when the file holds no header at all."""
+        for line in self.lines:
+            self.number += 1
+            if line.strip():
+                break
+        else:
+            return None
+        if has_undecodable(line):
+            raise CsvError(
+                f"line {self.number} (the header) is not valid {self.encoding} text; "
+                "save the file as UTF-8 or GBK"
+            )
+        self.delimiter = sniff_delimiter(line, self.suffix)
+        first = self.number
+        record, consumed, error = self._parse(first, line)
+        if record is None:
+            raise CsvError(f"line {first} (the header) cannot be read: {error}")
+        self.number = consumed[-1][0] if consumed else first
+        cells = [c.strip() for c in record]
+        while cells and not cells[-1]:  # unnamed trailing columns hold nothing to keep
+            cells.pop()
+        if not cells:
+            return None
+        self.headers = self.name_headers(cells)
+        self.width = len(cells)
+        self.writer = csv.writer(self, delimiter=self.delimiter, lineterminator="\n").writerow
+        return self.headers
+
+    # -- the body ---------------------------------------------------------------------------
+    def run(self) -> None:
+        """Every record after the header, to the copy."""
+        d, seps = self.delimiter, self.width - 1
+        emit = self.buffer.append
+        for line in self.lines:
+            self.number += 1
+            # The common line: no quote, the right number of cells, text that decoded. Copied
+            # as it is (a line without quotes reads the same in every CSV reader).
+            if '"' not in line and line.count(d) == seps and len(line) <= MAX_RECORD_CHARS:
+                text = _strip_eol(line)
+                if text and not has_undecodable(text):
+                    emit(f"{self.number}{d}{d}{text}\n")
+                    self.records += 1
+                    if len(self.buffer) >= _BUFFER_LINES:
+                        self.flush()
+                    continue
+            self._careful(self.number, line)
+            while self.pending:
+                self._careful(*self.pending.popleft())
+        self.flush()
+
+    def _careful(self, first: int, line: str) -> None:
+        """One record starting at physical line ``first``, through the csv module."""
+        if not line.strip():
+            return  # a blank line holds no record
+        if len(line) > MAX_RECORD_CHARS:
+            self._bad(first, [line], f"is longer than {MAX_RECORD_CHARS:,} characters")
+            return
+        if has_undecodable(line):
+            self._undecodable(first, line)
+            return
+        record, consumed, error = self._parse(first, line)
+        if any(has_undecodable(text) for _, text in consumed[1:]):
+            # A quoted line break led into a broken line: this line first, the rest again.
+            for item in reversed(consumed[1:]):
+                self.pending.appendleft(item)
+            record, consumed = None, consumed[:1]
+            error = "a quoted value opened on this line runs into undecodable text"
+        if record is not None and self._fits(record):
+            self._good(first, record[: self.width])
+            return
+        # Only the file's last line lacks a line ending.
+        last = not line.endswith(("\n", "\r"))
+        if len(consumed) > 1:
+            # A quote opened here closes lines later, or never, and the record it makes does not
+            # fit: this line is the bad one; the lines after it are given back to be read again.
+            for item in reversed(consumed[1:]):
+                self.pending.appendleft(item)
+            self._bad(
+                first,
+                self._lenient(line),
+                f"cannot be read as CSV{self._quote_column(line)}: a quoted value opened "
+                "on this line is not closed on it",
+            )
+            return
+        if record is None:
+            if error == _END_OF_DATA:
+                error = "the file ends inside a quoted value of this row (a cut-off download?)"
+            self._bad(
+                first,
+                self._lenient(line),
+                f"cannot be read as CSV{self._quote_column(line)}: {error}",
+            )
+            return
+        n = len(record)
+        if n < self.width:
+            reason = f"has {n} of {self.width} values ({self.headers[n]} onward missing)"
+            if last:
+                reason += "; the file ends inside this row (a cut-off download?)"
+        else:
+            extra = ", ".join(repr(_shown(v)) for v in record[self.width :] if v.strip())
+            reason = f"has {n} values for {self.width} columns (the extra: {extra})"
+        self._bad(first, record, reason)
+
+    def _undecodable(self, first: int, line: str) -> None:
+        self._bad(
+            first,
+            self._lenient(line),
+            f"holds bytes that are not valid {self.encoding} text "
+            "(the file may be cut off there, or saved in another encoding)",
+        )
+
+    def _quote_column(self, line: str) -> str:
+        """`` (column X)``: the column where a malformed line's quoting goes wrong, if found.
+
+        The line cannot be parsed (that is the problem), so it is walked cell by cell on the
+        delimiter: a well-formed quoted cell (even a delimiter inside) is passed over; the first
+        quoted cell that never closes properly is the culprit.
+        """
+        pieces = _strip_eol(line).split(self.delimiter)
+        column, i = 0, 0
+        while i < len(pieces) and column < self.width:
+            cell = pieces[i]
+            if cell.startswith('"'):
+                while not _closed_quote(cell) and i + 1 < len(pieces):
+                    i += 1
+                    cell += self.delimiter + pieces[i]
+                if not _closed_quote(cell):
+                    return f" (column {self.headers[column]})"
+            column += 1
+            i += 1
+        return ""
+
+    def _parse(
+        self, first: int, line: str
+    ) -> tuple[list[str] | None, list[tuple[int, str]], str | None]:
+        """The record starting with ``line``: (cells or None, lines it used, error in words)."""
+        consumed: list[tuple[int, str]] = [(first, line)]
+
+        def feed() -> Iterator[str]:
+            yield line
+            size = len(line)
+            while size <= MAX_RECORD_CHARS:
+                if self.pending:
+                    item = self.pending.popleft()
+                else:
+                    nxt = next(self.lines, None)
+                    if nxt is None:
+                        return
+                    self.number += 1
+                    item = (self.number, nxt)
+                consumed.append(item)
+                size += len(item[1])
+                yield item[1]
+
+        reader = csv.reader(feed(), delimiter=self.delimiter, strict=True)
+        try:
+            return next(reader), consumed, None
+        except StopIteration:  # pragma: no cover - the feed always yields the first line
+            return None, consumed, _END_OF_DATA
+        except csv.Error as exc:
+            return None, consumed, _csv_error_words(str(exc))
+
+    def _fits(self, record: list[str]) -> bool:
+        """The right number of cells; cells past the header's width are fine when blank."""
+        return len(record) == self.width or (
+            len(record) > self.width and not any(v.strip() for v in record[self.width :])
+        )
+
+    def _lenient(self, line: str) -> list[str]:
+        """A malformed line's cells, as best they can be told, for the quarantine file."""
+        try:
+            return next(csv.reader([_strip_eol(line)], delimiter=self.delimiter), [])
+        except csv.Error:
+            return [_strip_eol(line)]
+
+    def _good(self, first: int, record: list[str]) -> None:
+        assert self.writer is not None
+        self.records += 1
+        self.writer([str(first), "", *record])
+
+    def _bad(self, first: int, cells: list[str], reason: str) -> None:
+        assert self.writer is not None
+        self.records += 1
+        self.malformed += 1
+        values = [_shown(c) for c in cells[: self.width]]
+        values += [""] * (self.width - len(values))
+        self.writer([str(first), f"row: {reason}", *values])
+
+    # -- output -------------------------------------------------------------------------------
+    def write(self, text: str) -> None:
+        """``csv.writer``'s target: rows join the buffer, so the copy keeps the file's order."""
+        self.buffer.append(text)
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.out.write("".join(self.buffer))
+            self.buffer.clear()
+
+
+def _closed_quote(cell: str) -> bool:
+    """Whether ``cell`` is one well-formed quoted value: ``"..."`` with inner quotes doubled."""
+    return (
+        len(cell) >= 2
+        and cell.startswith('"')
+        and cell.endswith('"')
+        and '"' not in cell[1:-1].replace('""', "")
+    )
+
+
+def _csv_error_words(message: str) -> str:
+    """The csv module's complaint, in words a user can act on."""
+    if "expected after" in message:
+        return "a quoted value is followed by text before the next delimiter (bad quoting)"
+    if "field larger than field limit" in message:
+        return f"a value is longer than {csv.field_size_limit():,} characters (an unclosed quote?)"
+    if "unexpected end of data" in message:
+        return _END_OF_DATA
+    if "NUL" in message:
+        return "the row holds a NUL character (binary data)"
+    return "malformed row"
+
+
+def normalise(
+    path: Path, encoding: str, out: Path, name_headers: Callable[[list[str]], list[str]]
+) -> CsvLayout | None:
+    """Rewrite the CSV ``path`` (in ``encoding``) as the normalised copy ``out``.
+
+    ``name_headers`` makes the header cells unique column names (blank, repeated).
+    Returns None when the file holds no header (empty, blank). Raises :class:`CsvError` when the
+    header itself cannot be read; every other problem is one malformed record.
+    """
+    enc = "utf-8-sig" if encoding == "utf-8" else encoding
+    with (
+        path.open("r", encoding=enc, errors="surrogateescape", newline="") as fh,
+        out.open("w", encoding="utf-8", newline="") as fout,
+    ):
+        work = _Normaliser(fh, fout, encoding, path.suffix.lower(), name_headers)
+        if work.header() is None:
+            return None
+        work.run()
+    return CsvLayout(
+        headers=work.headers,
+        delimiter=work.delimiter,
+        records=work.records,
+        malformed=work.malformed,
+    )
+
+
+def scan_sql(out: Path, layout: CsvLayout) -> str:
+    """DuckDB's scan of the normalised copy: no sniffing, every column named and typed."""
+    columns = {LINE: "BIGINT", BAD: "VARCHAR", **dict.fromkeys(layout.headers, "VARCHAR")}
+    spec = (
+        "{" + ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in columns.items()) + "}"
+    )
+    return (
+        f"read_csv({quote_literal(str(out))}, header = false, auto_detect = false, "
+        f"delim = {quote_literal(layout.delimiter)}, quote = '\"', escape = '\"', "
+        f"columns = {spec}, max_line_size = {MAX_LINE_BYTES})"
+    )
+
+
+__all__ = [
+    "BAD",
+    "LINE",
+    "CsvError",
+    "CsvLayout",
+    "normalise",
+    "scan_sql",
+    "sniff_delimiter",
+]
