@@ -10,7 +10,10 @@ seeded generator plus hand-placed edge cases:
   (a period boundary at midnight);
 - ``B6`` joins in March and has no orders at all;
 - buyer ``U_LONG`` buys from ``B4`` on 2025-10-01 and again 137 days later (a repurchase within
-  180 days but not within 90).
+  180 days but not within 90);
+- buyer ``U_CROSS`` buys ``B2``'s goods in a live session of ``B1``'s main account (an order sold
+  on one brand's own account for another brand: self-operation of neither);
+- buyer ``U_BASKET`` pays two ``B3`` orders in the same second (one basket, one purchase).
 """
 
 from __future__ import annotations
@@ -144,8 +147,26 @@ def market(seed: int = 7, n_orders: int = 900) -> dict[str, pd.DataFrame]:
     rows.append(_order(rng, len(rows), datetime(2026, 2, 20, 10), "B2", "B2_main", None, "U_BOTH"))
     rows.append(_order(rng, len(rows), datetime(2025, 10, 1, 12), "B4", "B4_main", None, "U_LONG"))
     rows.append(_order(rng, len(rows), datetime(2026, 2, 15, 12), "B4", "B4_main", None, "U_LONG"))
+    b1_live = sessions[
+        (sessions.account_id == "B1_main") & (sessions.started_at >= datetime(2026, 2, 1))
+    ].iloc[0]
+    rows.append(
+        _order(
+            rng,
+            len(rows),
+            b1_live.started_at + timedelta(minutes=10),
+            "B2",
+            "B1_main",
+            str(b1_live.session_id),
+            "U_CROSS",
+        )
+    )
+    rows.append(_order(rng, len(rows), datetime(2026, 1, 20, 9), "B3", "B3_main", None, "U_BASKET"))
+    rows.append(_order(rng, len(rows), datetime(2026, 1, 20, 9), "B3", "B3_mx", None, "U_BASKET"))
     orders = pd.DataFrame(rows)
-    orders.loc[orders.buyer_id == "U_LONG", ["status", "refund_amount"]] = ["completed", _yuan(0)]
+    fixed = orders.buyer_id.isin(["U_LONG", "U_CROSS", "U_BASKET"])
+    orders.loc[fixed, ["status", "refund_amount"]] = ["completed", _yuan(0)]
+    orders.loc[fixed, "refunded_at"] = None
     march_b5 = (orders.brand_id == "B5") & (orders.paid_at >= datetime(2026, 3, 1))
     orders.loc[march_b5, "status"] = "refunded"
     orders.loc[march_b5, "refund_amount"] = orders.loc[march_b5, "amount"]

@@ -25,7 +25,8 @@ def _div(a: float, b: float) -> float | None:
 
 
 def is_self(x: dict) -> bool:
-    return x["kind"] in SELF
+    """Sold by one of the order's brand's own accounts (main or matrix)."""
+    return x["kind"] in SELF and x["account_brand"] == x["brand_id"]
 
 
 def is_inf(x: dict) -> bool:
@@ -42,17 +43,35 @@ def repeat_flags(orders: pd.DataFrame, days: int) -> pd.Series:
     return out
 
 
+def cross_brand_net(m: dict[str, pd.DataFrame], grain: str) -> dict[tuple[str, date], Decimal]:
+    """Net GMV per brand × period of counted orders sold on another brand's own account."""
+    a = m["accounts"]
+    owner = dict(zip(a.account_id, a.brand_id, strict=True))
+    kinds = dict(zip(a.account_id, a.kind, strict=True))
+    o = m["orders"]
+    o = o[o.status != "cancelled"]
+    out: dict[tuple[str, date], Decimal] = {}
+    for rec, p in zip(o.to_dict("records"), period_key(o.paid_at, grain), strict=True):
+        acct = rec["account_id"]
+        if kinds[acct] in SELF and owner[acct] != rec["brand_id"]:
+            key = (rec["brand_id"], p)
+            out[key] = out.get(key, Decimal("0.00")) + rec["amount"] - rec["refund_amount"]
+    return out
+
+
 def brand_period(m: dict[str, pd.DataFrame], grain: str) -> pd.DataFrame:
     """Every metric per brand × period, for all brands × all periods of the orders' span."""
     o = m["orders"]
     o = o[o.status != "cancelled"].copy()
     kinds = dict(zip(m["accounts"].account_id, m["accounts"].kind, strict=True))
+    owner = dict(zip(m["accounts"].account_id, m["accounts"].brand_id, strict=True))
     special = dict(zip(m["skus"].sku_id, m["skus"].special_supply, strict=True))
     dedicated = dict(
         zip(m["live_sessions"].session_id, m["live_sessions"].dedicated_brand_id, strict=True)
     )
     o["net"] = [a - r for a, r in zip(o.amount, o.refund_amount, strict=True)]
     o["kind"] = o.account_id.map(kinds)
+    o["account_brand"] = o.account_id.map(owner)
     o["period"] = period_key(o.paid_at, grain)
     o["r90"] = repeat_flags(o, 90)
     o["r180"] = repeat_flags(o, 180)
@@ -115,6 +134,11 @@ def brand_period(m: dict[str, pd.DataFrame], grain: str) -> pd.DataFrame:
             ]
             late = sum(1 for x in checked if x["shipped_at"] > x["promised_ship_by"])
             buyers = len({x["buyer_id"] for x in g})
+            # purchases per buyer: distinct payment times (orders paid in one second: one basket)
+            purchases: dict[str, set] = {}
+            for x in g:
+                purchases.setdefault(x["buyer_id"], set()).add(x["paid_at"])
+            gross = sum((x["amount"] for x in g), zero)
             complaints = sum(1 for x in r if x["complaint"] in ("quality", "misleading"))
             rows.append(
                 {
@@ -122,7 +146,7 @@ def brand_period(m: dict[str, pd.DataFrame], grain: str) -> pd.DataFrame:
                     "category": cat,
                     "period": p,
                     "net_gmv": net,
-                    "gross_gmv": sum((x["amount"] for x in g), zero),
+                    "gross_gmv": gross,
                     "orders": n,
                     "buyers": buyers,
                     "aov": _div(net, n),
@@ -152,6 +176,9 @@ def brand_period(m: dict[str, pd.DataFrame], grain: str) -> pd.DataFrame:
                         else None
                     ),
                     "dedicated_gmv": gsum(lambda x, b=b: dedicated.get(x["session_id"]) == b),
+                    "repurchase_rate": _div(
+                        sum(1 for times in purchases.values() if len(times) >= 2), buyers
+                    ),
                     "repurchase_rate_90d": _div(
                         len({x["buyer_id"] for x in g if x["r90"]}), buyers
                     ),
@@ -165,6 +192,7 @@ def brand_period(m: dict[str, pd.DataFrame], grain: str) -> pd.DataFrame:
                     "special_supply_share": _div(sp_net, net),
                     "special_supply_skus": len({x["sku_id"] for x in sp}),
                     "refund_rate": _div(sum(1 for x in g if x["refund_amount"] > 0), n),
+                    "refund_amount_rate": _div(sum((x["refund_amount"] for x in g), zero), gross),
                     "complaints_per_1k": None if n == 0 else 1000.0 * complaints / n,
                     "late_shipment_rate": _div(late, len(checked)),
                     "review_score": _div(sum(x["score"] for x in r), len(r)),
@@ -191,3 +219,23 @@ def midrank(values: list[float]) -> list[float]:
     if len(v) == 1:
         return [50.0]
     return [100.0 * ((v < x).sum() + 0.5 * ((v == x).sum() - 1)) / (len(v) - 1) for x in v]
+
+
+def trailing_repurchase(
+    m: dict[str, pd.DataFrame], first: date, last: date, window: int = 90
+) -> dict[tuple[str, date], tuple[int, int]]:
+    """Per brand × day in [first, last]: (buyers with a purchase in the ``window`` days ending on
+    it, those with two or more distinct payment times in them); only brands with any buyer."""
+    o = m["orders"]
+    o = o[o.status != "cancelled"]
+    out: dict[tuple[str, date], tuple[int, int]] = {}
+    for b, g in o.groupby("brand_id"):
+        days = g.paid_at.dt.date
+        e = first
+        while e <= last:
+            lo = e - timedelta(days=window - 1)
+            inside = g[(days >= lo) & (days <= e)]
+            times = inside.groupby("buyer_id").paid_at.nunique()
+            out[(str(b), e)] = (len(times), int((times >= 2).sum()))
+            e += timedelta(days=1)
+    return out

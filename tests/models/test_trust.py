@@ -68,9 +68,30 @@ def test_config_errors_name_file_and_key(tmp_path: Path) -> None:
     bad.write_text(text.replace("refund_rate: 0.25", "refund_rate: 0.35"), encoding="utf-8")
     with pytest.raises(ConfigError, match="weights must add up to 1"):
         load_yaml_file(TrustConfig, bad)
-    bad.write_text(text.replace("[quality, misleading]", "[quality, rude]"), encoding="utf-8")
+    with_kinds = text.replace("score:\n", "score:\n  complaint_types: [quality, rude]\n")
+    bad.write_text(with_kinds, encoding="utf-8")
     with pytest.raises(ConfigError, match=r"score\.complaint_types.*rude"):
         load_yaml_file(TrustConfig, bad)
+
+
+def test_complaint_kinds_are_the_metrics_tables(tmp_path: Path) -> None:
+    """complaints_per_1k has one meaning: the trust score counts metrics.yaml's complaint_kinds,
+    and a trust.yaml naming other kinds is refused with the file and key."""
+    metrics = default_path("metrics.yaml").read_text(encoding="utf-8")
+    (tmp_path / "metrics.yaml").write_text(
+        metrics.replace(
+            "complaint_kinds: [quality, misleading]", "complaint_kinds: [quality, misleading, fake]"
+        ),
+        encoding="utf-8",
+    )
+    assert load_config(tmp_path).score.complaint_types == ("quality", "misleading", "fake")
+    assert load_config().score.complaint_types == ("quality", "misleading")
+    text = default_path("trust.yaml").read_text(encoding="utf-8")
+    (tmp_path / "trust.yaml").write_text(
+        text.replace("score:\n", "score:\n  complaint_types: [quality]\n"), encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=r"trust\.yaml: score\.complaint_types.*metrics\.yaml"):
+        load_config(tmp_path)
 
 
 def _counts(rows: list[dict]) -> pd.DataFrame:
@@ -293,7 +314,7 @@ def test_gates(simulated_scores, config: TrustConfig) -> None:
 
 
 def test_planted_market_counts_match_pandas(wh: Warehouse, config: TrustConfig) -> None:
-    """The Ibis counts equal a plain pandas count over the same orders."""
+    """The Ibis counts equal a plain pandas count over the same orders and reviews."""
     m = planted_market(seed=7, n_brands=16)
     expr = trust_counts(_mem(m.orders), _mem(m.reviews), _mem(m.brands), entity="brand")
     got = wh.execute(expr).groupby("entity_id")[["orders", "refunded", "late", "complaints"]].sum()
@@ -306,6 +327,9 @@ def test_planted_market_counts_match_pandas(wh: Warehouse, config: TrustConfig) 
         }
     )
     rv = m.reviews.merge(o[["order_id", "brand_id"]], on="order_id")
+    # complaints count in the month they were written, up to the data's last month
+    last_month = o["paid_at"].max().to_period("M")
+    rv = rv[rv["created_at"].dt.to_period("M") <= last_month]
     ref["complaints"] = (
         rv["complaint"].isin(["quality", "misleading"]).groupby(rv["brand_id"]).sum()
     )
@@ -340,3 +364,175 @@ def test_cli_run_stores_the_tables(workspace, small_simulated_market: Path) -> N
     assert violations["violations"].sum() == alerts["brand_id"].notna().sum()
     shown = CliRunner().invoke(app, ["trust", "show", str(scores["entity_id"].iloc[0]), *ws])
     assert shown.exit_code == 0 and "refund_rate" in shown.output
+
+
+# -- components without data, overdue orders, one complaints_per_1k ------------------------------
+
+
+def test_late_shipment_without_data_earns_neutral_points_not_full(config: TrustConfig) -> None:
+    """Published rule (docs/trust.md): a component without data is scored at its category
+    reference, 100 · 2^(−1/h) of its points, by hand here; full points would be 100. The value
+    is null and ``no_data`` names the component."""
+    sc = config.score.model_copy(update={"min_orders": 10, "min_category_size": 5})
+    rows = [
+        {
+            "entity_id": f"b{i}",
+            "orders": 100,
+            "promised": 100,
+            "late": 5,
+            "reviews": 10,
+            "review_score_sum": 45,
+        }
+        for i in range(5)
+    ]
+    rows.append({"entity_id": "blind", "orders": 100, "promised": 0, "late": 0, "reviews": 0})
+    out = trust_scores(_counts(rows), sc, entity="brand").set_index("entity_id")
+    h, w = sc.half_points_multiple, sc.weights
+    blind = out.loc["blind"]
+    assert np.isnan(blind["late_shipment_rate"]) and np.isnan(blind["review_shortfall"])
+    assert blind["late_shipment_rate_ref"] == pytest.approx(0.05)
+    neutral = 100 * 2 ** (-1 / h)
+    assert blind["late_shipment_rate_points"] == pytest.approx(w["late_shipment_rate"] * neutral)
+    assert blind["late_shipment_rate_points"] < w["late_shipment_rate"] * 100 - 1
+    assert blind["review_shortfall_points"] == pytest.approx(w["review_shortfall"] * neutral)
+    assert blind["no_data"] == "late_shipment_rate,review_shortfall"
+    assert out.loc["b0", "no_data"] == ""
+    # an on-time shipper with data outscores the shop that shows none
+    on_time = _counts(
+        [
+            *rows,
+            {
+                "entity_id": "ok",
+                "orders": 100,
+                "promised": 100,
+                "late": 0,
+                "reviews": 10,
+                "review_score_sum": 45,
+            },
+        ]
+    )
+    scored = trust_scores(on_time, sc, entity="brand").set_index("entity_id")
+    assert scored.loc["ok", "late_shipment_rate_points"] == pytest.approx(
+        w["late_shipment_rate"] * 100
+    )
+    assert (
+        scored.loc["ok", "late_shipment_rate_points"]
+        > scored.loc["blind", "late_shipment_rate_points"]
+    )
+    reason = trust_alerts(
+        out.reset_index().assign(score=1.0),
+        pd.DataFrame(columns=["account_id", "brand_id"]),
+        config.model_copy(update={"score": sc}),
+    )
+    assert reason["reason_en"].notna().all()
+
+
+def _order_rows(as_of: pd.Timestamp) -> tuple[pd.DataFrame, dict[str, tuple[bool, bool]]]:
+    """Orders of one brand around ``as_of`` and, for each, (judged, late) by the rule in words."""
+    day = pd.Timedelta(days=1)
+    cases = {
+        # order_id: status, paid, promised, shipped, refunded_at → (judged, late)
+        "on_time": ("completed", -5, -3, -4, None, (True, False)),
+        "shipped_late": ("completed", -5, -3, -2, None, (True, True)),
+        "overdue": ("paid", -5, -3, None, None, (True, True)),
+        "not_due_yet": ("paid", -1, 1, None, None, (False, False)),
+        "refunded_before_due": ("refunded", -5, -3, None, -4, (False, False)),
+        "refunded_after_due": ("refunded", -5, -3, None, -2, (True, True)),
+        "completed_no_time": ("completed", -5, -3, None, None, (False, False)),
+        "no_promise": ("paid", -5, None, None, None, (False, False)),
+        "cancelled": ("cancelled", -5, -3, None, None, (False, False)),
+    }
+    rows = []
+    for oid, (status, paid, promised, shipped, refunded, _) in cases.items():
+        rows.append(
+            {
+                "order_id": oid,
+                "paid_at": as_of + paid * day,
+                "brand_id": "b",
+                "account_id": "a",
+                "buyer_id": oid,
+                "status": status,
+                "refund_amount": 1.0 if status == "refunded" else 0.0,
+                "promised_ship_by": None if promised is None else as_of + promised * day,
+                "shipped_at": None if shipped is None else as_of + shipped * day,
+                "refunded_at": None if refunded is None else as_of + refunded * day,
+            }
+        )
+    df = pd.DataFrame(rows)
+    for c in ("paid_at", "promised_ship_by", "shipped_at", "refunded_at"):
+        df[c] = pd.to_datetime(df[c])
+    return df, {k: v[-1] for k, v in cases.items()}
+
+
+def test_orders_unshipped_past_their_promise_count_late(wh: Warehouse) -> None:
+    """An order still unshipped when its promise passed before the data's as-of time (and before
+    any refund) is late; expected counts written out case by case in ``_order_rows``."""
+    as_of = pd.Timestamp("2026-10-20 12:00")
+    orders, want = _order_rows(as_of)
+    reviews = pd.DataFrame(
+        {
+            "review_id": ["r"],
+            "order_id": ["on_time"],
+            "created_at": [as_of],
+            "score": [5],
+            "complaint": ["none"],
+        }
+    )
+    owners = pd.DataFrame({"brand_id": ["b"], "category": ["c"]})
+    expr = trust_counts(
+        _mem(orders), _mem(reviews), _mem(owners), entity="brand", as_of=as_of.to_pydatetime()
+    )
+    got = wh.execute(expr).iloc[0]
+    assert got["promised"] == sum(j for j, _ in want.values())
+    assert got["late"] == sum(late for _, late in want.values())
+    assert (got["promised"], got["late"]) == (4, 3)
+    # without an explicit as-of, the data's last paid_at is the as-of time
+    latest = orders["paid_at"].max()
+    default = wh.execute(trust_counts(_mem(orders), _mem(reviews), _mem(owners), entity="brand"))
+    due = (
+        orders["shipped_at"].isna()
+        & orders["status"].isin(["paid", "refunded"])
+        & (orders["promised_ship_by"] < latest)
+        & ~(orders["refunded_at"] <= orders["promised_ship_by"])
+    )
+    assert default["late"].iloc[0] == int(due.sum()) + 1  # + the one shipped late
+
+
+def test_complaints_per_1k_is_the_metrics_tables(wh: Warehouse, config: TrustConfig) -> None:
+    """One meaning (docs/metrics.md, docs/trust.md): complaints received in a month per 1,000
+    orders paid in it. The trust counts of every brand and month equal ``m_brand_month``'s
+    orders and complaints, and a one-month trust window gives its complaints_per_1k."""
+    from tests.metrics import factory
+    from windmaker.metrics.refresh import refresh
+
+    m = factory.market()
+    mw = Warehouse("duckdb://")
+    factory.load(mw, m)
+    refresh(mw, full=True)
+    month = mw.to_arrow(mw.table("m_brand_month")).to_pandas()
+    counts = mw.execute(
+        trust_counts(
+            mw.table("orders"),
+            mw.table("reviews"),
+            mw.table("brands"),
+            entity="brand",
+            complaint_types=config.score.complaint_types,
+        )
+    )
+    mw.close()
+    keys = ["brand_id", "period"]
+    month["period"] = pd.to_datetime(month["period"]).dt.date
+    counts = counts.rename(columns={"entity_id": "brand_id"})
+    counts["period"] = pd.to_datetime(counts["period"]).dt.date
+    both = month.merge(counts, on=keys, how="outer", suffixes=("_m", "_t"))
+    active = both[(both["orders_m"].fillna(0) > 0) | (both["complaints_m"].fillna(0) > 0)]
+    assert len(active) > 10 and active["complaints_m"].sum() > 10
+    assert (active["orders_m"] == active["orders_t"].fillna(0)).all()
+    assert (active["complaints_m"] == active["complaints_t"].fillna(0)).all()
+    sc = config.score.model_copy(update={"window_months": 1, "min_orders": 1})
+    scores = trust_scores(counts.rename(columns={"brand_id": "entity_id"}), sc, entity="brand")
+    scores = scores.rename(columns={"entity_id": "brand_id"}).merge(month, on=keys)
+    assert len(scores) > 10
+    np.testing.assert_allclose(
+        scores["complaints_per_1k_x"], scores["complaints_per_1k_y"], rtol=1e-12
+    )

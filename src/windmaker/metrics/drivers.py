@@ -24,6 +24,14 @@ both periods; otherwise the row is marked not decomposable and the contributions
 Months are those of the session start. Columns: level, entity_id, brand_id, period, uv,
 watch_hours, orders, live_gmv (DECIMAL), the four drivers, ``prev_*`` of the comparison period,
 delta_gmv, contrib_uv, contrib_watch_time, contrib_conversion, contrib_aov, decomposable.
+
+Over buyers, the same GMV factors by repurchase frequency (:func:`buyer_drivers`,
+``m_gmv_buyer_drivers``): per brand × month, over every counted order (live or not),
+
+    net GMV = buyers × (orders / buyer) × (net GMV / order)
+            = buyers × orders_per_buyer × aov
+
+split the same way into contrib_buyers, contrib_frequency (复购频次) and contrib_aov.
 """
 
 from __future__ import annotations
@@ -42,6 +50,9 @@ from windmaker.metrics.sources import Sources
 DRIVERS = ("uv", "watch_hours_per_uv", "orders_per_watch_hour", "aov")
 CONTRIBUTIONS = ("contrib_uv", "contrib_watch_time", "contrib_conversion", "contrib_aov")
 LEVELS = ("brand", "account", "session")
+#: The buyer-side tree: net GMV = buyers × orders per buyer (repurchase frequency) × AOV.
+BUYER_DRIVERS = ("buyers", "orders_per_buyer", "aov")
+BUYER_CONTRIBUTIONS = ("contrib_buyers", "contrib_frequency", "contrib_aov")
 
 
 # -- the pure function -------------------------------------------------------------------------
@@ -61,6 +72,14 @@ def driver_factors(
     """The four drivers ``[uv, watch_hours/uv, orders/watch_hours, gmv/orders]`` (last axis)."""
     uv, wh, o, g = (np.asarray(x, dtype=float) for x in (uv, watch_hours, orders, gmv))
     return np.stack([uv, wh / uv, o / wh, g / o], axis=-1)
+
+
+def buyer_factors(
+    buyers: npt.ArrayLike, orders: npt.ArrayLike, gmv: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """The buyer-side drivers ``[buyers, orders/buyers, gmv/orders]`` (last axis)."""
+    b, o, g = (np.asarray(x, dtype=float) for x in (buyers, orders, gmv))
+    return np.stack([b, o / b, g / o], axis=-1)
 
 
 def lmdi(before: npt.ArrayLike, after: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -288,3 +307,87 @@ def decompose_since(stored: ir.Table, base_new: ir.Table, cut: date) -> ir.Table
 def gmv_drivers(src: Sources, facts: ir.Table) -> ir.Table:
     """``m_gmv_drivers``: the driver tree and its LMDI decomposition at every level."""
     return decompose_drivers(driver_base(src, facts))
+
+
+# -- the buyer-side tree -------------------------------------------------------------------------
+#: Columns of ``m_gmv_buyer_drivers``.
+BUYER_COLUMNS = (
+    "brand_id",
+    "period",
+    "buyers",
+    "orders",
+    "net_gmv",
+    "orders_per_buyer",
+    "aov",
+    "prev_buyers",
+    "prev_orders",
+    "prev_net_gmv",
+    "prev_orders_per_buyer",
+    "prev_aov",
+    "delta_gmv",
+    *BUYER_CONTRIBUTIONS,
+    "decomposable",
+)
+
+
+def buyer_drivers(month: ir.Table, since: date | None = None) -> ir.Table:
+    """``m_gmv_buyer_drivers``: net GMV = buyers × orders per buyer × AOV per brand × month,
+    against the brand's previous calendar month, with its LMDI-I contributions.
+
+    ``month`` is ``m_brand_month`` (brand_id, period, buyers, orders, net_gmv), so the tree reads
+    the month table's exact counts and money rather than the orders again. ``since`` (a month's
+    first day) keeps the rows from that month on; ``month`` must then still hold the month before
+    it, the comparison of the first row. A row is decomposable when buyers, orders and net GMV
+    are positive in both months (a brand with refunds only has no positive GMV to split).
+    """
+    m = month.select("brand_id", "period", "buyers", "orders", "net_gmv")
+    if since is not None:
+        prev_month = date(since.year - (since.month == 1), (since.month - 2) % 12 + 1, 1)
+        m = m.filter(m.period >= ibis.date(prev_month))
+    m = m.mutate(
+        orders_per_buyer=ratio(m.orders, m.buyers),
+        aov=ratio(m.net_gmv, m.orders),
+    )
+    w = ibis.window(group_by="brand_id", order_by="period")
+    consecutive = (_month_index(m.period) - _month_index(m.period).lag().over(w)) == 1
+    cols = ("buyers", "orders", "net_gmv", "orders_per_buyer", "aov")
+    m = m.mutate(
+        **{
+            f"prev_{c}": ibis.cases((consecutive, m[c].lag().over(w)), else_=ibis.null(m[c].type()))
+            for c in cols
+        }
+    )
+    ok = m.buyers > 0
+    for c in ("orders", "net_gmv", "prev_buyers", "prev_orders", "prev_net_gmv"):
+        ok = ok & (m[c].cast("float64") > 0)
+    ok = ok.fill_null(False)
+    v1 = m.net_gmv.cast("float64")
+    v0 = m.prev_net_gmv.cast("float64")
+    weight = ibis.cases((v1 == v0, v1), else_=(v1 - v0) / (v1.ln() - v0.ln()))
+    contrib = {
+        name: ibis.cases(
+            (ok, weight * (m[d].cast("float64") / m[f"prev_{d}"].cast("float64")).ln()),
+            else_=ibis.null("float64"),
+        )
+        for name, d in zip(BUYER_CONTRIBUTIONS, BUYER_DRIVERS, strict=True)
+    }
+    out = m.select(
+        "brand_id",
+        "period",
+        buyers=m.buyers.cast("int64"),
+        orders=m.orders.cast("int64"),
+        net_gmv=money(m.net_gmv),
+        orders_per_buyer=m.orders_per_buyer,
+        aov=m.aov,
+        prev_buyers=m.prev_buyers.cast("int64"),
+        prev_orders=m.prev_orders.cast("int64"),
+        prev_net_gmv=m.prev_net_gmv.cast(MONEY),
+        prev_orders_per_buyer=m.prev_orders_per_buyer,
+        prev_aov=m.prev_aov,
+        delta_gmv=(m.net_gmv - m.prev_net_gmv).cast(MONEY),
+        **contrib,
+        decomposable=ok,
+    )
+    if since is not None:
+        out = out.filter(out.period >= ibis.date(since))
+    return out.select(*BUYER_COLUMNS)

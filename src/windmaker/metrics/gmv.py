@@ -115,14 +115,15 @@ def order_facts(src: Sources, since: datetime | None = None) -> ir.Table:
     """The orders that count (not cancelled), narrowed and tagged; one row per order.
 
     Columns: the order columns metrics use, ``net = amount − refund_amount``, ``is_self``
-    (account kind in ``SELF_ACCOUNT_KINDS``), ``is_influencer``, ``is_special`` (the SKU is
-    special supply), ``is_dedicated`` (sold in a session dedicated to the order's brand),
-    ``ship_checked`` (promised and shipped times known) and ``is_late`` (shipped after the
-    promise). ``since`` keeps only orders paid at or after it. Repeat purchases are flagged on the
-    buyer bases (:func:`windmaker.metrics.private_domain.buyer_days`), not per order.
+    (account kind in ``SELF_ACCOUNT_KINDS`` and the account belongs to the order's brand),
+    ``is_influencer``, ``is_special`` (the SKU is special supply), ``is_dedicated`` (sold in a
+    session dedicated to the order's brand), ``ship_checked`` (promised and shipped times known)
+    and ``is_late`` (shipped after the promise). ``since`` keeps only orders paid at or after it.
+    Repeat purchases are flagged on the buyer bases
+    (:func:`windmaker.metrics.private_domain.buyer_days`), not per order.
     """
     o = counted_orders(src, since).select(*_FACT_COLUMNS)
-    acct = src.accounts.select("account_id", account_kind="kind")
+    acct = src.accounts.select("account_id", account_kind="kind", account_brand_id="brand_id")
     # Only the rows that can set a flag go into the joins' hash tables (special-supply SKUs,
     # dedicated sessions): every order probes them, and small tables stay in cache.
     sku = special_skus(src).mutate(is_special=ibis.literal(True))
@@ -141,7 +142,10 @@ def order_facts(src: Sources, since: datetime | None = None) -> ir.Table:
         "amount",
         "refund_amount",
         net=f.amount - f.refund_amount,
-        is_self=f.account_kind.isin(contract.SELF_ACCOUNT_KINDS).fill_null(False),
+        # A brand's own account selling another brand's goods is neither brand's self-operation.
+        is_self=(
+            f.account_kind.isin(contract.SELF_ACCOUNT_KINDS) & (f.account_brand_id == f.brand_id)
+        ).fill_null(False),
         is_influencer=(f.account_kind == "influencer").fill_null(False),
         is_special=f.is_special.fill_null(False),
         is_dedicated=(f.dedicated_brand_id == f.brand_id).fill_null(False),

@@ -2,12 +2,17 @@
 
 Per brand × period:
 
-- ``self_gmv = Σ net`` over orders whose account kind is in ``SELF_ACCOUNT_KINDS``;
+- ``self_gmv = Σ net`` over orders sold by one of the brand's *own* accounts: account kind in
+  ``SELF_ACCOUNT_KINDS`` and ``accounts.brand_id`` = the order's brand. An order for brand B sold
+  on brand A's main or matrix account is neither B's self-operation (B's live room did not sell
+  it) nor A's (it is not A's GMV), so it is not distribution either: it counts in B's net GMV
+  only, and ``self_share + distribution_share`` falls short of 1 by its share;
 - ``self_share = self_gmv / net_gmv`` (null when net_gmv is 0);
 - ``live_hours = Σ (ended_at − started_at) / 3600 s`` over live sessions of the brand's own
   accounts started in the period;
 - ``self_gmv_per_live_hour = self_live_gmv / live_hours``, where ``self_live_gmv`` is the
-  self-operated net GMV of orders sold in a live session (null without live hours);
+  self-operated net GMV of orders sold in a live session (null without live hours), with the
+  same ownership rule;
 - ``gpm = 1000 × self_live_gmv / Σ viewers`` of those sessions: GMV per 1,000 viewers (UV) of the
   brand's own live room (null without viewers).
 """

@@ -68,8 +68,10 @@ def account_week_expression(tables: Mapping[str, ibis.Table]) -> ibis.Table:
     live = s.group_by(["account_id", "week"]).aggregate(
         live_hours=s.hours.sum(), viewers=s.viewers.cast("float64").sum()
     )
+    # only the brand's own goods: another brand's order sold on the account is no one's
+    # self-operation
     o = orders.filter(orders.status != contract.ORDER_STATUSES[4]).join(
-        own.select("account_id"), "account_id"
+        own.select("account_id", "brand_id"), ["account_id", "brand_id"]
     )
     o = o.mutate(
         week=o.paid_at.truncate("W").cast("date"),

@@ -4,9 +4,9 @@
 
 ====================  ==========================================================
 refund_rate           refunded orders / orders
-complaints_per_1k     1000 · quality + misleading complaints / orders
-late_shipment_rate    orders shipped after ``promised_ship_by`` / orders with both times
-review_shortfall      5 − mean review score (no reviews: the category reference)
+complaints_per_1k     1000 · complaints received / orders (the metrics table's meaning)
+late_shipment_rate    late orders / orders whose shipping can be judged
+review_shortfall      5 − mean review score
 brushing_share        orders flagged as brushing / orders
 ====================  ==========================================================
 
@@ -21,6 +21,15 @@ points, and one at ``h`` × the median loses half. ``w_k · sub_k`` is the compo
 contribution, shown beside the score. Below ``min_orders`` orders the score is not a number:
 the status is ``insufficient_data``. ``docs/trust.md`` publishes this formula.
 
+Complaints are the reviews *created* in a month whose complaint is one of ``metrics.yaml``
+``complaint_kinds`` (quality and misleading by default), on the entity's orders: exactly the
+``complaints_per_1k`` of ``m_brand_month``. An order is late when it shipped after
+``promised_ship_by``, or when it is still unshipped (no ``shipped_at``, status ``paid`` or
+``refunded``) although its promise passed before the data's as-of time and before any refund;
+its shipping can be judged when it shipped with a promise or is late that way. A component
+without data (no order whose shipping can be judged, no review) earns the points of a shop at
+its category reference — neutral, never full — its value is null, and ``no_data`` names it.
+
 Gates: a brand below ``brand_alert_below`` gets an alert; an account below
 ``account_exclude_below`` is never recommended (:func:`is_trusted`, :func:`trusted_accounts`);
 each alert is a violation that counts against the brand's service provider
@@ -30,6 +39,7 @@ each alert is a violation that counts against the brand's service provider
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -39,7 +49,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from windmaker import contract
-from windmaker.config import load_yaml_model
+from windmaker.config import ConfigError, load_yaml_model
+from windmaker.metrics.config import load_metrics_config
 from windmaker.models.brushing import BrushingConfig
 from windmaker.models.registry import register
 
@@ -60,6 +71,9 @@ COMPONENT_ZH = {
 }
 STATUS_OK = "ok"
 STATUS_INSUFFICIENT = "insufficient_data"
+#: Order statuses of an order that has not shipped yet or was refunded (and may never ship);
+#: ``shipped`` and ``completed`` orders left the warehouse, with or without a recorded time.
+UNSHIPPED_STATUSES = ("paid", "refunded")
 #: Count columns of :func:`trust_counts`, additive over months.
 COUNT_COLUMNS = (
     "orders",
@@ -81,7 +95,9 @@ class ScoreConfig(BaseModel):
 
     window_months: int = Field(ge=1)
     min_orders: int = Field(ge=1)
-    complaint_types: tuple[str, ...]
+    #: The complaint kinds of ``complaints_per_1k``: ``metrics.yaml`` ``complaint_kinds``, filled
+    #: in by :func:`load_config` (one meaning across the metrics table and the trust score).
+    complaint_types: tuple[str, ...] = ("quality", "misleading")
     half_points_multiple: float = Field(gt=0)
     reference_floor: dict[str, float]
     weights: dict[str, float]
@@ -138,8 +154,24 @@ class TrustConfig(BaseModel):
 
 
 def load_config(config_dir: Path | None = None) -> TrustConfig:
-    """``trust.yaml`` from the workspace's config folder, else the shipped default."""
-    return load_yaml_model(TrustConfig, CONFIG_FILE, config_dir)
+    """``trust.yaml`` from the workspace's config folder, else the shipped default.
+
+    The complaint kinds of ``complaints_per_1k`` come from ``metrics.yaml`` (same folder), so the
+    trust score and the metrics table count the same complaints; a ``score.complaint_types`` in
+    ``trust.yaml`` that names other kinds is an error.
+    """
+    config = load_yaml_model(TrustConfig, CONFIG_FILE, config_dir)
+    kinds = load_metrics_config(config_dir).complaint_kinds
+    own = config.score.complaint_types
+    if "complaint_types" in config.score.model_fields_set and set(own) != set(kinds):
+        raise ConfigError(
+            CONFIG_FILE,
+            "score.complaint_types",
+            f"{list(own)} differs from metrics.yaml complaint_kinds {list(kinds)}; "
+            "complaints_per_1k has one meaning: set the kinds in metrics.yaml only",
+        )
+    score = config.score.model_copy(update={"complaint_types": tuple(kinds)})
+    return config.model_copy(update={"score": score})
 
 
 # -- counts per entity and month (Ibis) ----------------------------------------------------------
@@ -153,66 +185,113 @@ def trust_counts(
     entity: Entity,
     flagged: ibis.Table | None = None,
     complaint_types: Iterable[str] = ("quality", "misleading"),
+    as_of: datetime | None = None,
 ) -> ibis.Table:
     """Monthly counts behind the trust score, per brand or per selling account.
 
     ``owners`` is the ``brands`` table (entity ``brand``) or the ``accounts`` table (entity
     ``account``) and gives the category. ``flagged`` holds the order_id of brushing orders
-    (``mdl_brushing_orders``). Reviews and complaints count in the month of their order.
-    Columns: entity_id, category, period (first day of the month), and :data:`COUNT_COLUMNS`.
+    (``mdl_brushing_orders``). Orders count in the month they were paid; reviews and complaints
+    in the month they were created (as in ``m_brand_month``), on any order of the entity.
+    ``as_of`` is the time the data covers up to (default: the latest ``paid_at`` of ``orders``):
+    an order still unshipped when its promise passed before it is late (module docstring).
+    Columns: entity_id, category, period (first day of the month), and :data:`COUNT_COLUMNS`;
+    one row per entity and month with orders or reviews.
     """
     key = "brand_id" if entity == "brand" else "account_id"
-    live = orders.filter(orders.status != "cancelled")
+    if as_of is not None:
+        bound = ibis.memtable({"_now": [as_of]}).cast({"_now": "timestamp"})
+    else:
+        bound = orders.aggregate(_now=orders.paid_at.max().cast("timestamp"))
+    live = orders.filter(orders.status != "cancelled").cross_join(bound)
     if flagged is not None:
         ids = flagged.select(brushing_order_id=flagged.order_id).distinct()
         live = live.left_join(ids, live.order_id == ids.brushing_order_id)
         is_brushing = live.brushing_order_id.notnull()
     else:
         is_brushing = ibis.literal(False)
+    now = live._now
+    promised = live.promised_ship_by.notnull()
+    # a refund before the promise fell due ended the duty to ship (frames without refund times:
+    # no such refund is known)
+    refunded_first = (
+        live.refunded_at.notnull() & (live.refunded_at <= live.promised_ship_by)
+        if "refunded_at" in live.columns
+        else ibis.literal(False)
+    )
+    overdue = (
+        promised
+        & live.shipped_at.isnull()
+        & live.status.isin(UNSHIPPED_STATUSES)
+        & (live.promised_ship_by < now)
+        & ~refunded_first
+    )
+    shipped_late = promised & live.shipped_at.notnull() & (live.shipped_at > live.promised_ship_by)
     live = live.mutate(
         entity_id=live[key],
         period=live.paid_at.truncate("M").cast("date"),
         _refunded=(live.status == "refunded") | (live.refund_amount > 0),
-        _promised=live.promised_ship_by.notnull() & live.shipped_at.notnull(),
-        _late=live.shipped_at > live.promised_ship_by,
+        _promised=(promised & live.shipped_at.notnull()) | overdue,
+        _late=shipped_late | overdue,
         _brushing=is_brushing,
     )
-    per_order = live.select("order_id", "entity_id", "period")
     order_counts = live.group_by(["entity_id", "period"]).aggregate(
         orders=live.count(),
         refunded=live._refunded.cast("int64").sum(),
-        promised=live._promised.cast("int64").sum(),
-        late=(live._promised & live._late.fill_null(False)).cast("int64").sum(),
+        promised=live._promised.fill_null(False).cast("int64").sum(),
+        late=live._late.fill_null(False).cast("int64").sum(),
         brushing=live._brushing.cast("int64").sum(),
     )
-    rv = reviews.join(per_order, reviews.order_id == per_order.order_id)
+    owner_of = orders.select("order_id", entity_id=orders[key])
+    rv = reviews.join(owner_of, reviews.order_id == owner_of.order_id).cross_join(bound)
+    rv = rv.mutate(period=rv.created_at.truncate("M").cast("date"))
+    # the months of the data: a review written after the last order's month has no orders to
+    # be set against yet (the metrics tables end there too)
+    rv = rv.filter(rv.period <= rv._now.truncate("M").cast("date"))
     types = list(complaint_types)
     review_counts = rv.group_by(["entity_id", "period"]).aggregate(
         reviews=rv.count(),
         review_score_sum=rv.score.cast("int64").sum(),
         complaints=rv.complaint.isin(types).cast("int64").sum(),
     )
-    joined = order_counts.left_join(
-        review_counts,
-        [
-            order_counts.entity_id == review_counts.entity_id,
-            order_counts.period == review_counts.period,
-        ],
+    # every entity × month with orders or reviews: the two sides stacked and summed
+    zero = ibis.literal(0, "int64")
+    parts = [
+        order_counts.select(
+            "entity_id",
+            "period",
+            **{
+                c: order_counts[c].cast("int64") if c in order_counts.columns else zero
+                for c in COUNT_COLUMNS
+            },
+        ),
+        review_counts.select(
+            "entity_id",
+            "period",
+            **{
+                c: review_counts[c].cast("int64") if c in review_counts.columns else zero
+                for c in COUNT_COLUMNS
+            },
+        ),
+    ]
+    stacked = parts[0].union(parts[1])
+    joined = stacked.group_by(["entity_id", "period"]).aggregate(
+        **{c: stacked[c].sum() for c in COUNT_COLUMNS}
     )
-    own = owners.select(owner_id=owners[key], category=owners.category)
-    joined = joined.left_join(own, joined.entity_id == own.owner_id)
+    own = owners.select(entity_id=owners[key], category=owners.category)
+    joined = joined.left_join(own, "entity_id")
     return joined.select(
         "entity_id",
         category=joined.category.fill_null("unknown"),
         period=joined.period,
-        orders=joined.orders,
-        refunded=joined.refunded.fill_null(0),
-        complaints=joined.complaints.fill_null(0),
-        promised=joined.promised.fill_null(0),
-        late=joined.late.fill_null(0),
-        reviews=joined.reviews.fill_null(0),
-        review_score_sum=joined.review_score_sum.fill_null(0),
-        brushing=joined.brushing.fill_null(0),
+        orders=joined.orders.cast("int64"),
+        refunded=joined.refunded.cast("int64"),
+        complaints=joined.complaints.cast("int64"),
+        promised=joined.promised.cast("int64"),
+        late=joined.late.cast("int64"),
+        reviews=joined.reviews.cast("int64"),
+        review_score_sum=joined.review_score_sum.cast("int64"),
+        brushing=joined.brushing.cast("int64"),
     )
 
 
@@ -241,7 +320,9 @@ def _trailing(counts: pd.DataFrame, months: int) -> pd.DataFrame:
 
 
 def components(totals: pd.DataFrame) -> pd.DataFrame:
-    """The five component values from summed counts (review_shortfall NaN without reviews)."""
+    """The five component values from summed counts; NaN where a component has no data
+    (late_shipment_rate without an order whose shipping can be judged, review_shortfall
+    without reviews)."""
     orders = totals["orders"].astype(float)
     safe = orders.where(orders > 0)
     promised = totals["promised"].astype(float)
@@ -250,7 +331,7 @@ def components(totals: pd.DataFrame) -> pd.DataFrame:
         {
             "refund_rate": totals["refunded"] / safe,
             "complaints_per_1k": 1000.0 * totals["complaints"] / safe,
-            "late_shipment_rate": (totals["late"] / promised.where(promised > 0)).fillna(0.0),
+            "late_shipment_rate": totals["late"] / promised.where(promised > 0),
             "review_shortfall": 5.0 - totals["review_score_sum"] / reviews.where(reviews > 0),
             "brushing_share": totals["brushing"] / safe,
         },
@@ -261,8 +342,12 @@ def components(totals: pd.DataFrame) -> pd.DataFrame:
 @register("trust_score")
 def trust_scores(counts: pd.DataFrame, config: ScoreConfig, *, entity: Entity) -> pd.DataFrame:
     """Trust score per entity and period from :func:`trust_counts` rows (formula in the module
-    docstring). One row per entity × period with the score, its status, each component's value,
-    category reference, sub-score and contribution (``<component>_points``)."""
+    docstring). One row per entity × period with the score, its status, ``no_data`` (the
+    components without data, comma-separated codes, empty when every one has data), each
+    component's value (null without data), category reference, sub-score and contribution
+    (``<component>_points``). A component without data is scored as if it sat at its category
+    reference: neutral points, not full ones (a shop that records no shipping times must not
+    look like one that ships everything on time)."""
     if counts.empty:
         return pd.DataFrame(columns=score_columns())
     totals = _trailing(counts, config.window_months)
@@ -271,6 +356,7 @@ def trust_scores(counts: pd.DataFrame, config: ScoreConfig, *, entity: Entity) -
     enough = totals["orders"] >= config.min_orders
     out = totals[["entity_id", "category", "period", "orders"]].copy()
     out.insert(0, "entity", entity)
+    missing: dict[str, np.ndarray] = {}
     for k in COMPONENTS:
         x = values[k]
         scored = pd.DataFrame({"category": totals["category"], "period": totals["period"], "x": x})
@@ -283,21 +369,23 @@ def trust_scores(counts: pd.DataFrame, config: ScoreConfig, *, entity: Entity) -
         fallback = totals["period"].map(by_all).to_numpy(dtype=float)
         ref = np.where(size >= config.min_category_size, med, fallback)
         ref = np.fmax(np.nan_to_num(ref, nan=0.0), config.reference_floor[k])
-        if k == "review_shortfall":
-            x = x.fillna(pd.Series(ref, index=x.index))  # no reviews: as good as the category
-        sub = 100.0 * np.exp2(-x.to_numpy(dtype=float) / (config.half_points_multiple * ref))
+        missing[k] = x.isna().to_numpy()
+        # no data: scored at the category reference (neutral), the value stays null
+        at = np.where(missing[k], ref, x.to_numpy(dtype=float))
+        sub = 100.0 * np.exp2(-at / (config.half_points_multiple * ref))
         out[k] = x.to_numpy(dtype=float)
         out[f"{k}_ref"] = ref
         out[f"{k}_points"] = np.where(enough, config.weights[k] * sub, np.nan)
     out["score"] = out[[f"{k}_points" for k in COMPONENTS]].sum(axis=1, min_count=len(COMPONENTS))
     out["status"] = np.where(enough, STATUS_OK, STATUS_INSUFFICIENT)
+    out["no_data"] = [",".join(k for k in COMPONENTS if missing[k][i]) for i in range(len(out))]
     out = out.sort_values(["entity", "entity_id", "period"]).reset_index(drop=True)
     return out[score_columns()]
 
 
 def score_columns() -> list[str]:
     """Columns of ``mdl_trust_scores``."""
-    cols = ["entity", "entity_id", "category", "period", "orders", "status", "score"]
+    cols = ["entity", "entity_id", "category", "period", "orders", "status", "score", "no_data"]
     for k in COMPONENTS:
         cols += [k, f"{k}_ref", f"{k}_points"]
     return cols
@@ -305,7 +393,8 @@ def score_columns() -> list[str]:
 
 def explain(row: pd.Series, config: ScoreConfig) -> list[tuple[str, str, float, float, float]]:
     """Why a score is what it is: (component, zh, value, category reference, points lost),
-    the largest loss first. Points lost = w_k · (100 − sub_k)."""
+    the largest loss first. Points lost = w_k · (100 − sub_k); the value is NaN for a component
+    without data (scored at its reference)."""
     out = []
     for k in COMPONENTS:
         lost = config.weights[k] * 100.0 - float(row[f"{k}_points"])
@@ -377,8 +466,12 @@ def trust_alerts(scores: pd.DataFrame, accounts: pd.DataFrame, config: TrustConf
     for r in ok.itertuples(index=False):
         d = r._asdict()
         worst = max(COMPONENTS, key=lambda k: config.score.weights[k] * 100 - d[f"{k}_points"])
-        why_en = f"{worst} {d[worst]:.4g} vs category {d[f'{worst}_ref']:.4g}"
-        why_zh = f"{COMPONENT_ZH[worst]} {d[worst]:.4g}，类目基准 {d[f'{worst}_ref']:.4g}"
+        if pd.isna(d[worst]):
+            why_en = f"{worst}: no data, scored at category {d[f'{worst}_ref']:.4g}"
+            why_zh = f"{COMPONENT_ZH[worst]}：无数据，按类目基准 {d[f'{worst}_ref']:.4g} 计"
+        else:
+            why_en = f"{worst} {d[worst]:.4g} vs category {d[f'{worst}_ref']:.4g}"
+            why_zh = f"{COMPONENT_ZH[worst]} {d[worst]:.4g}，类目基准 {d[f'{worst}_ref']:.4g}"
         if r.entity == "brand":
             if r.score < g.brand_alert_below:
                 rows.append(
