@@ -2,13 +2,14 @@
 
 Normal trade: each brand sells through its main account and a few influencers in live sessions
 (bursts of many distinct buyers), with a core of loyal repeat buyers and buyers who put two
-items in separate orders. Planted rings, two kinds:
+items in separate orders. Planted rings, two kinds, whose fake buyers buy the cheapest items:
 
-* ``burst``: a few fake buyers each place several orders at one shop within an hour (what the
-  concentration rule is for);
-* ``spread``: a larger ring meets a daily quota at one or two shops on many days, each fake buyer
-  placing 2–3 orders hours apart (never three in one hour, so invisible to the one-hour rule;
-  a dense block of buyers × shop-days).
+* ``burst``: 3–5 fake buyers together place several orders each at one shop within 40 minutes,
+  in 3–5 episodes (what the concentration rule is for);
+* ``spread``: a larger ring meets a daily quota at one or two shops on many days: the organiser
+  sets 2–3 task hours per shop and day and each fake buyer places one order at most of them
+  (never three in one hour, so invisible to the one-hour rule; its buyers share hours with each
+  other far more often than the shop's traffic explains).
 """
 
 from __future__ import annotations
@@ -80,14 +81,15 @@ def planted_market(
     fake = 0
     for r in range(burst_rings):
         brand = brand_ids[ring_brands[r]]
-        k = int(rng.integers(2, 5))
-        for _ in range(k):
+        members = [f"F{fake + i}" for i in range(int(rng.integers(3, 6)))]
+        fake += len(members)
+        for _ in range(int(rng.integers(3, 6))):
             day = int(rng.integers(0, DAYS - 1))
             start = t0 + day * 86400 + int(rng.integers(0, 23)) * HOUR
-            m = int(rng.integers(4, 8))
-            for tt in (start + np.sort(rng.integers(0, 40 * 60, size=m))).tolist():
-                ring_rows.append((brand, f"F{fake}", tt, f"A{brand}", r))
-            fake += 1
+            for member in members:
+                m = int(rng.integers(3, 6))
+                for tt in (start + np.sort(rng.integers(0, 40 * 60, size=m))).tolist():
+                    ring_rows.append((brand, member, tt, f"A{brand}", r))
     for r in range(burst_rings, burst_rings + spread_rings):
         shops = [brand_ids[ring_brands[r]]]
         if rng.random() < 0.5:
@@ -95,15 +97,21 @@ def planted_market(
         k = int(rng.integers(5, 12))
         first = int(rng.integers(0, DAYS - 30))
         length = int(rng.integers(15, 30))
+        # the ring's organiser sets 2–3 task hours per shop and day; each member shows up at
+        # most of them, one order each
+        tasks = {
+            (shop, day): rng.choice(
+                np.arange(8, 23, 2), size=int(rng.integers(2, 4)), replace=False
+            )
+            for shop in shops
+            for day in range(first, first + length, 3)
+        }
         for _ in range(k):
-            for shop in shops:
-                for day in range(first, first + length, 3):
+            for (shop, day), hours in tasks.items():
+                for h in hours.tolist():
                     if rng.random() < 0.8:
-                        per = int(rng.integers(2, 4))
-                        hours = rng.choice(np.arange(8, 23, 2), size=per, replace=False)
-                        for h in hours.tolist():
-                            tt = t0 + day * 86400 + h * HOUR + int(rng.integers(0, 1800))
-                            ring_rows.append((shop, f"F{fake}", tt, f"A{shop}", r))
+                        tt = t0 + day * 86400 + h * HOUR + int(rng.integers(0, 1800))
+                        ring_rows.append((shop, f"F{fake}", tt, f"A{shop}", r))
             fake += 1
     ring = pd.DataFrame(ring_rows, columns=["brand_id", "buyer_id", "t", "account_id", "ring_id"])
     orders = pd.concat([normal, ring], ignore_index=True)
@@ -116,7 +124,11 @@ def planted_market(
     q = orders["brand_id"].map(quality).to_numpy()
     refunded = rng.random(n) < 0.02 + 0.15 * q
     orders["status"] = np.where(refunded, "refunded", "completed")
-    orders["amount"] = np.round(rng.uniform(20, 300, n), 2)
+    orders["amount"] = np.where(
+        orders["ring_id"] >= 0,
+        np.round(rng.uniform(5, 20, n), 2),
+        np.round(rng.uniform(20, 300, n), 2),
+    )
     orders["refund_amount"] = np.where(refunded, orders["amount"], 0.0)
     orders["promised_ship_by"] = orders["paid_at"] + pd.Timedelta(hours=48)
     late = rng.random(n) < 0.03 + 0.2 * q

@@ -100,9 +100,8 @@ def test_top_share_rule_takes_the_top_of_each_category() -> None:
 def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """240 brands × 9 months (seed 0, every category): about 1,500 launched SKUs and 160 planted
     hits. On the shared 120-brand market (82 hits) the model's and the rule's precision differ
-    by one or two SKUs, less than the sampling noise of either; here the model leads on both
-    measures (precision 0.219 vs 0.179, recall 0.184 vs 0.166; seed 1: 0.179 vs 0.143, 0.171
-    vs 0.136)."""
+    by one or two SKUs, less than the sampling noise of either; the comparison with the rule is
+    judged on four such markets pooled (:func:`pooled_launches`)."""
     folder = tmp_path_factory.mktemp("hit_market")
     small_market(folder, seed=0, brands=240, months=9, categories=None)
     return folder
@@ -110,6 +109,10 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def launches(market: Path) -> tuple[pd.DataFrame, pd.Series]:
+    return _launches(market)
+
+
+def _launches(market: Path) -> tuple[pd.DataFrame, pd.Series]:
     con = ibis.duckdb.connect()
     tables = {
         t.name: con.read_parquet(market / f"{t.name}.parquet", table_name=t.name)
@@ -144,10 +147,31 @@ def test_launch_window_counts_match_a_reference(
     assert (out["orders"] >= out["live_orders"]).all()
 
 
+@pytest.fixture(scope="module")
+def pooled_launches(
+    launches: tuple[pd.DataFrame, pd.Series], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The launches of four 240-brand markets (seeds 0–3, every category), about 570 planted
+    hits. One market's 150 hits decide a comparison by a few SKUs: on seed 0 the model leads on
+    precision (0.200 vs 0.187) and trails on recall (0.152 vs 0.171), on seeds 1–3 it leads on
+    both. Pooled, each SKU keyed by its market."""
+    outs, truths = [], []
+    for seed in range(4):
+        if seed == 0:
+            out, truth = launches
+        else:
+            folder = tmp_path_factory.mktemp(f"hit_market_{seed}")
+            small_market(folder, seed=seed, brands=240, months=9, categories=None)
+            out, truth = _launches(folder)
+        outs.append(out.assign(sku_id=f"{seed}:" + out["sku_id"].astype(str)))
+        truths.append(truth.set_axis(f"{seed}:" + truth.index.astype(str)))
+    return pd.concat(outs, ignore_index=True), pd.concat(truths)
+
+
 def test_push_calls_beat_the_top_sales_rule_on_planted_hits(
-    launches: tuple[pd.DataFrame, pd.Series],
+    pooled_launches: tuple[pd.DataFrame, pd.Series],
 ) -> None:
-    out, truth = launches
+    out, truth = pooled_launches
     scored = score_hits(out)
     ev = evaluate_hits(scored, truth)
     assert ev.hits >= 30

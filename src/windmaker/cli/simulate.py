@@ -21,7 +21,12 @@ def simulate(
     brands: Annotated[int, typer.Option(min=1, help="Number of brands")] = 1000,
     months: Annotated[int, typer.Option(min=1, help="Months in the window")] = 12,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files)")] = 0,
-    end: Annotated[str, typer.Option(help="Last month of the window, YYYY-MM")] = "2026-10",
+    end: Annotated[
+        str,
+        typer.Option(
+            help="Last month of the window, YYYY-MM; or YYYY-MM-DD: the export ends on that day"
+        ),
+    ] = "2026-10",
     fmt: Annotated[
         str, typer.Option("--format", help="parquet (default), csv or xlsx (small markets)")
     ] = "parquet",
@@ -31,6 +36,26 @@ def simulate(
     compression: Annotated[
         str, typer.Option(help="Parquet codec: snappy (default), zstd or none (fastest)")
     ] = "snappy",
+    rings: Annotated[
+        str,
+        typer.Option(help="Brushing ring kinds, comma-separated: burst, multi_shop, daily; none"),
+    ] = "burst",
+    loyalty: Annotated[
+        bool, typer.Option(help="Loyal fans buy several times a month (no more brushing)")
+    ] = False,
+    small: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--category-brands", help="CATEGORY=N: a category with exactly N brands (repeatable)"
+        ),
+    ] = None,
+    leaders: Annotated[
+        bool,
+        typer.Option(
+            "--small-category-leaders",
+            help="Small categories have KA and SKA brands too (by market-wide potential)",
+        ),
+    ] = False,
     config_dir: Annotated[
         Path | None, typer.Option(help="Folder with a simulator.yaml overriding the defaults")
     ] = None,
@@ -41,6 +66,13 @@ def simulate(
         err_console.print(f"[red]error:[/red] --format must be one of {', '.join(FORMATS)}")
         raise typer.Exit(2)
     try:
+        sizes = []
+        for item in small or []:
+            name, _, n = item.partition("=")
+            if not n.isdigit():
+                raise ValueError(f"--category-brands takes CATEGORY=N, not {item!r}")
+            sizes.append((name, int(n)))
+        kinds = () if rings in ("", "none") else tuple(k.strip() for k in rings.split(","))
         config = MarketConfig(
             brands=brands,
             months=months,
@@ -48,6 +80,10 @@ def simulate(
             end=end,
             block_brands=block_brands,
             compression=compression,
+            ring_kinds=kinds,
+            loyalty=loyalty,
+            category_brands=tuple(sizes),
+            small_category_leaders=leaders,
             config_dir=config_dir,
         )
     except ValueError as exc:

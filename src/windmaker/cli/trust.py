@@ -22,7 +22,10 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+#: High-confidence brushing orders, the ones the metrics refresh leaves out of GMV.
 BRUSHING_ORDERS = "mdl_brushing_orders"
+#: Every flagged order with its signals and confidence (high and review), for review.
+BRUSHING_REVIEW = "mdl_brushing_review"
 BRUSHING_WINDOWS = "mdl_brushing_windows"
 TRUST_SCORES = "mdl_trust_scores"
 TRUST_ALERTS = "mdl_trust_alerts"
@@ -40,6 +43,9 @@ _FLAGGED_SCHEMA = pa.schema(
         ("window_orders", pa.int64()),
         ("window_buyers", pa.int64()),
         ("block_id", pa.int64()),
+        ("signals", pa.string()),
+        ("n_signals", pa.int64()),
+        ("confidence", pa.string()),
     ]
 )
 _WINDOW_SCHEMA = pa.schema(
@@ -99,12 +105,42 @@ def _progress() -> Progress:
 
 
 def run_brushing(wh: Warehouse, config: trust.TrustConfig) -> brushing.BrushingReport:
-    """Detect brushing over the warehouse's orders and store the flagged orders and periods."""
-    orders = wh.to_arrow(brushing.brushing_input(wh.table("orders"))).to_pandas()
+    """Detect brushing over the warehouse's orders and store the flags: high-confidence ones in
+    ``mdl_brushing_orders`` (left out of GMV), all of them with their signals in
+    ``mdl_brushing_review``, and the rule's periods."""
+    reviews = wh.table("reviews") if wh.has_table("reviews") else None
+    orders = wh.to_arrow(brushing.brushing_input(wh.table("orders"), reviews)).to_pandas()
     report = brushing.detect_brushing(orders, config.brushing)
     wh.write(BRUSHING_ORDERS, _arrow(report.flagged, _FLAGGED_SCHEMA))
+    wh.write(BRUSHING_REVIEW, _arrow(report.review, _FLAGGED_SCHEMA))
     wh.write(BRUSHING_WINDOWS, _arrow(report.windows, _WINDOW_SCHEMA))
     return report
+
+
+def market_figures(folder: Path, config: trust.TrustConfig | None = None) -> dict[str, object]:
+    """Detect brushing in a simulated market folder and return the figures it is held to
+    (:func:`windmaker.models.brushing.bar_figures`: flagged share, largest brand share,
+    precision and recall per planted ring kind), plus the review count and the seconds taken.
+    """
+    import time
+
+    config = config or trust.load_config()
+    orders = pd.read_parquet(folder / "orders.parquet")
+    reviewed = pd.read_parquet(folder / "reviews.parquet", columns=["order_id"])["order_id"]
+    orders["reviewed"] = orders["order_id"].isin(set(reviewed))
+    for col in ("amount", "refund_amount"):
+        orders[col] = orders[col].astype("float64")
+    ring_file = folder / "truth" / "brushing_rings.parquet"
+    rings = pd.read_parquet(ring_file) if ring_file.exists() else None
+    clock = time.perf_counter()
+    report = brushing.detect_brushing(orders, config.brushing)
+    seconds = time.perf_counter() - clock
+    out: dict[str, object] = dict(
+        brushing.bar_figures(report.flagged, orders.groupby("brand_id").size(), rings)
+    )
+    out["review_orders"] = int((report.review["confidence"] != brushing.CONFIDENCE_HIGH).sum())
+    out["seconds"] = round(seconds, 2)
+    return out
 
 
 def run_scores(wh: Warehouse, config: trust.TrustConfig) -> pd.DataFrame:
@@ -136,23 +172,27 @@ def run_scores(wh: Warehouse, config: trust.TrustConfig) -> pd.DataFrame:
 
 
 def _print_brushing(report: brushing.BrushingReport) -> None:
-    f = report.flagged
+    f = report.review
     table = Table(title="刷单识别 order brushing")
-    for col in ("method", "orders", "shops", "buyers"):
-        table.add_column(col, justify="left" if col == "method" else "right")
-    for method, g in f.groupby("method"):
+    for col in ("confidence", "signals", "orders", "shops", "buyers"):
+        table.add_column(col, justify="left" if col in ("confidence", "signals") else "right")
+    for (conf, signals), g in f.groupby(["confidence", "signals"]):
         table.add_row(
-            str(method),
+            str(conf),
+            str(signals),
             f"{len(g):,}",
             f"{g['brand_id'].nunique():,}",
             f"{g['buyer_id'].nunique():,}",
         )
     table.add_row(
-        "all", f"{len(f):,}", f"{f['brand_id'].nunique():,}", f"{f['buyer_id'].nunique():,}"
+        "all", "", f"{len(f):,}", f"{f['brand_id'].nunique():,}", f"{f['buyer_id'].nunique():,}"
     )
     console.print(table)
+    high = int((f["confidence"] == brushing.CONFIDENCE_HIGH).sum())
     console.print(
-        f"{len(report.windows):,} brushing periods (刷单时段), {len(report.blocks)} dense blocks (稠密团伙)"
+        f"{high:,} high-confidence orders left out of GMV (高置信，剔除), "
+        f"{len(f) - high:,} for review (待复核); "
+        f"{len(report.windows):,} brushing periods (刷单时段), {len(report.blocks)} rings (团伙)"
     )
 
 
@@ -164,7 +204,8 @@ def brushing_command(
         typer.Option(help="brushing_rings.parquet of a simulated market: print precision/recall"),
     ] = None,
 ) -> None:
-    """Detect order brushing and store mdl_brushing_orders for review (识别刷单并列出待复核订单)."""
+    """Detect order brushing: high-confidence orders in mdl_brushing_orders, every flag with its
+    evidence in mdl_brushing_review (识别刷单：高置信订单剔除，其余列出待复核)."""
     settings = settings_or_exit(workspace)
     config = _config(settings)
     with open_warehouse(settings) as wh, _progress() as bar:

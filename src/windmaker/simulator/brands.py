@@ -47,12 +47,31 @@ def brand_ids(index: np.ndarray) -> np.ndarray:
 
 
 def make_brands(
-    rng: np.random.Generator, n: int, window: Window, params: SimulatorParams, categories: list[str]
+    rng: np.random.Generator,
+    n: int,
+    window: Window,
+    params: SimulatorParams,
+    categories: list[str],
+    fixed: dict[str, int] | None = None,
 ) -> Brands:
     """Draw ``n`` brands: categories by weight, 15 % joining inside the window, trust with a
-    low-trust minority, and the brand AOV = category AOV × lognormal(0, 0.2)."""
+    low-trust minority, and the brand AOV = category AOV × lognormal(0, 0.2).
+
+    ``fixed`` gives some categories an exact number of brands (small categories); the rest are
+    drawn among the other categories by weight, and the fixed ones are shuffled in among them.
+    """
     weights = np.array([params.categories[c].weight for c in categories])
-    category = rng.choice(len(categories), size=n, p=weights / weights.sum())
+    if fixed:
+        unknown = set(fixed) - set(categories)
+        if unknown:
+            raise ValueError(f"category_brands: unknown categories {sorted(unknown)}")
+        free = np.array([c not in fixed for c in categories])
+        w = np.where(free, weights, 0.0)
+        drawn = rng.choice(len(categories), size=n - sum(fixed.values()), p=w / w.sum())
+        pinned = np.concatenate([np.full(k, categories.index(c)) for c, k in fixed.items()])
+        category = rng.permutation(np.concatenate([drawn, pinned]).astype(np.int64))
+    else:
+        category = rng.choice(len(categories), size=n, p=weights / weights.sum())
     bp = params.brands
     is_new = rng.random(n) < bp.new_share
     join_month = np.where(is_new, rng.integers(0, window.months, n), -1)

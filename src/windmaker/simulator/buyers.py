@@ -34,13 +34,17 @@ def repeat_truth(
 ) -> RepeatTruth:
     """Brand parameters from its mean private-domain skill s:
 
-    mean λ = rate_base + rate_weight·s, α = r / mean λ;
+    mean λ = rate_base + rate_weight·s (+ loyal_rate·clip((s − loyal_from)/(1 − loyal_from), 0, 1)
+    in the loyalty-heavy market), α = r / mean λ;
     mean p = dropout_base − dropout_weight·s, b = a(1 − mean p)/mean p;
     γ = AOV·(q − 1)/p_gg so that the mean order value is the brand's AOV.
     """
     rp = params.repeat
     n = len(private_skill)
     lam = rp.rate_base + rp.rate_weight * private_skill
+    if rp.loyal_rate > 0:
+        ramp = np.clip((private_skill - rp.loyal_from) / (1.0 - rp.loyal_from), 0.0, 1.0)
+        lam = lam + rp.loyal_rate * ramp
     drop = np.clip(rp.dropout_base - rp.dropout_weight * private_skill, 0.02, 0.95)
     return RepeatTruth(
         r=np.full(n, rp.r),

@@ -14,6 +14,8 @@ from windmaker.contract import CAPABILITIES, STAGES
 from windmaker.simulator.writer import COMPRESSIONS
 
 CONFIG_FILE = "simulator.yaml"
+#: Kinds of planted order-brushing rings (``MarketConfig.ring_kinds``).
+RING_KINDS = ("burst", "multi_shop", "daily")
 SECONDS_PER_DAY = 86_400
 
 
@@ -31,12 +33,20 @@ class CategoryParams(_Strict):
     commission: float = Field(ge=0, lt=1)
 
 
+class SmallCategory(_Strict):
+    """Categories with fewer brands than these hold their KA / SKA by market-wide potential."""
+
+    ka: int = Field(ge=1)
+    ska: int = Field(ge=1)
+
+
 class BrandParams(_Strict):
     new_share: float = Field(ge=0, le=1)
     factory_upgraded_share: float = Field(ge=0, le=1)
     ska_share: float = Field(ge=0, le=1)
     ka_share: float = Field(ge=0, le=1)
     zero_breaking_share: float = Field(ge=0, le=1)
+    small_category: SmallCategory
 
 
 class GmvLevel(_Strict):
@@ -128,6 +138,10 @@ class RepeatParams(_Strict):
     follow_repeat: float
     influencer_follow: float
     carryover: float = Field(ge=0, lt=1)
+    # Loyal fans (set by the loyalty preset, ``loyalty``): extra mean purchase rate per day
+    # loyal_rate · clip((s_private − loyal_from) / (1 − loyal_from), 0, 1); 0 leaves it out.
+    loyal_rate: float = Field(default=0.0, ge=0)
+    loyal_from: float = Field(default=0.5, ge=0, lt=1)
 
 
 class AdParams(_Strict):
@@ -203,6 +217,19 @@ class TrustParams(_Strict):
     episodes: tuple[int, int]
     orders_per_buyer: tuple[int, int]
     episode_minutes: int
+    # Other ring kinds (MarketConfig.ring_kinds): shops of a multi-shop ring and its orders per
+    # buyer per shop and episode; days a once-a-day ring runs and the share of them it orders.
+    multi_shop_shops: tuple[int, int] = (2, 3)
+    multi_shop_orders: tuple[int, int] = (1, 2)
+    daily_days: tuple[int, int] = (21, 42)
+    daily_share: float = Field(default=0.85, gt=0, le=1)
+
+
+class LoyaltyParams(_Strict):
+    """The loyalty-heavy market (``MarketConfig.loyalty``): the ``repeat`` values it sets."""
+
+    loyal_rate: float = Field(ge=0)
+    loyal_from: float = Field(ge=0, lt=1)
 
 
 class ProviderKind(_Strict):
@@ -237,6 +264,7 @@ class SimulatorParams(_Strict):
     catalog: CatalogParams
     trust: TrustParams
     providers: ProviderParams
+    loyalty: LoyaltyParams = LoyaltyParams(loyal_rate=0.35, loyal_from=0.5)
 
     @model_validator(mode="after")
     def _kinds(self) -> SimulatorParams:
@@ -264,13 +292,30 @@ class MarketConfig:
         Same seed → byte-identical files.
     end
         Last month of the window, ``YYYY-MM``; the window is the ``months`` months ending with it.
+        ``YYYY-MM-DD``: the export ends on that day, as real back-office exports do: the market
+        is simulated to the month's end and nothing after the day is written (orders shipped or
+        refunded later show as not yet shipped or refunded). The truth keeps the month.
     categories
         Subset of the configured categories (default: all of them).
+    category_brands
+        Fixed numbers of brands for some categories, ``(("sports", 4), …)`` (small categories);
+        the other brands are drawn among the other categories by weight.
+    small_category_leaders
+        Categories below ``brands.small_category`` hold KA and SKA brands by market-wide
+        potential (a small category has its leaders too). Off: every category holds
+        ``floor(share × n)`` of them, so a category of 50 brands has no SKA.
     block_brands
         Brands generated and written together; bounds the memory of the order stream.
     compression
         Parquet codec of the streamed tables: ``snappy`` (default), ``zstd`` (smaller) or
         ``none`` (fastest to write, about twice the size).
+    ring_kinds
+        Kinds of the planted order-brushing rings, given in turn to the rings (``burst``: one shop,
+        several orders per buyer within an hour; ``multi_shop``: the same buyers together at 2–3
+        shops; ``daily``: the same buyers once a day each, together, for weeks). Empty: no rings.
+    loyalty
+        The loyalty-heavy market: fans of the brands strong in private domain (KA and SKA above
+        all) buy several times a month, some twice a day (``loyalty`` in ``simulator.yaml``).
     """
 
     brands: int = 1000
@@ -280,6 +325,10 @@ class MarketConfig:
     categories: tuple[str, ...] | None = None
     block_brands: int = 64
     compression: str = "snappy"
+    ring_kinds: tuple[str, ...] = ("burst",)
+    loyalty: bool = False
+    category_brands: tuple[tuple[str, int], ...] = ()
+    small_category_leaders: bool = False
     config_dir: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -291,7 +340,26 @@ class MarketConfig:
             raise ValueError("block_brands must be at least 1")
         if self.compression not in COMPRESSIONS:
             raise ValueError(f"compression must be one of {COMPRESSIONS}, not {self.compression!r}")
-        np.datetime64(self.end, "M")  # raises on a malformed month
+        if len(self.end) == 10:
+            np.datetime64(self.end, "D")  # raises on a malformed day
+        else:
+            np.datetime64(self.end, "M")  # raises on a malformed month
+        fixed = sum(n for _, n in self.category_brands)
+        if any(n < 1 for _, n in self.category_brands) or fixed > self.brands:
+            raise ValueError("category_brands: each at least 1, together at most `brands`")
+        unknown = set(self.ring_kinds) - set(RING_KINDS)
+        if unknown:
+            raise ValueError(f"unknown ring kinds {sorted(unknown)}; known: {list(RING_KINDS)}")
+
+    @property
+    def end_month(self) -> str:
+        """The window's last month, ``YYYY-MM``."""
+        return self.end[:7]
+
+    @property
+    def cut_day(self) -> np.datetime64 | None:
+        """The export's last day when ``end`` names a day, else None (whole months)."""
+        return np.datetime64(self.end, "D") if len(self.end) == 10 else None
 
 
 @dataclass(frozen=True)

@@ -45,20 +45,35 @@ class LadderPlan:
         return self.stage >= 0
 
 
+def quota(potential: np.ndarray, share: float, market: np.ndarray, min_brands: int) -> int:
+    """How many brands of a category may hold a stage that takes its top ``share``.
+
+    ``floor(share × n)`` in a category of at least ``min_brands`` brands; below, the category's
+    brands whose potential is in the top ``share`` of the whole ``market`` (a small category
+    has its leaders too, and floor(1 % × 50) would give it none).
+    """
+    if len(potential) >= min_brands or len(market) == 0:
+        return int(np.floor(share * len(potential)))
+    return int((potential >= np.quantile(market, 1.0 - share)).sum())
+
+
 def initial_stage(brands: Brands, params: SimulatorParams) -> np.ndarray:
     """Stage at the window start of the brands already on the platform (−1 for new ones), by
-    rank of potential within the category."""
+    rank of potential within the category (:func:`quota`)."""
     bp = params.brands
     out = np.full(brands.n, -1, dtype=np.int64)
     existing = brands.join_month < 0
+    market = brands.potential[existing]
+    small = bp.small_category
     for c in range(len(brands.categories)):
         idx = np.flatnonzero(existing & (brands.category == c))
         if len(idx) == 0:
             continue
         order = idx[np.argsort(-brands.potential[idx], kind="stable")]
         n = len(order)
-        n_ska = int(np.floor(bp.ska_share * n))
-        n_ka = max(int(np.floor(bp.ka_share * n)) - n_ska, 0)
+        pot = brands.potential[idx]
+        n_ska = quota(pot, bp.ska_share, market, small.ska)
+        n_ka = max(quota(pot, bp.ka_share, market, small.ka) - n_ska, 0)
         n_zero = int(np.floor(bp.zero_breaking_share * n))
         out[order] = CLIMBING
         out[order[:n_ska]] = SKA
@@ -115,12 +130,15 @@ def _stage_paths(
             * boost
         )
         advancing = (prev >= ZB) & (prev < SKA) & ~falling & (u[:, m] > 1.0 - adv_p) & (age >= 3)
+        active = brands.join_month <= m
+        small = params.brands.small_category
         for c in range(len(brands.categories)):
             in_cat = brands.category == c
-            n_active = int(((brands.join_month <= m) & in_cat).sum())
+            pot = brands.potential[active & in_cat]
+            market = brands.potential[active]
             caps = {
-                KA: int(np.floor(tp.max_ka_share * n_active)),
-                SKA: int(np.floor(tp.max_ska_share * n_active)),
+                KA: quota(pot, tp.max_ka_share, market, small.ka),
+                SKA: quota(pot, tp.max_ska_share, market, small.ska),
             }
             zb_adv = np.flatnonzero(advancing & in_cat & (prev == ZB))
             cur[zb_adv] = CLIMBING
@@ -181,7 +199,9 @@ def _gated(
     brands: Brands, params: SimulatorParams, stage: np.ndarray, gmv: np.ndarray
 ) -> np.ndarray:
     """Climbing brand-months whose expected trailing-90-day GMV ranks in the top
-    ``gated_top_share`` of the category, extended over the whole climbing spell."""
+    ``gated_top_share`` of the category, extended over the whole climbing spell. A category
+    below ``brands.small_category.ka`` has no such rank (its KA size is a GMV level that no
+    climbing brand reaches), so none of its brands is gated."""
     _n, months = stage.shape
     t90 = gmv.copy()
     t90[:, 1:] += gmv[:, :-1]
@@ -191,7 +211,7 @@ def _gated(
         rows = brands.category == c
         for m in range(months):
             idx = np.flatnonzero(rows & (stage[:, m] >= 0))
-            if len(idx) == 0:
+            if len(idx) < params.brands.small_category.ka:
                 continue
             k = max(int(np.ceil(params.skills.gated_top_share * len(idx))), 1)
             best = idx[np.argsort(-t90[idx, m], kind="stable")[:k]]
@@ -243,7 +263,7 @@ def _skills(
     )
     rows = np.arange(k)
     skill[rows, bott] = req[rows, bott] - gap
-    # KA brands stay below the SKA special-supply share unless that is what holds them back
+    # KA brands meet the SKA special-supply share unless that is what holds them back
     ss = CAPABILITIES.index("special_supply")
     ka_ss = (s_stage == KA) & (bott != ss)
     skill[ka_ss, ss] = sp.ka_special_supply + rng.uniform(-0.04, 0.04, int(ka_ss.sum()))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from windmaker import contract
 from windmaker.contract import CAPABILITIES, STAGES
@@ -24,6 +25,7 @@ from windmaker.simulator.accounts import Accounts, make_accounts
 from windmaker.simulator.brands import Brands, make_brands
 from windmaker.simulator.catalog import REGIONS, Catalog, make_catalog
 from windmaker.simulator.config import (
+    RING_KINDS,
     SECONDS_PER_DAY,
     MarketConfig,
     SimulatorParams,
@@ -37,7 +39,7 @@ from windmaker.simulator.ladder import CLIMBING, ZB, LadderPlan, initial_stage, 
 from windmaker.simulator.live import Sessions, brand_sessions, concat_sessions
 from windmaker.simulator.orders import BlockContext, BlockOrders, generate_orders
 from windmaker.simulator.traffic import AdBlock, ad_block
-from windmaker.simulator.trust import brushing_orders
+from windmaker.simulator.trust import RingPlan, brushing_orders, plant_rings
 
 Progress = Callable[[int, int, int], None]
 """Called after each block with (brands done, brands total, orders written so far)."""
@@ -72,6 +74,7 @@ class Market:
     accounts: Accounts
     demand: Demand
     ring_brands: np.ndarray
+    rings: RingPlan
 
 
 def _ids(prefix: str, index: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
@@ -81,18 +84,30 @@ def _ids(prefix: str, index: np.ndarray, null: np.ndarray | None = None) -> pa.A
 def build_market(config: MarketConfig) -> Market:
     """Draw the market's brands, ladder, providers, catalog, accounts and demand."""
     params = load_params(config.config_dir)
+    if not config.small_category_leaders:
+        # every category holds floor(share × n) of its KA and SKA brands
+        none = params.brands.small_category.model_copy(update={"ka": 1, "ska": 1})
+        params = params.model_copy(
+            update={"brands": params.brands.model_copy(update={"small_category": none})}
+        )
+    if config.loyalty:
+        params = params.model_copy(
+            update={"repeat": params.repeat.model_copy(update=params.loyalty.model_dump())}
+        )
     categories = list(config.categories or params.categories)
     unknown = set(categories) - set(params.categories)
     if unknown:
         raise ValueError(
             f"unknown categories {sorted(unknown)}; known: {sorted(params.categories)}"
         )
-    window = Window.ending(config.end, config.months)
+    window = Window.ending(config.end_month, config.months)
 
     def rng(stream: int) -> np.random.Generator:
         return np.random.default_rng([config.seed, stream])
 
-    brands = make_brands(rng(1), config.brands, window, params, categories)
+    brands = make_brands(
+        rng(1), config.brands, window, params, categories, dict(config.category_brands)
+    )
     start = initial_stage(brands, params)
     providers = make_providers(
         rng(2),
@@ -108,15 +123,14 @@ def build_market(config: MarketConfig) -> Market:
     # order-brushing rings in small shops; their owners' trust is low
     r = rng(4)
     small = np.flatnonzero((plan.stage <= CLIMBING).all(axis=1) & (plan.stage[:, -1] >= ZB))
-    n_rings = round(params.trust.brushing_brand_share * config.brands)
-    n_rings = max(n_rings, 1 if config.brands >= 10 else 0)
-    ring_brands = (
-        np.sort(r.choice(small, min(n_rings, len(small)), replace=False))
-        if len(small)
-        else np.zeros(0, np.int64)
+    rings = plant_rings(
+        r, params, small, config.brands, config.ring_kinds, config.block_brands, rng(41)
     )
+    ring_brands = rings.brands
     trust = brands.trust.copy()
     trust[ring_brands] = np.minimum(trust[ring_brands], r.uniform(0.25, 0.5, len(ring_brands)))
+    extra = rings.extra_brand
+    trust[extra] = np.minimum(trust[extra], rng(42).uniform(0.25, 0.5, len(extra)))
     brands = replace(brands, trust=trust)
     catalog = make_catalog(rng(5), brands, window, params, plan.stage)
     self_mean = row_mean(np.where(plan.active, plan.skills[..., 0], np.nan), default=0.3)
@@ -124,7 +138,17 @@ def build_market(config: MarketConfig) -> Market:
     accounts = make_accounts(rng(6), brands, window, params, self_mean, mean_gmv, categories)
     demand = plan_demand(params, brands, plan, catalog)
     return Market(
-        config, params, window, brands, providers, plan, catalog, accounts, demand, ring_brands
+        config,
+        params,
+        window,
+        brands,
+        providers,
+        plan,
+        catalog,
+        accounts,
+        demand,
+        ring_brands,
+        rings,
     )
 
 
@@ -324,7 +348,7 @@ def _write_static(mk: Market, out: Path, fmt: wr.Format, summary: Summary) -> No
                 "true_trust": pa.array(np.round(b.trust, 6)),
                 "aov": pa.array(np.round(b.aov, 2)),
                 "potential": pa.array(np.round(b.potential, 6)),
-                "has_brushing_ring": pa.array(np.isin(np.arange(n), mk.ring_brands)),
+                "has_brushing_ring": pa.array(np.isin(np.arange(n), mk.rings.shops())),
             }
         ),
     )
@@ -386,6 +410,53 @@ def _write_providers(mk: Market, out: Path, summary: Summary) -> None:
     summary.rows["assignments"] = len(pv.a_provider)
 
 
+#: The time column of each streamed table: rows after an export's last day are not in it.
+EXPORT_TIME = {
+    "live_sessions": "started_at",
+    "orders": "paid_at",
+    "ad_spend": "date",
+    "reviews": "created_at",
+    "follows": "followed_at",
+}
+
+
+def cut_export(name: str, tbl: pa.Table, last_day: np.datetime64) -> pa.Table:
+    """``tbl`` as an export ending on ``last_day`` would hold it.
+
+    Rows after the day are left out; an order paid by then but shipped, refunded or completed
+    later is exported as it stood: not yet shipped (``paid``), not yet refunded.
+    """
+    end = pa.scalar((last_day + 1).astype("datetime64[s]").astype(object), pa.timestamp("s"))
+    stamp = tbl[EXPORT_TIME[name]].cast(pa.timestamp("s"))
+    tbl = tbl.filter(pc.less(stamp, end))
+    if name != "orders":
+        return tbl
+    shipped_late = pc.fill_null(
+        pc.greater_equal(tbl["shipped_at"].cast(pa.timestamp("s")), end), False
+    )
+    refunded_late = pc.fill_null(
+        pc.greater_equal(tbl["refunded_at"].cast(pa.timestamp("s")), end), False
+    )
+    status = tbl["status"]
+    shipped = pc.if_else(shipped_late, pa.scalar(None, tbl["shipped_at"].type), tbl["shipped_at"])
+    undone = pc.or_(shipped_late, refunded_late)
+    still = pc.if_else(pc.is_null(shipped), "paid", "shipped")
+    status = pc.if_else(pc.and_(undone, pc.not_equal(status, "cancelled")), still, status)
+    refund = tbl["refund_amount"]
+    zero = pa.scalar(0, refund.type)
+    cols = {
+        "shipped_at": shipped,
+        "refunded_at": pc.if_else(
+            refunded_late, pa.scalar(None, tbl["refunded_at"].type), tbl["refunded_at"]
+        ),
+        "refund_amount": pc.if_else(refunded_late, zero, refund),
+        "status": status.cast(tbl["status"].type),
+    }
+    for c, v in cols.items():
+        tbl = tbl.set_column(tbl.column_names.index(c), c, v)
+    return tbl
+
+
 def _write_stream(
     mk: Market, out: Path, fmt: wr.Format, summary: Summary, progress: Progress | None
 ) -> None:
@@ -411,6 +482,7 @@ def _write_stream(
                 ("brand_id", pa.string()),
                 ("buyer_id", pa.string()),
                 ("order_id", pa.string()),
+                ("kind", pa.string()),
             ]
         ),
         "ad_response": pa.schema(
@@ -429,8 +501,12 @@ def _write_stream(
     counters = {"order": 0, "buyer": 0, "session": 0, "review": 0}
     n, bs = mk.brands.n, mk.config.block_brands
 
+    cut = mk.config.cut_day
+
     def write(build: Callable[[], dict[str, pa.Table]]) -> None:
         for name, tbl in build().items():
+            if cut is not None and name in sinks:
+                tbl = cut_export(name, tbl, cut)
             (sinks[name] if name in sinks else t_sinks[name]).write(tbl)
 
     # Building the Arrow tables of block i and writing them (Arrow and Parquet release the GIL)
@@ -485,7 +561,7 @@ def _block_tables(
         first_day,
     )
     all_sessions = concat_sessions([sessions, coops.sessions])
-    ring_in = np.flatnonzero(np.isin(mk.ring_brands, block))
+    ring_in, ring_kinds, ring_shops = mk.rings.local(block)
     brushing = brushing_orders(
         rng,
         p,
@@ -493,6 +569,9 @@ def _block_tables(
         ring_in,
         np.maximum(mk.brands.joined_s[block], start),
         end,
+        ring_kinds,
+        ring_shops,
+        np.random.default_rng([mk.config.seed, 101, int(block[0])]),
     )
     ctx = BlockContext(w, p, mk.brands, acc, mk.catalog, dm, block, first_day, sessions, coops, ads)
     o = generate_orders(rng, ctx, brushing)
@@ -613,6 +692,7 @@ def _tables(
             "brand_id": _ids("B", gb[br]),
             "buyer_id": _ids("U", u_base + o.buyer[br]),
             "order_id": _ids("O", order_index[br]),
+            "kind": wr.codes(RING_KINDS, mk.rings.kinds[o.ring[br]]),
         }
     )
     tables["ad_response"] = pa.table(

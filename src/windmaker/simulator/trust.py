@@ -14,8 +14,9 @@ own accounts), with τ = min(τ_s, τ_a):
   shipping when late, misleading when the influencer's trust is low, fake with probability
   0.5·(1 − τ_s)², quality when refunded, service otherwise.
 
-Order brushing: a ring of 3–8 buyer accounts places 3–5 orders each on one shop within
-``episode_minutes`` (so orders ÷ distinct buyers ≥ 3 inside one hour), at night, several times.
+Order brushing: rings of 3–8 buyer accounts acting together (:func:`brushing_orders`): bursts
+at one shop (3–5 orders each within ``episode_minutes``, so orders ÷ distinct buyers ≥ 3 inside
+one hour), the same buyers at several shops, or once a day each for weeks.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from windmaker.contract import COMPLAINTS, ORDER_STATUSES
-from windmaker.simulator.config import SECONDS_PER_DAY, SimulatorParams
+from windmaker.simulator.config import RING_KINDS, SECONDS_PER_DAY, SimulatorParams
 
 STATUS = {s: i for i, s in enumerate(ORDER_STATUSES)}
 COMPLAINT = {c: i for i, c in enumerate(COMPLAINTS)}
@@ -152,6 +153,71 @@ def fulfil(
 
 
 @dataclass(frozen=True)
+class RingPlan:
+    """The planted rings of a market: each ring's first shop (sorted), its kind, and the other
+    shops of multi-shop rings (``extra_ring`` → ``extra_brand``, global brand indices)."""
+
+    brands: np.ndarray
+    kinds: np.ndarray  # index into RING_KINDS, one per ring
+    extra_ring: np.ndarray
+    extra_brand: np.ndarray
+
+    def shops(self) -> np.ndarray:
+        """Every brand that a ring brushes."""
+        return np.union1d(self.brands, self.extra_brand)
+
+    def local(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """Rings of a block: their ids, kinds and shops (block-local, first shop first)."""
+        ids = np.flatnonzero(np.isin(self.brands, block))
+        shops = [
+            np.r_[self.brands[r], self.extra_brand[self.extra_ring == r]] - block[0] for r in ids
+        ]
+        return ids, self.kinds[ids], shops
+
+
+def plant_rings(
+    rng: np.random.Generator,
+    params: SimulatorParams,
+    small: np.ndarray,
+    n_brands: int,
+    kinds: tuple[str, ...],
+    block_brands: int,
+    extra_rng: np.random.Generator,
+) -> RingPlan:
+    """Shops of the rings: ``brushing_brand_share`` of the brands (at least one in a market of
+    10 brands or more), drawn among ``small`` (shops that stay below KA); ring ``i`` of the
+    sorted shops gets kind ``kinds[i mod len(kinds)]``. A multi-shop ring takes 1–2 more shops of
+    the same block (its buyers are numbered within the block), drawn from ``extra_rng`` so the
+    default market's draws do not change."""
+    z = np.zeros(0, np.int64)
+    if not kinds:
+        return RingPlan(z, z, z, z)
+    n_rings = round(params.trust.brushing_brand_share * n_brands)
+    n_rings = max(n_rings, 1 if n_brands >= 10 else 0)
+    brands = (
+        np.sort(rng.choice(small, min(n_rings, len(small)), replace=False)) if len(small) else z
+    )
+    codes = np.array([RING_KINDS.index(k) for k in kinds], dtype=np.int64)
+    ring_kinds = codes[np.arange(len(brands)) % len(codes)]
+    extra_ring, extra_brand = [], []
+    lo_n, hi_n = params.trust.multi_shop_shops
+    for r in np.flatnonzero(ring_kinds == RING_KINDS.index("multi_shop")).tolist():
+        b = int(brands[r])
+        lo = b - b % block_brands
+        block = np.arange(lo, min(lo + block_brands, n_brands))
+        pool = np.setdiff1d(np.intersect1d(small, block), brands)
+        if len(pool) == 0:
+            pool = block[block != b]
+        k = min(int(extra_rng.integers(lo_n, hi_n + 1)) - 1, len(pool))
+        picked = np.sort(extra_rng.choice(pool, k, replace=False))
+        extra_ring += [r] * k
+        extra_brand += picked.tolist()
+    return RingPlan(
+        brands, ring_kinds, np.array(extra_ring, np.int64), np.array(extra_brand, np.int64)
+    )
+
+
+@dataclass(frozen=True)
 class BrushingOrders:
     """Orders of planted brushing rings of one block."""
 
@@ -162,6 +228,12 @@ class BrushingOrders:
     n_buyers: int
 
 
+def _night(rng: np.random.Generator, lo: int, days: int) -> int:
+    """Start of an episode: a random day from ``lo``, between 1 and 4 a.m."""
+    start = lo + int(rng.integers(0, days)) * SECONDS_PER_DAY
+    return start - start % SECONDS_PER_DAY + int(rng.integers(1 * 3600, 4 * 3600))
+
+
 def brushing_orders(
     rng: np.random.Generator,
     params: SimulatorParams,
@@ -169,29 +241,68 @@ def brushing_orders(
     ring_ids: np.ndarray,
     first_s: np.ndarray,
     end_s: int,
+    kinds: np.ndarray | None = None,
+    ring_shops: list[np.ndarray] | None = None,
+    kind_rng: np.random.Generator | None = None,
 ) -> BrushingOrders:
-    """Orders of the rings of a block: each ring (one shop) has 3–8 buyers; in each of 3–8
-    episodes at night every ring buyer orders 3–5 times within ``episode_minutes``.
-    ``first_s`` is when each block brand can first sell inside the window."""
+    """Orders of the rings of a block. ``first_s`` is when each block brand can first sell
+    inside the window; every ring has 3–8 buyers (``ring_size``).
+
+    * ``burst`` (one shop): in each of 3–8 episodes at night every buyer orders 3–5 times
+      within ``episode_minutes``;
+    * ``multi_shop``: in each of 3–8 night episodes the ring visits its 2–3 shops one after the
+      other (20–60 minutes apart), every buyer ordering 1–2 times at each within
+      ``episode_minutes``;
+    * ``daily``: for a run of ``daily_days`` days, on ``daily_share`` of them, every buyer
+      orders once within ``episode_minutes`` of the day's dispatch time (9:00–22:00).
+
+    Burst rings draw from ``rng`` exactly as they always have; the other kinds from
+    ``kind_rng``, so the default market (burst rings only) does not change.
+    """
     tp = params.trust
+    burst = RING_KINDS.index("burst")
+    kinds = np.full(len(ring_ids), burst) if kinds is None else kinds
     rings, brands, buyers, times = [], [], [], []
     next_buyer = 0
-    for r, b in zip(ring_ids.tolist(), ring_brand_local.tolist(), strict=True):
-        size = int(rng.integers(tp.ring_size[0], tp.ring_size[1] + 1))
+    for i, (r, b) in enumerate(zip(ring_ids.tolist(), ring_brand_local.tolist(), strict=True)):
+        kind = RING_KINDS[int(kinds[i])]
+        g = rng if kind == "burst" or kind_rng is None else kind_rng
+        shops = [b] if ring_shops is None else ring_shops[i].tolist()
+        size = int(g.integers(tp.ring_size[0], tp.ring_size[1] + 1))
         ring_buyers = next_buyer + np.arange(size)
         next_buyer += size
-        lo = int(first_s[b]) + SECONDS_PER_DAY
+        lo = int(max(first_s[s] for s in shops)) + SECONDS_PER_DAY
         days = max((end_s - lo) // SECONDS_PER_DAY - 1, 1)
-        for _ in range(int(rng.integers(tp.episodes[0], tp.episodes[1] + 1))):
-            start = lo + int(rng.integers(0, days)) * SECONDS_PER_DAY
-            start = start - start % SECONDS_PER_DAY + int(rng.integers(1 * 3600, 4 * 3600))
-            per = rng.integers(tp.orders_per_buyer[0], tp.orders_per_buyer[1] + 1, size)
-            who = np.repeat(ring_buyers, per)
-            at = start + rng.integers(0, tp.episode_minutes * 60, len(who))
-            rings.append(np.full(len(who), r))
-            brands.append(np.full(len(who), b))
-            buyers.append(who)
-            times.append(at)
+        if kind == "daily":
+            run = int(g.integers(tp.daily_days[0], tp.daily_days[1] + 1))
+            first_day = int(g.integers(0, max(days - run, 1)))
+            for d in range(first_day, first_day + run):
+                day0 = lo - lo % SECONDS_PER_DAY + d * SECONDS_PER_DAY
+                if day0 + SECONDS_PER_DAY > end_s:
+                    break
+                if g.random() >= tp.daily_share:
+                    continue
+                dispatch = day0 + int(g.integers(9 * 3600, 22 * 3600))
+                at = dispatch + g.integers(0, tp.episode_minutes * 60, size)
+                rings.append(np.full(size, r))
+                brands.append(np.full(size, b))
+                buyers.append(ring_buyers)
+                times.append(at)
+            continue
+        for _ in range(int(g.integers(tp.episodes[0], tp.episodes[1] + 1))):
+            start = _night(g, lo, days)
+            for j, shop in enumerate(shops):
+                if kind == "burst":
+                    per = g.integers(tp.orders_per_buyer[0], tp.orders_per_buyer[1] + 1, size)
+                else:
+                    start += int(g.integers(20 * 60, 60 * 60)) if j else 0
+                    per = g.integers(tp.multi_shop_orders[0], tp.multi_shop_orders[1] + 1, size)
+                who = np.repeat(ring_buyers, per)
+                at = start + g.integers(0, tp.episode_minutes * 60, len(who))
+                rings.append(np.full(len(who), r))
+                brands.append(np.full(len(who), shop))
+                buyers.append(who)
+                times.append(at)
     if not rings:
         z = np.zeros(0, np.int64)
         return BrushingOrders(z, z, z, z, 0)
