@@ -15,6 +15,7 @@ RESULT_TABLES = (
     "m_capability",
     "m_gmv_drivers",
     "g_stage",
+    "g_unjudged",
     "g_bottleneck",
     "g_plan",
     "g_portfolio",
@@ -35,15 +36,35 @@ def test_every_result_table_is_written(frames: dict[str, object]) -> None:
 
 
 def test_every_joined_brand_has_one_stage_per_month(frames: dict) -> None:  # type: ignore[type-arg]
-    """Every brand-month the metrics benchmark (brands that had joined) gets exactly one stage."""
-    stage, month = frames["g_stage"], frames["m_capability"]
+    """Every brand-month the metrics benchmark (brands that had joined) gets exactly one stage,
+    or is listed unjudged: a brand that sold before the data, in the months before 90 days of
+    data fill its windows (the market's data starts on a month's first day: its first two)."""
+    stage, month, unjudged = frames["g_stage"], frames["m_capability"], frames["g_unjudged"]
     assert not stage.duplicated(["brand_id", "period"]).any()
 
     def keys(df):  # type: ignore[no-untyped-def]
         return set(zip(df["brand_id"], pd.to_datetime(df["period"]), strict=True))
 
-    assert keys(stage) == keys(month)
+    assert not keys(stage) & keys(unjudged)
+    assert keys(stage) | keys(unjudged) == keys(month)
     assert set(stage["stage"]) <= set(contract.STAGES)
+    first = pd.to_datetime(month["period"]).min()
+    months = set(pd.to_datetime(unjudged["period"]))
+    assert months == {first, first + pd.DateOffset(months=1)}
+    assert set(unjudged["status"]) == {"insufficient_history"}
+    assert unjudged["reason_zh"].str.startswith("历史数据不足").all()
+
+
+def test_scorecard_of_an_unjudged_month_says_why(diagnosed_market: Settings) -> None:
+    from windmaker.api.readmodel import ReadModel
+
+    rm = ReadModel(lambda: open_warehouse(diagnosed_market))
+    rm.reload()
+    with open_warehouse(diagnosed_market) as wh:
+        u = wh.execute(wh.table("g_unjudged").limit(1)).iloc[0]
+    card = rm.scorecard(u["brand_id"], pd.Timestamp(u["period"]).date())
+    assert card["stage"] is None
+    assert card["unjudged"]["reason_en"].startswith("Insufficient history")
 
 
 def test_bottleneck_ranks_all_five_capabilities(frames: dict) -> None:  # type: ignore[type-arg]
@@ -52,9 +73,17 @@ def test_bottleneck_ranks_all_five_capabilities(frames: dict) -> None:  # type: 
     assert (per == tuple(sorted(contract.CAPABILITIES))).all()
 
 
-def test_plans_have_three_to_five_actions(frames: dict) -> None:  # type: ignore[type-arg]
-    sizes = frames["g_plan"].groupby(["brand_id", "period"]).size()
-    assert sizes.between(3, 5).all()
+def test_plans_have_up_to_five_actions_that_each_improve(frames: dict) -> None:  # type: ignore[type-arg]
+    """At most 5 actions, 3 for nearly every brand; an action whose target is not better than
+    the brand's current value is dropped, so a brand ahead of its peers may get fewer."""
+    plan = frames["g_plan"]
+    sizes = plan.groupby(["brand_id", "period"]).size()
+    assert sizes.between(1, 5).all()
+    assert (sizes >= 3).mean() >= 0.9
+    t = plan.dropna(subset=["target", "current"])
+    up = t["direction"] == "higher"
+    assert ((t["target"] > t["current"])[up]).all()
+    assert ((t["target"] < t["current"])[~up]).all()
 
 
 def test_second_run_is_up_to_date(diagnosed_market: Settings) -> None:

@@ -98,6 +98,34 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "metric.repurchase_rate_90d": ("90天复购率", "90-day repurchase rate"),
     "metric.special_supply_share": ("特供占比", "Special-supply share"),
     "metric.refund_rate": ("退款率", "Refund rate"),
+    "metric.min_score": ("最低能力分", "Lowest capability score"),
+    # the bottleneck in the metric's own unit ({value}, {reference}, {threshold}: formatted)
+    "bottleneck.criterion": (
+        "{metric} {value}，低于{stage}标准 {threshold}",
+        "{metric} {value} against the {threshold} {stage} requires",
+    ),
+    "bottleneck.vs_advancers": (
+        "{metric} {value}，已晋级品牌为 {reference}",
+        "{metric} {value} against {reference} for brands that made the step",
+    ),
+    "bottleneck.vs_stage_top": (
+        "{metric} {value}，同阶段前列品牌为 {reference}",
+        "{metric} {value} against {reference} for the leading brands of its stage",
+    ),
+    "bottleneck.vs_next_stage": (
+        "{metric} {value}，上一阶梯品牌为 {reference}",
+        "{metric} {value} against {reference} for brands at the next stage",
+    ),
+    "bottleneck.vs_ska_peers": (
+        "{metric} {value}，SKA同行为 {reference}",
+        "{metric} {value} against {reference} for SKA peers",
+    ),
+    "bottleneck.no_weakness": (
+        "与已晋级品牌相比无短板",
+        "No weakness against the brands that made the step",
+    ),
+    "label.weakness": ("短板", "Weakness"),
+    "label.at_reference": ("已达参照水平", "At or above reference"),
     # errors
     "error.not_found": ("未找到该资源", "Not found"),
     "error.unauthorized": ("请先登录", "Authentication required"),
@@ -149,3 +177,59 @@ def negotiate(accept_language: str | None, default: Lang = DEFAULT_LANG) -> Lang
         if tag.startswith("en"):
             return "en"
     return default
+
+
+def _metric_value(metric: str, value: object) -> str:
+    """A bottleneck metric in its own unit: shares as percentages, scores as whole points."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "–"
+    if v != v:  # NaN
+        return "–"
+    if metric == "min_score":
+        return f"{v:.0f}"
+    return f"{v * 100:.1f}%"
+
+
+#: Criterion keys of ``g_bottleneck`` → (the metric it compares, the stage that requires it).
+_CRITERIA = {
+    "ka_repurchase": ("repurchase_rate_90d", "ka"),
+    "ka_self": ("self_share", "ka"),
+    "ska_supply": ("special_supply_share", "ska"),
+    "ska_score": ("min_score", "ska"),
+}
+
+
+def explain_bottleneck(row: dict[str, object], lang: str = DEFAULT_LANG) -> str:
+    """One ``g_bottleneck`` row as a person reads it, in the metric's own unit.
+
+    A capability ranked by a failed criterion of the next stage cites the criterion's numbers;
+    a weakness cites its headline metric against the peers it was measured against; a
+    capability at or above its reference says so and is never called a weakness.
+    """
+    criterion = _CRITERIA.get(str(row.get("criterion") or ""))
+    if row.get("ranked_by") == "criterion" and criterion is not None:
+        metric, stage = criterion
+        return t(
+            "bottleneck.criterion",
+            lang,
+            metric=t(f"metric.{metric}", lang),
+            value=_metric_value(metric, row.get("criterion_value")),
+            threshold=_metric_value(metric, row.get("criterion_threshold")),
+            stage=t(f"stage.{stage}", lang),
+        )
+    if not row.get("weakness"):
+        return t("label.at_reference", lang)
+    metric = str(row.get("metric") or "")
+    basis = str(row.get("metric_basis") or row.get("basis") or "advancers")
+    key = f"bottleneck.vs_{basis}" if f"bottleneck.vs_{basis}" in CATALOGUE else ""
+    if not metric or not key:
+        return t("label.weakness", lang)
+    return t(
+        key,
+        lang,
+        metric=t(f"metric.{metric}", lang),
+        value=_metric_value(metric, row.get("metric_value")),
+        reference=_metric_value(metric, row.get("metric_reference")),
+    )

@@ -49,7 +49,8 @@ INTERFACE = {
 @pytest.fixture
 def diagnosed(workspace: Settings) -> Settings:
     specs = [(f"adv{i}", "beauty", [1, 1, 1, 2, 2, 2], "private_domain") for i in range(5)]
-    specs += [("C", "beauty", [1] * 6, "traffic"), *filler("beauty", 60, 6)]
+    c_options = {"plant_criteria": True}  # fails the KA size criterion only
+    specs += [("C", "beauty", [1] * 6, "traffic", 0.9, c_options), *filler("beauty", 60, 6)]
     bm, cap = market(specs)
     with open_warehouse(workspace) as wh:
         wh.write("m_brand_month", bm)

@@ -5,9 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.growth.factories import filler, market
+from tests.growth.factories import brand_rows, filler, market
 from windmaker.growth.config import Hysteresis, LadderConfig
-from windmaker.growth.ladder import apply_hysteresis, classify, stage_table, transitions
+from windmaker.growth.ladder import (
+    apply_hysteresis,
+    classify,
+    history_gate,
+    stage_table,
+    transitions,
+)
 
 
 def _walk(seq: list[int], promote: int = 2, demote: int = 3, warmup: int = 1) -> list[int]:
@@ -141,3 +147,104 @@ def test_transitions_record_duration_and_censoring(ladder: LadderConfig) -> None
     assert row["left_period"] == pd.Timestamp("2026-02-01")
     assert row["months_in_stage"] == 4
     assert bool(row["censored"])
+
+
+def test_small_category_can_have_a_ka_by_the_gmv_floor(ladder: LadderConfig) -> None:
+    """Rank ÷ n ≤ 10 % is out of reach in a category of 5 brands: the size criterion falls back
+    to the configured 90-day GMV floor (¥1M), so its ¥9M leader is KA and a ¥0.9M brand is not."""
+    bm, cap = market(
+        [
+            ("K", "tea", [2] * 4, "traffic"),
+            ("c", "tea", [1] * 4, "traffic", 0.75),  # ¥0.9M in 90 days: below the floor
+            *filler("tea", 3, 4),
+        ]
+    )
+    df = classify(bm, cap, ladder)
+    last = df.groupby("brand_id").last()
+    assert last.loc["K", "category_brands"] == 5
+    assert bool(last.loc["K", "ka_gmv_ok"]) and last.loc["K", "candidate"] == 2
+    assert not last.loc["c", "ka_gmv_ok"]
+    g = stage_table(df)
+    reason = g[g.brand_id == "K"].iloc[-1]["reason_en"]
+    assert "90-day net GMV ¥9M ≥ the KA floor ¥1M (tea has only 5 brands)" in reason
+    zh = g[g.brand_id == "K"].iloc[-1]["reason_zh"]
+    assert "KA门槛 ¥100万（tea类目仅5个品牌）" in zh
+
+
+def test_small_category_can_fall_back_to_the_rank_among_all_brands(ladder: LadderConfig) -> None:
+    """With ``fallback: all_categories`` the small category's leader is ranked among every brand
+    of the period: 1st of 35 is the top 2.9 %, within KA's 10 %."""
+    pooled = ladder.model_copy(
+        update={
+            "small_categories": ladder.small_categories.model_copy(
+                update={"fallback": "all_categories"}
+            )
+        }
+    )
+    bm, cap = market(
+        [("K", "tea", [2] * 4, "traffic"), *filler("tea", 4, 4), *filler("food", 30, 4)]
+    )
+    df = classify(bm, cap, pooled)
+    k = df[df.brand_id == "K"].iloc[-1]
+    assert k["candidate"] == 2
+    assert (
+        "is in the top 2.9% of all categories (KA needs top 10%) (tea has only 5 brands)"
+        in (stage_table(df)[lambda g: g.brand_id == "K"].iloc[-1]["reason_en"])
+    )
+
+
+def _with_coverage(bm: pd.DataFrame, joined: dict[str, str], as_of_day: int = 0) -> pd.DataFrame:
+    """The coverage columns of the metric table: whole months, the last one to ``as_of_day``."""
+    out = bm.copy()
+    ends = out["period"] + pd.offsets.MonthEnd(0)
+    out["as_of"], out["days_covered"], out["to_date"] = ends, ends.dt.day, False
+    if as_of_day:
+        last = out["period"] == out["period"].max()
+        out.loc[last, "as_of"] = out.loc[last, "period"] + pd.Timedelta(days=as_of_day - 1)
+        out.loc[last, "days_covered"] = as_of_day
+        out.loc[last, "to_date"] = True
+    out["joined_at"] = out["brand_id"].map(lambda b: pd.Timestamp(joined.get(b, "2020-01-01")))
+    return out
+
+
+def test_established_brand_is_not_zero_breaking_before_its_windows_fill(
+    ladder: LadderConfig,
+) -> None:
+    """A brand on the platform for years has only 1–2 months "with sales" in the first months of
+    the data: it is left unjudged (insufficient history) until 90 days of data reach the as-of
+    day, never called zero-breaking. A brand that joined inside the data is judged from its
+    first month."""
+    bm, cap = market([("K", "beauty", [2] * 5, "traffic"), *filler("beauty", 29, 5)])
+    # the months_with_sales a metrics engine would count from the data alone
+    bm["months_with_sales"] = bm.groupby("brand_id").cumcount() + 1
+    new = brand_rows("N", "beauty", [0] * 3, start="2026-01-01")[0]
+    bm = pd.concat([bm, pd.DataFrame(new)], ignore_index=True)
+    bm = _with_coverage(bm, {"N": "2026-01-05"})
+    judged, unjudged = history_gate(bm, ladder)
+    # data from 2025-11-01: 90 days are reached on 2026-01-29, inside January
+    assert sorted(unjudged[unjudged.brand_id == "K"].period.dt.strftime("%Y-%m")) == [
+        "2025-11",
+        "2025-12",
+    ]
+    assert set(unjudged.status) == {"insufficient_history"}
+    row = unjudged[unjudged.brand_id == "K"].iloc[0]
+    assert str(row["judged_from"]) == "2026-01-29"
+    assert "Insufficient history" in row["reason_en"] and "2026-01-29" in row["reason_en"]
+    assert "历史数据不足" in row["reason_zh"]
+    assert (judged[judged.brand_id == "N"].period.dt.strftime("%Y-%m") == "2026-01").any()
+    df = classify(judged, cap, ladder)
+    k = df[df.brand_id == "K"]
+    assert (k["stage"] == 2).all()  # KA from its first judged month, never zero-breaking
+    assert df[df.brand_id == "N"]["stage"].iloc[0] == 0
+
+
+def test_to_date_month_says_so_in_its_reason(ladder: LadderConfig) -> None:
+    bm, cap = _ka_market()
+    bm = _with_coverage(bm, {}, as_of_day=16)
+    g = stage_table(classify(bm, cap, ladder))
+    row = g[g.brand_id == "K"].iloc[-1]
+    assert row["to_date"] and row["days_covered"] == 16
+    assert row["reason_en"].startswith("To date (16 days, to 2026-02-16): KA: ")
+    assert row["reason_zh"].startswith("本月至今（16天，截至2026-02-16）：行业KA品牌：")
+    earlier = g[g.brand_id == "K"].iloc[0]
+    assert not earlier["to_date"] and earlier["reason_en"].startswith("KA: ")

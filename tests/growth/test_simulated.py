@@ -63,5 +63,13 @@ def test_every_judged_brand_has_a_plan_and_reason(judged: tuple[Agreement, dx.Di
     plans = result.plans[result.plans["period"] == latest]
     counts = plans.groupby("brand_id").size()
     assert set(counts.index) == brands
-    assert counts.between(3, 5).all()
+    # A target must improve on the current value, so a brand ahead of the brands that made the
+    # step on nearly every playbook metric gets a shorter plan (7 of 240 here: SKA brands above
+    # their peers, a climbing brand already meeting KA, zero-breaking brands strong everywhere
+    # but in sales); every other brand keeps 3 to 5 actions.
+    assert counts.between(1, 5).all()
+    assert (counts >= 3).mean() >= 0.95
+    higher = plans["direction"] == "higher"
+    assert (plans.loc[higher, "target"] > plans.loc[higher, "current"]).all()
+    assert (plans.loc[~higher, "target"] < plans.loc[~higher, "current"]).all()
     assert result.stages["reason_en"].str.len().min() > 40

@@ -61,9 +61,42 @@ def test_brand_page_shows_ladder_reason_bottlenecks_and_plan(
     page = soup(web, f"/brands/{brand}")
     assert len(page.select("#ladder .step")) == 4 and len(page.select("#ladder .step.current")) == 1
     assert page.select_one("#stage-reason").get_text(strip=True)
-    assert len(page.select("#bottlenecks li")) == 5
-    assert 3 <= len(page.select("#plan tbody tr")) <= 5
+    items = page.select("#bottlenecks li")
+    assert len(items) == 5
+    # each capability in words and its own unit, never a bare index gap
+    assert all("Gap" not in li.get_text() and "差距" not in li.get_text() for li in items)
+    assert 1 <= len(page.select("#plan tbody tr")) <= 5
     assert page.select(".chart[data-chart]")
+
+
+def test_bottleneck_explained_in_the_metric_own_unit() -> None:
+    """A failed criterion cites its numbers; a weakness its metric against the peers; a
+    capability at or above its reference is never called a weakness."""
+    from windmaker.i18n import explain_bottleneck
+
+    crit = {
+        "ranked_by": "criterion",
+        "criterion": "ska_supply",
+        "criterion_value": 0.018,
+        "criterion_threshold": 0.05,
+        "weakness": True,
+    }
+    assert explain_bottleneck(crit, "en") == "Special-supply share 1.8% against the 5.0% SKA requires"
+    assert explain_bottleneck(crit, "zh-CN") == "特供占比 1.8%，低于SKA品牌标准 5.0%"
+    weak = {
+        "ranked_by": "gap",
+        "weakness": True,
+        "metric": "repurchase_rate_90d",
+        "metric_value": 0.25,
+        "metric_reference": 0.55,
+        "metric_basis": "advancers",
+    }
+    assert explain_bottleneck(weak, "en") == (
+        "90-day repurchase rate 25.0% against 55.0% for brands that made the step"
+    )
+    fine = {**weak, "weakness": False, "metric_value": 0.6}
+    assert explain_bottleneck(fine, "en") == "At or above reference"
+    assert explain_bottleneck(fine, "zh-CN") == "已达参照水平"
 
 
 def test_brand_user_sees_itself_and_not_found_elsewhere(

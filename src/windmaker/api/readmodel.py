@@ -32,6 +32,7 @@ LOADED_TABLES = (
     "m_capability",
     "m_gmv_drivers",
     "g_stage",
+    "g_unjudged",
     "g_bottleneck",
     "g_plan",
     "g_portfolio",
@@ -47,7 +48,13 @@ LOADED_TABLES = (
 )
 
 #: Tables the scorecard reads per brand and period.
-SCORECARD_TABLES = ("m_capability", "m_brand_month", "g_stage", "mdl_trust_scores")
+SCORECARD_TABLES = (
+    "m_capability",
+    "m_brand_month",
+    "g_stage",
+    "g_unjudged",
+    "mdl_trust_scores",
+)
 STAGE_ORDER = {s: i for i, s in enumerate(contract.STAGES)}
 CAPABILITY_ORDER = {c: i for i, c in enumerate(contract.CAPABILITIES)}
 JSON_MEDIA = "application/json"
@@ -376,11 +383,14 @@ class ReadModel:
         caps = self._latest_records("m_capability", brand_id, period)
         month = self._latest_records("m_brand_month", brand_id, period)
         stage = self._latest_records("g_stage", brand_id, period)
+        unjudged = self._latest_records("g_unjudged", brand_id, period) if not stage else []
         trust = self._latest_records("mdl_trust_scores", brand_id, period)
         return {
             "brand": self.brand(brand_id),
             "period": period or self.snap.latest_period,
             "stage": stage[0] if stage else None,
+            # no stage yet: the brand sold before the data and its windows are still filling
+            "unjudged": unjudged[0] if unjudged else None,
             "capabilities": [{k: r.get(k) for k in ("capability", "index", "score")} for r in caps],
             "metrics": month[0] if month else {},
             "trust": trust[:1] or None,

@@ -89,6 +89,8 @@ class Scorecard(BaseModel):
     brand: dict[str, Any] | None
     period: date | None
     stage: dict[str, Any] | None
+    #: Why the brand has no stage yet (insufficient history), when it has none.
+    unjudged: dict[str, Any] | None = None
     capabilities: list[CapabilityScore]
     metrics: dict[str, Any]
     trust: list[dict[str, Any]] | None = None

@@ -110,7 +110,9 @@ def run_diagnosis(
     seconds: dict[str, float] = {}
     clock = perf_counter()
     step("read")
-    bm_expr, cap_expr = dx.input_expressions(wh.table(dx.BRAND_MONTH), wh.table(dx.CAPABILITY))
+    bm_expr, cap_expr = dx.input_expressions(
+        wh.table(dx.BRAND_MONTH), wh.table(dx.CAPABILITY), wh.table("brands")
+    )
     brand_month = wh.execute(bm_expr)
     capability = wh.execute(cap_expr)
     alerts = None

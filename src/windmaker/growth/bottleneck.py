@@ -7,8 +7,27 @@ For a brand at stage *s* in category *c* and period *p*, for each capability *k*
 where ``index`` is the robust-standardised capability index of ``m_capability`` and ``target``
 is the median index that brands which advanced from *s* to *s + 1* had in the period they left
 *s* — the last period before they began meeting the next stage's criteria (learned from the
-stage history, by category). The capability with the largest gap
-is the bottleneck (rank 1); all five gaps are reported.
+stage history, by category). All five gaps are reported and ranked
+(rank 1 = the bottleneck):
+
+1. **criterion first** — the bottleneck agrees with the stage. When the brand fails a criterion
+   of the next stage that belongs to one capability, that capability ranks first, with the
+   criterion's own numbers (``ranked_by = "criterion"``, :func:`criterion_failures`): a
+   climbing brand failing the KA repurchase criterion → private domain, the KA self-operation
+   share → self-operation; a KA brand failing the SKA special-supply share → special supply, the
+   SKA "every score ≥ bar" → the capability with the lowest score. Size criteria (GMV rank,
+   30-day GMV) belong to no single capability and name none. Several failed criteria rank by
+   their relative shortfall ``(threshold − value) / threshold``, largest first;
+2. **then the gaps** — the other capabilities by gap, largest first (``ranked_by = "gap"``);
+3. a capability at or above its reference (gap ≤ 0) is never a weakness (``weakness`` false):
+   it keeps its gap and its place after every positive gap, so it is rank 1 only when every
+   capability is at or above its reference and no criterion fails ("no weakness against
+   peers").
+
+Each row also states its capability's headline metric in its own unit (``metric``,
+``metric_value`` against ``metric_reference``, the metric's median among the same reference
+brands: :func:`with_headline_metrics`), so a screen says "repurchase 25 % against 55 % for
+brands that made the step" rather than an index.
 
 Gaps are on the index, not on the percentile score: percentiles compress a brand far out in the
 tail to the same few points as a brand slightly below the middle, and then name the wrong
@@ -41,9 +60,42 @@ import pandas as pd
 
 from windmaker import contract
 from windmaker.growth.config import LadderConfig
-from windmaker.growth.ladder import SKA, transitions
+from windmaker.growth.ladder import CLIMBING, KA, SKA, transitions
 
 CAPABILITY_ORDER = {c: i for i, c in enumerate(contract.CAPABILITIES)}
+
+#: Capability criteria of the next stage: key → (stage the brand is at, capability, criterion
+#: column of :func:`windmaker.growth.ladder.evaluate_criteria`, value column, threshold column).
+#: The repurchase threshold is ``ka_repurchase_factor × repurchase_median``; the score criterion
+#: names the capability with the lowest score (:func:`criterion_failures`).
+CAPABILITY_CRITERIA = {
+    "ka_repurchase": (
+        CLIMBING,
+        "private_domain",
+        "ka_repurchase_ok",
+        "repurchase_rate_90d",
+        "ka_repurchase_factor",
+    ),
+    "ka_self": (CLIMBING, "self_operation", "ka_self_ok", "self_share", "ka_min_self_share"),
+    "ska_supply": (
+        KA,
+        "special_supply",
+        "ska_supply_ok",
+        "special_supply_share",
+        "ska_min_special_supply",
+    ),
+    "ska_score": (KA, "", "ska_score_ok", "min_score", "ska_min_score"),
+}
+
+FAILURE_COLUMNS = [
+    "brand_id",
+    "period",
+    "capability",
+    "criterion",
+    "criterion_value",
+    "criterion_threshold",
+    "criterion_shortfall",
+]
 
 
 def advancer_rows(stages: pd.DataFrame, config: LadderConfig) -> pd.DataFrame:
@@ -277,12 +329,74 @@ def smoothed_index(stages: pd.DataFrame, capability: pd.DataFrame, periods: int)
     return df
 
 
+def criterion_failures(classified: pd.DataFrame, capability: pd.DataFrame) -> pd.DataFrame:
+    """The capabilities behind the failed criteria of each brand-month's next stage.
+
+    ``classified``: :func:`windmaker.growth.ladder.classify` (confirmed ``stage``, the boolean
+    criteria, the compared values and thresholds). ``capability``: the long scores the criteria
+    were judged on (brand_id, period, capability, score). Only brands at climbing (next: KA)
+    and KA (next: SKA) are concerned; the size criteria name no capability (see
+    ``CAPABILITY_CRITERIA``). The score criterion names the capability with the lowest score
+    when it is below the bar (ties: STEPS order).
+
+    ``criterion_shortfall = (threshold − value) / threshold`` — how far the brand is from the
+    threshold relative to the threshold (1 when the value is missing: nothing measured; 1 when
+    the threshold is 0 and the criterion still fails), so criteria in different units compare.
+    A capability named by two criteria keeps the one with the larger shortfall.
+
+    Returns brand_id, period, capability, criterion, criterion_value, criterion_threshold,
+    criterion_shortfall.
+    """
+    out = []
+    for key, (stage, cap, ok, value, threshold) in CAPABILITY_CRITERIA.items():
+        rows = classified.loc[(classified["stage"] == stage) & ~classified[ok].astype(bool)]
+        f = pd.DataFrame(
+            {
+                "brand_id": rows["brand_id"].to_numpy(),
+                "period": rows["period"].to_numpy(),
+                "capability": cap,
+                "criterion": key,
+                "criterion_value": rows[value].astype("float64").to_numpy(),
+                "criterion_threshold": rows[threshold].astype("float64").to_numpy(),
+            }
+        )
+        if key == "ka_repurchase":
+            f["criterion_threshold"] *= rows["repurchase_median"].astype("float64").to_numpy()
+        if key == "ska_score":
+            f = _lowest_score(f.drop(columns=["capability", "criterion_value"]), capability)
+        out.append(f)
+    f = pd.concat(out, ignore_index=True)
+    thr, val = f["criterion_threshold"], f["criterion_value"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        short = ((thr - val) / thr).where(thr > 0, 1.0)
+    f["criterion_shortfall"] = short.where(val.notna(), 1.0).astype("float64")
+    f = f.sort_values(
+        ["brand_id", "period", "capability", "criterion_shortfall"],
+        ascending=[True, True, True, False],
+        kind="stable",
+    )
+    f = f.drop_duplicates(["brand_id", "period", "capability"])
+    return f[FAILURE_COLUMNS].reset_index(drop=True)
+
+
+def _lowest_score(rows: pd.DataFrame, capability: pd.DataFrame) -> pd.DataFrame:
+    """The capability with the lowest score of each failing row, kept when below the bar."""
+    s = capability[["brand_id", "period", "capability", "score"]].dropna(subset=["score"])
+    s = s.assign(_order=s["capability"].map(CAPABILITY_ORDER))
+    s = s.sort_values(["brand_id", "period", "score", "_order"], kind="stable")
+    lowest = s.drop_duplicates(["brand_id", "period"]).drop(columns="_order")
+    f = rows.merge(lowest, on=["brand_id", "period"])
+    f = f.rename(columns={"score": "criterion_value"})
+    return f.loc[f["criterion_value"].astype("float64") < f["criterion_threshold"]]
+
+
 def gaps(
     stages: pd.DataFrame,
     capability: pd.DataFrame,
     references: pd.DataFrame,
     config: LadderConfig,
     adjust: pd.DataFrame | None = None,
+    failures: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The ``g_bottleneck`` table: every capability's gap per brand × period, ranked.
 
@@ -294,10 +408,17 @@ def gaps(
     ``gap = (target_index − brand_index) / scale`` with ``brand_index`` the index averaged over
     the brand's last ``smooth_periods`` periods at its stage (the planted weakness of a brand
     persists while month-to-month noise does not) and ``scale`` the capability's spread at the
-    stage (:func:`gap_scales`). Columns: brand_id, category, period, capability, gap, rank
-    (1 = bottleneck), reference, and, beyond the shared interface, brand_index, target_index,
-    basis, raw_gap (target_index − brand_index), scale. A capability without an index (or
-    without a reference) has a missing gap and ranks last.
+    stage (:func:`gap_scales`).
+
+    Ranking (module docstring): the capabilities of ``failures`` (:func:`criterion_failures`)
+    first, by shortfall; then the rest by gap, largest first (ties by STEPS order). A
+    capability without an index (or without a reference) has a missing gap and ranks last.
+
+    Columns: brand_id, category, period, capability, gap, rank (1 = bottleneck), reference,
+    and, beyond the shared interface, brand_index, target_index, basis, raw_gap (target_index −
+    brand_index), scale, weakness (gap > 0: the brand trails the reference), ranked_by
+    (``criterion`` | ``gap``), criterion, criterion_value, criterion_threshold,
+    criterion_shortfall (missing unless ranked by a criterion).
     """
     df = smoothed_index(stages, capability, config.bottleneck.smooth_periods)
     if adjust is not None and len(adjust):
@@ -311,10 +432,23 @@ def gaps(
     df = df.merge(references, on=["category", "stage", "capability"], how="left")
     df["raw_gap"] = df["target_index"] - df["index"]
     df["gap"] = df["raw_gap"] / df["scale"]
+    if failures is None:
+        failures = pd.DataFrame(columns=FAILURE_COLUMNS)
+    f = failures[FAILURE_COLUMNS].astype({"criterion": "object"})
+    df = df.merge(f, on=["brand_id", "period", "capability"], how="left")
+    by_criterion = df["criterion"].notna()
+    df["weakness"] = (df["gap"] > 0).astype(bool)
+    df["ranked_by"] = np.where(by_criterion, "criterion", "gap")
+    # text even when no row fails a criterion, so the stored column is never of null type
+    df["criterion"] = df["criterion"].astype("string")
     df["_order"] = df["capability"].map(CAPABILITY_ORDER)
+    df["_first"] = np.where(by_criterion, 0, 1)
+    df["_neg_short"] = -df["criterion_shortfall"].fillna(0.0)
     df["_neg_gap"] = -df["gap"]
     df = df.sort_values(
-        ["brand_id", "period", "_neg_gap", "_order"], na_position="last", kind="stable"
+        ["brand_id", "period", "_first", "_neg_short", "_neg_gap", "_order"],
+        na_position="last",
+        kind="stable",
     )
     df["rank"] = df.groupby(["brand_id", "period"], sort=False).cumcount().astype("int64") + 1
     df = df.rename(columns={"index": "brand_index"})
@@ -332,8 +466,57 @@ def gaps(
             "basis",
             "raw_gap",
             "scale",
+            "weakness",
+            "ranked_by",
+            "criterion",
+            "criterion_value",
+            "criterion_threshold",
+            "criterion_shortfall",
         ]
     ].reset_index(drop=True)
+
+
+def metric_long(brand_month: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """brand_id, period, metric, value for the named metric columns."""
+    present = [m for m in metrics if m in brand_month.columns]
+    long = brand_month[["brand_id", "period", *present]].melt(
+        id_vars=["brand_id", "period"], var_name="metric", value_name="value"
+    )
+    long["value"] = long["value"].astype("float64")
+    return long
+
+
+def with_headline_metrics(
+    gap_table: pd.DataFrame,
+    stages: pd.DataFrame,
+    brand_month: pd.DataFrame,
+    config: LadderConfig,
+    advancers: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """``gap_table`` with each capability's gap stated in its headline metric's own unit.
+
+    Adds ``metric`` (``bottleneck.headline_metrics``), ``metric_value`` (the brand's value in
+    the period) and ``metric_reference`` with ``metric_basis``: the metric's median among the
+    brands that advanced from the brand's stage, where they left it — the reference of the
+    index, with the same fallbacks (:func:`reference_values`; SKA: SKA peers). A metric missing
+    from ``brand_month`` leaves both values missing.
+    """
+    headline = config.bottleneck.headline_metrics
+    values = metric_long(brand_month, sorted(set(headline.values())))
+    ref = reference_values(stages, values, "metric", config, advancers=advancers)
+    ref = ref.rename(columns={"target": "metric_reference", "basis": "metric_basis"})
+    out = gap_table.assign(metric=gap_table["capability"].map(headline))
+    out = out.merge(stages[["brand_id", "period", "stage"]], on=["brand_id", "period"], how="left")
+    out = out.merge(
+        values.rename(columns={"value": "metric_value"}),
+        on=["brand_id", "period", "metric"],
+        how="left",
+    ).merge(
+        ref[["category", "stage", "metric", "metric_reference", "metric_basis"]],
+        on=["category", "stage", "metric"],
+        how="left",
+    )
+    return out.drop(columns="stage")
 
 
 def bottleneck_of(gap_table: pd.DataFrame) -> pd.DataFrame:

@@ -12,9 +12,40 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from windmaker import contract
 from windmaker.config import load_yaml_model
 
 LADDER_FILE = "ladder.yaml"
+
+#: ``m_brand_month`` metrics an action (``playbook.yaml``) or a headline metric may name; the
+#: diagnosis reads exactly these beside the ladder's columns.
+PLAN_METRICS = (
+    "net_gmv_t30d",
+    "self_share",
+    "live_hours",
+    "self_gmv_per_live_hour",
+    "gpm",
+    "paid_spend",
+    "roas",
+    "public_share",
+    "distribution_share",
+    "active_influencers",
+    "top_influencer_share",
+    "influencer_hhi",
+    "dedicated_gmv",
+    "repurchase_rate_90d",
+    "repurchase_rate_180d",
+    "follower_gmv",
+    "follower_gmv_share",
+    "new_follows",
+    "special_supply_share",
+    "special_supply_skus",
+    "refund_rate",
+    "complaints_per_1k",
+    "late_shipment_rate",
+    "review_score",
+)
+PlanMetric = Literal[PLAN_METRICS]  # type: ignore[valid-type]
 
 Share = Annotated[float, Field(gt=0, le=1)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
@@ -92,6 +123,35 @@ class CategoryOverride(_Model):
     ska: SkaOverride | None = None
 
 
+class StageAmounts(_Model):
+    """One number per rank-judged stage (KA, SKA)."""
+
+    ka: NonNegative
+    ska: NonNegative
+
+
+class SmallCategories(_Model):
+    """A category too small to hold a stage's "top share of the category" criterion.
+
+    With ``n`` brands, rank ÷ n ≤ 10 % is out of reach below 10 brands and 1 % below 100: such a
+    category could never have a KA or SKA. Below ``min_brands`` of a stage its size criterion is
+    judged by ``fallback``: ``gmv_floor`` (90-day net GMV ≥ ``gmv_floor`` of the stage) or
+    ``all_categories`` (the top share among every brand of the period).
+    """
+
+    min_brands: StageAmounts
+    fallback: Literal["gmv_floor", "all_categories"] = "gmv_floor"
+    gmv_floor: StageAmounts
+
+
+class History(_Model):
+    """A brand that joined before the data window is judged once ``min_days`` days of data reach
+    the as-of day of the period (its longest trailing window is full); before, it is left
+    unjudged as *insufficient history*, never zero-breaking for lack of months in the data."""
+
+    min_days: Annotated[int, Field(ge=1)] = 90
+
+
 class Hysteresis(_Model):
     """Promote after ``promote_after_periods`` periods in a row meeting the next stage; demote
     after ``demote_after_periods`` in a row failing the own stage. One stage per confirmation.
@@ -102,6 +162,16 @@ class Hysteresis(_Model):
     warmup_periods: Periods = 1
 
 
+#: The metric each capability's gap is explained in, in its own unit (higher is better).
+DEFAULT_HEADLINE_METRICS = {
+    "self_operation": "self_share",
+    "traffic": "public_share",
+    "distribution": "distribution_share",
+    "private_domain": "repurchase_rate_90d",
+    "special_supply": "special_supply_share",
+}
+
+
 class BottleneckRules(_Model):
     min_category_transitions: Annotated[int, Field(ge=1)]
     min_reference_brands: Annotated[int, Field(ge=1)]
@@ -110,6 +180,19 @@ class BottleneckRules(_Model):
     smooth_periods: Annotated[int, Field(ge=1, le=24)] = 3
     top_quantile: Annotated[float, Field(gt=0, lt=1)] = 0.9
     measure_lead_periods: Annotated[int, Field(ge=0, le=24)] = 2
+    #: capability → the ``m_brand_month`` metric its gap is stated in (brand value against the
+    #: same reference as the index: the advancers' median, with the same fallbacks).
+    headline_metrics: dict[str, PlanMetric] = Field(
+        default_factory=lambda: dict(DEFAULT_HEADLINE_METRICS)
+    )
+
+    @field_validator("headline_metrics")
+    @classmethod
+    def _one_per_capability(cls, metrics: dict[str, str]) -> dict[str, str]:
+        expected = set(contract.CAPABILITIES)
+        if set(metrics) != expected:
+            raise ValueError(f"must name exactly the capabilities {sorted(expected)}")
+        return metrics
 
 
 class PlanRules(_Model):
@@ -202,6 +285,10 @@ class LadderConfig(_Model):
     criteria: Criteria
     category_overrides: dict[str, CategoryOverride] = Field(default_factory=dict)
     rank_population: Literal["all", "with_sales"] = "all"
+    small_categories: SmallCategories = SmallCategories(
+        min_brands=StageAmounts(ka=20, ska=200), gmv_floor=StageAmounts(ka=1e6, ska=3e6)
+    )
+    history: History = History()
     hysteresis: Hysteresis
     bottleneck: BottleneckRules
     plan: PlanRules

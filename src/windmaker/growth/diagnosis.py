@@ -14,9 +14,21 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
-from windmaker.growth.bottleneck import advancer_rows, gaps, reference_indices
+from windmaker.growth.bottleneck import (
+    advancer_rows,
+    criterion_failures,
+    gaps,
+    reference_indices,
+    with_headline_metrics,
+)
 from windmaker.growth.config import LadderConfig
-from windmaker.growth.ladder import LADDER_COLUMNS, classify, stage_table
+from windmaker.growth.ladder import (
+    LADDER_COLUMNS,
+    UNJUDGED_COLUMNS,
+    classify,
+    history_gate,
+    stage_table,
+)
 from windmaker.growth.model_feed import (
     G_MODEL_SCORES,
     ModelFeed,
@@ -31,6 +43,7 @@ BRAND_MONTH = "m_brand_month"
 CAPABILITY = "m_capability"
 TRUST_ALERTS = "mdl_trust_alerts"
 G_STAGE, G_BOTTLENECK, G_PLAN, G_PORTFOLIO = "g_stage", "g_bottleneck", "g_plan", "g_portfolio"
+G_UNJUDGED = "g_unjudged"
 
 
 @dataclass(frozen=True)
@@ -45,16 +58,21 @@ class Diagnosis:
     classified: pd.DataFrame
     #: ``g_model_scores`` (the P and T indices blended with the models); None without models.
     model_scores: pd.DataFrame | None = None
+    #: ``g_unjudged``: brand-months left unjudged (insufficient history), with the reason.
+    unjudged: pd.DataFrame | None = None
 
 
 def input_expressions(
-    brand_month: ibis.Table, capability: ibis.Table
+    brand_month: ibis.Table, capability: ibis.Table, brands: ibis.Table | None = None
 ) -> tuple[ibis.Table, ibis.Table]:
-    """The columns the diagnosis reads, numbers cast to float64 in the engine (not in pandas)."""
+    """The columns the diagnosis reads, numbers cast to float64 in the engine (not in pandas).
+
+    With ``brands``, each row carries the brand's ``joined_at`` (the history gate needs it).
+    """
     wanted = [*LADDER_COLUMNS, *PLAN_METRICS]
-    keys = ("brand_id", "category", "period")
+    kept = ("brand_id", "category", "period", "as_of", "to_date")
     cols = [
-        brand_month[c] if c in keys else brand_month[c].cast("float64").name(c)
+        brand_month[c] if c in kept else brand_month[c].cast("float64").name(c)
         for c in dict.fromkeys(wanted)
         if c in brand_month.columns
     ]
@@ -66,7 +84,11 @@ def input_expressions(
         capability["index"].cast("float64").name("index"),
         capability["score"].cast("float64").name("score"),
     )
-    return brand_month.select(cols), cap
+    bm = brand_month.select(cols)
+    if brands is not None:
+        joined = brands.select("brand_id", joined_at=brands.joined_at.cast("timestamp"))
+        bm = bm.left_join(joined, "brand_id").drop("brand_id_right")
+    return bm, cap
 
 
 def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
@@ -96,6 +118,8 @@ def diagnose(
     # rows before a brand joins are empty and would start its hysteresis and warm-up too early.
     present = cap[["brand_id", "period"]].drop_duplicates()
     bm = _prepare(brand_month).merge(present, on=["brand_id", "period"], how="inner")
+    # Brands that sold before the data are judged once their windows fill.
+    bm, unjudged = history_gate(bm, config)
     comps, scores, actions = None, None, None
     cap_scored = cap
     if models is not None and not models.empty and config.models is not None:
@@ -108,7 +132,10 @@ def diagnose(
     advancers = advancer_rows(hist, config)
     # References are learned from the metrics history (the models speak about one month only).
     refs = reference_indices(hist, cap, config, advancers=advancers)
-    gap_table = gaps(hist, cap, refs, config, adjust=comps)
+    # The capability behind a failed next-stage criterion ranks first (judged on the same scores).
+    failures = criterion_failures(classified, cap_scored)
+    gap_table = gaps(hist, cap, refs, config, adjust=comps, failures=failures)
+    gap_table = with_headline_metrics(gap_table, hist, bm, config, advancers)
     plans = build_plans(hist, gap_table, bm, advancers, playbook, config, actions)
     portfolio = attention_table(classified, config, trust_alerts)
     return Diagnosis(
@@ -119,6 +146,7 @@ def diagnose(
         transitions=advancers,
         classified=classified,
         model_scores=scores,
+        unjudged=unjudged,
     )
 
 
@@ -143,6 +171,20 @@ def _arrow(frame: pd.DataFrame, money: tuple[str, ...] = ()) -> pa.Table:
     return table.cast(pa.schema(fields))
 
 
+def _unjudged_arrow(frame: pd.DataFrame) -> pa.Table:
+    """``g_unjudged`` with a fixed schema (it is often empty)."""
+    day = pa.date32()
+    types = {"period": day, "joined_at": day, "data_start": day, "judged_from": day}
+    schema = pa.schema([(c, types.get(c, pa.string())) for c in UNJUDGED_COLUMNS])
+    cols = {}
+    for f in schema:
+        values = frame[f.name] if f.name in frame.columns else pd.Series([], dtype=object)
+        if f.type == day:
+            values = pd.to_datetime(values).dt.date
+        cols[f.name] = pa.array([None if pd.isna(v) else v for v in values], f.type)
+    return pa.table(cols, schema=schema)
+
+
 def result_tables(diagnosis: Diagnosis) -> dict[str, pa.Table]:
     """The four result tables as Arrow, periods as DATE and GMV at stake as DECIMAL(18,2)."""
     portfolio = diagnosis.portfolio.copy()
@@ -153,6 +195,10 @@ def result_tables(diagnosis: Diagnosis) -> dict[str, pa.Table]:
         G_PLAN: _arrow(diagnosis.plans),
         G_PORTFOLIO: _arrow(portfolio, money=("gmv_at_stake",)),
     }
+    unjudged = diagnosis.unjudged
+    if unjudged is None:
+        unjudged = pd.DataFrame(columns=list(UNJUDGED_COLUMNS))
+    out[G_UNJUDGED] = _unjudged_arrow(unjudged)
     if diagnosis.model_scores is not None and len(diagnosis.model_scores):
         out[G_MODEL_SCORES] = _arrow(diagnosis.model_scores)
     return out

@@ -17,6 +17,13 @@ Stage rules (thresholds from ``ladder.yaml``, per-category overrides):
 
 The top share of a brand is ``rank / n``: its rank by ``net_gmv_t90d`` in its category and
 period (1 = largest, ties share the better rank) over the number of brands in that population.
+A category with fewer brands than ``small_categories.min_brands`` of a stage cannot hold that
+stage's top share (rank ÷ n ≤ 1 % needs 100 brands); its size criterion falls back to a 90-day
+GMV floor or to the top share among every brand of the period.
+
+Brands that joined before the data window are judged only once their windows fill
+(:func:`history_gate`); a period the data ends inside is judged on the windows ending at its
+as-of day and says so in its reason ("month to date").
 """
 
 from __future__ import annotations
@@ -39,6 +46,9 @@ LADDER_COLUMNS = (
     "brand_id",
     "category",
     "period",
+    "as_of",
+    "days_covered",
+    "to_date",
     "months_with_sales",
     "net_gmv_t30d",
     "net_gmv_t90d",
@@ -57,6 +67,79 @@ _THRESHOLDS = {
     "ska_min_special_supply": ("ska", "min_special_supply_share"),
     "ska_min_score": ("ska", "min_capability_score"),
 }
+
+
+#: Status of a brand-month left unjudged (``g_unjudged``).
+INSUFFICIENT_HISTORY = "insufficient_history"
+UNJUDGED_COLUMNS = (
+    "brand_id",
+    "category",
+    "period",
+    "status",
+    "joined_at",
+    "data_start",
+    "judged_from",
+    "reason_en",
+    "reason_zh",
+)
+
+
+def history_gate(
+    brand_month: pd.DataFrame, config: LadderConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split brand-months into those judged and those with insufficient history.
+
+    The data's first day is where the earliest period's coverage starts (``as_of −
+    days_covered + 1``). A brand that joined before it (or whose join date is unknown) sold
+    before the data: until ``history.min_days`` days of data reach the period's as-of day its
+    trailing windows and its months with sales hold only part of its history, and judging it
+    would call an established brand zero-breaking. A brand that joined inside the data has no
+    history outside it and is judged from its first month. Returns ``(judged, unjudged)``, the
+    second with the columns of :data:`UNJUDGED_COLUMNS`.
+    """
+    needed = {"as_of", "days_covered", "joined_at"}
+    if not needed <= set(brand_month.columns) or brand_month.empty:
+        return brand_month, pd.DataFrame(columns=list(UNJUDGED_COLUMNS))
+    as_of = pd.to_datetime(brand_month["as_of"]).astype("datetime64[s]")
+    covered = pd.to_timedelta(brand_month["days_covered"].astype("float64") - 1, unit="D")
+    data_start = (as_of - covered).min()
+    history_days = (as_of - data_start).dt.days + 1
+    joined = pd.to_datetime(brand_month["joined_at"]).astype("datetime64[s]")
+    before = joined.isna() | (joined.dt.normalize() < data_start)
+    short = before & (history_days < config.history.min_days)
+    judged_from = data_start + pd.Timedelta(days=config.history.min_days - 1)
+    out = brand_month.loc[short, ["brand_id", "category", "period"]].copy()
+    out["status"] = INSUFFICIENT_HISTORY
+    out["joined_at"] = joined[short].dt.date
+    out["data_start"] = data_start.date()
+    out["judged_from"] = judged_from.date()
+    start, until = data_start.strftime("%Y-%m-%d"), judged_from.strftime("%Y-%m-%d")
+    days = str(config.history.min_days)
+    j = out["joined_at"].map(lambda d: "before it" if pd.isna(d) else f"on {d:%Y-%m-%d}")
+    j_zh = out["joined_at"].map(lambda d: "早于数据起点" if pd.isna(d) else f"于{d:%Y-%m-%d}入驻")
+    out["reason_en"] = (
+        "Insufficient history: the data begins on "
+        + start
+        + " and the brand joined "
+        + j
+        + "; its "
+        + days
+        + "-day windows are full on "
+        + until
+        + ", when its stage is judged."
+    )
+    out["reason_zh"] = (
+        "历史数据不足：数据起点为"
+        + start
+        + "，品牌"
+        + j_zh
+        + "；近"
+        + days
+        + "天窗口于"
+        + until
+        + "补满后判断阶段。"
+    )
+    return brand_month.loc[~short].reset_index(drop=True), out.reset_index(drop=True)
 
 
 def thresholds_by_category(config: LadderConfig, categories: pd.Index) -> pd.DataFrame:
@@ -90,7 +173,7 @@ def evaluate_criteria(
     ``ka_repurchase_ok``, ``ka_self_ok``, ``ska_gmv_ok``, ``ska_supply_ok``, ``ska_score_ok``)
     and ``candidate`` (stage ordinal, 0 = zero_breaking … 3 = ska).
     """
-    df = brand_month.loc[:, list(LADDER_COLUMNS)].copy()
+    df = brand_month.loc[:, [c for c in LADDER_COLUMNS if c in brand_month.columns]].copy()
     df = df.merge(min_capability_score(capability), on=["brand_id", "period"], how="left")
     thr = thresholds_by_category(config, pd.Index(df["category"].unique()))
     df = df.join(thr, on="category")
@@ -108,12 +191,25 @@ def evaluate_criteria(
 
     df["zb_months_ok"] = df["months_with_sales"].fillna(0) >= df["zb_min_months"]
     df["zb_gmv_ok"] = df["net_gmv_t30d"].fillna(0) >= df["zb_min_gmv_t30d"]
-    df["ka_gmv_ok"] = df["top_share"] <= df["ka_top_share"]
+    all_brands = in_population.groupby(df["period"]).transform("sum").astype("int64")
+    rank_all = ranked.groupby(df["period"]).rank(ascending=False, method="min")
+    df["top_share_all"] = rank_all / all_brands.where(all_brands > 0)
+    small = config.small_categories
+    df["size_fallback"] = small.fallback
+    for stage, top in (("ka", "ka_top_share"), ("ska", "ska_top_share")):
+        floor = float(getattr(small.gmv_floor, stage))
+        df[f"{stage}_gmv_floor"] = floor
+        df[f"{stage}_small"] = df["category_brands"] < int(getattr(small.min_brands, stage))
+        by_rank = df["top_share"] <= df[top]
+        by_floor = small.fallback == "gmv_floor"
+        fallback = gmv >= floor if by_floor else df["top_share_all"] <= df[top]
+        df[f"{stage}_gmv_ok"] = fallback.where(df[f"{stage}_small"], by_rank)
+    df["ka_gmv_ok"] = df["ka_gmv_ok"].astype(bool)
     df["ka_repurchase_ok"] = df["repurchase_rate_90d"] >= (
         df["ka_repurchase_factor"] * df["repurchase_median"]
     )
     df["ka_self_ok"] = df["self_share"] >= df["ka_min_self_share"]
-    df["ska_gmv_ok"] = df["top_share"] <= df["ska_top_share"]
+    df["ska_gmv_ok"] = df["ska_gmv_ok"].astype(bool)
     df["ska_supply_ok"] = df["special_supply_share"] >= df["ska_min_special_supply"]
     df["ska_score_ok"] = df["min_score"] >= df["ska_min_score"]
     for col in _CRITERIA:
@@ -265,6 +361,11 @@ def stage_table(classified: pd.DataFrame) -> pd.DataFrame:
             "candidate_stage": codes[classified["candidate"].to_numpy()],
             "reason_en": classified["reason_en"].to_numpy(),
             "reason_zh": classified["reason_zh"].to_numpy(),
+            **{
+                c: classified[c].to_numpy()
+                for c in ("as_of", "days_covered", "to_date")
+                if c in classified.columns
+            },
         }
     )
 
@@ -294,6 +395,38 @@ def _pct(x: pd.Series) -> Text:
 
 def _cmp(ok: pd.Series) -> Text:
     return Text.of(np.where(ok, "≥", "<"))
+
+
+def _size_clause(
+    df: pd.DataFrame,
+    stage: str,
+    label: str,
+    gmv_en: Text,
+    gmv_zh: Text,
+    top: Text,
+    cat: Text,
+    need: Text,
+) -> tuple[Text, Text]:
+    """The size criterion of KA or SKA: the category rank, or its small-category fallback."""
+    en = gmv_en + " is in the top " + top + " of " + cat + " (" + label + " needs top " + need + ")"
+    zh = gmv_zh + " 位列" + cat + "类目前" + top + "（" + label + "需前" + need + "）"
+    n = num_text(df["category_brands"], 0)
+    few_en = " (" + cat + " has only " + n + " brands)"
+    few_zh = "（" + cat + "类目仅" + n + "个品牌）"
+    floor = _money_en(df[f"{stage}_gmv_floor"]), _money_zh(df[f"{stage}_gmv_floor"])
+    ok = _cmp(df[f"{stage}_gmv_ok"])
+    floor_en = gmv_en + " " + ok + " the " + label + " floor " + floor[0] + few_en
+    floor_zh = gmv_zh + " " + ok + " " + label + "门槛 " + floor[1] + few_zh
+    all_top = _pct(df["top_share_all"])
+    pooled_en = (
+        gmv_en + " is in the top " + all_top + " of all categories (" + label + " needs top "
+    )
+    pooled_en = pooled_en + need + ")" + few_en
+    pooled_zh = gmv_zh + " 位列全部类目前" + all_top + "（" + label + "需前" + need + "）" + few_zh
+    by_floor = (df["size_fallback"] == "gmv_floor").to_numpy()
+    small = df[f"{stage}_small"].to_numpy()
+    alt_en, alt_zh = floor_en.where(by_floor, pooled_en), floor_zh.where(by_floor, pooled_zh)
+    return "90-day net GMV " + alt_en.where(small, en), "近90天净GMV " + alt_zh.where(small, zh)
 
 
 def _clauses(df: pd.DataFrame) -> dict[str, tuple[Text, Text]]:
@@ -327,26 +460,7 @@ def _clauses(df: pd.DataFrame) -> dict[str, tuple[Text, Text]]:
             + " "
             + _money_zh(df["zb_min_gmv_t30d"]),
         ),
-        "ka_gmv": (
-            "90-day net GMV "
-            + gmv90_en
-            + " is in the top "
-            + top
-            + " of "
-            + cat
-            + " (KA needs top "
-            + ka_need
-            + ")",
-            "近90天净GMV "
-            + gmv90_zh
-            + " 位列"
-            + cat
-            + "类目前"
-            + top
-            + "（KA需前"
-            + ka_need
-            + "）",
-        ),
+        "ka_gmv": _size_clause(df, "ka", "KA", gmv90_en, gmv90_zh, top, cat, ka_need),
         "ka_repurchase": (
             "repurchase "
             + rep
@@ -379,26 +493,7 @@ def _clauses(df: pd.DataFrame) -> dict[str, tuple[Text, Text]]:
             + " "
             + _pct(df["ka_min_self_share"]),
         ),
-        "ska_gmv": (
-            "90-day net GMV "
-            + gmv90_en
-            + " is in the top "
-            + top
-            + " of "
-            + cat
-            + " (SKA needs top "
-            + ska_need
-            + ")",
-            "近90天净GMV "
-            + gmv90_zh
-            + " 位列"
-            + cat
-            + "类目前"
-            + top
-            + "（SKA需前"
-            + ska_need
-            + "）",
-        ),
+        "ska_gmv": _size_clause(df, "ska", "SKA", gmv90_en, gmv90_zh, top, cat, ska_need),
         "ska_supply": (
             "special supply "
             + _pct(df["special_supply_share"])
@@ -486,6 +581,14 @@ def _reasons(df: pd.DataFrame, rules: Hysteresis) -> tuple[pd.Series, pd.Series]
     lower = (df["candidate"] < df["stage"]).to_numpy()
     en = en + "."
     zh = zh + "。"
+    if "to_date" in df.columns:
+        # a period the data ends inside is judged on the windows ending at its as-of day
+        to_date = df["to_date"].fillna(False).astype(bool).to_numpy()
+        as_of = pd.to_datetime(df["as_of"])
+        day = Text.of(as_of.dt.strftime("%Y-%m-%d").fillna("").to_numpy(dtype=object))
+        n = num_text(df["days_covered"], 0)
+        en = ("To date (" + n + " days, to " + day + "): " + en).where(to_date, en)
+        zh = ("本月至今（" + n + "天，截至" + day + "）：" + zh).where(to_date, zh)
     en = en.where(
         ~higher,
         en

@@ -27,45 +27,28 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from windmaker import contract
 from windmaker.config import load_yaml_model
-from windmaker.growth.bottleneck import reference_values
-from windmaker.growth.config import LadderConfig
-from windmaker.growth.ladder import SKA, STAGE_CODES
+from windmaker.growth.bottleneck import metric_long, reference_values
+from windmaker.growth.config import PLAN_METRICS as PLAN_METRICS
+from windmaker.growth.config import LadderConfig, PlanMetric
+from windmaker.growth.ladder import SKA, STAGE_CODES, thresholds_by_category
 from windmaker.growth.text import Text, num_text
 
 PLAYBOOK_FILE = "playbook.yaml"
 
-#: ``m_brand_month`` metrics an action may name.
-PLAN_METRICS = (
-    "self_share",
-    "live_hours",
-    "self_gmv_per_live_hour",
-    "gpm",
-    "paid_spend",
-    "roas",
-    "public_share",
-    "distribution_share",
-    "active_influencers",
-    "top_influencer_share",
-    "influencer_hhi",
-    "dedicated_gmv",
-    "repurchase_rate_90d",
-    "repurchase_rate_180d",
-    "follower_gmv",
-    "follower_gmv_share",
-    "new_follows",
-    "special_supply_share",
-    "special_supply_skus",
-    "refund_rate",
-    "complaints_per_1k",
-    "late_shipment_rate",
-    "review_score",
-)
+#: The ``next_stage_threshold`` rule: (stage, metric) → the threshold column of
+#: :func:`windmaker.growth.ladder.thresholds_by_category` the target takes (category overrides
+#: applied) — the next stage's criterion on that metric, in its own unit.
+THRESHOLD_TARGETS = {
+    ("zero_breaking", "net_gmv_t30d"): "zb_min_gmv_t30d",
+    ("climbing", "self_share"): "ka_min_self_share",
+    ("ka", "special_supply_share"): "ska_min_special_supply",
+}
 
 
 class Target(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    rule: Literal["advancer_median", "next_stage_median", "absolute"]
+    rule: Literal["advancer_median", "next_stage_median", "next_stage_threshold", "absolute"]
     value: float | None = None
     floor: float | None = None
     ceiling: float | None = None
@@ -86,7 +69,7 @@ class Action(BaseModel):
     id: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
     title_en: Annotated[str, Field(min_length=1)]
     title_zh: Annotated[str, Field(min_length=1)]
-    metric: Literal[PLAN_METRICS]  # type: ignore[valid-type]
+    metric: PlanMetric
     direction: Literal["higher", "lower"] = "higher"
     target: Target
 
@@ -179,6 +162,14 @@ class Playbook(BaseModel):
                     if a.id in seen:
                         raise ValueError(f"action id {a.id!r} is used twice")
                     seen.add(a.id)
+                    if a.target.rule == "next_stage_threshold" and (
+                        (stage, a.metric) not in THRESHOLD_TARGETS
+                    ):
+                        allowed = [f"{s}: {m}" for s, m in THRESHOLD_TARGETS]
+                        raise ValueError(
+                            f"{a.id}: rule 'next_stage_threshold' has no criterion on "
+                            f"{a.metric} at {stage} (one of {allowed})"
+                        )
         return stages
 
     @model_validator(mode="after")
@@ -227,25 +218,20 @@ def load_playbook(config_dir: Path | None = None) -> Playbook:
     return load_yaml_model(Playbook, PLAYBOOK_FILE, config_dir)
 
 
-def select_actions(
+def candidate_actions(
     gap_table: pd.DataFrame,
     stages: pd.DataFrame,
     playbook: Playbook,
     config: LadderConfig,
     model_actions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Actions per brand × period in plan order.
+    """Every playbook entry of each brand-month's stage, with its capability's gap rank.
 
-    Capabilities are taken in gap order (rank 1 = bottleneck); the bottleneck contributes up to
-    ``bottleneck_actions`` playbook entries, every other capability up to ``other_actions``;
-    the plan keeps the first ``max_actions``, and tops up to ``min_actions`` from the remaining
-    entries (again in gap order) when the limits leave fewer.
-
-    ``model_actions`` (per brand × period × capability, :func:`windmaker.growth.model_feed.
-    model_actions`) lead their capability's entries (rule ``model``) where the capability ranks
-    within ``models.actions.max_gap_rank`` of the gaps, and count against the same limits.
+    ``order`` is the entry's place within its capability. ``model_actions`` (per brand × period
+    × capability, :func:`windmaker.growth.model_feed.model_actions`) lead their capability's
+    entries (rule ``model``) where the capability ranks within ``models.actions.max_gap_rank``
+    of the gaps.
     """
-    rules = config.plan
     g = gap_table[["brand_id", "category", "period", "capability", "rank"]].merge(
         stages[["brand_id", "period", "stage"]], on=["brand_id", "period"]
     )
@@ -258,12 +244,33 @@ def select_actions(
             extra = extra.assign(order=-1, rule="model", value=np.nan, floor=np.nan)
             extra["ceiling"] = np.nan
             df = pd.concat([df, extra], ignore_index=True)
-            # the model action takes its capability's first place: the limits count it
-            df["order"] = (
-                df.sort_values("order", kind="stable")
-                .groupby(["brand_id", "period", "capability"], sort=False)
-                .cumcount()
-            )
+            df["order"] = _order_within_capability(df)
+    return df.reset_index(drop=True)
+
+
+def _order_within_capability(df: pd.DataFrame) -> pd.Series:
+    """0, 1, … per brand × period × capability in the current ``order``."""
+    return (
+        df.sort_values("order", kind="stable")
+        .groupby(["brand_id", "period", "capability"], sort=False)
+        .cumcount()
+        .reindex(df.index)
+    )
+
+
+def limit_actions(candidates: pd.DataFrame, config: LadderConfig) -> pd.DataFrame:
+    """The plan: candidates in plan order within the limits, ranked ``plan_rank`` 1, 2, …
+
+    Capabilities are taken in gap order (rank 1 = bottleneck); the bottleneck contributes up to
+    ``bottleneck_actions`` entries, every other capability up to ``other_actions``; the plan
+    keeps the first ``max_actions``, and tops up to ``min_actions`` from the remaining entries
+    (again in gap order) when the limits leave fewer. A model-backed action counts against its
+    capability's limit like a playbook entry (so it displaces the capability's last entry).
+    """
+    rules = config.plan
+    df = candidates.copy()
+    if len(df):
+        df["order"] = _order_within_capability(df)
     limit = np.where(df["rank"] == 1, rules.bottleneck_actions, rules.other_actions)
     df["_overflow"] = (df["order"] >= limit).astype("int8")
     df = df.sort_values(
@@ -276,40 +283,51 @@ def select_actions(
     return df.reset_index(drop=True)
 
 
-def metric_long(brand_month: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """brand_id, period, metric, value for the named metric columns."""
-    present = [m for m in metrics if m in brand_month.columns]
-    long = brand_month[["brand_id", "period", *present]].melt(
-        id_vars=["brand_id", "period"], var_name="metric", value_name="value"
-    )
-    long["value"] = long["value"].astype("float64")
-    return long
-
-
-def build_plans(
-    stages: pd.DataFrame,
+def select_actions(
     gap_table: pd.DataFrame,
-    brand_month: pd.DataFrame,
-    advancers: pd.DataFrame,
+    stages: pd.DataFrame,
     playbook: Playbook,
     config: LadderConfig,
     model_actions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The ``g_plan`` table for the latest ``plan.store_periods`` periods.
+    """Actions per brand × period in plan order, before targets are known.
 
-    Columns: brand_id, period, rank, action_id, capability, metric, current, target,
-    evidence (JSON text), and beyond the shared interface category, stage, title_en, title_zh,
-    direction. Model-backed actions (see :func:`select_actions`) carry the model's figures as
-    current and target and the model's evidence JSON.
+    :func:`candidate_actions` within :func:`limit_actions`; :func:`build_plans` applies the
+    limits after dropping the actions whose target is not an improvement.
     """
-    periods = np.sort(stages["period"].unique())[-config.plan.store_periods :]
-    recent = stages.loc[stages["period"].isin(periods)]
-    acts = select_actions(
-        gap_table.loc[gap_table["period"].isin(periods)], recent, playbook, config, model_actions
+    return limit_actions(
+        candidate_actions(gap_table, stages, playbook, config, model_actions), config
     )
-    metrics = sorted(acts["metric"].unique().tolist()) if len(acts) else []
-    values = metric_long(brand_month, [*metrics, "net_gmv_t90d"])
 
+
+def improves(current: pd.Series, target: pd.Series, direction: pd.Series) -> pd.Series:
+    """Whether ``target`` is strictly better than ``current`` in the action's ``direction``.
+
+    ``target > current`` for ``higher``, ``target < current`` for ``lower``; false when either
+    is missing: an action that would hold the brand where it is, or move it back, is no action.
+    """
+    cur, tgt = current.astype("float64"), target.astype("float64")
+    lower = direction.to_numpy() == "lower"
+    better = np.where(lower, tgt < cur, tgt > cur)
+    return pd.Series(better & cur.notna().to_numpy() & tgt.notna().to_numpy(), index=cur.index)
+
+
+def action_targets(
+    acts: pd.DataFrame,
+    stages: pd.DataFrame,
+    values: pd.DataFrame,
+    advancers: pd.DataFrame,
+    config: LadderConfig,
+) -> pd.DataFrame:
+    """Candidate actions with the brand's ``current`` value and the ``target`` of their rule.
+
+    ``values``: long brand_id, period, metric, value (:func:`metric_long`). Targets:
+    ``advancer_median`` / ``next_stage_median`` from :func:`reference_values` (with
+    ``reference`` and ``n``, the brands behind it), ``next_stage_threshold`` the next stage's
+    threshold on the metric for the brand's category (``THRESHOLD_TARGETS``), ``absolute`` the
+    rule's value, then ``floor`` / ``ceiling``. Model-backed actions take the model's current
+    and target.
+    """
     current = values.rename(columns={"value": "current"})
     acts = acts.merge(current, on=["brand_id", "period", "metric"], how="left")
 
@@ -330,8 +348,12 @@ def build_plans(
         how="left",
     )
     target = np.select(
-        [acts["rule"] == "absolute", acts["rule"] == "next_stage_median"],
-        [acts["value"], acts["next_target"]],
+        [
+            acts["rule"] == "absolute",
+            acts["rule"] == "next_stage_median",
+            acts["rule"] == "next_stage_threshold",
+        ],
+        [acts["value"], acts["next_target"], _threshold_targets(acts, config)],
         default=acts["target"],
     ).astype("float64")
     target = np.where(acts["floor"].notna(), np.fmax(target, acts["floor"]), target)
@@ -340,13 +362,67 @@ def build_plans(
     acts["reference"] = np.where(
         acts["rule"] == "next_stage_median", acts["next_reference"], acts["reference"]
     )
+    if "model_evidence" in acts.columns:
+        model = (acts["rule"] == "model").to_numpy()
+        acts["current"] = np.where(model, acts["model_current"], acts["current"])
+        acts["target"] = np.where(model, acts["model_target"], acts["target"])
+    return acts
+
+
+def _threshold_targets(acts: pd.DataFrame, config: LadderConfig) -> np.ndarray:
+    """Per action row the next stage's threshold on its metric (NaN where none applies)."""
+    out = np.full(len(acts), np.nan)
+    if not len(acts):
+        return out
+    thresholds = thresholds_by_category(config, pd.Index(acts["category"].unique()))
+    stage = np.asarray(STAGE_CODES, dtype=object)[acts["stage"].to_numpy()]
+    for (code, metric), column in THRESHOLD_TARGETS.items():
+        rows = (stage == code) & (acts["metric"] == metric).to_numpy()
+        if rows.any():
+            out[rows] = thresholds[column].reindex(acts.loc[rows, "category"]).to_numpy()
+    return out
+
+
+def build_plans(
+    stages: pd.DataFrame,
+    gap_table: pd.DataFrame,
+    brand_month: pd.DataFrame,
+    advancers: pd.DataFrame,
+    playbook: Playbook,
+    config: LadderConfig,
+    model_actions: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The ``g_plan`` table for the latest ``plan.store_periods`` periods.
+
+    Every candidate action's current value and target are computed first; an action whose
+    target is not strictly better than the current value in its direction (:func:`improves`:
+    a brand already above the advancers' median, 0 → 0) is dropped, and the limits of
+    :func:`limit_actions` then take the next entries in its place, so the plan keeps
+    ``min_actions`` whenever the playbook has enough improving actions. A model-backed action
+    without a target (re-engage at-risk buyers: the action, not a level) is kept; one with a
+    target is held to the same rule.
+
+    Columns: brand_id, period, rank, action_id, capability, metric, current, target,
+    evidence (JSON text), and beyond the shared interface category, stage, title_en, title_zh,
+    direction. Model-backed actions carry the model's figures as current and target and the
+    model's evidence JSON.
+    """
+    periods = np.sort(stages["period"].unique())[-config.plan.store_periods :]
+    recent = stages.loc[stages["period"].isin(periods)]
+    acts = candidate_actions(
+        gap_table.loc[gap_table["period"].isin(periods)], recent, playbook, config, model_actions
+    )
+    metrics = sorted(acts["metric"].unique().tolist()) if len(acts) else []
+    values = metric_long(brand_month, [*metrics, "net_gmv_t90d"])
+    acts = action_targets(acts, stages, values, advancers, config)
+    no_target = (acts["rule"] == "model").to_numpy() & acts["target"].isna().to_numpy()
+    keep = improves(acts["current"], acts["target"], acts["direction"]).to_numpy() | no_target
+    acts = limit_actions(acts.loc[keep], config)
 
     size = values.loc[values["metric"] == "net_gmv_t90d", ["brand_id", "period", "value"]]
     acts["evidence"] = _evidence(acts, advancers, size, values, config)
     if "model_evidence" in acts.columns:
         model = (acts["rule"] == "model").to_numpy()
-        acts["current"] = np.where(model, acts["model_current"], acts["current"])
-        acts["target"] = np.where(model, acts["model_target"], acts["target"])
         acts["evidence"] = np.where(model, acts["model_evidence"], acts["evidence"])
     acts = acts.drop(columns="rank").rename(columns={"plan_rank": "rank"})
     acts["stage"] = np.asarray(STAGE_CODES, dtype=object)[acts["stage"].to_numpy()]

@@ -3,7 +3,9 @@
 Which brand-months are judged, exactly:
 
 - a brand's first ``warmup_periods`` periods in the data are left out: its trailing windows
-  (90-day GMV, months with sales) are still filling, so no method could see its stage;
+  (90-day GMV, months with sales) are still filling, so no method could see its stage
+  (counted in the truth's months, so months the diagnosis leaves unjudged for insufficient
+  history count too; brand-months without a diagnosed stage are not judged);
 - a brand-month is left out when the true stage changed within the last ``settle_periods``
   months (the month of the change included): the trailing-90-day size criterion needs up to
   two months to show a step and the hysteresis two more periods to confirm it, so those months
@@ -69,10 +71,9 @@ def judged_truth(
     since = t.groupby([t["brand_id"], spell]).cumcount()
     t["_settled"] = (spell == 0) | (since >= settle_periods)
 
+    t["position"] = t.groupby("brand_id").cumcount()
     p = periods[["brand_id", "period"]].copy()
     p["period"] = pd.to_datetime(p["period"]).astype("datetime64[s]")
-    p = p.sort_values(["brand_id", "period"], kind="stable")
-    p["position"] = p.groupby("brand_id").cumcount()
     t = t.merge(p, on=["brand_id", "period"], how="inner")
     keep = t["_settled"] & (t["position"] >= warmup_periods)
     return t.loc[keep].drop(columns="_settled").reset_index(drop=True)
@@ -93,9 +94,9 @@ def agreement(
     b["period"] = pd.to_datetime(b["period"]).astype("datetime64[s]")
     t = truth.copy()
     t["month"] = pd.to_datetime(t["month"]).astype("datetime64[s]")
-    t = t.merge(
-        s[["brand_id", "period"]], left_on=["brand_id", "month"], right_on=["brand_id", "period"]
-    ).drop(columns="period")
+    # the months of the diagnosed data (the truth may know a month the data does not reach)
+    t = t[(t["month"] >= s["period"].min()) & (t["month"] <= s["period"].max())]
+    t = t[t["brand_id"].isin(set(s["brand_id"]))]
     judged = judged_truth(t, s, warmup_periods, settle_periods)
     j = judged.merge(s, on=["brand_id", "period"]).merge(b, on=["brand_id", "period"], how="left")
     stage_ok = j["stage"].astype(str) == j["true_stage"].astype(str)

@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from windmaker import contract
 from windmaker.api.readmodel import ReadModel
-from windmaker.i18n import t
+from windmaker.i18n import explain_bottleneck, t
 from windmaker.web import charts
 
 HERE = Path(__file__).parent
@@ -48,6 +48,7 @@ KEY_METRICS = (
 _env = Environment(
     loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"])
 )
+_env.globals["explain_bottleneck"] = explain_bottleneck
 
 
 def _inline_assets() -> dict[str, str]:

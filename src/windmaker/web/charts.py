@@ -49,8 +49,12 @@ def trend(rows: list[dict[str, Any]], metrics: list[str], lang: str) -> dict[str
 
 
 def bottleneck_bars(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
-    """Gap of each capability to the brands that made the next step (largest first)."""
+    """Gap of each capability to the brands that made the next step (largest first).
+
+    A capability at or above its reference (gap ≤ 0) is no weakness: it gets no bar.
+    """
     rows = sorted(rows, key=lambda r: r.get("rank") or 0, reverse=True)
+    gaps = [_num(r.get("gap")) for r in rows]
     return {
         "tooltip": {},
         "grid": {"left": 110, "right": 30, "top": 10, "bottom": 30},
@@ -59,7 +63,7 @@ def bottleneck_bars(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
             "type": "category",
             "data": [t(f"capability.{r['capability']}", lang) for r in rows],
         },
-        "series": [{"type": "bar", "data": [_num(r.get("gap")) for r in rows]}],
+        "series": [{"type": "bar", "data": [None if g is None else max(g, 0.0) for g in gaps]}],
     }
 
 

@@ -28,13 +28,14 @@ from windmaker.api.deps import (
     token_of,
 )
 from windmaker.api.security import Principal
-from windmaker.i18n import LANGS, negotiate, t
+from windmaker.i18n import LANGS, explain_bottleneck, negotiate, t
 from windmaker.store import authenticate
 from windmaker.store.tokens import issue_token, revoke_token
 from windmaker.web import charts
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.globals["explain_bottleneck"] = explain_bottleneck
 LANG_COOKIE = "wm_lang"
 
 router = APIRouter(include_in_schema=False)
