@@ -95,10 +95,32 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "metric.self_share": ("自播占比", "Self-operated share"),
     "metric.public_share": ("公域流量占比", "Public-traffic share"),
     "metric.distribution_share": ("达人分销占比", "Distribution share"),
-    "metric.repurchase_rate_90d": ("90天复购率", "90-day repurchase rate"),
+    "metric.repurchase_rate_90d": ("90天内回购率", "Returned within 90 days"),
     "metric.special_supply_share": ("特供占比", "Special-supply share"),
     "metric.refund_rate": ("退款率", "Refund rate"),
     "metric.min_score": ("最低能力分", "Lowest capability score"),
+    "metric.repurchase_rate": ("复购率", "Repurchase rate"),
+    "metric.refund_amount_rate": ("退款金额占比", "Refund rate by amount"),
+    "metric.complaints_per_1k": ("每千单投诉", "Complaints per 1,000 orders"),
+    "metric.late_shipment_rate": ("延迟发货率", "Late-shipment rate"),
+    "metric.review_shortfall": ("评分差距", "Review-score shortfall"),
+    "metric.brushing_share": ("疑似刷单占比", "Suspected brushing share"),
+    # brushing evidence: the signals that fired on a flagged order
+    "signal.concentration": ("一小时内集中下单", "orders concentrated within an hour"),
+    "signal.dense_block": ("多个账号同时段共同下单", "several accounts ordering together"),
+    "signal.co_shop": (
+        "同一批账号在多家店铺共同下单",
+        "the same accounts acting together at other shops",
+    ),
+    "signal.fresh_account": ("新账号", "fresh accounts"),
+    "signal.low_value": ("低价订单", "low-value orders"),
+    "signal.unfulfilled": ("退款或未发货", "refunded or never shipped"),
+    "signal.no_review": ("无评价", "no review"),
+    "brushing.high": ("高置信，已从GMV剔除", "high confidence, left out of GMV"),
+    "brushing.review": ("待人工复核，仍计入GMV", "for review, still in GMV"),
+    "label.brushing_evidence": ("疑似刷单证据", "Brushing evidence"),
+    "label.same_days_before": ("上月同期（前{days}天）", "Same {days} days last month"),
+    "label.to_date": ("本月至今", "Month to date"),
     # the bottleneck in the metric's own unit ({value}, {reference}, {threshold}: formatted)
     "bottleneck.criterion": (
         "{metric} {value}，低于{stage}标准 {threshold}",
@@ -233,3 +255,9 @@ def explain_bottleneck(row: dict[str, object], lang: str = DEFAULT_LANG) -> str:
         value=_metric_value(metric, row.get("metric_value")),
         reference=_metric_value(metric, row.get("metric_reference")),
     )
+
+
+def signals_text(signals: str, lang: str = DEFAULT_LANG) -> str:
+    """The signals of a brushing flag (``"dense_block+co_shop"``) in words."""
+    sep = "、" if lang.lower().startswith("zh") else "; "
+    return sep.join(t(f"signal.{s}", lang) for s in signals.split("+") if s)

@@ -96,7 +96,7 @@ def test_reason_cites_numbers_and_thresholds(ladder: LadderConfig) -> None:
     assert row["stage"] == "ka"
     # K is the largest of 30 beauty brands: rank 1 / 30 = top 3.3%
     assert "90-day net GMV ¥9M is in the top 3.3% of beauty (KA needs top 10%)" in row["reason_en"]
-    assert "repurchase 30% ≥ category median 10%" in row["reason_en"]
+    assert "returned within 90 days 30% ≥ category median 10%" in row["reason_en"]
     assert "self-operation 45% ≥ 30%" in row["reason_en"]
     assert "For SKA: " in row["reason_en"] and "special supply 1% < 5%" in row["reason_en"]
     assert "自播占比 45% ≥ 30%" in row["reason_zh"]

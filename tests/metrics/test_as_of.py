@@ -22,8 +22,7 @@ CUT = datetime(2026, 3, 17)  # the export ends on the 16th of March (its last or
 AS_OF = date(2026, 3, 16)
 
 
-@pytest.fixture(scope="module")
-def cut(market: dict[str, pd.DataFrame]) -> Iterator[Warehouse]:
+def _cut_warehouse(market: dict[str, pd.DataFrame]) -> Warehouse:
     m = dict(market)
     o, s, r = m["orders"], m["live_sessions"], m["reviews"]
     m["orders"] = o[o.paid_at < CUT]
@@ -33,6 +32,12 @@ def cut(market: dict[str, pd.DataFrame]) -> Iterator[Warehouse]:
     wh = Warehouse("duckdb://")
     factory.load(wh, m)
     refresh(wh, full=True)
+    return wh
+
+
+@pytest.fixture(scope="module")
+def cut(market: dict[str, pd.DataFrame]) -> Iterator[Warehouse]:
+    wh = _cut_warehouse(market)
     yield wh
     wh.close()
 
@@ -77,14 +82,17 @@ def test_to_date_week_ends_at_the_as_of_day(cut: Warehouse) -> None:
         assert row.net_gmv_t90d == want[(row.brand_id, AS_OF)]
 
 
-def test_stored_tables_without_coverage_are_recomputed_whole(cut: Warehouse) -> None:
+def test_stored_tables_without_coverage_are_recomputed_whole(
+    market: dict[str, pd.DataFrame],
+) -> None:
     """A warehouse refreshed by a version without the as-of columns gets a full refresh."""
-    month = cut.table("m_brand_month")
-    cut.write("m_brand_month", month.drop("as_of", "days_covered", "to_date"))
-    cut.insert("orders", factory.to_arrow("orders", _one_more_order(cut)))
-    report = refresh(cut)
-    assert report.mode == "full" and "another version" in report.reason
-    assert "as_of" in cut.table("m_brand_month").columns
+    with _cut_warehouse(market) as wh:
+        month = wh.table("m_brand_month")
+        wh.write("m_brand_month", month.drop("as_of", "days_covered", "to_date"))
+        wh.insert("orders", factory.to_arrow("orders", _one_more_order(wh)))
+        report = refresh(wh)
+        assert report.mode == "full" and "another version" in report.reason
+        assert "as_of" in wh.table("m_brand_month").columns
 
 
 def _one_more_order(wh: Warehouse) -> pd.DataFrame:
@@ -92,3 +100,39 @@ def _one_more_order(wh: Warehouse) -> pd.DataFrame:
     last["order_id"] = "O-AFTER-CUT"
     last["paid_at"] = datetime(2026, 3, 17, 9)
     return last
+
+
+def test_to_date_month_is_compared_with_the_same_days_before(
+    cut: Warehouse, market: dict[str, pd.DataFrame]
+) -> None:
+    """March to the 16th against February 1–16, not against all of February: the buyer tree's
+    comparison is the orders, net GMV and distinct buyers of those days (counted here from the
+    orders), and the live tree's is the UV of the brand's sessions started in those days."""
+    buyers = _table(cut, "m_gmv_buyer_drivers")
+    march = buyers[buyers.period == date(2026, 3, 1)].set_index("brand_id")
+    assert (march.compared_days == 16).all()
+    o = market["orders"]
+    o = o[(o.status != "cancelled") & (o.paid_at >= datetime(2026, 2, 1))]
+    o = o[o.paid_at < datetime(2026, 2, 17)]
+    for brand, row in march.iterrows():
+        mine = o[o.brand_id == brand]
+        net = sum((a - r for a, r in zip(mine.amount, mine.refund_amount, strict=True)), Decimal(0))
+        assert row.prev_orders == len(mine), brand
+        assert row.prev_net_gmv == net, brand
+        assert row.prev_buyers == mine.buyer_id.nunique(), brand
+    feb = buyers[buyers.period == date(2026, 2, 1)]
+    assert feb.compared_days.isna().all()  # a whole month: the whole month before
+
+    live = _table(cut, "m_gmv_drivers")
+    brand_rows = live[(live.level == "brand") & (live.period == date(2026, 3, 1))]
+    assert len(brand_rows) > 0 and (brand_rows.compared_days == 16).all()
+    s = market["live_sessions"]
+    accounts = market["accounts"]
+    own = dict(zip(accounts.account_id, accounts.brand_id, strict=True))
+    days = s[(s.started_at >= datetime(2026, 2, 1)) & (s.started_at < datetime(2026, 2, 17))]
+    for row in brand_rows.itertuples():
+        mine = days[
+            (days.account_id.map(own) == row.brand_id) | (days.dedicated_brand_id == row.brand_id)
+        ]
+        if len(mine):
+            assert row.prev_uv == mine.viewers.sum(), row.brand_id

@@ -92,7 +92,7 @@ def test_bottleneck_explained_in_the_metric_own_unit() -> None:
         "metric_basis": "advancers",
     }
     assert explain_bottleneck(weak, "en") == (
-        "90-day repurchase rate 25.0% against 55.0% for brands that made the step"
+        "Returned within 90 days 25.0% against 55.0% for brands that made the step"
     )
     fine = {**weak, "weakness": False, "metric_value": 0.6}
     assert explain_bottleneck(fine, "en") == "At or above reference"
@@ -137,3 +137,22 @@ def test_language_switch_is_remembered(web: TestClient) -> None:
 def test_language_switch_refuses_offsite_redirects(web: TestClient) -> None:
     r = web.get("/lang/en?next=//evil.example/", follow_redirects=False)
     assert r.headers["location"] == "/"
+
+
+def test_brushing_share_shows_its_evidence(web: TestClient, web_market) -> None:  # type: ignore[no-untyped-def]
+    """Where a brand's brushing share appears, the signals behind its flags appear in words, with
+    whether they left GMV (the simulated market plants a burst ring)."""
+    from windmaker.workspace import open_warehouse
+
+    with open_warehouse(web_market) as wh:
+        t = wh.table("mdl_brushing_orders")
+        brand = str(wh.execute(t.group_by("brand_id").aggregate(n=t.count())).iloc[0]["brand_id"])
+    login(web, "admin")
+    web.cookies.set("wm_lang", "en")
+    page = soup(web, f"/brands/{brand}")
+    items = [li.get_text(" ", strip=True) for li in page.select("#brushing-evidence li")]
+    assert items and any("high confidence, left out of GMV" in i for i in items)
+    assert any("several accounts ordering together" in i for i in items)
+    assert not any("dense_block" in i or "+" in i for i in items)
+    rows = [th.get_text(strip=True) for th in page.select("#trust th[scope=row]")]
+    assert "Suspected brushing share" in rows and "brushing_share" not in rows

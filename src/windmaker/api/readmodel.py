@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -46,6 +47,11 @@ LOADED_TABLES = (
     "mdl_hits",
     "mdl_concentration",
 )
+
+#: Every brushing flag with its signals (high-confidence ones are also in mdl_brushing_orders).
+BRUSHING_REVIEW = "mdl_brushing_review"
+#: Derived at load: flagged orders per brand × confidence × signals.
+BRUSHING_EVIDENCE = "brushing_evidence"
 
 #: Tables the scorecard reads per brand and period.
 SCORECARD_TABLES = (
@@ -206,6 +212,14 @@ def load_snapshot(wh: Warehouse) -> Snapshot:
                 # Scores are per brand and per account; a brand's page shows the brand's own.
                 df = df[df["entity"] == "brand"].assign(brand_id=lambda d: d["entity_id"])
             frames[name] = df
+    if BRUSHING_REVIEW in present:
+        # The evidence behind each brand's brushing flags: orders per confidence and signals.
+        flags = wh.table(BRUSHING_REVIEW)
+        frames[BRUSHING_EVIDENCE] = wh.execute(
+            flags.group_by(["brand_id", "confidence", "signals"])
+            .aggregate(orders=flags.count())
+            .order_by(["brand_id", "confidence", ibis.desc("orders")])
+        )
     latest = None
     for source in ("g_stage", "m_brand_month"):
         df = frames.get(source)
@@ -395,6 +409,8 @@ class ReadModel:
             "metrics": month[0] if month else {},
             "trust": trust[:1] or None,
             "trust_alert": brand_id in self.snap.trust_alerted,
+            # which signals fired behind the brushing share (high: left out of GMV)
+            "brushing_evidence": records(self.snap.brand_rows(BRUSHING_EVIDENCE, brand_id)),
         }
 
     def stage_history(self, brand_id: str) -> list[dict[str, Any]]:

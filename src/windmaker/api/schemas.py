@@ -95,6 +95,8 @@ class Scorecard(BaseModel):
     metrics: dict[str, Any]
     trust: list[dict[str, Any]] | None = None
     trust_alert: bool
+    #: Brushing flags of the brand: orders per confidence (high / review) and signals fired.
+    brushing_evidence: list[dict[str, Any]] = []
 
 
 class Diagnosis(BaseModel):

@@ -302,7 +302,7 @@ def show_command(
     for col in ("component", "指标", "value", "category ref", "points", "lost"):
         table.add_column(col, justify="left" if col in ("component", "指标") else "right")
     for k, zh, value, ref, lost in trust.explain(row, config.score):
-        table.add_row(
-            k, zh, f"{value:.4g}", f"{ref:.4g}", f"{row[f'{k}_points']:.1f}", f"{lost:.1f}"
-        )
+        # a component without data is scored at its reference; say so instead of "nan"
+        shown = "无数据 no data" if pd.isna(value) else f"{value:.4g}"
+        table.add_row(k, zh, shown, f"{ref:.4g}", f"{row[f'{k}_points']:.1f}", f"{lost:.1f}")
     console.print(table)

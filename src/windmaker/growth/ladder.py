@@ -462,7 +462,7 @@ def _clauses(df: pd.DataFrame) -> dict[str, tuple[Text, Text]]:
         ),
         "ka_gmv": _size_clause(df, "ka", "KA", gmv90_en, gmv90_zh, top, cat, ka_need),
         "ka_repurchase": (
-            "repurchase "
+            "returned within 90 days "
             + rep
             + " "
             + _cmp(df["ka_repurchase_ok"])
@@ -470,7 +470,7 @@ def _clauses(df: pd.DataFrame) -> dict[str, tuple[Text, Text]]:
             + factor_en
             + "category median "
             + rep_med,
-            "复购率 "
+            "90天内回购率 "
             + rep
             + " "
             + _cmp(df["ka_repurchase_ok"])

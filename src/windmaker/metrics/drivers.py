@@ -36,7 +36,8 @@ split the same way into contrib_buyers, contrib_frequency (复购频次) and con
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -128,7 +129,12 @@ def _tree(t: ir.Table) -> ir.Table:
     )
 
 
-def _decompose(t: ir.Table, prev_window: ir.Value, consecutive: ir.BooleanValue | None) -> ir.Table:
+def _decompose(
+    t: ir.Table,
+    prev_window: ir.Value,
+    consecutive: ir.BooleanValue | None,
+    same_days: ir.Table | None = None,
+) -> ir.Table:
     cols = ("uv", "watch_hours", "orders", "live_gmv", *DRIVERS[1:])
     prev = {f"prev_{c}": t[c].lag().over(prev_window) for c in cols}
     t = t.mutate(**prev)
@@ -136,6 +142,9 @@ def _decompose(t: ir.Table, prev_window: ir.Value, consecutive: ir.BooleanValue 
         t = t.mutate(
             **{k: ibis.cases((consecutive, t[k]), else_=ibis.null(t[k].type())) for k in prev}
         )
+    t = t.mutate(compared_days=ibis.null("int64"))
+    if same_days is not None:
+        t = _compare_same_days(t, _tree(same_days), ("level", "entity_id", "period"), cols)
     pos = [t[c].cast("float64") > 0 for c in ("uv", "watch_hours", "orders", "live_gmv")]
     pos += [t[f"prev_{c}"].cast("float64") > 0 for c in ("uv", "watch_hours", "orders", "live_gmv")]
     ok = pos[0]
@@ -155,6 +164,30 @@ def _decompose(t: ir.Table, prev_window: ir.Value, consecutive: ir.BooleanValue 
         decomposable=ok,
         **contrib,
     )
+
+
+def _compare_same_days(
+    t: ir.Table, same: ir.Table, keys: tuple[str, ...], cols: tuple[str, ...]
+) -> ir.Table:
+    """Compare the rows that ``same`` names with the same days of the previous month.
+
+    A month the data ends inside (to date, 本月至今) holds ``days_covered`` days; compared with
+    the whole previous month every driver would read a fall. ``same`` holds, per row key, the
+    sums of the previous month's first ``compared_days`` days: they replace the comparison.
+    """
+    s = same.select(*keys, "compared_days", **{f"_same_{c}": same[c] for c in cols})
+    j = t.left_join(s, list(keys))
+    j = j.drop(*[f"{k}_right" for k in keys if f"{k}_right" in j.columns])
+    hit = j.compared_days_right.notnull()
+    return j.mutate(
+        **{
+            f"prev_{c}": ibis.cases(
+                (hit, j[f"_same_{c}"].cast(j[f"prev_{c}"].type())), else_=j[f"prev_{c}"]
+            )
+            for c in cols
+        },
+        compared_days=ibis.cases((hit, j.compared_days_right), else_=j.compared_days),
+    ).drop("compared_days_right", *[f"_same_{c}" for c in cols])
 
 
 #: Columns of the tree before decomposition (what a later refresh reuses from stored rows).
@@ -183,6 +216,7 @@ COLUMNS = (
     "delta_gmv",
     *CONTRIBUTIONS,
     "decomposable",
+    "compared_days",
 )
 
 
@@ -207,8 +241,11 @@ def _base(t: ir.Table, level: str, entity: str, **extra: ir.Value) -> ir.Table:
     return t.select(**cols)
 
 
-def driver_base(src: Sources, facts: ir.Table, since: ir.Value | None = None) -> ir.Table:
-    """The tree's sums per level and entity (BASE_COLUMNS), for sessions started since ``since``.
+def driver_base(
+    src: Sources, facts: ir.Table, since: ir.Value | None = None, until: ir.Value | None = None
+) -> ir.Table:
+    """The tree's sums per level and entity (BASE_COLUMNS), for sessions started since ``since``
+    (and before ``until``).
 
     ``facts`` (session_id, brand_id, net: the order facts or :func:`gmv.session_orders`) must
     hold every order of those sessions (orders are paid after their session starts, so facts
@@ -217,6 +254,8 @@ def driver_base(src: Sources, facts: ir.Table, since: ir.Value | None = None) ->
     s = _sessions(src)
     if since is not None:
         s = s.filter(s.started_at >= since)
+    if until is not None:
+        s = s.filter(s.started_at < until)
     sales = _session_sales(facts)
     acct = src.accounts.select("account_id", account_brand_id="brand_id")
 
@@ -268,25 +307,28 @@ def driver_base(src: Sources, facts: ir.Table, since: ir.Value | None = None) ->
     )
 
 
-def decompose_drivers(base: ir.Table) -> ir.Table:
+def decompose_drivers(base: ir.Table, same_days: ir.Table | None = None) -> ir.Table:
     """``m_gmv_drivers`` from the tree's sums: drivers, previous values, LMDI contributions.
 
     The comparison is the previous calendar month of the same brand or account (no comparison
     when the entity had no sessions that month), and the same account's previous session for a
-    session.
+    session. ``same_days`` (:func:`same_days_base`) replaces the comparison of a month the data
+    ends inside with the same days of the month before (``compared_days``).
     """
     t = _tree(base)
     monthly = t.filter(t.level != "session")
     w = ibis.window(group_by=["level", "entity_id"], order_by="period")
     consecutive = _month_index(monthly.period) - _month_index(monthly.period).lag().over(w) == 1
-    monthly = _decompose(monthly, w, consecutive)
+    monthly = _decompose(monthly, w, consecutive, same_days)
     sessions = t.filter(t.level == "session")
     ws = ibis.window(group_by="account_id", order_by=["started_at", "entity_id"])
     sessions = _decompose(sessions, ws, None)
     return monthly.select(*COLUMNS).union(sessions.select(*COLUMNS))
 
 
-def decompose_since(stored: ir.Table, base_new: ir.Table, cut: date) -> ir.Table:
+def decompose_since(
+    stored: ir.Table, base_new: ir.Table, cut: date, same_days: ir.Table | None = None
+) -> ir.Table:
     """The decomposed rows of months from ``cut`` on, given the stored tree of earlier months.
 
     ``base_new`` holds the tree's sums (BASE_COLUMNS) of every session started since ``cut`` and
@@ -300,13 +342,54 @@ def decompose_since(stored: ir.Table, base_new: ir.Table, cut: date) -> ir.Table
     sess = old.filter((old.level == "session") & (old.period < ibis.date(cut)))
     sess = sess.mutate(_last=sess.started_at.max().over(ibis.window(group_by="account_id")))
     last = sess.filter(sess.started_at == sess._last).drop("_last")
-    out = decompose_drivers(monthly.union(last).union(base_new))
+    out = decompose_drivers(monthly.union(last).union(base_new), same_days)
     return out.filter(out.period >= ibis.date(cut))
 
 
-def gmv_drivers(src: Sources, facts: ir.Table) -> ir.Table:
+def gmv_drivers(src: Sources, facts: ir.Table, to_date: ToDate | None = None) -> ir.Table:
     """``m_gmv_drivers``: the driver tree and its LMDI decomposition at every level."""
-    return decompose_drivers(driver_base(src, facts))
+    same = same_days_base(src, facts, to_date) if to_date is not None else None
+    return decompose_drivers(driver_base(src, facts), same)
+
+
+@dataclass(frozen=True)
+class ToDate:
+    """The month the data ends inside: its first day and the days it covers."""
+
+    period: date
+    days: int
+
+    @property
+    def previous(self) -> tuple[date, date]:
+        """First day of the month before, and the day after its first ``days`` days (capped
+        at that month's end)."""
+        p0 = date(self.period.year - (self.period.month == 1), (self.period.month - 2) % 12 + 1, 1)
+        return p0, min(p0 + timedelta(days=self.days), self.period)
+
+    @classmethod
+    def of(cls, first_day: date, last_day: date) -> ToDate | None:
+        """The to-date month of data from ``first_day`` to ``last_day``, if it has one to
+        compare: the data ends before the month's last day and covers the month before."""
+        period = last_day.replace(day=1)
+        if (last_day + timedelta(days=1)).month == last_day.month and first_day < period:
+            return cls(period, last_day.day)
+        return None
+
+
+def same_days_base(src: Sources, facts: ir.Table, to_date: ToDate) -> ir.Table:
+    """The brand and account sums of the previous month's first ``to_date.days`` days, keyed by
+    the to-date month (the comparison :func:`decompose_drivers` uses for it)."""
+    lo, hi = to_date.previous
+    cut = driver_base(
+        src,
+        facts,
+        ibis.timestamp(datetime.combine(lo, time())),
+        until=ibis.timestamp(datetime.combine(hi, time())),
+    )
+    cut = cut.filter(cut.level != "session")
+    return cut.mutate(
+        period=ibis.date(to_date.period), compared_days=ibis.literal(to_date.days, "int64")
+    )
 
 
 # -- the buyer-side tree -------------------------------------------------------------------------
@@ -327,10 +410,13 @@ BUYER_COLUMNS = (
     "delta_gmv",
     *BUYER_CONTRIBUTIONS,
     "decomposable",
+    "compared_days",
 )
 
 
-def buyer_drivers(month: ir.Table, since: date | None = None) -> ir.Table:
+def buyer_drivers(
+    month: ir.Table, since: date | None = None, same_days: ir.Table | None = None
+) -> ir.Table:
     """``m_gmv_buyer_drivers``: net GMV = buyers × orders per buyer × AOV per brand × month,
     against the brand's previous calendar month, with its LMDI-I contributions.
 
@@ -339,6 +425,8 @@ def buyer_drivers(month: ir.Table, since: date | None = None) -> ir.Table:
     first day) keeps the rows from that month on; ``month`` must then still hold the month before
     it, the comparison of the first row. A row is decomposable when buyers, orders and net GMV
     are positive in both months (a brand with refunds only has no positive GMV to split).
+    ``same_days`` (:func:`same_days_buyers`) compares a month the data ends inside with the same
+    days of the month before (``compared_days``).
     """
     m = month.select("brand_id", "period", "buyers", "orders", "net_gmv")
     if since is not None:
@@ -355,8 +443,15 @@ def buyer_drivers(month: ir.Table, since: date | None = None) -> ir.Table:
         **{
             f"prev_{c}": ibis.cases((consecutive, m[c].lag().over(w)), else_=ibis.null(m[c].type()))
             for c in cols
-        }
+        },
+        compared_days=ibis.null("int64"),
     )
+    if same_days is not None:
+        same = same_days.mutate(
+            orders_per_buyer=ratio(same_days.orders, same_days.buyers),
+            aov=ratio(same_days.net_gmv, same_days.orders),
+        )
+        m = _compare_same_days(m, same, ("brand_id", "period"), cols)
     ok = m.buyers > 0
     for c in ("orders", "net_gmv", "prev_buyers", "prev_orders", "prev_net_gmv"):
         ok = ok & (m[c].cast("float64") > 0)
@@ -387,7 +482,28 @@ def buyer_drivers(month: ir.Table, since: date | None = None) -> ir.Table:
         delta_gmv=(m.net_gmv - m.prev_net_gmv).cast(MONEY),
         **contrib,
         decomposable=ok,
+        compared_days=m.compared_days,
     )
     if since is not None:
         out = out.filter(out.period >= ibis.date(since))
     return out.select(*BUYER_COLUMNS)
+
+
+def same_days_buyers(day: ir.Table, buyer_days: ir.Table, to_date: ToDate) -> ir.Table:
+    """Buyers, orders and net GMV of each brand over the previous month's first ``to_date.days``
+    days, keyed by the to-date month: ``day`` is ``m_brand_day``, ``buyer_days`` the buyer
+    base (one row per buyer × brand × day of purchase)."""
+    lo, hi = to_date.previous
+    d = day.filter((day.period >= ibis.date(lo)) & (day.period < ibis.date(hi)))
+    sums = d.group_by("brand_id").aggregate(orders=d.orders.sum(), net_gmv=d.net_gmv.sum())
+    b = buyer_days.filter((buyer_days.day >= ibis.date(lo)) & (buyer_days.day < ibis.date(hi)))
+    buyers = b.group_by("brand_id").aggregate(buyers=b.buyer_id.nunique())
+    j = attach(sums, buyers, ["brand_id"])
+    return j.select(
+        "brand_id",
+        period=ibis.date(to_date.period),
+        buyers=j.buyers.fill_null(0),
+        orders=j.orders,
+        net_gmv=j.net_gmv,
+        compared_days=ibis.literal(to_date.days, "int64"),
+    )

@@ -65,12 +65,14 @@ SIDE_DAYS = "_m_side_day"
 BASES = (BUYER_DAYS, INFLUENCER_DAYS, SKU_DAYS, SIDE_DAYS)
 COHORTS = "m_cohort_retention"
 DRIVERS = "m_gmv_drivers"
+BUYER_DRIVERS = "m_gmv_buyer_drivers"
 PERCENTILES = "m_percentile"
 CAPABILITIES = "m_capability"
 TABLES = (
     *(brand_period.table_name(g) for g in GRAINS),
     COHORTS,
     DRIVERS,
+    BUYER_DRIVERS,
     PERCENTILES,
     CAPABILITIES,
 )
@@ -188,7 +190,9 @@ def _plan(wh: Any, now: pd.DataFrame) -> tuple[str, date | None, str, datetime |
     if set(private_domain.BUYER_DAY_COLUMNS) != set(wh.table(BUYER_DAYS).columns):
         return "full", None, "metric bases of another version", None
     stored = set(wh.table(brand_period.table_name("month")).columns)
-    if not set(brand_period.STORED_COLUMNS) <= stored:
+    if not set(brand_period.STORED_COLUMNS) <= stored or not set(drivers.COLUMNS) <= set(
+        wh.table(DRIVERS).columns
+    ):
         return "full", None, "metric tables of another version", None
     prev = _frame(wh, wh.table(STATE)).set_index("source")
     grown: dict[str, tuple[int, datetime]] = {}
@@ -290,7 +294,12 @@ def metric_expressions(
             t = brand_period.with_months_with_sales(t)
         out[brand_period.table_name(grain)] = t
     out[COHORTS] = private_domain.cohort_retention(private_domain.cohort_counts(bases.buyer_days))
-    out[DRIVERS] = drivers.gmv_drivers(src, facts)
+    to_date = drivers.ToDate.of(first_day, last_day)
+    out[DRIVERS] = drivers.gmv_drivers(src, facts, to_date)
+    same = drivers.same_days_buyers(day, bases.buyer_days, to_date) if to_date is not None else None
+    out[BUYER_DRIVERS] = drivers.buyer_drivers(
+        out[brand_period.table_name("month")], same_days=same
+    )
     month = category.present(out[brand_period.table_name("month")], src.brands)
     out[PERCENTILES] = category.percentiles(month, config.benchmark.min_category_brands)
     out[CAPABILITIES] = category.capabilities(month, config)
@@ -526,19 +535,32 @@ def refresh(
         wh.write(COHORTS, out_c.order_by(["period", "brand_id", "cohort"]))
     lap("cohorts")
 
-    # driver tree: from the earliest month a new order or session touches
+    # driver trees: from the earliest month a new order or session touches; a month the data
+    # ends inside is compared with the same days of the month before
     step("drivers")
+    to_date = drivers.ToDate.of(first_day, last_day)
+    same_live = same_buyers = None
+    if to_date is not None:
+        before = datetime.combine(to_date.previous[0], time())
+        same_live = drivers.same_days_base(src, gmv.session_orders(src, before), to_date)
+        same_buyers = drivers.same_days_buyers(wh.table(day_name), bases.buyer_days, to_date)
+    month_t = wh.table(brand_period.table_name("month"))
     if month_since is not None:
         cut = _driver_cut(wh, src, gmv.counted_orders(src, since_d), month_since)
         since_c = datetime.combine(cut, time())
         sales = gmv.session_orders(src, since_c)
         base_new = drivers.driver_base(src, sales, ibis.timestamp(since_c))
-        out_d = drivers.decompose_since(wh.table(DRIVERS), base_new, cut)
+        out_d = drivers.decompose_since(wh.table(DRIVERS), base_new, cut, same_live)
         wh.delete_from(DRIVERS, "period", cut)
         wh.insert(DRIVERS, out_d.select(*wh.table(DRIVERS).columns))
+        out_b = drivers.buyer_drivers(month_t, month_since, same_buyers)
+        wh.delete_from(BUYER_DRIVERS, "period", month_since)
+        wh.insert(BUYER_DRIVERS, out_b.select(*wh.table(BUYER_DRIVERS).columns))
     else:
-        tree = drivers.gmv_drivers(src, gmv.session_orders(src))
+        tree = drivers.gmv_drivers(src, gmv.session_orders(src), to_date)
         wh.write(DRIVERS, tree.order_by(["period", "level", "entity_id"]))
+        out_b = drivers.buyer_drivers(month_t, same_days=same_buyers)
+        wh.write(BUYER_DRIVERS, out_b.order_by(["period", "brand_id"]))
     lap("drivers")
 
     # category benchmarks: within category × month, so only the recomputed months change

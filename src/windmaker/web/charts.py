@@ -67,9 +67,15 @@ def bottleneck_bars(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
     }
 
 
-def waterfall(parts: list[tuple[str, float]], start: float, lang: str) -> dict[str, Any]:
-    """Period-over-period GMV change split into its drivers, as a waterfall."""
-    labels = [t("label.period", lang) + " −1"]
+def waterfall(
+    parts: list[tuple[str, float]], start: float, lang: str, compared_days: int | None = None
+) -> dict[str, Any]:
+    """Period-over-period GMV change split into its drivers, as a waterfall. A month to date
+    (``compared_days``) starts from the same days of the month before."""
+    if compared_days:
+        labels = [t("label.same_days_before", lang, days=compared_days)]
+    else:
+        labels = [t("label.period", lang) + " −1"]
     base, values = [0.0], [start]
     level = start
     for name, value in parts:
@@ -77,7 +83,7 @@ def waterfall(parts: list[tuple[str, float]], start: float, lang: str) -> dict[s
         base.append(min(level, level + value))
         values.append(abs(value))
         level += value
-    labels.append(t("label.period", lang))
+    labels.append(t("label.to_date", lang) if compared_days else t("label.period", lang))
     base.append(0.0)
     values.append(level)
     return {

@@ -28,7 +28,7 @@ from windmaker.api.deps import (
     token_of,
 )
 from windmaker.api.security import Principal
-from windmaker.i18n import LANGS, explain_bottleneck, negotiate, t
+from windmaker.i18n import LANGS, explain_bottleneck, negotiate, signals_text, t
 from windmaker.store import authenticate
 from windmaker.store.tokens import issue_token, revoke_token
 from windmaker.web import charts
@@ -36,6 +36,7 @@ from windmaker.web import charts
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["explain_bottleneck"] = explain_bottleneck
+templates.env.globals["signals_text"] = signals_text
 LANG_COOKIE = "wm_lang"
 
 router = APIRouter(include_in_schema=False)
@@ -283,7 +284,10 @@ def brand_context(state: AppState, brand_id: str, lang: str) -> dict[str, Any]:
             parts = [
                 (t(f"driver.{d}", lang), float(latest[f"contrib_{d}"] or 0.0)) for d in DRIVERS
             ]
-            waterfall = charts.waterfall(parts, float(latest["prev_live_gmv"]), lang)
+            days = latest.get("compared_days")
+            waterfall = charts.waterfall(
+                parts, float(latest["prev_live_gmv"]), lang, int(days) if days else None
+            )
     trend_metrics = [m for m in TREND_METRICS if series and m in series[0]]
     return {
         "brand": score["brand"],
