@@ -123,8 +123,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "label.to_date": ("本月至今", "Month to date"),
     # the bottleneck in the metric's own unit ({value}, {reference}, {threshold}: formatted)
     "bottleneck.criterion": (
-        "{metric} {value}，低于{stage}标准 {threshold}",
-        "{metric} {value} against the {threshold} {stage} requires",
+        "{metric} {value}，{stage}需 {threshold}",
+        "{metric} {value}; {stage} requires {threshold}",
     ),
     "bottleneck.vs_advancers": (
         "{metric} {value}，已晋级品牌为 {reference}",

@@ -81,8 +81,8 @@ def test_bottleneck_explained_in_the_metric_own_unit() -> None:
         "criterion_threshold": 0.05,
         "weakness": True,
     }
-    assert explain_bottleneck(crit, "en") == "Special-supply share 1.8% against the 5.0% SKA requires"
-    assert explain_bottleneck(crit, "zh-CN") == "特供占比 1.8%，低于SKA品牌标准 5.0%"
+    assert explain_bottleneck(crit, "en") == "Special-supply share 1.8%; SKA requires 5.0%"
+    assert explain_bottleneck(crit, "zh-CN") == "特供占比 1.8%，SKA品牌需 5.0%"
     weak = {
         "ranked_by": "gap",
         "weakness": True,

@@ -46,6 +46,14 @@ def _benchmark(small: ir.BooleanValue) -> ir.StringValue:
     return ibis.cases((small, BY_ALL), else_=BY_CATEGORY)
 
 
+def _benchmarked_percentile(value: ir.Column, small: ir.BooleanValue, key: str) -> ir.FloatingValue:
+    """Mid-rank percentile of ``value`` per ``key`` within category × month, or among every
+    brand of the month where the category is small."""
+    own = midrank_percentile(value, ["category", "period", key])
+    pooled = midrank_percentile(value, ["period", key])
+    return ibis.cases((small, pooled), else_=own)
+
+
 def present(month: ir.Table, brands: ir.Table) -> ir.Table:
     """Rows of brands that had joined by the month (a brand is compared from its first month)."""
     b = brands.select("brand_id", joined_month=brands.joined_at.truncate("M").date())
@@ -66,15 +74,6 @@ def midrank_percentile(value: ir.Column, group: list[str | ir.Value]) -> ir.Floa
     return ibis.cases((n <= 1, 50.0), else_=pct)
 
 
-def long_values(month: ir.Table, metrics: tuple[str, ...]) -> ir.Table:
-    """brand_id, category, period, metric, value (double) for non-null values of ``metrics``."""
-    wide = month.select(
-        "brand_id", "category", "period", **{m: month[m].cast("float64") for m in metrics}
-    )
-    long = wide.pivot_longer(list(metrics), names_to="metric", values_to="value")
-    return long.filter(long.value.notnull())
-
-
 def percentiles(month: ir.Table, min_category_brands: int = 1) -> ir.Table:
     """``m_percentile``: brand_id, category, period, metric, value, percentile (0–100), benchmark."""
     month = month.mutate(_small=_small(month, min_category_brands))
@@ -87,15 +86,13 @@ def percentiles(month: ir.Table, min_category_brands: int = 1) -> ir.Table:
     )
     long = wide.pivot_longer(list(PERCENTILE_METRICS), names_to="metric", values_to="value")
     long = long.filter(long.value.notnull())
-    own = midrank_percentile(long.value, ["category", "period", "metric"])
-    pooled = midrank_percentile(long.value, ["period", "metric"])
     return long.select(
         "brand_id",
         "category",
         "period",
         "metric",
         "value",
-        percentile=ibis.cases((long._small, pooled), else_=own),
+        percentile=_benchmarked_percentile(long.value, long._small, "metric"),
         benchmark=_benchmark(long._small),
     )
 
@@ -169,14 +166,12 @@ def capabilities(month: ir.Table, config: MetricsConfig) -> ir.Table:
     # rounded before it is ranked: sums of the same terms in another order differ in the last
     # bits, and a percentile would split exact ties into 0 and 100
     idx = idx.mutate(index=idx["index"].round(config.benchmark.index_decimals))
-    own = midrank_percentile(idx["index"], ["category", "period", "capability"])
-    pooled = midrank_percentile(idx["index"], ["period", "capability"])
     return idx.select(
         "brand_id",
         "category",
         "period",
         "capability",
         "index",
-        score=ibis.cases((idx._small, pooled), else_=own),
+        score=_benchmarked_percentile(idx["index"], idx._small, "capability"),
         benchmark=_benchmark(idx._small),
     ).order_by(["brand_id", "period", "capability"])
