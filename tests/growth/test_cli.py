@@ -79,7 +79,8 @@ def test_diagnose_brand_prints_in_both_languages(diagnosed: Settings) -> None:
     )
     assert en.exit_code == 0, en.output
     assert "Stage: Climbing" in en.output
-    assert "Bottleneck ranking: Traffic" in en.output
+    assert "Bottleneck ranking: Traffic — " in en.output  # followed by why, in its own unit
+    assert "Public-traffic share" in en.output
     assert "Not yet KA" in en.output
     zh = CliRunner().invoke(
         app, ["diagnose", "C", "--period", "2026-04", "-w", ws], env={"COLUMNS": "200"}

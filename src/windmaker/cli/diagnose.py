@@ -35,6 +35,7 @@ from windmaker.growth.model_feed import (
     traffic_expression,
 )
 from windmaker.growth.plan import Playbook, load_playbook
+from windmaker.i18n import explain_bottleneck, t
 from windmaker.warehouse import Warehouse
 from windmaker.workspace import open_warehouse
 
@@ -291,11 +292,16 @@ def _show_brand(wh: Warehouse, brand: str, period: str | None, lang: str) -> Non
         )
     console.print(card)
     if not gaps.empty:
-        ref = gaps.iloc[0]
-        console.print(
-            f"{_w('bottleneck', lang)}: [bold]{_w(ref['capability'], lang)}[/bold] "
-            f"({_w('reference', lang)}: {ref['reference']}/{ref['basis']})"
-        )
+        ref = gaps.iloc[0].to_dict()
+        # a capability at or above its reference is never called a weakness
+        weak = bool(ref.get("weakness", True)) or ref.get("ranked_by") == "criterion"
+        if weak:
+            console.print(
+                f"{_w('bottleneck', lang)}: [bold]{_w(str(ref['capability']), lang)}[/bold] — "
+                f"{explain_bottleneck(ref, lang)}"
+            )
+        else:
+            console.print(f"{_w('bottleneck', lang)}: {t('bottleneck.no_weakness', lang)}")
 
     stage_line = f"{_w('stage', lang)}: [bold]{_w(row['stage'], lang)}[/bold]"
     if row["candidate_stage"] != row["stage"]:
