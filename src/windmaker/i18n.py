@@ -121,6 +121,7 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "label.brushing_evidence": ("疑似刷单证据", "Brushing evidence"),
     "label.same_days_before": ("上月同期（前{days}天）", "Same {days} days last month"),
     "label.to_date": ("本月至今", "Month to date"),
+    "label.to_date_days": ("（至今{days}天）", "(to date, {days} days)"),
     # the bottleneck in the metric's own unit ({value}, {reference}, {threshold}: formatted)
     "bottleneck.criterion": (
         "{metric} {value}，{stage}需 {threshold}",

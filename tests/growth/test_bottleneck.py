@@ -303,3 +303,43 @@ def test_bottleneck_table_stores_with_text_columns(result) -> None:
     table = result_tables(result)[G_BOTTLENECK]
     assert str(table.schema.field("criterion").type) == "string"
     assert str(table.schema.field("weakness").type) == "bool"
+
+
+def test_a_brand_held_at_its_stage_is_told_what_it_is_losing() -> None:
+    """An SKA brand the hysteresis still holds while its lowest score (38, distribution) fell
+    below the SKA bar, and a KA brand whose self share fell below 30 %: the capability behind
+    their own stage's failed criterion is named, with its numbers (the stage reason cites the
+    same criterion). A KA brand meeting its own criteria is not named for them."""
+    classified = pd.DataFrame(
+        {
+            "brand_id": ["s", "k", "ok"],
+            "period": pd.Timestamp("2026-01-01"),
+            "stage": [3, 2, 2],
+            "ka_repurchase_ok": [True, True, True],
+            "ka_self_ok": [True, False, True],
+            "ska_supply_ok": [True, True, True],
+            "ska_score_ok": [False, True, True],
+            "repurchase_rate_90d": [0.5, 0.5, 0.5],
+            "repurchase_median": [0.1, 0.1, 0.1],
+            "ka_repurchase_factor": [1.0, 1.0, 1.0],
+            "self_share": [0.6, 0.24, 0.5],
+            "ka_min_self_share": [0.3, 0.3, 0.3],
+            "special_supply_share": [0.1, 0.08, 0.08],
+            "ska_min_special_supply": [0.05, 0.05, 0.05],
+            "min_score": [38.0, 70.0, 70.0],
+            "ska_min_score": [60.0, 60.0, 60.0],
+        }
+    )
+    scores = pd.DataFrame(
+        {
+            "brand_id": "s",
+            "period": pd.Timestamp("2026-01-01"),
+            "capability": list(CAPS),
+            "score": [100.0, 100.0, 38.0, 100.0, 94.0],
+        }
+    )
+    f = criterion_failures(classified, scores).set_index("brand_id")
+    assert set(f.index) == {"s", "k"}
+    assert (f.loc["s", "capability"], f.loc["s", "criterion"]) == ("distribution", "ska_score")
+    assert (f.loc["s", "criterion_value"], f.loc["s", "criterion_threshold"]) == (38.0, 60.0)
+    assert (f.loc["k", "capability"], f.loc["k", "criterion"]) == ("self_operation", "ka_self")

@@ -156,3 +156,21 @@ def test_brushing_share_shows_its_evidence(web: TestClient, web_market) -> None:
     assert not any("dense_block" in i or "+" in i for i in items)
     rows = [th.get_text(strip=True) for th in page.select("#trust th[scope=row]")]
     assert "Suspected brushing share" in rows and "brushing_share" not in rows
+
+
+def test_trend_marks_a_month_to_date() -> None:
+    """The last month holds 16 days: labelled to date and drawn dashed from the month before."""
+    from windmaker.web.charts import trend
+
+    rows = [
+        {"period": "2026-08-01", "net_gmv": 100.0, "to_date": False, "days_covered": 31},
+        {"period": "2026-09-01", "net_gmv": 110.0, "to_date": False, "days_covered": 30},
+        {"period": "2026-10-01", "net_gmv": 60.0, "to_date": True, "days_covered": 16},
+    ]
+    opt = trend(rows, ["net_gmv"], "en")
+    assert opt["xAxis"]["data"] == ["2026-08", "2026-09", "2026-10 (to date, 16 days)"]
+    solid, dashed = opt["series"]
+    assert solid["data"] == [100.0, 110.0, None]
+    assert dashed["data"] == [None, 110.0, 60.0] and dashed["lineStyle"]["type"] == "dashed"
+    whole = trend(rows[:2], ["net_gmv"], "zh-CN")
+    assert len(whole["series"]) == 1 and whole["xAxis"]["data"] == ["2026-08", "2026-09"]

@@ -11,7 +11,8 @@ stage history, by category). All five gaps are reported and ranked
 (rank 1 = the bottleneck):
 
 1. **criterion first** — the bottleneck agrees with the stage. When the brand fails a criterion
-   of the next stage that belongs to one capability, that capability ranks first, with the
+   of the next stage that belongs to one capability (or of its own stage, which the hysteresis
+   still holds it at), that capability ranks first, with the
    criterion's own numbers (``ranked_by = "criterion"``, :func:`criterion_failures`): a
    climbing brand failing the KA repurchase criterion → private domain, the KA self-operation
    share → self-operation; a KA brand failing the SKA special-supply share → special supply, the
@@ -330,12 +331,14 @@ def smoothed_index(stages: pd.DataFrame, capability: pd.DataFrame, periods: int)
 
 
 def criterion_failures(classified: pd.DataFrame, capability: pd.DataFrame) -> pd.DataFrame:
-    """The capabilities behind the failed criteria of each brand-month's next stage.
+    """The capabilities behind the failed criteria of each brand-month's next stage, and of its
+    own stage when the hysteresis holds it there while it fails them (a KA brand whose
+    repurchase fell below the median, an SKA brand whose lowest score fell below 60).
 
     ``classified``: :func:`windmaker.growth.ladder.classify` (confirmed ``stage``, the boolean
     criteria, the compared values and thresholds). ``capability``: the long scores the criteria
-    were judged on (brand_id, period, capability, score). Only brands at climbing (next: KA)
-    and KA (next: SKA) are concerned; the size criteria name no capability (see
+    were judged on (brand_id, period, capability, score). The KA criteria concern brands at
+    climbing and KA, the SKA criteria brands at KA and SKA; the size criteria name no capability (see
     ``CAPABILITY_CRITERIA``). The score criterion names the capability with the lowest score
     when it is below the bar (ties: STEPS order).
 
@@ -349,7 +352,10 @@ def criterion_failures(classified: pd.DataFrame, capability: pd.DataFrame) -> pd
     """
     out = []
     for key, (stage, cap, ok, value, threshold) in CAPABILITY_CRITERIA.items():
-        rows = classified.loc[(classified["stage"] == stage) & ~classified[ok].astype(bool)]
+        # brands below the criterion's stage (it is their next one), and brands at it that the
+        # hysteresis holds there while they fail it (it is what they are about to lose)
+        concerned = classified["stage"].isin([stage, stage + 1])
+        rows = classified.loc[concerned & ~classified[ok].astype(bool)]
         f = pd.DataFrame(
             {
                 "brand_id": rows["brand_id"].to_numpy(),

@@ -32,19 +32,44 @@ def radar(data: dict[str, Any], lang: str) -> dict[str, Any]:
     }
 
 
+#: Line colours of the trend, so a month to date's dashed segment matches its metric's line.
+_PALETTE = ("#5470c6", "#91cc75", "#3b3f5c", "#fc8452", "#73c0de", "#9a60b4")
+
+
 def trend(rows: list[dict[str, Any]], metrics: list[str], lang: str) -> dict[str, Any]:
-    """Monthly lines of a few metrics."""
-    periods = [str(r["period"]) for r in rows]
+    """Monthly lines of a few metrics.
+
+    A month the data ends inside holds only its first days: its point is labelled "to date" and
+    joined to the month before by a dashed segment, so a partial month does not read as a fall.
+    """
+    periods = [str(r["period"])[:7] for r in rows]
+    partial = bool(rows) and bool(rows[-1].get("to_date"))
+    if partial:
+        periods[-1] += " " + t("label.to_date_days", lang, days=int(rows[-1]["days_covered"]))
+    series: list[dict[str, Any]] = []
+    for i, m in enumerate(metrics):
+        values = [_num(r.get(m)) for r in rows]
+        color = _PALETTE[i % len(_PALETTE)]
+        whole = [*values[:-1], None] if partial else values
+        series.append({"name": m, "type": "line", "data": whole, "smooth": True, "color": color})
+        if partial:
+            tail = [*([None] * (len(values) - 2)), *values[-2:]]
+            series.append(
+                {
+                    "name": m,
+                    "type": "line",
+                    "data": tail,
+                    "color": color,
+                    "lineStyle": {"type": "dashed"},
+                }
+            )
     return {
         "tooltip": {"trigger": "axis"},
         "legend": {"bottom": 0},
         "grid": {"left": 60, "right": 20, "top": 20, "bottom": 50},
         "xAxis": {"type": "category", "data": periods},
         "yAxis": {"type": "value"},
-        "series": [
-            {"name": m, "type": "line", "data": [_num(r.get(m)) for r in rows], "smooth": True}
-            for m in metrics
-        ],
+        "series": series,
     }
 
 
