@@ -121,6 +121,10 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "label.brushing_evidence": ("疑似刷单证据", "Brushing evidence"),
     "label.same_days_before": ("上月同期（前{days}天）", "Same {days} days last month"),
     "label.to_date": ("本月至今", "Month to date"),
+    "label.benchmark_all": (
+        "该类目品牌过少，得分为在全部品牌中的排名",
+        "This category has too few brands: scores rank the brand among every brand",
+    ),
     "label.to_date_days": ("（至今{days}天）", "(to date, {days} days)"),
     # the bottleneck in the metric's own unit ({value}, {reference}, {threshold}: formatted)
     "bottleneck.criterion": (

@@ -132,9 +132,19 @@ def test_small_categories_agree_with_truth(tmp_path: Path) -> None:
             "where brands.category in ('sports', 'mother_baby', 'electronics') "
             "and g_stage.stage in ('ka', 'ska')"
         ).fetchone()
+        pooled = con.sql(
+            "select category, min(benchmark), max(benchmark) from m_capability "
+            "where category in ('sports', 'mother_baby', 'apparel') group by 1"
+        ).fetchall()
     finally:
         con.close()
     assert small is not None and small[0] > 0  # small categories do have KA / SKA brands
+    # under 10 brands: scored among every brand of the month, never as a 2-brand percentile
+    assert dict((c, (lo, hi)) for c, lo, hi in pooled) == {
+        "sports": ("all", "all"),
+        "mother_baby": ("all", "all"),
+        "apparel": ("category", "category"),
+    }
 
 
 def test_shapes_are_what_they_say() -> None:

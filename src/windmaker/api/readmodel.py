@@ -405,7 +405,9 @@ class ReadModel:
             "stage": stage[0] if stage else None,
             # no stage yet: the brand sold before the data and its windows are still filling
             "unjudged": unjudged[0] if unjudged else None,
-            "capabilities": [{k: r.get(k) for k in ("capability", "index", "score")} for r in caps],
+            "capabilities": [
+                {k: r.get(k) for k in ("capability", "index", "score", "benchmark")} for r in caps
+            ],
             "metrics": month[0] if month else {},
             "trust": trust[:1] or None,
             "trust_alert": brand_id in self.snap.trust_alerted,

@@ -75,6 +75,9 @@ class CapabilityScore(BaseModel):
     capability: str
     index: float | None = None
     score: float | None = None
+    #: ``category``: the percentile within the brand's category; ``all``: among every brand of
+    #: the month, because the category is too small for a percentile of its own.
+    benchmark: str | None = None
 
 
 class StageRecord(BaseModel):
