@@ -2,7 +2,8 @@
 
 Accuracy: the market simulator's small markets (planted rings in ``truth/brushing_rings.parquet``)
 and the test suite's planted market (bursts and spread-out rings), precision and recall of
-flagged buyers and shops for the concentration rule, the dense blocks and their union.
+high-confidence flagged buyers and shops for the concentration rule, the ring blocks and their
+union.
 
 Speed: N orders (default 20 million over 12 months, ``WINDMAKER_BENCH_BRUSHING_ROWS``
 overrides) of 1,000 shops and 4 million buyers — a fifth of them loyal repeat buyers of one shop
@@ -11,8 +12,11 @@ overrides) of 1,000 shops and 4 million buyers — a fifth of them loyal repeat 
 - **floor**: one raw DuckDB query computing orders and distinct buyers per shop × month, the
   irreducible high-cardinality aggregation the metrics refresh also does (the metrics benchmark
   puts a full refresh at up to 10× this floor);
-- **detection**: reading the order stream from the warehouse and running both detectors
-  (the target is under 2× a metrics refresh, i.e. under 20× the floor).
+- **detection**: reading the order stream from the warehouse and running both detectors and the
+  evidence (the target is under 2× a metrics refresh, i.e. under 20× the floor).
+
+The fifth of orders placed by loyal repeat buyers of one shop is also the false-positive test at
+scale: none of them may be flagged with high confidence.
 """
 
 from __future__ import annotations
@@ -40,10 +44,30 @@ SELECT 'O' || i AS order_id,
        'B' || shop AS brand_id,
        'U' || CASE WHEN loyal THEN shop * 800 + (hash(i * 7 + 1) % 800)::BIGINT
                    ELSE (hash(i * 11 + 3) % {buyers})::BIGINT END AS buyer_id,
-       TIMESTAMP '2025-11-01' + to_seconds((hash(i * 13 + 5) % {seconds})::BIGINT) AS paid_at
-FROM (SELECT i, (hash(i) % {shops})::BIGINT AS shop, hash(i * 17 + 9) % 5 = 0 AS loyal
+       paid_at,
+       (20 + hash(i * 19 + 2) % 480)::DECIMAL(18,2) AS amount,
+       0::DECIMAL(18,2) AS refund_amount,
+       'completed' AS status,
+       paid_at + INTERVAL 2 DAY AS promised_ship_by,
+       paid_at + INTERVAL 1 DAY AS shipped_at
+FROM (SELECT i, (hash(i) % {shops})::BIGINT AS shop, hash(i * 17 + 9) % 5 = 0 AS loyal,
+             TIMESTAMP '2025-11-01' + to_seconds((hash(i * 13 + 5) % {seconds})::BIGINT)
+               AS paid_at
       FROM range({rows}) t(i))
 """
+
+#: The columns of the generated orders (the detector reads these of the contract's).
+ORDER_COLUMNS = [
+    "order_id",
+    "brand_id",
+    "buyer_id",
+    "paid_at",
+    "amount",
+    "refund_amount",
+    "status",
+    "promised_ship_by",
+    "shipped_at",
+]
 
 FLOOR = """
 SELECT brand_id, date_trunc('month', paid_at) AS month, count(*) AS orders,
@@ -54,7 +78,7 @@ FROM orders GROUP BY ALL
 
 def _rings(rng: np.random.Generator, n_rings: int = 50) -> pd.DataFrame:
     """Rings like the simulator's: 3–8 buyers order 3–5 times each within 50 minutes, at night,
-    in 3–8 episodes at one shop."""
+    in 3–8 episodes at one shop, buying its cheapest items (¥9.90)."""
     rows = []
     t0 = pd.Timestamp("2025-11-01").value // 10**9
     for r in range(n_rings):
@@ -68,6 +92,11 @@ def _rings(rng: np.random.Generator, n_rings: int = 50) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=["ring_id", "brand_id", "buyer_id", "t"])
     df["order_id"] = [f"X{i}" for i in range(len(df))]
     df["paid_at"] = pd.to_datetime(df["t"], unit="s").astype("datetime64[us]")
+    df["amount"] = 9.9
+    df["refund_amount"] = 0.0
+    df["status"] = "completed"
+    df["promised_ship_by"] = df["paid_at"] + pd.Timedelta(days=2)
+    df["shipped_at"] = df["paid_at"] + pd.Timedelta(days=1)
     return df.drop(columns="t")
 
 
@@ -88,9 +117,9 @@ def _accuracy_rows() -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         for seed, brands, months in ((1, 100, 3), (2, 200, 6)):
             d = small_market(Path(tmp) / f"m{seed}", seed=seed, brands=brands, months=months)
-            orders = pd.read_parquet(
-                d / "orders.parquet", columns=["order_id", "brand_id", "buyer_id", "paid_at"]
-            )
+            orders = pd.read_parquet(d / "orders.parquet", columns=ORDER_COLUMNS)
+            for col in ("amount", "refund_amount"):
+                orders[col] = orders[col].astype("float64")
             rings = pd.read_parquet(d / "truth" / "brushing_rings.parquet")
             markets.append(
                 (f"simulator seed {seed}, {brands} brands × {months} months", orders, rings)
@@ -130,12 +159,13 @@ def main() -> str:
             )
         )
         rings = _rings(np.random.default_rng(0))
-        wh.insert("orders", rings[["order_id", "brand_id", "buyer_id", "paid_at"]])
+        wh.insert("orders", rings[ORDER_COLUMNS])
         n = int(wh.execute(wh.table("orders").count()))
         floor, _ = _timed(lambda: con.execute(FLOOR).fetchall())
         read, orders = _timed(lambda: wh.to_arrow(brushing_input(wh.table("orders"))).to_pandas())
         detect, report = _timed(lambda: detect_brushing(orders, config))
         result = evaluate(report.flagged, rings).set_index("method").loc["combined"]
+        loyal_flags = int((~report.flagged["order_id"].isin(set(rings["order_id"]))).sum())
         wh.close()
     total = read + detect
     out += [
@@ -146,11 +176,13 @@ def main() -> str:
         "|---|---|---|",
         f"| floor: DuckDB orders + distinct buyers per shop × month | {floor:.1f} | 1.0 |",
         f"| read the order stream into memory | {read:.1f} | {read / floor:.1f} |",
-        f"| detect (rule + dense blocks) | {detect:.1f} | {detect / floor:.1f} |",
+        f"| detect (rule + ring blocks + evidence) | {detect:.1f} | {detect / floor:.1f} |",
         f"| **brushing total** | **{total:.1f}** | **{total / floor:.1f}** |",
         "",
-        f"Flagged {len(report.flagged):,} orders; {len(report.windows):,} brushing periods, "
-        f"{len(report.blocks)} dense blocks; planted rings: buyer precision "
+        f"Flagged {len(report.flagged):,} orders with high confidence ({loyal_flags:,} of them "
+        f"outside the planted rings, among {n - len(rings):,} genuine orders), "
+        f"{len(report.review):,} flags in all; {len(report.windows):,} brushing periods, "
+        f"{len(report.blocks)} ring blocks; planted rings: buyer precision "
         f"{result['buyer_precision']:.3f}, recall {result['buyer_recall']:.3f}; shop precision "
         f"{result['brand_precision']:.3f}, recall {result['brand_recall']:.3f}. Target: total "
         "under 2× a metrics refresh (≤ 10× floor in the metrics benchmark), i.e. ≤ 20× floor.",
