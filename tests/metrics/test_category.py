@@ -130,3 +130,23 @@ def test_equal_indices_share_a_score(refreshed) -> None:
     b = got[got.brand_id == "B1_TWIN"].set_index(["period", "capability"]).sort_index()
     assert (a["index"] == b["index"]).all()
     assert (a["score"] == b["score"]).all()
+
+
+def test_a_tie_up_to_floating_point_noise_shares_a_score() -> None:
+    """Two brands whose self share is the same number computed two ways (0.1 + 0.2 and 0.3)
+    differ in the last bit of their index; unrounded, the percentile put one at 0 and the other
+    at 50 of a three-brand category. Rounded first, they tie."""
+    cfg = load_metrics_config()
+    cfg = cfg.model_copy(update={"benchmark": Benchmark(min_category_brands=1)})
+    used = sorted({it.metric for items in cfg.capabilities.values() for it in items})
+    rows = []
+    for brand, share in (("A", 0.1 + 0.2), ("B", 0.3), ("C", 0.9)):
+        row = {m: 1.0 for m in used}
+        row.update(brand_id=brand, category="tea", self_share=share)
+        rows.append(row)
+    month = ibis.memtable(pd.DataFrame(rows).assign(period=pd.Timestamp("2026-01-01")))
+    got = ibis.duckdb.connect().execute(category.capabilities(month, cfg))
+    so = got[got.capability == "self_operation"].set_index("brand_id")
+    assert 0.1 + 0.2 != 0.3  # the premise: the two shares differ in their last bit
+    assert so.loc["A", "index"] == so.loc["B", "index"]
+    assert so.loc["A", "score"] == so.loc["B", "score"] == 25.0
