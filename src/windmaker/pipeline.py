@@ -49,7 +49,7 @@ def run_pipeline(
     from windmaker.cli.trust import run_brushing, run_scores
 
     report = progress or (lambda _f, _s: None)
-    folder: Path | None = settings.path(settings.config_dir) if settings.config_dir else None
+    folder: Path | None = settings.config_path
     trust_config = trust.load_config(folder)
     metrics_config = load_metrics_config(folder)
     ladder, playbook = load_ladder_config(folder), load_playbook(folder)

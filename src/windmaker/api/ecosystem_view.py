@@ -16,7 +16,7 @@ from windmaker.store.evaluations import annual_gmv_served
 
 
 def tier_view(state: AppState, session: Session, *, per_tier: int = 10) -> dict[str, Any]:
-    tiers = load_config(state.settings.config_dir).tiers
+    tiers = load_config(state.settings.config_path).tiers
     gmv, _source = annual_gmv_served(session)
     standings = tier_standings(gmv, tiers)
     counts = tier_counts(standings, tiers)

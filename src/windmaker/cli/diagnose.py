@@ -92,7 +92,7 @@ def _w(key: str, lang: str) -> str:
 
 
 def _configs(settings: Settings) -> tuple[LadderConfig, Playbook]:
-    folder = settings.path(settings.config_dir) if settings.config_dir else None
+    folder = settings.config_path
     try:
         return load_ladder_config(folder), load_playbook(folder)
     except ConfigError as exc:

@@ -45,9 +45,7 @@ influencers_app = typer.Typer(
 # -- shared ----------------------------------------------------------------------------------
 def _config(settings: Settings) -> matching.DistributionConfig:
     try:
-        return matching.load_distribution_config(
-            settings.path(settings.config_dir) if settings.config_dir else None
-        )
+        return matching.load_distribution_config(settings.config_path)
     except ConfigError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

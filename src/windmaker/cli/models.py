@@ -168,7 +168,7 @@ def fit(
     """Fit CLV per brand and paid-traffic response curves; store mdl_clv_*, mdl_traffic_curves, mdl_budget."""
     settings = settings_or_exit(workspace)
     try:
-        config = clv.load_models_config(settings.config_dir)
+        config = clv.load_models_config(settings.config_path)
     except ConfigError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

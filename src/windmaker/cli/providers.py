@@ -62,7 +62,7 @@ def _engine(settings: Settings) -> Engine:
 
 def _config(settings: Settings) -> EcosystemConfig:
     try:
-        return load_config(settings.path(settings.config_dir) if settings.config_dir else None)
+        return load_config(settings.config_path)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
 

@@ -36,7 +36,7 @@ def refresh(
     """Compute and store the STEPS metric tables (计算并存储指标表); incremental by default."""
     settings = settings_or_exit(workspace)
     try:
-        config = load_metrics_config(settings.config_dir and settings.path(settings.config_dir))
+        config = load_metrics_config(settings.config_path)
     except ConfigError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

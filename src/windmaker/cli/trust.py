@@ -88,7 +88,7 @@ def _arrow(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
 
 def _config(settings: Settings) -> trust.TrustConfig:
     try:
-        return trust.load_config(settings.config_dir and settings.path(settings.config_dir))
+        return trust.load_config(settings.config_path)
     except ConfigError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -88,6 +88,12 @@ class Settings(BaseSettings):
         return self.path(self.quarantine_dir)
 
     @property
+    def config_path(self) -> Path | None:
+        """The folder of overriding YAML files, resolved against the workspace (None: the
+        shipped defaults). Every loader takes this, never ``config_dir`` as written."""
+        return self.path(self.config_dir) if self.config_dir else None
+
+    @property
     def warehouse_url(self) -> str:
         """The warehouse URL with a relative DuckDB file made absolute."""
         if self.warehouse.startswith("duckdb://"):

@@ -271,7 +271,7 @@ def apply(
         and user.role != "admin"
     ):
         raise ApiError(409, "conflict", reason=f"{body.provider_id} is already {existing.status}")
-    cfg = load_config(state.settings.config_dir)
+    cfg = load_config(state.settings.config_path)
     data = body.model_dump()
     result = score_application(ProviderApplication.from_dict(data), cfg.admission)
     upsert_provider(
