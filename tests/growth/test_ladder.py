@@ -109,7 +109,7 @@ def test_reason_says_when_hysteresis_holds(ladder: LadderConfig) -> None:
     row = g[g.brand_id == "K"].iloc[-1]
     assert (row["stage"], row["candidate_stage"]) == ("climbing", "ka")
     assert (
-        "Meets KA criteria this period (1 of 2 periods in a row needed to promote)"
+        "Meets Category KA criteria this period (1 of 2 periods in a row needed to promote)"
         in row["reason_en"]
     )
     assert "连续1/2期" in row["reason_zh"]
@@ -244,7 +244,7 @@ def test_to_date_month_says_so_in_its_reason(ladder: LadderConfig) -> None:
     g = stage_table(classify(bm, cap, ladder))
     row = g[g.brand_id == "K"].iloc[-1]
     assert row["to_date"] and row["days_covered"] == 16
-    assert row["reason_en"].startswith("To date (16 days, to 2026-02-16): KA: ")
+    assert row["reason_en"].startswith("To date (16 days, to 2026-02-16): Category KA: ")
     assert row["reason_zh"].startswith("本月至今（16天，截至2026-02-16）：行业KA品牌：")
     earlier = g[g.brand_id == "K"].iloc[0]
-    assert not earlier["to_date"] and earlier["reason_en"].startswith("KA: ")
+    assert not earlier["to_date"] and earlier["reason_en"].startswith("Category KA: ")

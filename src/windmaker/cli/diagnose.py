@@ -35,7 +35,7 @@ from windmaker.growth.model_feed import (
     traffic_expression,
 )
 from windmaker.growth.plan import Playbook, load_playbook
-from windmaker.i18n import explain_bottleneck, t
+from windmaker.i18n import CATALOGUE, explain_bottleneck, t
 from windmaker.warehouse import Warehouse
 from windmaker.workspace import open_warehouse
 
@@ -44,21 +44,9 @@ LangOpt = Annotated[
     typer.Option("--lang", help="zh-CN or en (default: the workspace language)"),
 ]
 
+#: The CLI's own labels; stages, capabilities and attention flags come from the catalogue
+#: (windmaker.i18n), so every surface names them alike.
 _WORDS: dict[str, tuple[str, str]] = {
-    "zero_breaking": ("新店破零", "Zero-breaking"),
-    "climbing": ("店铺爬坡", "Climbing"),
-    "ka": ("行业KA", "KA"),
-    "ska": ("SKA品牌", "SKA"),
-    "self_operation": ("品牌自播", "Self-operation"),
-    "traffic": ("公域流量", "Traffic"),
-    "distribution": ("达人分销", "Distribution"),
-    "private_domain": ("私域复购", "Private domain"),
-    "special_supply": ("渠道特供", "Special supply"),
-    "stalled": ("停滞", "Stalled"),
-    "falling": ("下滑", "Falling"),
-    "ready": ("待晋级", "Ready to advance"),
-    "trust_alert": ("信任预警", "Trust alert"),
-    "ok": ("正常", "On track"),
     "scorecard": ("STEPS 能力记分卡", "STEPS scorecard"),
     "capability": ("能力", "Capability"),
     "score": ("得分", "Score"),
@@ -87,6 +75,9 @@ _WORDS: dict[str, tuple[str, str]] = {
 
 
 def _w(key: str, lang: str) -> str:
+    for prefix in ("stage", "capability", "attention"):
+        if f"{prefix}.{key}" in CATALOGUE:
+            return t(f"{prefix}.{key}", lang)
     zh, en = _WORDS.get(key, (key, key))
     return zh if lang.startswith("zh") else en
 

@@ -34,12 +34,14 @@ import pandas as pd
 from windmaker import contract
 from windmaker.growth.config import Hysteresis, LadderConfig
 from windmaker.growth.text import Text, num_text
+from windmaker.i18n import t
 
 STAGE_CODES = contract.STAGES
 ZERO_BREAKING, CLIMBING, KA, SKA = range(4)
 
-STAGE_EN = ("Zero-breaking", "Climbing", "KA", "SKA")
-STAGE_ZH = ("新店破零", "店铺爬坡", "行业KA品牌", "SKA品牌")
+#: Stage names in the reasons: the catalogue's, so the reason and the screen say the same.
+STAGE_EN = tuple(t(f"stage.{s}", "en") for s in STAGE_CODES)
+STAGE_ZH = tuple(t(f"stage.{s}", "zh-CN") for s in STAGE_CODES)
 
 #: Columns of ``m_brand_month`` the ladder reads.
 LADDER_COLUMNS = (
