@@ -110,9 +110,9 @@ def step_reference_refresh(path: str) -> str:
 
 
 def step_diagnose_warehouse(path: str) -> str:
-    from windmaker.cli.diagnose import run_diagnosis
     from windmaker.growth.config import load_ladder_config
     from windmaker.growth.plan import load_playbook
+    from windmaker.services.diagnose import run_diagnosis
     from windmaker.warehouse import Warehouse
 
     with Warehouse(f"duckdb://{path}", threads=2) as wh:

@@ -45,8 +45,8 @@ def run_pipeline(
     ``models`` adds the ``models`` step (lifetime value and paid-traffic curves, the slowest
     step), so the diagnosis reads models fitted on the same data.
     """
-    from windmaker.cli.diagnose import run_diagnosis
-    from windmaker.cli.trust import run_brushing, run_scores
+    from windmaker.services.diagnose import run_diagnosis
+    from windmaker.services.trust import run_brushing, run_scores
 
     report = progress or (lambda _f, _s: None)
     folder: Path | None = settings.config_path
@@ -83,7 +83,7 @@ def run_pipeline(
             elif step == "trust":
                 out["trust_scores"] = len(run_scores(wh, trust_config))
             elif step == "models":
-                from windmaker.cli.models import fit_models
+                from windmaker.services.models import fit_models
 
                 assert models_config is not None
                 out["models"] = fit_models(wh, models_config)

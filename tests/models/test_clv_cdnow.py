@@ -278,7 +278,7 @@ def test_a_history_longer_than_a_year_keeps_every_customer(cdnow_run: CdnowRun) 
     """Fitted to the end of the master file (18 months), every customer is still fitted, with
     T counted from the first purchase ever: no history window drops the customers who had not
     bought in the last 12 months (15,238 of 23,570 here) or restarts their age."""
-    from windmaker.cli.models import fit_clv
+    from windmaker.services.models import fit_clv
 
     raw, settings = cdnow_run.raw, cdnow_run.settings
     config = clv.load_models_config(settings.config_dir).clv

@@ -1,0 +1,5 @@
+"""The use cases: what windmaker does, one function each, given the warehouse and the configs.
+
+The CLI, the API's jobs and the main job (:mod:`windmaker.pipeline`) call these; they execute
+through :mod:`windmaker.warehouse` and show nothing themselves (progress is a callback).
+"""

@@ -1,0 +1,79 @@
+"""Diagnose every brand: read the metric tables (and fitted models), store the ``g_*`` tables."""
+
+from __future__ import annotations
+
+from time import perf_counter
+from typing import Any
+
+from windmaker.growth import diagnosis as dx
+from windmaker.growth.config import LadderConfig
+from windmaker.growth.model_feed import (
+    CLV_BRAND,
+    CLV_BUYERS,
+    G_MODEL_SCORES,
+    TRAFFIC_CURVES,
+    ModelFeed,
+    clv_expression,
+    feed_from_frames,
+    traffic_expression,
+)
+from windmaker.growth.plan import Playbook
+from windmaker.warehouse import Warehouse
+
+
+def run_diagnosis(
+    wh: Warehouse, config: LadderConfig, playbook: Playbook, progress: Any = None
+) -> tuple[dx.Diagnosis, dict[str, float]]:
+    """Read the metric tables, diagnose every brand, store the four ``g_*`` tables.
+
+    Returns the diagnosis and the seconds of each step (read, diagnose, store).
+    """
+    step = progress or (lambda _s: None)
+    seconds: dict[str, float] = {}
+    clock = perf_counter()
+    step("read")
+    bm_expr, cap_expr = dx.input_expressions(
+        wh.table(dx.BRAND_MONTH), wh.table(dx.CAPABILITY), wh.table("brands")
+    )
+    brand_month = wh.execute(bm_expr)
+    capability = wh.execute(cap_expr)
+    alerts = None
+    if wh.has_table(dx.TRUST_ALERTS):
+        t = wh.table(dx.TRUST_ALERTS)
+        cols = [c for c in ("brand_id", "period") if c in t.columns]
+        if "brand_id" in cols:
+            alerts = wh.execute(t.select(cols).distinct())
+    models = read_models(wh, config)
+    seconds["read"] = perf_counter() - clock
+    clock = perf_counter()
+    step("diagnose")
+    result = dx.diagnose(brand_month, capability, config, playbook, alerts, models)
+    seconds["diagnose"] = perf_counter() - clock
+    clock = perf_counter()
+    step("store")
+    tables = dx.result_tables(result)
+    for name, table in tables.items():
+        wh.write(name, table)
+    if G_MODEL_SCORES not in tables and wh.has_table(G_MODEL_SCORES):
+        # the models were dropped since the last run: no stale blended scores
+        wh.drop(G_MODEL_SCORES)
+    seconds["store"] = perf_counter() - clock
+    return result, seconds
+
+
+def read_models(wh: Warehouse, config: LadderConfig) -> ModelFeed | None:
+    """The fitted lifetime-value and traffic-curve figures, or None when none are stored.
+
+    Lifetime value needs both ``mdl_clv_brand`` and ``mdl_clv_buyers``; either model may be
+    missing. ``ladder.yaml`` without a ``models`` section reads nothing.
+    """
+    if config.models is None:
+        return None
+    clv = traffic = None
+    if wh.has_table(CLV_BRAND) and wh.has_table(CLV_BUYERS):
+        clv = wh.execute(clv_expression(config.models, wh.table(CLV_BRAND), wh.table(CLV_BUYERS)))
+    if wh.has_table(TRAFFIC_CURVES):
+        traffic = wh.execute(traffic_expression(wh.table(TRAFFIC_CURVES)))
+    if clv is None and traffic is None:
+        return None
+    return feed_from_frames(clv, traffic)
