@@ -11,16 +11,12 @@ API's refresh job and the demo all call this one function.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from time import perf_counter
 from typing import Any
 
 from windmaker.config import Settings
-from windmaker.growth.config import load_ladder_config
-from windmaker.growth.plan import load_playbook
-from windmaker.metrics.config import load_metrics_config
 from windmaker.metrics.refresh import refresh
-from windmaker.models import trust
+from windmaker.services.configs import Configs
 from windmaker.workspace import open_warehouse
 
 STEPS = ("brushing", "metrics", "trust", "diagnosis")
@@ -37,6 +33,7 @@ def run_pipeline(
     warehouse_factory: Callable[[], Any] | None = None,
     full: bool = False,
     models: bool = False,
+    configs: Configs | None = None,
 ) -> dict[str, Any]:
     """Run every step on the workspace's warehouse; returns seconds per step and what was stored.
 
@@ -49,16 +46,10 @@ def run_pipeline(
     from windmaker.services.trust import run_brushing, run_scores
 
     report = progress or (lambda _f, _s: None)
-    folder: Path | None = settings.config_path
-    trust_config = trust.load_config(folder)
-    metrics_config = load_metrics_config(folder)
-    ladder, playbook = load_ladder_config(folder), load_playbook(folder)
-    models_config = None
-    if models:
-        from windmaker.models.clv import load_models_config
-
-        models_config = load_models_config(folder)
     steps = STEPS_WITH_MODELS if models else STEPS
+    cfg = (configs or Configs.of(settings)).check(
+        ("trust", "metrics", "ladder", "playbook", *(("models",) if models else ()))
+    )
 
     seconds: dict[str, float] = {}
     out: dict[str, Any] = {"seconds": seconds}
@@ -72,23 +63,22 @@ def run_pipeline(
             report(i / len(steps), step)
             clock = perf_counter()
             if step == "brushing":
-                out["brushing_orders"] = len(run_brushing(wh, trust_config).flagged)
+                out["brushing_orders"] = len(run_brushing(wh, cfg.trust).flagged)
             elif step == "metrics":
                 out["metrics"] = refresh(
                     wh,
                     full=full,
-                    config=metrics_config,
+                    config=cfg.metrics,
                     exclude_brushing=settings.exclude_brushing_from_gmv,
                 ).mode
             elif step == "trust":
-                out["trust_scores"] = len(run_scores(wh, trust_config))
+                out["trust_scores"] = len(run_scores(wh, cfg.trust))
             elif step == "models":
                 from windmaker.services.models import fit_models
 
-                assert models_config is not None
-                out["models"] = fit_models(wh, models_config)
+                out["models"] = fit_models(wh, cfg.models)
             else:
-                result, _ = run_diagnosis(wh, ladder, playbook)
+                result, _ = run_diagnosis(wh, cfg.ladder, cfg.playbook)
                 out["brands"] = int(result.stages["brand_id"].nunique())
             seconds[step] = round(perf_counter() - clock, 3)
     report(1.0, "done")
