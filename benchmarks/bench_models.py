@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from windmaker.models import clv
+from windmaker.models.clv import fitting as clv_fitting
 from windmaker.warehouse import Warehouse
 
 BRANDS = int(os.environ.get("BENCH_MODELS_BRANDS", "200"))
@@ -222,8 +223,8 @@ def _exponent(small: float, large: float, n_small: int, n_large: int) -> float:
 
 def main() -> str:
     cfg = clv.load_models_config().clv
-    clv._compiled("bg_nbd")  # compile outside the timings: once per process
-    clv._compiled("gamma_gamma")
+    clv_fitting._compiled("bg_nbd")  # compile outside the timings: once per process
+    clv_fitting._compiled("gamma_gamma")
     two_sizes = MARKET != "simulator" and 0 < SMALL_ORDERS < ORDERS
     runs = [_run(SMALL_ORDERS, cfg)] if two_sizes else []
     runs.append(_run(ORDERS, cfg))

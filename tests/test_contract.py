@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from windmaker import contract
+from windmaker import contract, contract_headers
 
 DOC = Path(__file__).parents[1] / "docs" / "data-contract.md"
 
@@ -68,12 +68,12 @@ def test_detect_table_from_headers(headers: list[str], expected: str | None) -> 
 
 
 def test_header_units_and_normalisation() -> None:
-    assert contract.header_unit("实付金额(分)") == "fen"
-    assert contract.header_unit("实付金额（分）") == "fen"
-    assert contract.header_unit("amount") is None
-    assert contract.normalise_header("\ufeff实付金额（分）") == contract.normalise_header(
-        "实付金额"
-    )
+    assert contract_headers.header_unit("实付金额(分)") == "fen"
+    assert contract_headers.header_unit("实付金额（分）") == "fen"
+    assert contract_headers.header_unit("amount") is None
+    assert contract_headers.normalise_header(
+        "\ufeff实付金额（分）"
+    ) == contract_headers.normalise_header("实付金额")
     mapping = contract.map_headers(contract.ORDERS, ["订单编号", "订单号", "Paid At"])
     assert mapping == {"订单编号": "order_id", "Paid At": "paid_at"}
 
@@ -81,3 +81,11 @@ def test_header_units_and_normalisation() -> None:
 def test_unknown_table_names_the_known_ones() -> None:
     with pytest.raises(KeyError, match="orders"):
         contract.table("order")
+
+
+def test_aliases_name_only_contract_columns() -> None:
+    """Every alias belongs to a real table and column: a typo would drop its headers silently."""
+    for table_name, columns in contract_headers.ALIASES.items():
+        tbl = contract.table(table_name)
+        assert set(columns) <= set(tbl.column_names), table_name
+    assert contract_headers.ALIASES["orders"]["order_id"][:2] == ("订单编号", "订单号")

@@ -1,8 +1,10 @@
-"""The data contract: the nine tables users bring, their columns, keys, codes and header aliases.
+"""The data contract: the nine tables users bring, their columns, keys and codes.
 
 Everything that reads or writes the warehouse's source tables takes its names from here. The
 human-readable contract in ``docs/data-contract.md`` is generated from this module
-(``python -m windmaker.contract``) and a test fails when the two drift.
+(``python -m windmaker.contract``) and a test fails when the two drift. The headers users' files
+give the columns (aliases, normalisation) are in :mod:`windmaker.contract_headers`;
+:func:`map_headers` and :func:`detect_table` match a file's headers onto the tables with them.
 
 Conventions of the stored form:
 
@@ -14,12 +16,14 @@ Conventions of the stored form:
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
+
+from windmaker.codes import Capability, Stage
+from windmaker.contract_headers import ALIASES, normalise_header
 
 DType = Literal["string", "int", "money", "float", "timestamp", "date", "bool"]
 
@@ -43,8 +47,8 @@ TRAFFIC_SOURCES = ("recommend", "paid", "follow", "search", "other")
 ORDER_STATUSES = ("paid", "shipped", "completed", "refunded", "cancelled")
 COMPLAINTS = ("none", "quality", "misleading", "shipping", "service", "fake")
 ORIGINS = ("traditional", "factory_upgraded")
-STAGES = ("zero_breaking", "climbing", "ka", "ska")
-CAPABILITIES = ("self_operation", "traffic", "distribution", "private_domain", "special_supply")
+STAGES: tuple[str, ...] = tuple(s.value for s in Stage)
+CAPABILITIES: tuple[str, ...] = tuple(c.value for c in Capability)
 
 #: Brand-owned account kinds: their sales are self-operated (品牌自播).
 SELF_ACCOUNT_KINDS = ("brand_main", "brand_matrix")
@@ -58,8 +62,8 @@ PRIVATE_TRAFFIC_SOURCES = ("follow",)
 class Column:
     """One column of a contract table.
 
-    ``aliases`` are headers seen in users' files (Chinese back-office exports, camelCase API
-    fields); ``codes`` maps users' words for a coded value onto the canonical code.
+    ``codes`` maps users' words for a coded value onto the canonical code; the headers seen in
+    users' files for the column are in :data:`windmaker.contract_headers.ALIASES`.
     """
 
     name: str
@@ -68,7 +72,6 @@ class Column:
     zh: str
     required: bool = True
     allowed: tuple[str, ...] | None = None
-    aliases: tuple[str, ...] = ()
     codes: Mapping[str, str] = field(default_factory=dict)
     minimum: float | None = None
     maximum: float | None = None
@@ -149,30 +152,15 @@ BRANDS = Table(
     key=("brand_id",),
     time_column="joined_at",
     columns=(
-        Column(
-            "brand_id",
-            "string",
-            "Brand identifier",
-            "品牌ID",
-            aliases=("品牌ID", "品牌编号", "brandId", "brand id"),
-        ),
-        Column(
-            "name", "string", "Brand name", "品牌名称", aliases=("品牌名称", "品牌名", "brandName")
-        ),
-        Column(
-            "category",
-            "string",
-            "Main category",
-            "类目",
-            aliases=("类目", "一级类目", "主营类目", "行业", "categoryName"),
-        ),
+        Column("brand_id", "string", "Brand identifier", "品牌ID"),
+        Column("name", "string", "Brand name", "品牌名称"),
+        Column("category", "string", "Main category", "类目"),
         Column(
             "origin",
             "string",
             "traditional brand or factory upgraded to a brand",
             "品牌来源",
             allowed=ORIGINS,
-            aliases=("品牌来源", "品牌类型", "来源"),
             codes=_codes(
                 {
                     "traditional": ("传统品牌", "传统"),
@@ -180,13 +168,7 @@ BRANDS = Table(
                 }
             ),
         ),
-        Column(
-            "joined_at",
-            "timestamp",
-            "When the brand joined the platform",
-            "入驻时间",
-            aliases=("入驻时间", "开店时间", "joinTime", "created_at"),
-        ),
+        Column("joined_at", "timestamp", "When the brand joined the platform", "入驻时间"),
     ),
 )
 
@@ -196,18 +178,10 @@ FACTORIES = Table(
     description="Source factories that make brands' SKUs.",
     key=("factory_id",),
     columns=(
-        Column(
-            "factory_id", "string", "Factory identifier", "工厂ID", aliases=("工厂ID", "工厂编号")
-        ),
-        Column("name", "string", "Factory name", "工厂名称", aliases=("工厂名称",)),
-        Column(
-            "region",
-            "string",
-            "Industrial region",
-            "产业带",
-            aliases=("产业带", "地区", "所在地区"),
-        ),
-        Column("category", "string", "Main category", "类目", aliases=("类目", "主营类目")),
+        Column("factory_id", "string", "Factory identifier", "工厂ID"),
+        Column("name", "string", "Factory name", "工厂名称"),
+        Column("region", "string", "Industrial region", "产业带"),
+        Column("category", "string", "Main category", "类目"),
     ),
 )
 
@@ -218,53 +192,27 @@ SKUS = Table(
     key=("sku_id",),
     time_column="launched_at",
     columns=(
-        Column(
-            "sku_id",
-            "string",
-            "SKU identifier",
-            "商品ID",
-            aliases=("商品ID", "商品编号", "SKU ID", "skuId", "itemId"),
-        ),
-        Column(
-            "brand_id",
-            "string",
-            "Owning brand",
-            "品牌ID",
-            aliases=("品牌ID", "brandId"),
-            references=("brands", "brand_id"),
-        ),
+        Column("sku_id", "string", "SKU identifier", "商品ID"),
+        Column("brand_id", "string", "Owning brand", "品牌ID", references=("brands", "brand_id")),
         Column(
             "factory_id",
             "string",
             "Source factory, when known",
             "工厂ID",
             required=False,
-            aliases=("工厂ID",),
             references=("factories", "factory_id"),
         ),
-        Column(
-            "category", "string", "Category", "类目", aliases=("类目", "商品类目", "categoryName")
-        ),
-        Column(
-            "list_price",
-            "money",
-            "List price (yuan)",
-            "标价",
-            minimum=0,
-            aliases=("标价", "商品价格", "售价", "价格", "listPrice"),
-        ),
+        Column("category", "string", "Category", "类目"),
+        Column("list_price", "money", "List price (yuan)", "标价", minimum=0),
         Column(
             "special_supply",
             "bool",
             "Made exclusively for the channel (渠道特供)",
             "是否特供",
-            aliases=("是否特供", "渠道特供", "特供"),
             codes=_BOOL_WORDS,
             default="false",
         ),
-        Column(
-            "launched_at", "timestamp", "Launch time", "上架时间", aliases=("上架时间", "上新时间")
-        ),
+        Column("launched_at", "timestamp", "Launch time", "上架时间"),
     ),
 )
 
@@ -275,20 +223,13 @@ ACCOUNTS = Table(
     key=("account_id",),
     time_column="created_at",
     columns=(
-        Column(
-            "account_id",
-            "string",
-            "Account identifier",
-            "账号ID",
-            aliases=("账号ID", "快手号", "主播ID", "达人ID", "authorId", "userId"),
-        ),
+        Column("account_id", "string", "Account identifier", "账号ID"),
         Column(
             "kind",
             "string",
             "brand_main, brand_matrix or influencer",
             "账号类型",
             allowed=ACCOUNT_KINDS,
-            aliases=("账号类型", "类型"),
             codes=_codes(
                 {
                     "brand_main": ("品牌主号", "主号", "主账号", "品牌自播号"),
@@ -303,28 +244,12 @@ ACCOUNTS = Table(
             "Owning brand (brand accounts only)",
             "品牌ID",
             required=False,
-            aliases=("品牌ID", "所属品牌ID"),
             references=("brands", "brand_id"),
         ),
-        Column(
-            "name", "string", "Account name", "账号名称", aliases=("账号名称", "昵称", "达人昵称")
-        ),
-        Column("category", "string", "Main category", "类目", aliases=("类目", "主营类目")),
-        Column(
-            "fans",
-            "int",
-            "Followers",
-            "粉丝数",
-            minimum=0,
-            aliases=("粉丝数", "粉丝量", "fansCount"),
-        ),
-        Column(
-            "created_at",
-            "timestamp",
-            "Account creation time",
-            "创建时间",
-            aliases=("创建时间", "开通时间"),
-        ),
+        Column("name", "string", "Account name", "账号名称"),
+        Column("category", "string", "Main category", "类目"),
+        Column("fans", "int", "Followers", "粉丝数", minimum=0),
+        Column("created_at", "timestamp", "Account creation time", "创建时间"),
     ),
     checks=(
         Check(
@@ -342,38 +267,23 @@ LIVE_SESSIONS = Table(
     key=("session_id",),
     time_column="started_at",
     columns=(
-        Column(
-            "session_id",
-            "string",
-            "Session identifier",
-            "场次ID",
-            aliases=("场次ID", "直播ID", "直播间场次ID", "liveStreamId"),
-        ),
+        Column("session_id", "string", "Session identifier", "场次ID"),
         Column(
             "account_id",
             "string",
             "Account that went live",
             "账号ID",
-            aliases=("账号ID", "主播ID", "达人ID"),
             references=("accounts", "account_id"),
         ),
-        Column("started_at", "timestamp", "Start", "开播时间", aliases=("开播时间", "开始时间")),
-        Column("ended_at", "timestamp", "End", "下播时间", aliases=("下播时间", "结束时间")),
-        Column(
-            "viewers",
-            "int",
-            "Unique viewers (UV)",
-            "观看人数",
-            minimum=0,
-            aliases=("观看人数", "观看UV", "场观", "UV"),
-        ),
+        Column("started_at", "timestamp", "Start", "开播时间"),
+        Column("ended_at", "timestamp", "End", "下播时间"),
+        Column("viewers", "int", "Unique viewers (UV)", "观看人数", minimum=0),
         Column(
             "watch_seconds",
             "int",
             "Total watch time of all viewers, seconds",
             "观看总时长(秒)",
             minimum=0,
-            aliases=("观看总时长(秒)", "总观看时长", "观看时长"),
         ),
         Column(
             "dedicated_brand_id",
@@ -381,7 +291,6 @@ LIVE_SESSIONS = Table(
             "Brand of a dedicated influencer session (达人专场)",
             "专场品牌ID",
             required=False,
-            aliases=("专场品牌ID", "专场品牌"),
             references=("brands", "brand_id"),
         ),
     ),
@@ -399,42 +308,15 @@ ORDERS = Table(
     key=("order_id",),
     time_column="paid_at",
     columns=(
-        Column(
-            "order_id",
-            "string",
-            "Order identifier",
-            "订单编号",
-            aliases=("订单编号", "订单号", "订单ID", "oid", "orderId"),
-        ),
-        Column(
-            "paid_at",
-            "timestamp",
-            "Payment time",
-            "支付时间",
-            aliases=("支付时间", "付款时间", "下单时间", "payTime"),
-        ),
-        Column(
-            "brand_id",
-            "string",
-            "Brand sold",
-            "品牌ID",
-            aliases=("品牌ID", "brandId"),
-            references=("brands", "brand_id"),
-        ),
-        Column(
-            "sku_id",
-            "string",
-            "SKU sold",
-            "商品ID",
-            aliases=("商品ID", "商品编号", "skuId", "itemId"),
-            references=("skus", "sku_id"),
-        ),
+        Column("order_id", "string", "Order identifier", "订单编号"),
+        Column("paid_at", "timestamp", "Payment time", "支付时间"),
+        Column("brand_id", "string", "Brand sold", "品牌ID", references=("brands", "brand_id")),
+        Column("sku_id", "string", "SKU sold", "商品ID", references=("skus", "sku_id")),
         Column(
             "account_id",
             "string",
             "Selling account (brand main / matrix / influencer)",
             "达人ID",
-            aliases=("达人ID", "主播ID", "账号ID", "分销达人ID", "authorId", "cpsAuthorId"),
             references=("accounts", "account_id"),
         ),
         Column(
@@ -443,23 +325,15 @@ ORDERS = Table(
             "Live session, when sold in a live room",
             "直播场次ID",
             required=False,
-            aliases=("直播场次ID", "场次ID", "直播ID", "liveStreamId"),
             references=("live_sessions", "session_id"),
         ),
-        Column(
-            "buyer_id",
-            "string",
-            "Buyer",
-            "买家ID",
-            aliases=("买家ID", "用户ID", "buyerOpenId", "buyerId"),
-        ),
+        Column("buyer_id", "string", "Buyer", "买家ID"),
         Column(
             "traffic_source",
             "string",
             "recommend, paid, follow, search or other",
             "流量来源",
             allowed=TRAFFIC_SOURCES,
-            aliases=("流量来源", "流量渠道", "来源渠道", "trafficSource"),
             codes=_codes(
                 {
                     "recommend": ("推荐", "自然推荐", "推荐流量", "精选", "发现页"),
@@ -470,29 +344,14 @@ ORDERS = Table(
                 }
             ),
         ),
-        Column(
-            "quantity",
-            "int",
-            "Units",
-            "购买数量",
-            minimum=1,
-            aliases=("购买数量", "数量", "商品数量", "num"),
-        ),
-        Column(
-            "amount",
-            "money",
-            "Amount paid (yuan)",
-            "实付金额",
-            minimum=0,
-            aliases=("实付金额", "支付金额", "订单金额", "实付款", "totalFee"),
-        ),
+        Column("quantity", "int", "Units", "购买数量", minimum=1),
+        Column("amount", "money", "Amount paid (yuan)", "实付金额", minimum=0),
         Column(
             "commission",
             "money",
             "Commission paid to the account (yuan)",
             "佣金",
             minimum=0,
-            aliases=("佣金", "达人佣金", "预估佣金"),
             default="0",
         ),
         Column(
@@ -501,7 +360,6 @@ ORDERS = Table(
             "paid, shipped, completed, refunded or cancelled",
             "订单状态",
             allowed=ORDER_STATUSES,
-            aliases=("订单状态", "status"),
             codes=_codes(
                 {
                     "paid": ("已支付", "待发货", "已付款"),
@@ -513,38 +371,17 @@ ORDERS = Table(
             ),
         ),
         Column(
-            "refund_amount",
-            "money",
-            "Amount refunded (yuan)",
-            "退款金额",
-            minimum=0,
-            aliases=("退款金额", "refundFee"),
-            default="0",
+            "refund_amount", "money", "Amount refunded (yuan)", "退款金额", minimum=0, default="0"
         ),
-        Column(
-            "refunded_at",
-            "timestamp",
-            "Refund time",
-            "退款时间",
-            required=False,
-            aliases=("退款时间",),
-        ),
+        Column("refunded_at", "timestamp", "Refund time", "退款时间", required=False),
         Column(
             "promised_ship_by",
             "timestamp",
             "Promised latest shipping time",
             "承诺发货时间",
             required=False,
-            aliases=("承诺发货时间", "最晚发货时间"),
         ),
-        Column(
-            "shipped_at",
-            "timestamp",
-            "Shipping time",
-            "发货时间",
-            required=False,
-            aliases=("发货时间", "sendTime"),
-        ),
+        Column("shipped_at", "timestamp", "Shipping time", "发货时间", required=False),
     ),
     checks=(
         Check(
@@ -567,48 +404,20 @@ AD_SPEND = Table(
     key=("date", "brand_id", "campaign_id"),
     time_column="date",
     columns=(
-        Column("date", "date", "Day", "日期", aliases=("日期", "投放日期", "统计日期")),
-        Column(
-            "brand_id",
-            "string",
-            "Brand",
-            "品牌ID",
-            aliases=("品牌ID",),
-            references=("brands", "brand_id"),
-        ),
-        Column(
-            "campaign_id",
-            "string",
-            "Campaign",
-            "计划ID",
-            aliases=("计划ID", "广告计划ID", "campaignId"),
-        ),
+        Column("date", "date", "Day", "日期"),
+        Column("brand_id", "string", "Brand", "品牌ID", references=("brands", "brand_id")),
+        Column("campaign_id", "string", "Campaign", "计划ID"),
         Column(
             "account_id",
             "string",
             "Promoted account",
             "账号ID",
             required=False,
-            aliases=("账号ID", "推广账号ID"),
             references=("accounts", "account_id"),
         ),
-        Column(
-            "spend",
-            "money",
-            "Spend (yuan)",
-            "消耗",
-            minimum=0,
-            aliases=("消耗", "花费", "消耗金额", "cost"),
-        ),
-        Column(
-            "impressions",
-            "int",
-            "Impressions",
-            "曝光量",
-            minimum=0,
-            aliases=("曝光量", "展现量", "曝光"),
-        ),
-        Column("clicks", "int", "Clicks", "点击量", minimum=0, aliases=("点击量", "点击")),
+        Column("spend", "money", "Spend (yuan)", "消耗", minimum=0),
+        Column("impressions", "int", "Impressions", "曝光量", minimum=0),
+        Column("clicks", "int", "Clicks", "点击量", minimum=0),
     ),
     checks=(
         Check("clicks_not_above_impressions", "clicks <= impressions", "clicks exceed impressions"),
@@ -622,26 +431,18 @@ REVIEWS = Table(
     key=("review_id",),
     time_column="created_at",
     columns=(
+        Column("review_id", "string", "Review identifier", "评价ID"),
         Column(
-            "review_id", "string", "Review identifier", "评价ID", aliases=("评价ID", "评价编号")
+            "order_id", "string", "Order reviewed", "订单编号", references=("orders", "order_id")
         ),
-        Column(
-            "order_id",
-            "string",
-            "Order reviewed",
-            "订单编号",
-            aliases=("订单编号", "订单号", "订单ID"),
-            references=("orders", "order_id"),
-        ),
-        Column("created_at", "timestamp", "Review time", "评价时间", aliases=("评价时间",)),
-        Column("score", "int", "Score 1-5", "评分", minimum=1, maximum=5, aliases=("评分", "星级")),
+        Column("created_at", "timestamp", "Review time", "评价时间"),
+        Column("score", "int", "Score 1-5", "评分", minimum=1, maximum=5),
         Column(
             "complaint",
             "string",
             "none, quality, misleading, shipping, service or fake",
             "投诉类型",
             allowed=COMPLAINTS,
-            aliases=("投诉类型", "差评原因"),
             default="none",
             codes=_codes(
                 {
@@ -664,16 +465,15 @@ FOLLOWS = Table(
     key=("buyer_id", "account_id"),
     time_column="followed_at",
     columns=(
-        Column("buyer_id", "string", "Buyer", "买家ID", aliases=("买家ID", "用户ID", "粉丝ID")),
+        Column("buyer_id", "string", "Buyer", "买家ID"),
         Column(
             "account_id",
             "string",
             "Followed account",
             "账号ID",
-            aliases=("账号ID", "主播ID"),
             references=("accounts", "account_id"),
         ),
-        Column("followed_at", "timestamp", "Follow time", "关注时间", aliases=("关注时间",)),
+        Column("followed_at", "timestamp", "Follow time", "关注时间"),
     ),
 )
 
@@ -701,34 +501,11 @@ def table(name: str) -> Table:
         raise KeyError(f"unknown table {name!r}; the contract has: {known}") from None
 
 
-_UNIT_FEN = re.compile(r"[（(]\s*分\s*[)）]|_fen$|\(fen\)$")
-_UNIT_YUAN = re.compile(r"[（(]\s*元\s*[)）]|_yuan$|\(yuan\)$")
-
-
-def normalise_header(header: str) -> str:
-    """Comparable form of a header: no BOM, no unit suffix, lower case, ``_`` for separators."""
-    h = header.replace("\ufeff", "").strip()
-    h = _UNIT_FEN.sub("", h)
-    h = _UNIT_YUAN.sub("", h)
-    h = h.replace("（", "(").replace("）", ")").strip()
-    return re.sub(r"[\s\-]+", "_", h).lower()
-
-
-def header_unit(header: str) -> Literal["fen", "yuan"] | None:
-    """The money unit a header declares (``实付金额(分)`` → fen), if any."""
-    h = header.replace("\ufeff", "").strip()
-    if _UNIT_FEN.search(h):
-        return "fen"
-    if _UNIT_YUAN.search(h):
-        return "yuan"
-    return None
-
-
 def header_map(tbl: Table) -> dict[str, str]:
     """Every accepted normalised header of ``tbl`` → its column name."""
     out: dict[str, str] = {}
     for col in tbl.columns:
-        for h in (col.name, *col.aliases):
+        for h in (col.name, *ALIASES[tbl.name].get(col.name, ())):
             out.setdefault(normalise_header(h), col.name)
     return out
 
@@ -808,7 +585,7 @@ def render_markdown() -> str:
             if c.default is not None:
                 rules.append(f"default `{c.default}`")
             required = "yes" if c.required and c.default is None else "no"
-            aliases = ", ".join(a for a in c.aliases if a != c.name)
+            aliases = ", ".join(a for a in ALIASES[tbl.name].get(c.name, ()) if a != c.name)
             lines.append(
                 f"| `{c.name}` | {c.dtype} ({c.sql_type}) | {required} | {'; '.join(rules)} | {c.zh} | {aliases} |"
             )

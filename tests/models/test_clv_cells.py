@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from windmaker.models import clv
+from windmaker.models.clv import fitting as clv_fitting
 
 PLANTED = {"r": 0.5, "alpha": 20.0, "a": 0.7, "b": 2.5}  # BG/NBD, weeks: 1.3 a year
 
@@ -130,11 +131,11 @@ def test_one_compiled_likelihood_serves_every_brand() -> None:
     cells = rfm.groupby(["brand_id", "category", "frequency", "recency", "T"], as_index=False)
     cells = cells.size().rename(columns={"size": "buyers"})
     spend = rfm[rfm["frequency"] > 0][["brand_id", "category", "frequency", "monetary_value"]]
-    clv._compiled("bg_nbd")
-    clv._compiled("gamma_gamma")
-    before = clv._compiled.cache_info()
+    clv_fitting._compiled("bg_nbd")
+    clv_fitting._compiled("gamma_gamma")
+    before = clv_fitting._compiled.cache_info()
     fits = clv.fit_market(cells, spend, clv.ClvConfig(min_buyers=300, pareto_nbd=False))
-    after = clv._compiled.cache_info()
+    after = clv_fitting._compiled.cache_info()
     assert [f.repeat_level for f in fits] == ["brand"] * 4
     assert after.misses == before.misses
     # One BG/NBD and one Gamma-Gamma fit per brand, each through the cached function.
@@ -145,6 +146,6 @@ def test_fits_hold_blas_to_one_thread() -> None:
     """L-BFGS-B's per-iteration BLAS calls must not wake a thread pool (5 ms each when loaded)."""
     from threadpoolctl import threadpool_info
 
-    with clv._one_blas_thread():
+    with clv_fitting._one_blas_thread():
         blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
         assert blas and all(lib["num_threads"] == 1 for lib in blas)

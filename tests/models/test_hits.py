@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from windmaker import contract
+from windmaker.i18n import reason_text
 from windmaker.models.hits import (
     HitConfig,
     evaluate_hits,
@@ -86,7 +87,8 @@ def test_decisions_follow_the_evidence() -> None:
     assert scored.loc["strong", "decision"] == "push"
     assert scored.loc["weak_tested", "decision"] == "drop"
     assert scored.loc["weak_untested", "decision"] == "keep_testing"
-    assert "继续测款" in scored.loc["weak_untested", "reason_zh"]
+    weak = scored.loc["weak_untested"]
+    assert "继续测款" in reason_text(weak["reason_code"], weak["reason_params"], "zh-CN")
 
 
 def test_top_share_rule_takes_the_top_of_each_category() -> None:

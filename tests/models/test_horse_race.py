@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from windmaker import contract
 from windmaker.cli.main import app
 from windmaker.config import Settings
+from windmaker.i18n import reason_text
 from windmaker.models.horse_race import (
     HorseRaceConfig,
     account_week_expression,
@@ -78,7 +79,8 @@ def test_clear_winner_is_scaled_and_clear_loser_stopped() -> None:
     assert res.loc["good", "decision"] == "scale"
     assert res.loc["bad", "decision"] == "stop"
     assert res["p_best"].sum() == pytest.approx(1.0)
-    assert res.loc["bad", "reason_zh"].endswith("建议停播")
+    bad = res.loc["bad"]
+    assert reason_text(bad["reason_code"], bad["reason_params"], "zh-CN").endswith("建议停播")
 
 
 def test_few_weeks_are_shrunk_toward_the_brand() -> None:
@@ -159,7 +161,7 @@ def test_cli_stores_the_distribution_tables(workspace: Settings, tmp_path: Path)
     assert one.exit_code == 0, one.output
     with open_warehouse(workspace) as wh:
         recs = wh.to_arrow(wh.table("mdl_recommendations")).to_pandas()
-        assert {"expected_gmv", "reasons_en", "reasons_zh"} <= set(recs.columns)
+        assert {"expected_gmv", "reason_code", "reason_params"} <= set(recs.columns)
         assert recs.groupby("brand_id")["rank"].max()[brand] == 3
         assert recs["brand_id"].nunique() > 1  # the other brands' lists were kept
         assert str(wh.table("mdl_recommendations").schema()["expected_gmv"]).startswith("decimal")

@@ -9,6 +9,7 @@ must never be recommended.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pandas as pd
 import pytest
 
 from windmaker import contract
+from windmaker.i18n import reason_text
 from windmaker.models.matching import (
     FEATURES,
     DistributionConfig,
@@ -121,11 +123,18 @@ def test_gate_finds_low_trust_and_recommendations_respect_it(
             (frames.cooperations.brand_id == brand) & (frames.cooperations.month < CUTOFF)
         ]
         assert not ids & set(past.account_id)
-        assert all(r.reasons_en and r.reasons_zh for r in recs.recommendations)
+        assert all(
+            reason_text(r.reason_code, r.reason_params, "en")
+            and reason_text(r.reason_code, r.reason_params, "zh-CN")
+            for r in recs.recommendations
+        )
         gmv = [r.expected_gmv for r in recs.recommendations]
         assert gmv == sorted(gmv, reverse=True)
         assert set(recs.gated["account_id"]) <= set(flagged)
-        assert recs.gated["reason_en"].str.contains("below").all()
+        gated_en = [
+            reason_text(g.reason_code, g.reason_params, "en") for g in recs.gated.itertuples()
+        ]
+        assert all("below" in text for text in gated_en), gated_en
 
 
 def test_recommended_influencers_serve_the_brands_category(
@@ -248,7 +257,10 @@ def test_trust_module_scores_gate_with_their_own_rule() -> None:
     gate = TrustModuleGate(pd.DataFrame(rows), pd.Timestamp("2026-08-01"))
     got = gate.assess(pd.Index(["low", "high", "thin", "unknown"]), pd.DataFrame())
     assert not got.loc["low", "passes"]
-    assert "refund_rate" in got.loc["low", "reason_en"]
+    assert json.loads(got.loc["low", "reason_params"])["component"]["code"] == "refund_rate"
+    assert "Refund rate" in reason_text(
+        got.loc["low", "reason_code"], got.loc["low", "reason_params"], "en"
+    )
     assert got.loc["high", "passes"]
     assert got.loc["high", "trust_score"] == threshold + 20
     trusted = config.gates.insufficient_data_is_trusted

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from tests.models.market import planted_market
 from windmaker.config import ConfigError
 from windmaker.config.files import default_path, load_yaml_file
+from windmaker.i18n import reason_text
 from windmaker.models.brushing import detect_brushing
 from windmaker.models.trust import (
     COMPONENTS,
@@ -424,7 +425,12 @@ def test_late_shipment_without_data_earns_neutral_points_not_full(config: TrustC
         pd.DataFrame(columns=["account_id", "brand_id"]),
         config.model_copy(update={"score": sc}),
     )
-    assert reason["reason_en"].notna().all()
+    assert reason["reason_code"].notna().all()
+    assert all(
+        "; worst: " in reason_text(c, p, "en")
+        for c, p in zip(reason["reason_code"], reason["reason_params"], strict=True)
+        if c != "trust.brushing"
+    )
 
 
 def _order_rows(as_of: pd.Timestamp) -> tuple[pd.DataFrame, dict[str, tuple[bool, bool]]]:
@@ -503,7 +509,7 @@ def test_complaints_per_1k_is_the_metrics_tables(wh: Warehouse, config: TrustCon
     orders paid in it. The trust counts of every brand and month equal ``m_brand_month``'s
     orders and complaints, and a one-month trust window gives its complaints_per_1k."""
     from tests.metrics import factory
-    from windmaker.metrics.refresh import refresh
+    from windmaker.services.refresh import refresh
 
     m = factory.market()
     mw = Warehouse("duckdb://")

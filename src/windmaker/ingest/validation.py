@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from windmaker import contract
+from windmaker.contract_headers import header_unit
 from windmaker.ingest.coercion import MoneyUnit, quote_ident, quote_literal, typed_sql
 from windmaker.ingest.sources import LINE, Source
 
@@ -56,7 +57,7 @@ def plan_file(source: Source, tbl: contract.Table, money_unit: MoneyUnit) -> Fil
         if col.dtype != "money" or col.name not in mapping:
             continue
         header = mapping[col.name]
-        units[col.name] = source.units.get(header) or contract.header_unit(header) or money_unit
+        units[col.name] = source.units.get(header) or header_unit(header) or money_unit
     return FilePlan(source=source, table=tbl, mapping=mapping, units=units)
 
 

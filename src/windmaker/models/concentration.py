@@ -14,7 +14,6 @@ import ibis
 from pydantic import BaseModel, ConfigDict, Field
 
 from windmaker import contract
-from windmaker.models.registry import register
 
 
 class ConcentrationConfig(BaseModel):
@@ -32,7 +31,6 @@ class ConcentrationConfig(BaseModel):
     )
 
 
-@register("distribution_concentration")
 def concentration_expression(
     tables: Mapping[str, ibis.Table], start: date, end: date, config: ConcentrationConfig
 ) -> ibis.Table:

@@ -17,6 +17,7 @@ exposure), otherwise keep testing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -28,10 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from scipy import optimize, special, stats
 
 from windmaker import contract
-from windmaker.models.registry import register
 
 DECISIONS = ("push", "keep_testing", "drop")
-DECISION_ZH = {"push": "加推", "keep_testing": "继续测款", "drop": "下架/停止测款"}
 
 
 class HitConfig(BaseModel):
@@ -201,13 +200,13 @@ def sales_and_exposure(launches: pd.DataFrame, config: HitConfig) -> tuple[np.nd
     )
 
 
-@register("hit_detection")
 def score_hits(launches: pd.DataFrame, config: HitConfig | None = None) -> pd.DataFrame:
     """P(hit), the posterior sales rate with its interval, and next week's decision per SKU.
 
     Adds columns: prior_alpha, prior_beta, hit_rate_threshold (λ*_c), rate_mean, rate_low,
     rate_high (posterior mean and credible interval of λ, in units of the exposure), p_hit,
-    decision (push / keep_testing / drop), reason_en, reason_zh.
+    decision (push / keep_testing / drop), reason_code (``hits.<decision>``) and
+    reason_params (JSON: P(hit) and the posterior band), rendered by ``i18n.reason_text``.
     """
     c = config or HitConfig()
     df = launches.copy().reset_index(drop=True)
@@ -239,26 +238,20 @@ def score_hits(launches: pd.DataFrame, config: HitConfig | None = None) -> pd.Da
         ),
     )
     df["decision"] = decision
-    en, zh = [], []
-    for d, p, lo, hi, thr in zip(
-        decision, p_hit, df["rate_low"], df["rate_high"], threshold, strict=True
-    ):
-        if c.exposure == "fair_share":
-            band = f"{lo:.1f}–{hi:.1f}× its brand's average SKU (hit bar {thr:.1f}×)"
-            band_zh = f"销量为品牌平均单品的 {lo:.1f}–{hi:.1f} 倍 (爆款线 {thr:.1f} 倍)"
-        else:
-            band = f"{lo:.2f}–{hi:.2f} orders per 1,000 viewers (hit bar {thr:.2f})"
-            band_zh = f"每千次观看 {lo:.2f}–{hi:.2f} 单 (爆款线 {thr:.2f})"
-        if d == "push":
-            en.append(f"P(hit) {p:.0%}: sells {band}; push it next week")
-            zh.append(f"爆款概率 {p:.0%}: {band_zh}; 下周加推")
-        elif d == "drop":
-            en.append(f"P(hit) {p:.0%} after a full test: sells {band}; drop it")
-            zh.append(f"充分测款后爆款概率仅 {p:.0%}: {band_zh}; 建议停止")
-        else:
-            en.append(f"P(hit) {p:.0%}, still uncertain: sells {band}; keep testing")
-            zh.append(f"爆款概率 {p:.0%}, 尚不确定: {band_zh}; 继续测款")
-    df["reason_en"], df["reason_zh"] = en, zh
+    band = "hits.band_fair_share" if c.exposure == "fair_share" else "hits.band_viewers"
+    df["reason_code"] = np.char.add("hits.", decision.astype(str)).astype(object)
+    df["reason_params"] = [
+        json.dumps(
+            {
+                "p": float(p),
+                "band": {
+                    "reason": band,
+                    "params": {"lo": float(lo), "hi": float(hi), "thr": float(thr)},
+                },
+            }
+        )
+        for p, lo, hi, thr in zip(p_hit, df["rate_low"], df["rate_high"], threshold, strict=True)
+    ]
     return df
 
 

@@ -17,6 +17,7 @@ posterior in which it has the highest rate.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 import ibis
@@ -25,7 +26,6 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from windmaker import contract
-from windmaker.models.registry import register
 
 
 class HorseRaceConfig(BaseModel):
@@ -115,7 +115,6 @@ def _beta_prior(orders: np.ndarray, viewers: np.ndarray) -> tuple[float, float]:
     return mean * strength, (1 - mean) * strength
 
 
-@register("horse_race")
 def race(weeks: pd.DataFrame, config: HorseRaceConfig | None = None) -> pd.DataFrame:
     """The horse race of every brand with at least ``min_accounts`` live accounts.
 
@@ -123,7 +122,7 @@ def race(weeks: pd.DataFrame, config: HorseRaceConfig | None = None) -> pd.DataF
     compare). Returns one row per account: weeks, live_hours, gmv_per_live_hour (raw),
     gmv_per_live_hour_shrunk (exp of the posterior mean), conversion, conversion_shrunk,
     p_best (GMV per live hour), p_best_conversion, p_below_mean, decision (scale / keep / stop),
-    reason_en, reason_zh.
+    reason_code (``horse_race.<decision>``) and reason_params (JSON: the facts it cites).
     """
     c = config or HorseRaceConfig()
     rng = np.random.default_rng(c.seed)
@@ -167,7 +166,9 @@ def race(weeks: pd.DataFrame, config: HorseRaceConfig | None = None) -> pd.DataF
         g["p_below_mean"] = p_below
         out.append(g)
     if not out:
-        return pd.DataFrame(columns=[*per.columns, "p_best", "decision", "reason_en", "reason_zh"])
+        return pd.DataFrame(
+            columns=[*per.columns, "p_best", "decision", "reason_code", "reason_params"]
+        )
     res = pd.concat(out, ignore_index=True).drop(columns=["ybar"])
     decision = np.where(
         res["p_best"] >= c.scale_probability,
@@ -180,26 +181,24 @@ def race(weeks: pd.DataFrame, config: HorseRaceConfig | None = None) -> pd.DataF
         ),
     )
     res["decision"] = decision
-    en, zh = [], []
-    for r, d in zip(res.itertuples(), decision, strict=True):
-        facts = (
-            f"¥{r.gmv_per_live_hour_shrunk:,.0f} per live hour after shrinkage "
-            f"(raw ¥{r.gmv_per_live_hour:,.0f}, {r.weeks} weeks), P(best) {r.p_best:.0%}"
+    res["reason_code"] = np.char.add("horse_race.", decision.astype(str)).astype(object)
+    res["reason_params"] = [
+        json.dumps(
+            {
+                "facts": {
+                    "reason": "horse_race.facts",
+                    "params": {
+                        "shrunk": float(r.gmv_per_live_hour_shrunk),
+                        "raw": float(r.gmv_per_live_hour),
+                        "weeks": int(r.weeks),
+                        "p_best": float(r.p_best),
+                    },
+                },
+                "p_below": float(r.p_below_mean),
+            }
         )
-        facts_zh = (
-            f"收缩后每小时GMV ¥{r.gmv_per_live_hour_shrunk:,.0f} (原始 ¥{r.gmv_per_live_hour:,.0f}, "
-            f"{r.weeks} 周), 最优概率 {r.p_best:.0%}"
-        )
-        if d == "scale":
-            en.append(f"{facts}: scale it up (more hours, more traffic)")
-            zh.append(f"{facts_zh}: 加大投入 (增加开播时长和投流)")
-        elif d == "stop":
-            en.append(f"{facts}; {r.p_below_mean:.0%} likely below the brand's mean: stop it")
-            zh.append(f"{facts_zh}; {r.p_below_mean:.0%} 概率低于品牌均值: 建议停播")
-        else:
-            en.append(f"{facts}: keep running and compare again")
-            zh.append(f"{facts_zh}: 保持并继续赛马")
-    res["reason_en"], res["reason_zh"] = en, zh
+        for r in res.itertuples()
+    ]
     return res
 
 

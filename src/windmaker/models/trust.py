@@ -38,6 +38,7 @@ each alert is a violation that counts against the brand's service provider
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -52,7 +53,6 @@ from windmaker import contract
 from windmaker.config import ConfigError, load_yaml_model
 from windmaker.metrics.config import load_metrics_config
 from windmaker.models.brushing import BrushingConfig
-from windmaker.models.registry import register
 
 CONFIG_FILE = "trust.yaml"
 COMPONENTS = (
@@ -339,7 +339,6 @@ def components(totals: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-@register("trust_score")
 def trust_scores(counts: pd.DataFrame, config: ScoreConfig, *, entity: Entity) -> pd.DataFrame:
     """Trust score per entity and period from :func:`trust_counts` rows (formula in the module
     docstring). One row per entity × period with the score, its status, ``no_data`` (the
@@ -412,8 +411,8 @@ ALERT_COLUMNS = (
     "severe",
     "score",
     "threshold",
-    "reason_en",
-    "reason_zh",
+    "reason_code",
+    "reason_params",
 )
 
 
@@ -466,12 +465,21 @@ def trust_alerts(scores: pd.DataFrame, accounts: pd.DataFrame, config: TrustConf
     for r in ok.itertuples(index=False):
         d = r._asdict()
         worst = max(COMPONENTS, key=lambda k: config.score.weights[k] * 100 - d[f"{k}_points"])
+        component = {"name": "metric", "code": worst}
         if pd.isna(d[worst]):
-            why_en = f"{worst}: no data, scored at category {d[f'{worst}_ref']:.4g}"
-            why_zh = f"{COMPONENT_ZH[worst]}：无数据，按类目基准 {d[f'{worst}_ref']:.4g} 计"
+            why = {
+                "reason": "trust.worst_no_data",
+                "params": {"component": component, "ref": float(d[f"{worst}_ref"])},
+            }
         else:
-            why_en = f"{worst} {d[worst]:.4g} vs category {d[f'{worst}_ref']:.4g}"
-            why_zh = f"{COMPONENT_ZH[worst]} {d[worst]:.4g}，类目基准 {d[f'{worst}_ref']:.4g}"
+            why = {
+                "reason": "trust.worst",
+                "params": {
+                    "component": component,
+                    "value": float(d[worst]),
+                    "ref": float(d[f"{worst}_ref"]),
+                },
+            }
         if r.entity == "brand":
             if r.score < g.brand_alert_below:
                 rows.append(
@@ -483,8 +491,10 @@ def trust_alerts(scores: pd.DataFrame, accounts: pd.DataFrame, config: TrustConf
                         "severe": False,
                         "score": r.score,
                         "threshold": g.brand_alert_below,
-                        "reason_en": f"trust {r.score:.1f} < {g.brand_alert_below:g}; worst: {why_en}",
-                        "reason_zh": f"信任分 {r.score:.1f} 低于 {g.brand_alert_below:g}；主要扣分：{why_zh}",
+                        "reason_code": "trust.low_trust",
+                        "reason_params": json.dumps(
+                            {"score": r.score, "threshold": g.brand_alert_below, "worst": why}
+                        ),
                     }
                 )
             if r.brushing_share >= g.severe_brushing_share:
@@ -497,8 +507,8 @@ def trust_alerts(scores: pd.DataFrame, accounts: pd.DataFrame, config: TrustConf
                         "severe": True,
                         "score": r.score,
                         "threshold": g.severe_brushing_share,
-                        "reason_en": f"{r.brushing_share:.2%} of orders suspected of brushing",
-                        "reason_zh": f"{r.brushing_share:.2%} 的订单疑似刷单",
+                        "reason_code": "trust.brushing",
+                        "reason_params": json.dumps({"share": r.brushing_share}),
                     }
                 )
         elif r.score < g.account_exclude_below:
@@ -511,8 +521,10 @@ def trust_alerts(scores: pd.DataFrame, accounts: pd.DataFrame, config: TrustConf
                     "severe": False,
                     "score": r.score,
                     "threshold": g.account_exclude_below,
-                    "reason_en": f"account trust {r.score:.1f} < {g.account_exclude_below:g}; not recommended; worst: {why_en}",
-                    "reason_zh": f"账号信任分 {r.score:.1f} 低于 {g.account_exclude_below:g}，不予推荐；主要扣分：{why_zh}",
+                    "reason_code": "trust.low_trust_account",
+                    "reason_params": json.dumps(
+                        {"score": r.score, "threshold": g.account_exclude_below, "worst": why}
+                    ),
                 }
             )
     return pd.DataFrame(rows, columns=list(ALERT_COLUMNS))

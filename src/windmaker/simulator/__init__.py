@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from windmaker.simulator.config import MarketConfig, SimulatorParams, load_params
-from windmaker.simulator.market import Summary, build_market, simulate
+from windmaker.simulator.export import Summary, simulate
+from windmaker.simulator.market import build_market
 
 __all__ = [
     "MarketConfig",

@@ -96,8 +96,8 @@ def run(s: Shape, root: Path) -> dict[str, float]:
     from time import perf_counter
 
     from windmaker.ingest import ingest_files
-    from windmaker.pipeline import run_pipeline
-    from windmaker.simulator.market import simulate
+    from windmaker.services.run import run_pipeline
+    from windmaker.simulator.export import simulate
     from windmaker.workspace import init_workspace
 
     seconds: dict[str, float] = {}

@@ -1,0 +1,64 @@
+"""The order stream the detectors read: the Ibis expression that selects it, and its times and
+ids as dense integer arrays.
+"""
+
+from __future__ import annotations
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from windmaker import contract
+
+
+def brushing_input(orders: ibis.Table, reviews: ibis.Table | None = None) -> ibis.Table:
+    """The order stream the detectors read: one row per order, every status included, with
+    64-bit hashes of the shop and buyer ids computed by the engine (``*_key``), the amount,
+    fulfilment columns and, given ``reviews``, whether the order was reviewed.
+
+    Cancelled orders stay in: a brusher's cancelled fake orders are evidence too.
+    """
+    o = contract.ORDERS
+    cols = (
+        "order_id",
+        "brand_id",
+        "buyer_id",
+        "paid_at",
+        "status",
+        "shipped_at",
+        "promised_ship_by",
+    )
+    for c in (*cols, "amount", "refund_amount"):
+        o.column(c)  # fails loudly if the contract renames a column
+    extra = {}
+    if reviews is not None:
+        extra["reviewed"] = orders.order_id.isin(reviews.order_id)
+    return orders.select(
+        *cols,
+        amount=orders.amount.cast("float64"),
+        refund_amount=orders.refund_amount.cast("float64"),
+        brand_id_key=orders.brand_id.hash(),
+        buyer_id_key=orders.buyer_id.hash(),
+        **extra,
+    )
+
+
+def seconds(paid_at: pd.Series | np.ndarray) -> np.ndarray:
+    """Naive timestamps as whole seconds since the epoch (int64), the rule's resolution."""
+    values = pd.to_datetime(pd.Series(paid_at)).to_numpy(dtype="datetime64[s]")
+    return values.astype(np.int64)
+
+
+def encode(orders: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Dense integer codes of ``orders[column]`` and, per code, the row of one of its orders.
+
+    Codes follow a 64-bit hash of the value (``<column>_key`` when the warehouse computed it,
+    else pandas' hash), so they do not depend on row order and no string is ever sorted.
+    """
+    key = f"{column}_key"
+    if key in orders.columns:
+        raw = orders[key].to_numpy(dtype=np.int64)
+    else:
+        raw = pd.util.hash_pandas_object(orders[column], index=False).to_numpy().view(np.int64)
+    _, first, codes = np.unique(raw, return_index=True, return_inverse=True)
+    return codes.ravel().astype(np.int64), first

@@ -1,0 +1,357 @@
+"""Fitting the response curves: daily paid spend and GMV per brand (Ibis), the MAP objective
+compiled once with PyTensor, and the fit of every brand of a market.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from collections.abc import Callable
+from datetime import date
+from typing import Any, Literal, cast
+
+import ibis
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+
+from windmaker.models.traffic.config import CANCELLED, PAID, TrafficConfig
+from windmaker.models.traffic.curves import HillCurve, ResponseCurve
+
+
+def daily_paid(orders: ibis.Table, ad_spend: ibis.Table, *, start: date, end: date) -> ibis.Table:
+    """Daily paid spend and paid net GMV per brand, ``start`` to ``end`` inclusive.
+
+    Paid GMV is amount − refund_amount over orders reached through ``paid`` traffic that are not
+    cancelled, by the day they were paid. Days without spend or orders are absent (the fit fills
+    them with zeros). Columns: brand_id, date, spend (decimal), paid_gmv (decimal).
+    """
+    o = orders.filter(
+        orders.traffic_source == PAID,
+        orders.status != CANCELLED,
+        orders.paid_at.date() >= start,
+        orders.paid_at.date() <= end,
+    )
+    gmv = (
+        o.mutate(date=o.paid_at.date(), net=o.amount - o.refund_amount)
+        .group_by(["brand_id", "date"])
+        .aggregate(paid_gmv=ibis._.net.sum())
+    )
+    a = ad_spend.filter(ad_spend.date >= start, ad_spend.date <= end)
+    spend = a.group_by(["brand_id", "date"]).aggregate(spend=a.spend.sum())
+    j = spend.outer_join(gmv, ["brand_id", "date"])
+    return j.select(
+        brand_id=ibis.coalesce(j.brand_id, j.brand_id_right),
+        date=ibis.coalesce(j.date, j.date_right),
+        spend=ibis.coalesce(j.spend, 0).cast("decimal(18,2)"),
+        paid_gmv=ibis.coalesce(j.paid_gmv, 0).cast("decimal(18,2)"),
+    )
+
+
+def _quiet() -> warnings.catch_warnings[Any]:
+    ctx = warnings.catch_warnings()
+    ctx.__enter__()
+    warnings.filterwarnings("ignore", message=".*xtensor module is experimental.*")
+    warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
+    return ctx
+
+
+@functools.cache
+def _compiled(
+    l_max: int, saturation: Literal["logistic", "hill"] = "logistic"
+) -> Callable[..., Any]:
+    """Negative log posterior of the scaled model and its gradient, compiled once per L and
+    saturation.
+
+    Parameters are unconstrained: (logit α, log λ, log β, log σ) for the logistic saturation,
+    (logit α, log K, log β, log σ, log S) for Hill. Priors: Beta on α, Gamma on λ or K,
+    half-normal on β and σ, S flat within the optimiser's bounds; they are evaluated in the
+    original space without the Jacobian, so the optimum is the MAP of the original parameters
+    (as ``pm.find_MAP`` does).
+    """
+    ctx = _quiet()
+    try:
+        import pytensor
+        import pytensor.tensor as pt
+        from pymc_marketing.mmm.transformers import (
+            geometric_adstock,
+            hill_function,
+            logistic_saturation,
+        )
+        from pytensor.graph.rewriting.utils import rewrite_graph
+        from pytensor.xtensor import as_xtensor
+
+        theta = pt.vector("theta")
+        spend = pt.vector("spend")
+        gmv = pt.vector("gmv")
+        mask = pt.vector("mask")
+        prior = pt.vector("prior")  # a_alpha, b_alpha, k_sat, rate_sat, sd_beta, sd_sigma
+        alpha = pt.sigmoid(theta[0])
+        sat, beta, sigma = pt.exp(theta[1]), pt.exp(theta[2]), pt.exp(theta[3])
+        x = as_xtensor(spend, dims=("date",))
+        if saturation == "logistic":
+            adstock = geometric_adstock(x, alpha, l_max, dim="date")
+            mu = beta * logistic_saturation(adstock, sat).values
+        else:
+            adstock = geometric_adstock(x, alpha, l_max, dim="date", normalize=True)
+            # x^S with x = 0 has an undefined gradient in S: keep the adstock strictly positive.
+            mu = beta * hill_function(adstock + 1e-9, pt.exp(theta[4]), sat).values
+        mu = cast(Any, rewrite_graph(mu, include=("lower_xtensor",)))
+        resid = (gmv - mu) / sigma
+        loglik = (mask * (-0.5 * resid**2 - pt.log(sigma))).sum()
+        logprior = (
+            (prior[0] - 1) * pt.log(alpha)
+            + (prior[1] - 1) * pt.log1p(-alpha)
+            + (prior[2] - 1) * pt.log(sat)
+            - prior[3] * sat
+            - 0.5 * (beta / prior[4]) ** 2
+            - 0.5 * (sigma / prior[5]) ** 2
+        )
+        nlp = -(loglik + logprior)
+        fn = pytensor.function(
+            [theta, spend, gmv, mask, prior], [nlp, cast(Any, pt.grad(nlp, theta))]
+        )
+        predict = pytensor.function([theta, spend], mu)
+    finally:
+        ctx.__exit__(None, None, None)
+
+    def both(*args: Any) -> Any:
+        return fn(*args)
+
+    both.predict = predict  # type: ignore[attr-defined]
+    return both
+
+
+def _scaled(
+    spend: np.ndarray, paid_gmv: np.ndarray, config: TrafficConfig
+) -> tuple[np.ndarray, np.ndarray, float, float, np.ndarray]:
+    """Spend and GMV in units of their means, the scales, and the likelihood mask."""
+    s = np.ascontiguousarray(spend, dtype=np.float64)
+    y = np.ascontiguousarray(paid_gmv, dtype=np.float64)
+    s_scale = float(s.mean()) if s.mean() > 0 else 1.0
+    y_scale = float(y.mean()) if y.mean() > 0 else 1.0
+    mask = np.ones_like(s)
+    mask[: config.adstock_max_lag_days - 1] = 0.0
+    return s / s_scale, y / y_scale, s_scale, y_scale, mask
+
+
+def _r2(y_n: np.ndarray, mu: np.ndarray, mask: np.ndarray) -> float:
+    on = mask > 0
+    ss_res = float(((y_n - mu)[on] ** 2).sum())
+    ss_tot = float(((y_n[on] - y_n[on].mean()) ** 2).sum())
+    return 1 - ss_res / ss_tot if ss_tot > 0 else float("nan")
+
+
+def fit_hill_response(
+    spend: np.ndarray, paid_gmv: np.ndarray, config: TrafficConfig | None = None
+) -> HillCurve:
+    """MAP fit of normalised geometric adstock + Hill saturation to one brand's daily series.
+
+    Multi-start over α (``alpha_starts``) and S ∈ {1, 2}, K started at the mean spend; the first
+    L−1 days enter the adstock but not the likelihood.
+    """
+    config = config or TrafficConfig()
+    s_n, y_n, s_scale, y_scale, mask = _scaled(spend, paid_gmv, config)
+    pr = config.priors
+    prior = np.array(
+        [
+            *pr.adstock_alpha_beta,
+            *pr.hill_kappa_gamma,
+            pr.beta_halfnormal_sigma,
+            pr.sigma_halfnormal_sigma,
+        ]
+    )
+    fn = _compiled(config.adstock_max_lag_days, "hill")
+
+    def f(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        val, grad = fn(theta, s_n, y_n, mask, prior)
+        if not np.isfinite(val) or not np.all(np.isfinite(grad)):
+            return 1e300, np.zeros(5)
+        # PyTensor reuses its output buffers between calls: copy before SciPy keeps a reference.
+        return float(val), np.array(grad, dtype=float, copy=True)
+
+    lo_s, hi_s = (math.log(v) for v in pr.hill_shape_bounds)
+    bounds = [(-8, 8), (-8, 8), (-10, 10), (-12, 5), (lo_s, hi_s)]
+    sd = max(float(y_n[mask > 0].std()), 1e-3)
+    best = None
+    for a0 in config.alpha_starts:
+        for s0 in (1.0, 2.0):
+            start = np.array(
+                [
+                    special.logit(a0),
+                    0.0,
+                    math.log(max(2 * y_n.max(), 1e-3)),
+                    math.log(sd),
+                    float(np.clip(math.log(s0), lo_s, hi_s)),
+                ]
+            )
+            with np.errstate(all="ignore"):
+                res = optimize.minimize(f, start, jac=True, method="L-BFGS-B", bounds=bounds)
+            if best is None or res.fun < best.fun:
+                best = res
+    assert best is not None
+    alpha = float(special.expit(best.x[0]))
+    kappa, beta, sigma, shape = (float(v) for v in np.exp(best.x[1:]))
+    mu = np.asarray(fn.predict(best.x, s_n))  # type: ignore[attr-defined]
+    return HillCurve(
+        alpha=alpha,
+        kappa=kappa * s_scale,
+        shape=shape,
+        beta=beta * y_scale,
+        l_max=config.adstock_max_lag_days,
+        sigma=sigma * y_scale,
+        r2=_r2(y_n, mu, mask),
+        converged=bool(best.success),
+    )
+
+
+def fit_curve(
+    spend: np.ndarray, paid_gmv: np.ndarray, config: TrafficConfig
+) -> ResponseCurve | HillCurve:
+    """The configured response (``traffic.saturation``) fitted to one brand's daily series."""
+    if config.saturation == "hill":
+        return fit_hill_response(spend, paid_gmv, config)
+    return fit_response(spend, paid_gmv, config)
+
+
+def fit_response(
+    spend: np.ndarray, paid_gmv: np.ndarray, config: TrafficConfig | None = None
+) -> ResponseCurve:
+    """MAP fit of the (unnormalised) adstock + logistic-saturation response to one brand's series.
+
+    ``spend`` and ``paid_gmv`` are consecutive days (zeros included). The first L−1 days enter
+    the adstock but not the likelihood, since their carryover from earlier spend is unknown.
+    """
+    config = config or TrafficConfig()
+    s_n, y_n, s_scale, y_scale, mask = _scaled(spend, paid_gmv, config)
+    pr = config.priors
+    prior = np.array(
+        [
+            *pr.adstock_alpha_beta,
+            *pr.saturation_lam_gamma,
+            pr.beta_halfnormal_sigma,
+            pr.sigma_halfnormal_sigma,
+        ]
+    )
+    fn = _compiled(config.adstock_max_lag_days)
+
+    def f(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        val, grad = fn(theta, s_n, y_n, mask, prior)
+        if not np.isfinite(val):
+            return 1e300, np.zeros(4)
+        # PyTensor reuses its output buffers between calls: copy before SciPy keeps a reference.
+        return float(val), np.array(grad, dtype=float, copy=True)
+
+    best = None
+    sd = max(float(y_n[mask > 0].std()), 1e-3)
+    for a0 in config.alpha_starts:
+        start = np.array([special.logit(a0), 0.0, math.log(max(2 * y_n.max(), 1e-3)), math.log(sd)])
+        with np.errstate(all="ignore"):
+            res = optimize.minimize(
+                f,
+                start,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=[(-8, 8), (-8, 8), (-10, 10), (-12, 5)],
+            )
+        if best is None or res.fun < best.fun:
+            best = res
+    assert best is not None
+    alpha = float(special.expit(best.x[0]))
+    lam, beta, sigma = (float(v) for v in np.exp(best.x[1:]))
+    mu = np.asarray(fn.predict(best.x, s_n))  # type: ignore[attr-defined]
+    return ResponseCurve(
+        alpha=alpha,
+        lam=lam / s_scale,
+        beta=beta * y_scale,
+        l_max=config.adstock_max_lag_days,
+        sigma=sigma * y_scale,
+        r2=_r2(y_n, mu, mask),
+        converged=bool(best.success),
+    )
+
+
+def dense_days(daily: pd.DataFrame, start: date, end: date) -> dict[str, pd.DataFrame]:
+    """Per brand, one row per day from ``start`` to ``end`` with zeros where nothing happened."""
+    days = pd.date_range(start, end, freq="D")
+    out = {}
+    df = daily.assign(
+        date=pd.to_datetime(daily["date"]),
+        spend=daily["spend"].astype(float),
+        paid_gmv=daily["paid_gmv"].astype(float),
+    )
+    for brand, g in df.groupby("brand_id", sort=True):
+        out[str(brand)] = (
+            g.set_index("date")[["spend", "paid_gmv"]]
+            .groupby(level=0)
+            .sum()
+            .reindex(days, fill_value=0.0)
+        )
+    return out
+
+
+def fit_market(
+    daily: pd.DataFrame,
+    brands: pd.DataFrame,
+    config: TrafficConfig,
+    *,
+    start: date,
+    end: date,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[pd.DataFrame, dict[str, ResponseCurve | HillCurve]]:
+    """Fit every brand with at least ``min_spend_days`` days of spend; ``mdl_traffic_curves``.
+
+    ``daily`` is :func:`daily_paid` executed; ``brands`` has brand_id and category.
+    """
+    series = dense_days(daily, start, end)
+    cat = brands.set_index("brand_id")["category"].to_dict()
+    eligible = [
+        b for b, g in series.items() if int((g["spend"] > 0).sum()) >= config.min_spend_days
+    ]
+    rows: list[dict[str, Any]] = []
+    curves: dict[str, ResponseCurve | HillCurve] = {}
+    window = config.current_window_days
+    for i, brand in enumerate(eligible):
+        g = series[brand]
+        curve = fit_curve(g["spend"].to_numpy(), g["paid_gmv"].to_numpy(), config)
+        curves[brand] = curve
+        recent = g.iloc[-window:]
+        cur = float(recent["spend"].mean())
+        spent = float(recent["spend"].sum())
+        be = float(curve.spend_at_marginal_roas(config.break_even_roas))
+        rows.append(
+            {
+                "brand_id": brand,
+                "category": cat.get(brand),
+                "days": len(g),
+                "spend_days": int((g["spend"] > 0).sum()),
+                "saturation": curve.saturation,
+                "adstock_alpha": curve.alpha,
+                "saturation_lam": curve.lam if isinstance(curve, ResponseCurve) else math.nan,
+                "half_saturation_adstock": (
+                    math.log(3) / curve.lam if isinstance(curve, ResponseCurve) else curve.kappa
+                ),
+                "half_saturation_spend": curve.half_saturation_spend,
+                "hill_shape": curve.shape if isinstance(curve, HillCurve) else math.nan,
+                "beta": curve.beta,
+                "sigma": curve.sigma,
+                "r2": curve.r2,
+                "converged": curve.converged,
+                "current_spend": cur,
+                "roas_observed": float(recent["paid_gmv"].sum()) / spent if spent > 0 else None,
+                "roas_model": float(curve.roas(cur)),
+                "marginal_roas": float(curve.marginal_roas(cur)),
+                "break_even_roas": config.break_even_roas,
+                "break_even_spend": be,
+                "spend_headroom": be - cur,
+            }
+        )
+        if progress is not None:
+            progress(i + 1, len(eligible))
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["category"] = table["category"].astype("string")
+        table["saturation"] = table["saturation"].astype("string")
+        table["roas_observed"] = table["roas_observed"].astype(float)
+    return table, curves
