@@ -1,187 +1,91 @@
-"""Words of the interface in zh-CN and English: stages, capabilities, labels and error messages.
+"""Words of the interface in zh-CN and English: labels, names of codes, reasons and errors.
 
-One catalogue serves the CLI, the JSON API's error messages and the web dashboard, so a stage is
-called the same everywhere.
+One gettext catalogue per language (``locale/<locale>/LC_MESSAGES/windmaker.po``, read with Babel
+at first use) serves the CLI, the JSON API's error messages, the web pages and the reports, so a
+stage is called the same everywhere. Domain code returns codes and parameters; this module turns
+them into text: :func:`t` for a message, :func:`name` for a code, :func:`reason_text` for a
+reason code with its numbers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Iterator, Mapping
+from functools import cache
+from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
+
+from babel.messages.pofile import read_po
 
 Lang = Literal["zh-CN", "en"]
 LANGS: tuple[Lang, ...] = ("zh-CN", "en")
 DEFAULT_LANG: Lang = "zh-CN"
 
-_CATALOGUE: dict[str, tuple[str, str]] = {
-    # stages and capabilities
-    "stage.zero_breaking": ("新店破零", "Zero-breaking"),
-    "stage.climbing": ("店铺爬坡", "Climbing"),
-    "stage.ka": ("行业KA品牌", "Category KA"),
-    "stage.ska": ("SKA品牌", "SKA"),
-    "capability.self_operation": ("品牌自播", "Self-operation"),
-    "capability.traffic": ("公域流量加持", "Traffic"),
-    "capability.distribution": ("达人分销合作", "Elite distribution"),
-    "capability.private_domain": ("私域经营复购", "Private domain"),
-    "capability.special_supply": ("品牌渠道特供", "Specify supply"),
-    "attention.stalled": ("停滞", "Stalled"),
-    "attention.falling": ("下滑", "Falling"),
-    "attention.ready": ("待晋级", "Ready to advance"),
-    "attention.trust_alert": ("信任预警", "Trust alert"),
-    "attention.ok": ("正常", "On track"),
-    # navigation and labels
-    "app.title": ("造风者 windmaker", "windmaker"),
-    "nav.workbench": ("工作台", "Workbench"),
-    "nav.brands": ("品牌", "Brands"),
-    "nav.providers": ("服务商", "Providers"),
-    "nav.ecosystem": ("生态", "Ecosystem"),
-    "nav.data": ("数据", "Data"),
-    "nav.logout": ("退出登录", "Log out"),
-    "nav.language": ("English", "中文"),
-    "label.brand": ("品牌", "Brand"),
-    "label.category": ("类目", "Category"),
-    "label.stage": ("阶段", "Stage"),
-    "label.attention": ("关注点", "Attention"),
-    "label.gmv_at_stake": ("涉及GMV", "GMV at stake"),
-    "label.net_gmv_t90d": ("近90天净GMV", "90-day net GMV"),
-    "label.bottleneck": ("瓶颈能力", "Bottleneck"),
-    "label.gap": ("差距", "Gap"),
-    "label.score": ("得分", "Score"),
-    "label.reason": ("判定依据", "Why this stage"),
-    "label.plan": ("行动计划", "Action plan"),
-    "label.evidence": ("同类品牌佐证", "Evidence from peers"),
-    "label.current": ("当前", "Current"),
-    "label.target": ("目标", "Target"),
-    "label.status": ("状态", "Status"),
-    "label.all": ("全部", "All"),
-    "label.filter": ("筛选", "Filter"),
-    "label.export": ("导出", "Export"),
-    "label.username": ("用户名", "Username"),
-    "label.password": ("密码", "Password"),
-    "label.login": ("登录", "Log in"),
-    "label.upload": ("上传", "Upload"),
-    "label.refresh": ("重新计算", "Refresh"),
-    "label.history": ("阶段历史", "Stage history"),
-    "label.trend": ("趋势", "Trend"),
-    "label.drivers": ("GMV驱动拆解", "GMV drivers"),
-    "label.trust": ("信任分", "Trust score"),
-    "label.recommendations": ("达人推荐", "Influencer recommendations"),
-    "label.radar": ("STEPS能力雷达", "STEPS radar"),
-    "label.category_median": ("类目中位数", "Category median"),
-    "label.next_stage_median": ("上一阶梯中位数", "Next stage median"),
-    "label.quarantine": ("隔离记录", "Quarantine report"),
-    "label.accepted": ("已入库", "Accepted"),
-    "label.rejected": ("已隔离", "Quarantined"),
-    "label.decision": ("决定", "Decision"),
-    "label.note": ("备注", "Note"),
-    "label.submit": ("提交", "Submit"),
-    "label.tier": ("造风者等级", "Windmaker tier"),
-    "label.target_count": ("目标数量", "Target"),
-    "label.period": ("周期", "Period"),
-    "label.page": ("页", "Page"),
-    "label.report": ("月度报告", "Monthly report"),
-    "label.owner": ("负责人", "Owner"),
-    "label.influencer": ("达人", "Influencer"),
-    "label.expected_gmv": ("预计GMV", "Expected GMV"),
-    "driver.uv": ("观看人数", "Viewers (UV)"),
-    "driver.watch_time": ("人均观看时长", "Watch time per UV"),
-    "driver.conversion": ("每观看小时订单", "Orders per watch hour"),
-    "driver.aov": ("客单价", "Average order value"),
-    "metric.net_gmv": ("净GMV", "Net GMV"),
-    "metric.orders": ("订单数", "Orders"),
-    "metric.buyers": ("买家数", "Buyers"),
-    "metric.aov": ("客单价", "Average order value"),
-    "metric.self_share": ("自播占比", "Self-operated share"),
-    "metric.public_share": ("公域流量占比", "Public-traffic share"),
-    "metric.distribution_share": ("达人分销占比", "Distribution share"),
-    "metric.repurchase_rate_90d": ("90天内回购率", "Returned within 90 days"),
-    "metric.special_supply_share": ("特供占比", "Special-supply share"),
-    "metric.refund_rate": ("退款率", "Refund rate"),
-    "metric.min_score": ("最低能力分", "Lowest capability score"),
-    "metric.repurchase_rate": ("复购率", "Repurchase rate"),
-    "metric.refund_amount_rate": ("退款金额占比", "Refund rate by amount"),
-    "metric.complaints_per_1k": ("每千单投诉", "Complaints per 1,000 orders"),
-    "metric.late_shipment_rate": ("延迟发货率", "Late-shipment rate"),
-    "metric.review_shortfall": ("评分差距", "Review-score shortfall"),
-    "metric.brushing_share": ("疑似刷单占比", "Suspected brushing share"),
-    # brushing evidence: the signals that fired on a flagged order
-    "signal.concentration": ("一小时内集中下单", "orders concentrated within an hour"),
-    "signal.dense_block": ("多个账号同时段共同下单", "several accounts ordering together"),
-    "signal.co_shop": (
-        "同一批账号在多家店铺共同下单",
-        "the same accounts acting together at other shops",
-    ),
-    "signal.fresh_account": ("新账号", "fresh accounts"),
-    "signal.low_value": ("低价订单", "low-value orders"),
-    "signal.unfulfilled": ("退款或未发货", "refunded or never shipped"),
-    "signal.no_review": ("无评价", "no review"),
-    "brushing.high": ("高置信，已从GMV剔除", "high confidence, left out of GMV"),
-    "brushing.review": ("待人工复核，仍计入GMV", "for review, still in GMV"),
-    "label.brushing_evidence": ("疑似刷单证据", "Brushing evidence"),
-    "label.same_days_before": ("上月同期（前{days}天）", "Same {days} days last month"),
-    "label.to_date": ("本月至今", "Month to date"),
-    "label.benchmark_all": (
-        "该类目品牌过少，得分为在全部品牌中的排名",
-        "This category has too few brands: scores rank the brand among every brand",
-    ),
-    "label.to_date_days": ("（至今{days}天）", "(to date, {days} days)"),
-    # the bottleneck in the metric's own unit ({value}, {reference}, {threshold}: formatted)
-    "bottleneck.criterion": (
-        "{metric} {value}，{stage}需 {threshold}",
-        "{metric} {value}; {stage} requires {threshold}",
-    ),
-    "bottleneck.vs_advancers": (
-        "{metric} {value}，已晋级品牌为 {reference}",
-        "{metric} {value} against {reference} for brands that made the step",
-    ),
-    "bottleneck.vs_stage_top": (
-        "{metric} {value}，同阶段前列品牌为 {reference}",
-        "{metric} {value} against {reference} for the leading brands of its stage",
-    ),
-    "bottleneck.vs_next_stage": (
-        "{metric} {value}，上一阶梯品牌为 {reference}",
-        "{metric} {value} against {reference} for brands at the next stage",
-    ),
-    "bottleneck.vs_ska_peers": (
-        "{metric} {value}，SKA同行为 {reference}",
-        "{metric} {value} against {reference} for SKA peers",
-    ),
-    "bottleneck.no_weakness": (
-        "与已晋级品牌相比无短板",
-        "No weakness against the brands that made the step",
-    ),
-    "label.weakness": ("短板", "Weakness"),
-    "label.at_reference": ("已达参照水平", "At or above reference"),
-    # errors
-    "error.not_found": ("未找到该资源", "Not found"),
-    "error.unauthorized": ("请先登录", "Authentication required"),
-    "error.bad_credentials": ("用户名或密码错误", "Wrong username or password"),
-    "error.token_expired": ("登录已过期，请重新登录", "Your session has expired; log in again"),
-    "error.forbidden": ("当前角色无权执行此操作", "Your role may not do this"),
-    "error.validation": ("请求参数有误", "The request is invalid"),
-    "error.malformed_json": ("请求体不是合法的JSON", "The request body is not valid JSON"),
-    "error.payload_too_large": (
-        "上传文件过大（上限 {limit}）",
-        "The upload is too large (limit {limit})",
-    ),
-    "error.unsupported_file": ("无法识别的文件：{reason}", "Unsupported file: {reason}"),
-    "error.conflict": ("操作冲突：{reason}", "Conflict: {reason}"),
-    "error.no_data": (
-        "尚无诊断数据，请先运行 refresh 与 diagnose",
-        "No diagnosis yet: run refresh and diagnose first",
-    ),
-    "error.internal": ("服务器内部错误", "Internal server error"),
-}
+#: The folder of the gettext catalogues, one ``<locale>/LC_MESSAGES/windmaker.po`` per language.
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "windmaker"
+#: The gettext locale of each interface language.
+LOCALES: Mapping[Lang, str] = MappingProxyType({"zh-CN": "zh_CN", "en": "en"})
 
-CATALOGUE: Mapping[str, tuple[str, str]] = MappingProxyType(_CATALOGUE)
+
+def _lang(lang: str) -> Lang:
+    """``zh-CN`` for any Chinese tag, English for everything else."""
+    return "zh-CN" if lang.lower().startswith("zh") else "en"
+
+
+@cache
+def messages(lang: Lang) -> Mapping[str, str]:
+    """Every message of ``lang``'s catalogue (id → text), read once with Babel on first use."""
+    path = LOCALE_DIR / LOCALES[lang] / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with path.open("rb") as f:
+        catalog = read_po(f, locale=LOCALES[lang], domain=DOMAIN)
+    return MappingProxyType({str(m.id): str(m.string) for m in catalog if m.id and m.string})
+
+
+class _Catalogue(Mapping[str, tuple[str, str]]):
+    """Message id → (zh, en), over both catalogues (ids of the Chinese one)."""
+
+    def __getitem__(self, key: str) -> tuple[str, str]:
+        zh = messages("zh-CN")[key]
+        return zh, messages("en").get(key, zh)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(messages("zh-CN"))
+
+    def __len__(self) -> int:
+        return len(messages("zh-CN"))
+
+
+CATALOGUE: Mapping[str, tuple[str, str]] = _Catalogue()
 
 
 def t(key: str, lang: str = DEFAULT_LANG, **values: object) -> str:
-    """The text of ``key`` in ``lang`` (English for anything but zh), formatted with ``values``."""
-    zh, en = CATALOGUE.get(key, (key, key))
-    text = zh if lang.lower().startswith("zh") else en
+    """The text of ``key`` in ``lang`` (English for anything but zh), formatted with ``values``.
+
+    A key missing from the language's catalogue falls back to English, then to the key itself.
+    """
+    text = messages(_lang(lang)).get(key) or messages("en").get(key) or key
     return text.format(**values) if values else text
+
+
+def humanise(code: str) -> str:
+    """A readable stand-in for a code no catalogue names: ``mother_baby`` → ``Mother baby``."""
+    words = str(code).replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:] if words else "–"
+
+
+def name(kind: str, code: object, lang: str = DEFAULT_LANG) -> str:
+    """The name of ``code`` of ``kind`` (``stage``, ``category``, ``provider_status`` …) in ``lang``.
+
+    A code the catalogue does not name reads humanised, never as raw snake_case; a missing code
+    reads as a dash.
+    """
+    if code is None or (isinstance(code, float) and code != code) or code == "":
+        return "–"
+    key = f"{kind}.{code}"
+    text = messages(_lang(lang)).get(key) or messages("en").get(key)
+    return text if text else humanise(str(code))
 
 
 def negotiate(accept_language: str | None, default: Lang = DEFAULT_LANG) -> Lang:
@@ -266,3 +170,204 @@ def signals_text(signals: str, lang: str = DEFAULT_LANG) -> str:
     """The signals of a brushing flag (``"dense_block+co_shop"``) in words."""
     sep = "、" if lang.lower().startswith("zh") else "; "
     return sep.join(t(f"signal.{s}", lang) for s in signals.split("+") if s)
+
+
+# -- reasons: a code and its parameters, rendered here -----------------------------------------
+def _number(value: object, decimals: int) -> float | None:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if v != v else round(v, decimals)
+
+
+def num_text(value: object, decimals: int, lang: str = DEFAULT_LANG) -> str:
+    """A number rounded to ``decimals`` without trailing zeros (``3.3``, ``9``); missing: n/a."""
+    v = _number(value, decimals)
+    if v is None:
+        return t("value.missing", lang)
+    if decimals == 0:
+        return str(int(v))
+    text = repr(v)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def pct_text(value: object, lang: str = DEFAULT_LANG) -> str:
+    """A share as a percentage to one decimal without trailing zeros (0.033 → ``3.3%``)."""
+    v = _number(value, 12)
+    return t("value.missing", lang) if v is None else num_text(v * 100, 1, lang) + "%"
+
+
+def money_text(value: object, lang: str = DEFAULT_LANG) -> str:
+    """Yuan in the reader's units: ¥12.3M / ¥450K in English, ¥1.23亿 / ¥45.6万 in Chinese."""
+    v = _number(value, 12) or 0.0
+    if _lang(lang) == "zh-CN":
+        if abs(v) >= 1e8:
+            return "¥" + num_text(v / 1e8, 2, lang) + "亿"
+        if abs(v) >= 1e4:
+            return "¥" + num_text(v / 1e4, 1, lang) + "万"
+        return "¥" + num_text(v, 0, lang)
+    if abs(v) >= 1e6:
+        return "¥" + num_text(v / 1e6, 1, lang) + "M"
+    if abs(v) >= 1e3:
+        return "¥" + num_text(v / 1e3, 1, lang) + "K"
+    return "¥" + num_text(v, 0, lang)
+
+
+def _params(params: object) -> dict[str, Any]:
+    if params is None or (isinstance(params, float) and params != params):
+        return {}
+    if isinstance(params, str):
+        return dict(json.loads(params)) if params.strip() else {}
+    return dict(params)  # type: ignore[call-overload]
+
+
+def _value(value: object, lang: str) -> object:
+    """A parameter as the template receives it: nested reasons and named codes rendered."""
+    if isinstance(value, Mapping):
+        if "reason" in value:
+            return reason_text(str(value["reason"]), value.get("params"), lang)
+        if "name" in value:
+            return name(str(value["name"]), value.get("code"), lang)
+    if isinstance(value, list):
+        return t("list.sep", lang).join(str(_value(v, lang)) for v in value)
+    if value is None:
+        return t("value.missing", lang)
+    return value
+
+
+def _cmp(ok: object) -> str:
+    return "≥" if ok else "<"
+
+
+def _ladder_clauses(p: Mapping[str, Any], lang: str) -> dict[str, str]:
+    """Every criterion of the ladder that ``p`` carries, as a clause citing value and threshold."""
+    out: dict[str, str] = {}
+    if "zb_months_ok" in p:
+        out["zb_months"] = t(
+            "reason.ladder.zb_months",
+            lang,
+            months=num_text(p.get("months_with_sales") or 0, 0, lang),
+            cmp=_cmp(p["zb_months_ok"]),
+            need=num_text(p.get("zb_min_months"), 0, lang),
+        )
+        out["zb_gmv"] = t(
+            "reason.ladder.zb_gmv",
+            lang,
+            gmv=money_text(p.get("net_gmv_t30d"), lang),
+            cmp=_cmp(p.get("zb_gmv_ok")),
+            need=money_text(p.get("zb_min_gmv_t30d"), lang),
+        )
+    for stage, label in (("ka", "KA"), ("ska", "SKA")):
+        if f"{stage}_gmv_ok" not in p:
+            continue
+        values = {
+            "gmv": money_text(p.get("net_gmv_t90d"), lang),
+            "category": name("category", p.get("category"), lang),
+            "label": label,
+            "need": pct_text(p.get(f"{stage}_top_share"), lang),
+            "cmp": _cmp(p.get(f"{stage}_gmv_ok")),
+            "n": num_text(p.get("category_brands"), 0, lang),
+            "floor": money_text(p.get(f"{stage}_gmv_floor"), lang),
+            "top": pct_text(p.get("top_share"), lang),
+        }
+        key = "size_rank"
+        if p.get(f"{stage}_small"):
+            key = "size_floor" if p.get("size_fallback") == "gmv_floor" else "size_pooled"
+            if key == "size_pooled":
+                values["top"] = pct_text(p.get("top_share_all"), lang)
+        out[f"{stage}_gmv"] = t(f"reason.ladder.{key}", lang, **values)
+    if "ka_repurchase_ok" in p:
+        factor = _number(p.get("ka_repurchase_factor"), 2)
+        out["ka_repurchase"] = t(
+            "reason.ladder.ka_repurchase",
+            lang,
+            value=pct_text(p.get("repurchase_rate_90d"), lang),
+            cmp=_cmp(p["ka_repurchase_ok"]),
+            factor="" if factor in (None, 1.0) else num_text(factor, 2, lang) + " × ",
+            median=pct_text(p.get("repurchase_median"), lang),
+        )
+        out["ka_self"] = t(
+            "reason.ladder.ka_self",
+            lang,
+            value=pct_text(p.get("self_share"), lang),
+            cmp=_cmp(p.get("ka_self_ok")),
+            need=pct_text(p.get("ka_min_self_share"), lang),
+        )
+    if "ska_supply_ok" in p:
+        out["ska_supply"] = t(
+            "reason.ladder.ska_supply",
+            lang,
+            value=pct_text(p.get("special_supply_share"), lang),
+            cmp=_cmp(p["ska_supply_ok"]),
+            need=pct_text(p.get("ska_min_special_supply"), lang),
+        )
+        out["ska_score"] = t(
+            "reason.ladder.ska_score",
+            lang,
+            value=num_text(p.get("min_score"), 0, lang),
+            cmp=_cmp(p.get("ska_score_ok")),
+            need=num_text(p.get("ska_min_score"), 0, lang),
+        )
+    return out
+
+
+def _ladder_text(code: str, p: Mapping[str, Any], lang: str) -> str:
+    """A stage's reason (``ladder.<stage>``): its criteria, the next stage's, and hysteresis."""
+    stage = code.removeprefix("ladder.")
+    c = _ladder_clauses(p, lang)
+    sep = t("list.sep", lang)
+    groups = {
+        "zb": ("zb_months", "zb_gmv"),
+        "ka": ("ka_gmv", "ka_repurchase", "ka_self"),
+        "ska": ("ska_gmv", "ska_supply", "ska_score"),
+    }
+    parts = {g: sep.join(c[k] for k in keys if k in c) for g, keys in groups.items()}
+    text = t(f"reason.ladder.{stage}", lang, stage=name("stage", stage, lang), **parts)
+    if p.get("to_date"):
+        text = t(
+            "reason.ladder.to_date",
+            lang,
+            days=num_text(p.get("days_covered"), 0, lang),
+            as_of=p.get("as_of") or "",
+            text=text,
+        )
+    stages = ("zero_breaking", "climbing", "ka", "ska")
+    candidate = str(p.get("candidate") or stage)
+    if stage in stages and candidate in stages and candidate != stage:
+        higher = stages.index(candidate) > stages.index(stage)
+        text = t(
+            "reason.ladder.promoting" if higher else "reason.ladder.held",
+            lang,
+            text=text,
+            candidate=name("stage", candidate, lang),
+            run=num_text(p.get("promote_run" if higher else "demote_run"), 0, lang),
+            needed=num_text(p.get("promote_after" if higher else "demote_after"), 0, lang),
+        )
+    return text
+
+
+#: Reason families rendered by their own function: the code's first part → renderer.
+_RENDERERS: Mapping[str, Callable[[str, Mapping[str, Any], str], str]] = MappingProxyType(
+    {"ladder": _ladder_text}
+)
+
+
+def reason_text(code: object, params: object = None, lang: str = DEFAULT_LANG) -> str:
+    """The text of a domain reason: its ``reason_code`` and ``reason_params`` (JSON) in ``lang``.
+
+    Parameters are the numbers the domain decided on, passed to the catalogue's template
+    ``reason.<code>`` (format specs included); a parameter ``{"reason": code, "params": …}`` is a
+    nested reason and ``{"name": kind, "code": code}`` a named code. An empty code reads as empty.
+    """
+    if code is None or (isinstance(code, float) and code != code) or not str(code):
+        return ""
+    code = str(code)
+    values = _params(params)
+    renderer = _RENDERERS.get(code.split(".", 1)[0])
+    if renderer is not None:
+        return renderer(code, values, lang)
+    try:
+        return t(f"reason.{code}", lang, **{k: _value(v, lang) for k, v in values.items()})
+    except (KeyError, ValueError, TypeError, IndexError):
+        return humanise(code.rsplit(".", 1)[-1])

@@ -16,6 +16,7 @@ from windmaker.growth.bottleneck import criterion_failures, gaps
 from windmaker.growth.config import LadderConfig, load_ladder_config
 from windmaker.growth.diagnosis import diagnose
 from windmaker.growth.plan import Playbook
+from windmaker.i18n import reason_text
 
 ADVANCE = [1, 1, 1, 2, 2, 2]
 
@@ -154,9 +155,8 @@ def test_failed_criterion_ranks_its_capability_first(staged) -> None:
     # traffic has the largest gap and comes next, ranked by the gap
     assert cs.loc["traffic", "rank"] == 2 and cs.loc["traffic", "ranked_by"] == "gap"
     assert cs.loc["traffic", "gap"] > cs.loc["self_operation", "gap"]
-    reason = staged.stages.set_index(["brand_id", "period"]).loc[
-        ("CS", cs["period"].iloc[0]), "reason_en"
-    ]
+    row = staged.stages.set_index(["brand_id", "period"]).loc[("CS", cs["period"].iloc[0])]
+    reason = reason_text(row["reason_code"], row["reason_params"], "en")
     assert "self-operation 20% < 30%" in reason
 
 

@@ -19,8 +19,8 @@ INTERFACE = {
         "period",
         "stage",
         "candidate_stage",
-        "reason_en",
-        "reason_zh",
+        "reason_code",
+        "reason_params",
     ],
     "g_bottleneck": ["brand_id", "category", "period", "capability", "gap", "rank", "reference"],
     "g_plan": [

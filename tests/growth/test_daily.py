@@ -21,7 +21,8 @@ from windmaker import contract
 from windmaker.growth import diagnosis as dx
 from windmaker.growth.config import load_ladder_config
 from windmaker.growth.plan import load_playbook
-from windmaker.metrics.refresh import APPENDED, refresh
+from windmaker.metrics.refresh import APPENDED
+from windmaker.services.refresh import refresh
 from windmaker.simulator import MarketConfig, simulate
 from windmaker.warehouse import Warehouse
 

@@ -14,6 +14,17 @@ from windmaker.growth.ladder import (
     stage_table,
     transitions,
 )
+from windmaker.i18n import reason_text
+
+
+def _en(row: pd.Series) -> str:
+    """The row's reason as an English reader sees it."""
+    return reason_text(row["reason_code"], row["reason_params"], "en")
+
+
+def _zh(row: pd.Series) -> str:
+    """The row's reason as a Chinese reader sees it."""
+    return reason_text(row["reason_code"], row["reason_params"], "zh-CN")
 
 
 def _walk(seq: list[int], promote: int = 2, demote: int = 3, warmup: int = 1) -> list[int]:
@@ -95,12 +106,12 @@ def test_reason_cites_numbers_and_thresholds(ladder: LadderConfig) -> None:
     row = g[(g.brand_id == "K")].iloc[-1]
     assert row["stage"] == "ka"
     # K is the largest of 30 beauty brands: rank 1 / 30 = top 3.3%
-    assert "90-day net GMV ¥9M is in the top 3.3% of beauty (KA needs top 10%)" in row["reason_en"]
-    assert "returned within 90 days 30% ≥ category median 10%" in row["reason_en"]
-    assert "self-operation 45% ≥ 30%" in row["reason_en"]
-    assert "For SKA: " in row["reason_en"] and "special supply 1% < 5%" in row["reason_en"]
-    assert "自播占比 45% ≥ 30%" in row["reason_zh"]
-    assert "位列beauty类目前3.3%（KA需前10%）" in row["reason_zh"]
+    assert "90-day net GMV ¥9M is in the top 3.3% of Beauty (KA needs top 10%)" in _en(row)
+    assert "returned within 90 days 30% ≥ category median 10%" in _en(row)
+    assert "self-operation 45% ≥ 30%" in _en(row)
+    assert "For SKA: " in _en(row) and "special supply 1% < 5%" in _en(row)
+    assert "自播占比 45% ≥ 30%" in _zh(row)
+    assert "位列美妆类目前3.3%（KA需前10%）" in _zh(row)
 
 
 def test_reason_says_when_hysteresis_holds(ladder: LadderConfig) -> None:
@@ -110,9 +121,9 @@ def test_reason_says_when_hysteresis_holds(ladder: LadderConfig) -> None:
     assert (row["stage"], row["candidate_stage"]) == ("climbing", "ka")
     assert (
         "Meets Category KA criteria this period (1 of 2 periods in a row needed to promote)"
-        in row["reason_en"]
+        in _en(row)
     )
-    assert "连续1/2期" in row["reason_zh"]
+    assert "连续1/2期" in _zh(row)
 
 
 def test_category_override_changes_stage_without_code(
@@ -132,7 +143,7 @@ def test_category_override_changes_stage_without_code(
     df = classify(bm, cap, strict)
     row = df[df.brand_id == "K"].iloc[-1]
     assert row["candidate"] == 1
-    assert "self-operation 45% < 50%" in row["reason_en"]
+    assert "self-operation 45% < 50%" in _en(row)
 
 
 def test_transitions_record_duration_and_censoring(ladder: LadderConfig) -> None:
@@ -165,10 +176,10 @@ def test_small_category_can_have_a_ka_by_the_gmv_floor(ladder: LadderConfig) -> 
     assert bool(last.loc["K", "ka_gmv_ok"]) and last.loc["K", "candidate"] == 2
     assert not last.loc["c", "ka_gmv_ok"]
     g = stage_table(df)
-    reason = g[g.brand_id == "K"].iloc[-1]["reason_en"]
-    assert "90-day net GMV ¥9M ≥ the KA floor ¥1M (tea has only 5 brands)" in reason
-    zh = g[g.brand_id == "K"].iloc[-1]["reason_zh"]
-    assert "KA门槛 ¥100万（tea类目仅5个品牌）" in zh
+    reason = _en(g[g.brand_id == "K"].iloc[-1])
+    assert "90-day net GMV ¥9M ≥ the KA floor ¥1M (Tea has only 5 brands)" in reason
+    zh = _zh(g[g.brand_id == "K"].iloc[-1])
+    assert "KA门槛 ¥100万（Tea类目仅5个品牌）" in zh
 
 
 def test_small_category_can_fall_back_to_the_rank_among_all_brands(ladder: LadderConfig) -> None:
@@ -187,9 +198,8 @@ def test_small_category_can_fall_back_to_the_rank_among_all_brands(ladder: Ladde
     df = classify(bm, cap, pooled)
     k = df[df.brand_id == "K"].iloc[-1]
     assert k["candidate"] == 2
-    assert (
-        "is in the top 2.9% of all categories (KA needs top 10%) (tea has only 5 brands)"
-        in (stage_table(df)[lambda g: g.brand_id == "K"].iloc[-1]["reason_en"])
+    assert "is in the top 2.9% of all categories (KA needs top 10%) (Tea has only 5 brands)" in _en(
+        stage_table(df)[lambda g: g.brand_id == "K"].iloc[-1]
     )
 
 
@@ -229,8 +239,8 @@ def test_established_brand_is_not_zero_breaking_before_its_windows_fill(
     assert set(unjudged.status) == {"insufficient_history"}
     row = unjudged[unjudged.brand_id == "K"].iloc[0]
     assert str(row["judged_from"]) == "2026-01-29"
-    assert "Insufficient history" in row["reason_en"] and "2026-01-29" in row["reason_en"]
-    assert "历史数据不足" in row["reason_zh"]
+    assert "Insufficient history" in _en(row) and "2026-01-29" in _en(row)
+    assert "历史数据不足" in _zh(row)
     assert (judged[judged.brand_id == "N"].period.dt.strftime("%Y-%m") == "2026-01").any()
     df = classify(judged, cap, ladder)
     k = df[df.brand_id == "K"]
@@ -244,7 +254,7 @@ def test_to_date_month_says_so_in_its_reason(ladder: LadderConfig) -> None:
     g = stage_table(classify(bm, cap, ladder))
     row = g[g.brand_id == "K"].iloc[-1]
     assert row["to_date"] and row["days_covered"] == 16
-    assert row["reason_en"].startswith("To date (16 days, to 2026-02-16): Category KA: ")
-    assert row["reason_zh"].startswith("本月至今（16天，截至2026-02-16）：行业KA品牌：")
+    assert _en(row).startswith("To date (16 days, to 2026-02-16): Category KA: ")
+    assert _zh(row).startswith("本月至今（16天，截至2026-02-16）：行业KA品牌：")
     earlier = g[g.brand_id == "K"].iloc[0]
-    assert not earlier["to_date"] and earlier["reason_en"].startswith("Category KA: ")
+    assert not earlier["to_date"] and _en(earlier).startswith("Category KA: ")

@@ -3,28 +3,32 @@
 Known answers: the model figures are set by hand (as ``mdl_clv_*`` / ``mdl_traffic_curves`` would
 hold them), so the at-risk count, the expected value, the spend figures and the GMV change of the
 actions are known; the curve's GMV is recomputed here from the Hill formula. Without model
-tables the diagnosis must equal the metrics-only one frame for frame.
+tables the diagnosis must equal the metrics-only one frame for frame. The components and the
+re-ranked scores are expressions: :func:`_scored` executes them on an in-memory DuckDB, as the
+diagnose service does through the warehouse, and plain pandas gives the reference answers.
 """
 
 from __future__ import annotations
 
 import json
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
 
 from tests.growth.factories import filler, market
-from windmaker.growth.config import LadderConfig
+from windmaker.growth.config import LadderConfig, ModelRules
 from windmaker.growth.diagnosis import Diagnosis, diagnose
 from windmaker.growth.model_feed import (
     ModelFeed,
-    components,
-    enrich_capability,
+    blended_capability,
     feed_from_frames,
-    midrank_score,
+    score_expressions,
 )
 from windmaker.growth.plan import Playbook
+from windmaker.metrics.category import capabilities, midrank_percentile
+from windmaker.metrics.config import CapabilityMetric, MetricsConfig
 
 ADVANCE = [1] * 6 + [2] * 3
 SIZES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -76,10 +80,30 @@ def _feed(brands: list[str]) -> ModelFeed:
     return feed_from_frames(clv, traffic)
 
 
+def _run(expr: ibis.Table) -> pd.DataFrame:
+    """Execute ``expr`` on an in-memory DuckDB (the warehouse's default engine)."""
+    return ibis.duckdb.connect().execute(expr)
+
+
+def _scored(feed: ModelFeed, cap: pd.DataFrame, rules: ModelRules) -> ModelFeed:
+    """``feed`` with its components and ``g_model_scores`` executed over ``cap``."""
+    exprs = score_expressions(rules, ibis.memtable(cap), feed)
+    if exprs is None:
+        return feed.scored(None, None)
+    return feed.scored(_run(exprs[0]), _run(exprs[1]))
+
+
+def _midrank(values: pd.Series) -> pd.Series:
+    """Reference mid-rank percentile: 100 × (average rank − 1) / (n − 1)."""
+    return 100.0 * (values.rank(method="average") - 1) / (values.count() - 1)
+
+
 @pytest.fixture(scope="module")
-def inputs() -> tuple[pd.DataFrame, pd.DataFrame, ModelFeed]:
+def inputs(ladder: LadderConfig) -> tuple[pd.DataFrame, pd.DataFrame, ModelFeed]:
+    assert ladder.models is not None
     bm, cap = _frames()
-    return bm, cap, _feed(sorted(bm["brand_id"].unique()))
+    feed = _feed(sorted(bm["brand_id"].unique()))
+    return bm, cap, _scored(feed, cap, ladder.models)
 
 
 @pytest.fixture(scope="module")
@@ -176,11 +200,13 @@ def test_model_actions_only_for_top_gaps(fed: Diagnosis, ladder: LadderConfig) -
 
 
 def test_p_index_blends_lifetime_value(inputs, ladder: LadderConfig) -> None:  # type: ignore[no-untyped-def]
+    """Known answer: P's hand-set lifetime value (20, the category's lowest) standardised by the
+    pandas median and IQR of the hand-set values, blended with the configured weight."""
     _, cap, feed = inputs
     assert ladder.models is not None
     cap = cap.assign(period=cap["period"].astype("datetime64[s]"))
-    comps = components(feed, cap, ladder.models)
-    enriched, stored = enrich_capability(cap, comps)
+    comps, stored = feed.components, feed.scores
+    enriched = blended_capability(cap, stored)
     pd_rows = comps[comps.capability == "private_domain"].set_index("brand_id")
     v = pd_rows["model_value"]
     iqr = v.quantile(0.75) - v.quantile(0.25)
@@ -193,19 +219,22 @@ def test_p_index_blends_lifetime_value(inputs, ladder: LadderConfig) -> None:  #
     assert enriched.loc[key, "index"].iloc[0] < cap.loc[key, "index"].iloc[0]
     # scores re-ranked within the category and month; other months untouched
     grp = enriched.loc[(enriched.period == LAST) & (enriched.capability == "private_domain")]
-    assert grp["score"].to_numpy() == pytest.approx(
-        midrank_score(grp["index"], [grp["category"]]).to_numpy()
-    )
+    assert grp["score"].to_numpy() == pytest.approx(_midrank(grp["index"]).to_numpy())
     before = enriched.period < LAST
     pd.testing.assert_frame_equal(enriched.loc[before], cap.loc[before])
     assert set(stored["capability"]) == {"private_domain", "traffic"}
+    # every row of a re-ranked group is stored, with the metrics-only figures beside
+    assert len(stored) == len(cap.loc[cap.period == LAST, "brand_id"].unique()) * 2
+    row = stored.set_index(["brand_id", "capability"]).loc[("P", "private_domain")]
+    assert row["metric_index"] == cap.loc[key, "index"].iloc[0]
+    assert row["metric_score"] == cap.loc[key, "score"].iloc[0]
 
 
 def test_t_index_penalises_distance_from_break_even(inputs, ladder: LadderConfig) -> None:  # type: ignore[no-untyped-def]
-    _, cap, feed = inputs
+    """Known answer: ln of the hand-set marginal / break-even ROAS of C and W."""
+    _, _, feed = inputs
     assert ladder.models is not None
-    cap = cap.assign(period=cap["period"].astype("datetime64[s]"))
-    t = components(feed, cap, ladder.models)
+    t = feed.components
     t = t[t.capability == "traffic"].set_index("brand_id")
     # at break-even the component is 0 (the best); C (4.4 vs 2.5) and W (1.1) are below it
     assert t.loc["C", "model_value"] == pytest.approx(-np.log(4.4 / 2.5))
@@ -213,14 +242,121 @@ def test_t_index_penalises_distance_from_break_even(inputs, ladder: LadderConfig
     assert t.loc["W", "model_z"] < t.loc["C", "model_z"] < t.drop(["C", "W"])["model_z"].min()
 
 
-def test_midrank_score_matches_metrics_formula() -> None:
-    x = pd.Series([1.0, 2.0, 2.0, 5.0, np.nan])
-    g = [pd.Series(["a"] * 5)]
-    # 100 × (#below + ½(#equal − 1)) / (n − 1), n = 4 non-null
-    assert midrank_score(x, g).iloc[:4].tolist() == pytest.approx(
-        [0.0, 100 * 1.5 / 3, 100 * 1.5 / 3, 100.0]
+def test_midrank_percentile_matches_its_formula() -> None:
+    """Known answer: 100 × (#below + ½(#equal − 1)) / (n − 1) worked by hand."""
+    t = ibis.memtable(pd.DataFrame({"g": ["a"] * 4 + ["b"], "x": [1.0, 2.0, 2.0, 5.0, 7.0]}))
+    out = _run(t.mutate(p=midrank_percentile(t.x, ["g"])).order_by(["g", "x"]))
+    assert out["p"].tolist() == pytest.approx([0.0, 100 * 1.5 / 3, 100 * 1.5 / 3, 100.0, 50.0])
+
+
+def test_zero_iqr_rule_equals_m_capability(ladder: LadderConfig) -> None:
+    """Known answer: six brands at 1 and one at 5 have IQR 0, so the unit is the range 4 and
+    z = (5 − 1) / 4 = 1; a group that does not vary is z = 0. ``m_capability`` (one metric of
+    weight 1 per capability) gives the same z for the same values."""
+    assert ladder.models is not None
+    july = pd.Timestamp("2026-07-01")
+    values = {"beauty": [1.0] * 6 + [5.0], "food": [3.0] * 7}
+    rows = [(f"{c[0]}{i}", c, v) for c, vs in values.items() for i, v in enumerate(vs)]
+    brands = pd.DataFrame(rows, columns=["brand_id", "category", "value"])
+    cap = brands[["brand_id", "category"]].assign(
+        period=july, capability="private_domain", index=0.0, score=50.0, benchmark="category"
     )
-    assert np.isnan(midrank_score(x, g).iloc[4])
+    feed = feed_from_frames(
+        brands[["brand_id", "value"]].assign(
+            observation_end=july, segment_buyers=0, segment_value=0.0
+        ),
+        None,
+    )
+    comps = _scored(feed, cap, ladder.models).components
+    assert comps is not None
+    z = comps.set_index("brand_id")["model_z"]
+    assert z["b6"] == pytest.approx(1.0)
+    assert z[[f"b{i}" for i in range(6)]].tolist() == pytest.approx([0.0] * 6)
+    assert z[[f"f{i}" for i in range(7)]].tolist() == pytest.approx([0.0] * 7)
+
+    one = (CapabilityMetric(metric="repurchase_rate_90d", weight=1.0),)
+    metrics = MetricsConfig(
+        capabilities={
+            c: one
+            for c in (
+                "self_operation",
+                "traffic",
+                "distribution",
+                "private_domain",
+                "special_supply",
+            )
+        },
+        benchmark={"min_category_brands": 1},  # type: ignore[arg-type]
+        standardise={"clip": 100.0},  # type: ignore[arg-type]
+    )
+    month = brands.rename(columns={"value": "repurchase_rate_90d"}).assign(period=july.date())
+    m = _run(capabilities(ibis.memtable(month), metrics))
+    m_z = m[m.capability == "private_domain"].set_index("brand_id")["index"]
+    assert m_z.sort_index().to_numpy() == pytest.approx(z.sort_index().to_numpy())
+
+
+def test_pooled_small_category_is_ranked_among_all_brands(ladder: LadderConfig) -> None:
+    """Known answer: pandas ranks of the blended index. Beauty has 5 brands, under the metrics'
+    ``min_category_brands`` (10), so ``m_capability`` ranked its P index among all 19 brands of
+    the month (``benchmark = 'all'``); the blended score must be ranked there too, and its model
+    z standardised among every brand's model value. Food (14 brands) stays in its category."""
+    rules = ladder.models
+    assert rules is not None
+    july = pd.Timestamp("2026-07-01")
+    ids = [f"b{i}" for i in range(5)] + [f"f{i}" for i in range(14)]
+    cats = ["beauty"] * 5 + ["food"] * 14
+    index = np.concatenate([[0.5, -1.0, -0.2, 0.1, 0.9], np.linspace(-1.5, 1.5, 14)])
+    value = np.concatenate([[150.0, 40.0, 90.0, 60.0, 300.0], np.linspace(50.0, 250.0, 14)])
+    cap = pd.DataFrame(
+        {
+            "brand_id": ids,
+            "category": cats,
+            "period": july,
+            "capability": "private_domain",
+            "index": index,
+            "benchmark": ["all"] * 5 + ["category"] * 14,
+        }
+    )
+    food = cap.category == "food"
+    cap["score"] = _midrank(cap["index"])
+    cap.loc[food, "score"] = _midrank(cap.loc[food, "index"])
+    clv = pd.DataFrame(
+        {"brand_id": ids, "observation_end": july, "value": value, "segment_buyers": 0}
+    ).assign(segment_value=0.0)
+    feed = _scored(feed_from_frames(clv, None), cap, rules)
+
+    # reference: z among every brand (beauty) or within food, blended, ranked where m_capability ranked
+    v = pd.Series(value, index=ids)
+
+    def z(x: pd.Series, ref: pd.Series) -> pd.Series:
+        return (x - ref.median()) / (ref.quantile(0.75) - ref.quantile(0.25))
+
+    ref_z = pd.concat([z(v[:5], v), z(v[5:], v[5:])])
+    w = rules.private_domain.weight
+    blended = (1 - w) * pd.Series(index, index=ids) + w * ref_z
+    expected = _midrank(blended)
+    expected[5:] = _midrank(blended[5:])
+
+    assert feed.scores is not None
+    got = feed.scores.set_index("brand_id")
+    assert len(got) == 19  # every row of both re-ranked groups
+    assert got.loc[ids, "model_z"].to_numpy() == pytest.approx(ref_z.to_numpy())
+    assert got.loc[ids, "index"].to_numpy() == pytest.approx(blended.to_numpy())
+    assert got.loc[ids, "score"].to_numpy() == pytest.approx(expected.to_numpy())
+    # b1, the lowest of beauty and the 3rd lowest of all 19, is not at 0 of its 5-brand category
+    assert blended[:5].idxmin() == "b1"
+    assert got.loc["b1", "score"] == pytest.approx(100 * 2 / 18)
+    assert got.loc["b1", "metric_score"] == pytest.approx(cap.loc[1, "score"])
+    # the diagnosis reads the same scores
+    moved = blended_capability(cap, feed.scores).set_index("brand_id")
+    assert moved.loc[ids, "score"].to_numpy() == pytest.approx(expected.to_numpy())
+
+
+def test_unscored_feed_is_refused(inputs, ladder: LadderConfig, playbook: Playbook) -> None:  # type: ignore[no-untyped-def]
+    bm, cap, feed = inputs
+    raw = ModelFeed(feed.clv, feed.traffic)
+    with pytest.raises(ValueError, match="not scored"):
+        diagnose(bm, cap, ladder, playbook, models=raw)
 
 
 def test_model_action_counts_against_the_capability_limit(

@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from windmaker.i18n import reason_text
 from windmaker.simulator.shapes import Judgement, Shape, judge, judged, run, shape
 
 pytestmark = pytest.mark.slow
@@ -102,10 +103,16 @@ def test_cut_month_stage_equals_the_whole_month_stage(
     def last_stages(root: Path) -> pd.DataFrame:
         con = _con(root)
         try:
-            return con.sql(
-                "select brand_id, stage, reason_en, reason_zh from g_stage "
+            df = con.sql(
+                "select brand_id, stage, reason_code, reason_params from g_stage "
                 "where period = (select max(period) from g_stage)"
             ).df()
+            for lang, col in (("en", "reason_en"), ("zh-CN", "reason_zh")):
+                df[col] = [
+                    reason_text(c, p, lang)
+                    for c, p in zip(df["reason_code"], df["reason_params"], strict=True)
+                ]
+            return df
         finally:
             con.close()
 

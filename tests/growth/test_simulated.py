@@ -22,7 +22,8 @@ from windmaker.growth import diagnosis as dx
 from windmaker.growth.config import load_ladder_config
 from windmaker.growth.plan import load_playbook
 from windmaker.growth.validation import Agreement, agreement
-from windmaker.metrics.refresh import refresh
+from windmaker.i18n import reason_text
+from windmaker.services.refresh import refresh
 from windmaker.simulator import MarketConfig, simulate
 from windmaker.warehouse import Warehouse
 
@@ -72,4 +73,5 @@ def test_every_judged_brand_has_a_plan_and_reason(judged: tuple[Agreement, dx.Di
     higher = plans["direction"] == "higher"
     assert (plans.loc[higher, "target"] > plans.loc[higher, "current"]).all()
     assert (plans.loc[~higher, "target"] < plans.loc[~higher, "current"]).all()
-    assert result.stages["reason_en"].str.len().min() > 40
+    reasons = zip(result.stages["reason_code"], result.stages["reason_params"], strict=True)
+    assert min(len(reason_text(c, p, "en")) for c, p in reasons) > 40

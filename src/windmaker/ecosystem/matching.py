@@ -26,6 +26,7 @@ are benefits in units of ``benefit_unit`` yuan; the flow is optimal for those in
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,14 +35,6 @@ from ortools.graph.python import min_cost_flow
 
 from windmaker.contract import CAPABILITIES
 from windmaker.ecosystem.config import MatchingConfig
-
-_CAP_ZH = {
-    "self_operation": "品牌自播",
-    "traffic": "公域流量",
-    "distribution": "达人分销",
-    "private_domain": "私域复购",
-    "special_supply": "渠道特供",
-}
 
 
 @dataclass(frozen=True)
@@ -63,8 +56,8 @@ class MatchResult:
 
     matches: (
         pd.DataFrame
-    )  # brand_id, provider_id, predicted_uplift, predicted_benefit, reason_en, reason_zh
-    unmatched: pd.DataFrame  # brand_id, reason_en, reason_zh
+    )  # brand_id, provider_id, predicted_uplift, predicted_benefit, reason_code, reason_params
+    unmatched: pd.DataFrame  # brand_id, reason_code, reason_params (``i18n.reason_text``)
     total_benefit: float
 
 
@@ -335,12 +328,13 @@ def match_brands(
         benefit = float(arcs.benefit[a]) * config.benefit_unit
         on = bool(arcs.on_category[a])
         left = int(arcs.capacity[p] - used[p])
-        record_en = (
-            f"track record: {n} past clients in {cat}"
+        category = {"name": "category", "code": cat}
+        record = (
+            {"reason": "matching.record", "params": {"n": n, "category": category}}
             if n
-            else "no track record in this category yet (prior)"
+            else {"reason": "matching.no_record", "params": {"category": category}}
         )
-        record_zh = f"{cat} 类目服务过 {n} 个品牌" if n else f"{cat} 类目暂无服务记录（按先验）"
+        coverage = "matching.serves" if on else "matching.off_category"
         rows.append(
             (
                 brand_ids[b],
@@ -349,13 +343,17 @@ def match_brands(
                 cat,
                 u,
                 benefit,
-                f"bottleneck {cap} is a declared capability; "
-                f"{'serves ' + cat if on else 'off category ' + cat}; {record_en}; "
-                f"predicted uplift {u:+.1%} → +{benefit:,.0f} yuan/month; "
-                f"capacity left after matching {left}",
-                f"短板 {_CAP_ZH.get(cap, cap)} 为其申报能力；"
-                f"{'服务 ' + cat + ' 类目' if on else '非主营类目 ' + cat}；{record_zh}；"
-                f"预计增长 {u:+.1%}，约 +{benefit:,.0f} 元/月；匹配后剩余容量 {left}",
+                "matching.match",
+                json.dumps(
+                    {
+                        "capability": {"name": "capability", "code": cap},
+                        "coverage": {"reason": coverage, "params": {"category": category}},
+                        "record": record,
+                        "uplift": u,
+                        "benefit": benefit,
+                        "left": left,
+                    }
+                ),
             )
         )
     matches = pd.DataFrame(
@@ -367,8 +365,8 @@ def match_brands(
             "category",
             "predicted_uplift",
             "predicted_benefit",
-            "reason_en",
-            "reason_zh",
+            "reason_code",
+            "reason_params",
         ],
     )
     matched = set(matches["brand_id"])
@@ -383,20 +381,14 @@ def match_brands(
         if bid in matched:
             continue
         if bid in served:
-            en, zh = "already served by a provider", "已有服务商"
+            code = "matching.already_served"
         elif bid in with_arcs:
-            en, zh = (
-                "eligible providers' capacity went to brands with more benefit",
-                "合格服务商容量已分配给收益更高的品牌",
-            )
+            code = "matching.capacity_taken"
         else:
-            en, zh = (
-                "no eligible provider (capability, category, capacity or exclusions)",
-                "无合格服务商（能力、类目、容量或排除）",
-            )
-        unmatched.append({"brand_id": bid, "reason_en": en, "reason_zh": zh})
+            code = "matching.no_eligible"
+        unmatched.append({"brand_id": bid, "reason_code": code, "reason_params": "{}"})
     return MatchResult(
         matches=matches,
-        unmatched=pd.DataFrame(unmatched, columns=["brand_id", "reason_en", "reason_zh"]),
+        unmatched=pd.DataFrame(unmatched, columns=["brand_id", "reason_code", "reason_params"]),
         total_benefit=float(total_benefit(arcs, chosen)) * config.benefit_unit,
     )

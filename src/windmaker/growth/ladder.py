@@ -28,20 +28,17 @@ as-of day and says so in its reason ("month to date").
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
 from windmaker import contract
 from windmaker.growth.config import Hysteresis, LadderConfig
-from windmaker.growth.text import Text, num_text
-from windmaker.i18n import t
 
 STAGE_CODES = contract.STAGES
 ZERO_BREAKING, CLIMBING, KA, SKA = range(4)
 
-#: Stage names in the reasons: the catalogue's, so the reason and the screen say the same.
-STAGE_EN = tuple(t(f"stage.{s}", "en") for s in STAGE_CODES)
-STAGE_ZH = tuple(t(f"stage.{s}", "zh-CN") for s in STAGE_CODES)
 
 #: Columns of ``m_brand_month`` the ladder reads.
 LADDER_COLUMNS = (
@@ -81,8 +78,8 @@ UNJUDGED_COLUMNS = (
     "joined_at",
     "data_start",
     "judged_from",
-    "reason_en",
-    "reason_zh",
+    "reason_code",
+    "reason_params",
 )
 
 
@@ -116,31 +113,20 @@ def history_gate(
     out["data_start"] = data_start.date()
     out["judged_from"] = judged_from.date()
     start, until = data_start.strftime("%Y-%m-%d"), judged_from.strftime("%Y-%m-%d")
-    days = str(config.history.min_days)
-    j = out["joined_at"].map(lambda d: "before it" if pd.isna(d) else f"on {d:%Y-%m-%d}")
-    j_zh = out["joined_at"].map(lambda d: "早于数据起点" if pd.isna(d) else f"于{d:%Y-%m-%d}入驻")
-    out["reason_en"] = (
-        "Insufficient history: the data begins on "
-        + start
-        + " and the brand joined "
-        + j
-        + "; its "
-        + days
-        + "-day windows are full on "
-        + until
-        + ", when its stage is judged."
-    )
-    out["reason_zh"] = (
-        "历史数据不足：数据起点为"
-        + start
-        + "，品牌"
-        + j_zh
-        + "；近"
-        + days
-        + "天窗口于"
-        + until
-        + "补满后判断阶段。"
-    )
+    out["reason_code"] = "insufficient_history"
+    out["reason_params"] = [
+        json.dumps(
+            {
+                "start": start,
+                "until": until,
+                "days": config.history.min_days,
+                "joined": {"reason": "joined_before"}
+                if pd.isna(d)
+                else {"reason": "joined_on", "params": {"date": f"{d:%Y-%m-%d}"}},
+            }
+        )
+        for d in out["joined_at"]
+    ]
     return brand_month.loc[~short].reset_index(drop=True), out.reset_index(drop=True)
 
 
@@ -339,15 +325,17 @@ def transitions(stages: pd.DataFrame, lookback: int = 1) -> pd.DataFrame:
 def classify(
     brand_month: pd.DataFrame, capability: pd.DataFrame, config: LadderConfig
 ) -> pd.DataFrame:
-    """Stage per brand × period: criteria, hysteresis and the written reasons (en, zh).
+    """Stage per brand × period: criteria, hysteresis and the reason (a code and its numbers).
 
     Returns the frame of :func:`evaluate_criteria` with ``stage``, ``promote_run``,
-    ``demote_run`` (ordinals and runs), ``reason_en`` and ``reason_zh``.
+    ``demote_run`` (ordinals and runs), ``reason_code`` (``ladder.<stage>``) and
+    ``reason_params`` (JSON: the numbers and thresholds of the criteria cited), which
+    :func:`windmaker.i18n.reason_text` renders in either language.
     """
     df = evaluate_criteria(brand_month, capability, config)
     held = apply_hysteresis(df["brand_id"], df["candidate"], config.hysteresis)
     df = pd.concat([df, held], axis=1)
-    df["reason_en"], df["reason_zh"] = _reasons(df, config.hysteresis)
+    df["reason_code"], df["reason_params"] = _reasons(df, config.hysteresis)
     return df
 
 
@@ -361,8 +349,8 @@ def stage_table(classified: pd.DataFrame) -> pd.DataFrame:
             "period": classified["period"].to_numpy(),
             "stage": codes[classified["stage"].to_numpy()],
             "candidate_stage": codes[classified["candidate"].to_numpy()],
-            "reason_en": classified["reason_en"].to_numpy(),
-            "reason_zh": classified["reason_zh"].to_numpy(),
+            "reason_code": classified["reason_code"].to_numpy(),
+            "reason_params": classified["reason_params"].to_numpy(),
             **{
                 c: classified[c].to_numpy()
                 for c in ("as_of", "days_covered", "to_date")
@@ -373,264 +361,83 @@ def stage_table(classified: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- reasons ---------------------------------------------------------------------------------
-def _money_en(x: pd.Series) -> Text:
-    """¥12.3M, ¥450K, ¥800."""
-    v = x.astype("float64").fillna(0.0)
-    big = "¥" + num_text(v / 1e6, 1) + "M"
-    mid = "¥" + num_text(v / 1e3, 1) + "K"
-    small = "¥" + num_text(v, 0)
-    return big.where(v.abs() >= 1e6, mid.where(v.abs() >= 1e3, small))
-
-
-def _money_zh(x: pd.Series) -> Text:
-    """¥1.23亿, ¥45.6万, ¥800."""
-    v = x.astype("float64").fillna(0.0)
-    yi = "¥" + num_text(v / 1e8, 2) + "亿"
-    wan = "¥" + num_text(v / 1e4, 1) + "万"
-    return yi.where(v.abs() >= 1e8, wan.where(v.abs() >= 1e4, "¥" + num_text(v, 0)))
-
-
-def _pct(x: pd.Series) -> Text:
-    v = x.astype("float64") * 100
-    return (num_text(v, 1) + "%").where(v.notna(), "n/a")
-
-
-def _cmp(ok: pd.Series) -> Text:
-    return Text.of(np.where(ok, "≥", "<"))
-
-
-def _size_clause(
-    df: pd.DataFrame,
-    stage: str,
-    label: str,
-    gmv_en: Text,
-    gmv_zh: Text,
-    top: Text,
-    cat: Text,
-    need: Text,
-) -> tuple[Text, Text]:
-    """The size criterion of KA or SKA: the category rank, or its small-category fallback."""
-    en = gmv_en + " is in the top " + top + " of " + cat + " (" + label + " needs top " + need + ")"
-    zh = gmv_zh + " 位列" + cat + "类目前" + top + "（" + label + "需前" + need + "）"
-    n = num_text(df["category_brands"], 0)
-    few_en = " (" + cat + " has only " + n + " brands)"
-    few_zh = "（" + cat + "类目仅" + n + "个品牌）"
-    floor = _money_en(df[f"{stage}_gmv_floor"]), _money_zh(df[f"{stage}_gmv_floor"])
-    ok = _cmp(df[f"{stage}_gmv_ok"])
-    floor_en = gmv_en + " " + ok + " the " + label + " floor " + floor[0] + few_en
-    floor_zh = gmv_zh + " " + ok + " " + label + "门槛 " + floor[1] + few_zh
-    all_top = _pct(df["top_share_all"])
-    pooled_en = (
-        gmv_en + " is in the top " + all_top + " of all categories (" + label + " needs top "
-    )
-    pooled_en = pooled_en + need + ")" + few_en
-    pooled_zh = gmv_zh + " 位列全部类目前" + all_top + "（" + label + "需前" + need + "）" + few_zh
-    by_floor = (df["size_fallback"] == "gmv_floor").to_numpy()
-    small = df[f"{stage}_small"].to_numpy()
-    alt_en, alt_zh = floor_en.where(by_floor, pooled_en), floor_zh.where(by_floor, pooled_zh)
-    return "90-day net GMV " + alt_en.where(small, en), "近90天净GMV " + alt_zh.where(small, zh)
-
-
-def _clauses(df: pd.DataFrame) -> dict[str, tuple[Text, Text]]:
-    """Every criterion as an (en, zh) sentence citing the value and the threshold."""
-    top = _pct(df["top_share"])
-    cat = Text.of(df["category"].astype(str).to_numpy(dtype=object))
-    months = num_text(df["months_with_sales"].fillna(0), 0)
-    zb_months = num_text(df["zb_min_months"], 0)
-    rep, rep_med = _pct(df["repurchase_rate_90d"]), _pct(df["repurchase_median"])
-    factor = df["ka_repurchase_factor"]
-    factor_en = (num_text(factor, 2) + " × ").where(factor != 1.0, "")
-    score = num_text(df["min_score"], 0)
-    gmv90_en, gmv90_zh = _money_en(df["net_gmv_t90d"]), _money_zh(df["net_gmv_t90d"])
-    ka_need, ska_need = _pct(df["ka_top_share"]), _pct(df["ska_top_share"])
-    return {
-        "zb_months": (
-            months + " months with sales " + _cmp(df["zb_months_ok"]) + " " + zb_months,
-            "有销售月数 " + months + " " + _cmp(df["zb_months_ok"]) + " " + zb_months,
-        ),
-        "zb_gmv": (
-            "30-day net GMV "
-            + _money_en(df["net_gmv_t30d"])
-            + " "
-            + _cmp(df["zb_gmv_ok"])
-            + " "
-            + _money_en(df["zb_min_gmv_t30d"]),
-            "近30天净GMV "
-            + _money_zh(df["net_gmv_t30d"])
-            + " "
-            + _cmp(df["zb_gmv_ok"])
-            + " "
-            + _money_zh(df["zb_min_gmv_t30d"]),
-        ),
-        "ka_gmv": _size_clause(df, "ka", "KA", gmv90_en, gmv90_zh, top, cat, ka_need),
-        "ka_repurchase": (
-            "returned within 90 days "
-            + rep
-            + " "
-            + _cmp(df["ka_repurchase_ok"])
-            + " "
-            + factor_en
-            + "category median "
-            + rep_med,
-            "90天内回购率 "
-            + rep
-            + " "
-            + _cmp(df["ka_repurchase_ok"])
-            + " "
-            + factor_en
-            + "类目中位数 "
-            + rep_med,
-        ),
-        "ka_self": (
-            "self-operation "
-            + _pct(df["self_share"])
-            + " "
-            + _cmp(df["ka_self_ok"])
-            + " "
-            + _pct(df["ka_min_self_share"]),
-            "自播占比 "
-            + _pct(df["self_share"])
-            + " "
-            + _cmp(df["ka_self_ok"])
-            + " "
-            + _pct(df["ka_min_self_share"]),
-        ),
-        "ska_gmv": _size_clause(df, "ska", "SKA", gmv90_en, gmv90_zh, top, cat, ska_need),
-        "ska_supply": (
-            "special supply "
-            + _pct(df["special_supply_share"])
-            + " "
-            + _cmp(df["ska_supply_ok"])
-            + " "
-            + _pct(df["ska_min_special_supply"]),
-            "特供占比 "
-            + _pct(df["special_supply_share"])
-            + " "
-            + _cmp(df["ska_supply_ok"])
-            + " "
-            + _pct(df["ska_min_special_supply"]),
-        ),
-        "ska_score": (
-            "lowest capability score "
-            + score
-            + " "
-            + _cmp(df["ska_score_ok"])
-            + " "
-            + num_text(df["ska_min_score"], 0),
-            "最低能力分 "
-            + score
-            + " "
-            + _cmp(df["ska_score_ok"])
-            + " "
-            + num_text(df["ska_min_score"], 0),
-        ),
-    }
-
-
-def _join(parts: list[Text], sep: str) -> Text:
-    out = parts[0]
-    for p in parts[1:]:
-        out = out + sep + p
-    return out
+#: The columns each stage's reason cites: its own criteria and, below SKA, the next stage's.
+_ZB_PARAMS = (
+    "months_with_sales",
+    "zb_min_months",
+    "zb_months_ok",
+    "net_gmv_t30d",
+    "zb_min_gmv_t30d",
+    "zb_gmv_ok",
+)
+_SIZE_PARAMS = ("net_gmv_t90d", "top_share", "top_share_all", "category_brands", "size_fallback")
+_KA_PARAMS = (
+    *_SIZE_PARAMS,
+    "ka_top_share",
+    "ka_gmv_floor",
+    "ka_small",
+    "ka_gmv_ok",
+    "repurchase_rate_90d",
+    "repurchase_median",
+    "ka_repurchase_factor",
+    "ka_repurchase_ok",
+    "self_share",
+    "ka_min_self_share",
+    "ka_self_ok",
+)
+_SKA_PARAMS = (
+    *_SIZE_PARAMS,
+    "ska_top_share",
+    "ska_gmv_floor",
+    "ska_small",
+    "ska_gmv_ok",
+    "special_supply_share",
+    "ska_min_special_supply",
+    "ska_supply_ok",
+    "min_score",
+    "ska_min_score",
+    "ska_score_ok",
+)
+_STAGE_PARAMS = {
+    ZERO_BREAKING: _ZB_PARAMS,
+    CLIMBING: (*_ZB_PARAMS, *_KA_PARAMS),
+    KA: tuple(dict.fromkeys((*_KA_PARAMS, *_SKA_PARAMS))),
+    SKA: _SKA_PARAMS,
+}
+_COMMON_PARAMS = (
+    "category",
+    "candidate",
+    "promote_run",
+    "demote_run",
+    "promote_after",
+    "demote_after",
+)
 
 
 def _reasons(df: pd.DataFrame, rules: Hysteresis) -> tuple[pd.Series, pd.Series]:
-    """The written reason of every row's stage, in English and Chinese.
+    """The reason of every row's stage: ``ladder.<stage>`` and the numbers it cites, as JSON.
 
-    Each stage cites its own criteria with the numbers and thresholds; below SKA it also cites
-    the next stage's criteria (what is missing). When hysteresis holds the stage away from this
-    period's criteria, the reason says so and how many periods the confirmation still needs.
+    Each stage cites its own criteria with the numbers and thresholds; below SKA also the next
+    stage's (what is missing). The candidate stage and the hysteresis runs say when the stage is
+    held away from this period's criteria; a period the data ends inside carries its as-of day.
+    One JSON encoding per stage keeps this vectorised.
     """
-    c = _clauses(df)
-    en_parts: dict[int, list[Text]] = {}
-    zh_parts: dict[int, list[Text]] = {}
-
-    def side(keys: tuple[str, ...], lang: int) -> Text:
-        return _join([c[k][lang] for k in keys], "; " if lang == 0 else "；")
-
-    zb, ka, ska = (
-        ("zb_months", "zb_gmv"),
-        ("ka_gmv", "ka_repurchase", "ka_self"),
-        (
-            "ska_gmv",
-            "ska_supply",
-            "ska_score",
-        ),
-    )
-    en_parts[ZERO_BREAKING] = [side(zb, 0)]
-    zh_parts[ZERO_BREAKING] = [side(zb, 1)]
-    en_parts[CLIMBING] = [side(zb, 0) + ". Not yet KA: " + side(ka, 0)]
-    zh_parts[CLIMBING] = [side(zb, 1) + "。尚未达到KA：" + side(ka, 1)]
-    en_parts[KA] = [side(ka, 0) + ". For SKA: " + side(ska, 0)]
-    zh_parts[KA] = [side(ka, 1) + "。距SKA：" + side(ska, 1)]
-    en_parts[SKA] = [side(ska, 0)]
-    zh_parts[SKA] = [side(ska, 1)]
-
+    codes = np.asarray(STAGE_CODES, dtype=object)
     stage = df["stage"].to_numpy()
-    en = Text.of(np.full(len(df), "", dtype=object))
-    zh = Text.of(np.full(len(df), "", dtype=object))
-    for s in range(4):
+    frame = df.copy()
+    frame["candidate"] = codes[df["candidate"].to_numpy()]
+    frame["promote_after"] = rules.promote_after_periods
+    frame["demote_after"] = rules.demote_after_periods
+    common = list(_COMMON_PARAMS)
+    if "to_date" in frame.columns:
+        frame["to_date"] = frame["to_date"].fillna(False).astype(bool)
+        frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.strftime("%Y-%m-%d")
+        common += ["to_date", "as_of", "days_covered"]
+    params = pd.Series("", index=df.index, dtype=object)
+    for s, cited in _STAGE_PARAMS.items():
         mask = stage == s
         if mask.any():
-            en = (STAGE_EN[s] + ": " + en_parts[s][0]).where(mask, en)
-            zh = (STAGE_ZH[s] + "：" + zh_parts[s][0]).where(mask, zh)
-
-    cand_en = Text.of(np.asarray(STAGE_EN, dtype=object)[df["candidate"].to_numpy()])
-    cand_zh = Text.of(np.asarray(STAGE_ZH, dtype=object)[df["candidate"].to_numpy()])
-    up, down = num_text(df["promote_run"], 0), num_text(df["demote_run"], 0)
-    p, d = str(rules.promote_after_periods), str(rules.demote_after_periods)
-    higher = (df["candidate"] > df["stage"]).to_numpy()
-    lower = (df["candidate"] < df["stage"]).to_numpy()
-    en = en + "."
-    zh = zh + "。"
-    if "to_date" in df.columns:
-        # a period the data ends inside is judged on the windows ending at its as-of day
-        to_date = df["to_date"].fillna(False).astype(bool).to_numpy()
-        as_of = pd.to_datetime(df["as_of"])
-        day = Text.of(as_of.dt.strftime("%Y-%m-%d").fillna("").to_numpy(dtype=object))
-        n = num_text(df["days_covered"], 0)
-        en = ("To date (" + n + " days, to " + day + "): " + en).where(to_date, en)
-        zh = ("本月至今（" + n + "天，截至" + day + "）：" + zh).where(to_date, zh)
-    en = en.where(
-        ~higher,
-        en
-        + " Meets "
-        + cand_en
-        + " criteria this period ("
-        + up
-        + " of "
-        + p
-        + " periods in a row needed to promote).",
-    )
-    zh = zh.where(
-        ~higher,
-        zh + "本期满足" + cand_zh + "标准（连续" + up + "/" + p + "期，满" + p + "期晋级）。",
-    )
-    en = en.where(
-        ~lower,
-        en
-        + " Held by hysteresis: this period's criteria point to "
-        + cand_en
-        + " ("
-        + down
-        + " of "
-        + d
-        + " failing periods in a row before demotion).",
-    )
-    zh = zh.where(
-        ~lower,
-        zh
-        + "迟滞保持：本期标准对应"
-        + cand_zh
-        + "（连续"
-        + down
-        + "/"
-        + d
-        + "期未达标，满"
-        + d
-        + "期降级）。",
-    )
-    return (
-        pd.Series(en.to_numpy(), index=df.index, dtype=object),
-        pd.Series(zh.to_numpy(), index=df.index, dtype=object),
-    )
+            cols = [c for c in (*common, *cited) if c in frame.columns]
+            rows = frame.loc[mask, cols].to_json(orient="records", lines=True, double_precision=15)
+            params[mask] = rows.splitlines()
+    return pd.Series("ladder." + codes[stage], index=df.index, dtype=object), params

@@ -7,17 +7,17 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from windmaker import contract
 from windmaker.models import brushing, trust
+from windmaker.results import (
+    BRUSHING_ORDERS,
+    BRUSHING_REVIEW,
+    BRUSHING_WINDOWS,
+    TRUST_ALERTS,
+    TRUST_SCORES,
+    TRUST_VIOLATIONS,
+)
 from windmaker.warehouse import Warehouse
-
-#: High-confidence brushing orders, the ones the metrics refresh leaves out of GMV.
-BRUSHING_ORDERS = "mdl_brushing_orders"
-#: Every flagged order with its signals and confidence (high and review), for review.
-BRUSHING_REVIEW = "mdl_brushing_review"
-BRUSHING_WINDOWS = "mdl_brushing_windows"
-TRUST_SCORES = "mdl_trust_scores"
-TRUST_ALERTS = "mdl_trust_alerts"
-TRUST_VIOLATIONS = "mdl_trust_violations"
 
 _FLAGGED_SCHEMA = pa.schema(
     [
@@ -55,8 +55,8 @@ _ALERT_SCHEMA = pa.schema(
         ("severe", pa.bool_()),
         ("score", pa.float64()),
         ("threshold", pa.float64()),
-        ("reason_en", pa.string()),
-        ("reason_zh", pa.string()),
+        ("reason_code", pa.string()),
+        ("reason_params", pa.string()),
     ]
 )
 _VIOLATION_SCHEMA = pa.schema(
@@ -78,9 +78,10 @@ def run_brushing(wh: Warehouse, config: trust.TrustConfig) -> brushing.BrushingR
     """Detect brushing over the warehouse's orders and store the flags: high-confidence ones in
     ``mdl_brushing_orders`` (left out of GMV), all of them with their signals in
     ``mdl_brushing_review``, and the rule's periods."""
-    reviews = wh.table("reviews") if wh.has_table("reviews") else None
-    orders = wh.to_arrow(brushing.brushing_input(wh.table("orders"), reviews)).to_pandas()
-    report = brushing.detect_brushing(orders, config.brushing)
+    has_reviews = wh.has_table(contract.REVIEWS.name)
+    reviews = wh.table(contract.REVIEWS.name) if has_reviews else None
+    orders = wh.to_arrow(brushing.brushing_input(wh.table(contract.ORDERS.name), reviews))
+    report = brushing.detect_brushing(orders.to_pandas(), config.brushing)
     wh.write(BRUSHING_ORDERS, _arrow(report.flagged, _FLAGGED_SCHEMA))
     wh.write(BRUSHING_REVIEW, _arrow(report.review, _FLAGGED_SCHEMA))
     wh.write(BRUSHING_WINDOWS, _arrow(report.windows, _WINDOW_SCHEMA))
@@ -117,10 +118,10 @@ def run_scores(wh: Warehouse, config: trust.TrustConfig) -> pd.DataFrame:
     """Score every brand and account, raise the alerts and count violations; store all three."""
     flagged = wh.table(BRUSHING_ORDERS) if wh.has_table(BRUSHING_ORDERS) else None
     frames = []
-    for entity, owners in (("brand", "brands"), ("account", "accounts")):
+    for entity, owners in (("brand", contract.BRANDS.name), ("account", contract.ACCOUNTS.name)):
         expr = trust.trust_counts(
-            wh.table("orders"),
-            wh.table("reviews"),
+            wh.table(contract.ORDERS.name),
+            wh.table(contract.REVIEWS.name),
             wh.table(owners),
             entity=entity,  # type: ignore[arg-type]
             flagged=flagged,
@@ -134,7 +135,7 @@ def run_scores(wh: Warehouse, config: trust.TrustConfig) -> pd.DataFrame:
         period, "period", pa.array(pd.to_datetime(scores["period"]).dt.date, pa.date32())
     )
     wh.write(TRUST_SCORES, table)
-    accounts = wh.execute(wh.table("accounts").select("account_id", "brand_id"))
+    accounts = wh.execute(wh.table(contract.ACCOUNTS.name).select("account_id", "brand_id"))
     alerts = trust.trust_alerts(scores, accounts, config)
     wh.write(TRUST_ALERTS, _arrow(alerts, _ALERT_SCHEMA))
     wh.write(TRUST_VIOLATIONS, _arrow(trust.brand_violations(alerts), _VIOLATION_SCHEMA))
