@@ -270,7 +270,7 @@ def step_floor(path: str) -> None:
 
 
 def step_refresh(path: str, full: bool) -> str:
-    from windmaker.metrics.refresh import refresh
+    from windmaker.services.refresh import refresh
 
     with _wh(path) as wh:
         r = refresh(wh, full=full)

@@ -8,6 +8,7 @@ import pytest
 
 from windmaker import contract
 from windmaker.config import Settings
+from windmaker.i18n import reason_text
 from windmaker.workspace import open_warehouse
 
 RESULT_TABLES = (
@@ -52,19 +53,24 @@ def test_every_joined_brand_has_one_stage_per_month(frames: dict) -> None:  # ty
     months = set(pd.to_datetime(unjudged["period"]))
     assert months == {first, first + pd.DateOffset(months=1)}
     assert set(unjudged["status"]) == {"insufficient_history"}
-    assert unjudged["reason_zh"].str.startswith("历史数据不足").all()
+    assert all(
+        reason_text(c, p, "zh-CN").startswith("历史数据不足")
+        for c, p in zip(unjudged["reason_code"], unjudged["reason_params"], strict=True)
+    )
 
 
 def test_scorecard_of_an_unjudged_month_says_why(diagnosed_market: Settings) -> None:
-    from windmaker.api.readmodel import ReadModel
+    from windmaker.views import ReadModel
 
     rm = ReadModel(lambda: open_warehouse(diagnosed_market))
     rm.reload()
     with open_warehouse(diagnosed_market) as wh:
         u = wh.execute(wh.table("g_unjudged").limit(1)).iloc[0]
     card = rm.scorecard(u["brand_id"], pd.Timestamp(u["period"]).date())
-    assert card["stage"] is None
-    assert card["unjudged"]["reason_en"].startswith("Insufficient history")
+    assert card.stage is None
+    assert card.unjudged is not None
+    assert card.unjudged.reason_en is not None
+    assert card.unjudged.reason_en.startswith("Insufficient history")
 
 
 def test_bottleneck_ranks_all_five_capabilities(frames: dict) -> None:  # type: ignore[type-arg]
@@ -89,12 +95,12 @@ def test_plans_have_up_to_five_actions_that_each_improve(frames: dict) -> None: 
 def test_second_run_is_up_to_date(diagnosed_market: Settings) -> None:
     """Nothing new since the last run: the metrics are not recomputed. (The market is shared with
     tests that upload into it, so one run first takes in whatever they added.)"""
-    from windmaker.pipeline import run_pipeline
+    from windmaker.services.run import run_pipeline
 
     run_pipeline(diagnosed_market)
     out = run_pipeline(diagnosed_market)
-    assert out["metrics"] == "up_to_date"
-    assert set(out["seconds"]) == {"brushing", "metrics", "trust", "diagnosis"}
+    assert out.metrics == "up_to_date"
+    assert set(out.seconds) == {"brushing", "metrics", "trust", "diagnosis"}
 
 
 # -- the main job with the models: lifetime value and traffic curves feed the diagnosis --------
@@ -116,7 +122,7 @@ traffic:
 def modelled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict, dict]:  # type: ignore[type-arg]
     """A small simulated market taken through ``run_pipeline(models=True)``."""
     from windmaker.ingest import ingest_files
-    from windmaker.pipeline import run_pipeline
+    from windmaker.services.run import run_pipeline
     from windmaker.simulator import small_market
     from windmaker.workspace import init_workspace
 
@@ -141,8 +147,9 @@ def _model_month(tables: dict) -> pd.DataFrame:  # type: ignore[type-arg]
 
 def test_run_with_models_fits_them_before_the_diagnosis(modelled) -> None:  # type: ignore[no-untyped-def]
     _, out, tables = modelled
-    assert list(out["seconds"]) == ["brushing", "metrics", "trust", "models", "diagnosis"]
-    assert out["models"]["clv_brands"] > 0 and out["models"]["traffic_curves"] > 0
+    assert list(out.seconds) == ["brushing", "metrics", "trust", "models", "diagnosis"]
+    assert out.models is not None
+    assert out.models.clv_brands > 0 and out.models.traffic_curves > 0
     assert len(tables["g_model_scores"]) > 0
 
 

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from tests.metrics import factory
-from windmaker.metrics.refresh import TABLES, refresh
+from windmaker.metrics.refresh import TABLES
+from windmaker.services.refresh import refresh
 from windmaker.warehouse import Warehouse
 
 

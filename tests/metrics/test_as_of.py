@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from tests.metrics import factory, reference
-from windmaker.metrics.refresh import refresh
+from windmaker.services.refresh import refresh
 from windmaker.warehouse import Warehouse
 
 CUT = datetime(2026, 3, 17)  # the export ends on the 16th of March (its last order that day)

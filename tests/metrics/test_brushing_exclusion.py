@@ -9,7 +9,8 @@ import pandas as pd
 import pyarrow as pa
 
 from tests.metrics import factory
-from windmaker.metrics.refresh import BRUSHING_ORDERS, refresh
+from windmaker.metrics.refresh import BRUSHING_ORDERS
+from windmaker.services.refresh import refresh
 from windmaker.warehouse import Warehouse
 
 

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from tests.metrics import factory
 from windmaker.cli.main import app
-from windmaker.metrics.refresh import TABLES, refresh
+from windmaker.metrics.refresh import TABLES
+from windmaker.services.refresh import refresh
 from windmaker.warehouse import Warehouse
 
 _KEYS = ("level", "entity_id", "brand_id", "cohort", "period", "capability", "metric")

@@ -6,12 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from windmaker import contract
 from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or_exit
-from windmaker.ingest import EXIT_HARD_ERROR, IngestError, IngestReport, ingest_files
+from windmaker.ingest import EXIT_HARD_ERROR, IngestError, IngestReport
 from windmaker.ingest.coercion import MoneyUnit
+from windmaker.services.ingest import ingest as ingest_service
 
 
 def ingest(
@@ -49,7 +52,9 @@ def ingest(
         raise typer.Exit(EXIT_HARD_ERROR)
     unit: MoneyUnit | None = money_unit  # type: ignore[assignment]
     try:
-        report = ingest_files(settings, files, table=table, money_unit=unit, progress=progress)
+        report = ingest_service(
+            settings, files, table=table, money_unit=unit, progress=_bar() if progress else None
+        )
     except IngestError as exc:
         err_console.print(f"[red]error / 导入失败:[/red] {exc}")
         err_console.print("nothing was written / 未写入任何数据")
@@ -63,6 +68,18 @@ def ingest(
                 f"{rules}\n  → {f.quarantine}"
             )
     raise typer.Exit(report.exit_code)
+
+
+def _bar() -> Progress:
+    """A progress bar on stderr, one task per file (the summary goes to stdout)."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
 
 
 def summary_table(report: IngestReport) -> Table:

@@ -10,9 +10,9 @@ from rich.table import Table
 
 from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or_exit
 from windmaker.config import ConfigError
-from windmaker.metrics.config import load_metrics_config
-from windmaker.metrics.refresh import STAGES
-from windmaker.metrics.refresh import refresh as run_refresh
+from windmaker.services.configs import Configs
+from windmaker.services.refresh import STAGES
+from windmaker.services.refresh import refresh as run_refresh
 from windmaker.workspace import open_warehouse
 
 _LABELS = {
@@ -36,7 +36,7 @@ def refresh(
     """Compute and store the STEPS metric tables (计算并存储指标表); incremental by default."""
     settings = settings_or_exit(workspace)
     try:
-        config = load_metrics_config(settings.config_path)
+        configs = Configs.of(settings).check(("metrics",))
     except ConfigError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -58,8 +58,8 @@ def refresh(
 
         report = run_refresh(
             wh,
+            configs,
             full=full,
-            config=config,
             progress=on_stage,
             exclude_brushing=settings.exclude_brushing_from_gmv,
         )

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or_exit
 from windmaker.config import ConfigError
-from windmaker.pipeline import STEPS, run_pipeline
+from windmaker.services.run import STEPS, run_pipeline
 
 LABELS = {
     "brushing": "刷单识别 brushing detection",
@@ -49,17 +49,20 @@ def run(
         except ConfigError as exc:
             err_console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from None
+    if result.skipped:
+        console.print(f"[yellow]{result.skipped}[/yellow]")
+        return
     table = Table("step", "seconds", title="windmaker run")
-    for step, secs in result["seconds"].items():
+    for step, secs in result.seconds.items():
         table.add_row(LABELS[step], f"{secs:.1f}")
     console.print(table)
     console.print(
-        f"{result['brands']} brands diagnosed; {result['brushing_orders']} orders flagged as brushing; "
-        f"metrics refresh: {result['metrics']}"
+        f"{result.brands} brands diagnosed; {result.brushing_orders} orders flagged as brushing; "
+        f"metrics refresh: {result.metrics}"
     )
-    if "models" in result:
-        fitted = result["models"]
+    if result.models is not None:
+        fitted = result.models
         console.print(
-            f"models / 模型: {fitted['clv_brands']:,} brands with lifetime value / 终身价值品牌, "
-            f"{fitted['traffic_curves']:,} traffic curves / 投流曲线"
+            f"models / 模型: {fitted.clv_brands:,} brands with lifetime value / 终身价值品牌, "
+            f"{fitted.traffic_curves:,} traffic curves / 投流曲线"
         )

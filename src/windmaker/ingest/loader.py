@@ -72,25 +72,17 @@ def sha256_file(path: Path) -> str:
 
 
 class _Progress:
-    """A Rich progress bar per file, fed by DuckDB's own query progress while a query runs."""
+    """The caller's progress bar (a Rich ``Progress``: ``add_task``, ``update``, a context
+    manager), one task per file, fed by DuckDB's own query progress while a query runs. The bar
+    is the caller's, so ingestion itself draws nothing."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+    def __init__(self, bar: Any | None) -> None:
+        self._given = bar
         self._bar: Any = None
 
     def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.percentage:>3.0f}%"),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=False,
-            )
+        if self._given is not None:
+            self._bar = self._given
             self._bar.__enter__()
         return self
 
@@ -138,7 +130,7 @@ def ingest_files(
     paths: Sequence[Path | str],
     table: str | None = None,
     money_unit: MoneyUnit | None = None,
-    progress: bool = True,
+    progress: Any = None,
     *,
     quarantine_dir: Path | None = None,
     timezone: str | None = None,
@@ -158,7 +150,7 @@ def ingest_files(
     money_unit
         Unit of money columns whose header does not declare one (``实付金额(分)`` does).
     progress
-        Show a Rich progress bar on stderr.
+        A Rich ``Progress`` to show the batch on (one task per file); None or False: none.
     quarantine_dir, timezone
         Override the workspace's (or, for a bare ``Warehouse``, the defaults: a ``quarantine``
         folder next to the DuckDB file, Asia/Shanghai).
@@ -260,7 +252,7 @@ def _ingest(
     tz: str,
     qdir: Path,
     tmp: Path,
-    progress: bool,
+    progress: Any,
     on_event: Event | None,
 ) -> IngestReport:
     con = wh.duckdb
@@ -293,11 +285,12 @@ def _ingest(
             ]
             # Line numbers come from row order: keep the file's order through the scan.
             con.execute("SET preserve_insertion_order = true")
-            if progress:
+            bar_given = progress is not None and not isinstance(progress, bool)
+            if bar_given:
                 con.execute("SET enable_progress_bar = true")
                 con.execute("SET enable_progress_bar_print = false")
             try:
-                with _Progress(progress) as bar, wh.transaction():
+                with _Progress(progress if bar_given else None) as bar, wh.transaction():
                     con.execute(LOG_SQL)
                     remaining = [p.table.name for _, p in plans]
                     for i, plan in plans:

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 import pandas as pd
-import pyarrow as pa
 
-from windmaker.growth.model_feed import CLV_BRAND, CLV_BUYERS, TRAFFIC_CURVES
+from windmaker import contract
 from windmaker.models import clv, traffic
+from windmaker.results import BUDGET, CLV_BRAND, CLV_BUYERS, TRAFFIC_CURVES
 from windmaker.warehouse import Warehouse
 
 Progress = Callable[[int, int], None]
@@ -19,29 +19,8 @@ def _quiet(_done: int, _total: int) -> None:
     return None
 
 
-BUDGET = "mdl_budget"
+#: A working table of the lifetime-value fit, dropped when it is done.
 _RFM_SCRATCH = "_mdl_clv_rfm"
-
-#: Per-buyer and per-brand money columns stored as DECIMAL(18,2) yuan.
-_MONEY_PREFIXES = ("expected_value_", "value_per_buyer_", "monetary_value")
-_TRAFFIC_MONEY = ("current_spend", "break_even_spend", "spend_headroom", "beta")
-_BUDGET_MONEY = (
-    "current_spend",
-    "recommended_spend",
-    "change",
-    "predicted_gmv_current",
-    "predicted_gmv_recommended",
-)
-
-
-def _to_arrow(df: pd.DataFrame, money: tuple[str, ...]) -> pa.Table:
-    """A DataFrame as Arrow with the money columns as DECIMAL(18,2), rounded to the cent."""
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    for i, name in enumerate(table.column_names):
-        if name.startswith(money) or name in money:
-            col = pa.array(df[name].astype(float).round(2), type=pa.float64())
-            table = table.set_column(i, name, col.cast(pa.decimal128(18, 2)))
-    return table
 
 
 def fit_clv(
@@ -52,9 +31,10 @@ def fit_clv(
 ) -> pd.DataFrame:
     """Fit and store ``mdl_clv_brand`` and ``mdl_clv_buyers``; returns the brand table.
 
-    ``progress(done, total)`` follows the fits.
+    ``progress(done, total)`` follows the fits. The money columns are stored as DECIMAL(18,2)
+    by the warehouse (the results contract names them).
     """
-    orders = wh.table("orders")
+    orders = wh.table(contract.ORDERS.name)
     if end is None:
         last = wh.execute(orders.paid_at.max())
         if last is None or pd.isna(last):
@@ -65,7 +45,7 @@ def fit_clv(
     wh.write(_RFM_SCRATCH, rfm_expr)
     try:
         rfm_t = wh.table(_RFM_SCRATCH)
-        brands = wh.table("brands")
+        brands = wh.table(contract.BRANDS.name)
         cells = wh.execute(clv.rfm_cells(rfm_t, brands))
         spend = wh.execute(clv.repeat_spend(rfm_t, brands))
         fits = clv.fit_market(cells, spend, config, progress=progress)
@@ -75,8 +55,8 @@ def fit_clv(
     finally:
         wh.drop(_RFM_SCRATCH)
     table = clv.brand_table(fits, buyers, config, end)
-    wh.write(CLV_BUYERS, _to_arrow(buyers, _MONEY_PREFIXES))
-    wh.write(CLV_BRAND, _to_arrow(table, _MONEY_PREFIXES))
+    wh.write(CLV_BUYERS, buyers)
+    wh.write(CLV_BRAND, table)
     return table
 
 
@@ -87,15 +67,17 @@ def fit_traffic(
     progress: Progress = _quiet,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit and store ``mdl_traffic_curves`` and ``mdl_budget`` (``progress`` as in fit_clv)."""
-    ads = wh.table("ad_spend")
+    ads = wh.table(contract.AD_SPEND.name)
     if end is None:
         last = wh.execute(ads.date.max())
         if last is None or pd.isna(last):
             return pd.DataFrame(), pd.DataFrame()
         end = pd.Timestamp(last).date()
     start = end - timedelta(days=config.history_days - 1)
-    daily = wh.execute(traffic.daily_paid(wh.table("orders"), ads, start=start, end=end))
-    brands = wh.execute(wh.table("brands").select("brand_id", "category"))
+    daily = wh.execute(
+        traffic.daily_paid(wh.table(contract.ORDERS.name), ads, start=start, end=end)
+    )
+    brands = wh.execute(wh.table(contract.BRANDS.name).select("brand_id", "category"))
     curves_table, curves = traffic.fit_market(
         daily, brands, config, start=start, end=end, progress=progress
     )
@@ -103,8 +85,8 @@ def fit_traffic(
         return curves_table, pd.DataFrame()
     curves_table.insert(2, "period_end", end)
     budget = traffic.recommend_budgets(curves_table, curves, config)
-    wh.write(TRAFFIC_CURVES, _to_arrow(curves_table, _TRAFFIC_MONEY))
-    wh.write(BUDGET, _to_arrow(budget, _BUDGET_MONEY))
+    wh.write(TRAFFIC_CURVES, curves_table)
+    wh.write(BUDGET, budget)
     return curves_table, budget
 
 

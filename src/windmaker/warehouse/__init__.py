@@ -19,7 +19,10 @@ import pandas as pd
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
-from windmaker import contract
+from windmaker import contract, results
+from windmaker.warehouse.money import money, with_money
+
+__all__ = ["TableStatus", "Warehouse", "connect", "money", "spark_session", "with_money"]
 
 #: Tables windmaker writes: metric tables, diagnosis results, model outputs, ingest bookkeeping.
 RESULT_PREFIXES = ("m_", "g_", "mdl_", "_")
@@ -121,7 +124,11 @@ class Warehouse:
         each segment's compression by size; for a column of short, many-valued strings (buyer
         ids) that is FSST, which costs more to read back than the slightly larger dictionary: a
         one-day refresh looks up its buyers among every stored buyer day.
+
+        The money columns of a declared result table (:mod:`windmaker.results`) are stored as
+        DECIMAL(18,2) yuan, rounded to the cent (:func:`with_money`), whatever type they come in.
         """
+        obj = with_money(obj, results.money_columns(name))
         if compression and self.engine == "duckdb" and isinstance(obj, ibis.Table):
             from ibis.backends.sql.datatypes import DuckDBType
 

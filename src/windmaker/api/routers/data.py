@@ -1,26 +1,26 @@
-"""Data in: file uploads (validated ingestion with a quarantine report) and refresh jobs."""
+"""Data in: file uploads (validated ingestion with a quarantine report) and refresh jobs.
+
+Thin adapters over :mod:`windmaker.services.ingest` and :mod:`windmaker.services.run`.
+"""
 
 from __future__ import annotations
 
-import csv
-import shutil
-import tempfile
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, Field
 
-from windmaker import contract
 from windmaker.api.deps import ReadModelDep, StaffUser, StateDep
 from windmaker.api.errors import ERROR_RESPONSES, ApiError, responses
 from windmaker.api.schemas import JobPublic
+from windmaker.services import ingest as ingest_service
+from windmaker.services.run import start_run
 
 router = APIRouter(tags=["data"], responses=ERROR_RESPONSES)
 
-#: Largest accepted upload; larger files belong on the command line (`windmaker ingest`).
-UPLOAD_LIMIT_BYTES = 200 * 1024 * 1024
-SUFFIXES = (".csv", ".txt", ".xlsx", ".parquet", ".jsonl", ".ndjson", ".json")
+#: Largest accepted upload (the app refuses a larger declared body before reading it).
+UPLOAD_LIMIT_BYTES = ingest_service.UPLOAD_LIMIT_BYTES
 
 
 class QuarantinedRow(BaseModel):
@@ -38,23 +38,10 @@ class IngestResult(BaseModel):
     quarantine: list[QuarantinedRow] = []
 
 
-async def save_upload(upload: UploadFile, folder: Path, limit: int | None = None) -> Path:
-    """Stream an upload to ``folder`` under its own name, refusing it past ``limit`` bytes."""
-    limit = UPLOAD_LIMIT_BYTES if limit is None else limit
-    name = Path(upload.filename or "upload").name
-    if not name.lower().endswith(SUFFIXES):
-        raise ApiError(
-            415, "unsupported_file", reason=f"{name}: expected one of {', '.join(SUFFIXES)}"
-        )
-    target = folder / name
-    size = 0
-    with target.open("wb") as out:
-        while chunk := await upload.read(1 << 20):
-            size += len(chunk)
-            if size > limit:
-                raise ApiError(413, "payload_too_large", limit=f"{limit // (1024 * 1024)} MiB")
-            out.write(chunk)
-    return target
+async def chunks_of(upload: UploadFile, size: int = 1 << 20) -> AsyncIterator[bytes]:
+    """The upload's bytes, ``size`` at a time."""
+    while chunk := await upload.read(size):
+        yield chunk
 
 
 @router.post(
@@ -74,48 +61,15 @@ async def ingest_upload(
         str | None, Form(description="Contract table; detected from the headers when absent")
     ] = None,
 ) -> IngestResult:
-    from windmaker.ingest import IngestError, ingest_files
-
-    if table is not None and table not in contract.TABLES_BY_NAME:
-        raise ApiError(
-            422, "validation", detail=[{"loc": ["table"], "msg": f"unknown table {table!r}"}]
-        )
-    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=state.settings.workspace))
-    try:
-        path = await save_upload(file, folder)
-        try:
-            report = ingest_files(state.settings, [path], table=table, progress=False)
-        except IngestError as exc:
-            raise ApiError(415, "unsupported_file", reason=str(exc)) from None
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    done = report.files[0]
-    return IngestResult(
-        file=done.path.name,
-        table=done.table,
-        accepted=done.accepted,
-        quarantined=done.rejected,
-        quarantine_file=done.quarantine.name if done.quarantine else None,
-        quarantine=read_quarantine(done.quarantine) if done.quarantine else [],
+    done = await ingest_service.ingest_upload(
+        state.settings,
+        user,
+        file.filename or "upload",
+        chunks_of(file),
+        table=table,
+        limit=UPLOAD_LIMIT_BYTES,
     )
-
-
-def read_quarantine(path: Path, limit: int = 1000) -> list[QuarantinedRow]:
-    """The first ``limit`` rejected rows of a quarantine CSV (``_file, _line, _reason, ...``)."""
-    out: list[QuarantinedRow] = []
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        for i, rec in enumerate(csv.DictReader(fh)):
-            if i >= limit:
-                break
-            line = rec.pop("_line", None)
-            rec.pop("_file", None)
-            reason = rec.pop("_reason", "") or ""
-            out.append(
-                QuarantinedRow(
-                    line=int(line) if line and line.isdigit() else None, reason=reason, values=rec
-                )
-            )
-    return out
+    return IngestResult.model_validate(done, from_attributes=True)
 
 
 @router.post(
@@ -126,16 +80,13 @@ def read_quarantine(path: Path, limit: int = 1000) -> list[QuarantinedRow]:
     responses=responses(403),
 )
 def start_refresh(user: StaffUser, state: StateDep, rm: ReadModelDep) -> JobPublic:
-    from windmaker.pipeline import run_pipeline
-
-    def work(progress: Any) -> dict[str, Any]:
-        result = run_pipeline(
-            state.settings, progress=progress, warehouse_factory=state.warehouse_factory
-        )
-        rm.reload()
-        return result
-
-    job = state.jobs.start("refresh", work)
+    job = start_run(
+        state.jobs,
+        state.settings,
+        user,
+        warehouse_factory=state.warehouse_factory,
+        after=rm.reload,
+    )
     return JobPublic.model_validate(job, from_attributes=True)
 
 

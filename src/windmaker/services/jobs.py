@@ -1,7 +1,7 @@
-"""Background jobs of the server (refreshes): start, progress, result.
+"""Background jobs of the server (the main job): start, progress, result.
 
-A refresh runs for minutes on a large market; the API answers at once with a job id and the
-dashboard polls its progress. One job of a kind runs at a time: a second start returns the
+A refresh runs for minutes on a large market; the API and the dashboard answer at once with a
+job id and poll its progress. One job of a kind runs at a time: a second start returns the
 running one instead of racing it on the same warehouse.
 """
 
