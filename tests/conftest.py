@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from windmaker.cli.main import app as cli_app
 from windmaker.config import Settings
+from windmaker.services import providers, users
+from windmaker.services.identity import workspace_admin
+from windmaker.store import engine_for, open_session, upgrade
 from windmaker.warehouse import Warehouse
 from windmaker.workspace import init_workspace, open_warehouse
 
@@ -33,10 +34,10 @@ def warehouse(workspace: Settings) -> Iterator[Warehouse]:
 @pytest.fixture(scope="session")
 def diagnosed_market(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A small simulated market (40 brands × 6 months) taken through the main job end to end:
-    simulated files → ingest → providers → ``run_pipeline``. Shared by the pipeline, web and
-    browser tests; nothing in it is written by hand."""
+    simulated files → ingest → providers (the provider workflow's import) → ``run_pipeline``.
+    Shared by the pipeline, web and browser tests; nothing in it is written by hand."""
     from windmaker.ingest import ingest_files
-    from windmaker.pipeline import run_pipeline
+    from windmaker.services.run import run_pipeline
     from windmaker.simulator import small_market
 
     root = tmp_path_factory.mktemp("market")
@@ -44,24 +45,32 @@ def diagnosed_market(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = init_workspace(root / "ws")
     report = ingest_files(settings, sorted(market.glob("*.parquet")), progress=False)
     assert report.rejected == 0
-    loaded = CliRunner().invoke(
-        cli_app, ["providers", "load", str(market / "ecosystem"), "-w", str(settings.workspace)]
-    )
-    assert loaded.exit_code == 0, loaded.output
+    engine = engine_for(settings)
+    upgrade(engine)
+    with open_session(engine) as session:
+        frames = providers.read_ecosystem_folder(market / "ecosystem")
+        loaded = providers.load(session, workspace_admin("import"), *frames)
+    assert loaded.new_providers == loaded.providers > 0
+    engine.dispose()
     run_pipeline(settings)
     return settings
 
 
-DEMO_PASSWORD = "windmaker-demo"
+DEMO_PASSWORD = users.DEMO_PASSWORD
 
 
 @pytest.fixture(scope="session")
 def web_market(diagnosed_market: Settings) -> Settings:
     """The diagnosed simulated market with the demo users (admin, operator, provider, brand)."""
-    result = CliRunner().invoke(
-        cli_app, ["users", "demo", "-w", str(diagnosed_market.workspace), "--portfolio-size", "10"]
-    )
-    assert result.exit_code == 0, result.output
+    engine = engine_for(diagnosed_market)
+    with open_warehouse(diagnosed_market) as wh, open_session(engine) as session:
+        made = users.create_demo_users(
+            session, wh, workspace_admin("demo"), password=DEMO_PASSWORD, portfolio_size=10
+        )
+    engine.dispose()
+    assert [(u.role, u.refused) for u in made] == [
+        (role, None) for role in ("admin", "operator", "provider", "brand")
+    ]
     return diagnosed_market
 
 

@@ -63,8 +63,10 @@ def write_market(settings: Settings) -> None:
                     "period": p,
                     "stage": stage,
                     "candidate_stage": stage,
-                    "reason_en": f"{b} is {stage}: 90-day net GMV ¥{(i + 1) * 1e6:,.0f}",
-                    "reason_zh": f"{b} 处于 {stage}",
+                    "reason_code": f"ladder.{stage}",
+                    "reason_params": json.dumps(
+                        {"category": cat, "candidate": stage, "net_gmv_t90d": (i + 1) * 1e6}
+                    ),
                 }
             )
             rows_month.append(

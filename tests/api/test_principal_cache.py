@@ -16,8 +16,8 @@ from tests.api.factories import PASSWORD, write_market
 from windmaker.api import deps
 from windmaker.api.app import create_app
 from windmaker.api.deps import PrincipalCache
-from windmaker.api.security import Principal
 from windmaker.config import Settings
+from windmaker.services.identity import Principal
 from windmaker.store import engine_for, open_session, set_portfolio
 
 OP = Principal(user_id=1, username="op", role="operator", brand_scope=frozenset({"B1"}))

@@ -11,6 +11,7 @@ import pytest
 from windmaker.config import ConfigError
 from windmaker.ecosystem.admission import ProviderApplication, score_application
 from windmaker.ecosystem.config import EcosystemConfig, load_config
+from windmaker.i18n import reason_text
 
 
 def _app(**kw: object) -> ProviderApplication:
@@ -40,7 +41,10 @@ def test_strong_application_is_admitted_with_a_reason_per_criterion(
     standard = config.admission.standards["brand_operation"]
     assert set(criteria) == {"required_capabilities", *standard.criteria}
     assert all(c.outcome == "admitted" for c in result.criteria)
-    assert "25 ≥ admit standard 20" in criteria["team_size"].message
+    team = criteria["team_size"]
+    assert (team.code, team.params["value"], team.params["admit"]) == ("admission.admit", 25, 20)
+    assert reason_text(team.code, team.params, "en") == "Team size 25 ≥ admit standard 20"
+    assert reason_text(team.code, team.params, "zh-CN") == "团队规模 25 ≥ 准入标准 20"
 
 
 def test_one_weak_criterion_puts_on_probation(config: EcosystemConfig) -> None:
@@ -48,7 +52,9 @@ def test_one_weak_criterion_puts_on_probation(config: EcosystemConfig) -> None:
     assert result.outcome == "probation"
     weak = [c for c in result.criteria if c.outcome != "admitted"]
     assert [c.criterion for c in weak] == ["team_size"]
-    assert "probation" in weak[0].message and "考察期" in weak[0].message_zh
+    assert weak[0].code == "admission.probation"
+    assert "probation" in reason_text(weak[0].code, weak[0].params, "en")
+    assert "考察期" in reason_text(weak[0].code, weak[0].params, "zh-CN")
 
 
 def test_below_probation_or_missing_capability_rejects(config: EcosystemConfig) -> None:
@@ -56,7 +62,13 @@ def test_below_probation_or_missing_capability_rejects(config: EcosystemConfig) 
     no_cap = score_application(_app(capabilities=("traffic",)), config.admission)
     assert no_cap.outcome == "rejected"
     assert no_cap.criteria[0].criterion == "required_capabilities"
-    assert "self_operation" in no_cap.criteria[0].message
+    missing = no_cap.criteria[0]
+    assert missing.code == "admission.capabilities_missing"
+    assert missing.params["missing"] == [{"name": "capability", "code": "self_operation"}]
+    # the missing capability reads by its name, never as its code
+    zh = reason_text(missing.code, missing.params, "zh-CN")
+    assert "品牌自播" in zh and "品牌代运营" in zh and "self_operation" not in zh
+    assert "Self-operation" in reason_text(missing.code, missing.params, "en")
 
 
 def test_years_operating_from_founding_date(config: EcosystemConfig) -> None:

@@ -197,8 +197,8 @@ def test_a_clients_severe_trust_alert_proposes_the_providers_exit(
             "severe": [True],
             "score": [12.0],
             "threshold": [40.0],
-            "reason_en": ["x"],
-            "reason_zh": ["x"],
+            "reason_code": ["trust.brushing"],
+            "reason_params": ['{"share": 0.5}'],
         }
     )
     with open_warehouse(workspace) as wh:

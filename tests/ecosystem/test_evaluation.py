@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from tests.ecosystem.conftest import month, planted_market
 from windmaker.ecosystem.config import EcosystemConfig
 from windmaker.ecosystem.evaluation import evaluate_providers
+from windmaker.i18n import reason_text
 
 EFFECTS = {"PA": 0.04, "PB": 0.0, "PC": -0.03, "PD": 0.08}
 
@@ -32,6 +34,36 @@ def test_uplift_recovers_the_planted_effect(config: EcosystemConfig) -> None:
     assert by_id["PB"].meets_standard
     failing = [r for r in by_id["PC"].reasons if not r["ok"]]
     assert [r["criterion"] for r in failing] == ["client_uplift"]
+
+
+def test_a_failed_standard_reads_by_the_metric_name_in_both_languages(
+    config: EcosystemConfig,
+) -> None:
+    """Planted: PC's clients grow 3 %/month slower than their peers, below the standard's
+    -2 %. The reason is a code with the metric's code and numbers; rendered, it names the
+    metric (客户增长超额 / Client growth above peers), never ``client_uplift``, and cites the
+    planted uplift and the bound."""
+    bm, asg = planted_market(provider_effects=EFFECTS)
+    result = evaluate_providers(
+        brand_month=bm, assignments=asg, period=month(11), config=config.evaluation
+    )
+    pc = next(e for e in result.providers if e.provider_id == "PC")
+    (failed,) = [r for r in pc.reasons if not r["ok"]]
+    assert "message" not in failed and "message_zh" not in failed
+    assert failed["code"] == "evaluation.below_min"
+    assert failed["params"]["metric"] == {"name": "metric", "code": "client_uplift"}
+    assert failed["params"]["limit"] == config.evaluation.standards["client_uplift"].min == -0.02
+    zh = reason_text(failed["code"], failed["params"], "zh-CN")
+    en = reason_text(failed["code"], failed["params"], "en")
+    assert zh.startswith("客户增长超额 ") and zh.endswith(" < 标准 -0.02")
+    assert en.startswith("Client growth above peers ") and en.endswith(" < standard -0.02")
+    for text in (zh, en):
+        assert "client_uplift" not in text
+        cited = float(re.search(r" (-?\d\.\d{3}) ", text).group(1))  # type: ignore[union-attr]
+        assert cited == pytest.approx(-0.03, abs=0.005)
+    # a metric that meets its standard reads by its name too
+    kept = next(r for r in pc.reasons if r["criterion"] == "client_retention")
+    assert reason_text(kept["code"], kept["params"], "zh-CN").startswith("客户留存率 ")
 
 
 def test_gmv_served_is_exact_to_the_cent(config: EcosystemConfig) -> None:
@@ -96,7 +128,7 @@ def test_retention_stage_advancement_actions_and_violations(config: EcosystemCon
     assert pa.metrics["trust_violations_per_client"] == pytest.approx(1 / 4)
     assert not pa.severe_violation
     assert pb.severe_violation and not pb.meets_standard
-    assert any("fraud" in r["message"] for r in pb.reasons)
+    assert any("fraud" in reason_text(r["code"], r["params"], "en") for r in pb.reasons)
 
 
 def test_too_few_clients_are_not_judged(config: EcosystemConfig) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tests.ecosystem.conftest import month
 from windmaker.ecosystem.config import EcosystemConfig
 from windmaker.ecosystem.exit import PeriodVerdict, consecutive_below, propose_exits
+from windmaker.i18n import reason_text
 
 
 def _history(pid: str, pattern: str, severe_last: bool = False) -> list[PeriodVerdict]:
@@ -30,7 +31,9 @@ def test_warning_then_exit(config: EcosystemConfig) -> None:
     assert propose_exits(_history("P", "oxx"), {"P": "warned"}, rule) == []
     (ex,) = propose_exits(_history("P", "oxxx"), {"P": "warned"}, rule)
     assert (ex.kind, ex.consecutive_below) == ("exit", 3)
-    assert "3 periods in a row" in ex.reasons[0]["message"]
+    assert ex.reasons[0]["code"] == "exit.after_warning"
+    assert "3 periods in a row" in reason_text(ex.reasons[0]["code"], ex.reasons[0]["params"], "en")
+    assert "连续 3 期" in reason_text(ex.reasons[0]["code"], ex.reasons[0]["params"], "zh-CN")
     # Unconfirmed warning: still a warning proposal, never a jump to exit.
     (again,) = propose_exits(_history("P", "xxxx"), {"P": "admitted"}, rule)
     assert again.kind == "warning"
@@ -39,6 +42,7 @@ def test_warning_then_exit(config: EcosystemConfig) -> None:
 def test_fraud_exits_at_once_and_inactive_are_skipped(config: EcosystemConfig) -> None:
     (ex,) = propose_exits(_history("P", "ooo", severe_last=True), {"P": "admitted"}, config.exit)
     assert (ex.kind, ex.proposed_outcome) == ("exit", "exited")
-    assert "severe" in ex.reasons[0]["message"]
+    assert ex.reasons[0]["code"] == "exit.severe_violation"
+    assert "severe" in reason_text(ex.reasons[0]["code"], ex.reasons[0]["params"], "en")
     assert propose_exits(_history("Q", "xxxx"), {"Q": "exited"}, config.exit) == []
     assert propose_exits(_history("R", "ooo"), {"R": "admitted"}, config.exit) == []

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from windmaker.contract import CAPABILITIES
 from windmaker.ecosystem import matching as M
 from windmaker.ecosystem.config import EcosystemConfig, MatchingConfig
+from windmaker.i18n import name, reason_text
 
 CATS = ["beauty", "food", "apparel", "home"]
 
@@ -120,11 +121,16 @@ def test_constraints_existing_assignments_and_exclusions(config: EcosystemConfig
     for row in m.itertuples():
         assert row.bottleneck in offered.loc[row.provider_id, "capabilities"].split(",")
         assert row.category in offered.loc[row.provider_id, "categories"].split(",")
-        assert row.bottleneck in row.reason_en and "短板" in row.reason_zh
+        assert name("capability", row.bottleneck, "en") in reason_text(
+            row.reason_code, row.reason_params, "en"
+        )
+        assert "短板" in reason_text(row.reason_code, row.reason_params, "zh-CN")
     assert result.total_benefit == pytest.approx(m["predicted_benefit"].sum())
     assert set(result.unmatched["brand_id"]) | set(m["brand_id"]) == set(needs["brand_id"])
-    served = result.unmatched.set_index("brand_id").loc["B0", "reason_en"]
-    assert served == "already served by a provider"
+    served = result.unmatched.set_index("brand_id").loc["B0"]
+    assert reason_text(served["reason_code"], served["reason_params"], "en") == (
+        "already served by a provider"
+    )
 
 
 def test_track_record_steers_the_match() -> None:

@@ -1,5 +1,5 @@
-"""The windmaker-plan view of the ecosystem: tiers against targets, and who is closest to the next
-(annual GMV served as ``store.evaluations.annual_gmv_served`` defines it)."""
+"""The windmaker-plan board as JSON-ready rows: tiers against targets, who is closest to the
+next tier, every standing (the service :func:`windmaker.services.providers.tier_board`)."""
 
 from __future__ import annotations
 
@@ -10,25 +10,25 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from windmaker.api.deps import AppState
-from windmaker.ecosystem.config import load_config
-from windmaker.ecosystem.tiers import closest_to_next_tier, tier_counts, tier_standings
-from windmaker.store.evaluations import annual_gmv_served
+from windmaker.services import providers
+from windmaker.services.configs import Configs
+
+
+def plain(obj: Any) -> dict[str, Any]:
+    """A tier record's fields, money as float (JSON numbers)."""
+    return {k: (float(v) if isinstance(v, Decimal) else v) for k, v in asdict(obj).items()}
+
+
+def board_json(board: providers.TierBoard) -> dict[str, Any]:
+    """``board`` as the API answers it."""
+    return {
+        "tiers": [plain(c) | {"progress": c.progress} for c in board.tiers],
+        "closest": {k: [plain(s) for s in v] for k, v in board.closest.items()},
+        "standings": [plain(s) for s in board.standings],
+    }
 
 
 def tier_view(state: AppState, session: Session, *, per_tier: int = 10) -> dict[str, Any]:
-    tiers = load_config(state.settings.config_path).tiers
-    gmv, _source = annual_gmv_served(session)
-    standings = tier_standings(gmv, tiers)
-    counts = tier_counts(standings, tiers)
-
-    def plain(obj: Any) -> dict[str, Any]:
-        return {k: (float(v) if isinstance(v, Decimal) else v) for k, v in asdict(obj).items()}
-
-    return {
-        "tiers": [plain(c) | {"progress": c.progress} for c in counts],
-        "closest": {
-            k: [plain(s) for s in v]
-            for k, v in closest_to_next_tier(standings, per_tier=per_tier).items()
-        },
-        "standings": [plain(s) for s in standings],
-    }
+    """The whole board, for pages that checked the caller's role themselves."""
+    board = providers.tier_board(session, Configs.of(state.settings), per_tier=per_tier)
+    return board_json(board)

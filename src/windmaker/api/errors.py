@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from windmaker.i18n import negotiate, t
+from windmaker.services.errors import ServiceError
 
 log = logging.getLogger("windmaker.api")
 
@@ -28,12 +29,12 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-class ApiError(Exception):
-    """An error with an HTTP status, a stable code and catalogue text (``error.<code>``)."""
+class ApiError(ServiceError):
+    """A refusal of the API layer itself (authentication, uploads): a :class:`ServiceError`
+    written status first. Use cases raise :class:`ServiceError`; both render alike."""
 
     def __init__(self, status: int, code: str, detail: Any = None, **values: object) -> None:
-        super().__init__(code)
-        self.status, self.code, self.detail, self.values = status, code, detail, values
+        super().__init__(code, status, detail=detail, **values)
 
 
 def not_found() -> ApiError:
@@ -70,8 +71,8 @@ _STATUS_CODES = {
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
         return error_json(request, exc.status, exc.code, exc.detail, **exc.values)
 
     @app.exception_handler(RequestValidationError)

@@ -1,4 +1,8 @@
-"""``windmaker serve`` and ``windmaker users``: the web server and who may log in to it."""
+"""``windmaker serve`` and ``windmaker users``: the web server and who may log in to it.
+
+The ``users`` commands parse their options, call the users use cases
+(:mod:`windmaker.services.users`) as the workspace's admin and print the records they return.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,13 @@ import typer
 from rich.table import Table
 
 from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or_exit
-from windmaker.store import (
-    create_user,
-    engine_for,
-    list_users,
-    open_session,
-    set_portfolio,
-    upgrade,
-)
-from windmaker.store.errors import StoreError
+from windmaker.config import Settings
+from windmaker.i18n import t
+from windmaker.services import users
+from windmaker.services.errors import ServiceError
+from windmaker.services.identity import workspace_admin
+from windmaker.store import engine_for, open_session, upgrade
+from windmaker.workspace import open_warehouse
 
 users_app = typer.Typer(help="Users of the API and the dashboard.", no_args_is_help=True)
 
@@ -38,6 +40,18 @@ def serve(
     uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
 
 
+def _refused(exc: ServiceError, settings: Settings) -> typer.Exit:
+    """A use case's refusal: its catalogue text, reason and invalid fields; exit 2."""
+    text = t(f"error.{exc.code}", settings.language, **exc.values)
+    reason = str(exc.values.get("reason", ""))
+    if reason and reason not in text:
+        text = f"{text}: {reason}"
+    for d in exc.detail or []:
+        text += f"\n  {'.'.join(map(str, d.get('loc', [])))}: {d.get('msg', '')}"
+    err_console.print(f"[red]error:[/red] {text}")
+    return typer.Exit(2)
+
+
 @users_app.command("add")
 def users_add(
     username: str,
@@ -56,26 +70,19 @@ def users_add(
     upgrade(engine)
     try:
         with open_session(engine) as session:
-            user = create_user(
+            user = users.create(
                 session,
+                workspace_admin("cli"),
                 username=username,
                 password=password,
                 role=role,
-                actor="cli",
                 provider_id=provider,
                 brand_id=brand,
+                portfolio=[b.strip() for b in (portfolio or "").split(",")],
             )
-            if portfolio:
-                set_portfolio(
-                    session,
-                    username=user.username,
-                    brand_ids=[b.strip() for b in portfolio.split(",") if b.strip()],
-                    actor="cli",
-                )
-    except StoreError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    console.print(f"user [bold]{username}[/bold] ({role}) created")
+    except ServiceError as exc:
+        raise _refused(exc, settings) from None
+    console.print(f"user [bold]{user.username}[/bold] ({user.role}) created")
 
 
 @users_app.command("list")
@@ -86,75 +93,51 @@ def users_list(workspace: WorkspaceOpt = None) -> None:
     upgrade(engine)
     table = Table("username", "role", "provider", "brand")
     with open_session(engine) as session:
-        for u in list_users(session):
+        for u in users.list_users(session, workspace_admin("cli")):
             table.add_row(u.username, u.role, u.provider_id or "", u.brand_id or "")
     console.print(table)
-
-
-DEMO_PASSWORD = "windmaker-demo"
 
 
 @users_app.command("demo")
 def users_demo(
     workspace: WorkspaceOpt = None,
-    password: Annotated[str, typer.Option(help="Password of every demo user")] = DEMO_PASSWORD,
+    password: Annotated[
+        str, typer.Option(help="Password of every demo user")
+    ] = users.DEMO_PASSWORD,
     portfolio_size: Annotated[
         int, typer.Option(help="Brands in the demo operator's portfolio")
     ] = 200,
 ) -> None:
     """Create one user per role on a diagnosed market (admin, operator, provider, brand) and print how to log in."""
-    from windmaker.store import list_assignments, list_providers
-    from windmaker.workspace import open_warehouse
-
     settings = settings_or_exit(workspace)
-    with open_warehouse(settings) as wh:
-        if not wh.has_table("g_portfolio"):
-            err_console.print("[red]error:[/red] no diagnosis yet: run `windmaker run` first")
-            raise typer.Exit(2)
-        ranked = wh.execute(wh.table("g_portfolio").order_by(["period", "priority"]))
-    latest = ranked[ranked["period"] == ranked["period"].max()]
     engine = engine_for(settings)
     upgrade(engine)
-    with open_session(engine) as session:
-        providers = list_providers(session, statuses=["admitted", "probation", "warned"])
-        provider = next(
-            (p for p in providers if list_assignments(session, provider_id=p.provider_id)), None
-        )
-        client = (
-            list_assignments(session, provider_id=provider.provider_id)[0].brand_id
-            if provider
-            else None
-        )
-        brand = client or str(latest["brand_id"].iloc[0])
-        portfolio = [str(b) for b in latest["brand_id"].head(portfolio_size)]
-        people: list[tuple[str, str, dict[str, str | None]]] = [
-            ("admin", "admin", {}),
-            ("operator", "operator", {}),
-            ("provider", "provider", {"provider_id": provider.provider_id if provider else None}),
-            ("brand", "brand", {"brand_id": brand}),
-        ]
-        table = Table(
-            "username",
-            "password",
-            "role",
-            "sees",
-            title=f"demo users / 演示账号 ({settings.workspace})",
-        )
-        for username, role, extra in people:
-            if role == "provider" and not extra["provider_id"]:
-                continue
-            try:
-                create_user(
-                    session, username=username, password=password, role=role, actor="demo", **extra
-                )
-            except StoreError as exc:
-                err_console.print(f"[yellow]{username}:[/yellow] {exc}")
-            sees = {
-                "admin": "every brand",
-                "operator": f"{len(portfolio)} brands",
-                "provider": f"{extra.get('provider_id')}'s clients",
-                "brand": str(brand),
-            }[role]
-            table.add_row(username, password, role, sees)
-        set_portfolio(session, username="operator", brand_ids=portfolio, actor="demo")
+    try:
+        with open_warehouse(settings) as wh, open_session(engine) as session:
+            made = users.create_demo_users(
+                session,
+                wh,
+                workspace_admin("demo"),
+                password=password,
+                portfolio_size=portfolio_size,
+            )
+    except ServiceError as exc:
+        raise _refused(exc, settings) from None
+    table = Table(
+        "username",
+        "password",
+        "role",
+        "sees",
+        title=f"demo users / 演示账号 ({settings.workspace})",
+    )
+    for person in made:
+        if person.refused:
+            err_console.print(f"[yellow]{person.username}:[/yellow] {person.refused}")
+        sees = {
+            "admin": "every brand",
+            "operator": f"{len(person.portfolio)} brands",
+            "provider": f"{person.provider_id}'s clients",
+            "brand": str(person.brand_id),
+        }[person.role]
+        table.add_row(person.username, person.password, person.role, sees)
     console.print(table)

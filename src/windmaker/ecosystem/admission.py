@@ -2,7 +2,9 @@
 
 Each criterion compares one qualification with two thresholds of ``ecosystem.yaml``: at or above
 ``admit`` passes, between ``probation`` and ``admit`` asks for probation, below ``probation``
-rejects. The outcome is the worst criterion's; every criterion carries its own reason.
+rejects. The outcome is the worst criterion's; every criterion carries its own reason, as a code
+with the numbers it cites (``admission.admit``, ``admission.probation``, ``admission.reject``,
+``admission.capabilities_missing`` …), which the surfaces render in the reader's language.
 """
 
 from __future__ import annotations
@@ -13,23 +15,19 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
+from windmaker.codes import ProviderKind
 from windmaker.contract import CAPABILITIES
 from windmaker.ecosystem.config import AdmissionConfig
 
 Outcome = Literal["admitted", "probation", "rejected"]
 _RANK: dict[Outcome, int] = {"admitted": 0, "probation": 1, "rejected": 2}
 
-KINDS = ("brand_operation", "influencer_agency", "traffic_agency", "supply_chain", "full_service")
+KINDS: tuple[str, ...] = tuple(k.value for k in ProviderKind)
 
-_LABELS = {
-    "team_size": ("team size", "团队规模"),
-    "gmv_served_12m": ("GMV served in the last 12 months (yuan)", "近12个月服务GMV(元)"),
-    "cases": ("client cases", "服务案例数"),
-    "years_operating": ("years operating", "经营年限"),
-    "capacity": ("capacity (brands)", "可服务品牌数"),
-    "categories": ("categories served", "服务类目数"),
-    "required_capabilities": ("required capabilities", "必备能力"),
-}
+
+def _named(kind: str, code: str) -> dict[str, str]:
+    """A parameter that reads as the catalogue's name of ``code`` (``criterion.team_size``)."""
+    return {"name": kind, "code": code}
 
 
 @dataclass(frozen=True)
@@ -126,15 +124,15 @@ class ProviderApplication:
 
 @dataclass(frozen=True)
 class CriterionResult:
-    """One criterion's verdict and its reason, in English and Chinese."""
+    """One criterion's verdict and its reason: a code with the parameters it cites."""
 
     criterion: str
     value: float | None
     admit: float | None
     probation: float | None
     outcome: Outcome
-    message: str
-    message_zh: str
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -143,8 +141,8 @@ class CriterionResult:
             "admit": self.admit,
             "probation": self.probation,
             "outcome": self.outcome,
-            "message": self.message,
-            "message_zh": self.message_zh,
+            "code": self.code,
+            "params": self.params,
         }
 
 
@@ -160,8 +158,9 @@ class AdmissionResult:
         return [c.to_dict() for c in self.criteria]
 
 
-def _fmt(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:g}" if x == int(x) else f"{x:.1f}"
+def _shown(x: float) -> float | int:
+    """A qualification as cited in a reason: whole above 100 or when whole, else to 0.1."""
+    return round(x) if abs(x) >= 100 or x == int(x) else round(x, 1)
 
 
 def score_application(app: ProviderApplication, config: AdmissionConfig) -> AdmissionResult:
@@ -171,52 +170,50 @@ def score_application(app: ProviderApplication, config: AdmissionConfig) -> Admi
         raise ValueError(f"no admission standard for kind {app.kind!r}")
     results: list[CriterionResult] = []
     missing = sorted(set(standard.required_capabilities) - set(app.capabilities))
-    en, zh = _LABELS["required_capabilities"]
+    label = _named("criterion", "required_capabilities")
     if missing:
-        results.append(
-            CriterionResult(
-                "required_capabilities",
-                None,
-                None,
-                None,
-                "rejected",
-                f"{en}: a {app.kind} must declare {', '.join(missing)}",
-                f"{zh}: {app.kind} 须具备 {', '.join(missing)}",
-            )
-        )
+        code = "admission.capabilities_missing"
+        params: dict[str, Any] = {
+            "criterion": label,
+            "kind": _named("provider_kind", app.kind),
+            "missing": [_named("capability", c) for c in missing],
+        }
+    elif standard.required_capabilities:
+        code = "admission.capabilities_declared"
+        params = {
+            "criterion": label,
+            "required": [_named("capability", c) for c in standard.required_capabilities],
+        }
     else:
-        results.append(
-            CriterionResult(
-                "required_capabilities",
-                None,
-                None,
-                None,
-                "admitted",
-                f"{en}: declares {', '.join(standard.required_capabilities) or 'none needed'}",
-                f"{zh}: 已具备",
-            )
+        code, params = "admission.no_capabilities_required", {"criterion": label}
+    results.append(
+        CriterionResult(
+            "required_capabilities",
+            None,
+            None,
+            None,
+            "rejected" if missing else "admitted",
+            code,
+            params,
         )
+    )
     for criterion, th in standard.criteria.items():
         value = app.value(criterion)
-        en, zh = _LABELS[criterion]
         outcome: Outcome
         if value >= th.admit:
-            outcome = "admitted"
-            msg = f"{en} {_fmt(value)} ≥ admit standard {_fmt(th.admit)}"
-            msg_zh = f"{zh} {_fmt(value)} ≥ 准入标准 {_fmt(th.admit)}"
+            outcome, code = "admitted", "admission.admit"
         elif value >= th.probation:
-            outcome = "probation"
-            msg = (
-                f"{en} {_fmt(value)} below admit standard {_fmt(th.admit)} but ≥ probation "
-                f"standard {_fmt(th.probation)}"
-            )
-            msg_zh = f"{zh} {_fmt(value)} 低于准入标准 {_fmt(th.admit)}，达到考察期标准 {_fmt(th.probation)}"
+            outcome, code = "probation", "admission.probation"
         else:
-            outcome = "rejected"
-            msg = f"{en} {_fmt(value)} below probation standard {_fmt(th.probation)}"
-            msg_zh = f"{zh} {_fmt(value)} 低于考察期标准 {_fmt(th.probation)}"
+            outcome, code = "rejected", "admission.reject"
+        params = {
+            "criterion": _named("criterion", criterion),
+            "value": _shown(value),
+            "admit": _shown(th.admit),
+            "probation": _shown(th.probation),
+        }
         results.append(
-            CriterionResult(criterion, value, th.admit, th.probation, outcome, msg, msg_zh)
+            CriterionResult(criterion, value, th.admit, th.probation, outcome, code, params)
         )
     worst = max((r.outcome for r in results), key=_RANK.__getitem__)
     return AdmissionResult(app.provider_id, app.kind, worst, tuple(results))

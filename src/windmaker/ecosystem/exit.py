@@ -3,6 +3,9 @@
 A provider below the standard ``warn_after_periods`` consecutive periods is proposed for a
 warning; once warned, ``exit_after_periods`` consecutive periods below the standard propose its
 exit. One severe trust violation (fraud) proposes the exit at once, whatever the history.
+
+A proposal's reasons are codes with their numbers (``exit.severe_violation``,
+``exit.after_warning``, ``exit.warning``), rendered in the reader's language at the edges.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
+from windmaker.codes import ACTIVE_PROVIDER_STATUSES
 from windmaker.ecosystem.config import ExitConfig
 
 #: Statuses that are still in the ecosystem and can be warned or exited.
-ACTIVE_STATUSES = ("admitted", "probation", "warned")
+ACTIVE_STATUSES: tuple[str, ...] = tuple(s.value for s in ACTIVE_PROVIDER_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,11 @@ class ExitProposal:
     proposed_outcome: Literal["warned", "exited"]
     consecutive_below: int
     reasons: tuple[dict[str, Any], ...]
+
+
+def _reason(criterion: str, code: str, **params: Any) -> dict[str, Any]:
+    """One reason of a proposal: the criterion, and the reason's code with its numbers."""
+    return {"criterion": criterion, "code": code, "params": params}
 
 
 def consecutive_below(verdicts: Iterable[PeriodVerdict]) -> int:
@@ -71,11 +80,11 @@ def propose_exits(
                     "exited",
                     n,
                     (
-                        {
-                            "criterion": "severe_violation",
-                            "message": f"severe trust violation in {latest.period:%Y-%m}: exit at once",
-                            "message_zh": f"{latest.period:%Y-%m} 严重信任违规：立即清退",
-                        },
+                        _reason(
+                            "severe_violation",
+                            "exit.severe_violation",
+                            period=f"{latest.period:%Y-%m}",
+                        ),
                     ),
                 )
             )
@@ -88,12 +97,12 @@ def propose_exits(
                     "exited",
                     n,
                     (
-                        {
-                            "criterion": "consecutive_below",
-                            "message": f"below standard {n} periods in a row after a warning "
-                            f"(exit after {config.exit_after_periods})",
-                            "message_zh": f"警告后连续 {n} 期未达标（{config.exit_after_periods} 期清退）",
-                        },
+                        _reason(
+                            "consecutive_below",
+                            "exit.after_warning",
+                            n=n,
+                            after=config.exit_after_periods,
+                        ),
                     ),
                 )
             )
@@ -106,12 +115,12 @@ def propose_exits(
                     "warned",
                     n,
                     (
-                        {
-                            "criterion": "consecutive_below",
-                            "message": f"below standard {n} period(s) in a row "
-                            f"(warning after {config.warn_after_periods})",
-                            "message_zh": f"连续 {n} 期未达标（{config.warn_after_periods} 期警告）",
-                        },
+                        _reason(
+                            "consecutive_below",
+                            "exit.warning",
+                            n=n,
+                            after=config.warn_after_periods,
+                        ),
                     ),
                 )
             )

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from windmaker.i18n import reason_text
 from windmaker.store.audit import append_audit
 from windmaker.store.errors import AlreadyDecidedError, InvalidValueError, NotFoundError
 from windmaker.store.models import DECISION_KINDS, Decision, Provider, now
@@ -79,7 +80,11 @@ def propose_decision(
         action=f"decision.proposed.{kind}",
         subject_type="provider",
         subject_id=provider_id,
-        reason="; ".join(str(r.get("message", "")) for r in reasons if r.get("message")),
+        reason="; ".join(
+            reason_text(r["code"], r.get("params"), "en") if r.get("code") else str(r["message"])
+            for r in reasons
+            if r.get("code") or r.get("message")
+        ),
         detail={"decision_id": decision.id, "proposed_outcome": proposed_outcome},
     )
     if commit:

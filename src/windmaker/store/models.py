@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from windmaker import codes
 from windmaker.contract import TIMEZONE
 
 #: Stable constraint names, so migrations can refer to them on every database.
@@ -42,19 +43,14 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-PROVIDER_KINDS = (
-    "brand_operation",
-    "influencer_agency",
-    "traffic_agency",
-    "supply_chain",
-    "full_service",
-)
+# The code lists are the shared enums' (windmaker.codes), as tuples for CHECK constraints.
+PROVIDER_KINDS = tuple(k.value for k in codes.ProviderKind)
 #: applicant → (admitted | probation | rejected); admitted/probation → warned → exited.
-PROVIDER_STATUSES = ("applicant", "admitted", "probation", "rejected", "warned", "exited")
-ADMISSION_OUTCOMES = ("admitted", "probation", "rejected")
-DECISION_KINDS = ("admission", "warning", "exit")
-DECISION_STATUSES = ("proposed", "confirmed", "overridden")
-ACTION_STATUSES = ("open", "doing", "done", "dropped")
+PROVIDER_STATUSES = tuple(k.value for k in codes.ProviderStatus)
+ADMISSION_OUTCOMES = tuple(k.value for k in codes.AdmissionOutcome)
+DECISION_KINDS = tuple(k.value for k in codes.DecisionKind)
+DECISION_STATUSES = tuple(k.value for k in codes.DecisionStatus)
+ACTION_STATUSES = tuple(k.value for k in codes.ActionStatus)
 ROLES = ("admin", "operator", "provider", "brand")
 
 Money = Numeric(18, 2, asdecimal=True)
@@ -119,6 +115,7 @@ class Decision(Base):
     kind: Mapped[str] = mapped_column(String(16))
     period: Mapped[date | None] = mapped_column(Date, nullable=True)
     proposed_outcome: Mapped[str] = mapped_column(String(16))
+    #: each reason's ``code`` and ``params`` (rows written before codes carry ``message`` text)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     proposed_at: Mapped[datetime] = mapped_column(DateTime, default=now)
     status: Mapped[str] = mapped_column(String(16), default="proposed")
@@ -145,6 +142,7 @@ class Evaluation(Base):
     score: Mapped[float] = mapped_column(Float)
     meets_standard: Mapped[bool] = mapped_column(Boolean)
     severe_violation: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: each reason's ``code`` and ``params`` (rows written before codes carry ``message`` text)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 

@@ -1,4 +1,5 @@
-"""Action items: the plan's actions tracked to done, on brands in the caller's scope."""
+"""Action items: the plan's actions tracked to done, on brands in the caller's scope
+(:mod:`windmaker.services.actions`)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,11 @@ from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
 
 from windmaker.api.deps import BrandInScope, CurrentUser, SessionDep
-from windmaker.api.errors import ERROR_RESPONSES, ApiError, not_found, responses
+from windmaker.api.errors import ERROR_RESPONSES, responses
 from windmaker.api.schemas import RowId, Timestamp
-from windmaker.store import create_action_item, list_action_items, set_action_status
-from windmaker.store.errors import InvalidValueError
-from windmaker.store.models import ActionItem
+from windmaker.services import actions
 
 router = APIRouter(tags=["action items"], responses=ERROR_RESPONSES)
 
@@ -53,10 +51,11 @@ class ActionItemUpdate(BaseModel):
     response_model=list[ActionItemPublic],
     summary="A brand's action items",
 )
-def brand_action_items(brand_id: BrandInScope, session: SessionDep) -> list[ActionItemPublic]:
-    return [
-        ActionItemPublic.model_validate(a) for a in list_action_items(session, brand_id=brand_id)
-    ]
+def brand_action_items(
+    brand_id: BrandInScope, user: CurrentUser, session: SessionDep
+) -> list[ActionItemPublic]:
+    rows = actions.brand_items(session, user, brand_id)
+    return [ActionItemPublic.model_validate(a) for a in rows]
 
 
 @router.post(
@@ -69,24 +68,15 @@ def brand_action_items(brand_id: BrandInScope, session: SessionDep) -> list[Acti
 def assign_action(
     brand_id: BrandInScope, body: ActionItemCreate, user: CurrentUser, session: SessionDep
 ) -> ActionItemPublic:
-    if user.role == "brand":
-        raise ApiError(403, "forbidden")
-    try:
-        item = create_action_item(
-            session,
-            brand_id=brand_id,
-            action_id=body.action_id,
-            owner=body.owner,
-            actor=user.username,
-            provider_id=user.provider_id,
-            period=body.period,
-            due_date=body.due_date,
-        )
-    except InvalidValueError as exc:
-        raise ApiError(409, "conflict", reason=str(exc)) from None
-    except IntegrityError:  # unique (brand, action, period): the action is already assigned
-        session.rollback()
-        raise ApiError(409, "conflict", reason="this action is already assigned") from None
+    item = actions.assign(
+        session,
+        user,
+        brand_id,
+        action_id=body.action_id,
+        owner=body.owner,
+        period=body.period,
+        due_date=body.due_date,
+    )
     return ActionItemPublic.model_validate(item)
 
 
@@ -99,10 +89,5 @@ def assign_action(
 def update_action(
     item_id: RowId, body: ActionItemUpdate, user: CurrentUser, session: SessionDep
 ) -> ActionItemPublic:
-    item = session.get(ActionItem, item_id)
-    if item is None or not user.sees_brand(item.brand_id):
-        raise not_found()
-    updated = set_action_status(
-        session, item_id=item_id, status=body.status, actor=user.username, note=body.note
-    )
-    return ActionItemPublic.model_validate(updated)
+    item = actions.update(session, user, item_id, status=body.status, note=body.note)
+    return ActionItemPublic.model_validate(item)

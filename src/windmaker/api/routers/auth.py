@@ -7,10 +7,9 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response
 
 from windmaker.api.deps import COOKIE, CurrentUser, SessionDep, StateDep, token_of
-from windmaker.api.errors import ERROR_RESPONSES, ApiError, responses
+from windmaker.api.errors import ERROR_RESPONSES, responses
 from windmaker.api.schemas import LoginRequest, TokenPublic, UserPublic
-from windmaker.store import authenticate
-from windmaker.store.tokens import issue_token, revoke_token
+from windmaker.services import users
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
 
@@ -24,20 +23,20 @@ router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
 def login(
     body: LoginRequest, session: SessionDep, state: StateDep, response: Response
 ) -> TokenPublic:
-    user = authenticate(session, username=body.username, password=body.password)
-    if user is None:
-        raise ApiError(401, "bad_credentials")
-    token, expires = issue_token(
-        session, user_id=user.id, ttl=timedelta(minutes=state.settings.token_ttl_minutes)
+    issued = users.login(
+        session,
+        username=body.username,
+        password=body.password,
+        ttl=timedelta(minutes=state.settings.token_ttl_minutes),
     )
-    return TokenPublic(access_token=token, expires_at=expires)
+    return TokenPublic(access_token=issued.token, expires_at=issued.expires_at)
 
 
 @router.post("/logout", status_code=204, summary="Revoke the current token or web session")
 def logout(request: Request, user: CurrentUser, session: SessionDep, state: StateDep) -> Response:
     token = token_of(request)
     if token:
-        revoke_token(session, token=token)
+        users.logout(session, token=token)
         state.principals.forget(token)
     response = Response(status_code=204)
     response.delete_cookie(COOKIE)

@@ -1,4 +1,8 @@
-"""Providers: registry, admission applications and decisions, evaluations, assignments, tiers."""
+"""Providers: registry, admission applications and decisions, evaluations, assignments, tiers.
+
+Each route parses, calls the provider workflow (:mod:`windmaker.services.providers`, where the
+rules live) and answers its records.
+"""
 
 from __future__ import annotations
 
@@ -7,40 +11,18 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from windmaker import contract
-from windmaker.api.deps import AdminUser, CurrentUser, ProviderInScope, SessionDep, StateDep
-from windmaker.api.errors import ERROR_RESPONSES, ApiError, not_found, responses
+from windmaker.api.deps import CurrentUser, ProviderInScope, SessionDep, StateDep
+from windmaker.api.ecosystem_view import board_json
+from windmaker.api.errors import ERROR_RESPONSES, responses
 from windmaker.api.schemas import RowId, Timestamp
-from windmaker.api.security import Principal
-from windmaker.ecosystem.admission import ProviderApplication, score_application
-from windmaker.ecosystem.config import load_config
-from windmaker.store import (
-    AlreadyDecidedError,
-    decide_application,
-    get_application,
-    list_assignments,
-    list_decisions,
-    list_evaluations,
-    list_providers,
-    review_queue,
-    submit_application,
-    upsert_provider,
-)
-from windmaker.store.errors import InvalidValueError
-from windmaker.store.models import PROVIDER_KINDS, Application, Decision, Provider
+from windmaker.codes import Capability, ProviderKind
+from windmaker.ecosystem.admission import ProviderApplication
+from windmaker.services import providers as service
+from windmaker.services.configs import Configs
 
 router = APIRouter(tags=["providers"], responses=ERROR_RESPONSES)
-
-Kind = Literal[
-    "brand_operation", "influencer_agency", "traffic_agency", "supply_chain", "full_service"
-]
-Capability = Literal[
-    "self_operation", "traffic", "distribution", "private_domain", "special_supply"
-]
-assert set(PROVIDER_KINDS) == set(Kind.__args__)  # type: ignore[attr-defined]
-assert set(contract.CAPABILITIES) == set(Capability.__args__)  # type: ignore[attr-defined]
 
 
 class ProviderPublic(BaseModel):
@@ -57,6 +39,37 @@ class ProviderPublic(BaseModel):
     status: str
 
 
+class ReasonPublic(BaseModel):
+    """One reason of an admission proposal, an evaluation, a warning or an exit: its code and
+    parameters as stored, and its text in both languages (``message``, ``message_zh``). Other
+    fields of the verdict (``value``, ``ok``, ``outcome``, ``admit``, ``probation``) pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+    criterion: str | None = None
+    code: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    message: str
+    message_zh: str
+
+
+def _rendered(reasons: Any) -> list[dict[str, Any]]:
+    """Stored reasons with their text rendered in both languages (old rows keep their text)."""
+    rows = [r if isinstance(r, dict) else {"message": str(r)} for r in reasons or []]
+    return [
+        {
+            **r,
+            "params": r.get("params") or {},
+            "message": service.reason_line(r, "en"),
+            "message_zh": service.reason_line(r, "zh-CN"),
+        }
+        for r in rows
+    ]
+
+
+Reasons = Annotated[list[ReasonPublic], BeforeValidator(_rendered)]
+
+
 class EvaluationPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -67,7 +80,7 @@ class EvaluationPublic(BaseModel):
     meets_standard: bool
     severe_violation: bool
     metrics: dict[str, Any]
-    reasons: list[dict[str, Any]]
+    reasons: Reasons
 
 
 class AssignmentPublic(BaseModel):
@@ -90,7 +103,7 @@ class DecisionPublic(BaseModel):
     kind: str
     period: date | None
     proposed_outcome: str
-    reasons: list[dict[str, Any]]
+    reasons: Reasons
     status: str
     outcome: str | None
     reviewer: str | None
@@ -110,6 +123,8 @@ class ApplicationPublic(BaseModel):
 
 
 class ApplicationWithProposal(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     application: ApplicationPublic
     proposal: DecisionPublic
 
@@ -119,7 +134,7 @@ class ApplicationCreate(BaseModel):
 
     provider_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     name: str = Field(min_length=1, max_length=200)
-    kind: Kind
+    kind: ProviderKind
     capabilities: list[Capability] = Field(min_length=1, max_length=5)
     categories: list[str] = Field(min_length=1, max_length=50)
     team_size: int = Field(ge=0, le=1_000_000)
@@ -134,23 +149,21 @@ class DecisionCreate(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
-def _visible_provider_ids(user: Principal, providers: list[Provider]) -> list[Provider]:
-    return [p for p in providers if user.sees_provider(p.provider_id)]
-
-
 @router.get(
     "/providers", response_model=list[ProviderPublic], summary="Provider registry (in scope)"
 )
 def registry(
     user: CurrentUser, session: SessionDep, status: str | None = None
 ) -> list[ProviderPublic]:
-    providers = list_providers(session, statuses=[status] if status else None)
-    return [ProviderPublic.model_validate(p) for p in _visible_provider_ids(user, providers)]
+    rows = service.providers_in_scope(session, user, status=status)
+    return [ProviderPublic.model_validate(p) for p in rows]
 
 
 @router.get("/providers/{provider_id}", response_model=ProviderPublic, summary="One provider")
-def provider(provider_id: ProviderInScope, session: SessionDep) -> ProviderPublic:
-    return ProviderPublic.model_validate(session.get(Provider, provider_id))
+def provider(
+    provider_id: ProviderInScope, user: CurrentUser, session: SessionDep
+) -> ProviderPublic:
+    return ProviderPublic.model_validate(service.provider(session, user, provider_id))
 
 
 @router.get(
@@ -158,11 +171,11 @@ def provider(provider_id: ProviderInScope, session: SessionDep) -> ProviderPubli
     response_model=list[EvaluationPublic],
     summary="Evaluation history",
 )
-def evaluations(provider_id: ProviderInScope, session: SessionDep) -> list[EvaluationPublic]:
-    return [
-        EvaluationPublic.model_validate(e)
-        for e in list_evaluations(session, provider_id=provider_id)
-    ]
+def evaluations(
+    provider_id: ProviderInScope, user: CurrentUser, session: SessionDep
+) -> list[EvaluationPublic]:
+    rows = service.evaluations(session, user, provider_id)
+    return [EvaluationPublic.model_validate(e) for e in rows]
 
 
 @router.get(
@@ -173,12 +186,8 @@ def evaluations(provider_id: ProviderInScope, session: SessionDep) -> list[Evalu
 def assignments(
     provider_id: ProviderInScope, user: CurrentUser, session: SessionDep
 ) -> list[AssignmentPublic]:
-    rows = list_assignments(session, provider_id=provider_id)
-    return [
-        AssignmentPublic.model_validate(a)
-        for a in rows
-        if user.role != "operator" or user.sees_brand(a.brand_id)
-    ]
+    rows = service.assignments(session, user, provider_id)
+    return [AssignmentPublic.model_validate(a) for a in rows]
 
 
 @router.get(
@@ -192,12 +201,7 @@ def decisions(
     status: Literal["proposed", "confirmed", "overridden"] | None = None,
     kind: Literal["admission", "warning", "exit"] | None = None,
 ) -> list[DecisionPublic]:
-    if user.role == "brand":
-        return []
-    provider_id = user.provider_id if user.role == "provider" else None
-    rows = list_decisions(session, status=status, kind=kind, provider_id=provider_id)
-    if user.role == "provider" and provider_id is None:
-        return []
+    rows = service.decisions(session, user, status=status, kind=kind)
     return [DecisionPublic.model_validate(d) for d in rows]
 
 
@@ -207,29 +211,7 @@ def decisions(
     summary="Admission review queue (in scope)",
 )
 def applications(user: CurrentUser, session: SessionDep) -> list[ApplicationWithProposal]:
-    if user.role == "brand":
-        return []
-    out = []
-    for app, proposal in review_queue(session):
-        if user.role == "provider" and app.provider_id != user.provider_id:
-            continue
-        out.append(
-            ApplicationWithProposal(
-                application=ApplicationPublic.model_validate(app),
-                proposal=DecisionPublic.model_validate(proposal),
-            )
-        )
-    return out
-
-
-def _application_in_scope(application_id: int, user: Principal, session: Any) -> Application:
-    try:
-        app = get_application(session, application_id=application_id)
-    except LookupError:
-        raise not_found() from None
-    if user.role == "brand" or (user.role == "provider" and app.provider_id != user.provider_id):
-        raise not_found()
-    return app
+    return [ApplicationWithProposal.model_validate(r) for r in service.applications(session, user)]
 
 
 @router.get(
@@ -240,14 +222,8 @@ def _application_in_scope(application_id: int, user: Principal, session: Any) ->
 def application(
     application_id: RowId, user: CurrentUser, session: SessionDep
 ) -> ApplicationWithProposal:
-    from windmaker.store import admission_proposal
-
-    app = _application_in_scope(application_id, user, session)
-    proposal = admission_proposal(session, application_id=app.id)
-    return ApplicationWithProposal(
-        application=ApplicationPublic.model_validate(app),
-        proposal=DecisionPublic.model_validate(proposal),
-    )
+    found = service.application(session, user, application_id)
+    return ApplicationWithProposal.model_validate(found)
 
 
 @router.post(
@@ -260,45 +236,13 @@ def application(
 def apply(
     body: ApplicationCreate, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> ApplicationWithProposal:
-    if user.role not in ("admin", "provider"):
-        raise ApiError(403, "forbidden")
-    if user.role == "provider" and body.provider_id != user.provider_id:
-        raise not_found()
-    existing = session.get(Provider, body.provider_id)
-    if (
-        existing is not None
-        and existing.status not in ("applicant", "rejected")
-        and user.role != "admin"
-    ):
-        raise ApiError(409, "conflict", reason=f"{body.provider_id} is already {existing.status}")
-    cfg = load_config(state.settings.config_path)
-    data = body.model_dump()
-    result = score_application(ProviderApplication.from_dict(data), cfg.admission)
-    upsert_provider(
+    filed = service.apply(
         session,
-        provider_id=body.provider_id,
-        name=body.name,
-        kind=body.kind,
-        capabilities=body.capabilities,
-        categories=body.categories,
-        capacity=body.capacity,
-        team_size=body.team_size,
-        gmv_served_12m=body.gmv_served_12m,
-        founded_at=body.founded_at,
-        status=existing.status if existing is not None else "applicant",
-        actor=user.username,
-        reason="admission application",
+        Configs.of(state.settings),
+        user,
+        ProviderApplication.from_dict(body.model_dump()),
     )
-    qualifications = {k: (str(v) if isinstance(v, Decimal | date) else v) for k, v in data.items()}
-    app = submit_application(
-        session,
-        provider_id=body.provider_id,
-        qualifications=qualifications,
-        proposed_outcome=result.outcome,
-        reasons=result.reasons,
-        actor=user.username,
-    )
-    return application(app.id, user, session)
+    return ApplicationWithProposal.model_validate(filed)
 
 
 @router.post(
@@ -308,24 +252,10 @@ def apply(
     responses=responses(400, 403, 409),
 )
 def decide(
-    application_id: RowId, body: DecisionCreate, user: AdminUser, session: SessionDep
+    application_id: RowId, body: DecisionCreate, user: CurrentUser, session: SessionDep
 ) -> DecisionPublic:
-    _application_in_scope(application_id, user, session)
-    try:
-        decision: Decision = decide_application(
-            session,
-            application_id=application_id,
-            decision=body.decision,
-            reviewer=user.username,
-            note=body.note,
-        )
-    except AlreadyDecidedError as exc:
-        raise ApiError(409, "conflict", reason=str(exc)) from None
-    except InvalidValueError as exc:
-        raise ApiError(
-            422, "validation", detail=[{"loc": ["body", "decision"], "msg": str(exc)}]
-        ) from None
-    return DecisionPublic.model_validate(decision)
+    taken = service.decide(session, user, application_id, decision=body.decision, note=body.note)
+    return DecisionPublic.model_validate(taken)
 
 
 @router.get(
@@ -338,15 +268,5 @@ def tiers(
     state: StateDep,
     per_tier: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> dict[str, Any]:
-    from windmaker.api.ecosystem_view import tier_view
-
-    view = tier_view(state, session, per_tier=per_tier)
-    if user.role == "provider":
-        view["closest"] = {
-            k: [s for s in v if s["provider_id"] == user.provider_id]
-            for k, v in view["closest"].items()
-        }
-        view["standings"] = [s for s in view["standings"] if s["provider_id"] == user.provider_id]
-    elif user.role == "brand":
-        view["closest"], view["standings"] = {}, []
-    return view
+    board = service.tiers(session, Configs.of(state.settings), user, per_tier=per_tier)
+    return board_json(board)

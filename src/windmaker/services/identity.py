@@ -1,4 +1,4 @@
-"""Who is calling: the principal of a request and the one place access is decided."""
+"""Who is acting: the principal every use case is given, and the one place scope is decided."""
 
 from __future__ import annotations
 
@@ -36,3 +36,20 @@ class Principal:
     @property
     def scope_set(self) -> set[str] | None:
         return None if self.brand_scope is None else set(self.brand_scope)
+
+
+def workspace_admin(actor: str) -> Principal:
+    """Whoever runs a command on the workspace itself (the CLI, the main job, test fixtures).
+
+    They hold the store and the warehouse directly, so they act with an admin's rights; the
+    audit log records them under ``actor``.
+    """
+    return Principal(user_id=0, username=actor, role="admin", brand_scope=None)
+
+
+def applicant(provider_id: str, actor: str) -> Principal:
+    """A provider filing its own admission application from a file (``providers apply``): it
+    is held to a provider user's rules, so an admitted provider does not re-apply."""
+    return Principal(
+        user_id=0, username=actor, role="provider", brand_scope=frozenset(), provider_id=provider_id
+    )
