@@ -11,10 +11,10 @@ from bs4 import BeautifulSoup
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
-from windmaker.api.readmodel import ReadModel
 from windmaker.cli.main import app
 from windmaker.config import Settings
 from windmaker.reports import brand_report
+from windmaker.views import ReadModel
 from windmaker.workspace import open_warehouse
 
 

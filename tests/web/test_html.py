@@ -160,7 +160,7 @@ def test_brushing_share_shows_its_evidence(web: TestClient, web_market) -> None:
 
 def test_trend_marks_a_month_to_date() -> None:
     """The last month holds 16 days: labelled to date and drawn dashed from the month before."""
-    from windmaker.web.charts import trend
+    from windmaker.views.charts import trend
 
     rows = [
         {"period": "2026-08-01", "net_gmv": 100.0, "to_date": False, "days_covered": 31},

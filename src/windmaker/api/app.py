@@ -14,10 +14,10 @@ from fastapi.staticfiles import StaticFiles
 from windmaker import __version__
 from windmaker.api.deps import AppState, PrincipalCache
 from windmaker.api.errors import install_error_handlers
-from windmaker.api.jobs import Jobs
-from windmaker.api.readmodel import ReadModel
 from windmaker.config import Settings
+from windmaker.services.jobs import Jobs
 from windmaker.store import engine_for, upgrade
+from windmaker.views import ReadModel
 from windmaker.workspace import open_warehouse
 
 API_PREFIX = "/api/v1"

@@ -20,14 +20,14 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from windmaker.api.errors import ApiError, not_found
-from windmaker.api.jobs import Jobs
-from windmaker.api.readmodel import ReadModel
-from windmaker.api.security import Principal, Role
 from windmaker.config import Settings
+from windmaker.services.identity import Principal, Role
+from windmaker.services.jobs import Jobs
 from windmaker.store import tokens
 from windmaker.store.models import now
 from windmaker.store.session import open_session, session_factory
 from windmaker.store.users import brands_in_scope, get_user
+from windmaker.views import ReadModel
 
 COOKIE = "wm_session"
 

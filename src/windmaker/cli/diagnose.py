@@ -3,13 +3,15 @@
 ``diagnose --all`` computes stage, bottleneck, plan and portfolio for every brand from the metric
 tables (and the fitted lifetime-value and traffic-curve tables when present) and stores
 ``g_stage``, ``g_bottleneck``, ``g_plan`` and ``g_portfolio`` (and ``g_model_scores``);
-``diagnose BRAND`` prints one brand's scorecard, stage, reason, bottleneck ranking and plan;
+``diagnose BRAND`` prints one brand's scorecard, stage, reason, bottleneck ranking and plan
+(``--json``: the read model's scorecard and diagnosis, the records the API answers);
 ``portfolio`` prints the attention ranking an operator works through.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,8 +29,10 @@ from windmaker.growth.model_feed import (
     G_MODEL_SCORES,
 )
 from windmaker.growth.plan import Playbook, load_playbook
-from windmaker.i18n import CATALOGUE, explain_bottleneck, t
+from windmaker.i18n import CATALOGUE, explain_bottleneck, reason_text, t
 from windmaker.services.diagnose import run_diagnosis
+from windmaker.views import ReadModel
+from windmaker.views.brand import pick_month
 from windmaker.warehouse import Warehouse
 from windmaker.workspace import open_warehouse
 
@@ -37,42 +41,13 @@ LangOpt = Annotated[
     typer.Option("--lang", help="zh-CN or en (default: the workspace language)"),
 ]
 
-#: The CLI's own labels; stages, capabilities and attention flags come from the catalogue
-#: (windmaker.i18n), so every surface names them alike.
-_WORDS: dict[str, tuple[str, str]] = {
-    "scorecard": ("STEPS 能力记分卡", "STEPS scorecard"),
-    "capability": ("能力", "Capability"),
-    "score": ("得分", "Score"),
-    "index": ("指数", "Index"),
-    "gap": ("差距", "Gap"),
-    "rank": ("排名", "Rank"),
-    "target_index": ("目标指数", "Target index"),
-    "reference": ("参照", "Reference"),
-    "stage": ("阶段", "Stage"),
-    "candidate": ("本期标准", "Criteria this period"),
-    "reason": ("判定依据", "Why this stage"),
-    "bottleneck": ("瓶颈排序", "Bottleneck ranking"),
-    "plan": ("行动计划", "Action plan"),
-    "action": ("行动", "Action"),
-    "metric": ("指标", "Metric"),
-    "current": ("当前", "Current"),
-    "target": ("目标", "Target"),
-    "evidence": ("同类品牌佐证", "Peers who made this step"),
-    "brand": ("品牌", "Brand"),
-    "category": ("类目", "Category"),
-    "attention": ("关注点", "Attention"),
-    "gmv_at_stake": ("涉及GMV", "GMV at stake"),
-    "priority": ("优先级", "Priority"),
-    "portfolio": ("品牌组合关注排序", "Portfolio by attention"),
-}
-
 
 def _w(key: str, lang: str) -> str:
+    """A stage, capability or attention flag by its code, else one of the CLI's labels."""
     for prefix in ("stage", "capability", "attention"):
         if f"{prefix}.{key}" in CATALOGUE:
             return t(f"{prefix}.{key}", lang)
-    zh, en = _WORDS.get(key, (key, key))
-    return zh if lang.startswith("zh") else en
+    return t(f"cli.{key}", lang)
 
 
 def _configs(settings: Settings) -> tuple[LadderConfig, Playbook]:
@@ -101,6 +76,13 @@ def diagnose(
             help="With --all: the simulator's truth/brand_month.parquet; prints the agreement",
         ),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print BRAND's scorecard and diagnosis as JSON (the API's records)",
+        ),
+    ] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Diagnose brands (品牌诊断): stage, reason, bottleneck ranking and action plan."""
@@ -114,8 +96,27 @@ def diagnose(
             result = _diagnose_all(wh, settings)
             if truth is not None:
                 _print_agreement(result, truth)
-        if brand is not None:
+        if brand is not None and as_json:
+            _print_json(wh, brand, period)
+        elif brand is not None:
             _show_brand(wh, brand, period, language)
+
+
+def _print_json(wh: Warehouse, brand: str, period: str | None) -> None:
+    """The brand's scorecard and diagnosis from the read model: the records the API answers."""
+    rm = ReadModel.of(wh)
+    if rm.brand(brand) is None:
+        err_console.print(f"[red]error:[/red] unknown brand {brand!r}")
+        raise typer.Exit(1)
+    month = None
+    if period is not None:
+        try:
+            month = pick_month(period, [h["period"] for h in rm.stage_history(brand)])
+        except LookupError as exc:
+            err_console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from None
+    # plain stdout: the console would wrap and colour the JSON
+    sys.stdout.write(rm.brand_diagnosis(brand, month).model_dump_json(indent=2) + "\n")
 
 
 def _print_agreement(result: dx.Diagnosis, truth: Path) -> None:
@@ -234,7 +235,7 @@ def _show_brand(wh: Warehouse, brand: str, period: str | None, lang: str) -> Non
         stage_line += f"  ({_w('candidate', lang)}: {_w(row['candidate_stage'], lang)})"
     console.print(stage_line)
     console.print(
-        f"{_w('reason', lang)}: {row['reason_zh' if lang.startswith('zh') else 'reason_en']}"
+        f"{_w('reason', lang)}: {reason_text(row['reason_code'], row['reason_params'], lang)}"
     )
 
     if not wh.has_table(dx.G_PLAN):

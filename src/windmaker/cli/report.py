@@ -28,7 +28,6 @@ def report(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Monthly report (月度报告) of a brand or a provider, HTML and optionally PDF."""
-    from windmaker.api.readmodel import ReadModel
     from windmaker.reports import brand_report, provider_report, to_pdf
     from windmaker.store import (
         engine_for,
@@ -38,6 +37,7 @@ def report(
         open_session,
     )
     from windmaker.store.errors import NotFoundError
+    from windmaker.views import ReadModel
     from windmaker.workspace import open_warehouse
 
     settings = settings_or_exit(workspace)

@@ -32,8 +32,7 @@ from windmaker.growth.ladder import (
 from windmaker.growth.model_feed import (
     G_MODEL_SCORES,
     ModelFeed,
-    components,
-    enrich_capability,
+    blended_capability,
     model_actions,
 )
 from windmaker.growth.plan import PLAN_METRICS, Playbook, build_plans
@@ -108,10 +107,12 @@ def diagnose(
     """Stage, bottleneck, plan and portfolio for every brand × period of the inputs.
 
     With ``models`` (and a ``models`` section in ``ladder.yaml``) the P and T indices of each
-    brand's model period are blended with the lifetime-value and traffic-curve components: the
-    blended scores feed the stage criteria, the blended index the gaps (after smoothing), and
-    model-backed actions join the plan (``playbook.yaml`` → ``model_actions``). Without, the
-    result is the metrics-only diagnosis.
+    brand's model period are blended with the lifetime-value and traffic-curve components
+    (``models.components`` and ``models.scores``, which the caller executes from
+    :func:`windmaker.growth.model_feed.score_expressions`): the blended scores feed the stage
+    criteria, the blended index the gaps (after smoothing), and model-backed actions join the
+    plan (``playbook.yaml`` → ``model_actions``). Without, the result is the metrics-only
+    diagnosis.
     """
     cap = _prepare(capability)
     # Only brand-months the metrics engine benchmarks (brands that had joined by the period):
@@ -123,8 +124,12 @@ def diagnose(
     comps, scores, actions = None, None, None
     cap_scored = cap
     if models is not None and not models.empty and config.models is not None:
-        comps = components(models, cap, config.models)
-        cap_scored, scores = enrich_capability(cap, comps)
+        if models.components is None or models.scores is None:
+            raise ValueError(
+                "the model feed is not scored: execute model_feed.score_expressions first"
+            )
+        comps, scores = models.components, models.scores
+        cap_scored = blended_capability(cap, scores)
         if playbook.model_actions is not None:
             actions = model_actions(models, config.models, playbook.model_actions)
     classified = classify(bm, cap_scored, config)

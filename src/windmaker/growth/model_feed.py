@@ -6,31 +6,36 @@ fitted once, on the data up to one day, so they speak about the month holding th
 *model period*). This module turns them into
 
 - a **model component** per brand for P (private domain) and T (traffic), robust-standardised
-  within the category like every metric, blended into the capability index of the model period
-  (:func:`components`, :func:`enrich_capability`);
+  like every metric and blended into the capability index of the model period, whose score is
+  re-ranked in the group ``m_capability`` ranked it in (:func:`score_expressions`, with the
+  metrics engine's :func:`~windmaker.metrics.category.robust_z` and
+  :func:`~windmaker.metrics.category.midrank_percentile`: one implementation of each);
 - **model-backed actions**: re-engage the at-risk buyers (count and expected value from
   ``mdl_clv_buyers``), and raise or cut paid spend towards the break-even spend of the curve
   (:func:`model_actions`).
 
 Weights, fields and thresholds come from ``ladder.yaml`` → ``models``, the action texts from
 ``playbook.yaml`` → ``model_actions``. Without model tables nothing here runs and the diagnosis
-is the metrics-only one. Pure functions over frames; :func:`input_expressions` builds the Ibis
-expressions the caller executes.
+is the metrics-only one. The caller executes the expressions (:func:`clv_expression`,
+:func:`traffic_expression`, then :func:`score_expressions` over the executed feed) and hands
+the frames over as a :class:`ModelFeed`; the actions are pure functions over those frames.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
 from windmaker.config import ConfigError
 from windmaker.growth.config import ModelRules
 from windmaker.growth.plan import ModelActions
+from windmaker.metrics.category import BY_ALL, BY_CATEGORY, midrank_percentile, robust_z, spread
 
 CLV_BRAND = "mdl_clv_brand"
 CLV_BUYERS = "mdl_clv_buyers"
@@ -55,25 +60,73 @@ TRAFFIC_COLUMNS = (
     "break_even_roas",
     "break_even_spend",
 )
+#: The model component per brand in its model period (``gaps`` blends it after smoothing).
+COMPONENT_COLUMNS = (
+    "brand_id",
+    "category",
+    "period",
+    "capability",
+    "model_value",
+    "model_z",
+    "weight",
+)
+#: ``g_model_scores``: every row of a re-ranked group, metrics-only and blended figures.
+SCORE_COLUMNS = (
+    "brand_id",
+    "category",
+    "period",
+    "capability",
+    "metric_index",
+    "metric_score",
+    "model_value",
+    "model_z",
+    "weight",
+    "index",
+    "score",
+)
 
 
 @dataclass(frozen=True)
 class ModelFeed:
-    """The model figures the diagnosis reads, one row per brand (executed frames).
+    """The model figures the diagnosis reads (executed frames).
 
     ``clv``: brand_id, period (month of the observation end), value (the configured
     ``mdl_clv_brand`` field), segment_buyers and segment_value (count and summed expected value
     over the horizon of the configured segment's buyers in ``mdl_clv_buyers``).
     ``traffic``: brand_id, period (month of ``period_end``) and the curve columns of
-    ``TRAFFIC_COLUMNS``. Either may be empty.
+    ``TRAFFIC_COLUMNS``. Either may be empty. ``components`` (``COMPONENT_COLUMNS``) and
+    ``scores`` (``g_model_scores``, ``SCORE_COLUMNS``): the executed :func:`score_expressions`,
+    None until :meth:`scored` sets them.
     """
 
     clv: pd.DataFrame
     traffic: pd.DataFrame
+    components: pd.DataFrame | None = None
+    scores: pd.DataFrame | None = None
 
     @property
     def empty(self) -> bool:
         return self.clv.empty and self.traffic.empty
+
+    def scored(self, components: pd.DataFrame | None, scores: pd.DataFrame | None) -> ModelFeed:
+        """This feed with the executed components and scores (None: no model value matched),
+        periods as ``datetime64[s]`` like the diagnosis' frames."""
+        return replace(
+            self,
+            components=_frame(components, COMPONENT_COLUMNS),
+            scores=_frame(scores, SCORE_COLUMNS),
+        )
+
+
+def _frame(frame: pd.DataFrame | None, columns: tuple[str, ...]) -> pd.DataFrame:
+    if frame is None or frame.empty:
+        out = pd.DataFrame({k: pd.Series(dtype="float64") for k in columns})
+        return out.astype({k: object for k in ("brand_id", "category", "capability")})
+    out = frame[list(columns)].copy()
+    out["period"] = pd.to_datetime(out["period"]).astype("datetime64[s]")
+    for k in ("brand_id", "category", "capability"):
+        out[k] = out[k].astype(object)
+    return out.sort_values(["brand_id", "period", "capability"]).reset_index(drop=True)
 
 
 def _month(values: pd.Series) -> pd.Series:
@@ -143,12 +196,13 @@ def feed_from_frames(clv: pd.DataFrame | None, traffic: pd.DataFrame | None) -> 
     return ModelFeed(c.reset_index(drop=True), t.reset_index(drop=True))
 
 
-# -- the P and T components --------------------------------------------------------------------
+# -- the P and T components -------------------------------------------------------------------
 def traffic_log_ratio(traffic: pd.DataFrame, max_log_ratio: float) -> pd.Series:
-    """``ln(marginal ROAS / break-even ROAS)`` clipped to ±``max_log_ratio``.
+    """``ln(marginal ROAS / break-even ROAS)`` clipped to ±``max_log_ratio`` (the spend action).
 
     Positive: the next yuan returns more than break-even (under-spending); negative: the brand
     spends past break-even. A marginal ROAS of 0 (a flat curve) counts as ``−max_log_ratio``.
+    :func:`log_roas_ratio` is the same formula as an expression (the T component).
     """
     m = traffic["marginal_roas"].astype("float64")
     be = traffic["break_even_roas"].astype("float64")
@@ -157,125 +211,178 @@ def traffic_log_ratio(traffic: pd.DataFrame, max_log_ratio: float) -> pd.Series:
     return pd.Series(np.clip(r, -max_log_ratio, max_log_ratio), index=traffic.index)
 
 
-def robust_z(values: pd.Series, groups: pd.Series) -> pd.Series:
-    """``(v − median) / IQR`` within each group.
-
-    Where the IQR is 0 (most brands share one value, e.g. at break-even) the standard deviation
-    (ddof 0) is the unit instead, so the few brands away from the crowd still stand out; 0 when
-    the group does not vary at all.
-    """
-    g = values.groupby(groups)
-    med = g.transform("median")
-    iqr = g.transform(lambda s: s.quantile(0.75) - s.quantile(0.25))
-    sd = g.transform(lambda s: s.std(ddof=0))
-    scale = iqr.where(iqr > 0, sd)
-    z = (values - med) / scale.where(scale > 0)
-    return z.where(scale > 0, 0.0).where(values.notna())
+def log_roas_ratio(
+    marginal: ir.FloatingValue, break_even: ir.FloatingValue, max_log_ratio: float
+) -> ir.FloatingValue:
+    """:func:`traffic_log_ratio` in the engine: ``−max_log_ratio`` where the curve is flat
+    (marginal ROAS ≤ 0), null without a positive break-even ROAS."""
+    ratio = (marginal / break_even).ln().clip(lower=-max_log_ratio, upper=max_log_ratio)
+    return ibis.cases(
+        (break_even.isnull() | (break_even <= 0), ibis.null("float64")),
+        (marginal <= 0, -max_log_ratio),
+        else_=ratio,
+    )
 
 
-def components(feed: ModelFeed, capability: pd.DataFrame, rules: ModelRules) -> pd.DataFrame:
-    """The model component of P and T per brand in its model period.
+def _capability_rows(capability: ir.Table) -> ir.Table:
+    """``m_capability`` rows as the scoring reads them; without a ``benchmark`` column every
+    row counts as compared within its category."""
+    bench = (
+        capability.benchmark.cast("string")
+        if "benchmark" in capability.columns
+        else ibis.literal(BY_CATEGORY)
+    )
+    return capability.select(
+        brand_id=capability.brand_id.cast("string"),
+        category=capability.category.cast("string"),
+        period=capability.period.cast("date"),
+        capability=capability.capability.cast("string"),
+        index=capability["index"].cast("float64"),
+        score=capability.score.cast("float64"),
+        benchmark=bench,
+    )
+
+
+def _model_values(feed: ModelFeed, rules: ModelRules) -> ir.Table | None:
+    """brand_id, period, capability, model_value, weight of the feed's frames (``memtable``).
 
     P: ``value`` (e.g. expected repeat value per buyer over 180 days); T:
-    ``−|ln(marginal ROAS / break-even ROAS)|`` (:func:`traffic_log_ratio`), so a brand far from
-    break-even on either side scores low. Each is robust-standardised (:func:`robust_z`) within
-    the brand's category among brands with a model value in that period, pooling every category
-    when the category has fewer than ``min_category_brands``. Only brand-months present in
-    ``capability`` (with its category) count. Returns brand_id, category, period, capability,
-    model_value, model_z, weight.
+    ``−|ln(marginal ROAS / break-even ROAS)|`` (:func:`log_roas_ratio`), so a brand far from
+    break-even on either side scores low.
     """
-    keys = capability[["brand_id", "category", "period"]].drop_duplicates()
     parts = []
     if not feed.clv.empty:
-        p = feed.clv[["brand_id", "period", "value"]].rename(columns={"value": "model_value"})
-        parts.append(p.assign(capability=PRIVATE_DOMAIN, weight=rules.private_domain.weight))
-    if not feed.traffic.empty:
-        ratio = traffic_log_ratio(feed.traffic, rules.traffic.max_log_ratio)
-        t = feed.traffic[["brand_id", "period"]].assign(model_value=-ratio.abs())
-        parts.append(t.assign(capability=TRAFFIC, weight=rules.traffic.weight))
-    if not parts:
-        return pd.DataFrame(
-            columns=[
-                "brand_id",
-                "category",
-                "period",
-                "capability",
-                "model_value",
-                "model_z",
-                "weight",
-            ]
+        c = ibis.memtable(feed.clv[["brand_id", "period", "value"]])
+        parts.append(
+            c.select(
+                brand_id=c.brand_id.cast("string"),
+                period=c.period.cast("date"),
+                capability=ibis.literal(PRIVATE_DOMAIN),
+                model_value=c.value.cast("float64"),
+                weight=ibis.literal(rules.private_domain.weight, "float64"),
+            )
         )
-    df = pd.concat(parts, ignore_index=True).merge(keys, on=["brand_id", "period"])
-    df = df.loc[df["model_value"].notna()].reset_index(drop=True)
-    n = df.groupby(["capability", "period", "category"])["brand_id"].transform("size")
-    scope = df["category"].where(n >= rules.min_category_brands, "\x00all")
-    df["model_z"] = robust_z(
-        df["model_value"], df["capability"] + "|" + df["period"].astype(str) + "|" + scope
-    )
-    return df[["brand_id", "category", "period", "capability", "model_value", "model_z", "weight"]]
+    if not feed.traffic.empty:
+        t = ibis.memtable(feed.traffic[["brand_id", "period", "marginal_roas", "break_even_roas"]])
+        ratio = log_roas_ratio(
+            t.marginal_roas.cast("float64"),
+            t.break_even_roas.cast("float64"),
+            rules.traffic.max_log_ratio,
+        )
+        parts.append(
+            t.select(
+                brand_id=t.brand_id.cast("string"),
+                period=t.period.cast("date"),
+                capability=ibis.literal(TRAFFIC),
+                model_value=-ratio.abs(),
+                weight=ibis.literal(rules.traffic.weight, "float64"),
+            )
+        )
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else parts[0].union(parts[1])
 
 
-def blend(index: pd.Series, model_z: pd.Series, weight: pd.Series) -> pd.Series:
-    """``(1 − w) · index + w · z`` where both are present, else the index unchanged."""
-    both = index.notna() & model_z.notna()
-    return index.where(~both, (1 - weight) * index + weight * model_z)
+def _drop_right(t: ir.Table) -> ir.Table:
+    return t.drop(*[c for c in t.columns if c.endswith("_right")])
 
 
-def midrank_score(index: pd.Series, groups: list[pd.Series]) -> pd.Series:
-    """The capability score: the mid-rank percentile (0–100) of the index within its group.
+def components_expression(
+    rules: ModelRules, capability: ir.Table, feed: ModelFeed
+) -> ir.Table | None:
+    """The model component of P and T per brand in its model period (None without models).
 
-    ``100 × (#{below} + ½ (#{equal} − 1)) / (n − 1)`` (50 when n = 1), the metrics engine's
-    formula, with ``rank(average) − 1 = #{below} + ½ (#{equal} − 1)``.
+    Each model value is robust-standardised with the metrics engine's rule
+    (:func:`windmaker.metrics.category.robust_z`: IQR, the range where the IQR is 0, 0 where
+    nothing varies) within the brand's category × period among brands with a model value, or
+    among every such brand of the period where ``m_capability`` pools the category
+    (``benchmark = 'all'``) or fewer than ``min_category_brands`` of its brands have a value.
+    Only brand-months present in ``capability`` (with its category) count. Columns:
+    ``COMPONENT_COLUMNS``.
     """
-    g = index.groupby(groups)
-    r = g.rank(method="average")
-    n = g.transform("count")
-    score = 100.0 * (r - 1) / (n - 1).where(n > 1)
-    return score.where(n > 1, 50.0).where(index.notna())
+    values = _model_values(feed, rules)
+    if values is None:
+        return None
+    cap = _capability_rows(capability)
+    keys = cap.select("brand_id", "category", "period", "benchmark").distinct()
+    df = values.inner_join(keys, ["brand_id", "period"])
+    df = _drop_right(df)
+    df = df.filter(df.model_value.notnull() & ~df.model_value.isnan())
+    own_group = ["capability", "period", "category"]
+    n = df.brand_id.count().over(ibis.window(group_by=own_group))
+    df = df.mutate(_pooled=(df.benchmark == BY_ALL) | (n < rules.min_category_brands))
+    j = _drop_right(df.left_join(spread(df, own_group, value="model_value"), own_group))
+    pooled_group = ["capability", "period"]
+    j = _drop_right(
+        j.left_join(spread(df, pooled_group, "_all", value="model_value"), pooled_group)
+    )
+
+    def pick(col: str) -> ir.FloatingValue:
+        return ibis.cases((j._pooled, j[f"{col}_all"]), else_=j[col])
+
+    z = robust_z(j.model_value, *(pick(c) for c in ("med", "q25", "q75", "lo", "hi")))
+    return j.select(*COMPONENT_COLUMNS[:5], model_z=z, weight=j.weight)
 
 
-def enrich_capability(
-    capability: pd.DataFrame, comps: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Blend the model components into ``m_capability`` rows and re-rank the scores.
+def scores_expression(capability: ir.Table, components: ir.Table) -> ir.Table:
+    """``g_model_scores``: the capability rows whose score the components move, re-ranked.
 
-    Returns the capability frame with ``index`` blended (:func:`blend`) and ``score`` recomputed
-    (:func:`midrank_score`) in every category × period × capability that holds a blended row
-    (the other rows are untouched), and the ``g_model_scores`` table: brand_id, category,
-    period, capability, metric_index, metric_score, model_value, model_z, weight, index, score.
+    ``index = (1 − w) · index + w · model_z`` where the brand has a component, else the metrics
+    index; ``score`` = :func:`windmaker.metrics.category.midrank_percentile` of that index in
+    the group ``m_capability`` ranked the row in: its category × period × capability, or every
+    brand of the period × capability where the category is pooled (``benchmark = 'all'``). A
+    row is kept when its group holds a component (a brand without a model value still moves
+    when its neighbours' indices do). Columns: ``SCORE_COLUMNS``.
     """
-    if comps.empty:
-        return capability, pd.DataFrame()
-    cap = capability.merge(
-        comps.drop(columns="category"), on=["brand_id", "period", "capability"], how="left"
+    cap = _capability_rows(capability)
+    comp = components.select("brand_id", "period", "capability", "model_value", "model_z", "weight")
+    j = _drop_right(cap.left_join(comp, ["brand_id", "period", "capability"]))
+    both = j["index"].notnull() & j.model_z.notnull()
+    j = j.mutate(
+        metric_index=j["index"],
+        metric_score=j.score,
+        index=ibis.cases(
+            (both, (1 - j.weight) * j["index"] + j.weight * j.model_z), else_=j["index"]
+        ),
     )
-    cap["metric_index"], cap["metric_score"] = cap["index"], cap["score"]
-    cap["index"] = blend(cap["index"], cap["model_z"], cap["weight"])
-    touched = comps[["category", "period", "capability"]].drop_duplicates().assign(_t=True)
-    cap = cap.merge(touched, on=["category", "period", "capability"], how="left")
-    t = cap["_t"].fillna(False).astype(bool)
-    rescored = midrank_score(
-        cap.loc[t, "index"],
-        [cap.loc[t, "category"], cap.loc[t, "period"], cap.loc[t, "capability"]],
+    own, pooled = ["category", "period", "capability"], ["period", "capability"]
+    is_pooled = j.benchmark == BY_ALL
+    has = j.model_z.notnull().cast("int32")
+    touched = ibis.cases(
+        (is_pooled, has.max().over(ibis.window(group_by=pooled))),
+        else_=has.max().over(ibis.window(group_by=own)),
     )
-    cap.loc[t, "score"] = rescored
-    stored = cap.loc[cap["model_z"].notna()].reset_index(drop=True)
-    stored = stored[
-        [
-            "brand_id",
-            "category",
-            "period",
-            "capability",
-            "metric_index",
-            "metric_score",
-            "model_value",
-            "model_z",
-            "weight",
-            "index",
-            "score",
-        ]
-    ]
-    return cap[list(capability.columns)].astype(capability.dtypes.to_dict()), stored
+    score = ibis.cases(
+        (is_pooled, midrank_percentile(j["index"], pooled)),
+        else_=midrank_percentile(j["index"], own),
+    )
+    j = j.mutate(score=score, _touched=touched)
+    return j.filter(j._touched == 1).select(*SCORE_COLUMNS)
+
+
+def score_expressions(
+    rules: ModelRules, capability: ir.Table, feed: ModelFeed
+) -> tuple[ir.Table, ir.Table] | None:
+    """The components and ``g_model_scores`` expressions the caller executes (then
+    :meth:`ModelFeed.scored`); None when the feed holds no model value."""
+    comps = components_expression(rules, capability, feed)
+    if comps is None:
+        return None
+    return comps, scores_expression(capability, comps)
+
+
+def blended_capability(capability: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """``capability`` with the index and score of the rows in ``scores`` (``g_model_scores``)
+    replaced by the blended ones; every other row unchanged, order and dtypes kept."""
+    if scores.empty:
+        return capability
+    keys = ["brand_id", "period", "capability"]
+    new = scores[[*keys, "index", "score"]].rename(columns={"index": "_index", "score": "_score"})
+    cap = capability.merge(new, on=keys, how="left", validate="one_to_one", indicator=True)
+    moved = cap["_merge"] == "both"
+    cap.loc[moved, "index"] = cap.loc[moved, "_index"]
+    cap.loc[moved, "score"] = cap.loc[moved, "_score"]
+    return cap[list(capability.columns)].astype(capability.dtypes.to_dict())
 
 
 # -- model-backed actions ----------------------------------------------------------------------

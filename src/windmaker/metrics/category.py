@@ -17,6 +17,10 @@ before the month). Definitions:
   the month has no meaningful median, IQR or percentile of its own (two brands always score 0 and
   100), so its brands are standardised and ranked among every brand of the month; their rows
   carry ``benchmark = 'all'`` (``'category'`` otherwise).
+
+:func:`robust_z` (with :func:`spread`) and :func:`midrank_percentile` are the one
+implementation of these statistics: the model components of the diagnosis
+(:mod:`windmaker.growth.model_feed`) standardise and re-rank with them.
 """
 
 from __future__ import annotations
@@ -116,16 +120,41 @@ def _weights(config: MetricsConfig) -> ir.Table:
     )
 
 
-def _spread(v: ir.Table, keys: list[str], suffix: str) -> ir.Table:
-    """Median, quartiles and range of ``value`` per ``keys`` (columns suffixed ``suffix``)."""
+def spread(v: ir.Table, keys: list[str], suffix: str = "", value: str = "value") -> ir.Table:
+    """Median, quartiles and range of ``value`` per ``keys`` (columns suffixed ``suffix``): the
+    statistics :func:`robust_z` reads."""
+    x = v[value]
     return v.group_by(keys).aggregate(
         **{
-            f"med{suffix}": v.value.median(),
-            f"q25{suffix}": v.value.quantile(0.25),
-            f"q75{suffix}": v.value.quantile(0.75),
-            f"lo{suffix}": v.value.min(),
-            f"hi{suffix}": v.value.max(),
+            f"med{suffix}": x.median(),
+            f"q25{suffix}": x.quantile(0.25),
+            f"q75{suffix}": x.quantile(0.75),
+            f"lo{suffix}": x.min(),
+            f"hi{suffix}": x.max(),
         }
+    )
+
+
+def robust_z(
+    value: ir.FloatingValue,
+    med: ir.FloatingValue,
+    q25: ir.FloatingValue,
+    q75: ir.FloatingValue,
+    lo: ir.FloatingValue,
+    hi: ir.FloatingValue,
+) -> ir.FloatingValue:
+    """``(v − median) / IQR`` from the group's :func:`spread`, unclipped and unsigned.
+
+    Where the IQR is 0 (most of the group shares one value) the range ``max − min`` is the unit,
+    so the few values away from the crowd still stand out; ``z = 0`` where the range is 0 too
+    (the group does not vary). Null where ``value`` is null.
+    """
+    iqr = q75 - q25
+    scale = ibis.cases((iqr > 0, iqr), (hi - lo > 0, hi - lo), else_=ibis.null("float64"))
+    return ibis.cases(
+        (value.isnull(), ibis.null("float64")),
+        (scale.isnull(), 0.0),
+        else_=(value - med) / scale,
     )
 
 
@@ -139,10 +168,10 @@ def capabilities(month: ir.Table, config: MetricsConfig) -> ir.Table:
     long = wide.pivot_longer(list(used), names_to="metric", values_to="value")
     ok = long.filter(long.value.notnull())
     j = long.left_join(
-        _spread(ok, ["category", "period", "metric"], ""), ["category", "period", "metric"]
+        spread(ok, ["category", "period", "metric"]), ["category", "period", "metric"]
     )
     j = j.drop(*[c for c in j.columns if c.endswith("_right")])
-    j = j.left_join(_spread(ok, ["period", "metric"], "_all"), ["period", "metric"])
+    j = j.left_join(spread(ok, ["period", "metric"], "_all"), ["period", "metric"])
     j = j.drop(*[c for c in j.columns if c.endswith("_right")])
     j = j.inner_join(_weights(config), "metric")
 
@@ -150,14 +179,10 @@ def capabilities(month: ir.Table, config: MetricsConfig) -> ir.Table:
         return ibis.cases((j._small, j[f"{col}_all"]), else_=j[col])
 
     med, q25, q75, lo, hi = (pick(c) for c in ("med", "q25", "q75", "lo", "hi"))
-    iqr = q75 - q25
-    scale = ibis.cases((iqr > 0, iqr), (hi - lo > 0, hi - lo), else_=ibis.null("float64"))
     clip = config.standardise.clip
-    raw = j.sign * (j.value - med) / scale
     z = ibis.cases(
         (j.value.isnull(), config.standardise.missing_z),
-        (scale.isnull(), 0.0),
-        else_=raw.clip(lower=-clip, upper=clip),
+        else_=(j.sign * robust_z(j.value, med, q25, q75, lo, hi)).clip(lower=-clip, upper=clip),
     )
     j = j.mutate(wz=j.weight * z)
     idx = j.group_by(["brand_id", "category", "period", "capability", "_small"]).aggregate(

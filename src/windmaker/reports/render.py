@@ -1,5 +1,7 @@
-"""Build a report's context from the read model, render it to one self-contained HTML page, and
-print that page to PDF with Chromium.
+"""Render a report to one self-contained HTML page, and print that page to PDF with Chromium.
+
+The brand report shows the brand page's context (:func:`windmaker.views.brand.brand_context`,
+one builder for both), so a report and the page say the same.
 
 The page carries its own CSS and ECharts (inlined from the locally installed package), so the
 same file opens in a browser offline and prints with its charts; Chromium waits until every
@@ -16,9 +18,9 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from windmaker import contract
-from windmaker.api.readmodel import ReadModel
-from windmaker.i18n import explain_bottleneck, t
-from windmaker.web import charts
+from windmaker.i18n import explain_bottleneck, name, reason_text, t
+from windmaker.views import ReadModel
+from windmaker.views.brand import brand_context, pick_month
 
 HERE = Path(__file__).parent
 STATIC = HERE.parent / "web" / "static"
@@ -32,23 +34,12 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--no-first-run",
 )
-KEY_METRICS = (
-    "net_gmv",
-    "orders",
-    "buyers",
-    "aov",
-    "self_share",
-    "public_share",
-    "distribution_share",
-    "repurchase_rate_90d",
-    "special_supply_share",
-    "refund_rate",
-)
-
 _env = Environment(
     loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"])
 )
 _env.globals["explain_bottleneck"] = explain_bottleneck
+_env.globals["reason_text"] = reason_text
+_env.globals["name"] = name
 
 
 def _inline_assets() -> dict[str, str]:
@@ -58,68 +49,6 @@ def _inline_assets() -> dict[str, str]:
     return {
         "echarts": vendor.read_text(encoding="utf-8"),
         "css": (STATIC / "app.css").read_text(encoding="utf-8"),
-    }
-
-
-def _month(value: str | date | None, available: list[date]) -> date:
-    if value is None:
-        if not available:
-            raise LookupError("no diagnosed month yet: run `windmaker run` first")
-        return max(available)
-    if isinstance(value, str):
-        year, month = value.split("-")[:2]
-        value = date(int(year), int(month), 1)
-    if value not in available:
-        shown = ", ".join(f"{d:%Y-%m}" for d in sorted(available)[-6:])
-        raise LookupError(f"no diagnosis for {value:%Y-%m}; diagnosed months end with: {shown}")
-    return value
-
-
-def brand_context(
-    rm: ReadModel, brand_id: str, month: str | date | None, lang: str
-) -> dict[str, Any]:
-    """Stage, scorecard, month-over-month changes, bottlenecks, plan and drivers for one month."""
-    brand = rm.brand(brand_id)
-    if brand is None:
-        raise LookupError(f"unknown brand {brand_id}")
-    history = rm.stage_history(brand_id)
-    period = _month(month, [h["period"] for h in history])
-    series = {r["period"]: r for r in rm.metric_series(brand_id)}
-    previous = max((p for p in series if p < period), default=None)
-    changes = []
-    for m in KEY_METRICS:
-        now = series.get(period, {}).get(m)
-        before = series.get(previous, {}).get(m) if previous else None
-        delta = None if now is None or before in (None, 0) else float(now) / float(before) - 1
-        changes.append({"metric": m, "now": now, "before": before, "change": delta})
-    diag = rm.diagnosis(brand_id, period)
-    score = rm.scorecard(brand_id, period)
-    drivers = [
-        r
-        for r in rm.table_rows("m_gmv_drivers", brand_id)
-        if r.get("level") == "brand" and r.get("period") == period
-    ]
-    waterfall = None
-    if drivers and drivers[0].get("decomposable") and drivers[0].get("prev_live_gmv") is not None:
-        d = drivers[0]
-        parts = [
-            (t(f"driver.{k}", lang), float(d[f"contrib_{k}"] or 0.0))
-            for k in ("uv", "watch_time", "conversion", "aov")
-        ]
-        waterfall = charts.waterfall(parts, float(d["prev_live_gmv"]), lang)
-    return {
-        "kind": "brand",
-        "brand": brand,
-        "period": period,
-        "previous": previous,
-        "stage": diag["stage"],
-        "bottlenecks": diag["bottlenecks"],
-        "plan": diag["plan"],
-        "capabilities": score["capabilities"],
-        "changes": changes,
-        "radar": charts.radar(rm.radar(brand_id, period), lang),
-        "waterfall": waterfall,
-        "trust_alert": score["trust_alert"],
     }
 
 
@@ -135,8 +64,15 @@ def render_html(context: dict[str, Any], lang: str) -> str:
 def brand_report(
     rm: ReadModel, brand_id: str, month: str | date | None = None, lang: str = "zh-CN"
 ) -> str:
-    """The monthly brand report as one self-contained HTML page."""
-    return render_html(brand_context(rm, brand_id, month, lang), lang)
+    """The monthly brand report as one self-contained HTML page.
+
+    Raises ``LookupError`` for an unknown brand, a brand not diagnosed yet, or a month that
+    was not diagnosed.
+    """
+    context = brand_context(rm, brand_id, lang, month)
+    if not context["history"]:
+        raise LookupError("no diagnosed month yet: run `windmaker run` first")
+    return render_html({"kind": "brand", **context}, lang)
 
 
 def provider_report(
@@ -148,7 +84,7 @@ def provider_report(
 ) -> str:
     """The monthly provider report (evaluation, standing, clients) as one HTML page."""
     available = [e.period for e in evaluations]
-    period = _month(month, available)
+    period = pick_month(month, available)
     current = next(e for e in evaluations if e.period == period)
     history = sorted(evaluations, key=lambda e: e.period)
     chart = {

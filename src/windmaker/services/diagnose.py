@@ -5,19 +5,26 @@ from __future__ import annotations
 from time import perf_counter
 from typing import Any
 
+from windmaker import contract
 from windmaker.growth import diagnosis as dx
 from windmaker.growth.config import LadderConfig
 from windmaker.growth.model_feed import (
-    CLV_BRAND,
-    CLV_BUYERS,
-    G_MODEL_SCORES,
-    TRAFFIC_CURVES,
     ModelFeed,
     clv_expression,
     feed_from_frames,
+    score_expressions,
     traffic_expression,
 )
 from windmaker.growth.plan import Playbook
+from windmaker.results import (
+    BRAND_MONTH,
+    CAPABILITY,
+    CLV_BRAND,
+    CLV_BUYERS,
+    MODEL_SCORES,
+    TRAFFIC_CURVES,
+    TRUST_ALERTS,
+)
 from windmaker.warehouse import Warehouse
 
 
@@ -33,13 +40,13 @@ def run_diagnosis(
     clock = perf_counter()
     step("read")
     bm_expr, cap_expr = dx.input_expressions(
-        wh.table(dx.BRAND_MONTH), wh.table(dx.CAPABILITY), wh.table("brands")
+        wh.table(BRAND_MONTH), wh.table(CAPABILITY), wh.table(contract.BRANDS.name)
     )
     brand_month = wh.execute(bm_expr)
     capability = wh.execute(cap_expr)
     alerts = None
-    if wh.has_table(dx.TRUST_ALERTS):
-        t = wh.table(dx.TRUST_ALERTS)
+    if wh.has_table(TRUST_ALERTS):
+        t = wh.table(TRUST_ALERTS)
         cols = [c for c in ("brand_id", "period") if c in t.columns]
         if "brand_id" in cols:
             alerts = wh.execute(t.select(cols).distinct())
@@ -54,9 +61,9 @@ def run_diagnosis(
     tables = dx.result_tables(result)
     for name, table in tables.items():
         wh.write(name, table)
-    if G_MODEL_SCORES not in tables and wh.has_table(G_MODEL_SCORES):
+    if MODEL_SCORES not in tables and wh.has_table(MODEL_SCORES):
         # the models were dropped since the last run: no stale blended scores
-        wh.drop(G_MODEL_SCORES)
+        wh.drop(MODEL_SCORES)
     seconds["store"] = perf_counter() - clock
     return result, seconds
 
@@ -65,7 +72,9 @@ def read_models(wh: Warehouse, config: LadderConfig) -> ModelFeed | None:
     """The fitted lifetime-value and traffic-curve figures, or None when none are stored.
 
     Lifetime value needs both ``mdl_clv_brand`` and ``mdl_clv_buyers``; either model may be
-    missing. ``ladder.yaml`` without a ``models`` section reads nothing.
+    missing. ``ladder.yaml`` without a ``models`` section reads nothing. The feed comes back
+    scored: the model components and the re-ranked ``g_model_scores`` rows, executed here from
+    :func:`windmaker.growth.model_feed.score_expressions` over ``m_capability``.
     """
     if config.models is None:
         return None
@@ -76,4 +85,8 @@ def read_models(wh: Warehouse, config: LadderConfig) -> ModelFeed | None:
         traffic = wh.execute(traffic_expression(wh.table(TRAFFIC_CURVES)))
     if clv is None and traffic is None:
         return None
-    return feed_from_frames(clv, traffic)
+    feed = feed_from_frames(clv, traffic)
+    exprs = score_expressions(config.models, wh.table(CAPABILITY), feed)
+    if exprs is None:
+        return feed.scored(None, None)
+    return feed.scored(wh.execute(exprs[0]), wh.execute(exprs[1]))

@@ -11,9 +11,9 @@ import io
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import UploadFile as FormFile
@@ -27,16 +27,26 @@ from windmaker.api.deps import (
     authenticate_token,
     token_of,
 )
-from windmaker.api.security import Principal
-from windmaker.i18n import LANGS, explain_bottleneck, negotiate, signals_text, t
-from windmaker.store import authenticate
-from windmaker.store.tokens import issue_token, revoke_token
-from windmaker.web import charts
+from windmaker.api.ecosystem_view import tier_view
+from windmaker.codes import ProviderKind
+from windmaker.ecosystem.admission import ProviderApplication
+from windmaker.i18n import LANGS, explain_bottleneck, name, negotiate, reason_text, signals_text, t
+from windmaker.reports import brand_report, to_pdf
+from windmaker.services import actions, providers, users
+from windmaker.services.configs import Configs
+from windmaker.services.errors import ServiceError
+from windmaker.services.identity import Principal
+from windmaker.services.ingest import ingest_upload
+from windmaker.services.run import start_run
+from windmaker.views import charts
+from windmaker.views.brand import brand_context
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["explain_bottleneck"] = explain_bottleneck
 templates.env.globals["signals_text"] = signals_text
+templates.env.globals["reason_text"] = reason_text
+templates.env.globals["name"] = name
 LANG_COOKIE = "wm_lang"
 
 router = APIRouter(include_in_schema=False)
@@ -95,10 +105,9 @@ def error_page(request: Request, user: Principal, exc: Exception) -> HTMLRespons
 
     An API 404 stays a not-found page, so a form never tells more than the API would.
     """
-    from windmaker.api.errors import ApiError
 
     lang = page_lang(request)
-    if isinstance(exc, ApiError):
+    if isinstance(exc, ServiceError):
         if exc.status == 404:
             raise PageNotFound
         values = {k: str(v) for k, v in exc.values.items()}
@@ -130,18 +139,21 @@ def login(
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
 ) -> Response:
-    user = authenticate(session, username=username, password=password)
-    if user is None:
+    try:
+        token = users.login(
+            session,
+            username=username,
+            password=password,
+            ttl=timedelta(minutes=state.settings.token_ttl_minutes),
+        ).token
+    except ServiceError as exc:
         return render(
             request,
             "login.html",
             None,
-            status_code=401,
-            error=t("error.bad_credentials", page_lang(request)),
+            status_code=exc.status,
+            error=t(f"error.{exc.code}", page_lang(request)),
         )
-    token, _ = issue_token(
-        session, user_id=user.id, ttl=timedelta(minutes=state.settings.token_ttl_minutes)
-    )
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         COOKIE,
@@ -158,7 +170,7 @@ def login(
 def logout(request: Request, session: SessionDep, state: StateDep) -> RedirectResponse:
     token = token_of(request)
     if token:
-        revoke_token(session, token=token)
+        users.logout(session, token=token)
         state.principals.forget(token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
@@ -263,66 +275,14 @@ def workbench_export(fmt: str, request: Request, user: WebUser, state: StateDep)
 
 
 # -- brand page --------------------------------------------------------------------------------
-TREND_METRICS = ("net_gmv", "self_gmv", "distribution_gmv", "paid_gmv")
-#: GMV = UV × watch time per UV × orders per watch hour × AOV (m_gmv_drivers' contributions).
-DRIVERS = ("uv", "watch_time", "conversion", "aov")
-
-
-def brand_context(state: AppState, brand_id: str, lang: str) -> dict[str, Any]:
-    """Everything the brand page and the brand report show."""
-    rm = state.readmodel
-    score = rm.scorecard(brand_id)
-    diag = rm.diagnosis(brand_id)
-    history = rm.stage_history(brand_id)
-    series = rm.metric_series(brand_id)
-    stage = (diag["stage"] or {}).get("stage")
-    drivers = [r for r in rm.table_rows("m_gmv_drivers", brand_id) if r.get("level") == "brand"]
-    waterfall = None
-    if drivers:
-        latest = max(drivers, key=lambda r: str(r.get("period", "")))
-        if latest.get("decomposable") and latest.get("prev_live_gmv") is not None:
-            parts = [
-                (t(f"driver.{d}", lang), float(latest[f"contrib_{d}"] or 0.0)) for d in DRIVERS
-            ]
-            days = latest.get("compared_days")
-            waterfall = charts.waterfall(
-                parts, float(latest["prev_live_gmv"]), lang, int(days) if days else None
-            )
-    trend_metrics = [m for m in TREND_METRICS if series and m in series[0]]
-    return {
-        "brand": score["brand"],
-        "score": score,
-        "diag": diag,
-        "stage": stage,
-        "history": history,
-        "radar": charts.radar(rm.radar(brand_id), lang),
-        "bottleneck_chart": charts.bottleneck_bars(diag["bottlenecks"], lang)
-        if diag["bottlenecks"]
-        else None,
-        "trend": charts.trend(series, trend_metrics, lang) if series else None,
-        "waterfall": waterfall,
-        "drivers": drivers,
-        "recommendations": sorted(
-            (r for r in rm.table_rows("mdl_recommendations", brand_id) if not r.get("sku_id")),
-            key=lambda r: r.get("rank") or 0,
-        )[:10],
-        "clv": rm.table_rows("mdl_clv_brand", brand_id),
-        "traffic": rm.table_rows("mdl_traffic_curves", brand_id),
-        "trust": rm.table_rows("mdl_trust_scores", brand_id),
-        "period": rm.snap.latest_period,
-    }
-
-
 @router.get("/brands/{brand_id}", response_class=HTMLResponse)
 def brand_page(
     brand_id: str, request: Request, user: WebUser, state: StateDep, session: SessionDep
 ) -> HTMLResponse:
     if not user.sees_brand(brand_id) or state.readmodel.brand(brand_id) is None:
         raise PageNotFound
-    from windmaker.store import list_action_items
-
-    ctx = brand_context(state, brand_id, page_lang(request))
-    items = {a.action_id: a for a in list_action_items(session, brand_id=brand_id)}
+    ctx = brand_context(state.readmodel, brand_id, page_lang(request))
+    items = {a.action_id: a for a in actions.brand_items(session, user, brand_id)}
     return render(request, "brand.html", user, nav="brand", items=items, json=json, **ctx)
 
 
@@ -333,8 +293,6 @@ def ecosystem(
 ) -> HTMLResponse:
     if user.role not in ("admin", "operator"):
         raise PageNotFound
-    from windmaker.api.ecosystem_view import tier_view
-
     lang = page_lang(request)
     rm = state.readmodel
     dist = rm.stage_distribution(user.scope_set)
@@ -366,44 +324,33 @@ def ecosystem(
 def providers_page(request: Request, user: WebUser, session: SessionDep) -> HTMLResponse:
     if user.role == "brand":
         raise PageNotFound
-    from windmaker.store import list_providers, review_queue
-
-    providers = [p for p in list_providers(session) if user.sees_provider(p.provider_id)]
-    queue = [
-        (a, d)
-        for a, d in review_queue(session)
-        if user.role != "provider" or a.provider_id == user.provider_id
-    ]
+    registry = providers.providers_in_scope(session, user)
+    queue = [(r.application, r.proposal) for r in providers.applications(session, user)]
     return render(
         request,
         "providers.html",
         user,
         nav="providers",
-        providers=providers,
+        providers=registry,
         queue=queue,
         kinds=_kinds(),
     )
 
 
 def _kinds() -> tuple[str, ...]:
-    from windmaker.store.models import PROVIDER_KINDS
-
-    return PROVIDER_KINDS
+    return tuple(ProviderKind)
 
 
 @router.get("/providers/{provider_id}", response_class=HTMLResponse)
 def provider_page(
     provider_id: str, request: Request, user: WebUser, state: StateDep, session: SessionDep
 ) -> HTMLResponse:
-    from windmaker.api.ecosystem_view import tier_view
-    from windmaker.store import list_assignments, list_evaluations
-    from windmaker.store.models import Provider
-
-    provider = session.get(Provider, provider_id)
-    if provider is None or not user.sees_provider(provider_id):
-        raise PageNotFound
-    evals = list_evaluations(session, provider_id=provider_id)
-    clients = list_assignments(session, provider_id=provider_id)
+    try:
+        provider = providers.provider(session, user, provider_id)
+    except ServiceError:
+        raise PageNotFound from None
+    evals = providers.evaluations(session, user, provider_id)
+    clients = providers.assignments(session, user, provider_id)
     standing = next(
         (s for s in tier_view(state, session)["standings"] if s["provider_id"] == provider_id), None
     )
@@ -441,28 +388,23 @@ def submit_application_form(
     gmv_served_12m: Annotated[str, Form()],
     capacity: Annotated[int, Form()],
 ) -> Response:
-    from pydantic import ValidationError
-
-    from windmaker.api.errors import ApiError
-    from windmaker.api.routers.providers import ApplicationCreate, apply
+    from decimal import InvalidOperation
 
     try:
-        body = ApplicationCreate.model_validate(
+        body = ProviderApplication.from_dict(
             {
                 "provider_id": provider_id,
                 "name": name,
                 "kind": kind,
                 "capabilities": capabilities,
-                "categories": [
-                    c.strip() for c in categories.replace("，", ",").split(",") if c.strip()
-                ],
+                "categories": categories.replace("，", ","),
                 "team_size": team_size,
                 "gmv_served_12m": gmv_served_12m,
                 "capacity": capacity,
             }
         )
-        created = apply(body, user, session, state)
-    except (ValidationError, ApiError) as exc:
+        created = providers.apply(session, Configs.of(state.settings), user, body)
+    except (ValueError, InvalidOperation, ServiceError) as exc:
         return error_page(request, user, exc)
     return RedirectResponse(f"/applications/{created.application.id}", status_code=303)
 
@@ -471,12 +413,10 @@ def submit_application_form(
 def application_page(
     application_id: int, request: Request, user: WebUser, session: SessionDep
 ) -> HTMLResponse:
-    from windmaker.api.errors import ApiError
-    from windmaker.api.routers.providers import application
 
     try:
-        found = application(application_id, user, session)
-    except ApiError:
+        found = providers.application(session, user, application_id)
+    except ServiceError:
         raise PageNotFound from None
     return render(
         request,
@@ -497,21 +437,12 @@ def decide_form(
     decision: Annotated[str, Form()],
     note: Annotated[str, Form()] = "",
 ) -> Response:
-    from pydantic import ValidationError
-
-    from windmaker.api.errors import ApiError
-    from windmaker.api.routers.providers import DecisionCreate, decide
 
     if user.role != "admin":
         raise PageNotFound
     try:
-        decide(
-            application_id,
-            DecisionCreate.model_validate({"decision": decision, "note": note}),
-            user,
-            session,
-        )
-    except (ValidationError, ApiError) as exc:
+        providers.decide(session, user, application_id, decision=decision, note=note)
+    except ServiceError as exc:
         return error_page(request, user, exc)
     return RedirectResponse(f"/applications/{application_id}", status_code=303)
 
@@ -526,14 +457,12 @@ def assign_form(
     action_id: Annotated[str, Form()],
     owner: Annotated[str, Form()],
 ) -> Response:
-    from windmaker.api.errors import ApiError
-    from windmaker.api.routers.actions import ActionItemCreate, assign_action
 
     if not user.sees_brand(brand_id) or state.readmodel.brand(brand_id) is None:
         raise PageNotFound
     try:
-        assign_action(brand_id, ActionItemCreate(action_id=action_id, owner=owner), user, session)
-    except ApiError as exc:
+        actions.assign(session, user, brand_id, action_id=action_id, owner=owner)
+    except ServiceError as exc:
         return error_page(request, user, exc)
     return RedirectResponse(f"/brands/{brand_id}#plan", status_code=303)
 
@@ -548,8 +477,7 @@ def data_page(request: Request, user: WebUser) -> HTMLResponse:
 
 @router.post("/data/upload", response_class=HTMLResponse)
 async def data_upload(request: Request, user: WebUser, state: StateDep) -> HTMLResponse:
-    from windmaker.api.errors import ApiError
-    from windmaker.api.routers.data import ingest_upload
+    from collections.abc import AsyncIterator
 
     if user.role not in ("admin", "operator"):
         raise PageNotFound
@@ -567,11 +495,20 @@ async def data_upload(request: Request, user: WebUser, state: StateDep) -> HTMLR
             error=t("error.validation", page_lang(request)),
             tables=contract.TABLES,
         )
+
+    async def chunks(file: FormFile = upload) -> AsyncIterator[bytes]:
+        while chunk := await file.read(1 << 20):
+            yield chunk
+
     try:
         result = await ingest_upload(
-            user, state, cast(UploadFile, upload), str(table) if table else None
+            state.settings,
+            user,
+            upload.filename or "upload",
+            chunks(),
+            table=str(table) if table else None,
         )
-    except ApiError as exc:
+    except ServiceError as exc:
         message = t(
             f"error.{exc.code}", page_lang(request), **{k: str(v) for k, v in exc.values.items()}
         )
@@ -591,11 +528,16 @@ async def data_upload(request: Request, user: WebUser, state: StateDep) -> HTMLR
 
 @router.post("/data/refresh", response_class=HTMLResponse)
 def data_refresh(request: Request, user: WebUser, state: StateDep) -> HTMLResponse:
-    from windmaker.api.routers.data import start_refresh
 
     if user.role not in ("admin", "operator"):
         raise PageNotFound
-    job = start_refresh(user, state, state.readmodel)
+    job = start_run(
+        state.jobs,
+        state.settings,
+        user,
+        warehouse_factory=state.warehouse_factory,
+        after=state.readmodel.reload,
+    )
     return render(request, "_job.html", user, job=job)
 
 
@@ -621,8 +563,6 @@ def brand_report_page(
 ) -> Response:
     """The brand's monthly report (HTML, or PDF with ``format=pdf``), for users who see the brand."""
     import tempfile
-
-    from windmaker.reports import brand_report, to_pdf
 
     if not user.sees_brand(brand_id) or state.readmodel.brand(brand_id) is None:
         raise PageNotFound

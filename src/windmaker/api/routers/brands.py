@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
 from windmaker import contract
 from windmaker.api.deps import BrandInScope, CurrentUser, ReadModelDep
 from windmaker.api.errors import ERROR_RESPONSES
-from windmaker.api.readmodel import JSON_MEDIA, SORTABLE
 from windmaker.api.schemas import (
     BrandSummary,
     Diagnosis,
@@ -19,6 +18,7 @@ from windmaker.api.schemas import (
     Scorecard,
     StageRecord,
 )
+from windmaker.views.readmodel import JSON_MEDIA, SORTABLE
 
 router = APIRouter(prefix="/brands", tags=["brands"], responses=ERROR_RESPONSES)
 
@@ -63,9 +63,8 @@ async def list_brands(
     response_model=Scorecard,
     summary="Scorecard: stage, STEPS scores, key metrics, trust",
 )
-async def scorecard(brand_id: BrandInScope, rm: ReadModelDep) -> dict[str, Any]:
-    # In-memory and sub-millisecond: served on the event loop; the dict is validated once,
-    # by the response model.
+async def scorecard(brand_id: BrandInScope, rm: ReadModelDep) -> Scorecard:
+    # In-memory and sub-millisecond: served on the event loop.
     return rm.scorecard(brand_id)
 
 
@@ -80,14 +79,14 @@ def stages(brand_id: BrandInScope, rm: ReadModelDep) -> list[StageRecord]:
     "/{brand_id}/diagnosis", response_model=Diagnosis, summary="Stage, bottleneck ranking and plan"
 )
 def diagnosis(brand_id: BrandInScope, rm: ReadModelDep) -> Diagnosis:
-    return Diagnosis.model_validate(rm.diagnosis(brand_id))
+    return rm.diagnosis(brand_id)
 
 
 @router.get(
     "/{brand_id}/radar", response_model=Radar, summary="STEPS scores vs category and next stage"
 )
 def radar(brand_id: BrandInScope, rm: ReadModelDep) -> Radar:
-    return Radar.model_validate(rm.radar(brand_id))
+    return rm.radar(brand_id)
 
 
 @router.get("/{brand_id}/metrics", response_model=Rows, summary="Monthly metric time series")

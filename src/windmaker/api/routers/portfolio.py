@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Response
 
 from windmaker.api.deps import CurrentUser, ReadModelDep
 from windmaker.api.errors import ERROR_RESPONSES
-from windmaker.api.readmodel import JSON_MEDIA
 from windmaker.api.schemas import BrandSummary, Page, Rows
+from windmaker.views.readmodel import JSON_MEDIA
 
 router = APIRouter(tags=["portfolio"], responses=ERROR_RESPONSES)
 

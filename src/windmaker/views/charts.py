@@ -1,4 +1,5 @@
-"""ECharts options for the dashboard's charts, built from read-model rows (pure functions)."""
+"""ECharts options for the charts of the pages and the reports, built from read-model rows
+(pure functions)."""
 
 from __future__ import annotations
 

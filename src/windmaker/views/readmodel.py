@@ -1,27 +1,42 @@
-"""The read model the API and the dashboard serve from: result tables held in memory.
+"""The read model every surface serves from: result tables held in memory, answered as typed
+records (:mod:`windmaker.views.records`).
 
 Diagnosis results are small next to the orders they come from (one row per brand × month), and
 the dashboard asks for them thousands of times between two refreshes. So they are loaded once
 from the warehouse into an immutable snapshot, indexed by brand, and swapped whole after a
 refresh; requests never wait on the analytics engine.
+
+Capability scores are the final ones: where fitted models were blended into a capability
+(``g_model_scores``), the blended index and score replace ``m_capability``'s at load, so the
+scorecard, the radar and the category medians show what the stage criteria and the bottleneck
+were judged on.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import ibis
-import numpy as np
 import pandas as pd
 
 from windmaker import contract
-from windmaker.api.schemas import BrandSummary
+from windmaker.growth.diagnosis import CAPABILITY, G_BOTTLENECK, G_PLAN, G_STAGE, G_UNJUDGED
+from windmaker.growth.model_feed import G_MODEL_SCORES
+from windmaker.views.frames import clean, group_records, records
+from windmaker.views.records import (
+    BrandDiagnosis,
+    BrandRecord,
+    Diagnosis,
+    PortfolioRow,
+    Radar,
+    Scorecard,
+)
 from windmaker.warehouse import Warehouse
 
 #: Tables loaded into the snapshot when present; a missing one is an empty frame. Per-buyer
@@ -30,13 +45,14 @@ from windmaker.warehouse import Warehouse
 LOADED_TABLES = (
     "brands",
     "m_brand_month",
-    "m_capability",
+    CAPABILITY,
     "m_gmv_drivers",
-    "g_stage",
-    "g_unjudged",
-    "g_bottleneck",
-    "g_plan",
+    G_STAGE,
+    G_UNJUDGED,
+    G_BOTTLENECK,
+    G_PLAN,
     "g_portfolio",
+    G_MODEL_SCORES,
     "mdl_trust_scores",
     "mdl_trust_alerts",
     "mdl_recommendations",
@@ -55,66 +71,40 @@ BRUSHING_EVIDENCE = "brushing_evidence"
 
 #: Tables the scorecard reads per brand and period.
 SCORECARD_TABLES = (
-    "m_capability",
+    CAPABILITY,
     "m_brand_month",
-    "g_stage",
-    "g_unjudged",
+    G_STAGE,
+    G_UNJUDGED,
     "mdl_trust_scores",
 )
+#: The columns of a scorecard's capability rows.
+CAPABILITY_FIELDS = ("capability", "index", "score", "benchmark", "metric_index", "metric_score")
 STAGE_ORDER = {s: i for i, s in enumerate(contract.STAGES)}
 CAPABILITY_ORDER = {c: i for i, c in enumerate(contract.CAPABILITIES)}
 JSON_MEDIA = "application/json"
 SORTABLE = ("priority", "gmv_at_stake", "net_gmv_t90d", "brand_id", "name", "stage", "category")
 
 
-def _clean(value: Any) -> Any:
-    """A JSON-safe Python value: no NaN, numpy scalars or pandas timestamps."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, float | np.floating):
-        f = float(value)
-        return None if math.isnan(f) or math.isinf(f) else f
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.to_pydatetime()
-    if value is pd.NaT:
-        return None
-    if hasattr(value, "is_nan") and value.is_nan():  # decimal.Decimal
-        return None
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_clean(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value
+def final_capabilities(capability: pd.DataFrame, model_scores: pd.DataFrame | None) -> pd.DataFrame:
+    """``m_capability`` with the final index and score of every row.
 
-
-def _column(values: pd.Series) -> list[Any]:
-    """One column as JSON-safe Python values; float and integer columns converted whole."""
-    kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else ""
-    if kind == "f":
-        array = values.to_numpy()
-        out: list[Any] = array.tolist()
-        for i in np.flatnonzero(~np.isfinite(array)).tolist():
-            out[i] = None
+    Where ``g_model_scores`` has the brand × period × capability, its (model-blended) index and
+    score replace the metrics-only ones, which stay in ``metric_index`` / ``metric_score``;
+    ``blended`` says which rows changed. Without model scores every row is its own final.
+    """
+    out = capability.assign(
+        metric_index=capability.get("index"), metric_score=capability.get("score"), blended=False
+    )
+    if capability.empty or model_scores is None or model_scores.empty:
         return out
-    if kind in "iub" and kind:
-        return list(values.tolist())
-    return [_clean(v) for v in values.tolist()]
-
-
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows of ``frame`` as JSON-safe dicts."""
-    cols = list(frame.columns)
-    columns = [_column(frame.iloc[:, i]) for i in range(len(cols))]
-    return [dict(zip(cols, row, strict=True)) for row in zip(*columns, strict=True)]
+    keys = ["brand_id", "period", "capability"]
+    final = model_scores[[*keys, "index", "score"]].drop_duplicates(keys)
+    j = out.merge(final, on=keys, how="left", suffixes=("", "_final"), indicator=True)
+    hit = (j.pop("_merge") == "both").to_numpy()
+    j.loc[hit, "index"] = j.loc[hit, "index_final"]
+    j.loc[hit, "score"] = j.loc[hit, "score_final"]
+    j["blended"] = hit
+    return j.drop(columns=["index_final", "score_final"])
 
 
 @dataclass(frozen=True)
@@ -143,13 +133,13 @@ class Snapshot:
     _summary_json: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     def summary_json(self, row: dict[str, Any]) -> bytes:
-        """An overview row as the JSON of a ``BrandSummary``, validated and serialised on
+        """An overview row as the JSON of a ``PortfolioRow``, validated and serialised on
         first use and kept for the snapshot's lifetime (a 500-brand portfolio page otherwise
         spends most of its time re-validating rows that cannot have changed)."""
         brand_id = str(row["brand_id"])
         found = self._summary_json.get(brand_id)
         if found is None:
-            found = BrandSummary.model_validate(row).model_dump_json().encode("utf-8")
+            found = PortfolioRow.model_validate(row).model_dump_json().encode("utf-8")
             self._summary_json[brand_id] = found
         return found
 
@@ -172,24 +162,12 @@ class Snapshot:
             with _GROUPING:
                 grouped = self._period_records.get(name)
                 if grouped is None:
-                    grouped = _group_records(self.frame(name))
+                    grouped = group_records(self.frame(name))
                     self._period_records[name] = grouped
         return grouped.get(brand_id, {})
 
 
 _GROUPING = threading.Lock()
-
-
-def _group_records(frame: pd.DataFrame) -> dict[str, dict[Any, list[dict[str, Any]]]]:
-    """``frame``'s rows as JSON-safe records, by brand then by period (None: no period)."""
-    out: dict[str, dict[Any, list[dict[str, Any]]]] = {}
-    if frame.empty or "brand_id" not in frame.columns:
-        return out
-    has_period = "period" in frame.columns
-    for rec in records(frame):
-        period = rec["period"] if has_period else None
-        out.setdefault(str(rec["brand_id"]), {}).setdefault(period, []).append(rec)
-    return out
 
 
 def load_snapshot(wh: Warehouse) -> Snapshot:
@@ -212,6 +190,8 @@ def load_snapshot(wh: Warehouse) -> Snapshot:
                 # Scores are per brand and per account; a brand's page shows the brand's own.
                 df = df[df["entity"] == "brand"].assign(brand_id=lambda d: d["entity_id"])
             frames[name] = df
+    if CAPABILITY in frames:
+        frames[CAPABILITY] = final_capabilities(frames[CAPABILITY], frames.get(G_MODEL_SCORES))
     if BRUSHING_REVIEW in present:
         # The evidence behind each brand's brushing flags: orders per confidence and signals.
         flags = wh.table(BRUSHING_REVIEW)
@@ -291,10 +271,17 @@ def overview_frame(
 class ReadModel:
     """Thread-safe holder of the current snapshot, with the queries the interfaces need."""
 
-    def __init__(self, wh_factory: Any) -> None:
+    def __init__(self, wh_factory: Callable[[], AbstractContextManager[Warehouse]]) -> None:
         self._wh_factory = wh_factory
         self._lock = threading.Lock()
         self._snap = Snapshot(frames={}, latest_period=None)
+
+    @classmethod
+    def of(cls, wh: Warehouse) -> ReadModel:
+        """A read model holding one snapshot of the open warehouse ``wh`` (a command's read)."""
+        rm = cls(lambda: nullcontext(wh))
+        rm.reload()
+        return rm
 
     def reload(self) -> None:
         """Load a new snapshot from the warehouse and swap it in."""
@@ -311,6 +298,10 @@ class ReadModel:
     def brand(self, brand_id: str) -> dict[str, Any] | None:
         found = self.snap.brands_by_id.get(brand_id)
         return dict(found) if found is not None else None
+
+    def brand_record(self, brand_id: str) -> BrandRecord | None:
+        found = self.snap.brands_by_id.get(brand_id)
+        return BrandRecord.model_validate(found) if found is not None else None
 
     def brand_ids(self) -> set[str]:
         return set(self.snap.brands_by_id)
@@ -369,7 +360,7 @@ class ReadModel:
     def summary_page_json(
         self, items: list[dict[str, Any]], total: int, page: int, page_size: int
     ) -> bytes:
-        """A ``Page[BrandSummary]`` of ``items`` (rows of :meth:`list_brands`) as JSON bytes."""
+        """A ``Page[PortfolioRow]`` of ``items`` (rows of :meth:`list_brands`) as JSON bytes."""
         snap = self.snap
         body = b",".join(snap.summary_json(r) for r in items)
         tail = json.dumps({"total": total, "page": page, "page_size": page_size})
@@ -393,36 +384,45 @@ class ReadModel:
         key = None if None in by_period else period or max(by_period)
         return [dict(r) for r in by_period.get(key, [])]
 
-    def scorecard(self, brand_id: str, period: date | None = None) -> dict[str, Any]:
-        caps = self._latest_records("m_capability", brand_id, period)
+    def scorecard(self, brand_id: str, period: date | None = None) -> Scorecard:
+        """The brand view in ``period`` (default: each table's latest): stage, final STEPS
+        scores, key metrics, trust and the brushing evidence."""
+        caps = self._latest_records(CAPABILITY, brand_id, period)
         month = self._latest_records("m_brand_month", brand_id, period)
-        stage = self._latest_records("g_stage", brand_id, period)
-        unjudged = self._latest_records("g_unjudged", brand_id, period) if not stage else []
+        stage = self._latest_records(G_STAGE, brand_id, period)
+        unjudged = self._latest_records(G_UNJUDGED, brand_id, period) if not stage else []
         trust = self._latest_records("mdl_trust_scores", brand_id, period)
-        return {
-            "brand": self.brand(brand_id),
-            "period": period or self.snap.latest_period,
-            "stage": stage[0] if stage else None,
-            # no stage yet: the brand sold before the data and its windows are still filling
-            "unjudged": unjudged[0] if unjudged else None,
-            "capabilities": [
-                {k: r.get(k) for k in ("capability", "index", "score", "benchmark")} for r in caps
-            ],
-            "metrics": month[0] if month else {},
-            "trust": trust[:1] or None,
-            "trust_alert": brand_id in self.snap.trust_alerted,
-            # which signals fired behind the brushing share (high: left out of GMV)
-            "brushing_evidence": records(self.snap.brand_rows(BRUSHING_EVIDENCE, brand_id)),
-        }
+        caps.sort(
+            key=lambda r: CAPABILITY_ORDER.get(str(r.get("capability")), len(CAPABILITY_ORDER))
+        )
+        return Scorecard.model_validate(
+            {
+                "brand": self.brand(brand_id),
+                "period": period or self.snap.latest_period,
+                "stage": stage[0] if stage else None,
+                # no stage yet: the brand sold before the data and its windows are still filling
+                "unjudged": unjudged[0] if unjudged else None,
+                "capabilities": [
+                    {**{k: r.get(k) for k in CAPABILITY_FIELDS}, "blended": bool(r.get("blended"))}
+                    for r in caps
+                ],
+                "metrics": month[0] if month else {},
+                "trust": trust[:1] or None,
+                "trust_alert": brand_id in self.snap.trust_alerted,
+                # which signals fired behind the brushing share (high: left out of GMV)
+                "brushing_evidence": records(self.snap.brand_rows(BRUSHING_EVIDENCE, brand_id)),
+            }
+        )
 
     def stage_history(self, brand_id: str) -> list[dict[str, Any]]:
         rows = self.snap.brand_rows("g_stage", brand_id)
         return records(rows.sort_values("period")) if not rows.empty else []
 
-    def diagnosis(self, brand_id: str, period: date | None = None) -> dict[str, Any]:
-        stage = self._latest("g_stage", brand_id, period)
-        bott = self._latest("g_bottleneck", brand_id, period)
-        plan = self._latest("g_plan", brand_id, period)
+    def diagnosis(self, brand_id: str, period: date | None = None) -> Diagnosis:
+        """Stage, bottleneck ranking and plan in ``period`` (default: the brand's latest)."""
+        stage = self._latest(G_STAGE, brand_id, period)
+        bott = self._latest(G_BOTTLENECK, brand_id, period)
+        plan = self._latest(G_PLAN, brand_id, period)
         plan_rows = records(plan.sort_values("rank")) if not plan.empty else []
         for row in plan_rows:
             ev = row.get("evidence")
@@ -431,11 +431,24 @@ class ReadModel:
                     row["evidence"] = json.loads(ev)
                 except ValueError:
                     row["evidence"] = {"note": ev}
-        return {
-            "stage": records(stage)[0] if not stage.empty else None,
-            "bottlenecks": records(bott.sort_values("rank")) if not bott.empty else [],
-            "plan": plan_rows,
-        }
+            if isinstance(row.get("evidence"), list):  # the peers alone, without their step
+                row["evidence"] = {"peers": row["evidence"]}
+        return Diagnosis.model_validate(
+            {
+                "stage": records(stage)[0] if not stage.empty else None,
+                "bottlenecks": records(bott.sort_values("rank")) if not bott.empty else [],
+                "plan": plan_rows,
+            }
+        )
+
+    def brand_diagnosis(self, brand_id: str, period: date | None = None) -> BrandDiagnosis:
+        """The scorecard and the diagnosis of one period (default: the brand's latest stage)."""
+        if period is None:
+            history = self.snap.brand_rows(G_STAGE, brand_id)
+            period = max(history["period"]) if not history.empty else None
+        return BrandDiagnosis(
+            scorecard=self.scorecard(brand_id, period), diagnosis=self.diagnosis(brand_id, period)
+        )
 
     def metric_series(
         self, brand_id: str, metrics: Iterable[str] | None = None
@@ -453,19 +466,20 @@ class ReadModel:
         rows = self.snap.brand_rows(name, brand_id)
         return records(rows)
 
-    def radar(self, brand_id: str, period: date | None = None) -> dict[str, Any]:
-        """The brand's capability scores against its category median and the next stage's median."""
-        caps = self.snap.frame("m_capability")
+    def radar(self, brand_id: str, period: date | None = None) -> Radar:
+        """The brand's final capability scores against its category's median and the next
+        stage's median (the same final scores)."""
+        caps = self.snap.frame(CAPABILITY)
         stages = self.snap.frame("g_stage")
         period = period or self.snap.latest_period
         brand = self.brand(brand_id)
         if caps.empty or period is None or brand is None:
-            return {
-                "capabilities": list(contract.CAPABILITIES),
-                "brand": [],
-                "category_median": [],
-                "next_stage_median": [],
-            }
+            return Radar(
+                capabilities=list(contract.CAPABILITIES),
+                brand=[],
+                category_median=[],
+                next_stage_median=[],
+            )
         now = caps[caps["period"] == period]
         mine = now[now["brand_id"] == brand_id].set_index("capability")["score"]
         cat = now[now["category"] == brand["category"]].groupby("capability")["score"].median()
@@ -479,12 +493,12 @@ class ReadModel:
                 peers = set(st_now.loc[st_now["stage"] == up, "brand_id"])
                 nxt = now[now["brand_id"].isin(peers)].groupby("capability")["score"].median()
         caps_order = list(contract.CAPABILITIES)
-        return {
-            "capabilities": caps_order,
-            "brand": [_clean(mine.get(c)) for c in caps_order],
-            "category_median": [_clean(cat.get(c)) for c in caps_order],
-            "next_stage_median": [_clean(nxt.get(c)) for c in caps_order],
-        }
+        return Radar(
+            capabilities=caps_order,
+            brand=[clean(mine.get(c)) for c in caps_order],
+            category_median=[clean(cat.get(c)) for c in caps_order],
+            next_stage_median=[clean(nxt.get(c)) for c in caps_order],
+        )
 
     # -- ecosystem -----------------------------------------------------------------------------
     def _stages_in(self, scope: set[str] | None) -> pd.DataFrame:
