@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Server, login, shot
 from windmaker.config import Settings
+from windmaker.i18n import name
 from windmaker.store import create_user, engine_for, open_session, upsert_provider
 
 pytestmark = pytest.mark.browser
@@ -36,7 +37,8 @@ def test_operator_triages_a_brand_and_assigns_an_action(
     plan.first.locator("button[type=submit]").click()
     page.wait_for_load_state("networkidle")
     row = page.locator(f'#plan tbody tr[data-action="{action}"]')
-    expect(row.locator(".pill")).to_have_text("open")
+    lang = page.locator("html").get_attribute("lang") or "zh-CN"
+    expect(row.locator(".pill")).to_have_text(name("action_status", "open", lang))
     expect(row).to_contain_text("operator")
     shot(page, "operator-assigned-action")
 
@@ -83,9 +85,10 @@ def test_provider_applies_and_admin_decides(
     shot(page, "provider-application-form")
     form.locator("button[type=submit]").click()
     page.wait_for_url(re.compile(r"/applications/\d+$"))
-    expect(page.locator("#app-status")).to_have_text("pending")
+    lang = page.locator("html").get_attribute("lang") or "zh-CN"
+    expect(page.locator("#app-status")).to_have_text(name("application_status", "pending", lang))
     proposal = page.locator("#proposal").inner_text()
-    assert proposal in ("admitted", "probation", "rejected")
+    assert proposal in {name("outcome", o, lang) for o in ("admitted", "probation", "rejected")}
     assert page.locator("#criteria tbody tr").count() >= 3
     app_url = page.url
     shot(page, "provider-application-submitted")
@@ -99,13 +102,13 @@ def test_provider_applies_and_admin_decides(
     admin.locator("#note").fill("资质齐全 qualifications complete")
     admin.locator("#decide-form button[type=submit]").click()
     admin.wait_for_load_state("networkidle")
-    expect(admin.locator("#outcome")).to_have_text("admitted")
+    expect(admin.locator("#outcome")).to_have_text(name("outcome", "admitted", "zh-CN"))
     shot(admin, "admin-decided-application")
     admin_ctx.close()
 
     page.goto(app_url)  # the applicant sees the outcome
-    expect(page.locator("#app-status")).to_have_text("decided")
-    expect(page.locator("#outcome")).to_have_text("admitted")
+    expect(page.locator("#app-status")).to_have_text(name("application_status", "decided", lang))
+    expect(page.locator("#outcome")).to_have_text(name("outcome", "admitted", lang))
 
 
 def test_brand_sees_only_itself(page: Page, server: Server, scopes: dict[str, set[str]]) -> None:

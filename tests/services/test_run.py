@@ -7,7 +7,10 @@ other, through the dashboard exactly as through the API.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,6 +25,7 @@ from windmaker.workspace import open_warehouse
 
 BRANDS_GBK = "品牌ID,品牌名称,类目,品牌来源,入驻时间\nB7,新品牌,food,工厂升级,2026-03-01\nB8,坏来源,food,外星,2026-03-01\n"
 PASSWORD = "windmaker-test"
+T = TypeVar("T")
 BRAND_USER = Principal(user_id=9, username="b", role="brand", brand_scope=frozenset({"B1"}))
 
 
@@ -32,6 +36,13 @@ def brand_count(settings: Settings) -> int:
 
 async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
     yield data
+
+
+def _run(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Await a coroutine on a loop of its own thread: a session that drives the browser keeps
+    an event loop running in the main thread, where ``asyncio.run`` is refused."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 def test_main_job_on_an_empty_warehouse_skips_every_step(workspace: Settings) -> None:
@@ -54,12 +65,12 @@ def test_only_staff_start_the_main_job(workspace: Settings) -> None:
 
 
 def test_upload_refuses_a_brand_user_and_writes_nothing(workspace: Settings) -> None:
-    import asyncio
-
     before = brand_count(workspace)
     with pytest.raises(ServiceError) as refused:
-        asyncio.run(
-            ingest_upload(workspace, BRAND_USER, "b.csv", _one_chunk(BRANDS_GBK.encode("gbk")))
+        _run(
+            lambda: ingest_upload(
+                workspace, BRAND_USER, "b.csv", _one_chunk(BRANDS_GBK.encode("gbk"))
+            )
         )
     assert refused.value.status == 403
     assert brand_count(workspace) == before

@@ -81,9 +81,10 @@ def offences(html: str, lang: str, names: set[str]) -> list[str]:
     return found
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def names(web_market: Settings) -> set[str]:
-    """Brand, provider and influencer names: data, shown as the user wrote them."""
+    """Brand, provider and influencer names and provider ids: data, shown as the user wrote
+    them. Read at each test, since other tests of the session add providers to the store."""
     from windmaker.store import engine_for, list_providers, open_session
     from windmaker.workspace import open_warehouse
 
@@ -91,7 +92,7 @@ def names(web_market: Settings) -> set[str]:
         out = set(wh.execute(wh.table("brands").select("name"))["name"].dropna().astype(str))
         out |= set(wh.execute(wh.table("accounts").select("name"))["name"].dropna().astype(str))
     with open_session(engine_for(web_market)) as s:
-        out |= {p.name for p in list_providers(s)}
+        out |= {p.name for p in list_providers(s)} | {p.provider_id for p in list_providers(s)}
     return {n for n in out if n}
 
 
