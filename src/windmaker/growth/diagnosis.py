@@ -14,6 +14,7 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
+from windmaker import results
 from windmaker.growth.bottleneck import (
     advancer_rows,
     criterion_failures,
@@ -38,11 +39,16 @@ from windmaker.growth.model_feed import (
 from windmaker.growth.plan import PLAN_METRICS, Playbook, build_plans
 from windmaker.growth.portfolio import attention_table
 
-BRAND_MONTH = "m_brand_month"
-CAPABILITY = "m_capability"
-TRUST_ALERTS = "mdl_trust_alerts"
-G_STAGE, G_BOTTLENECK, G_PLAN, G_PORTFOLIO = "g_stage", "g_bottleneck", "g_plan", "g_portfolio"
-G_UNJUDGED = "g_unjudged"
+BRAND_MONTH = results.BRAND_MONTH
+CAPABILITY = results.CAPABILITY
+TRUST_ALERTS = results.TRUST_ALERTS
+G_STAGE, G_BOTTLENECK, G_PLAN, G_PORTFOLIO = (
+    results.STAGE,
+    results.BOTTLENECK,
+    results.PLAN,
+    results.PORTFOLIO,
+)
+G_UNJUDGED = results.UNJUDGED
 
 
 @dataclass(frozen=True)

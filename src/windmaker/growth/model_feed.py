@@ -32,15 +32,16 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from windmaker import results
 from windmaker.config import ConfigError
 from windmaker.growth.config import ModelRules
 from windmaker.growth.plan import ModelActions
 from windmaker.metrics.category import BY_ALL, BY_CATEGORY, midrank_percentile, robust_z, spread
 
-CLV_BRAND = "mdl_clv_brand"
-CLV_BUYERS = "mdl_clv_buyers"
-TRAFFIC_CURVES = "mdl_traffic_curves"
-G_MODEL_SCORES = "g_model_scores"
+CLV_BRAND = results.CLV_BRAND
+CLV_BUYERS = results.CLV_BUYERS
+TRAFFIC_CURVES = results.TRAFFIC_CURVES
+G_MODEL_SCORES = results.MODEL_SCORES
 
 PRIVATE_DOMAIN, TRAFFIC = "private_domain", "traffic"
 #: ``g_plan.metric`` of the model-backed actions.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from windmaker import results
 from windmaker.i18n import t
 from windmaker.views import charts
 from windmaker.views.readmodel import ReadModel
@@ -103,7 +104,7 @@ def brand_context(
     previous, changes = _changes(rm, brand_id, period)
     drivers = [
         r
-        for r in rm.table_rows("m_gmv_drivers", brand_id)
+        for r in rm.table_rows(results.GMV_DRIVERS, brand_id)
         if r.get("level") == "brand" and (period is None or r.get("period") == period)
     ]
     diag_rows = diag.model_dump()
@@ -125,10 +126,10 @@ def brand_context(
         "waterfall": _waterfall(drivers, lang),
         "drivers": drivers,
         "recommendations": sorted(
-            (r for r in rm.table_rows("mdl_recommendations", brand_id) if not r.get("sku_id")),
+            (r for r in rm.table_rows(results.RECOMMENDATIONS, brand_id) if not r.get("sku_id")),
             key=lambda r: r.get("rank") or 0,
         )[:10],
-        "clv": rm.table_rows("mdl_clv_brand", brand_id),
-        "traffic": rm.table_rows("mdl_traffic_curves", brand_id),
-        "trust": rm.table_rows("mdl_trust_scores", brand_id),
+        "clv": rm.table_rows(results.CLV_BRAND, brand_id),
+        "traffic": rm.table_rows(results.TRAFFIC_CURVES, brand_id),
+        "trust": rm.table_rows(results.TRUST_SCORES, brand_id),
     }

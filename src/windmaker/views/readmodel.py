@@ -25,7 +25,7 @@ from typing import Any
 import ibis
 import pandas as pd
 
-from windmaker import contract
+from windmaker import contract, results
 from windmaker.growth.diagnosis import CAPABILITY, G_BOTTLENECK, G_PLAN, G_STAGE, G_UNJUDGED
 from windmaker.growth.model_feed import G_MODEL_SCORES
 from windmaker.views.frames import clean, group_records, records
@@ -44,38 +44,38 @@ from windmaker.warehouse import Warehouse
 #: page shows single buyers, and brand-level figures are in ``mdl_clv_brand``.
 LOADED_TABLES = (
     "brands",
-    "m_brand_month",
+    results.BRAND_MONTH,
     CAPABILITY,
-    "m_gmv_drivers",
+    results.GMV_DRIVERS,
     G_STAGE,
     G_UNJUDGED,
     G_BOTTLENECK,
     G_PLAN,
-    "g_portfolio",
+    results.PORTFOLIO,
     G_MODEL_SCORES,
-    "mdl_trust_scores",
-    "mdl_trust_alerts",
-    "mdl_recommendations",
-    "mdl_clv_brand",
-    "mdl_traffic_curves",
-    "mdl_budget",
-    "mdl_horse_race",
-    "mdl_hits",
-    "mdl_concentration",
+    results.TRUST_SCORES,
+    results.TRUST_ALERTS,
+    results.RECOMMENDATIONS,
+    results.CLV_BRAND,
+    results.TRAFFIC_CURVES,
+    results.BUDGET,
+    results.HORSE_RACE,
+    results.HITS,
+    results.CONCENTRATION,
 )
 
 #: Every brushing flag with its signals (high-confidence ones are also in mdl_brushing_orders).
-BRUSHING_REVIEW = "mdl_brushing_review"
+BRUSHING_REVIEW = results.BRUSHING_REVIEW
 #: Derived at load: flagged orders per brand × confidence × signals.
 BRUSHING_EVIDENCE = "brushing_evidence"
 
 #: Tables the scorecard reads per brand and period.
 SCORECARD_TABLES = (
     CAPABILITY,
-    "m_brand_month",
+    results.BRAND_MONTH,
     G_STAGE,
     G_UNJUDGED,
-    "mdl_trust_scores",
+    results.TRUST_SCORES,
 )
 #: The columns of a scorecard's capability rows.
 CAPABILITY_FIELDS = ("capability", "index", "score", "benchmark", "metric_index", "metric_score")
@@ -186,7 +186,7 @@ def load_snapshot(wh: Warehouse) -> Snapshot:
             for col in df.columns:
                 if col in ("period", "month") and not df.empty:
                     df[col] = pd.to_datetime(df[col]).dt.date
-            if name == "mdl_trust_scores" and "entity" in df.columns:
+            if name == results.TRUST_SCORES and "entity" in df.columns:
                 # Scores are per brand and per account; a brand's page shows the brand's own.
                 df = df[df["entity"] == "brand"].assign(brand_id=lambda d: d["entity_id"])
             frames[name] = df
@@ -201,7 +201,7 @@ def load_snapshot(wh: Warehouse) -> Snapshot:
             .order_by(["brand_id", "confidence", ibis.desc("orders")])
         )
     latest = None
-    for source in ("g_stage", "m_brand_month"):
+    for source in (results.STAGE, results.BRAND_MONTH):
         df = frames.get(source)
         if df is not None and not df.empty and "period" in df.columns:
             latest = max(df["period"])
@@ -214,7 +214,7 @@ def load_snapshot(wh: Warehouse) -> Snapshot:
     brands_by_id: dict[str, dict[str, Any]] = {}
     for rec in records(brands):
         brands_by_id.setdefault(str(rec["brand_id"]), rec)
-    alerts = frames.get("mdl_trust_alerts", pd.DataFrame())
+    alerts = frames.get(results.TRUST_ALERTS, pd.DataFrame())
     alerted = frozenset(alerts["brand_id"].dropna()) if "brand_id" in alerts else frozenset()
     overview = overview_frame(frames, latest, alerted)
     snap = Snapshot(
@@ -241,9 +241,9 @@ def overview_frame(
         return pd.DataFrame(columns=["brand_id", "name", "category"])
     out = brands[["brand_id", "name", "category", "origin"]].copy()
     for name, cols in (
-        ("g_stage", ["stage"]),
-        ("g_portfolio", ["attention", "gmv_at_stake", "priority"]),
-        ("m_brand_month", ["net_gmv_t90d", "net_gmv"]),
+        (results.STAGE, ["stage"]),
+        (results.PORTFOLIO, ["attention", "gmv_at_stake", "priority"]),
+        (results.BRAND_MONTH, ["net_gmv_t90d", "net_gmv"]),
     ):
         df = frames.get(name, pd.DataFrame())
         if df.empty or period is None:
@@ -258,7 +258,7 @@ def overview_frame(
         for c in cols:
             if c not in out.columns:
                 out[c] = None
-    bott = frames.get("g_bottleneck", pd.DataFrame())
+    bott = frames.get(results.BOTTLENECK, pd.DataFrame())
     if not bott.empty and period is not None:
         top = bott[(bott["period"] == period) & (bott["rank"] == 1)][["brand_id", "capability"]]
         out = out.merge(top.rename(columns={"capability": "bottleneck"}), on="brand_id", how="left")
@@ -388,10 +388,10 @@ class ReadModel:
         """The brand view in ``period`` (default: each table's latest): stage, final STEPS
         scores, key metrics, trust and the brushing evidence."""
         caps = self._latest_records(CAPABILITY, brand_id, period)
-        month = self._latest_records("m_brand_month", brand_id, period)
+        month = self._latest_records(results.BRAND_MONTH, brand_id, period)
         stage = self._latest_records(G_STAGE, brand_id, period)
         unjudged = self._latest_records(G_UNJUDGED, brand_id, period) if not stage else []
-        trust = self._latest_records("mdl_trust_scores", brand_id, period)
+        trust = self._latest_records(results.TRUST_SCORES, brand_id, period)
         caps.sort(
             key=lambda r: CAPABILITY_ORDER.get(str(r.get("capability")), len(CAPABILITY_ORDER))
         )
@@ -415,7 +415,7 @@ class ReadModel:
         )
 
     def stage_history(self, brand_id: str) -> list[dict[str, Any]]:
-        rows = self.snap.brand_rows("g_stage", brand_id)
+        rows = self.snap.brand_rows(results.STAGE, brand_id)
         return records(rows.sort_values("period")) if not rows.empty else []
 
     def diagnosis(self, brand_id: str, period: date | None = None) -> Diagnosis:
@@ -453,7 +453,7 @@ class ReadModel:
     def metric_series(
         self, brand_id: str, metrics: Iterable[str] | None = None
     ) -> list[dict[str, Any]]:
-        rows = self.snap.brand_rows("m_brand_month", brand_id)
+        rows = self.snap.brand_rows(results.BRAND_MONTH, brand_id)
         if rows.empty:
             return []
         if metrics:
@@ -470,7 +470,7 @@ class ReadModel:
         """The brand's final capability scores against its category's median and the next
         stage's median (the same final scores)."""
         caps = self.snap.frame(CAPABILITY)
-        stages = self.snap.frame("g_stage")
+        stages = self.snap.frame(results.STAGE)
         period = period or self.snap.latest_period
         brand = self.brand(brand_id)
         if caps.empty or period is None or brand is None:
@@ -502,7 +502,7 @@ class ReadModel:
 
     # -- ecosystem -----------------------------------------------------------------------------
     def _stages_in(self, scope: set[str] | None) -> pd.DataFrame:
-        stages = self.snap.frame("g_stage")
+        stages = self.snap.frame(results.STAGE)
         if stages.empty or scope is None:
             return stages
         return stages[stages["brand_id"].isin(scope)]

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from windmaker import contract
+from windmaker import contract, results
 from windmaker.api.deps import BrandInScope, CurrentUser, ReadModelDep
 from windmaker.api.errors import ERROR_RESPONSES
 from windmaker.api.schemas import (
@@ -106,12 +106,12 @@ def _table_route(path: str, table: str, summary: str) -> None:
         return Rows(rows=rm.table_rows(table, brand_id))
 
 
-_table_route("/{brand_id}/gmv-tree", "m_gmv_drivers", "GMV driver tree and its decomposition")
-_table_route("/{brand_id}/recommendations", "mdl_recommendations", "Influencer recommendations")
-_table_route("/{brand_id}/clv", "mdl_clv_brand", "Customer lifetime value (when fitted)")
+_table_route("/{brand_id}/gmv-tree", results.GMV_DRIVERS, "GMV driver tree and its decomposition")
+_table_route("/{brand_id}/recommendations", results.RECOMMENDATIONS, "Influencer recommendations")
+_table_route("/{brand_id}/clv", results.CLV_BRAND, "Customer lifetime value (when fitted)")
 _table_route(
-    "/{brand_id}/traffic", "mdl_traffic_curves", "Paid-traffic response curve (when fitted)"
+    "/{brand_id}/traffic", results.TRAFFIC_CURVES, "Paid-traffic response curve (when fitted)"
 )
-_table_route("/{brand_id}/trust", "mdl_trust_scores", "Trust score and its parts")
-_table_route("/{brand_id}/horse-race", "mdl_horse_race", "Matrix-account horse race")
-_table_route("/{brand_id}/hits", "mdl_hits", "Hit-product detection of the brand's SKUs")
+_table_route("/{brand_id}/trust", results.TRUST_SCORES, "Trust score and its parts")
+_table_route("/{brand_id}/horse-race", results.HORSE_RACE, "Matrix-account horse race")
+_table_route("/{brand_id}/hits", results.HITS, "Hit-product detection of the brand's SKUs")

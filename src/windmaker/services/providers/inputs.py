@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from windmaker import store
+from windmaker import results, store
 from windmaker.services.errors import ServiceError
 from windmaker.warehouse import Warehouse
 
@@ -45,29 +45,29 @@ def warehouse_frames(wh: Warehouse) -> WarehouseFrames:
         if not wh.has_table(name):
             return None
         t = wh.table(name)
-        if name == "g_bottleneck":
+        if name == results.BOTTLENECK:
             t = t.filter(t["rank"] == 1)
         return wh.execute(t.select(*cols))
 
-    if not wh.has_table("m_brand_month"):
+    if not wh.has_table(results.BRAND_MONTH):
         raise ServiceError(
             "no_data", 409, reason="the warehouse has no m_brand_month: refresh first"
         )
-    t = wh.table("m_brand_month")
+    t = wh.table(results.BRAND_MONTH)
     return WarehouseFrames(
         brand_month=wh.execute(t.select("brand_id", "category", "period", "net_gmv")),
-        stages=optional("g_stage", "brand_id", "period", "stage"),
-        bottleneck=optional("g_bottleneck", "brand_id", "category", "period", "capability"),
-        capabilities=optional("m_capability", "brand_id", "period", "capability", "index"),
+        stages=optional(results.STAGE, "brand_id", "period", "stage"),
+        bottleneck=optional(results.BOTTLENECK, "brand_id", "category", "period", "capability"),
+        capabilities=optional(results.CAPABILITY, "brand_id", "period", "capability", "index"),
     )
 
 
 def trust_violations(wh: Warehouse) -> pd.DataFrame | None:
     """Brand-level trust alerts as violations (brand_id, period, kind): a severe alert (brushing
     confirmed by both detectors, fraud) is kind ``fraud``; None when trust has not run."""
-    if not wh.has_table("mdl_trust_alerts"):
+    if not wh.has_table(results.TRUST_ALERTS):
         return None
-    t = wh.table("mdl_trust_alerts")
+    t = wh.table(results.TRUST_ALERTS)
     alerts = wh.execute(
         t.filter(t.brand_id.notnull()).select("brand_id", "period", "kind", "severe")
     )
