@@ -110,13 +110,12 @@ def step_reference_refresh(path: str) -> str:
 
 
 def step_diagnose_warehouse(path: str) -> str:
-    from windmaker.growth.config import load_ladder_config
-    from windmaker.growth.plan import load_playbook
+    from windmaker.services.configs import Configs
     from windmaker.services.diagnose import run_diagnosis
     from windmaker.warehouse import Warehouse
 
     with Warehouse(f"duckdb://{path}", threads=2) as wh:
-        result, seconds = run_diagnosis(wh, load_ladder_config(), load_playbook())
+        result, seconds = run_diagnosis(wh, Configs())
     parts = ", ".join(f"{k} {v:.1f}s" for k, v in seconds.items())
     return f"{len(result.stages):,} brand-months; {parts}"
 

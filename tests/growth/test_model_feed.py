@@ -25,10 +25,15 @@ from windmaker.growth.model_feed import (
     blended_capability,
     feed_from_frames,
     score_expressions,
+    spend_actions,
+    traffic_expression,
 )
 from windmaker.growth.plan import Playbook
 from windmaker.metrics.category import capabilities, midrank_percentile
-from windmaker.metrics.config import CapabilityMetric, MetricsConfig
+from windmaker.metrics.config import CapabilityMetric, MetricsConfig, load_metrics_config
+
+#: ``metrics.yaml`` → ``benchmark.index_decimals``: the rounding both indices are ranked by.
+INDEX_DECIMALS = load_metrics_config().benchmark.index_decimals
 
 ADVANCE = [1] * 6 + [2] * 3
 SIZES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -49,7 +54,7 @@ def _frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     return market(specs)
 
 
-def _feed(brands: list[str]) -> ModelFeed:
+def _feed(brands: list[str], rules: ModelRules) -> ModelFeed:
     end = pd.Timestamp("2026-07-28")
     others = [b for b in brands if b not in ("P", "C", "W")]
     clv = pd.DataFrame(
@@ -62,7 +67,7 @@ def _feed(brands: list[str]) -> ModelFeed:
             "segment_value": [12_345.6, *[10.0] * len(others)],
         }
     )
-    traffic = pd.DataFrame(
+    curves = pd.DataFrame(
         {
             "brand_id": ["C", "W", *others[:10]],
             "period_end": end,
@@ -77,6 +82,8 @@ def _feed(brands: list[str]) -> ModelFeed:
             "break_even_spend": [1_800.0, 400.0, *[1_000.0] * 10],
         }
     )
+    # as the diagnose service reads mdl_traffic_curves: the log ROAS ratio is the engine's
+    traffic = _run(traffic_expression(rules, ibis.memtable(curves)))
     return feed_from_frames(clv, traffic)
 
 
@@ -85,9 +92,11 @@ def _run(expr: ibis.Table) -> pd.DataFrame:
     return ibis.duckdb.connect().execute(expr)
 
 
-def _scored(feed: ModelFeed, cap: pd.DataFrame, rules: ModelRules) -> ModelFeed:
+def _scored(
+    feed: ModelFeed, cap: pd.DataFrame, rules: ModelRules, index_decimals: int = INDEX_DECIMALS
+) -> ModelFeed:
     """``feed`` with its components and ``g_model_scores`` executed over ``cap``."""
-    exprs = score_expressions(rules, ibis.memtable(cap), feed)
+    exprs = score_expressions(rules, ibis.memtable(cap), feed, index_decimals=index_decimals)
     if exprs is None:
         return feed.scored(None, None)
     return feed.scored(_run(exprs[0]), _run(exprs[1]))
@@ -102,7 +111,7 @@ def _midrank(values: pd.Series) -> pd.Series:
 def inputs(ladder: LadderConfig) -> tuple[pd.DataFrame, pd.DataFrame, ModelFeed]:
     assert ladder.models is not None
     bm, cap = _frames()
-    feed = _feed(sorted(bm["brand_id"].unique()))
+    feed = _feed(sorted(bm["brand_id"].unique()), ladder.models)
     return bm, cap, _scored(feed, cap, ladder.models)
 
 
@@ -201,7 +210,8 @@ def test_model_actions_only_for_top_gaps(fed: Diagnosis, ladder: LadderConfig) -
 
 def test_p_index_blends_lifetime_value(inputs, ladder: LadderConfig) -> None:  # type: ignore[no-untyped-def]
     """Known answer: P's hand-set lifetime value (20, the category's lowest) standardised by the
-    pandas median and IQR of the hand-set values, blended with the configured weight."""
+    pandas median and IQR of the hand-set values, blended with the configured weight and
+    rounded to ``index_decimals``."""
     _, cap, feed = inputs
     assert ladder.models is not None
     cap = cap.assign(period=cap["period"].astype("datetime64[s]"))
@@ -214,7 +224,7 @@ def test_p_index_blends_lifetime_value(inputs, ladder: LadderConfig) -> None:  #
     w = ladder.models.private_domain.weight
     key = (cap.brand_id == "P") & (cap.period == LAST) & (cap.capability == "private_domain")
     expected = (1 - w) * cap.loc[key, "index"].iloc[0] + w * pd_rows.loc["P", "model_z"]
-    assert enriched.loc[key, "index"].iloc[0] == pytest.approx(expected)
+    assert enriched.loc[key, "index"].iloc[0] == round(expected, INDEX_DECIMALS)
     # P's lifetime value is the lowest: its P index only falls
     assert enriched.loc[key, "index"].iloc[0] < cap.loc[key, "index"].iloc[0]
     # scores re-ranked within the category and month; other months untouched
@@ -333,7 +343,7 @@ def test_pooled_small_category_is_ranked_among_all_brands(ladder: LadderConfig) 
 
     ref_z = pd.concat([z(v[:5], v), z(v[5:], v[5:])])
     w = rules.private_domain.weight
-    blended = (1 - w) * pd.Series(index, index=ids) + w * ref_z
+    blended = ((1 - w) * pd.Series(index, index=ids) + w * ref_z).round(INDEX_DECIMALS)
     expected = _midrank(blended)
     expected[5:] = _midrank(blended[5:])
 
@@ -376,3 +386,87 @@ def test_model_action_counts_against_the_capability_limit(
         "raise_paid_spend",
         "cl_paid_traffic",
     ]
+
+
+def test_spend_actions_read_the_engines_log_roas_ratio(
+    ladder: LadderConfig, playbook: Playbook
+) -> None:
+    """Known answers: ``ln(marginal / break-even ROAS)`` of hand-set curves, worked by hand.
+    ``X`` (3.0 vs 2.0) is ln 1.5 = 0.405 above break-even; ``F`` is flat (marginal ROAS 0), so
+    −``max_log_ratio``; ``Z`` has no positive break-even ROAS, so no ratio and no action; ``E``
+    sits at break-even. The spend actions act where |ratio| reaches ``min_log_roas_gap``."""
+    rules = ladder.models
+    assert rules is not None and playbook.model_actions is not None
+    curves = pd.DataFrame(
+        {
+            "brand_id": ["X", "F", "Z", "E"],
+            "period_end": pd.Timestamp("2026-07-28"),
+            "saturation": "hill",
+            "beta": 10_000.0,
+            "half_saturation_spend": 2_000.0,
+            "hill_shape": 1.0,
+            "r2": 0.8,
+            "current_spend": 1_000.0,
+            "marginal_roas": [3.0, 0.0, 3.0, 2.0],
+            "break_even_roas": [2.0, 2.0, 0.0, 2.0],
+            "break_even_spend": [1_500.0, 500.0, 1_500.0, 1_000.0],
+        }
+    )
+    feed = feed_from_frames(None, _run(traffic_expression(rules, ibis.memtable(curves))))
+    ratio = feed.traffic.set_index("brand_id")["log_roas_ratio"]
+    cap = rules.traffic.max_log_ratio
+    assert ratio["X"] == pytest.approx(np.log(1.5))
+    assert ratio["F"] == -cap
+    assert np.isnan(ratio["Z"])
+    assert ratio["E"] == pytest.approx(0.0)
+    gap = rules.actions.min_log_roas_gap
+    expected = {b for b, r in ratio.items() if np.isfinite(r) and abs(r) >= gap}
+    acts = spend_actions(feed.traffic, rules, playbook.model_actions).set_index("brand_id")
+    assert set(acts.index) == expected and {"X", "F"} <= expected
+    assert acts.loc["X", "direction"] == "higher" and acts.loc["F", "direction"] == "lower"
+
+
+def test_blended_indices_equal_but_for_rounding_share_a_score(ladder: LadderConfig) -> None:
+    """Known answer: the mid-rank percentile of pandas-blended indices rounded to
+    ``index_decimals``. A and B have the same lifetime value and metric indices 1e-12 apart (two
+    sums of the same terms in another order), so their blended indices differ by about 1e-12:
+    rounded as ``m_capability``'s index is, they tie and share the mean of their two ranks.
+    Unrounded (15 decimals keep the difference) the percentile would split them."""
+    rules = ladder.models
+    assert rules is not None
+    july = pd.Timestamp("2026-07-01")
+    ids = ["A", "B", *[f"f{i}" for i in range(8)]]
+    index = np.concatenate([[0.3, 0.3 + 1e-12], np.linspace(-1.0, 1.0, 8)])
+    value = np.concatenate([[120.0, 120.0], np.linspace(50.0, 250.0, 8)])
+    cap = pd.DataFrame(
+        {
+            "brand_id": ids,
+            "category": "beauty",
+            "period": july,
+            "capability": "private_domain",
+            "index": index,
+            "score": _midrank(pd.Series(index)).to_numpy(),
+            "benchmark": "category",
+        }
+    )
+    clv = pd.DataFrame(
+        {"brand_id": ids, "observation_end": july, "value": value, "segment_buyers": 0}
+    ).assign(segment_value=0.0)
+    feed = feed_from_frames(clv, None)
+    got = _scored(feed, cap, rules).scores
+    assert got is not None
+    got = got.set_index("brand_id")
+    v = pd.Series(value, index=ids)
+    z = (v - v.median()) / (v.quantile(0.75) - v.quantile(0.25))
+    w = rules.private_domain.weight
+    blended = (1 - w) * pd.Series(index, index=ids) + w * z
+    assert 0 < abs(blended["B"] - blended["A"]) < 1e-11
+    expected = _midrank(blended.round(INDEX_DECIMALS))
+    assert got.loc["A", "index"] == got.loc["B", "index"]
+    assert got.loc["A", "score"] == got.loc["B", "score"]
+    assert got.loc[ids, "score"].to_numpy() == pytest.approx(expected.to_numpy())
+    assert got.loc["A", "score"] == pytest.approx((expected["A"] + expected["B"]) / 2)
+    split = _scored(feed, cap, rules, index_decimals=15).scores
+    assert split is not None
+    split = split.set_index("brand_id")
+    assert split.loc["A", "score"] != split.loc["B", "score"]

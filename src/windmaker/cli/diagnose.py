@@ -24,12 +24,11 @@ from rich.table import Table
 from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or_exit
 from windmaker.config import ConfigError, Settings
 from windmaker.growth import diagnosis as dx
-from windmaker.growth.config import LadderConfig, load_ladder_config
 from windmaker.growth.model_feed import (
     G_MODEL_SCORES,
 )
-from windmaker.growth.plan import Playbook, load_playbook
 from windmaker.i18n import CATALOGUE, explain_bottleneck, reason_text, t
+from windmaker.services.configs import Configs
 from windmaker.services.diagnose import run_diagnosis
 from windmaker.views import ReadModel
 from windmaker.views.brand import pick_month
@@ -50,10 +49,9 @@ def _w(key: str, lang: str) -> str:
     return t(f"cli.{key}", lang)
 
 
-def _configs(settings: Settings) -> tuple[LadderConfig, Playbook]:
-    folder = settings.config_path
+def _configs(settings: Settings) -> Configs:
     try:
-        return load_ladder_config(folder), load_playbook(folder)
+        return Configs.of(settings).check(("metrics", "ladder", "playbook"))
     except ConfigError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -131,7 +129,7 @@ def _print_agreement(result: dx.Diagnosis, truth: Path) -> None:
 
 
 def _diagnose_all(wh: Warehouse, settings: Settings) -> dx.Diagnosis:
-    config, playbook = _configs(settings)
+    configs = _configs(settings)
     for name in (dx.BRAND_MONTH, dx.CAPABILITY):
         if not wh.has_table(name):
             err_console.print(f"[red]error:[/red] no {name} table: run `windmaker refresh` first")
@@ -145,7 +143,7 @@ def _diagnose_all(wh: Warehouse, settings: Settings) -> dx.Diagnosis:
         def on_step(s: str) -> None:
             bar.update(task, completed=list(labels).index(s), description=labels[s])
 
-        result, seconds = run_diagnosis(wh, config, playbook, on_step)
+        result, seconds = run_diagnosis(wh, configs, on_step)
         bar.update(task, completed=3, description="完成 done")
     table = Table(title="diagnosis tables 诊断结果表")
     table.add_column("table")

@@ -161,14 +161,12 @@ def diagnose(
     )
 
 
-def _arrow(frame: pd.DataFrame, money: tuple[str, ...] = ()) -> pa.Table:
+def _arrow(frame: pd.DataFrame) -> pa.Table:
     table = pa.Table.from_pandas(frame, preserve_index=False)
     fields = []
     for f in table.schema:
         if f.name == "period":
             fields.append(pa.field(f.name, pa.date32()))
-        elif f.name in money:
-            fields.append(pa.field(f.name, pa.decimal128(18, 2)))
         elif pa.types.is_large_string(f.type):
             fields.append(pa.field(f.name, pa.string()))
         else:
@@ -197,14 +195,16 @@ def _unjudged_arrow(frame: pd.DataFrame) -> pa.Table:
 
 
 def result_tables(diagnosis: Diagnosis) -> dict[str, pa.Table]:
-    """The four result tables as Arrow, periods as DATE and GMV at stake as DECIMAL(18,2)."""
-    portfolio = diagnosis.portfolio.copy()
-    portfolio["gmv_at_stake"] = portfolio["gmv_at_stake"].round(2)
+    """The result tables as Arrow, periods as DATE.
+
+    Money (the GMV at stake) stays a float: the warehouse's money writer stores the columns
+    :mod:`windmaker.results` declares as money as DECIMAL(18,2), rounded to the cent.
+    """
     out = {
         G_STAGE: _arrow(diagnosis.stages),
         G_BOTTLENECK: _arrow(diagnosis.bottlenecks),
         G_PLAN: _arrow(diagnosis.plans),
-        G_PORTFOLIO: _arrow(portfolio, money=("gmv_at_stake",)),
+        G_PORTFOLIO: _arrow(diagnosis.portfolio),
     }
     unjudged = diagnosis.unjudged
     if unjudged is None:

@@ -60,6 +60,7 @@ TRAFFIC_COLUMNS = (
     "marginal_roas",
     "break_even_roas",
     "break_even_spend",
+    "log_roas_ratio",
 )
 #: The model component per brand in its model period (``gaps`` blends it after smoothing).
 COMPONENT_COLUMNS = (
@@ -95,7 +96,8 @@ class ModelFeed:
     ``mdl_clv_brand`` field), segment_buyers and segment_value (count and summed expected value
     over the horizon of the configured segment's buyers in ``mdl_clv_buyers``).
     ``traffic``: brand_id, period (month of ``period_end``) and the curve columns of
-    ``TRAFFIC_COLUMNS``. Either may be empty. ``components`` (``COMPONENT_COLUMNS``) and
+    ``TRAFFIC_COLUMNS``, with ``log_roas_ratio`` computed in the engine
+    (:func:`traffic_expression`). Either may be empty. ``components`` (``COMPONENT_COLUMNS``) and
     ``scores`` (``g_model_scores``, ``SCORE_COLUMNS``): the executed :func:`score_expressions`,
     None until :meth:`scored` sets them.
     """
@@ -171,14 +173,20 @@ def clv_expression(rules: ModelRules, clv_brand: ibis.Table, clv_buyers: ibis.Ta
     )
 
 
-def traffic_expression(curves: ibis.Table) -> ibis.Table:
-    """The curve columns the T component and the spend action read, numbers as float64."""
-    floats = [c for c in TRAFFIC_COLUMNS if c not in ("brand_id", "period", "saturation")]
+def traffic_expression(rules: ModelRules, curves: ibis.Table) -> ibis.Table:
+    """The curve columns the T component and the spend action read, numbers as float64, and
+    their ``log_roas_ratio`` (:func:`log_roas_ratio`, clipped to ``models.traffic.max_log_ratio``
+    of ``ladder.yaml``): computed once, here, and read by both."""
+    stored = ("brand_id", "period", "saturation", "log_roas_ratio")
+    floats = [c for c in TRAFFIC_COLUMNS if c not in stored]
+    marginal = curves.marginal_roas.cast("float64")
+    break_even = curves.break_even_roas.cast("float64")
     return curves.select(
         "brand_id",
         "period_end",
         curves.saturation.cast("string").name("saturation"),
         *[curves[c].cast("float64").name(c) for c in floats],
+        log_roas_ratio=log_roas_ratio(marginal, break_even, rules.traffic.max_log_ratio),
     )
 
 
@@ -198,25 +206,16 @@ def feed_from_frames(clv: pd.DataFrame | None, traffic: pd.DataFrame | None) -> 
 
 
 # -- the P and T components -------------------------------------------------------------------
-def traffic_log_ratio(traffic: pd.DataFrame, max_log_ratio: float) -> pd.Series:
-    """``ln(marginal ROAS / break-even ROAS)`` clipped to ±``max_log_ratio`` (the spend action).
-
-    Positive: the next yuan returns more than break-even (under-spending); negative: the brand
-    spends past break-even. A marginal ROAS of 0 (a flat curve) counts as ``−max_log_ratio``.
-    :func:`log_roas_ratio` is the same formula as an expression (the T component).
-    """
-    m = traffic["marginal_roas"].astype("float64")
-    be = traffic["break_even_roas"].astype("float64")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.log(m.clip(lower=0) / be)
-    return pd.Series(np.clip(r, -max_log_ratio, max_log_ratio), index=traffic.index)
-
-
 def log_roas_ratio(
     marginal: ir.FloatingValue, break_even: ir.FloatingValue, max_log_ratio: float
 ) -> ir.FloatingValue:
-    """:func:`traffic_log_ratio` in the engine: ``−max_log_ratio`` where the curve is flat
-    (marginal ROAS ≤ 0), null without a positive break-even ROAS."""
+    """``ln(marginal ROAS / break-even ROAS)`` clipped to ±``max_log_ratio``.
+
+    Positive: the next yuan returns more than break-even (under-spending); negative: the brand
+    spends past break-even. ``−max_log_ratio`` where the curve is flat (marginal ROAS ≤ 0),
+    null without a positive break-even ROAS. The T component and the spend action both read
+    it (:func:`traffic_expression`).
+    """
     ratio = (marginal / break_even).ln().clip(lower=-max_log_ratio, upper=max_log_ratio)
     return ibis.cases(
         (break_even.isnull() | (break_even <= 0), ibis.null("float64")),
@@ -248,8 +247,8 @@ def _model_values(feed: ModelFeed, rules: ModelRules) -> ir.Table | None:
     """brand_id, period, capability, model_value, weight of the feed's frames (``memtable``).
 
     P: ``value`` (e.g. expected repeat value per buyer over 180 days); T:
-    ``−|ln(marginal ROAS / break-even ROAS)|`` (:func:`log_roas_ratio`), so a brand far from
-    break-even on either side scores low.
+    ``−|ln(marginal ROAS / break-even ROAS)|`` (the feed's ``log_roas_ratio``), so a brand far
+    from break-even on either side scores low.
     """
     parts = []
     if not feed.clv.empty:
@@ -264,12 +263,8 @@ def _model_values(feed: ModelFeed, rules: ModelRules) -> ir.Table | None:
             )
         )
     if not feed.traffic.empty:
-        t = ibis.memtable(feed.traffic[["brand_id", "period", "marginal_roas", "break_even_roas"]])
-        ratio = log_roas_ratio(
-            t.marginal_roas.cast("float64"),
-            t.break_even_roas.cast("float64"),
-            rules.traffic.max_log_ratio,
-        )
+        t = ibis.memtable(feed.traffic[["brand_id", "period", "log_roas_ratio"]])
+        ratio = t.log_roas_ratio.cast("float64")
         parts.append(
             t.select(
                 brand_id=t.brand_id.cast("string"),
@@ -325,11 +320,15 @@ def components_expression(
     return j.select(*COMPONENT_COLUMNS[:5], model_z=z, weight=j.weight)
 
 
-def scores_expression(capability: ir.Table, components: ir.Table) -> ir.Table:
+def scores_expression(
+    capability: ir.Table, components: ir.Table, *, index_decimals: int
+) -> ir.Table:
     """``g_model_scores``: the capability rows whose score the components move, re-ranked.
 
     ``index = (1 − w) · index + w · model_z`` where the brand has a component, else the metrics
-    index; ``score`` = :func:`windmaker.metrics.category.midrank_percentile` of that index in
+    index, rounded to ``index_decimals`` (``metrics.yaml`` → ``benchmark.index_decimals``) as
+    ``m_capability``'s index is, so that indices equal but for the last bits of their sums tie;
+    ``score`` = :func:`windmaker.metrics.category.midrank_percentile` of that index in
     the group ``m_capability`` ranked the row in: its category × period × capability, or every
     brand of the period × capability where the category is pooled (``benchmark = 'all'``). A
     row is kept when its group holds a component (a brand without a model value still moves
@@ -344,7 +343,7 @@ def scores_expression(capability: ir.Table, components: ir.Table) -> ir.Table:
         metric_score=j.score,
         index=ibis.cases(
             (both, (1 - j.weight) * j["index"] + j.weight * j.model_z), else_=j["index"]
-        ),
+        ).round(index_decimals),
     )
     own, pooled = ["category", "period", "capability"], ["period", "capability"]
     is_pooled = j.benchmark == BY_ALL
@@ -362,14 +361,15 @@ def scores_expression(capability: ir.Table, components: ir.Table) -> ir.Table:
 
 
 def score_expressions(
-    rules: ModelRules, capability: ir.Table, feed: ModelFeed
+    rules: ModelRules, capability: ir.Table, feed: ModelFeed, *, index_decimals: int
 ) -> tuple[ir.Table, ir.Table] | None:
     """The components and ``g_model_scores`` expressions the caller executes (then
-    :meth:`ModelFeed.scored`); None when the feed holds no model value."""
+    :meth:`ModelFeed.scored`); None when the feed holds no model value. ``index_decimals``:
+    ``metrics.yaml`` → ``benchmark.index_decimals``, the rounding ``m_capability`` ranks by."""
     comps = components_expression(rules, capability, feed)
     if comps is None:
         return None
-    return comps, scores_expression(capability, comps)
+    return comps, scores_expression(capability, comps, index_decimals=index_decimals)
 
 
 def blended_capability(capability: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
@@ -502,8 +502,8 @@ def reengage_actions(clv: pd.DataFrame, rules: ModelRules, texts: ModelActions) 
 def spend_actions(traffic: pd.DataFrame, rules: ModelRules, texts: ModelActions) -> pd.DataFrame:
     """Raise or cut paid spend towards the curve's break-even spend (``texts.traffic_*``).
 
-    Only where ``|ln(marginal ROAS / break-even ROAS)| ≥ min_log_roas_gap`` and the brand
-    spends now. Daily spend moves from ``current_spend`` to ``break_even_spend`` held within
+    Only where ``|ln(marginal ROAS / break-even ROAS)| ≥ min_log_roas_gap`` (the executed
+    ``log_roas_ratio`` of :func:`traffic_expression`) and the brand spends now. Daily spend moves from ``current_spend`` to ``break_even_spend`` held within
     [``spend_min_ratio``, ``spend_max_ratio``] × current, quoted a month (× ``days_per_month``);
     the GMV change is ``(g(target) − g(current)) × days_per_month`` on the curve
     (:func:`steady_gmv`). current / target = the monthly spends.
@@ -511,7 +511,7 @@ def spend_actions(traffic: pd.DataFrame, rules: ModelRules, texts: ModelActions)
     a = rules.actions
     if traffic.empty:
         return pd.DataFrame(columns=list(ACTION_COLUMNS))
-    ratio = traffic_log_ratio(traffic, rules.traffic.max_log_ratio)
+    ratio = traffic["log_roas_ratio"].astype("float64")
     cur = traffic["current_spend"].astype("float64")
     be = traffic["break_even_spend"].astype("float64")
     target = be.clip(lower=cur * a.spend_min_ratio, upper=cur * a.spend_max_ratio)

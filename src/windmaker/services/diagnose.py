@@ -7,7 +7,6 @@ from typing import Any
 
 from windmaker import contract
 from windmaker.growth import diagnosis as dx
-from windmaker.growth.config import LadderConfig
 from windmaker.growth.model_feed import (
     ModelFeed,
     clv_expression,
@@ -15,7 +14,6 @@ from windmaker.growth.model_feed import (
     score_expressions,
     traffic_expression,
 )
-from windmaker.growth.plan import Playbook
 from windmaker.results import (
     BRAND_MONTH,
     CAPABILITY,
@@ -25,16 +23,20 @@ from windmaker.results import (
     TRAFFIC_CURVES,
     TRUST_ALERTS,
 )
+from windmaker.services.configs import Configs
 from windmaker.warehouse import Warehouse
 
 
 def run_diagnosis(
-    wh: Warehouse, config: LadderConfig, playbook: Playbook, progress: Any = None
+    wh: Warehouse, configs: Configs, progress: Any = None
 ) -> tuple[dx.Diagnosis, dict[str, float]]:
-    """Read the metric tables, diagnose every brand, store the four ``g_*`` tables.
+    """Read the metric tables, diagnose every brand, store the ``g_*`` tables.
 
-    Returns the diagnosis and the seconds of each step (read, diagnose, store).
+    ``configs`` gives ``ladder.yaml``, ``playbook.yaml`` and, for the model-blended scores,
+    ``metrics.yaml`` (the index rounding). Returns the diagnosis and the seconds of each step
+    (read, diagnose, store).
     """
+    config, playbook = configs.ladder, configs.playbook
     step = progress or (lambda _s: None)
     seconds: dict[str, float] = {}
     clock = perf_counter()
@@ -50,7 +52,7 @@ def run_diagnosis(
         cols = [c for c in ("brand_id", "period") if c in t.columns]
         if "brand_id" in cols:
             alerts = wh.execute(t.select(cols).distinct())
-    models = read_models(wh, config)
+    models = read_models(wh, configs)
     seconds["read"] = perf_counter() - clock
     clock = perf_counter()
     step("diagnose")
@@ -68,25 +70,30 @@ def run_diagnosis(
     return result, seconds
 
 
-def read_models(wh: Warehouse, config: LadderConfig) -> ModelFeed | None:
+def read_models(wh: Warehouse, configs: Configs) -> ModelFeed | None:
     """The fitted lifetime-value and traffic-curve figures, or None when none are stored.
 
     Lifetime value needs both ``mdl_clv_brand`` and ``mdl_clv_buyers``; either model may be
     missing. ``ladder.yaml`` without a ``models`` section reads nothing. The feed comes back
-    scored: the model components and the re-ranked ``g_model_scores`` rows, executed here from
-    :func:`windmaker.growth.model_feed.score_expressions` over ``m_capability``.
+    scored: the model components and the re-ranked ``g_model_scores`` rows (the blended index
+    rounded to ``metrics.yaml`` → ``benchmark.index_decimals`` before it is ranked), executed
+    here from :func:`windmaker.growth.model_feed.score_expressions` over ``m_capability``. The
+    traffic curves' ``log_roas_ratio`` is executed here too, once, for the T component and the
+    spend actions alike.
     """
-    if config.models is None:
+    rules = configs.ladder.models
+    if rules is None:
         return None
     clv = traffic = None
     if wh.has_table(CLV_BRAND) and wh.has_table(CLV_BUYERS):
-        clv = wh.execute(clv_expression(config.models, wh.table(CLV_BRAND), wh.table(CLV_BUYERS)))
+        clv = wh.execute(clv_expression(rules, wh.table(CLV_BRAND), wh.table(CLV_BUYERS)))
     if wh.has_table(TRAFFIC_CURVES):
-        traffic = wh.execute(traffic_expression(wh.table(TRAFFIC_CURVES)))
+        traffic = wh.execute(traffic_expression(rules, wh.table(TRAFFIC_CURVES)))
     if clv is None and traffic is None:
         return None
     feed = feed_from_frames(clv, traffic)
-    exprs = score_expressions(config.models, wh.table(CAPABILITY), feed)
+    decimals = configs.metrics.benchmark.index_decimals
+    exprs = score_expressions(rules, wh.table(CAPABILITY), feed, index_decimals=decimals)
     if exprs is None:
         return feed.scored(None, None)
     return feed.scored(wh.execute(exprs[0]), wh.execute(exprs[1]))

@@ -31,7 +31,9 @@ def rfm_summary(
     - ``T`` = (``observation_end`` − first day) / u;
     - ``monetary_value`` = mean net spend of the repeat occasions (null when x = 0), the ``zbar``
       of the Gamma-Gamma model;
-    - ``first_purchase``, ``last_purchase`` (dates), ``net_gmv`` (decimal, all occasions).
+    - ``first_purchase``, ``last_purchase`` (dates), ``net_gmv`` (all occasions, summed in the
+      engine's exact type for the contract's DECIMAL amounts; nothing is cast here, since
+      stored money is the warehouse's money writer's concern).
 
     This is the summary of Fader, Hardie & Lee (2005) for CDNOW: days as purchase occasions,
     time in weeks. There is deliberately no start date: a window would drop every buyer who did
@@ -45,9 +47,8 @@ def rfm_summary(
     # A fully refunded order is no purchase; a zero-amount order (a gift, a free sample) is one.
     fully_refunded = (orders.amount > 0) & (orders.refund_amount >= orders.amount)
     o = orders.filter(orders.status != CANCELLED, ~fully_refunded, day <= observation_end)
-    net = (o.amount - o.refund_amount).cast("decimal(18,2)")
     occ = (
-        o.mutate(day=o.paid_at.date(), net=net)
+        o.mutate(day=o.paid_at.date(), net=o.amount - o.refund_amount)
         .group_by(["brand_id", "buyer_id", "day"])
         .aggregate(net=ibis._.net.sum())
     )
@@ -70,7 +71,7 @@ def rfm_summary(
         monetary_value=ibis.ifelse(frequency > 0, repeat_net / frequency, ibis.null("float64")),
         first_purchase="first_purchase",
         last_purchase="last_purchase",
-        net_gmv=per.net_gmv.cast("decimal(18,2)"),
+        net_gmv=per.net_gmv,
     )
 
 

@@ -25,7 +25,8 @@ def daily_paid(orders: ibis.Table, ad_spend: ibis.Table, *, start: date, end: da
 
     Paid GMV is amount − refund_amount over orders reached through ``paid`` traffic that are not
     cancelled, by the day they were paid. Days without spend or orders are absent (the fit fills
-    them with zeros). Columns: brand_id, date, spend (decimal), paid_gmv (decimal).
+    them with zeros). Columns: brand_id, date, spend, paid_gmv: sums in the engine's exact type
+    of the contract's DECIMAL money (the fit reads them as floats; nothing here is stored).
     """
     o = orders.filter(
         orders.traffic_source == PAID,
@@ -44,8 +45,8 @@ def daily_paid(orders: ibis.Table, ad_spend: ibis.Table, *, start: date, end: da
     return j.select(
         brand_id=ibis.coalesce(j.brand_id, j.brand_id_right),
         date=ibis.coalesce(j.date, j.date_right),
-        spend=ibis.coalesce(j.spend, 0).cast("decimal(18,2)"),
-        paid_gmv=ibis.coalesce(j.paid_gmv, 0).cast("decimal(18,2)"),
+        spend=ibis.coalesce(j.spend, 0),
+        paid_gmv=ibis.coalesce(j.paid_gmv, 0),
     )
 
 
