@@ -173,3 +173,43 @@ def test_no_raw_code_left_in_rendered_reasons() -> None:
         text = reason_text("matching.match", params, lang)
         assert not re.search(r"\b[a-z]+_[a-z_]+\b", text), text
     assert "+12.3%" in text and "+45,600 yuan/month" in text and "Mother & baby" in text
+
+
+def test_every_refusal_code_has_a_text_in_both_languages() -> None:
+    """Every ``ServiceError`` code a use case raises (read from the source) is a catalogue
+    message in both languages, so no surface shows ``error.<code>`` as text."""
+    from pathlib import Path
+
+    import windmaker
+
+    src = Path(windmaker.__file__).parent
+    raised = {
+        m
+        for path in src.rglob("*.py")
+        for m in re.findall(r'ServiceError\(\s*"([a-z_]+)"', path.read_text(encoding="utf-8"))
+    }
+    assert {"not_found", "forbidden", "conflict", "validation", "no_data"} <= raised
+    zh, en = _po("zh-CN"), _po("en")
+    assert sorted(c for c in raised if f"error.{c}" not in zh or f"error.{c}" not in en) == []
+
+
+def test_the_cli_renders_a_refusal_in_its_language() -> None:
+    """The one CLI refusal renderer: the catalogue's text in the workspace's language, the
+    reason once, and each invalid field on its own line (known answer: the catalogue entries)."""
+    from windmaker.cli.common import refusal_text
+    from windmaker.services.errors import ServiceError, conflict, invalid
+
+    taken = conflict("username olga is taken")
+    assert refusal_text(taken, "en") == "Conflict: username olga is taken"
+    assert refusal_text(taken, "zh-CN") == t(
+        "error.conflict", "zh-CN", reason=taken.values["reason"]
+    )
+    assert "olga" in refusal_text(taken, "zh-CN") and "Conflict" not in refusal_text(taken, "zh-CN")
+    bad = invalid("capacity", "must be ≥ 0")
+    assert refusal_text(bad, "en") == "The request is invalid\n  capacity: must be ≥ 0"
+    no_data = ServiceError("no_data", 409, reason="the warehouse has no orders yet")
+    assert refusal_text(no_data, "zh-CN") == (
+        t("error.no_data", "zh-CN") + ": the warehouse has no orders yet"
+    )
+    # a text whose value the refusal does not carry is shown unfilled, not a crash
+    assert refusal_text(ServiceError("payload_too_large", 413), "en").startswith("The upload")

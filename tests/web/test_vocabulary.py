@@ -1,5 +1,7 @@
 """Every page and report, in both languages, speaks words: no raw codes, no None or NaN, and no
-English left on a Chinese page.
+English left on a Chinese page. The charts count: the words inside each ``data-chart`` option
+(series and legend names, axis names, category labels, tooltips' names) are scanned like the
+page's text, and the numbers they plot must be rounded.
 
 The pages are fetched as each demo user (admin, operator, provider, brand) on the small simulated
 market the other web tests use; the reports are rendered from the same workspace.
@@ -7,8 +9,10 @@ market the other web tests use; the reports are rendered from the same workspace
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -63,10 +67,56 @@ def visible_text(html: str) -> Iterator[str]:
             yield text
 
 
+#: Keys of an ECharts option whose string values a reader sees (a legend, a tooltip, an axis or
+#: a node shows them); ``data`` lists of strings are category labels. Everything else (type,
+#: trigger, color, stack, …) configures the chart and is never shown.
+CHART_TEXT_KEYS = {"name", "text", "subtext", "source", "target"}
+#: Decimals a plotted number may carry: a tooltip shows the value as it is.
+CHART_DECIMALS = 4
+
+
+def _chart_options(html: str) -> Iterator[Any]:
+    for el in BeautifulSoup(html, "html.parser").select("[data-chart]"):
+        yield json.loads(str(el["data-chart"]))
+
+
+def _walk(node: Any, key: str = "") -> Iterator[tuple[str, Any]]:
+    """Every (key, leaf) of a chart option; a list's items carry the list's key."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _walk(v, k)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _walk(v, key)
+    else:
+        yield key, node
+
+
+def chart_text(html: str) -> Iterator[str]:
+    """The words the page's charts show: names, titles, link ends and category labels."""
+    for option in _chart_options(html):
+        for key, leaf in _walk(option):
+            text = leaf.strip() if isinstance(leaf, str) else ""
+            if text and key in CHART_TEXT_KEYS | {"data"}:
+                yield text
+
+
+def chart_numbers(html: str) -> Iterator[float]:
+    """Every number the page's charts plot (the ``data`` of series, axes and nodes)."""
+    for option in _chart_options(html):
+        for key, leaf in _walk(option):
+            if key in {"data", "value"} and isinstance(leaf, float):
+                yield leaf
+
+
 def offences(html: str, lang: str, names: set[str]) -> list[str]:
-    """What a reader should not see on this page."""
-    found = []
-    for text in visible_text(html):
+    """What a reader should not see on this page, in its text and in its charts."""
+    found = [
+        f"unrounded {x!r} in a chart"
+        for x in chart_numbers(html)
+        if x == x and round(x, CHART_DECIMALS) != x
+    ]
+    for text in [*visible_text(html), *chart_text(html)]:
         cleaned = text
         for n in names:
             cleaned = cleaned.replace(n, " ")
@@ -135,8 +185,12 @@ def test_every_page_speaks_words(web: TestClient, names: set[str], role: str, la
     web.cookies.set("wm_lang", lang)
     pages = _pages(web, role)
     assert any(p.startswith("/brands/") for p in pages)
+    chart_words = 0
     for url in pages:
-        found[url] = offences(_fetch(web, url, lang), lang, names)
+        html = _fetch(web, url, lang)
+        found[url] = offences(html, lang, names)
+        chart_words += len(list(chart_text(html)))
+    assert chart_words > 0, "no chart was scanned"  # the brand page draws its radar at least
     bad = [f"{url}: {f}" for url, fs in found.items() for f in fs]
     assert not bad, "\n".join(bad)
 
@@ -210,3 +264,70 @@ def test_the_scan_catches_what_it_looks_for() -> None:
     assert offences(page.replace("阶段 Stage", "阶段"), "en", set()) != []
     clean = "<html><body><p>云栖美妆 · 行业KA品牌 · GMV ¥9M</p></body></html>"
     assert offences(clean, "zh-CN", {"云栖美妆"}) == []
+
+
+def _chart_page(option: dict[str, Any]) -> str:
+    return f"<html><body><div data-chart='{json.dumps(option, ensure_ascii=False)}'></div></body></html>"
+
+
+def test_the_scan_reads_the_charts() -> None:
+    """A chart's series name, category label, sankey link end and plotted number are read;
+    its configuration (type, trigger, colour) is not."""
+    option = {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"bottom": 0},
+        "xAxis": {"type": "category", "data": ["2024-03", "net_gmv"]},
+        "series": [
+            {"name": "Providers", "type": "line", "color": "#5470c6", "data": [1.5, 0.123456]},
+            {"type": "sankey", "data": [{"name": "店铺爬坡"}], "links": [{"source": "None"}]},
+        ],
+    }
+    found = offences(_chart_page(option), "zh-CN", set())
+    flagged = {f.rsplit(" in ", 1)[-1].strip("'") for f in found}
+    assert flagged == {"net_gmv", "Providers", "None", "a chart"}, found
+    assert "unrounded 0.123456 in a chart" in found
+    option["xAxis"]["data"] = ["2024-03", "净GMV"]  # type: ignore[index]
+    option["series"][0].update(name="服务商数量", data=[1.5, 0.1235])  # type: ignore[index]
+    option["series"][1]["links"] = [{"source": "店铺爬坡"}]  # type: ignore[index]
+    assert offences(_chart_page(option), "zh-CN", set()) == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_chart_option_speaks_words(lang: str) -> None:
+    """Each chart builder of the read model, fed the codes and raw floats the tables hold,
+    names them in ``lang`` and rounds what it plots (the rows mimic the result tables)."""
+    from windmaker.views import charts
+
+    rows = [
+        {"period": "2024-01-01", "net_gmv": 1e6 / 3, "self_gmv": 2e5 / 7, "to_date": False},
+        {
+            "period": "2024-02-01",
+            "net_gmv": 1e6 / 7,
+            "self_gmv": 1e5 / 3,
+            "to_date": True,
+            "days_covered": 16,
+        },
+    ]
+    options = [
+        charts.trend(rows, ["net_gmv", "self_gmv", "distribution_gmv", "paid_gmv"], lang),
+        charts.radar(
+            {
+                "capabilities": ["self_operation", "traffic"],
+                "brand": [1 / 3, None],
+                "category_median": [50.0, 2 / 3],
+                "next_stage_median": [None, 70.0],
+            },
+            lang,
+        ),
+        charts.bottleneck_bars(
+            [{"capability": "private_domain", "rank": 1, "gap": 0.123456789}], lang
+        ),
+        charts.waterfall([("UV", 1234.5678901), ("AOV", -0.1 - 0.2)], 1e6 / 3, lang, 16),
+        charts.stage_distribution([{"period": "2024-01-01", "stage": "ka", "brands": 3}], lang),
+        charts.flows([{"source": "climbing", "target": "ka", "brands": 2}], lang),
+        charts.tier_progress([{"tier": "十亿级", "count": 3, "target": 100}], lang),
+    ]
+    page = "".join(_chart_page(o) for o in options)
+    assert len(list(chart_text(page))) > 20
+    bad = offences(page, lang, {"UV", "AOV"})
+    assert bad == [], "\n".join(bad)

@@ -1,4 +1,4 @@
-"""What every command shares: the workspace option, the console, the language."""
+"""What every command shares: the workspace option, the console, the language, refusals."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from windmaker.config import ConfigError, Settings, load_settings
+from windmaker.i18n import t
+from windmaker.services.errors import ServiceError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -28,3 +31,31 @@ def settings_or_exit(workspace: Path | None) -> Settings:
     except ConfigError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+
+
+def refusal_text(exc: ServiceError, lang: str) -> str:
+    """A use case's refusal as one message in ``lang``: the catalogue's ``error.<code>`` text,
+    its reason when the text does not already carry it, and each invalid field on its own line.
+    """
+    values = {k: str(v) for k, v in exc.values.items()}
+    try:
+        text = t(f"error.{exc.code}", lang, **values)
+    except (KeyError, IndexError):
+        # The text names a value this refusal does not carry: show it unfilled, not a crash.
+        text = t(f"error.{exc.code}", lang)
+    reason = values.get("reason", "")
+    if reason and reason not in text:
+        text = f"{text}: {reason}"
+    for d in exc.detail or []:
+        text += f"\n  {'.'.join(map(str, d.get('loc', [])))}: {d.get('msg', '')}"
+    return text
+
+
+def refused(exc: ServiceError, settings: Settings, exit_code: int = 3) -> typer.Exit:
+    """Print a use case's refusal in the workspace's language and return the exit to raise.
+
+    Exit 3 by default: 2 stays for input the command itself rejects (a bad option or file).
+    """
+    # escaped: a reason may hold brackets (a field's ``loc``) that Rich would read as markup
+    err_console.print(f"[red]error:[/red] {escape(refusal_text(exc, settings.language))}")
+    return typer.Exit(exit_code)

@@ -18,7 +18,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or_exit
+from windmaker.cli.common import WorkspaceOpt, console, err_console, refused, settings_or_exit
 from windmaker.config import ConfigError, Settings
 from windmaker.i18n import name, reason_text
 from windmaker.models.matching import RecommendationList
@@ -44,9 +44,11 @@ def _configs(settings: Settings) -> Configs:
 
 
 @contextmanager
-def _progress(text: str, bar: bool = False) -> Iterator[Callable[[int, int], None]]:
+def _progress(
+    settings: Settings, text: str, bar: bool = False
+) -> Iterator[Callable[[int, int], None]]:
     """A spinner (with a bar when ``bar``) following a use case's ``progress(done, total)``;
-    a refusal of the use case prints its reason and exits 2."""
+    a refusal of the use case stops it and is printed like every refusal (exit 3)."""
     columns = [SpinnerColumn(), TextColumn("{task.description}")]
     if bar:
         columns.append(BarColumn())
@@ -60,8 +62,7 @@ def _progress(text: str, bar: bool = False) -> Iterator[Callable[[int, int], Non
             yield update
         except ServiceError as exc:
             progress.stop()
-            err_console.print(f"[red]error:[/red] {exc.values.get('reason', exc.code)}")
-            raise typer.Exit(2) from None
+            raise refused(exc, settings) from None
 
 
 def _lang(settings: Settings) -> str:
@@ -96,7 +97,10 @@ def recommend(
             err_console.print(f"[red]error:[/red] --as-of {as_of!r} is not a month YYYY-MM")
             raise typer.Exit(2) from None
     configs = _configs(settings)
-    with open_warehouse(settings) as wh, _progress("ranking / 训练与排序", bar=True) as progress:
+    with (
+        open_warehouse(settings) as wh,
+        _progress(settings, "ranking / 训练与排序", bar=True) as progress,
+    ):
         got = service.recommend_influencers(
             wh, configs, brand=brand, sku=sku, top=top, as_of=month, progress=progress
         )
@@ -157,7 +161,10 @@ def hits(
     """
     settings = settings_or_exit(workspace)
     configs = _configs(settings)
-    with open_warehouse(settings) as wh, _progress("counting first-week sales / 统计首周销量") as p:
+    with (
+        open_warehouse(settings) as wh,
+        _progress(settings, "counting first-week sales / 统计首周销量") as p,
+    ):
         got = service.detect_hits(wh, configs, days=days, progress=p)
     if not got.verdicts:
         console.print("not enough SKUs with sales / 有销量的商品不足")
@@ -197,7 +204,10 @@ def horse_race(
     """
     settings = settings_or_exit(workspace)
     configs = _configs(settings)
-    with open_warehouse(settings) as wh, _progress("weekly results / 统计自播账号周数据") as p:
+    with (
+        open_warehouse(settings) as wh,
+        _progress(settings, "weekly results / 统计自播账号周数据") as p,
+    ):
         got = service.race_matrix_accounts(wh, configs, progress=p)
     if got.as_of is None:
         console.print("no live sessions of brand accounts / 没有自播场次")
@@ -233,7 +243,7 @@ def concentration(workspace: WorkspaceOpt = None) -> None:
     """
     settings = settings_or_exit(workspace)
     configs = _configs(settings)
-    with open_warehouse(settings) as wh, _progress("concentration / 达人依赖") as p:
+    with open_warehouse(settings) as wh, _progress(settings, "concentration / 达人依赖") as p:
         got = service.concentration_risk(wh, configs, progress=p)
     zh = _lang(settings) == "zh-CN"
     span = f"{got.start} – {got.end}"

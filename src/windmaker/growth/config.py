@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from windmaker import contract
+from windmaker.codes import Attention, Capability
 from windmaker.config import load_yaml_model
 
 LADDER_FILE = "ladder.yaml"
@@ -52,7 +52,8 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 Score = Annotated[float, Field(ge=0, le=100)]
 NonNegative = Annotated[float, Field(ge=0)]
 Periods = Annotated[int, Field(ge=1, le=60)]
-Attention = Literal["trust_alert", "falling", "ready", "stalled"]
+#: The attentions the portfolio rules order and weigh: every one but ``ok`` (nothing to do).
+FLAGGED_ATTENTIONS = frozenset(a for a in Attention if a is not Attention.OK)
 
 
 class _Model(BaseModel):
@@ -164,11 +165,11 @@ class Hysteresis(_Model):
 
 #: The metric each capability's gap is explained in, in its own unit (higher is better).
 DEFAULT_HEADLINE_METRICS = {
-    "self_operation": "self_share",
-    "traffic": "public_share",
-    "distribution": "distribution_share",
-    "private_domain": "repurchase_rate_90d",
-    "special_supply": "special_supply_share",
+    Capability.SELF_OPERATION: "self_share",
+    Capability.TRAFFIC: "public_share",
+    Capability.DISTRIBUTION: "distribution_share",
+    Capability.PRIVATE_DOMAIN: "repurchase_rate_90d",
+    Capability.SPECIAL_SUPPLY: "special_supply_share",
 }
 
 
@@ -182,14 +183,14 @@ class BottleneckRules(_Model):
     measure_lead_periods: Annotated[int, Field(ge=0, le=24)] = 2
     #: capability → the ``m_brand_month`` metric its gap is stated in (brand value against the
     #: same reference as the index: the advancers' median, with the same fallbacks).
-    headline_metrics: dict[str, PlanMetric] = Field(
+    headline_metrics: dict[Capability, PlanMetric] = Field(
         default_factory=lambda: dict(DEFAULT_HEADLINE_METRICS)
     )
 
     @field_validator("headline_metrics")
     @classmethod
-    def _one_per_capability(cls, metrics: dict[str, str]) -> dict[str, str]:
-        expected = set(contract.CAPABILITIES)
+    def _one_per_capability(cls, metrics: dict[Capability, str]) -> dict[Capability, str]:
+        expected = set(Capability)
         if set(metrics) != expected:
             raise ValueError(f"must name exactly the capabilities {sorted(expected)}")
         return metrics
@@ -222,16 +223,18 @@ class PortfolioRules(_Model):
 
     @field_validator("attention_order")
     @classmethod
-    def _every_attention_once(cls, order: tuple[str, ...]) -> tuple[str, ...]:
-        expected = {"trust_alert", "falling", "ready", "stalled"}
+    def _every_attention_once(cls, order: tuple[Attention, ...]) -> tuple[Attention, ...]:
+        expected = FLAGGED_ATTENTIONS
         if set(order) != expected or len(order) != len(expected):
             raise ValueError(f"must list each of {sorted(expected)} exactly once")
         return order
 
     @field_validator("weights")
     @classmethod
-    def _weight_for_every_attention(cls, weights: dict[str, float]) -> dict[str, float]:
-        missing = {"trust_alert", "falling", "ready", "stalled"} - set(weights)
+    def _weight_for_every_attention(cls, weights: dict[Attention, float]) -> dict[Attention, float]:
+        if Attention.OK in weights:
+            raise ValueError("ok takes no weight: brands with nothing to do rank by GMV")
+        missing = FLAGGED_ATTENTIONS - set(weights)
         if missing:
             raise ValueError(f"missing weights for {sorted(missing)}")
         return weights

@@ -33,11 +33,13 @@ import json
 import numpy as np
 import pandas as pd
 
-from windmaker import contract
+from windmaker.codes import Capability, Stage
 from windmaker.growth.config import Hysteresis, LadderConfig
 
-STAGE_CODES = contract.STAGES
-ZERO_BREAKING, CLIMBING, KA, SKA = range(4)
+#: The stage codes by ordinal (0 = ``zero_breaking`` … 3 = ``ska``), as the plain strings the
+#: result tables store.
+STAGE_CODES: tuple[str, ...] = tuple(s.value for s in Stage)
+ZERO_BREAKING, CLIMBING, KA, SKA = range(len(Stage))
 
 
 #: Columns of ``m_brand_month`` the ladder reads.
@@ -146,7 +148,7 @@ def min_capability_score(capability: pd.DataFrame) -> pd.DataFrame:
     """
     g = capability.groupby(["brand_id", "period"], sort=False)["score"]
     out = g.agg(["min", "count"]).reset_index()
-    out["min_score"] = out["min"].where(out["count"] >= len(contract.CAPABILITIES))
+    out["min_score"] = out["min"].where(out["count"] >= len(Capability))
     return out[["brand_id", "period", "min_score"]]
 
 
@@ -184,7 +186,7 @@ def evaluate_criteria(
     df["top_share_all"] = rank_all / all_brands.where(all_brands > 0)
     small = config.small_categories
     df["size_fallback"] = small.fallback
-    for stage, top in (("ka", "ka_top_share"), ("ska", "ska_top_share")):
+    for stage, top in ((Stage.KA.value, "ka_top_share"), (Stage.SKA.value, "ska_top_share")):
         floor = float(getattr(small.gmv_floor, stage))
         df[f"{stage}_gmv_floor"] = floor
         df[f"{stage}_small"] = df["category_brands"] < int(getattr(small.min_brands, stage))

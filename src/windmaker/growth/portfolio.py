@@ -25,10 +25,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from windmaker.growth.config import LadderConfig
+from windmaker.codes import Attention
+from windmaker.growth.config import FLAGGED_ATTENTIONS, LadderConfig
 from windmaker.growth.ladder import SKA, STAGE_CODES
 
-ATTENTIONS = ("trust_alert", "falling", "ready", "stalled", "ok")
+#: Attentions whose GMV at stake is the brand's own 90-day GMV (what it can lose or is about
+#: to gain); ``stalled`` counts the upside to the next stage instead.
+AT_RISK = (Attention.TRUST_ALERT, Attention.FALLING, Attention.READY)
 
 
 def _change(gmv: pd.Series, brand: pd.Series, window: int) -> pd.Series:
@@ -71,24 +74,25 @@ def attention_table(
     )
     df["is_trust_alert"] = _trust_flags(df, trust_alerts)
 
-    flags = {a: df[f"is_{a}"].to_numpy() for a in ATTENTIONS[:-1]}
-    order = list(rules.attention_order)
-    df["attention"] = np.select([flags[a] for a in order], order, default="ok")
+    flags = {str(a): df[f"is_{a}"].to_numpy() for a in FLAGGED_ATTENTIONS}
+    # plain strings in the table: the stored codes, not enum members
+    order = [str(a) for a in rules.attention_order]
+    df["attention"] = np.select([flags[a] for a in order], order, default=Attention.OK.value)
 
     next_median = _next_stage_median(df)
     upside = (next_median - gmv).clip(lower=0).fillna(0)
     at_risk = gmv.fillna(0).clip(lower=0)
     att = df["attention"]
     df["gmv_at_stake"] = np.where(
-        att.isin(["trust_alert", "falling", "ready"]),
+        att.isin([a.value for a in AT_RISK]),
         at_risk,
-        np.where(att.eq("stalled"), upside, 0.0),
+        np.where(att.eq(Attention.STALLED.value), upside, 0.0),
     ).round(2)
     weights: dict[str, float] = {str(k): v for k, v in rules.weights.items()}
-    weights["ok"] = 0.0
+    weights[Attention.OK.value] = 0.0
     weight = att.map(weights).astype("float64")
     score = weight * df["gmv_at_stake"]
-    df["_ok"] = att.eq("ok")
+    df["_ok"] = att.eq(Attention.OK.value)
     df["_score"] = np.where(df["_ok"], gmv.fillna(0), score)
     df = df.sort_values(["period", "_ok", "_score"], ascending=[True, True, False], kind="stable")
     df["priority"] = df.groupby("period", sort=False).cumcount().astype("int64") + 1

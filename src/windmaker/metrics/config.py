@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from windmaker import contract
+from windmaker.codes import Capability
 from windmaker.config import load_yaml_model
 
 FILE = "metrics.yaml"
@@ -48,15 +49,15 @@ class MetricsConfig(BaseModel):
     complaint_kinds: tuple[str, ...] = ("quality", "misleading")
     standardise: Standardise = Standardise()
     benchmark: Benchmark = Benchmark()
-    capabilities: dict[str, tuple[CapabilityMetric, ...]]
+    capabilities: dict[Capability, tuple[CapabilityMetric, ...]]
 
     @model_validator(mode="after")
     def _check(self) -> MetricsConfig:
         from windmaker.metrics.brand_period import METRIC_COLUMNS, TRAILING_COLUMNS
 
         known = set(METRIC_COLUMNS) | set(TRAILING_COLUMNS)
-        if set(self.capabilities) != set(contract.CAPABILITIES):
-            raise ValueError(f"capabilities must be exactly {', '.join(contract.CAPABILITIES)}")
+        if set(self.capabilities) != set(Capability):
+            raise ValueError(f"capabilities must be exactly {', '.join(Capability)}")
         for cap, items in self.capabilities.items():
             for it in items:
                 if it.metric not in known:

@@ -1,12 +1,18 @@
 """ECharts options for the charts of the pages and the reports, built from read-model rows
-(pure functions)."""
+(pure functions).
+
+What a chart shows a reader (series and legend names, axis and category labels, node names)
+is a catalogue word in the page's language, never a code; what it plots is rounded (money to
+the fen, shares and indices to 4 decimals, scores to 0.1), since a tooltip prints the number
+as it is.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from windmaker import contract
-from windmaker.i18n import t
+from windmaker.codes import Stage
+from windmaker.i18n import name, t
 
 
 def radar(data: dict[str, Any], lang: str) -> dict[str, Any]:
@@ -52,12 +58,15 @@ def trend(rows: list[dict[str, Any]], metrics: list[str], lang: str) -> dict[str
         values = [_num(r.get(m)) for r in rows]
         color = _PALETTE[i % len(_PALETTE)]
         whole = [*values[:-1], None] if partial else values
-        series.append({"name": m, "type": "line", "data": whole, "smooth": True, "color": color})
+        label = name("metric", m, lang)
+        series.append(
+            {"name": label, "type": "line", "data": whole, "smooth": True, "color": color}
+        )
         if partial:
             tail = [*([None] * (len(values) - 2)), *values[-2:]]
             series.append(
                 {
-                    "name": m,
+                    "name": label,
                     "type": "line",
                     "data": tail,
                     "color": color,
@@ -87,7 +96,7 @@ def bottleneck_bars(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
         "xAxis": {"type": "value"},
         "yAxis": {
             "type": "category",
-            "data": [t(f"capability.{r['capability']}", lang) for r in rows],
+            "data": [name("capability", r["capability"], lang) for r in rows],
         },
         "series": [{"type": "bar", "data": [None if g is None else max(g, 0.0) for g in gaps]}],
     }
@@ -102,16 +111,16 @@ def waterfall(
         labels = [t("label.same_days_before", lang, days=compared_days)]
     else:
         labels = [t("label.period", lang) + " −1"]
-    base, values = [0.0], [start]
+    base, values = [0.0], [_money(start)]
     level = start
-    for name, value in parts:
-        labels.append(name)
-        base.append(min(level, level + value))
-        values.append(abs(value))
+    for label, value in parts:
+        labels.append(label)
+        base.append(_money(min(level, level + value)))
+        values.append(_money(abs(value)))
         level += value
     labels.append(t("label.to_date", lang) if compared_days else t("label.period", lang))
     base.append(0.0)
-    values.append(level)
+    values.append(_money(level))
     return {
         "tooltip": {"trigger": "axis"},
         "grid": {"left": 70, "right": 20, "top": 20, "bottom": 40},
@@ -127,11 +136,11 @@ def waterfall(
 def stage_distribution(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
     periods = sorted({str(r["period"]) for r in rows})
     series = []
-    for stage in contract.STAGES:
+    for stage in Stage:
         by_period = {str(r["period"]): r["brands"] for r in rows if r["stage"] == stage}
         series.append(
             {
-                "name": t(f"stage.{stage}", lang),
+                "name": name("stage", stage, lang),
                 "type": "bar",
                 "stack": "s",
                 "data": [by_period.get(p, 0) for p in periods],
@@ -149,16 +158,17 @@ def stage_distribution(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
 
 def flows(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
     """Sankey of moves between stages."""
-    nodes = [{"name": t(f"stage.{s}", lang)} for s in contract.STAGES]
+    # the period's end repeats each stage with a trailing space: a sankey node is its name
+    nodes = [{"name": name("stage", s, lang)} for s in Stage]
     links = [
         {
-            "source": t(f"stage.{r['source']}", lang),
-            "target": t(f"stage.{r['target']}", lang) + " ",
+            "source": name("stage", r["source"], lang),
+            "target": name("stage", r["target"], lang) + " ",
             "value": r["brands"],
         }
         for r in rows
     ]
-    nodes += [{"name": t(f"stage.{s}", lang) + " "} for s in contract.STAGES]
+    nodes += [{"name": name("stage", s, lang) + " "} for s in Stage]
     return {
         "tooltip": {},
         "series": [
@@ -168,6 +178,8 @@ def flows(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
 
 
 def tier_progress(tiers: list[dict[str, Any]], lang: str) -> dict[str, Any]:
+    """Providers at or above each tier of the windmaker plan against the plan's target
+    (``tiers``: the tier's name in ``lang``, count, target)."""
     names = [str(x["tier"]) for x in tiers]
     return {
         "tooltip": {"trigger": "axis"},
@@ -176,7 +188,11 @@ def tier_progress(tiers: list[dict[str, Any]], lang: str) -> dict[str, Any]:
         "xAxis": {"type": "category", "data": names},
         "yAxis": {"type": "value"},
         "series": [
-            {"name": "providers", "type": "bar", "data": [x["count"] for x in tiers]},
+            {
+                "name": t("label.providers_count", lang),
+                "type": "bar",
+                "data": [x["count"] for x in tiers],
+            },
             {
                 "name": t("label.target_count", lang),
                 "type": "bar",
@@ -187,6 +203,7 @@ def tier_progress(tiers: list[dict[str, Any]], lang: str) -> dict[str, Any]:
 
 
 def curve(xs: list[float], ys: list[float], x_name: str, y_name: str) -> dict[str, Any]:
+    """A line through ``(xs, ys)``; the axis names are the caller's words in the page's language."""
     return {
         "tooltip": {"trigger": "axis"},
         "grid": {"left": 70, "right": 20, "top": 20, "bottom": 40},
@@ -196,10 +213,15 @@ def curve(xs: list[float], ys: list[float], x_name: str, y_name: str) -> dict[st
             {
                 "type": "line",
                 "showSymbol": False,
-                "data": [[x, y] for x, y in zip(xs, ys, strict=True)],
+                "data": [[_num(x), _num(y)] for x, y in zip(xs, ys, strict=True)],
             }
         ],
     }
+
+
+def _money(value: float) -> float:
+    """RMB to the fen."""
+    return round(float(value), 2)
 
 
 def _num(value: Any) -> float | None:

@@ -4,7 +4,9 @@ them, ``windmaker diagnose BRAND --json`` prints them.
 Each record names the columns of the result table it comes from, so the OpenAPI schema
 describes the scorecard and the diagnosis field by field. Records accept columns they do not
 name (``extra="allow"``): a result table that gains a column passes it through instead of
-failing the answer.
+failing the answer. Coded fields are typed with the enums of :mod:`windmaker.codes` (the
+OpenAPI schema lists their values) and hold the plain code strings (``use_enum_values``), so
+the JSON and the page contexts carry the same codes the tables store.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from windmaker.codes import Attention, Capability, Stage
 from windmaker.i18n import reason_text
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -33,7 +36,15 @@ Timestamp = Annotated[datetime, AfterValidator(_with_offset)]
 class _Open(BaseModel):
     """A record of a result table's row: named columns typed, further columns passed through."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, serialize_by_alias=True, use_enum_values=True
+    )
+
+
+class _Coded(BaseModel):
+    """A record with coded fields: validated against the enum, kept as the code string."""
+
+    model_config = ConfigDict(use_enum_values=True)
 
 
 class BrandRecord(_Open):
@@ -46,7 +57,7 @@ class BrandRecord(_Open):
     joined_at: Timestamp | None = None
 
 
-class PortfolioRow(BaseModel):
+class PortfolioRow(_Coded):
     """One brand in the operator's portfolio and the brand list: latest stage, attention, GMV
     at stake (``g_portfolio``), bottleneck (rank 1 of ``g_bottleneck``) and trust alert."""
 
@@ -54,9 +65,9 @@ class PortfolioRow(BaseModel):
     name: str | None = None
     category: str | None = None
     origin: str | None = None
-    stage: str | None = None
-    attention: str | None = None
-    bottleneck: str | None = None
+    stage: Stage | None = None
+    attention: Attention | None = None
+    bottleneck: Capability | None = None
     gmv_at_stake: float | None = None
     priority: float | None = None
     net_gmv: float | None = None
@@ -64,7 +75,7 @@ class PortfolioRow(BaseModel):
     trust_alert: bool = False
 
 
-class CapabilityScore(BaseModel):
+class CapabilityScore(_Coded):
     """One STEPS capability of the brand: the final index and score.
 
     Where fitted models are blended into the capability (``g_model_scores``: P and T in the
@@ -72,7 +83,7 @@ class CapabilityScore(BaseModel):
     ``metric_score`` keep the metrics-only values of ``m_capability``; elsewhere they are equal.
     """
 
-    capability: str
+    capability: Capability
     index: float | None = None
     score: float | None = None
     #: ``category``: the percentile within the brand's category; ``all``: among every brand of
@@ -104,10 +115,10 @@ class StageRecord(_Reasoned):
     """One ``g_stage`` row: the stage, the stage the criteria alone gave, and why."""
 
     period: date
-    stage: str
+    stage: Stage
     brand_id: str | None = None
     category: str | None = None
-    candidate_stage: str | None = None
+    candidate_stage: Stage | None = None
     as_of: Timestamp | None = None
     days_covered: float | None = None
     to_date: bool | None = None
@@ -235,7 +246,7 @@ class Bottleneck(_Open):
     its reference, never called a weakness.
     """
 
-    capability: str
+    capability: Capability
     rank: int
     period: date | None = None
     brand_id: str | None = None
@@ -286,8 +297,8 @@ class PlanAction(_Open):
     period: date | None = None
     brand_id: str | None = None
     category: str | None = None
-    stage: str | None = None
-    capability: str | None = None
+    stage: Stage | None = None
+    capability: Capability | None = None
     metric: str | None = None
     direction: str | None = None
     current: float | None = None
@@ -312,10 +323,10 @@ class BrandDiagnosis(BaseModel):
     diagnosis: Diagnosis
 
 
-class Radar(BaseModel):
+class Radar(_Coded):
     """The brand's final scores against its category's median and the next stage's median."""
 
-    capabilities: list[str]
+    capabilities: list[Capability]
     brand: list[float | None]
     category_median: list[float | None]
     next_stage_median: list[float | None]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,11 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from windmaker.api.deps import BrandInScope, CurrentUser, SessionDep
 from windmaker.api.errors import ERROR_RESPONSES, responses
 from windmaker.api.schemas import RowId, Timestamp
+from windmaker.codes import ActionStatus
 from windmaker.services import actions
 
 router = APIRouter(tags=["action items"], responses=ERROR_RESPONSES)
-
-Status = Literal["open", "doing", "done", "dropped"]
 
 
 class ActionItemPublic(BaseModel):
@@ -42,7 +40,9 @@ class ActionItemCreate(BaseModel):
 
 
 class ActionItemUpdate(BaseModel):
-    status: Status
+    model_config = ConfigDict(use_enum_values=True)
+
+    status: ActionStatus
     note: str = Field(default="", max_length=2000)
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from windmaker import contract, results
+from windmaker import results
 from windmaker.api.deps import BrandInScope, CurrentUser, ReadModelDep
 from windmaker.api.errors import ERROR_RESPONSES
 from windmaker.api.schemas import (
@@ -18,15 +18,13 @@ from windmaker.api.schemas import (
     Scorecard,
     StageRecord,
 )
+from windmaker.codes import Attention, Stage
 from windmaker.views.readmodel import JSON_MEDIA, SORTABLE
 
 router = APIRouter(prefix="/brands", tags=["brands"], responses=ERROR_RESPONSES)
 
-Stage = Literal["zero_breaking", "climbing", "ka", "ska"]
-Attention = Literal["stalled", "falling", "ready", "trust_alert", "ok"]
 Sort = Literal["priority", "gmv_at_stake", "net_gmv_t90d", "brand_id", "name", "stage", "category"]
 assert set(SORTABLE) == set(Sort.__args__)  # type: ignore[attr-defined]
-assert set(contract.STAGES) == set(Stage.__args__)  # type: ignore[attr-defined]
 
 
 @router.get(

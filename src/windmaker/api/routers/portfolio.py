@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from windmaker.api.deps import CurrentUser, ReadModelDep
 from windmaker.api.errors import ERROR_RESPONSES
 from windmaker.api.schemas import BrandSummary, Page, Rows
+from windmaker.codes import Attention, Stage
 from windmaker.views.readmodel import JSON_MEDIA
 
 router = APIRouter(tags=["portfolio"], responses=ERROR_RESPONSES)
@@ -23,8 +24,8 @@ async def portfolio(
     user: CurrentUser,
     rm: ReadModelDep,
     category: str | None = None,
-    stage: Literal["zero_breaking", "climbing", "ka", "ska"] | None = None,
-    attention: Literal["stalled", "falling", "ready", "trust_alert", "ok"] | None = None,
+    stage: Stage | None = None,
+    attention: Attention | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> Response:
