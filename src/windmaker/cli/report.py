@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or_exit
+from windmaker.cli.common import WorkspaceOpt, console, refused, settings_or_exit
 
 
 def report(
@@ -28,43 +28,35 @@ def report(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Monthly report (月度报告) of a brand or a provider, HTML and optionally PDF."""
-    from windmaker.reports import brand_report, provider_report, to_pdf
-    from windmaker.store import (
-        engine_for,
-        get_provider,
-        list_assignments,
-        list_evaluations,
-        open_session,
-    )
-    from windmaker.store.errors import NotFoundError
+    from windmaker.reports import service as reports
+    from windmaker.services.errors import ServiceError
+    from windmaker.services.identity import workspace_admin
+    from windmaker.store import engine_for, open_session
     from windmaker.views import ReadModel
     from windmaker.workspace import open_warehouse
 
     settings = settings_or_exit(workspace)
     language = lang or settings.language
     folder = out or settings.path("reports")
+    user = workspace_admin("cli")
+    printer = reports.printer_for(settings)
     try:
         if provider:
             with open_session(engine_for(settings)) as session:
-                p = get_provider(session, provider_id=subject)
-                html = provider_report(
-                    p,
-                    list_evaluations(session, provider_id=subject),
-                    list_assignments(session, provider_id=subject),
-                    month,
-                    language,
+                made = reports.provider_report(
+                    session, user, subject, month, language, pdf, printer=printer
                 )
         else:
             rm = ReadModel(lambda: open_warehouse(settings))
             rm.reload()
-            html = brand_report(rm, subject, month, language)
-    except (LookupError, NotFoundError, StopIteration) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+            made = reports.brand_report(rm, user, subject, month, language, pdf, printer=printer)
+    except ServiceError as exc:
+        raise refused(exc, settings, exit_code=2) from None
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{'provider' if provider else 'brand'}-{subject}-{month or 'latest'}-{language}"
-    html_path = folder / f"{stem}.html"
-    html_path.write_text(html, encoding="utf-8")
+    html_path = folder / f"{made.stem}.html"
+    html_path.write_text(made.html, encoding="utf-8")
     console.print(f"HTML: {html_path}")
-    if pdf:
-        console.print(f"PDF:  {to_pdf(html, folder / f'{stem}.pdf')}")
+    if made.pdf is not None:
+        pdf_path = folder / f"{made.stem}.pdf"
+        pdf_path.write_bytes(made.pdf)
+        console.print(f"PDF:  {pdf_path}")

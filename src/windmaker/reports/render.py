@@ -10,6 +10,8 @@ chart has drawn before printing.
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -61,28 +63,36 @@ def render_html(context: dict[str, Any], lang: str) -> str:
     return template.render(t=tr, lang=lang, contract=contract, **_inline_assets(), **context)
 
 
-def brand_report(
+def render_brand(
     rm: ReadModel, brand_id: str, month: str | date | None = None, lang: str = "zh-CN"
-) -> str:
-    """The monthly brand report as one self-contained HTML page.
+) -> tuple[str, date]:
+    """The monthly brand report as one self-contained HTML page, and the month it reports.
 
     Raises ``LookupError`` for an unknown brand, a brand not diagnosed yet, or a month that
     was not diagnosed.
     """
     context = brand_context(rm, brand_id, lang, month)
-    if not context["history"]:
+    if not context["history"] or context["period"] is None:
         raise LookupError("no diagnosed month yet: run `windmaker run` first")
-    return render_html({"kind": "brand", **context}, lang)
+    return render_html({"kind": "brand", **context}, lang), context["period"]
 
 
-def provider_report(
+def brand_report(
+    rm: ReadModel, brand_id: str, month: str | date | None = None, lang: str = "zh-CN"
+) -> str:
+    """The monthly brand report's HTML (see :func:`render_brand`)."""
+    return render_brand(rm, brand_id, month, lang)[0]
+
+
+def render_provider(
     provider: Any,
-    evaluations: list[Any],
-    clients: list[Any],
+    evaluations: Sequence[Any],
+    clients: Sequence[Any],
     month: str | date | None = None,
     lang: str = "zh-CN",
-) -> str:
-    """The monthly provider report (evaluation, standing, clients) as one HTML page."""
+) -> tuple[str, date]:
+    """The monthly provider report (evaluation, standing, clients) as one HTML page, and the
+    month it reports. Raises ``LookupError`` when that month was not evaluated."""
     available = [e.period for e in evaluations]
     period = pick_month(month, available)
     current = next(e for e in evaluations if e.period == period)
@@ -101,7 +111,18 @@ def provider_report(
         "history_chart": chart,
         "clients": clients,
     }
-    return render_html(context, lang)
+    return render_html(context, lang), period
+
+
+def provider_report(
+    provider: Any,
+    evaluations: Sequence[Any],
+    clients: Sequence[Any],
+    month: str | date | None = None,
+    lang: str = "zh-CN",
+) -> str:
+    """The monthly provider report's HTML (see :func:`render_provider`)."""
+    return render_provider(provider, evaluations, clients, month, lang)[0]
 
 
 def to_pdf(html: str, out: Path, *, timeout_ms: int = 30_000) -> Path:
@@ -114,6 +135,12 @@ def to_pdf(html: str, out: Path, *, timeout_ms: int = 30_000) -> Path:
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(_print_pdf, html, out, timeout_ms).result()
     return out
+
+
+def pdf_bytes(html: str, *, timeout_ms: int = 30_000) -> bytes:
+    """``html`` printed to PDF (see :func:`to_pdf`), through a temporary file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return to_pdf(html, Path(tmp) / "report.pdf", timeout_ms=timeout_ms).read_bytes()
 
 
 def _print_pdf(html: str, out: Path, timeout_ms: int) -> None:

@@ -26,6 +26,7 @@ import ibis
 import pandas as pd
 
 from windmaker import contract, results
+from windmaker.codes import Capability
 from windmaker.growth.diagnosis import CAPABILITY, G_BOTTLENECK, G_PLAN, G_STAGE, G_UNJUDGED
 from windmaker.growth.model_feed import G_MODEL_SCORES
 from windmaker.views.frames import clean, group_records, records
@@ -475,7 +476,7 @@ class ReadModel:
         brand = self.brand(brand_id)
         if caps.empty or period is None or brand is None:
             return Radar(
-                capabilities=list(contract.CAPABILITIES),
+                capabilities=list(Capability),
                 brand=[],
                 category_median=[],
                 next_stage_median=[],
@@ -492,7 +493,7 @@ class ReadModel:
                 up = contract.STAGES[min(idx + 1, len(contract.STAGES) - 1)]
                 peers = set(st_now.loc[st_now["stage"] == up, "brand_id"])
                 nxt = now[now["brand_id"].isin(peers)].groupby("capability")["score"].median()
-        caps_order = list(contract.CAPABILITIES)
+        caps_order = list(Capability)
         return Radar(
             capabilities=caps_order,
             brand=[clean(mine.get(c)) for c in caps_order],

@@ -1,26 +1,33 @@
 """Providers: registry, admission applications and decisions, evaluations, assignments, tiers.
 
 Each route parses, calls the provider workflow (:mod:`windmaker.services.providers`, where the
-rules live) and answers its records.
+rules live) and answers its records; the tier board is the read model's
+(:class:`windmaker.views.ecosystem.TierBoardView`), the one the ecosystem page shows.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from windmaker.api.deps import CurrentUser, ProviderInScope, SessionDep, StateDep
-from windmaker.api.ecosystem_view import board_json
 from windmaker.api.errors import ERROR_RESPONSES, responses
 from windmaker.api.schemas import RowId, Timestamp
-from windmaker.codes import Capability, ProviderKind
+from windmaker.codes import (
+    AdmissionOutcome,
+    Capability,
+    DecisionKind,
+    DecisionStatus,
+    ProviderKind,
+)
 from windmaker.ecosystem.admission import ProviderApplication
 from windmaker.services import providers as service
 from windmaker.services.configs import Configs
+from windmaker.views.ecosystem import TierBoardView, tier_board
 
 router = APIRouter(tags=["providers"], responses=ERROR_RESPONSES)
 
@@ -145,7 +152,9 @@ class ApplicationCreate(BaseModel):
 
 
 class DecisionCreate(BaseModel):
-    decision: Literal["admitted", "probation", "rejected"]
+    model_config = ConfigDict(use_enum_values=True)
+
+    decision: AdmissionOutcome
     note: str = Field(default="", max_length=2000)
 
 
@@ -198,8 +207,8 @@ def assignments(
 def decisions(
     user: CurrentUser,
     session: SessionDep,
-    status: Literal["proposed", "confirmed", "overridden"] | None = None,
-    kind: Literal["admission", "warning", "exit"] | None = None,
+    status: DecisionStatus | None = None,
+    kind: DecisionKind | None = None,
 ) -> list[DecisionPublic]:
     rows = service.decisions(session, user, status=status, kind=kind)
     return [DecisionPublic.model_validate(d) for d in rows]
@@ -260,6 +269,7 @@ def decide(
 
 @router.get(
     "/tiers",
+    response_model=TierBoardView,
     summary="Windmaker-plan tiers: providers per tier against targets, closest to the next",
 )
 def tiers(
@@ -267,6 +277,5 @@ def tiers(
     session: SessionDep,
     state: StateDep,
     per_tier: Annotated[int, Query(ge=1, le=100)] = 10,
-) -> dict[str, Any]:
-    board = service.tiers(session, Configs.of(state.settings), user, per_tier=per_tier)
-    return board_json(board)
+) -> TierBoardView:
+    return tier_board(session, Configs.of(state.settings), user, per_tier=per_tier)
