@@ -232,6 +232,8 @@ MATRIX: dict[tuple[str, str], Callable[[str], list[Case]]] = {
     ("POST", "/api/v1/ingest"): lambda user: [],  # multipart; test_data covers every role
     ("POST", "/api/v1/refresh"): lambda user: [],  # starts a job; test_data covers every role
     ("GET", "/api/v1/refresh/{job_id}"): refresh_status,
+    ("GET", "/api/v1/jobs"): any_user("GET", "/api/v1/jobs", 200),
+    ("GET", "/api/v1/jobs/{job_id}"): any_user("GET", "/api/v1/jobs/nope", 404),
 }
 #: Routes whose cases live in other files, each named, so the matrix still accounts for them.
 COVERED_ELSEWHERE = {

@@ -1,7 +1,8 @@
 """The server's short memory of token → principal: what it saves must never widen access.
 
-Remembered principals are forgotten on logout, on every write request and after
-``principal_cache_seconds``; a token past its expiry is refused even while remembered.
+Remembered principals are forgotten on logout, when their own user changes in this process,
+and after ``principal_cache_seconds``; a token past its expiry is refused even while
+remembered. Another user's write request does not flush them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from windmaker.api.deps import PrincipalCache
 from windmaker.config import Settings
 from windmaker.services.identity import Principal
 from windmaker.store import engine_for, open_session, set_portfolio
+from windmaker.store import users as store_users
 
 OP = Principal(user_id=1, username="op", role="operator", brand_scope=frozenset({"B1"}))
 LATER = datetime(2099, 1, 1)
@@ -81,15 +83,32 @@ def _widen_op_portfolio(settings: Settings) -> None:
     engine.dispose()
 
 
-def test_store_change_elsewhere_is_seen_after_a_write_request(fresh_market: Settings) -> None:
+def test_store_change_elsewhere_is_seen_after_the_cache_seconds(
+    fresh_market: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(deps.time, "monotonic", lambda: clock[0])
+    settings = fresh_market.model_copy(update={"principal_cache_seconds": 60.0})
+    with TestClient(create_app(settings)) as client:
+        op = _login(client, "op")
+        assert _scope(client, op) == 2
+        with monkeypatch.context() as elsewhere:  # as the CLI would, from another process
+            elsewhere.setattr(store_users.identity_versions, "bump", lambda user_id: None)
+            _widen_op_portfolio(settings)
+        assert _scope(client, op) == 2  # still remembered: the documented delay
+        other = _login(client, "admin")  # another user's write request flushes nothing
+        client.post("/api/v1/auth/logout", headers=auth(other))
+        assert _scope(client, op) == 2
+        clock[0] += 61
+        assert _scope(client, op) == 3
+
+
+def test_store_change_in_this_process_is_seen_at_once(fresh_market: Settings) -> None:
     settings = fresh_market.model_copy(update={"principal_cache_seconds": 3600.0})
     with TestClient(create_app(settings)) as client:
         op = _login(client, "op")
         assert _scope(client, op) == 2
-        _widen_op_portfolio(settings)  # as the CLI would, from another process
-        assert _scope(client, op) == 2  # still remembered: the documented delay
-        other = _login(client, "admin")  # any write request forgets every principal
-        client.post("/api/v1/auth/logout", headers=auth(other))
+        _widen_op_portfolio(settings)
         assert _scope(client, op) == 3
 
 

@@ -7,14 +7,12 @@ other, through the dashboard exactly as through the API.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.loops import run_on_own_loop
 from windmaker.config import Settings
 from windmaker.services.errors import ServiceError
 from windmaker.services.identity import Principal, workspace_admin
@@ -25,7 +23,6 @@ from windmaker.workspace import open_warehouse
 
 BRANDS_GBK = "品牌ID,品牌名称,类目,品牌来源,入驻时间\nB7,新品牌,food,工厂升级,2026-03-01\nB8,坏来源,food,外星,2026-03-01\n"
 PASSWORD = "windmaker-test"
-T = TypeVar("T")
 BRAND_USER = Principal(user_id=9, username="b", role="brand", brand_scope=frozenset({"B1"}))
 
 
@@ -36,13 +33,6 @@ def brand_count(settings: Settings) -> int:
 
 async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
     yield data
-
-
-def _run(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Await a coroutine on a loop of its own thread: a session that drives the browser keeps
-    an event loop running in the main thread, where ``asyncio.run`` is refused."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 def test_main_job_on_an_empty_warehouse_skips_every_step(workspace: Settings) -> None:
@@ -67,7 +57,7 @@ def test_only_staff_start_the_main_job(workspace: Settings) -> None:
 def test_upload_refuses_a_brand_user_and_writes_nothing(workspace: Settings) -> None:
     before = brand_count(workspace)
     with pytest.raises(ServiceError) as refused:
-        _run(
+        run_on_own_loop(
             lambda: ingest_upload(
                 workspace, BRAND_USER, "b.csv", _one_chunk(BRANDS_GBK.encode("gbk"))
             )
@@ -106,7 +96,11 @@ def test_dashboard_upload_lands_the_good_row_and_shows_the_quarantine(
         "/data/upload", files={"file": ("品牌.csv", BRANDS_GBK.encode("gbk"))}, data={}
     )
     assert r.status_code == 200, r.text
-    assert "accepted-count" in r.text and ": 1</span>" in r.text
+    jobs = dashboard.app.state.windmaker.jobs  # type: ignore[attr-defined]
+    job_id = r.text.split('data-job-id="', 1)[1].split('"', 1)[0]
+    assert jobs.wait(job_id, timeout=120).status == "succeeded"
+    done = dashboard.get(f"/data/jobs/{job_id}")
+    assert "accepted-count" in done.text and ": 1</span>" in done.text
     assert brand_count(workspace) == before + 1
     bad = dashboard.post("/data/upload", files={"file": ("photo.png", b"\x89PNG....")})
     assert bad.status_code == 415

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from windmaker import __version__
 from windmaker.api.deps import AppState, PrincipalCache
@@ -25,10 +26,10 @@ STATIC = Path(__file__).parents[1] / "web" / "static"
 
 
 def api_router() -> APIRouter:
-    from windmaker.api.routers import actions, auth, brands, data, portfolio, providers
+    from windmaker.api.routers import actions, auth, brands, data, jobs, portfolio, providers
 
     router = APIRouter(prefix=API_PREFIX)
-    for module in (auth, brands, portfolio, providers, actions, data):
+    for module in (auth, brands, portfolio, providers, actions, data, jobs):
         router.include_router(module.router)
     return router
 
@@ -36,9 +37,32 @@ def api_router() -> APIRouter:
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+#: Paths that take a file upload: their caller is authenticated before a byte of the body is
+#: read, and their body may reach the upload limit.
+UPLOAD_PATHS = frozenset({f"{API_PREFIX}/ingest", "/data/upload"})
+#: Largest body of any other write (JSON, forms): none needs more than a few kilobytes.
+FORM_LIMIT_BYTES = 1024 * 1024
+#: Room for the multipart envelope around an upload's file.
+ENVELOPE_BYTES = 65536
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """A request body that went past its limit while it streamed (rendered as a 413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, detail=f"{limit // (1024 * 1024)} MiB")
+
+
 class Gatekeeper:
-    """Refuses an upload whose declared size is over the limit before its body is read, and
-    makes the server forget remembered principals after every write request.
+    """Guards request bodies before and while they stream.
+
+    An upload's caller is authenticated before its body is read (401, or the login page, with
+    nothing spooled); every body is refused with 413 when its declared size is over the limit
+    and cut off at the limit while it streams, chunked or not (``Content-Length`` is a claim,
+    the bytes are counted).
+
+    Remembered principals are not forgotten here: the store invalidates exactly the user whose
+    identity changed (``PrincipalCache``), so a write request does not flush everyone's.
 
     A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` runs each request through an
     extra task and memory stream, which cost more than a whole scorecard under load.
@@ -51,32 +75,62 @@ class Gatekeeper:
         self.state = state
         self.data = data  # the limit is read per request: tests lower it on the module
 
+    async def _refuse_anonymous(self, scope: Any, receive: Any, send: Any) -> bool:
+        """Answer an unauthenticated upload (401, or the login page) before its body is read."""
+        from windmaker.api.deps import authenticate_token, token_of
+        from windmaker.api.errors import error_json
+
+        request = Request(scope)
+        found = await authenticate_token(self.state, token_of(request))
+        if not isinstance(found, str):
+            return False
+        response: Response
+        if scope["path"].startswith(API_PREFIX):
+            response = error_json(request, 401, found)
+        else:
+            response = RedirectResponse("/login?next=/data", status_code=303)
+        await response(scope, receive, send)
+        return True
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        data = self.data
-        method = scope["method"]
-        if method == "POST":
+        if scope["method"] not in SAFE_METHODS:
+            upload = scope["path"] in UPLOAD_PATHS
+            limit = self.data.UPLOAD_LIMIT_BYTES if upload else FORM_LIMIT_BYTES
+            allowed = limit + ENVELOPE_BYTES if upload else limit
             declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"").decode(
                 "latin-1"
             )
-            if declared.isdigit() and int(declared) > data.UPLOAD_LIMIT_BYTES + 65536:
+            if declared.isdigit() and int(declared) > allowed:
                 from windmaker.api.errors import error_json
 
-                response = error_json(
-                    Request(scope),
-                    413,
-                    "payload_too_large",
-                    limit=f"{data.UPLOAD_LIMIT_BYTES // (1024 * 1024)} MiB",
+                too_large = error_json(
+                    Request(scope), 413, "payload_too_large", limit=BodyTooLarge(limit).detail
                 )
-                await response(scope, receive, send)
+                await too_large(scope, receive, send)
                 return
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            if method not in SAFE_METHODS:
-                self.state.principals.clear()
+            if upload and await self._refuse_anonymous(scope, receive, send):
+                return
+            receive = _counted(receive, allowed, limit)
+        await self.app(scope, receive, send)
+
+
+def _counted(receive: Any, allowed: int, limit: int) -> Any:
+    """``receive`` that counts the body's bytes and stops it past ``allowed``."""
+    received = 0
+
+    async def counted() -> Any:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > allowed:
+                raise BodyTooLarge(limit)
+        return message
+
+    return counted
 
 
 def create_app(
@@ -89,7 +143,12 @@ def create_app(
         settings=settings,
         engine=engine,
         readmodel=ReadModel(factory),
-        jobs=Jobs(),
+        jobs=Jobs(
+            {
+                "ingest": settings.ingest_concurrency,
+                "refresh": settings.refresh_concurrency,
+            }
+        ),
         warehouse_factory=factory,
         principals=PrincipalCache(settings.principal_cache_seconds),
     )
@@ -99,6 +158,7 @@ def create_app(
         upgrade(engine)
         state.readmodel.reload()
         yield
+        state.jobs.shutdown()
         engine.dispose()
 
     app = FastAPI(

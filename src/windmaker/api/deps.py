@@ -23,10 +23,11 @@ from windmaker.api.errors import ApiError, not_found
 from windmaker.config import Settings
 from windmaker.services.identity import Principal, Role
 from windmaker.services.jobs import Jobs
+from windmaker.services.users import LoginThrottle
 from windmaker.store import tokens
 from windmaker.store.models import now
 from windmaker.store.session import open_session, session_factory
-from windmaker.store.users import brands_in_scope, get_user
+from windmaker.store.users import User, brands_in_scope, identity_versions
 from windmaker.views import ReadModel
 
 COOKIE = "wm_session"
@@ -39,31 +40,42 @@ class PrincipalCache:
     request; under 32 concurrent clients that checkout was the queue every request stood in.
     A token's principal is therefore remembered for ``seconds`` (the workspace setting
     ``principal_cache_seconds``; 0 switches it off), and never past the token's own expiry.
-    What could make a remembered principal wrong is forgotten at once in this process: a
-    logout forgets its token, and every write request (any method but GET/HEAD/OPTIONS)
-    forgets them all, since it may have changed a portfolio, an assignment or a user. A change
-    made by another process (the CLI) is seen within ``seconds``.
+
+    What could make a remembered principal wrong is forgotten at once in this process, for that
+    user only: each entry carries its user's counter in ``store.users.identity_versions`` read
+    before the store was, and the store bumps the counter after committing a deactivation, a
+    deletion, a new password or a new portfolio. A logout forgets its token. A change made by
+    another process (the CLI) revokes the user's tokens in the store at once and is seen here
+    within ``seconds``.
 
     Keys are the tokens' SHA-256 digests, as in the store, never the tokens themselves.
     """
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self._entries: dict[str, tuple[float, Principal, datetime]] = {}
+        self._entries: dict[str, tuple[float, Principal, datetime, int]] = {}
         self._lock = threading.Lock()
 
     def get(self, token: str) -> tuple[Principal, datetime] | None:
-        """The remembered principal and token expiry, when still fresh."""
+        """The remembered principal and token expiry, when still fresh and its user unchanged."""
         if self.seconds <= 0:
             return None
         entry = self._entries.get(tokens.digest(token))
         if entry is None or entry[0] <= time.monotonic():
             return None
+        if identity_versions.of(entry[1].user_id) != entry[3]:
+            return None
         return entry[1], entry[2]
 
-    def put(self, token: str, principal: Principal, expires_at: datetime) -> None:
+    def put(
+        self, token: str, principal: Principal, expires_at: datetime, version: int | None = None
+    ) -> None:
+        """Remember ``principal``; ``version`` is its user's counter read before the store was
+        (the current one when None), so a change committed meanwhile is not remembered."""
         if self.seconds <= 0:
             return
+        if version is None:
+            version = identity_versions.of(principal.user_id)
         with self._lock:
             if len(self._entries) > 10_000:  # bound memory: drop what has gone stale
                 clock = time.monotonic()
@@ -72,6 +84,7 @@ class PrincipalCache:
                 time.monotonic() + self.seconds,
                 principal,
                 expires_at,
+                version,
             )
 
     def forget(self, token: str) -> None:
@@ -94,6 +107,17 @@ class AppState:
     warehouse_factory: Callable[[], Any]
     principals: PrincipalCache = field(default_factory=lambda: PrincipalCache(0))
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Failed logins per username and client address (the workspace's throttle settings).
+    logins: LoginThrottle | None = None
+
+    def __post_init__(self) -> None:
+        if self.logins is None:
+            self.logins = LoginThrottle.of(self.settings)
+
+    @property
+    def throttle(self) -> LoginThrottle:
+        assert self.logins is not None  # set in __post_init__
+        return self.logins
 
 
 async def get_state(request: Request) -> AppState:
@@ -123,6 +147,11 @@ async def get_readmodel(state: StateDep) -> ReadModel:
 ReadModelDep = Annotated[ReadModel, Depends(get_readmodel)]
 
 
+def client_address(request: Request) -> str | None:
+    """The peer address of the request (behind a proxy: what the server was told to trust)."""
+    return request.client.host if request.client else None
+
+
 def token_of(request: Request) -> str | None:
     """The bearer token of the Authorization header, else the web session cookie."""
     auth = request.headers.get("authorization", "")
@@ -131,8 +160,11 @@ def token_of(request: Request) -> str | None:
     return request.cookies.get(COOKIE) or None
 
 
-def principal_for(session: Session, user_id: int) -> Principal:
-    user = get_user(session, user_id=user_id)
+def principal_for(session: Session, user_id: int) -> Principal | None:
+    """The principal of an active user; None when the user is missing or inactive."""
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        return None
     scope = brands_in_scope(session, user=user)
     return Principal(
         user_id=user.id,
@@ -144,12 +176,22 @@ def principal_for(session: Session, user_id: int) -> Principal:
     )
 
 
-def _principal_from_store(engine: Engine, token: str) -> tuple[Principal, datetime] | None:
+def _principal_from_store(
+    engine: Engine, token: str
+) -> tuple[Principal, datetime, int | None] | None:
+    """The token's principal, expiry and the counter its user had before the store was read
+    (None: unknown yet); None for an unknown or revoked token, or a missing or inactive user."""
     with open_session(engine) as session:
         found = tokens.resolve_token(session, token=token)
         if found is None:
             return None
-        return principal_for(session, found.user_id), found.expires_at
+        # End the read transaction, so the user is read in a snapshot taken after the counter.
+        session.commit()
+        version = identity_versions.of(found.user_id)
+        principal = principal_for(session, found.user_id)
+        if principal is None:
+            return None
+        return principal, found.expires_at, version
 
 
 async def authenticate_token(
@@ -160,10 +202,12 @@ async def authenticate_token(
         return "unauthorized"
     found = state.principals.get(token)
     if found is None:
-        found = await run_in_threadpool(_principal_from_store, state.engine, token)
-        if found is None:
+        loaded = await run_in_threadpool(_principal_from_store, state.engine, token)
+        if loaded is None:
             return "unauthorized"
-        state.principals.put(token, *found)
+        principal, expires_at, version = loaded
+        state.principals.put(token, principal, expires_at, version)
+        found = principal, expires_at
     principal, expires_at = found
     if expires_at <= now():
         return "token_expired"

@@ -17,15 +17,23 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 import typer
 import yaml
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 
 from windmaker import store
-from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or_exit
+from windmaker.cli.common import (
+    WorkspaceOpt,
+    console,
+    err_console,
+    refusal_text,
+    refused,
+    settings_or_exit,
+)
 from windmaker.config import ConfigError, Settings
 from windmaker.ecosystem.admission import ProviderApplication
 from windmaker.ecosystem.evaluation import month_start
-from windmaker.i18n import reason_text, t
+from windmaker.i18n import reason_text
 from windmaker.services import providers
 from windmaker.services.configs import Configs
 from windmaker.services.errors import ServiceError
@@ -49,17 +57,6 @@ LangOpt = Annotated[
 def _fail(message: str, code: int = 2) -> typer.Exit:
     err_console.print(f"[red]error:[/red] {message}")
     return typer.Exit(code)
-
-
-def _refused(exc: ServiceError, settings: Settings) -> typer.Exit:
-    """A use case's refusal: its catalogue text and reason; exit 3 (2 is for bad input)."""
-    text = t(f"error.{exc.code}", settings.language, **exc.values)
-    reason = str(exc.values.get("reason", ""))
-    if reason and reason not in text:
-        text = f"{text}: {reason}"
-    for d in exc.detail or []:
-        text += f"\n  {'.'.join(map(str, d.get('loc', [])))}: {d.get('msg', '')}"
-    return _fail(text, 3)
 
 
 def _engine(settings: Settings) -> Engine:
@@ -132,14 +129,15 @@ def apply(
     table = Table(title="applications / 准入申请")
     for col in ("application", "provider", "kind", "proposal / 建议", "criteria below standard"):
         table.add_column(col)
-    refused: ServiceError | None = None
+    any_refused = False
     with store.open_session(_engine(settings)) as session:
         for a in apps:
             try:
                 filed = providers.apply(session, configs, applicant(a.provider_id, actor), a)
             except ServiceError as exc:
-                err_console.print(f"[yellow]{a.provider_id}:[/yellow] {exc}")
-                refused = exc
+                text = escape(refusal_text(exc, settings.language))
+                err_console.print(f"[yellow]{a.provider_id}:[/yellow] {text}")
+                any_refused = True
                 continue
             table.add_row(
                 str(filed.application.id),
@@ -149,8 +147,9 @@ def apply(
                 ", ".join(filed.below_standard) or "-",
             )
     console.print(table)
-    if refused is not None:
-        raise _refused(refused, settings)
+    if any_refused:
+        # each refusal is printed on its provider's line above; exit 3 like every refusal
+        raise typer.Exit(3)
 
 
 @app.command()
@@ -191,7 +190,7 @@ def decide(
                 session, workspace_admin(reviewer), application_id, decision=decision, note=note
             )
         except ServiceError as exc:
-            raise _refused(exc, settings) from None
+            raise refused(exc, settings) from None
     console.print(
         f"application {application_id}: [bold]{d.outcome}[/bold] ({d.status}, system proposed "
         f"{d.proposed_outcome}) by {d.reviewer}"
@@ -246,7 +245,7 @@ def confirm(
                 session, workspace_admin(reviewer), decision_id, note=note, outcome=outcome
             )
         except ServiceError as exc:
-            raise _refused(exc, settings) from None
+            raise refused(exc, settings) from None
     console.print(f"decision {d.id}: {d.kind} of {d.provider_id} → [bold]{d.outcome}[/bold]")
 
 
@@ -282,7 +281,7 @@ def evaluate(
                 session, wh, configs, workspace_admin(actor), month, violations=viol
             )
         except ServiceError as exc:
-            raise _refused(exc, settings) from None
+            raise refused(exc, settings) from None
     table = Table(title=f"provider evaluation / 服务商考核 {month:%Y-%m}")
     for col in (
         "provider",
@@ -393,7 +392,7 @@ def match(
                 record=apply_matches,
             )
         except ServiceError as exc:
-            raise _refused(exc, settings) from None
+            raise refused(exc, settings) from None
     if out is not None:
         run.matches.to_csv(out, index=False)
     table = Table(title=f"matches / 匹配 {run.period:%Y-%m}: {len(run.matches)} brands")

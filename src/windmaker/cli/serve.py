@@ -11,9 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or_exit
-from windmaker.config import Settings
-from windmaker.i18n import t
+from windmaker.cli.common import WorkspaceOpt, console, err_console, refused, settings_or_exit
 from windmaker.services import users
 from windmaker.services.errors import ServiceError
 from windmaker.services.identity import workspace_admin
@@ -38,18 +36,6 @@ def serve(
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"windmaker on http://{bind_host}:{bind_port}  (API docs: /api/v1/docs)")
     uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
-
-
-def _refused(exc: ServiceError, settings: Settings) -> typer.Exit:
-    """A use case's refusal: its catalogue text, reason and invalid fields; exit 2."""
-    text = t(f"error.{exc.code}", settings.language, **exc.values)
-    reason = str(exc.values.get("reason", ""))
-    if reason and reason not in text:
-        text = f"{text}: {reason}"
-    for d in exc.detail or []:
-        text += f"\n  {'.'.join(map(str, d.get('loc', [])))}: {d.get('msg', '')}"
-    err_console.print(f"[red]error:[/red] {text}")
-    return typer.Exit(2)
 
 
 @users_app.command("add")
@@ -81,7 +67,7 @@ def users_add(
                 portfolio=[b.strip() for b in (portfolio or "").split(",")],
             )
     except ServiceError as exc:
-        raise _refused(exc, settings) from None
+        raise refused(exc, settings, exit_code=2) from None
     console.print(f"user [bold]{user.username}[/bold] ({user.role}) created")
 
 
@@ -96,6 +82,20 @@ def users_list(workspace: WorkspaceOpt = None) -> None:
         for u in users.list_users(session, workspace_admin("cli")):
             table.add_row(u.username, u.role, u.provider_id or "", u.brand_id or "")
     console.print(table)
+
+
+@users_app.command("deactivate")
+def users_deactivate(username: str, workspace: WorkspaceOpt = None) -> None:
+    """Deactivate a user: every token and web session of theirs stops working at once."""
+    settings = settings_or_exit(workspace)
+    engine = engine_for(settings)
+    upgrade(engine)
+    try:
+        with open_session(engine) as session:
+            users.set_active(session, workspace_admin("cli"), username=username, active=False)
+    except ServiceError as exc:
+        raise refused(exc, settings, exit_code=2) from None
+    console.print(f"user [bold]{username}[/bold] deactivated; their tokens are revoked")
 
 
 @users_app.command("demo")
@@ -122,7 +122,7 @@ def users_demo(
                 portfolio_size=portfolio_size,
             )
     except ServiceError as exc:
-        raise _refused(exc, settings) from None
+        raise refused(exc, settings, exit_code=2) from None
     table = Table(
         "username",
         "password",

@@ -60,8 +60,48 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds the server remembers a token's user and scope (0: check every request)",
     )
+    login_free_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed logins of one username before it is locked out for a while",
+    )
+    login_free_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="Failed logins from one client address (any usernames) before it is locked out",
+    )
+    login_lockout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="First lockout after the free failures; each further failure doubles it",
+    )
+    login_lockout_max_seconds: float = Field(
+        default=900.0, gt=0, description="Longest lockout (failures are forgotten after 4×)"
+    )
+    pdf_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="PDF reports printed at once (each one a Chromium process); more wait, then get 503",
+    )
     host: str = Field(default="127.0.0.1", description="Address `windmaker serve` binds")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `windmaker serve` binds")
+    ingest_concurrency: int = Field(
+        default=1, ge=1, le=16, description="Uploads the server validates and loads at once"
+    )
+    refresh_concurrency: int = Field(
+        default=1, ge=1, le=16, description="Refresh (main job) runs the server holds at once"
+    )
+    unpacked_limit_bytes: int = Field(
+        default=1024**3,
+        ge=1,
+        description="Largest uncompressed size of an XLSX, zip or gzip input (bytes)",
+    )
+    unpacked_ratio_limit: float = Field(
+        default=100.0,
+        gt=1,
+        description="Largest uncompressed/compressed size ratio of an XLSX, zip or gzip input",
+    )
 
     @classmethod
     def settings_customise_sources(

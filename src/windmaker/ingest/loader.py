@@ -33,7 +33,7 @@ from windmaker import contract
 from windmaker.config import Settings
 from windmaker.ingest.coercion import MoneyUnit, quote_ident, quote_literal
 from windmaker.ingest.report import FileReport, IngestError, IngestReport
-from windmaker.ingest.sources import LINE, Source, SourceError, open_source
+from windmaker.ingest.sources import LINE, Source, SourceError, UnpackLimits, open_source
 from windmaker.ingest.validation import (
     RAW_PREFIX,
     REASON,
@@ -135,6 +135,7 @@ def ingest_files(
     quarantine_dir: Path | None = None,
     timezone: str | None = None,
     on_event: Event | None = None,
+    unpack_limits: UnpackLimits | None = None,
 ) -> IngestReport:
     """Validate and load ``paths`` into the warehouse as one all-or-nothing batch.
 
@@ -156,6 +157,9 @@ def ingest_files(
         folder next to the DuckDB file, Asia/Shanghai).
     on_event
         Called with ``("staged" | "merged" | "before_commit", path)`` as the batch advances.
+    unpack_limits
+        Size and ratio caps of XLSX, zip and gzip inputs (default: the workspace's
+        ``unpacked_limit_bytes`` and ``unpacked_ratio_limit``, or 1 GiB and 100×).
 
     Raises
     ------
@@ -177,6 +181,9 @@ def ingest_files(
         unit: MoneyUnit = money_unit or target.money_unit
         tz = timezone or target.timezone
         tmp_parent: Path | None = target.workspace
+        limits = unpack_limits or UnpackLimits(
+            max_bytes=target.unpacked_limit_bytes, max_ratio=target.unpacked_ratio_limit
+        )
     else:
         wh, owned = target, False
         if wh.engine != "duckdb":
@@ -188,6 +195,7 @@ def ingest_files(
         unit = money_unit or "yuan"
         tz = timezone or contract.TIMEZONE
         tmp_parent = None
+        limits = unpack_limits or UnpackLimits()
     if table is not None:
         try:
             contract.table(table)
@@ -200,7 +208,16 @@ def ingest_files(
             prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=tmp_parent
         ) as tmp:
             return _ingest(
-                wh, [Path(p) for p in paths], table, unit, tz, qdir, Path(tmp), progress, on_event
+                wh,
+                [Path(p) for p in paths],
+                table,
+                unit,
+                tz,
+                qdir,
+                Path(tmp),
+                progress,
+                on_event,
+                limits,
             )
     finally:
         if owned:
@@ -254,6 +271,7 @@ def _ingest(
     tmp: Path,
     progress: Any,
     on_event: Event | None,
+    limits: UnpackLimits,
 ) -> IngestReport:
     con = wh.duckdb
     sources: list[Source] = []
@@ -262,7 +280,7 @@ def _ingest(
     try:
         for i, path in enumerate(paths):
             try:
-                src = open_source(con, path, tmp)
+                src = open_source(con, path, tmp, limits)
             except SourceError as exc:
                 raise IngestError(str(exc)) from None
             except Exception as exc:

@@ -113,7 +113,7 @@ def run_pipeline(
 
                 out["models"] = FittedModels(**fit_models(wh, cfg.models))
             else:
-                result, _ = run_diagnosis(wh, cfg.ladder, cfg.playbook)
+                result, _ = run_diagnosis(wh, cfg)
                 out["brands"] = int(result.stages["brand_id"].nunique())
             seconds[step] = round(perf_counter() - clock, 3)
     report(1.0, "done")
@@ -142,4 +142,4 @@ def start_run(
             after()
         return result.as_dict()
 
-    return jobs.start(JOB_KIND, work)
+    return jobs.start(JOB_KIND, work, owner=actor)

@@ -1,4 +1,5 @@
-"""API tokens and web sessions: issued at login, checked on every request, revoked at logout.
+"""API tokens and web sessions: issued at login, checked on every request, revoked at logout
+and, all of a user's at once, when the user is deactivated, deleted or given a new password.
 
 Only a SHA-256 digest of each token is stored, so a copy of the database does not let anyone
 sign in; tokens are random (``secrets.token_urlsafe``), so a digest without salt is enough.
@@ -11,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, select
+from sqlalchemy import DateTime, ForeignKey, Integer, String, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from windmaker.store.models import Base, now
@@ -71,3 +72,19 @@ def revoke_token(session: Session, *, token: str) -> bool:
     row.revoked_at = now()
     session.commit()
     return True
+
+
+def revoke_user_tokens(session: Session, *, user_id: int) -> int:
+    """Revoke every live token of ``user_id`` in the caller's transaction (not committed, so
+    the change that calls for it lands with it); returns how many were live."""
+    result = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def delete_user_tokens(session: Session, *, user_id: int) -> None:
+    """Remove every token row of ``user_id`` (before the user is deleted), uncommitted."""
+    session.execute(delete(ApiToken).where(ApiToken.user_id == user_id))

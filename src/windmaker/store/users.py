@@ -3,10 +3,17 @@
 Roles: ``admin`` sees every brand; ``operator`` (小二) sees their portfolio (``user_brands``);
 ``provider`` sees the brands its provider serves now; ``brand`` sees only itself.
 Passwords are stored as argon2id hashes (argon2-cffi), never in clear.
+
+Every change that can narrow what a user's tokens stand for (deactivation, deletion, a new
+password, a new portfolio) bumps that user's entry in :data:`identity_versions` once it is
+committed, so a server that remembers principals forgets exactly that user's at once.
+Deactivation, deletion and a new password also revoke the user's tokens in the same
+transaction.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -19,8 +26,33 @@ from sqlalchemy.orm import Session
 from windmaker.store.audit import append_audit
 from windmaker.store.errors import InvalidValueError, NotFoundError
 from windmaker.store.models import ROLES, Assignment, Provider, User, UserBrand
+from windmaker.store.tokens import delete_user_tokens, revoke_user_tokens
 
 _hasher = PasswordHasher()
+
+
+class IdentityVersions:
+    """A change counter per user id, for this process.
+
+    A remembered principal records its user's counter when it is read from the store and is
+    valid only while the counter is unchanged; the store bumps it after committing a change to
+    that user. Reading a counter is a dictionary lookup, so a server checks it on every request.
+    """
+
+    def __init__(self) -> None:
+        self._versions: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def of(self, user_id: int) -> int:
+        return self._versions.get(user_id, 0)
+
+    def bump(self, user_id: int) -> None:
+        with self._lock:
+            self._versions[user_id] = self._versions.get(user_id, 0) + 1
+
+
+#: The process's counters: what the server's principal cache checks.
+identity_versions = IdentityVersions()
 
 
 @dataclass(frozen=True)
@@ -129,11 +161,59 @@ def set_password(session: Session, *, username: str, password: str, actor: str) 
     if user is None:
         raise NotFoundError(f"no user {username!r}")
     user.password_hash = hash_password(password)
+    revoked = revoke_user_tokens(session, user_id=user.id)
     append_audit(
-        session, actor=actor, action="user.password_set", subject_type="user", subject_id=username
+        session,
+        actor=actor,
+        action="user.password_set",
+        subject_type="user",
+        subject_id=username,
+        detail={"tokens_revoked": revoked},
     )
     session.commit()
+    identity_versions.bump(user.id)
     return user
+
+
+def set_active(session: Session, *, username: str, active: bool, actor: str) -> User:
+    """Activate or deactivate a user; deactivation revokes every token of theirs. Audited."""
+    user = get_user_by_name(session, username=username)
+    if user is None:
+        raise NotFoundError(f"no user {username!r}")
+    user.active = active
+    revoked = 0 if active else revoke_user_tokens(session, user_id=user.id)
+    append_audit(
+        session,
+        actor=actor,
+        action="user.activated" if active else "user.deactivated",
+        subject_type="user",
+        subject_id=username,
+        detail={"tokens_revoked": revoked},
+    )
+    session.commit()
+    identity_versions.bump(user.id)
+    return user
+
+
+def delete_user(session: Session, *, username: str, actor: str) -> None:
+    """Delete a user with their tokens and portfolio; the audit log keeps their name."""
+    user = get_user_by_name(session, username=username)
+    if user is None:
+        raise NotFoundError(f"no user {username!r}")
+    user_id, role = user.id, user.role
+    delete_user_tokens(session, user_id=user_id)
+    session.execute(delete(UserBrand).where(UserBrand.user_id == user_id))
+    session.delete(user)
+    append_audit(
+        session,
+        actor=actor,
+        action="user.deleted",
+        subject_type="user",
+        subject_id=username,
+        detail={"role": role},
+    )
+    session.commit()
+    identity_versions.bump(user_id)
 
 
 def set_portfolio(
@@ -162,6 +242,7 @@ def set_portfolio(
         },
     )
     session.commit()
+    identity_versions.bump(user.id)
     return new
 
 

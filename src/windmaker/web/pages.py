@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,21 +26,22 @@ from windmaker.api.deps import (
     SessionDep,
     StateDep,
     authenticate_token,
+    client_address,
     token_of,
 )
-from windmaker.api.ecosystem_view import tier_view
 from windmaker.codes import ProviderKind
 from windmaker.ecosystem.admission import ProviderApplication
 from windmaker.i18n import LANGS, explain_bottleneck, name, negotiate, reason_text, signals_text, t
-from windmaker.reports import brand_report, to_pdf
+from windmaker.reports import service as reports
 from windmaker.services import actions, providers, users
 from windmaker.services.configs import Configs
 from windmaker.services.errors import ServiceError
 from windmaker.services.identity import Principal
-from windmaker.services.ingest import ingest_upload
+from windmaker.services.ingest import queue_upload
 from windmaker.services.run import start_run
 from windmaker.views import charts
 from windmaker.views.brand import brand_context
+from windmaker.views.ecosystem import provider_view, tier_board
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -145,15 +147,20 @@ def login(
             username=username,
             password=password,
             ttl=timedelta(minutes=state.settings.token_ttl_minutes),
+            throttle=state.throttle,
+            address=client_address(request),
         ).token
     except ServiceError as exc:
-        return render(
+        page = render(
             request,
             "login.html",
             None,
             status_code=exc.status,
-            error=t(f"error.{exc.code}", page_lang(request)),
+            error=t(f"error.{exc.code}", page_lang(request), **exc.values),
         )
+        if exc.status == 429:
+            page.headers["Retry-After"] = str(exc.values["retry_after"])
+        return page
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         COOKIE,
@@ -297,14 +304,9 @@ def ecosystem(
     rm = state.readmodel
     dist = rm.stage_distribution(user.scope_set)
     flow_rows = rm.stage_flows(user.scope_set)
-    view = tier_view(state, session)
+    board = tier_board(session, Configs.of(state.settings), user)
     tiers = [
-        {
-            "tier": x["name_zh"] if lang == "zh-CN" else x["name_en"],
-            "count": x["at_or_above"],
-            "target": x["target"],
-        }
-        for x in view["tiers"]
+        {"tier": x.name(lang), "count": x.at_or_above, "target": x.target} for x in board.tiers
     ]
     return render(
         request,
@@ -315,7 +317,7 @@ def ecosystem(
         flow_chart=charts.flows(flow_rows, lang) if flow_rows else None,
         tiers=tiers,
         tier_chart=charts.tier_progress(tiers, lang) if tiers else None,
-        closest=view["closest"],
+        closest=board.closest,
     )
 
 
@@ -346,14 +348,10 @@ def provider_page(
     provider_id: str, request: Request, user: WebUser, state: StateDep, session: SessionDep
 ) -> HTMLResponse:
     try:
-        provider = providers.provider(session, user, provider_id)
+        view = provider_view(session, Configs.of(state.settings), user, provider_id)
     except ServiceError:
         raise PageNotFound from None
-    evals = providers.evaluations(session, user, provider_id)
-    clients = providers.assignments(session, user, provider_id)
-    standing = next(
-        (s for s in tier_view(state, session)["standings"] if s["provider_id"] == provider_id), None
-    )
+    evals = view.evaluations
     history = {
         "tooltip": {"trigger": "axis"},
         "xAxis": {"type": "category", "data": [str(e.period) for e in evals]},
@@ -365,10 +363,11 @@ def provider_page(
         "provider.html",
         user,
         nav="providers",
-        provider=provider,
+        view=view,
+        provider=view.provider,
         evals=evals,
-        clients=clients,
-        standing=standing,
+        clients=view.clients,
+        standing=view.standing,
         history_chart=history if evals else None,
     )
 
@@ -468,67 +467,83 @@ def assign_form(
 
 
 # -- data --------------------------------------------------------------------------------------
+def _data_page(
+    request: Request,
+    user: Principal,
+    state: AppState,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    job: Any = None,
+) -> HTMLResponse:
+    """The data page: the upload and refresh forms, the job just started and the caller's jobs."""
+    return render(
+        request,
+        "data.html",
+        user,
+        nav="data",
+        status_code=status_code,
+        error=error,
+        job=job,
+        jobs=state.jobs.visible(user, 10),
+        tables=contract.TABLES,
+    )
+
+
 @router.get("/data", response_class=HTMLResponse)
-def data_page(request: Request, user: WebUser) -> HTMLResponse:
+def data_page(request: Request, user: WebUser, state: StateDep) -> HTMLResponse:
     if user.role not in ("admin", "operator"):
         raise PageNotFound
-    return render(request, "data.html", user, nav="data", result=None, tables=contract.TABLES)
+    return _data_page(request, user, state)
 
 
 @router.post("/data/upload", response_class=HTMLResponse)
 async def data_upload(request: Request, user: WebUser, state: StateDep) -> HTMLResponse:
+    """Stream the file to the workspace and queue its ingestion; the page polls the job."""
     from collections.abc import AsyncIterator
+
+    from starlette.exceptions import HTTPException
 
     if user.role not in ("admin", "operator"):
         raise PageNotFound
-    form = await request.form()
-    upload = form.get("file")
-    table = form.get("table") or None
-    if not isinstance(upload, FormFile):
-        return render(
-            request,
-            "data.html",
-            user,
-            nav="data",
-            status_code=422,
-            result=None,
-            error=t("error.validation", page_lang(request)),
-            tables=contract.TABLES,
-        )
-
-    async def chunks(file: FormFile = upload) -> AsyncIterator[bytes]:
-        while chunk := await file.read(1 << 20):
-            yield chunk
-
+    lang = page_lang(request)
     try:
-        result = await ingest_upload(
+        form = await request.form(max_files=1, max_fields=8)
+    except HTTPException as exc:  # the body went past the upload limit while it streamed
+        if exc.status_code != 413:
+            raise
+        message = t("error.payload_too_large", lang, limit=str(exc.detail))
+        return _data_page(request, user, state, status_code=413, error=message)
+    try:
+        upload = form.get("file")
+        table = form.get("table") or None
+        if not isinstance(upload, FormFile):
+            message = t("error.validation", lang)
+            return _data_page(request, user, state, status_code=422, error=message)
+
+        async def chunks(file: FormFile = upload) -> AsyncIterator[bytes]:
+            while chunk := await file.read(1 << 20):
+                yield chunk
+
+        job = await queue_upload(
+            state.jobs,
             state.settings,
             user,
             upload.filename or "upload",
             chunks(),
             table=str(table) if table else None,
+            after=state.readmodel.reload,
         )
     except ServiceError as exc:
-        message = t(
-            f"error.{exc.code}", page_lang(request), **{k: str(v) for k, v in exc.values.items()}
-        )
-        return render(
-            request,
-            "data.html",
-            user,
-            nav="data",
-            status_code=exc.status,
-            result=None,
-            error=message,
-            tables=contract.TABLES,
-        )
-    state.readmodel.reload()
-    return render(request, "data.html", user, nav="data", result=result, tables=contract.TABLES)
+        message = t(f"error.{exc.code}", lang, **{k: str(v) for k, v in exc.values.items()})
+        return _data_page(request, user, state, status_code=exc.status, error=message)
+    finally:
+        await form.close()
+    return _data_page(request, user, state, job=job)
 
 
 @router.post("/data/refresh", response_class=HTMLResponse)
 def data_refresh(request: Request, user: WebUser, state: StateDep) -> HTMLResponse:
-
     if user.role not in ("admin", "operator"):
         raise PageNotFound
     job = start_run(
@@ -543,15 +558,43 @@ def data_refresh(request: Request, user: WebUser, state: StateDep) -> HTMLRespon
 
 @router.get("/data/jobs/{job_id}", response_class=HTMLResponse)
 def data_job(job_id: str, request: Request, user: WebUser, state: StateDep) -> HTMLResponse:
+    """One job's progress and, once done, its result (polled by the page every second)."""
     if user.role not in ("admin", "operator"):
         raise PageNotFound
-    job = state.jobs.get(job_id)
+    job = state.jobs.get_for(job_id, user)
     if job is None:
         raise PageNotFound
     return render(request, "_job.html", user, job=job)
 
 
 # -- reports -----------------------------------------------------------------------------------
+def _report_response(
+    request: Request,
+    user: Principal,
+    state: AppState,
+    fmt: str,
+    make: Callable[..., reports.Report],
+    *args: Any,
+) -> Response:
+    """Call the report service ``make(*args, lang, pdf, printer=…)`` and serve what it made: the
+    HTML, or the PDF as a download under its safe file name. Not found is the not-found page;
+    a busy printer a 503 with ``Retry-After``."""
+    printer = reports.printer_for(state.settings)
+    try:
+        made = make(*args, page_lang(request), fmt == "pdf", printer=printer)
+    except ServiceError as exc:
+        response = error_page(request, user, exc)
+        if "retry_after" in exc.values:
+            response.headers["Retry-After"] = str(exc.values["retry_after"])
+        return response
+    if made.pdf is None:
+        return HTMLResponse(made.html)
+    disposition = f'attachment; filename="{made.filename}"'
+    return Response(
+        made.pdf, media_type=made.media_type, headers={"Content-Disposition": disposition}
+    )
+
+
 @router.get("/reports/brands/{brand_id}", response_model=None)
 def brand_report_page(
     brand_id: str,
@@ -562,21 +605,23 @@ def brand_report_page(
     format: str = "html",
 ) -> Response:
     """The brand's monthly report (HTML, or PDF with ``format=pdf``), for users who see the brand."""
-    import tempfile
+    return _report_response(
+        request, user, state, format, reports.brand_report, state.readmodel, user, brand_id, month
+    )
 
-    if not user.sees_brand(brand_id) or state.readmodel.brand(brand_id) is None:
-        raise PageNotFound
-    try:
-        html = brand_report(state.readmodel, brand_id, month, page_lang(request))
-    except (LookupError, ValueError):
-        raise PageNotFound from None
-    if format != "pdf":
-        return HTMLResponse(html)
-    with tempfile.TemporaryDirectory() as tmp:
-        pdf = to_pdf(html, Path(tmp) / "report.pdf").read_bytes()
-    name = f"{brand_id}-{month or 'latest'}.pdf"
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+
+@router.get("/reports/providers/{provider_id}", response_model=None)
+def provider_report_page(
+    provider_id: str,
+    request: Request,
+    user: WebUser,
+    state: StateDep,
+    session: SessionDep,
+    month: str | None = None,
+    format: str = "html",
+) -> Response:
+    """The provider's monthly evaluation report (HTML, or PDF with ``format=pdf``), for users
+    who see the provider."""
+    return _report_response(
+        request, user, state, format, reports.provider_report, session, user, provider_id, month
     )

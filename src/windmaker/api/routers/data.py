@@ -1,21 +1,24 @@
 """Data in: file uploads (validated ingestion with a quarantine report) and refresh jobs.
 
-Thin adapters over :mod:`windmaker.services.ingest` and :mod:`windmaker.services.run`.
+Thin adapters over :mod:`windmaker.services.ingest` and :mod:`windmaker.services.run`. Both
+answer 202 with a job (see :mod:`windmaker.api.routers.jobs`): the work runs off the request
+path, on the server's bounded pool.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Request, UploadFile
 from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from windmaker.api.deps import ReadModelDep, StaffUser, StateDep
 from windmaker.api.errors import ERROR_RESPONSES, ApiError, responses
 from windmaker.api.schemas import JobPublic
 from windmaker.services import ingest as ingest_service
-from windmaker.services.run import start_run
+from windmaker.services.run import JOB_KIND, start_run
 
 router = APIRouter(tags=["data"], responses=ERROR_RESPONSES)
 
@@ -44,32 +47,68 @@ async def chunks_of(upload: UploadFile, size: int = 1 << 20) -> AsyncIterator[by
         yield chunk
 
 
+#: The request body of an upload, documented by hand: the route reads the form itself, after
+#: the caller is known (a ``File`` parameter would be parsed before the dependencies run).
+UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "CSV (UTF-8/GBK), XLSX, Parquet, JSON lines, "
+                            "open-platform JSON, or one of them in a .gz or .zip",
+                        },
+                        "table": {
+                            "type": "string",
+                            "description": "Contract table; detected from the headers when absent",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
 @router.post(
     "/ingest",
-    response_model=IngestResult,
-    summary="Upload one file into the warehouse (all-or-nothing)",
+    response_model=JobPublic,
+    status_code=202,
+    summary="Upload one file; its ingestion (all-or-nothing) runs as a job",
     responses=responses(400, 403, 413, 415),
+    openapi_extra=UPLOAD_BODY,
 )
-async def ingest_upload(
-    user: StaffUser,
-    state: StateDep,
-    file: Annotated[
-        UploadFile,
-        File(description="CSV (UTF-8/GBK), XLSX, Parquet, JSON lines or open-platform JSON"),
-    ],
-    table: Annotated[
-        str | None, Form(description="Contract table; detected from the headers when absent")
-    ] = None,
-) -> IngestResult:
-    done = await ingest_service.ingest_upload(
-        state.settings,
-        user,
-        file.filename or "upload",
-        chunks_of(file),
-        table=table,
-        limit=UPLOAD_LIMIT_BYTES,
-    )
-    return IngestResult.model_validate(done, from_attributes=True)
+async def ingest_upload(user: StaffUser, state: StateDep, request: Request) -> JobPublic:
+    """Stream the file to the workspace and queue its ingestion; poll ``/jobs/{id}`` for the
+    result (accepted and quarantined rows). The caller is known before the body is read, and
+    the body is cut off at the upload limit as it streams."""
+    form = await request.form(max_files=1, max_fields=8)
+    try:
+        file = form.get("file")
+        table = form.get("table")
+        if not isinstance(file, StarletteUpload):
+            raise ApiError(
+                422, "validation", detail=[{"loc": ["file"], "msg": "a file is required"}]
+            )
+        job = await ingest_service.queue_upload(
+            state.jobs,
+            state.settings,
+            user,
+            file.filename or "upload",
+            chunks_of(file),  # type: ignore[arg-type]
+            table=str(table) if table else None,
+            limit=UPLOAD_LIMIT_BYTES,
+            after=state.readmodel.reload,
+        )
+    finally:
+        await form.close()
+    return JobPublic.model_validate(job, from_attributes=True)
 
 
 @router.post(
@@ -97,7 +136,7 @@ def start_refresh(user: StaffUser, state: StateDep, rm: ReadModelDep) -> JobPubl
     responses=responses(403),
 )
 def refresh_status(job_id: str, user: StaffUser, state: StateDep) -> JobPublic:
-    job = state.jobs.get(job_id)
-    if job is None:
+    job = state.jobs.get_for(job_id, user)
+    if job is None or job.kind != JOB_KIND:
         raise ApiError(404, "not_found")
     return JobPublic.model_validate(job, from_attributes=True)
