@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or_exit
 from windmaker.config import ConfigError
 from windmaker.growth.model_feed import CLV_BRAND, CLV_BUYERS, TRAFFIC_CURVES
-from windmaker.models import clv
+from windmaker.services.configs import Configs
 from windmaker.services.models import BUDGET, fit_clv, fit_traffic
 from windmaker.workspace import open_warehouse
 
@@ -55,7 +55,7 @@ def fit(
     """Fit CLV per brand and paid-traffic response curves; store mdl_clv_*, mdl_traffic_curves, mdl_budget."""
     settings = settings_or_exit(workspace)
     try:
-        config = clv.load_models_config(settings.config_path)
+        config = Configs.of(settings).models
     except ConfigError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

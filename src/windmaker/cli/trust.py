@@ -13,6 +13,7 @@ from rich.table import Table
 from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or_exit
 from windmaker.config import ConfigError, Settings
 from windmaker.models import brushing, trust
+from windmaker.services.configs import Configs
 from windmaker.services.trust import (
     TRUST_ALERTS,
     TRUST_SCORES,
@@ -29,7 +30,7 @@ app = typer.Typer(
 
 def _config(settings: Settings) -> trust.TrustConfig:
     try:
-        return trust.load_config(settings.config_path)
+        return Configs.of(settings).trust
     except ConfigError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
