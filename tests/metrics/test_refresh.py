@@ -132,3 +132,38 @@ def test_cli_refresh_stores_tables(workspace, market) -> None:
     assert "full" in result.output and "m_brand_month" in result.output
     again = CliRunner().invoke(app, ["refresh", "--workspace", str(workspace.workspace)])
     assert again.exit_code == 0 and "up_to_date" in again.output
+
+
+def test_a_reader_sees_the_last_complete_refresh_until_the_next_commits(market, tmp_path) -> None:
+    """Two connections to one warehouse file: while a refresh of new orders is under way (its
+    writes made, not committed), the other connection's snapshot has the old months' net GMV,
+    equal to the old orders' (counted in pandas); after the commit it has the new total."""
+    o = market["orders"]
+    cut = o.paid_at.max().normalize()
+    early = dict(market)
+    early["orders"] = o[o.paid_at < cut]
+    path = tmp_path / "w.duckdb"
+    writer = Warehouse(f"duckdb://{path}")
+    factory.load(writer, early)
+    refresh(writer)
+    reader = Warehouse(f"duckdb://{path}")
+
+    def months_gmv() -> Decimal:
+        with reader.snapshot():
+            m = reader.table("m_brand_month")
+            return Decimal(str(reader.execute(m.net_gmv.sum())))
+
+    def valid_gmv(orders: pd.DataFrame) -> Decimal:
+        kept = orders[orders.status != "cancelled"]
+        refund = kept.refund_amount.map(lambda x: Decimal(0) if x is None or pd.isna(x) else x)
+        return Decimal(sum(kept.amount, Decimal(0)) - sum(refund, Decimal(0)))
+
+    old = months_gmv()
+    assert old == valid_gmv(early["orders"])
+    writer.insert("orders", factory.to_arrow("orders", o[o.paid_at >= cut]))
+    with writer.atomic():
+        assert refresh(writer).mode == "incremental"
+        assert months_gmv() == old
+    assert months_gmv() == valid_gmv(o) != old
+    reader.close()
+    writer.close()

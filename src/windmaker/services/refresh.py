@@ -25,7 +25,7 @@ from windmaker.metrics import refresh as mx
 from windmaker.metrics.periods import GRAINS, period_start, period_table
 from windmaker.metrics.sources import Sources
 from windmaker.services.configs import Configs
-from windmaker.warehouse import Warehouse
+from windmaker.warehouse import Warehouse, faults
 
 #: The stages of a refresh, in order (``progress`` is called with each).
 STAGES = mx.STAGES
@@ -182,7 +182,6 @@ def _unfused_selects() -> Iterator[None]:
         ibis.options.sql.fuse_selects = before
 
 
-@_unfused_selects()
 def refresh(
     warehouse: Warehouse,
     configs: Configs | None = None,
@@ -197,7 +196,32 @@ def refresh(
     is called with each stage's name as it starts. With ``exclude_brushing``, orders in
     ``mdl_brushing_orders`` are left out of every metric (the workspace setting
     ``exclude_brushing_from_gmv``).
+
+    The refresh is one transaction on DuckDB (or part of the main job's): its deletes and
+    inserts, the day bases and ``_m_refresh_state`` are committed together, so readers never
+    see a half-refreshed table and a refresh killed part-way is planned again from the state
+    of the last complete one.
     """
+    with warehouse.atomic():
+        return _refresh(
+            warehouse,
+            configs,
+            full=full,
+            progress=progress,
+            exclude_brushing=exclude_brushing,
+        )
+
+
+@_unfused_selects()
+def _refresh(
+    warehouse: Warehouse,
+    configs: Configs | None,
+    *,
+    full: bool,
+    progress: Progress | None,
+    exclude_brushing: bool,
+) -> RefreshReport:
+    """The body of :func:`refresh`, inside its transaction."""
     config = (configs or Configs()).metrics
     wh = _Looked(warehouse)
     excluded = (
@@ -214,6 +238,7 @@ def refresh(
         now_ = perf_counter()
         report.seconds[stage] = now_ - clock
         clock = now_
+        faults.reach(f"refresh.{stage}")
 
     step("inspect")
     now = _state_now(wh, excluded)

@@ -24,7 +24,7 @@ from windmaker.services.identity import Principal
 from windmaker.services.jobs import Job, Jobs
 from windmaker.services.refresh import refresh
 from windmaker.services.trust import run_brushing, run_scores
-from windmaker.warehouse import Warehouse
+from windmaker.warehouse import Warehouse, faults
 from windmaker.workspace import open_warehouse
 
 STEPS = ("brushing", "metrics", "trust", "diagnosis")
@@ -97,25 +97,30 @@ def run_pipeline(
         if int(wh.execute(wh.table(contract.ORDERS.name).count())) == 0:
             report(1.0, "done")
             return RunResult(skipped="no orders in the warehouse: ingest some first")
-        for i, step in enumerate(steps):
-            report(i / len(steps), step)
-            clock = perf_counter()
-            if step == "brushing":
-                out["brushing_orders"] = len(run_brushing(wh, cfg.trust).flagged)
-            elif step == "metrics":
-                out["metrics"] = refresh(
-                    wh, cfg, full=full, exclude_brushing=settings.exclude_brushing_from_gmv
-                ).mode
-            elif step == "trust":
-                out["trust_scores"] = len(run_scores(wh, cfg.trust))
-            elif step == "models":
-                from windmaker.services.models import fit_models
+        # One transaction: readers see the last complete run or this one, never a mix, and a
+        # run killed part-way leaves the warehouse (its refresh bookkeeping included) as the
+        # last complete run left it.
+        with wh.atomic():
+            for i, step in enumerate(steps):
+                report(i / len(steps), step)
+                clock = perf_counter()
+                if step == "brushing":
+                    out["brushing_orders"] = len(run_brushing(wh, cfg.trust).flagged)
+                elif step == "metrics":
+                    out["metrics"] = refresh(
+                        wh, cfg, full=full, exclude_brushing=settings.exclude_brushing_from_gmv
+                    ).mode
+                elif step == "trust":
+                    out["trust_scores"] = len(run_scores(wh, cfg.trust))
+                elif step == "models":
+                    from windmaker.services.models import fit_models
 
-                out["models"] = FittedModels(**fit_models(wh, cfg.models))
-            else:
-                result, _ = run_diagnosis(wh, cfg)
-                out["brands"] = int(result.stages["brand_id"].nunique())
-            seconds[step] = round(perf_counter() - clock, 3)
+                    out["models"] = FittedModels(**fit_models(wh, cfg.models))
+                else:
+                    result, _ = run_diagnosis(wh, cfg)
+                    out["brands"] = int(result.stages["brand_id"].nunique())
+                seconds[step] = round(perf_counter() - clock, 3)
+                faults.reach(f"run.{step}")
     report(1.0, "done")
     return RunResult(seconds=seconds, **out)
 

@@ -18,6 +18,7 @@ from windmaker.i18n import reason_text
 from windmaker.store.audit import append_audit
 from windmaker.store.errors import AlreadyDecidedError, InvalidValueError, NotFoundError
 from windmaker.store.models import DECISION_KINDS, Decision, Provider, now
+from windmaker.warehouse import faults
 
 #: What a reviewer may answer to each kind of proposal.
 OUTCOMES: dict[str, tuple[str, ...]] = {
@@ -155,6 +156,9 @@ def settle(session: Session, *, decision: Decision, outcome: str, reviewer: str,
             "outcome": outcome,
         },
     )
+    # test-only: the fault tests kill the process here, the change and its audit line sent
+    # to the database but not committed
+    faults.reach("decision", prepare=session.flush)
 
 
 def confirm_decision(

@@ -20,12 +20,16 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from windmaker import contract, results
+from windmaker.warehouse import faults
 from windmaker.warehouse.money import money, with_money
 
 __all__ = ["TableStatus", "Warehouse", "connect", "money", "spark_session", "with_money"]
 
 #: Tables windmaker writes: metric tables, diagnosis results, model outputs, ingest bookkeeping.
 RESULT_PREFIXES = ("m_", "g_", "mdl_", "_")
+#: The DuckDB connections (by id) inside a transaction opened here: DuckDB cannot say so without
+#: failing a statement, which aborts the transaction.
+_IN_TRANSACTION: set[int] = set()
 
 
 @dataclass(frozen=True)
@@ -183,15 +187,57 @@ class Warehouse:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
-        """All-or-nothing on DuckDB: commit on success, roll back on any error or interruption."""
+        """All-or-nothing on DuckDB: commit on success, roll back on any error or interruption.
+
+        A process killed inside leaves nothing: DuckDB replays only committed work from its
+        write-ahead log.
+        """
         con = self.duckdb
         con.execute("BEGIN TRANSACTION")
+        _IN_TRANSACTION.add(id(con))
         try:
             yield con
+            faults.reach("commit")
         except BaseException:
             con.execute("ROLLBACK")
             raise
         else:
+            con.execute("COMMIT")
+        finally:
+            _IN_TRANSACTION.discard(id(con))
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction around many writes where the engine has them (DuckDB), so readers
+        see all of them or none; other engines (Spark) write as they go.
+
+        Inside a transaction already open on this connection (a refresh within the main job),
+        the writes join it and commit with it.
+        """
+        if self.engine != "duckdb" or id(self.duckdb) in _IN_TRANSACTION:
+            yield
+            return
+        with self.transaction():
+            yield
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one committed state (DuckDB's snapshot isolation), however many
+        queries they take: a refresh committing meanwhile is seen whole or not at all.
+
+        On a connection already inside a transaction, the reads see that transaction's state;
+        other engines read as they go.
+        """
+        if self.engine != "duckdb" or id(self.duckdb) in _IN_TRANSACTION:
+            yield
+            return
+        con = self.duckdb
+        con.execute("BEGIN TRANSACTION")
+        _IN_TRANSACTION.add(id(con))
+        try:
+            yield
+        finally:
+            _IN_TRANSACTION.discard(id(con))
             con.execute("COMMIT")
 
     def ensure_source_tables(self) -> None:
