@@ -17,11 +17,13 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
-## ECharts, htmx and axe-core from the npm registry, served locally by the dashboard (no CDN).
+## ECharts, htmx, axe-core and Swagger UI from the npm registry, served locally (no CDN).
+## No package needs its install scripts (swagger-ui-dist's would only report usage).
 $(VENDOR)/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --silent
+	npm ci --no-audit --no-fund --silent --ignore-scripts
 	mkdir -p $(VENDOR)
 	cp node_modules/echarts/dist/echarts.min.js node_modules/htmx.org/dist/htmx.min.js node_modules/axe-core/axe.min.js $(VENDOR)/
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/favicon-32x32.png $(VENDOR)/
 	touch $@
 
 setup: $(STAMP) $(VENDOR)/.installed

@@ -20,6 +20,7 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from tests.web.conftest import web_login
 from windmaker.api.app import create_app
 from windmaker.cli.main import app as cli_app
 from windmaker.config import Settings
@@ -104,9 +105,7 @@ def client(market: Market) -> Iterator[TestClient]:
         r = c.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
         assert r.status_code == 200, r.text
         c.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-        r = c.post(
-            "/login", data={"username": "admin", "password": PASSWORD}, follow_redirects=False
-        )
+        r = web_login(c, "admin", PASSWORD)
         assert r.status_code == 303, r.text
         c.cookies.set("wm_lang", LANG)
         yield c

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import auth
 from tests.api.factories import PASSWORD
+from tests.web.conftest import web_login
 from windmaker.config import Settings
 from windmaker.store import engine_for, get_user_by_name, open_session
 from windmaker.store.tokens import issue_token
@@ -72,7 +73,7 @@ def test_garbage_token_is_401(client: TestClient) -> None:
 
 
 def test_web_login_sets_an_http_only_session_cookie(client: TestClient) -> None:
-    r = client.post("/login", data={"username": "op", "password": PASSWORD}, follow_redirects=False)
+    r = web_login(client, "op", PASSWORD)
     assert r.status_code == 303
     cookie = r.headers["set-cookie"]
     assert "wm_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie

@@ -19,6 +19,7 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
 from tests.conftest import DEMO_PASSWORD
+from tests.web.conftest import web_login
 from windmaker.api.app import create_app
 from windmaker.config import Settings
 from windmaker.reports import brand_report as render_brand_report
@@ -67,9 +68,7 @@ def web(market: Settings) -> Iterator[TestClient]:
 
 def login(client: TestClient, username: str) -> None:
     client.cookies.clear()
-    r = client.post(
-        "/login", data={"username": username, "password": DEMO_PASSWORD}, follow_redirects=False
-    )
+    r = web_login(client, username, DEMO_PASSWORD)
     assert r.status_code == 303, r.text
 
 

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from tests.api.conftest import auth
 from tests.api.factories import PASSWORD
+from tests.web.conftest import web_login
 from windmaker.api import deps
 from windmaker.api.app import create_app
 from windmaker.cli.main import app as cli
@@ -97,9 +98,7 @@ def test_password_change_revokes_every_token_and_web_session(
     """High 1: a password change revoked nothing."""
     api_token = _login(client, "op")
     assert _me(client, api_token) == 200
-    web = client.post(
-        "/login", data={"username": "op", "password": PASSWORD}, follow_redirects=False
-    )
+    web = web_login(client, "op", PASSWORD)
     assert web.status_code == 303
     cookie = web.cookies[deps.COOKIE]
     with _session(market) as s:
@@ -252,9 +251,9 @@ def test_web_login_flood_is_a_429_page_in_the_callers_language(
     with TestClient(create_app(settings)) as client:
         client.cookies.set("wm_lang", lang)
         for _ in range(2):
-            r = client.post("/login", data={"username": "admin", "password": "guess"})
+            r = web_login(client, "admin", "guess")
             assert r.status_code == 401
-        r = client.post("/login", data={"username": "admin", "password": PASSWORD})
+        r = web_login(client, "admin", PASSWORD)
         assert r.status_code == 429
         assert int(r.headers["Retry-After"]) >= 1
         assert words in r.text

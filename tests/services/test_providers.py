@@ -456,6 +456,7 @@ def test_the_web_forms_apply_the_same_rules(workspace: Settings) -> None:
     from fastapi.testclient import TestClient
 
     from tests.api.factories import PASSWORD, write_market
+    from tests.web.conftest import web_login
     from windmaker.api.app import create_app
 
     write_market(workspace)
@@ -469,10 +470,10 @@ def test_the_web_forms_apply_the_same_rules(workspace: Settings) -> None:
         "capacity": "8",
     }
     with TestClient(create_app(workspace)) as web:
-        web.post("/login", data={"username": "p1", "password": PASSWORD})
+        web_login(web, "p1", PASSWORD)
         r = web.post("/applications", data=form | {"provider_id": "P1"}, follow_redirects=False)
         assert r.status_code == 409 and "P1" in r.text
-        web.post("/login", data={"username": "admin", "password": PASSWORD})
+        web_login(web, "admin", PASSWORD)
         r = web.post("/applications", data=form | {"provider_id": "N9"}, follow_redirects=False)
         assert r.status_code == 303, r.text
         page = r.headers["location"]
@@ -482,7 +483,7 @@ def test_the_web_forms_apply_the_same_rules(workspace: Settings) -> None:
         r = web.post(f"{page}/decide", data={"decision": "probation"}, follow_redirects=False)
         assert r.status_code == 303 and web.get(page).status_code == 200
         for username, brand, expected in (("admin", "B1", 303), ("b2", "B2", 403)):
-            web.post("/login", data={"username": username, "password": PASSWORD})
+            web_login(web, username, PASSWORD)
             r = web.post(
                 f"/brands/{brand}/assign",
                 data={"action_id": "act_0", "owner": username},

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.loops import run_on_own_loop
+from tests.web.conftest import web_login
 from windmaker.config import Settings
 from windmaker.services.errors import ServiceError
 from windmaker.services.identity import Principal, workspace_admin
@@ -81,9 +82,7 @@ def dashboard(workspace: Settings) -> Iterator[TestClient]:
         )
     engine.dispose()
     with TestClient(create_app(workspace)) as client:
-        r = client.post(
-            "/login", data={"username": "admin", "password": PASSWORD}, follow_redirects=False
-        )
+        r = web_login(client, "admin", PASSWORD)
         assert r.status_code == 303, r.text
         yield client
 
@@ -120,9 +119,7 @@ def test_brand_user_cannot_reach_the_data_handlers(
     dashboard: TestClient, workspace: Settings
 ) -> None:
     dashboard.cookies.clear()
-    r = dashboard.post(
-        "/login", data={"username": "brand", "password": PASSWORD}, follow_redirects=False
-    )
+    r = web_login(dashboard, "brand", PASSWORD)
     assert r.status_code == 303
     before = brand_count(workspace)
     assert dashboard.post("/data/refresh").status_code == 404

@@ -16,9 +16,11 @@ from windmaker import __version__
 from windmaker.api.deps import AppState, PrincipalCache
 from windmaker.api.errors import install_error_handlers
 from windmaker.config import Settings
+from windmaker.i18n import t
 from windmaker.services.jobs import Jobs
 from windmaker.store import engine_for, upgrade
 from windmaker.views import ReadModel
+from windmaker.web import security
 from windmaker.workspace import open_warehouse
 
 API_PREFIX = "/api/v1"
@@ -117,6 +119,59 @@ class Gatekeeper:
         await self.app(scope, receive, send)
 
 
+#: Headers of every response (a response that sets its own CSP, such as a report page whose
+#: inline scripts are admitted by hash, keeps it).
+SECURITY_HEADERS = (
+    (b"content-security-policy", security.POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+)
+
+
+class SecurityHeaders:
+    """Adds :data:`SECURITY_HEADERS` to every HTTP response, errors and static files included.
+
+    A plain ASGI middleware (see :class:`Gatekeeper`) that only touches the response's start.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def swagger_page(title: str) -> HTMLResponse:
+    """The API's Swagger UI from the locally served ``swagger-ui-dist`` (no CDN), its one inline
+    init script admitted by its hash, and no online validator badge."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    page = get_swagger_ui_html(
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        title=title,
+        swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui.css",
+        swagger_favicon_url="/static/vendor/favicon-32x32.png",
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+    html = bytes(page.body).decode()
+    page.headers["Content-Security-Policy"] = security.policy_with_inline_scripts(html)
+    return page
+
+
 def _counted(receive: Any, allowed: int, limit: int) -> Any:
     """``receive`` that counts the body's bytes and stops it past ``allowed``."""
     received = 0
@@ -142,7 +197,7 @@ def create_app(
     state = AppState(
         settings=settings,
         engine=engine,
-        readmodel=ReadModel(factory),
+        readmodel=ReadModel(factory, min_category_brands=settings.privacy_min_category_brands),
         jobs=Jobs(
             {
                 "ingest": settings.ingest_concurrency,
@@ -167,15 +222,20 @@ def create_app(
         description="Brand-growth operating system for live-stream commerce: STEPS diagnosis, growth ladder, providers.",
         lifespan=lifespan,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served below from local assets, under a CSP
         redoc_url=None,
     )
     app.state.windmaker = state
     install_error_handlers(app)
 
     app.add_middleware(Gatekeeper, state=state)
+    app.add_middleware(SecurityHeaders)  # outermost: Gatekeeper's refusals get the headers too
 
     app.include_router(api_router())
+
+    @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
+    async def _docs() -> HTMLResponse:
+        return swagger_page(f"{app.title} API")
 
     from windmaker.web import pages
     from windmaker.web.pages import LoginRequired, PageNotFound, not_found_page
@@ -186,6 +246,12 @@ def create_app(
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.exception_handler(security.CsrfRefused)
+    async def _csrf_refused(request: Request, exc: security.CsrfRefused) -> HTMLResponse:
+        lang = pages.page_lang(request)
+        title, message = (t(k, lang) for k in ("error.csrf_refused", "error.csrf_refused_hint"))
+        return pages.render(request, "message.html", None, 403, title=title, message=message)
 
     @app.exception_handler(PageNotFound)
     async def _page_404(request: Request, exc: PageNotFound) -> HTMLResponse:

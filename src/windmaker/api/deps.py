@@ -29,6 +29,7 @@ from windmaker.store.models import now
 from windmaker.store.session import open_session, session_factory
 from windmaker.store.users import User, brands_in_scope, identity_versions
 from windmaker.views import ReadModel
+from windmaker.web import security
 
 COOKIE = "wm_session"
 
@@ -214,10 +215,27 @@ async def authenticate_token(
     return principal
 
 
+def cookie_write_refused(request: Request) -> bool:
+    """A state-changing call authenticated by the session cookie alone, without the session's
+    CSRF token in ``X-CSRF-Token`` or from another origin. A browser attaches the cookie to any
+    site's request; a bearer token it never attaches, so bearer calls pass."""
+    if request.method in security.SAFE_METHODS:
+        return False
+    if request.headers.get("authorization", "").lower().startswith("bearer "):
+        return False
+    want = security.expected(request, login=False)
+    return not (
+        security.same_origin(request)
+        and security.matches(want, request.headers.get(security.HEADER))
+    )
+
+
 async def current_principal(request: Request, state: StateDep) -> Principal:
     found = await authenticate_token(state, token_of(request))
     if isinstance(found, str):
         raise ApiError(401, found)
+    if cookie_write_refused(request):
+        raise ApiError(403, "csrf_refused")
     return found
 
 

@@ -6,8 +6,6 @@ is a not-found page, exactly like a brand that does not exist.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -39,9 +37,10 @@ from windmaker.services.errors import ServiceError
 from windmaker.services.identity import Principal
 from windmaker.services.ingest import queue_upload
 from windmaker.services.run import start_run
-from windmaker.views import charts
+from windmaker.views import charts, exports
 from windmaker.views.brand import brand_context
 from windmaker.views.ecosystem import provider_view, tier_board
+from windmaker.web import security
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -51,7 +50,8 @@ templates.env.globals["reason_text"] = reason_text
 templates.env.globals["name"] = name
 LANG_COOKIE = "wm_lang"
 
-router = APIRouter(include_in_schema=False)
+# Every unsafe request of the dashboard passes the CSRF and same-origin check first.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(security.guard)])
 
 
 class LoginRequired(Exception):
@@ -90,12 +90,17 @@ def render(
     def static(path: str) -> str:
         return f"/static/{path}"
 
-    return templates.TemplateResponse(
+    csrf, fresh = security.page_token(request, login=template == "login.html")
+    response = templates.TemplateResponse(
         request,
         template,
-        {"t": tr, "lang": lang, "user": user, "static": static, "contract": contract, **context},
+        {"t": tr, "lang": lang, "user": user, "static": static, "contract": contract}
+        | {"csrf_token": csrf, **context},
         status_code=status_code,
     )
+    if fresh:
+        security.set_presession_cookie(response, request, fresh)
+    return response
 
 
 def not_found_page(request: Request, user: Principal | None) -> HTMLResponse:
@@ -251,31 +256,17 @@ EXPORT_COLUMNS = (
 @router.get("/workbench/export.{fmt}")
 def workbench_export(fmt: str, request: Request, user: WebUser, state: StateDep) -> Response:
     rows, _ = _workbench_rows(state, user, request)
+    # Cells go through views.exports.safe_cell: a brand name cannot run as a formula.
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(EXPORT_COLUMNS)
-        for r in rows:
-            writer.writerow([r.get(c, "") for c in EXPORT_COLUMNS])
-        # A BOM so that Excel opens the Chinese names correctly.
         return Response(
-            "\ufeff" + buf.getvalue(),
-            media_type="text/csv; charset=utf-8",
+            exports.csv_text(EXPORT_COLUMNS, rows),
+            media_type=exports.CSV_MEDIA,
             headers={"Content-Disposition": 'attachment; filename="portfolio.csv"'},
         )
     if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet("portfolio")
-        ws.append(list(EXPORT_COLUMNS))
-        for r in rows:
-            ws.append([r.get(c) for c in EXPORT_COLUMNS])
-        out = io.BytesIO()
-        wb.save(out)
         return Response(
-            out.getvalue(),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            exports.xlsx_bytes(EXPORT_COLUMNS, rows, "portfolio"),
+            media_type=exports.XLSX_MEDIA,
             headers={"Content-Disposition": 'attachment; filename="portfolio.xlsx"'},
         )
     raise PageNotFound
@@ -288,7 +279,7 @@ def brand_page(
 ) -> HTMLResponse:
     if not user.sees_brand(brand_id) or state.readmodel.brand(brand_id) is None:
         raise PageNotFound
-    ctx = brand_context(state.readmodel, brand_id, page_lang(request))
+    ctx = brand_context(state.readmodel, brand_id, page_lang(request), viewer=user)
     items = {a.action_id: a for a in actions.brand_items(session, user, brand_id)}
     return render(request, "brand.html", user, nav="brand", items=items, json=json, **ctx)
 
@@ -517,6 +508,7 @@ async def data_upload(request: Request, user: WebUser, state: StateDep) -> HTMLR
     try:
         upload = form.get("file")
         table = form.get("table") or None
+        security.check(request, form)
         if not isinstance(upload, FormFile):
             message = t("error.validation", lang)
             return _data_page(request, user, state, status_code=422, error=message)
@@ -587,8 +579,9 @@ def _report_response(
         if "retry_after" in exc.values:
             response.headers["Retry-After"] = str(exc.values["retry_after"])
         return response
-    if made.pdf is None:
-        return HTMLResponse(made.html)
+    if made.pdf is None:  # self-contained: its inline scripts are admitted by their hashes
+        policy = security.policy_with_inline_scripts(made.html)
+        return HTMLResponse(made.html, headers={"Content-Security-Policy": policy})
     disposition = f'attachment; filename="{made.filename}"'
     return Response(
         made.pdf, media_type=made.media_type, headers={"Content-Disposition": disposition}
