@@ -6,34 +6,99 @@ The ``users`` commands parse their options, call the users use cases
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from windmaker.cli.common import WorkspaceOpt, console, err_console, refused, settings_or_exit
+from windmaker.config import Settings
+from windmaker.config.settings import DEFAULT_SECRET_KEY
 from windmaker.services import users
 from windmaker.services.errors import ServiceError
 from windmaker.services.identity import workspace_admin
-from windmaker.store import engine_for, open_session, upgrade
+from windmaker.store import engine_for, get_user_by_name, open_session, upgrade, verify_password
 from windmaker.workspace import open_warehouse
 
 users_app = typer.Typer(help="Users of the API and the dashboard.", no_args_is_help=True)
+
+
+#: The usernames ``windmaker users demo`` creates.
+DEMO_USERNAMES = ("admin", "operator", "provider", "brand")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def live_demo_users(settings: Settings) -> list[str]:
+    """Active demo users whose password is still the shipped demo password (anyone can log in
+    as them)."""
+    engine = engine_for(settings)
+    upgrade(engine)
+    try:
+        with open_session(engine) as session:
+            found = []
+            for username in DEMO_USERNAMES:
+                user = get_user_by_name(session, username=username)
+                if (
+                    user is not None
+                    and user.active
+                    and verify_password(user=user, password=users.DEMO_PASSWORD)
+                ):
+                    found.append(username)
+            return found
+    finally:
+        engine.dispose()
 
 
 def serve(
     workspace: WorkspaceOpt = None,
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
+    allow_demo_users_on_network: Annotated[
+        bool,
+        typer.Option(
+            "--allow-demo-users-on-network",
+            help="Serve a network address although demo users still have the demo password",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the JSON API (/api/v1, OpenAPI at /api/v1/docs) and the web dashboard."""
+    """Serve the JSON API (/api/v1, OpenAPI at /api/v1/docs) and the web dashboard.
+
+    On an address other than loopback it refuses to start while the CSRF secret is the shipped
+    default, or while a demo user still logs in with the demo password (unless told to).
+    """
     import uvicorn
 
     from windmaker.api.app import create_app
 
     settings = settings_or_exit(workspace)
-    app = create_app(settings)
     bind_host, bind_port = host or settings.host, port or settings.port
+    if not is_loopback(bind_host):
+        if settings.secret_key == DEFAULT_SECRET_KEY:
+            err_console.print(
+                f"[red]error:[/red] refusing to serve {bind_host}: secret_key is the shipped "
+                "default; set secret_key in windmaker.toml or WINDMAKER_SECRET_KEY"
+            )
+            raise typer.Exit(2)
+        demo = live_demo_users(settings)
+        if demo and not allow_demo_users_on_network:
+            err_console.print(
+                f"[red]error:[/red] refusing to serve {bind_host}: demo users "
+                f"({', '.join(demo)}) still have the demo password; deactivate them "
+                "(`windmaker users deactivate NAME`), serve 127.0.0.1, or pass "
+                "--allow-demo-users-on-network"
+            )
+            raise typer.Exit(2)
+    app = create_app(settings)
     console.print(f"windmaker on http://{bind_host}:{bind_port}  (API docs: /api/v1/docs)")
     uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
 

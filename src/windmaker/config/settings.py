@@ -17,6 +17,8 @@ from pydantic_settings import (
 from windmaker.config.files import ConfigError
 
 SETTINGS_FILE = "windmaker.toml"
+#: The shipped secret: anyone can read it, so it signs nothing served beyond loopback.
+DEFAULT_SECRET_KEY = "change-me-in-production"
 
 
 class Settings(BaseSettings):
@@ -52,7 +54,8 @@ class Settings(BaseSettings):
     memory_limit: str = Field(default="6GB", description="DuckDB memory limit")
     threads: int = Field(default=2, ge=1, description="Worker threads of the embedded engine")
     secret_key: str = Field(
-        default="change-me-in-production", description="Signs API tokens and web sessions"
+        default=DEFAULT_SECRET_KEY,
+        description="Signs the web forms' CSRF tokens; `serve` on a network address refuses the default",
     )
     token_ttl_minutes: int = Field(default=720, ge=1, description="API token lifetime")
     principal_cache_seconds: float = Field(
@@ -83,6 +86,11 @@ class Settings(BaseSettings):
         ge=1,
         le=16,
         description="PDF reports printed at once (each one a Chromium process); more wait, then get 503",
+    )
+    privacy_min_category_brands: int = Field(
+        default=5,
+        ge=2,
+        description="Smallest category whose medians and references a brand user reads",
     )
     host: str = Field(default="127.0.0.1", description="Address `windmaker serve` binds")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `windmaker serve` binds")

@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from windmaker import contract
 from windmaker.i18n import explain_bottleneck, name, reason_text, t
+from windmaker.services.identity import Principal
 from windmaker.views import ReadModel
 from windmaker.views.brand import brand_context, pick_month
 
@@ -64,14 +65,18 @@ def render_html(context: dict[str, Any], lang: str) -> str:
 
 
 def render_brand(
-    rm: ReadModel, brand_id: str, month: str | date | None = None, lang: str = "zh-CN"
+    rm: ReadModel,
+    brand_id: str,
+    month: str | date | None = None,
+    lang: str = "zh-CN",
+    viewer: Principal | None = None,
 ) -> tuple[str, date]:
     """The monthly brand report as one self-contained HTML page, and the month it reports.
 
     Raises ``LookupError`` for an unknown brand, a brand not diagnosed yet, or a month that
     was not diagnosed.
     """
-    context = brand_context(rm, brand_id, lang, month)
+    context = brand_context(rm, brand_id, lang, month, viewer)
     if not context["history"] or context["period"] is None:
         raise LookupError("no diagnosed month yet: run `windmaker run` first")
     return render_html({"kind": "brand", **context}, lang), context["period"]

@@ -143,7 +143,7 @@ def brand_report(
     if not user.sees_brand(brand_id) or rm.brand(brand_id) is None:
         raise not_found(f"no brand {brand_id!r}")
     try:
-        html, period = render_brand(rm, brand_id, month, lang)
+        html, period = render_brand(rm, brand_id, month, lang, user)
     except (LookupError, ValueError) as exc:
         raise not_found(str(exc)) from None
     stem = safe_stem("brand", brand_id, f"{period:%Y-%m}", lang)

@@ -299,7 +299,11 @@ async def save_upload(
     Each chunk is written by a worker thread: a slow disk never holds the event loop.
     """
     limit = UPLOAD_LIMIT_BYTES if limit is None else limit
-    name = Path((name or "upload").replace("\x00", "")).name or "upload"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name or ""):
+        raise ServiceError(
+            "unsupported_file", 415, reason="the file name holds a control character; rename it"
+        )
+    name = Path(name or "upload").name or "upload"
     if not name.lower().endswith(SUFFIXES):
         raise ServiceError(
             "unsupported_file", 415, reason=f"{name}: expected one of {', '.join(SUFFIXES)}"

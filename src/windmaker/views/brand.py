@@ -13,6 +13,7 @@ from typing import Any
 
 from windmaker import results
 from windmaker.i18n import t
+from windmaker.services.identity import Principal
 from windmaker.views import charts
 from windmaker.views.readmodel import ReadModel
 
@@ -84,22 +85,27 @@ def _waterfall(drivers: list[dict[str, Any]], lang: str) -> dict[str, Any] | Non
 
 
 def brand_context(
-    rm: ReadModel, brand_id: str, lang: str, month: str | date | None = None
+    rm: ReadModel,
+    brand_id: str,
+    lang: str,
+    month: str | date | None = None,
+    viewer: Principal | None = None,
 ) -> dict[str, Any]:
     """Everything the brand page and the brand report show, for one diagnosed month.
 
     ``month`` (``YYYY-MM`` or a date) defaults to the brand's latest diagnosed month; a brand
-    not judged yet (insufficient history) has ``period`` None and shows why. Raises
-    ``LookupError`` for an unknown brand or a month that was not diagnosed.
+    not judged yet (insufficient history) has ``period`` None and shows why. A brand user
+    ``viewer`` reads peers and category statistics anonymised (:mod:`windmaker.views.privacy`).
+    Raises ``LookupError`` for an unknown brand or a month that was not diagnosed.
     """
     brand = rm.brand(brand_id)
     if brand is None:
         raise LookupError(f"unknown brand {brand_id}")
-    history = rm.stage_history(brand_id)
+    history = rm.stage_history(brand_id, viewer)
     available = [h["period"] for h in history]
     period = pick_month(month, available) if month is not None or available else None
-    score = rm.scorecard(brand_id, period)
-    diag = rm.diagnosis(brand_id, period)
+    score = rm.scorecard(brand_id, period, viewer)
+    diag = rm.diagnosis(brand_id, period, viewer)
     series = rm.metric_series(brand_id)
     previous, changes = _changes(rm, brand_id, period)
     drivers = [
@@ -118,7 +124,7 @@ def brand_context(
         "stage": diag.stage.stage if diag.stage else None,
         "history": history,
         "changes": changes,
-        "radar": charts.radar(rm.radar(brand_id, period).model_dump(), lang),
+        "radar": charts.radar(rm.radar(brand_id, period, viewer).model_dump(), lang),
         "bottleneck_chart": charts.bottleneck_bars(diag_rows["bottlenecks"], lang)
         if diag.bottlenecks
         else None,

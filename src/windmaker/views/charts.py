@@ -22,6 +22,11 @@ def radar(data: dict[str, Any], lang: str) -> dict[str, Any]:
     def series(name: str, values: list[float | None]) -> dict[str, Any]:
         return {"name": name, "value": [round(v, 1) if v is not None else 0 for v in values]}
 
+    lines = [
+        ("label.brand", data["brand"]),
+        ("label.category_median", data["category_median"]),
+        ("label.next_stage_median", data["next_stage_median"]),
+    ]
     return {
         "legend": {"bottom": 0},
         "tooltip": {},
@@ -29,10 +34,11 @@ def radar(data: dict[str, Any], lang: str) -> dict[str, Any]:
         "series": [
             {
                 "type": "radar",
+                # a median withheld from a brand user (too few brands) is left out, not drawn as 0
                 "data": [
-                    series(t("label.brand", lang), data["brand"]),
-                    series(t("label.category_median", lang), data["category_median"]),
-                    series(t("label.next_stage_median", lang), data["next_stage_median"]),
+                    series(t(key, lang), values)
+                    for key, values in lines
+                    if key == "label.brand" or any(v is not None for v in values)
                 ],
             }
         ],

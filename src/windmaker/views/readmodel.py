@@ -29,6 +29,8 @@ from windmaker import contract, results
 from windmaker.codes import Capability
 from windmaker.growth.diagnosis import CAPABILITY, G_BOTTLENECK, G_PLAN, G_STAGE, G_UNJUDGED
 from windmaker.growth.model_feed import G_MODEL_SCORES
+from windmaker.services.identity import Principal
+from windmaker.views import privacy
 from windmaker.views.frames import clean, group_records, records
 from windmaker.views.records import (
     BrandDiagnosis,
@@ -172,7 +174,18 @@ _GROUPING = threading.Lock()
 
 
 def load_snapshot(wh: Warehouse) -> Snapshot:
-    """Read every result table present in ``wh`` and index it by brand."""
+    """Read every result table present in ``wh`` and index it by brand.
+
+    The tables are read in one transaction, so they come from one complete refresh: a main
+    job committing while they are read is seen whole or not at all.
+    """
+    with wh.snapshot():
+        frames = _read_frames(wh)
+    return _indexed(frames)
+
+
+def _read_frames(wh: Warehouse) -> dict[str, pd.DataFrame]:
+    """Every loaded result table present in ``wh``, as frames, with the brushing evidence."""
     present = set(wh.tables())
     frames: dict[str, pd.DataFrame] = {}
     for name in LOADED_TABLES:
@@ -201,6 +214,11 @@ def load_snapshot(wh: Warehouse) -> Snapshot:
             .aggregate(orders=flags.count())
             .order_by(["brand_id", "confidence", ibis.desc("orders")])
         )
+    return frames
+
+
+def _indexed(frames: dict[str, pd.DataFrame]) -> Snapshot:
+    """The snapshot of the frames read: indexed by brand, with the portfolio overview."""
     latest = None
     for source in (results.STAGE, results.BRAND_MONTH):
         df = frames.get(source)
@@ -272,8 +290,15 @@ def overview_frame(
 class ReadModel:
     """Thread-safe holder of the current snapshot, with the queries the interfaces need."""
 
-    def __init__(self, wh_factory: Callable[[], AbstractContextManager[Warehouse]]) -> None:
+    def __init__(
+        self,
+        wh_factory: Callable[[], AbstractContextManager[Warehouse]],
+        *,
+        min_category_brands: int = privacy.MIN_CATEGORY_BRANDS,
+    ) -> None:
         self._wh_factory = wh_factory
+        #: Smallest category whose statistics a brand user reads (views.privacy).
+        self.min_category_brands = min_category_brands
         self._lock = threading.Lock()
         self._snap = Snapshot(frames={}, latest_period=None)
 
@@ -385,9 +410,12 @@ class ReadModel:
         key = None if None in by_period else period or max(by_period)
         return [dict(r) for r in by_period.get(key, [])]
 
-    def scorecard(self, brand_id: str, period: date | None = None) -> Scorecard:
+    def scorecard(
+        self, brand_id: str, period: date | None = None, viewer: Principal | None = None
+    ) -> Scorecard:
         """The brand view in ``period`` (default: each table's latest): stage, final STEPS
-        scores, key metrics, trust and the brushing evidence."""
+        scores, key metrics, trust and the brushing evidence. A brand ``viewer`` in a small
+        category reads the stage reason without its category statistics."""
         caps = self._latest_records(CAPABILITY, brand_id, period)
         month = self._latest_records(results.BRAND_MONTH, brand_id, period)
         stage = self._latest_records(G_STAGE, brand_id, period)
@@ -396,7 +424,7 @@ class ReadModel:
         caps.sort(
             key=lambda r: CAPABILITY_ORDER.get(str(r.get("capability")), len(CAPABILITY_ORDER))
         )
-        return Scorecard.model_validate(
+        card = Scorecard.model_validate(
             {
                 "brand": self.brand(brand_id),
                 "period": period or self.snap.latest_period,
@@ -414,13 +442,27 @@ class ReadModel:
                 "brushing_evidence": records(self.snap.brand_rows(BRUSHING_EVIDENCE, brand_id)),
             }
         )
+        if privacy.anonymous(viewer) and card.stage is not None:
+            small = self._small_category(brand_id, card.stage.period)
+            card = card.model_copy(update={"stage": privacy.private_stage(card.stage, small)})
+        return card
 
-    def stage_history(self, brand_id: str) -> list[dict[str, Any]]:
+    def stage_history(self, brand_id: str, viewer: Principal | None = None) -> list[dict[str, Any]]:
+        """The brand's stage per period; a brand ``viewer`` reads each reason without the
+        statistics of a category too small for them."""
         rows = self.snap.brand_rows(results.STAGE, brand_id)
-        return records(rows.sort_values("period")) if not rows.empty else []
+        history = records(rows.sort_values("period")) if not rows.empty else []
+        if privacy.anonymous(viewer):
+            for row in history:
+                if self._small_category(brand_id, row.get("period")):
+                    row["reason_params"] = privacy.private_params(row.get("reason_params"))
+        return history
 
-    def diagnosis(self, brand_id: str, period: date | None = None) -> Diagnosis:
-        """Stage, bottleneck ranking and plan in ``period`` (default: the brand's latest)."""
+    def diagnosis(
+        self, brand_id: str, period: date | None = None, viewer: Principal | None = None
+    ) -> Diagnosis:
+        """Stage, bottleneck ranking and plan in ``period`` (default: the brand's latest); a
+        brand ``viewer`` reads it anonymised (:func:`views.privacy.private_diagnosis`)."""
         stage = self._latest(G_STAGE, brand_id, period)
         bott = self._latest(G_BOTTLENECK, brand_id, period)
         plan = self._latest(G_PLAN, brand_id, period)
@@ -434,21 +476,28 @@ class ReadModel:
                     row["evidence"] = {"note": ev}
             if isinstance(row.get("evidence"), list):  # the peers alone, without their step
                 row["evidence"] = {"peers": row["evidence"]}
-        return Diagnosis.model_validate(
+        diag = Diagnosis.model_validate(
             {
                 "stage": records(stage)[0] if not stage.empty else None,
                 "bottlenecks": records(bott.sort_values("rank")) if not bott.empty else [],
                 "plan": plan_rows,
             }
         )
+        if not privacy.anonymous(viewer):
+            return diag
+        judged = diag.stage.period if diag.stage else period
+        return privacy.private_diagnosis(diag, self._small_category(brand_id, judged))
 
-    def brand_diagnosis(self, brand_id: str, period: date | None = None) -> BrandDiagnosis:
+    def brand_diagnosis(
+        self, brand_id: str, period: date | None = None, viewer: Principal | None = None
+    ) -> BrandDiagnosis:
         """The scorecard and the diagnosis of one period (default: the brand's latest stage)."""
         if period is None:
             history = self.snap.brand_rows(G_STAGE, brand_id)
             period = max(history["period"]) if not history.empty else None
         return BrandDiagnosis(
-            scorecard=self.scorecard(brand_id, period), diagnosis=self.diagnosis(brand_id, period)
+            scorecard=self.scorecard(brand_id, period, viewer),
+            diagnosis=self.diagnosis(brand_id, period, viewer),
         )
 
     def metric_series(
@@ -467,9 +516,28 @@ class ReadModel:
         rows = self.snap.brand_rows(name, brand_id)
         return records(rows)
 
-    def radar(self, brand_id: str, period: date | None = None) -> Radar:
+    def category_brands(self, category: object, period: date | None) -> int:
+        """Brands of ``category`` scored in ``period``: how many a category statistic of that
+        month is taken over."""
+        caps = self.snap.frame(CAPABILITY)
+        if caps.empty or period is None or category is None:
+            return 0
+        now = caps[(caps["period"] == period) & (caps["category"] == category)]
+        return int(now["brand_id"].nunique())
+
+    def _small_category(self, brand_id: str, period: date | None) -> bool:
+        """Whether the brand's category in ``period`` (default: latest) is too small for a
+        brand user to read its statistics."""
+        brand = self.brand(brand_id) or {}
+        size = self.category_brands(brand.get("category"), period or self.snap.latest_period)
+        return size < self.min_category_brands
+
+    def radar(
+        self, brand_id: str, period: date | None = None, viewer: Principal | None = None
+    ) -> Radar:
         """The brand's final capability scores against its category's median and the next
-        stage's median (the same final scores)."""
+        stage's median (the same final scores). A brand ``viewer`` reads a median only when
+        at least ``min_category_brands`` brands make it."""
         caps = self.snap.frame(CAPABILITY)
         stages = self.snap.frame(results.STAGE)
         period = period or self.snap.latest_period
@@ -485,6 +553,7 @@ class ReadModel:
         mine = now[now["brand_id"] == brand_id].set_index("capability")["score"]
         cat = now[now["category"] == brand["category"]].groupby("capability")["score"].median()
         nxt: pd.Series = pd.Series(dtype=float)
+        next_brands = 0
         if not stages.empty:
             st_now = stages[stages["period"] == period]
             my_stage = st_now.loc[st_now["brand_id"] == brand_id, "stage"]
@@ -492,14 +561,20 @@ class ReadModel:
                 idx = STAGE_ORDER.get(str(my_stage.iloc[0]), 0)
                 up = contract.STAGES[min(idx + 1, len(contract.STAGES) - 1)]
                 peers = set(st_now.loc[st_now["stage"] == up, "brand_id"])
-                nxt = now[now["brand_id"].isin(peers)].groupby("capability")["score"].median()
+                ahead = now[now["brand_id"].isin(peers)]
+                nxt = ahead.groupby("capability")["score"].median()
+                next_brands = int(ahead["brand_id"].nunique())
         caps_order = list(Capability)
-        return Radar(
+        radar = Radar(
             capabilities=caps_order,
             brand=[clean(mine.get(c)) for c in caps_order],
             category_median=[clean(cat.get(c)) for c in caps_order],
             next_stage_median=[clean(nxt.get(c)) for c in caps_order],
         )
+        if not privacy.anonymous(viewer):
+            return radar
+        in_category = int(now.loc[now["category"] == brand["category"], "brand_id"].nunique())
+        return privacy.private_radar(radar, in_category, next_brands, self.min_category_brands)
 
     # -- ecosystem -----------------------------------------------------------------------------
     def _stages_in(self, scope: set[str] | None) -> pd.DataFrame:

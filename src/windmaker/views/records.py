@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from windmaker.codes import Attention, Capability, Stage
-from windmaker.i18n import reason_text
+from windmaker.i18n import reason_text, t
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -280,10 +280,54 @@ class PeerStep(_Open):
     censored: bool | None = None
 
 
+class PeerSummary(BaseModel):
+    """The peers behind an action as a brand user reads them: how many made the step and
+    their typical change as a range, never a peer's id or exact value.
+
+    ``unit`` is ``points`` (a share or rate: percentage points) or ``percent`` (any other
+    metric: relative change); ``low``..``high`` brackets the peers' median change, None when no
+    peer has both ends of the step.
+    """
+
+    brands: int
+    metric: str | None = None
+    unit: str | None = None
+    low: float | None = None
+    high: float | None = None
+    text_en: str | None = None
+    text_zh: str | None = None
+
+    @model_validator(mode="after")
+    def _render_text(self) -> PeerSummary:
+        self.text_en = _peer_text(self, "en")
+        self.text_zh = _peer_text(self, "zh-CN")
+        return self
+
+
+def _peer_text(s: PeerSummary, lang: str) -> str:
+    """``12 brands made this step; their repurchase rate rose by 5–10 points``."""
+    if s.low is None or s.high is None or s.unit is None:
+        return t("evidence.peers_made_step", lang, brands=s.brands)
+    rose = s.low >= 0
+    low, high = (s.low, s.high) if rose else (-s.high, -s.low)
+    return t(
+        f"evidence.peers_{'rose' if rose else 'fell'}_{s.unit}",
+        lang,
+        brands=s.brands,
+        metric=t(f"metric.{s.metric}", lang),
+        low=f"{low:g}",
+        high=f"{high:g}",
+    )
+
+
 class PlanEvidence(_Open):
-    """What backs an action: the peers that made the step, or the model table it comes from."""
+    """What backs an action: the peers that made the step, or the model table it comes from.
+
+    A brand user gets ``summary`` instead of ``peers`` (:mod:`windmaker.views.privacy`).
+    """
 
     peers: list[PeerStep] = []
+    summary: PeerSummary | None = None
     #: The model table of a model-backed action (``mdl_clv_buyers``, ``mdl_traffic_curves``).
     source: str | None = None
     note: str | None = None

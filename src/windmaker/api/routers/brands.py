@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from windmaker import results
 from windmaker.api.deps import BrandInScope, CurrentUser, ReadModelDep
-from windmaker.api.errors import ERROR_RESPONSES
+from windmaker.api.errors import ERROR_RESPONSES, ApiError
 from windmaker.api.schemas import (
     BrandSummary,
     Diagnosis,
@@ -27,8 +27,28 @@ Sort = Literal["priority", "gmv_at_stake", "net_gmv_t90d", "brand_id", "name", "
 assert set(SORTABLE) == set(Sort.__args__)  # type: ignore[attr-defined]
 
 
+#: OpenAPI links from a page of brands to the first brand's own pages, so a stateful client
+#: (Schemathesis) follows real ids instead of guessing them.
+BRAND_LINKS = {
+    f"{name}_of_first": {
+        "operationId": f"{name}_api_v1_brands__brand_id_{suffix}_get",
+        "parameters": {"brand_id": "$response.body#/items/0/brand_id"},
+    }
+    for name, suffix in (
+        ("scorecard", ""),
+        ("stages", "_stages"),
+        ("diagnosis", "_diagnosis"),
+        ("radar", "_radar"),
+        ("metrics", "_metrics"),
+    )
+}
+
+
 @router.get(
-    "", response_model=Page[BrandSummary], summary="Brands in scope, filtered, sorted, paged"
+    "",
+    response_model=Page[BrandSummary],
+    summary="Brands in scope, filtered, sorted, paged",
+    responses={200: {"links": BRAND_LINKS}},
 )
 async def list_brands(
     user: CurrentUser,
@@ -61,30 +81,31 @@ async def list_brands(
     response_model=Scorecard,
     summary="Scorecard: stage, STEPS scores, key metrics, trust",
 )
-async def scorecard(brand_id: BrandInScope, rm: ReadModelDep) -> Scorecard:
+async def scorecard(brand_id: BrandInScope, user: CurrentUser, rm: ReadModelDep) -> Scorecard:
     # In-memory and sub-millisecond: served on the event loop.
-    return rm.scorecard(brand_id)
+    return rm.scorecard(brand_id, viewer=user)
 
 
 @router.get(
     "/{brand_id}/stages", response_model=list[StageRecord], summary="Stage history with reasons"
 )
-def stages(brand_id: BrandInScope, rm: ReadModelDep) -> list[StageRecord]:
-    return [StageRecord.model_validate(r) for r in rm.stage_history(brand_id)]
+def stages(brand_id: BrandInScope, user: CurrentUser, rm: ReadModelDep) -> list[StageRecord]:
+    return [StageRecord.model_validate(r) for r in rm.stage_history(brand_id, viewer=user)]
 
 
 @router.get(
     "/{brand_id}/diagnosis", response_model=Diagnosis, summary="Stage, bottleneck ranking and plan"
 )
-def diagnosis(brand_id: BrandInScope, rm: ReadModelDep) -> Diagnosis:
-    return rm.diagnosis(brand_id)
+def diagnosis(brand_id: BrandInScope, user: CurrentUser, rm: ReadModelDep) -> Diagnosis:
+    # A brand user reads peers as counts and ranges, never their ids (views.privacy).
+    return rm.diagnosis(brand_id, viewer=user)
 
 
 @router.get(
     "/{brand_id}/radar", response_model=Radar, summary="STEPS scores vs category and next stage"
 )
-def radar(brand_id: BrandInScope, rm: ReadModelDep) -> Radar:
-    return rm.radar(brand_id)
+def radar(brand_id: BrandInScope, user: CurrentUser, rm: ReadModelDep) -> Radar:
+    return rm.radar(brand_id, viewer=user)
 
 
 @router.get("/{brand_id}/metrics", response_model=Rows, summary="Monthly metric time series")
@@ -95,6 +116,12 @@ def metrics(
         list[str] | None, Query(description="Metric columns to return (default all)")
     ] = None,
 ) -> Rows:
+    known = set(rm.snap.frame(results.BRAND_MONTH).columns) - {"period", "brand_id"}
+    unknown = [m for m in metric or [] if m not in known]
+    if unknown:
+        # a key column or an unknown name is the caller's mistake, named, not a 500
+        detail = [{"loc": ["query", "metric"], "msg": f"not a metric: {', '.join(unknown)}"}]
+        raise ApiError(422, "validation", detail)
     return Rows(rows=rm.metric_series(brand_id, metric))
 
 
