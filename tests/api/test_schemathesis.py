@@ -13,6 +13,12 @@ market of ``tests/api/factories.py``. For each generated request the response mu
 
 Path parameters are drawn half the time from objects that exist (in and outside the caller's
 scope) so the handlers' real code paths run, not only the 404 of a random id.
+
+A stateful run per role chains operations through OpenAPI links: the links Schemathesis infers
+(``POST /applications`` → ``GET /applications/{id}`` and its decision, ``POST .../action-items``
+→ ``PATCH /action-items/{id}``, ``POST /ingest`` → ``GET /jobs/{id}``, the provider registry →
+a provider's pages) and the ones the schema declares (a page of ``GET /brands`` → the first
+brand's scorecard, stages, diagnosis, radar and metrics). Each step meets the same checks.
 """
 
 from __future__ import annotations
@@ -62,6 +68,9 @@ NEGATIVE_CHECKS = [*CHECKS, negative_data_rejection]
 
 #: Examples per operation, role and generation mode: enough to hit odd input, bounded in time.
 MAX_EXAMPLES = 4
+#: Scenarios per role of the stateful run, and steps (linked calls) per scenario at most.
+STATEFUL_SCENARIOS = 25
+STATEFUL_STEPS = 8
 
 
 def _spec() -> dict[str, Any]:
@@ -219,3 +228,66 @@ def test_every_operation_is_fuzzed_or_excluded_with_a_reason() -> None:
     fuzzed = {(m, p) for m, p, _, _ in CASES}
     assert every == fuzzed | EXCLUDED
     assert not fuzzed & EXCLUDED
+
+
+def _state_machine(target: Target, user: str, seen: list[tuple[str, int]] | None = None) -> Any:
+    """The schema's state machine (links inferred and declared), calling as ``user`` and
+    validating every step with ``CHECKS``; the operations of ``EXCLUDED`` are left out.
+    Each call's path template and status are appended to ``seen``."""
+    schema = target.schema
+    for method, path in EXCLUDED:
+        schema = schema.exclude(method=method, path=path)
+    headers = auth(target.tokens[user])
+    record = [] if seen is None else seen
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": headers}
+
+        def after_call(self, response: Any, case: Any) -> None:
+            record.append((f"{case.method} {case.path}", response.status_code))
+
+        def validate_response(
+            self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any
+        ) -> None:
+            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
+
+    return Workflow
+
+
+def test_state_machine_follows_declared_and_inferred_links(target: Target) -> None:
+    """The transitions the stateful run may take include a declared link (a page of brands →
+    the first brand's scorecard) and inferred ones (a created application → reading it; an
+    upload → its job), and every declared link names an operation that exists."""
+    spec = _spec()
+    ids = {op["operationId"] for ops in spec["paths"].values() for op in ops.values()}
+    links = spec["paths"][f"{API_PREFIX}/brands"]["get"]["responses"]["200"]["links"]
+    assert links and {link["operationId"] for link in links.values()} <= ids
+    rules = [name for name in dir(_state_machine(target, "admin")) if "__" in name]
+    assert any(r.startswith("GET_api_v1_brands___200") and "scorecard" in r for r in rules)
+    assert any(
+        r.startswith("POST_api_v1_applications___201")
+        and r.endswith("GET_api_v1_applications_application_id_")
+        for r in rules
+    )
+    assert any(r.startswith("POST_api_v1_ingest___202") for r in rules)
+
+
+@pytest.mark.parametrize("user", list(USERS))
+def test_stateful_workflows_conform(target: Target, user: str) -> None:
+    """Sequences of linked calls as each role: no 5xx, schema-conformant responses, documented
+    status codes and content types at every step; and the sequences reach objects that exist
+    (some call with a path parameter answers 200), which random ids alone would not."""
+    seen: list[tuple[str, int]] = []
+    _state_machine(target, user, seen).run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=STATEFUL_STEPS,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    assert len(seen) > STATEFUL_SCENARIOS
+    assert any("{" in operation and status == 200 for operation, status in seen), seen
