@@ -177,3 +177,9 @@ def write_market(settings: Settings) -> None:
             )
         set_portfolio(s, username="op", brand_ids=["B1", "B3"], actor="test")
     engine.dispose()
+
+
+def brand_count(settings: Settings) -> int:
+    """How many brands the workspace's warehouse holds (what an upload test counts)."""
+    with open_warehouse(settings) as wh:
+        return int(wh.execute(wh.table("brands").count()))

@@ -13,16 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import auth
+from tests.api.factories import brand_count
 from windmaker.api.routers import data as data_router
 from windmaker.config import Settings
-from windmaker.workspace import open_warehouse
 
 BRANDS_GBK = "品牌ID,品牌名称,类目,品牌来源,入驻时间\nB7,新品牌,food,工厂升级,2026-03-01\nB8,坏来源,food,外星,2026-03-01\n"
-
-
-def brand_count(settings: Settings) -> int:
-    with open_warehouse(settings) as wh:
-        return int(wh.execute(wh.table("brands").count()))
 
 
 def upload(client: TestClient, token: str, name: str, content: bytes, table: str | None = "brands"):  # type: ignore[no-untyped-def]

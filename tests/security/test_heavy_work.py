@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.factories import PASSWORD, USERS, write_market
+from tests.api.factories import PASSWORD, USERS, brand_count, write_market
 from tests.loops import run_on_own_loop
 from windmaker.api.app import create_app
 from windmaker.api.routers import data as data_router
@@ -29,7 +29,6 @@ from windmaker.config import Settings
 from windmaker.services import ingest as ingest_service
 from windmaker.services.identity import workspace_admin
 from windmaker.services.jobs import Jobs
-from windmaker.workspace import open_warehouse
 
 HEADER = b"brand_id,name,category,origin,joined_at\n"
 MIB = 1024 * 1024
@@ -62,11 +61,6 @@ def tokens(client: TestClient) -> dict[str, str]:
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def brand_count(settings: Settings) -> int:
-    with open_warehouse(settings) as wh:
-        return int(wh.execute(wh.table("brands").count()))
 
 
 def upload_folders(settings: Settings) -> list[Path]:

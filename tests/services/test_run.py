@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api.factories import brand_count
 from tests.loops import run_on_own_loop
 from tests.web.conftest import web_login
 from windmaker.config import Settings
@@ -20,16 +21,10 @@ from windmaker.services.identity import Principal, workspace_admin
 from windmaker.services.ingest import ingest_upload
 from windmaker.services.jobs import Jobs
 from windmaker.services.run import JOB_KIND, RunResult, run_pipeline, start_run
-from windmaker.workspace import open_warehouse
 
 BRANDS_GBK = "品牌ID,品牌名称,类目,品牌来源,入驻时间\nB7,新品牌,food,工厂升级,2026-03-01\nB8,坏来源,food,外星,2026-03-01\n"
 PASSWORD = "windmaker-test"
 BRAND_USER = Principal(user_id=9, username="b", role="brand", brand_scope=frozenset({"B1"}))
-
-
-def brand_count(settings: Settings) -> int:
-    with open_warehouse(settings) as wh:
-        return int(wh.execute(wh.table("brands").count()))
 
 
 async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
