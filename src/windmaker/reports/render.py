@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from windmaker import contract
 from windmaker.i18n import explain_bottleneck, name, reason_text, t
+from windmaker.numbers import Formatter
 from windmaker.services.identity import Principal
 from windmaker.views import ReadModel
 from windmaker.views.brand import brand_context, pick_month
@@ -61,7 +62,10 @@ def render_html(context: dict[str, Any], lang: str) -> str:
     def tr(key: str, **values: object) -> str:
         return t(key, lang, **values)
 
-    return template.render(t=tr, lang=lang, contract=contract, **_inline_assets(), **context)
+    fmt = Formatter(lang)
+    return template.render(
+        t=tr, fmt=fmt, lang=lang, contract=contract, **_inline_assets(), **context
+    )
 
 
 def render_brand(

@@ -17,6 +17,7 @@ from windmaker.api.deps import (
     token_of,
 )
 from windmaker.i18n import LANGS, explain_bottleneck, name, negotiate, reason_text, signals_text, t
+from windmaker.numbers import Formatter
 from windmaker.services.errors import ServiceError
 from windmaker.services.identity import Principal
 from windmaker.web import security
@@ -70,7 +71,8 @@ def render(
     response = templates.TemplateResponse(
         request,
         template,
-        {"t": tr, "lang": lang, "user": user, "static": static, "contract": contract}
+        {"t": tr, "fmt": Formatter(lang), "lang": lang, "user": user, "static": static}
+        | {"contract": contract}
         | {"csrf_token": csrf, **context},
         status_code=status_code,
     )
