@@ -12,7 +12,6 @@ small (12 brands × 3 months), with its last days of orders held back as the new
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,60 +22,18 @@ import pandas as pd
 import pytest
 
 from windmaker import results
-from windmaker.config import Settings, load_settings
+from windmaker.config import Settings
 from windmaker.ingest import ingest_files
 from windmaker.metrics.refresh import TABLES as METRIC_TABLES
 from windmaker.services.refresh import refresh
 from windmaker.services.run import run_pipeline
-from windmaker.simulator import small_market
-from windmaker.store import engine_for, open_session, upgrade, upsert_provider
+from windmaker.store import engine_for, open_session, upsert_provider
 from windmaker.store.applications import decide_application, submit_application
 from windmaker.store.audit import list_audit
 from windmaker.store.models import Application, Decision, Provider
-from windmaker.workspace import init_workspace, open_warehouse
+from windmaker.workspace import open_warehouse
 
-#: Days of orders held back from the first ingest: the upload the tests add.
-NEW_DAYS = 4
 _KEYS = ("level", "entity_id", "brand_id", "cohort", "period", "capability", "metric")
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A workspace with all but the last days of a small market ingested and run once, and the
-    held-back orders as a Parquet file."""
-    root = tmp_path_factory.mktemp("faults")
-    files = small_market(root / "files", seed=5, brands=12, months=3)
-    orders = pd.read_parquet(files / "orders.parquet")
-    cut = orders["paid_at"].max().normalize() - pd.Timedelta(days=NEW_DAYS - 1)
-    (root / "base").mkdir()
-    for path in files.glob("*.parquet"):
-        if path.name != "orders.parquet":
-            shutil.copy(path, root / "base" / path.name)
-    base = orders[orders["paid_at"] < cut]
-    base.to_parquet(root / "base" / "orders.parquet", index=False)
-    # the reviews of held-back orders would be refused for an unknown order: left out
-    reviews = pd.read_parquet(files / "reviews.parquet")
-    reviews = reviews[reviews["order_id"].isin(base["order_id"])]
-    reviews.to_parquet(root / "base" / "reviews.parquet", index=False)
-    (root / "new").mkdir()
-    new = root / "new" / "orders.parquet"
-    orders[orders["paid_at"] >= cut].to_parquet(new, index=False)
-    settings = init_workspace(root / "template")
-    report = ingest_files(settings, sorted((root / "base").glob("*.parquet")), progress=False)
-    assert report.rejected == 0, [(f.table, f.reasons) for f in report.files if f.rejected]
-    assert run_pipeline(settings).metrics == "full"
-    upgrade(engine_for(settings))
-    return root / "template", new
-
-
-@pytest.fixture
-def ws(template: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """A copy of the template workspace, with no WINDMAKER_* variables leaking in."""
-    for key in list(os.environ):
-        if key.startswith("WINDMAKER_") and key != "WINDMAKER_TEST_POSTGRES_URL":
-            monkeypatch.delenv(key)
-    shutil.copytree(template[0], tmp_path / "ws")
-    return load_settings(tmp_path / "ws")
 
 
 def _killed_at(point: str, code: str, settings: Settings, *args: str) -> None:

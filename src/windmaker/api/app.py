@@ -17,6 +17,7 @@ from windmaker.api.deps import AppState, PrincipalCache
 from windmaker.api.errors import install_error_handlers
 from windmaker.config import Settings
 from windmaker.i18n import t
+from windmaker.services import ingest as ingest_service
 from windmaker.services.jobs import Jobs
 from windmaker.store import engine_for, upgrade
 from windmaker.views import ReadModel
@@ -211,6 +212,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         upgrade(engine)
+        ingest_service.clear_abandoned_uploads(settings)
         state.readmodel.reload()
         yield
         state.jobs.shutdown()

@@ -22,7 +22,7 @@ from windmaker import contract
 from windmaker.config import Settings
 from windmaker.ingest import IngestError, IngestReport, ingest_files
 from windmaker.ingest.coercion import MoneyUnit
-from windmaker.ingest.loader import SCRATCH_PREFIX
+from windmaker.ingest.loader import SCRATCH_PREFIX, remove_stale_scratch
 from windmaker.ingest.sources import SourceError, UnpackLimits, check_zip
 from windmaker.services import write_scope
 from windmaker.services.errors import ServiceError, forbidden, invalid
@@ -179,6 +179,12 @@ def _upload_folder(settings: Settings) -> Path:
     return Path(
         tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-upload-", dir=settings.workspace)
     )
+
+
+def clear_abandoned_uploads(settings: Settings) -> list[Path]:
+    """Remove the scratch folders of uploads whose server was killed (a server calls this as it
+    starts); a live upload's folder, another process's, is left alone."""
+    return remove_stale_scratch(settings.workspace)
 
 
 def _unpack_limits(settings: Settings) -> UnpackLimits:
