@@ -203,6 +203,7 @@ def create_app(
             {
                 "ingest": settings.ingest_concurrency,
                 "refresh": settings.refresh_concurrency,
+                "fit": settings.fit_concurrency,
             }
         ),
         warehouse_factory=factory,

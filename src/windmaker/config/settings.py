@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     refresh_concurrency: int = Field(
         default=1, ge=1, le=16, description="Refresh (main job) runs the server holds at once"
     )
+    fit_concurrency: int = Field(
+        default=1, ge=1, le=16, description="Model fits the server runs at once (one is queued)"
+    )
     unpacked_limit_bytes: int = Field(
         default=1024**3,
         ge=1,

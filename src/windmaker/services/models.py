@@ -1,15 +1,23 @@
-"""Fit the lifetime-value and paid-traffic models and store their tables."""
+"""Fit the lifetime-value and paid-traffic models and store their tables, in the main job or as
+a server's background job (:func:`start_fit`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any
 
 import pandas as pd
 
 from windmaker import contract
+from windmaker.config import Settings
 from windmaker.models import clv, traffic
 from windmaker.results import BUDGET, CLV_BRAND, CLV_BUYERS, TRAFFIC_CURVES
+from windmaker.services.configs import Configs
+from windmaker.services.errors import forbidden
+from windmaker.services.identity import Principal
+from windmaker.services.jobs import Job, Jobs
+from windmaker.services.jobs import Progress as JobProgress
 from windmaker.warehouse import Warehouse
 
 Progress = Callable[[int, int], None]
@@ -98,3 +106,65 @@ def fit_models(wh: Warehouse, config: clv.ModelsConfig) -> dict[str, int]:
     table = fit_clv(wh, config.clv)
     curves, _ = fit_traffic(wh, config.traffic)
     return {"clv_brands": len(table), "traffic_curves": len(curves)}
+
+
+#: The job kind of a model fit on a server (its own pool: a fit never waits behind an upload).
+FIT_JOB_KIND = "fit"
+
+
+def refit(
+    settings: Settings,
+    configs: Configs | None = None,
+    *,
+    progress: JobProgress | None = None,
+    warehouse_factory: Callable[[], Warehouse] | None = None,
+) -> dict[str, int]:
+    """Fit both models on the warehouse as it is, then diagnose again so the ladder and the
+    pages read the fitted scores; one transaction, so readers see the old models or the new.
+
+    ``progress(fraction, step)`` follows the fits brand by brand (lifetime value, then
+    traffic), then the diagnosis.
+    """
+    from windmaker.services.diagnose import run_diagnosis
+    from windmaker.workspace import open_warehouse
+
+    report = progress or (lambda _f, _s: None)
+    cfg = (configs or Configs.of(settings)).check(("models", "metrics", "ladder", "playbook"))
+    factory = warehouse_factory or (lambda: open_warehouse(settings))
+
+    def part(start: float, width: float, step: str) -> Progress:
+        return lambda done, total: report(start + width * done / max(total, 1), step)
+
+    with factory() as wh, wh.atomic():
+        report(0.0, "clv")
+        table = fit_clv(wh, cfg.models.clv, progress=part(0.0, 0.6, "clv"))
+        report(0.6, "traffic")
+        curves, _ = fit_traffic(wh, cfg.models.traffic, progress=part(0.6, 0.3, "traffic"))
+        report(0.9, "diagnosis")
+        run_diagnosis(wh, cfg)
+    report(1.0, "done")
+    return {"clv_brands": len(table), "traffic_curves": len(curves)}
+
+
+def start_fit(
+    jobs: Jobs,
+    settings: Settings,
+    actor: Principal,
+    *,
+    configs: Configs | None = None,
+    warehouse_factory: Callable[[], Warehouse] | None = None,
+    after: Callable[[], None] | None = None,
+) -> Job:
+    """Fit the models in the background for ``actor`` (staff only), or return the fit already
+    running; ``after`` runs once the fitted tables are stored (the server reloads its read
+    model, so the pages fill in)."""
+    if actor.role not in ("admin", "operator"):
+        raise forbidden()
+
+    def work(progress: JobProgress) -> dict[str, Any]:
+        fitted = refit(settings, configs, progress=progress, warehouse_factory=warehouse_factory)
+        if after is not None:
+            after()
+        return dict(fitted)
+
+    return jobs.start(FIT_JOB_KIND, work, owner=actor)

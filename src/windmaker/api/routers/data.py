@@ -18,6 +18,7 @@ from windmaker.api.deps import ReadModelDep, StaffUser, StateDep
 from windmaker.api.errors import ERROR_RESPONSES, ApiError, responses
 from windmaker.api.schemas import JobPublic
 from windmaker.services import ingest as ingest_service
+from windmaker.services import models as models_service
 from windmaker.services.run import JOB_KIND, start_run
 
 router = APIRouter(tags=["data"], responses=ERROR_RESPONSES)
@@ -120,6 +121,27 @@ async def ingest_upload(user: StaffUser, state: StateDep, request: Request) -> J
 )
 def start_refresh(user: StaffUser, state: StateDep, rm: ReadModelDep) -> JobPublic:
     job = start_run(
+        state.jobs,
+        state.settings,
+        user,
+        warehouse_factory=state.warehouse_factory,
+        after=rm.reload,
+    )
+    return JobPublic.model_validate(job, from_attributes=True)
+
+
+@router.post(
+    "/models/fit",
+    response_model=JobPublic,
+    status_code=202,
+    summary="Fit the lifetime-value and paid-traffic models as a job, then diagnose again",
+    responses=responses(403),
+)
+def start_model_fit(user: StaffUser, state: StateDep, rm: ReadModelDep) -> JobPublic:
+    """The fits run on their own pool (``fit_concurrency``); a fit already queued or running
+    is returned instead of a second. Poll ``/jobs/{id}``; the pages read the fitted models once
+    it has succeeded."""
+    job = models_service.start_fit(
         state.jobs,
         state.settings,
         user,
