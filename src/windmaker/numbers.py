@@ -43,17 +43,18 @@ _EXPLICIT: dict[str, Unit] = {
     "action_completion": "share",
     "client_retention": "share",
     "stage_advancement_rate": "share",
-    "capability_uplift": "score",
+    "capability_uplift": "number",
     "trust_violations_per_client": "ratio",
     "clients": "count",
     "months_with_sales": "count",
     "annual_gmv_served": "money",
-    "client_uplift": "money",
-    "client_uplift_year": "money",
+    "client_uplift": "share",
+    "client_uplift_year": "share",
     "expected_gmv": "money",
     "gmv": "money",
     "at_risk_buyers": "count",
     "at_risk_value": "money",
+    "paid_spend_month": "money",
 }
 
 

@@ -42,14 +42,17 @@ def test_attentions(classified: pd.DataFrame, ladder: LadderConfig) -> None:
 
 def test_gmv_at_stake_and_priority(classified: pd.DataFrame, ladder: LadderConfig) -> None:
     p = _last(attention_table(classified, ladder))
-    # falling: the brand's whole 90-day GMV is at risk (climbing level 1.2M)
-    assert p.loc["F", "gmv_at_stake"] == pytest.approx(1_200_000)
-    # ready: the 90-day GMV waiting for the promotion (KA level 9M)
-    assert p.loc["R", "gmv_at_stake"] == pytest.approx(9_000_000)
+    # falling: the 90-day GMV lost over the last three months (9M → 1.2M), lost again at that pace
+    assert p.loc["F", "gmv_at_stake"] == pytest.approx(9_000_000 - 1_200_000)
+    # ready: the gap to the median KA brand of the category (K at 9M); R sells like one already
+    assert p.loc["R", "gmv_at_stake"] == 0
     # stalled: the upside to the median KA brand of the category (K; R is still climbing)
     assert p.loc["food-f0", "gmv_at_stake"] == pytest.approx(9_000_000 - 1_200_000)
-    # weight × stake: ready 2 × 9M beats falling 3 × 1.2M
-    assert p.loc["R", "priority"] < p.loc["F", "priority"]
+    # stalled at KA with no SKA brand in the period: nothing to measure the upside against
+    assert p.loc["K", "gmv_at_stake"] == 0
+    # weight × stake: falling 3 × 7.8M beats stalled 1 × 7.8M, which beats ready 2 × 0
+    assert p.loc["F", "priority"] == 1
+    assert p.loc["F", "priority"] < p.loc["food-f0", "priority"] < p.loc["R", "priority"]
     assert sorted(p["priority"]) == list(range(1, len(p) + 1))
 
 

@@ -43,6 +43,7 @@ def client(market: Settings) -> Iterator[TestClient]:
         if token:
             data[token.group(1)] = token.group(2)
         assert c.post("/login", data=data, follow_redirects=False).status_code == 303
+        c.cookies.set("wm_lang", "en")  # the exports' headers are in the page language
         yield c
 
 
@@ -50,9 +51,9 @@ def test_formula_in_a_brand_name_exports_as_text_in_csv(client: TestClient) -> N
     """The CSV cell is the name behind a single quote; the negative figure stays a number."""
     r = client.get("/workbench/export.csv")
     assert r.status_code == 200
-    rows = {row["brand_id"]: row for row in csv.DictReader(io.StringIO(r.text.lstrip("\ufeff")))}
-    assert rows["B1"]["name"] == "'" + EVIL
-    assert float(rows["B3"]["gmv_at_stake"]) == -1234.5
+    rows = {row["Brand ID"]: row for row in csv.DictReader(io.StringIO(r.text.lstrip("\ufeff")))}
+    assert rows["B1"]["Brand"] == "'" + EVIL
+    assert float(rows["B3"]["GMV at stake"]) == -1234.5
 
 
 def test_formula_in_a_brand_name_exports_as_text_in_xlsx(client: TestClient) -> None:
@@ -62,10 +63,10 @@ def test_formula_in_a_brand_name_exports_as_text_in_xlsx(client: TestClient) -> 
     ws = load_workbook(io.BytesIO(r.content)).active
     assert ws is not None
     header = [c.value for c in ws[1]]
-    by_id = {row[0].value: row for row in ws.iter_rows(min_row=2)}
-    name = by_id["B1"][header.index("name")]
+    by_id = {row[header.index("Brand ID")].value: row for row in ws.iter_rows(min_row=2)}
+    name = by_id["B1"][header.index("Brand")]
     assert (name.data_type, name.value) == ("s", "'" + EVIL)
-    stake = by_id["B3"][header.index("gmv_at_stake")]
+    stake = by_id["B3"][header.index("GMV at stake")]
     assert (stake.data_type, stake.value) == ("n", -1234.5)
 
 

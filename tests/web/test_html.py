@@ -33,9 +33,11 @@ def test_operator_workbench_lists_exactly_the_portfolio(
 def test_workbench_filters_by_stage(web: TestClient) -> None:
     login(web, "admin")
     everything = soup(web, "/workbench").select("#portfolio tbody tr[data-brand]")
-    climbing = soup(web, "/workbench?stage=climbing").select("#portfolio tbody tr[data-brand]")
+    filtered = soup(web, "/workbench?stage=climbing")
+    climbing = filtered.select("#portfolio tbody tr[data-brand]")
     assert 0 < len(climbing) < len(everything)
-    stage_col = {r.select("td")[2].get_text(strip=True) for r in climbing}
+    column = [th["data-sort"] for th in filtered.select("#portfolio thead th")].index("stage")
+    stage_col = {r.select("td")[column].get_text(strip=True) for r in climbing}
     assert len(stage_col) == 1
 
 
@@ -45,8 +47,9 @@ def test_workbench_exports_csv_and_xlsx(web: TestClient, scopes: dict[str, set[s
     from openpyxl import load_workbook
 
     login(web, "operator")
+    web.cookies.set("wm_lang", "en")
     csv = web.get("/workbench/export.csv")
-    assert csv.status_code == 200 and csv.text.startswith("\ufeffbrand_id,")
+    assert csv.status_code == 200 and csv.text.startswith("\ufeffPriority,Brand ID,Brand,")
     assert len(csv.text.strip().splitlines()) == len(scopes["operator"]) + 1
     xlsx = web.get("/workbench/export.xlsx")
     ws = load_workbook(io.BytesIO(xlsx.content)).active

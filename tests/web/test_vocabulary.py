@@ -146,12 +146,19 @@ def names(web_market: Settings) -> set[str]:
     return {n for n in out if n}
 
 
+#: The workbench filtered, sorted and on its second page, and with a filter nothing matches.
+WORKBENCH_VIEWS = (
+    "/workbench?stage=climbing&sort=net_gmv_t90d&dir=desc&page_size=2&page=2",
+    "/workbench?q=no-such-brand",
+)
+
+
 def _pages(client: TestClient, role: str) -> list[str]:
     """Every page ``role`` may open: the navigation, one brand, one provider, one application."""
     urls = {
-        "admin": ["/workbench", "/providers", "/ecosystem", "/data"],
-        "operator": ["/workbench", "/providers", "/ecosystem", "/data"],
-        "provider": ["/workbench", "/providers"],
+        "admin": ["/workbench", *WORKBENCH_VIEWS, "/providers", "/ecosystem", "/data"],
+        "operator": ["/workbench", *WORKBENCH_VIEWS, "/providers", "/ecosystem", "/data"],
+        "provider": ["/workbench", *WORKBENCH_VIEWS, "/providers"],
         "brand": [],
     }[role]
     home = client.get("/", follow_redirects=True)
@@ -165,6 +172,12 @@ def _pages(client: TestClient, role: str) -> list[str]:
     extra = [*brands[:1], *providers[:1], *applications[:1]]
     if brands:
         extra.append(f"/reports/brands/{brands[0].rsplit('/', 1)[-1]}")
+        drill = f"{brands[0]}/drill?days=30"
+        found = BeautifulSoup(client.get(drill).text, "html.parser")
+        down = [a["href"] for a in found.select(".drill-children th a")][:1]
+        sessions = BeautifulSoup(client.get(down[0]).text, "html.parser") if down else found
+        down += [a["href"] for a in sessions.select("#children-session th a")][:1]
+        extra += [drill, f"{brands[0]}/drill/skus", f"{brands[0]}/drill/influencers", *down]
     return [*urls, *extra]
 
 

@@ -12,10 +12,21 @@ the relative change of ``net_gmv_t90d`` over ``w`` periods (``gmv_t / gmv_{t−w
   stall to this one);
 - ``ok``: none of these.
 
-When several apply, ``attention_order`` decides. GMV at stake: for ``trust_alert`` and
-``falling`` the brand's ``net_gmv_t90d`` (what it can lose), for ``ready`` the same (the GMV
-whose promotion is waiting for confirmation); for ``stalled`` the upside
-``max(0, median net_gmv_t90d of the next stage in the category and period − own)``.
+When several apply, ``attention_order`` decides.
+
+**GMV at stake** is the 90-day net GMV (``net_gmv_t90d``) the brand stands to lose, or not to
+gain, over the next 90 days if nothing changes. One rule per attention:
+
+- ``trust_alert``: its whole ``net_gmv_t90d``. Trust is the base of the method: a brand under an
+  alert is flagged on every page and never recommended, so all of its GMV is exposed.
+- ``falling``: the loss of the last ``gmv_window_periods`` repeated at the same pace,
+  ``max(0, gmv_{t−w} − gmv_t)``. A brand demoted while its GMV held loses a stage, not GMV: ¥0.
+- ``ready`` and ``stalled``: the gap to the brands one stage up,
+  ``max(0, median net_gmv_t90d of the next stage − own)``, the median taken over the brand's
+  category and period, or over every category of the period when its category has no brand at
+  the next stage. A brand already selling like them has ¥0 at stake.
+- ``ok``: ¥0.
+
 Priority 1 is the largest ``weight(attention) × gmv_at_stake`` of the period; ``ok`` brands
 follow, largest GMV first.
 """
@@ -29,9 +40,8 @@ from windmaker.codes import Attention
 from windmaker.growth.config import FLAGGED_ATTENTIONS, LadderConfig
 from windmaker.growth.ladder import SKA, STAGE_CODES
 
-#: Attentions whose GMV at stake is the brand's own 90-day GMV (what it can lose or is about
-#: to gain); ``stalled`` counts the upside to the next stage instead.
-AT_RISK = (Attention.TRUST_ALERT, Attention.FALLING, Attention.READY)
+#: Attentions whose GMV at stake is the gap to the next stage's median (what is not gained).
+UPSIDE = (Attention.READY, Attention.STALLED)
 
 
 def _change(gmv: pd.Series, brand: pd.Series, window: int) -> pd.Series:
@@ -55,6 +65,7 @@ def attention_table(
     ].reset_index(drop=True)
     gmv = df["net_gmv_t90d"].astype("float64")
     brand = df["brand_id"]
+    lost = (gmv.groupby(brand, sort=False).shift(rules.gmv_window_periods) - gmv).clip(lower=0)
     prev_stage = df["stage"].groupby(brand, sort=False).shift()
     demoted = (df["stage"] < prev_stage).fillna(False).astype(bool)
     falling_gmv = _change(gmv, brand, rules.gmv_window_periods) <= rules.falling_gmv_change
@@ -79,14 +90,16 @@ def attention_table(
     order = [str(a) for a in rules.attention_order]
     df["attention"] = np.select([flags[a] for a in order], order, default=Attention.OK.value)
 
-    next_median = _next_stage_median(df)
-    upside = (next_median - gmv).clip(lower=0).fillna(0)
-    at_risk = gmv.fillna(0).clip(lower=0)
+    upside = (_next_stage_median(df) - gmv).clip(lower=0).fillna(0)
     att = df["attention"]
-    df["gmv_at_stake"] = np.where(
-        att.isin([a.value for a in AT_RISK]),
-        at_risk,
-        np.where(att.eq(Attention.STALLED.value), upside, 0.0),
+    df["gmv_at_stake"] = np.select(
+        [
+            att.eq(Attention.TRUST_ALERT.value),
+            att.eq(Attention.FALLING.value),
+            att.isin([a.value for a in UPSIDE]),
+        ],
+        [gmv.fillna(0).clip(lower=0), lost.fillna(0), upside],
+        default=0.0,
     ).round(2)
     weights: dict[str, float] = {str(k): v for k, v in rules.weights.items()}
     weights[Attention.OK.value] = 0.0
@@ -115,18 +128,19 @@ def attention_table(
 
 
 def _next_stage_median(df: pd.DataFrame) -> pd.Series:
-    """Median ``net_gmv_t90d`` of brands one stage up, same category and period (NaN at SKA)."""
-    med = (
-        df.groupby(["category", "period", "stage"], sort=False)["net_gmv_t90d"]
-        .median()
-        .rename("next_median")
-        .reset_index()
+    """Median ``net_gmv_t90d`` of brands one stage up in the same category and period, else in
+    every category of the period (NaN at SKA, or when no brand of the period is one stage up)."""
+    up = df.assign(stage=df["stage"] - 1)
+    keys = ["category", "period", "stage"]
+    by_category = up.groupby(keys, sort=False)["net_gmv_t90d"].median().rename("cat_median")
+    overall = up.groupby(["period", "stage"], sort=False)["net_gmv_t90d"].median()
+    out = (
+        df[keys]
+        .merge(by_category.reset_index(), on=keys, how="left")
+        .merge(overall.rename("all_median").reset_index(), on=["period", "stage"], how="left")
     )
-    med["stage"] = med["stage"] - 1
-    out = df[["category", "period", "stage"]].merge(
-        med, on=["category", "period", "stage"], how="left"
-    )
-    return pd.Series(out["next_median"].astype("float64").to_numpy(), index=df.index)
+    median = out["cat_median"].astype("float64").fillna(out["all_median"].astype("float64"))
+    return pd.Series(median.to_numpy(), index=df.index)
 
 
 def _trust_flags(df: pd.DataFrame, alerts: pd.DataFrame | None) -> pd.Series:
