@@ -81,6 +81,29 @@ def providers_list(user: str) -> list[Case]:
     ]
 
 
+def registry_rows(user: str) -> list[Case]:
+    expected = {"admin": {"P1", "P2"}, "op": {"P1", "P2"}, "p1": {"P1"}, "b2": set()}[user]
+    return [
+        Case(
+            "GET",
+            "/api/v1/registry",
+            200,
+            check=lambda b: {r["provider_id"] for r in b["rows"]} == expected,
+        )
+    ]
+
+
+def exit_review(user: str) -> list[Case]:
+    return [
+        Case(
+            "POST",
+            "/api/v1/decisions/999",
+            404 if user == "admin" else 403,
+            body={"outcome": "dismissed"},
+        )
+    ]
+
+
 def decisions_list(user: str) -> list[Case]:
     def check(body: Any) -> bool:
         return user in STAFF or (
@@ -166,6 +189,30 @@ def action_update(user: str) -> list[Case]:
     ]
 
 
+def action_reassign(user: str) -> list[Case]:
+    inside = {"admin": 1, "op": 1, "p1": 1, "b2": 2}[user]
+    outside = {"admin": 999, "op": 2, "p1": 2, "b2": 1}[user]
+    body = {"owner": user, "due_date": "2026-12-31"}
+    return [
+        Case(
+            "POST",
+            f"/api/v1/action-items/{inside}/assignment",
+            403 if user == "b2" else 200,
+            body=body,
+        ),
+        Case("POST", f"/api/v1/action-items/{outside}/assignment", 404, body=body),
+    ]
+
+
+def action_history(user: str) -> list[Case]:
+    inside = {"admin": 1, "op": 1, "p1": 1, "b2": 2}[user]
+    outside = {"admin": 999, "op": 2, "p1": 2, "b2": 1}[user]
+    return [
+        Case("GET", f"/api/v1/action-items/{inside}/history", 200),
+        Case("GET", f"/api/v1/action-items/{outside}/history", 404),
+    ]
+
+
 def staff_only(method: str, path: str, ok: int) -> Callable[[str], list[Case]]:
     def cases(user: str) -> list[Case]:
         return [Case(method, path, ok if user in STAFF else 403)]
@@ -213,6 +260,8 @@ MATRIX: dict[tuple[str, str], Callable[[str], list[Case]]] = {
     ),
     ("POST", "/api/v1/brands/{brand_id}/action-items"): action_create,
     ("PATCH", "/api/v1/action-items/{item_id}"): action_update,
+    ("POST", "/api/v1/action-items/{item_id}/assignment"): action_reassign,
+    ("GET", "/api/v1/action-items/{item_id}/history"): action_history,
     ("GET", "/api/v1/ecosystem/stages"): scoped_rows("/api/v1/ecosystem/stages"),
     ("GET", "/api/v1/ecosystem/flows"): scoped_rows("/api/v1/ecosystem/flows"),
     ("GET", "/api/v1/providers"): providers_list,
@@ -223,7 +272,12 @@ MATRIX: dict[tuple[str, str], Callable[[str], list[Case]]] = {
     ("GET", "/api/v1/providers/{provider_id}/assignments"): provider_read(
         "/api/v1/providers/{provider_id}/assignments"
     ),
+    ("GET", "/api/v1/providers/{provider_id}/view"): provider_read(
+        "/api/v1/providers/{provider_id}/view"
+    ),
+    ("GET", "/api/v1/registry"): registry_rows,
     ("GET", "/api/v1/decisions"): decisions_list,
+    ("POST", "/api/v1/decisions/{decision_id}"): exit_review,
     ("GET", "/api/v1/applications"): applications_list,
     ("GET", "/api/v1/applications/{application_id}"): application_read,
     ("POST", "/api/v1/applications"): application_create,
@@ -232,6 +286,10 @@ MATRIX: dict[tuple[str, str], Callable[[str], list[Case]]] = {
     ("POST", "/api/v1/ingest"): lambda user: [],  # multipart; test_data covers every role
     ("POST", "/api/v1/refresh"): lambda user: [],  # starts a job; test_data covers every role
     ("GET", "/api/v1/refresh/{job_id}"): refresh_status,
+    # staff start a fit (a job of minutes): tests/services/test_model_fit_job.py runs one
+    ("POST", "/api/v1/models/fit"): lambda user: (
+        [] if user in STAFF else [Case("POST", "/api/v1/models/fit", 403)]
+    ),
     ("GET", "/api/v1/jobs"): any_user("GET", "/api/v1/jobs", 200),
     ("GET", "/api/v1/jobs/{job_id}"): any_user("GET", "/api/v1/jobs/nope", 404),
 }
@@ -241,6 +299,7 @@ COVERED_ELSEWHERE = {
     ("POST", "/api/v1/auth/login"): "tests/api/test_auth.py",
     ("POST", "/api/v1/ingest"): "tests/api/test_data.py",
     ("POST", "/api/v1/refresh"): "tests/api/test_data.py",
+    ("POST", "/api/v1/models/fit"): "tests/services/test_model_fit_job.py",
 }
 
 
@@ -296,7 +355,9 @@ def test_anonymous_is_refused(route: tuple[str, str], client: TestClient) -> Non
     method, path = route
     if path == "/api/v1/auth/login":
         return
-    url = path.format(brand_id="B1", provider_id="P1", application_id=1, item_id=1, job_id="x")
+    url = path.format(
+        brand_id="B1", provider_id="P1", application_id=1, item_id=1, job_id="x", decision_id=1
+    )
     r = client.request(method, url, json={})
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "unauthorized"

@@ -1,8 +1,10 @@
 """Action items: the actions of a brand's plan assigned to an owner and tracked to done.
 
-Everyone works on the brands in their scope (a brand outside it is not found). Assigning is for
-the people who carry the plan out (admins, operators, providers); a brand user moves its own
-items along but does not assign them. An item assigned by a provider user carries that provider.
+Everyone works on the brands in their scope (a brand outside it is not found, and so is an item
+of such a brand). Assigning (an owner and a due date) is for the people who carry the plan out
+(admins, operators, providers of the brand); a brand user moves its own items along (open → doing
+→ done) but does not assign them. An item assigned by a provider user carries that provider.
+Every change is kept in the item's history (:class:`ActionEventRecord`) and in the audit log.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from sqlalchemy.orm import Session
 from windmaker import store
 from windmaker.services.errors import conflict, forbidden, invalid, not_found
 from windmaker.services.identity import Principal
-from windmaker.store.models import ActionItem
+from windmaker.store.actions import (
+    get_action_item,
+    list_action_item_events,
+    reassign_action_item,
+)
+from windmaker.store.errors import NotFoundError
+from windmaker.store.models import ActionItem, ActionItemEvent
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,36 @@ class ActionItemRecord:
         )
 
 
+@dataclass(frozen=True)
+class ActionEventRecord:
+    """One line of an item's history: who changed what, when (a status from → to, or an owner
+    and due date)."""
+
+    item_id: int
+    at: datetime
+    actor: str
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    owner: str | None
+    due_date: date | None
+    note: str
+
+    @classmethod
+    def of(cls, e: ActionItemEvent) -> ActionEventRecord:
+        return cls(
+            item_id=e.item_id,
+            at=e.at,
+            actor=e.actor,
+            kind=e.kind,
+            from_status=e.from_status,
+            to_status=e.to_status,
+            owner=e.owner,
+            due_date=e.due_date,
+            note=e.note or "",
+        )
+
+
 def _in_scope(user: Principal, brand_id: str) -> None:
     if not user.sees_brand(brand_id):
         raise not_found(f"no brand {brand_id!r}")
@@ -76,6 +114,9 @@ def assign(
     _in_scope(user, brand_id)
     if user.role == "brand":
         raise forbidden()
+    owner = owner.strip()
+    if not owner:
+        raise invalid("owner", "an owner is required")
     try:
         item = store.create_action_item(
             session,
@@ -95,13 +136,31 @@ def assign(
     return ActionItemRecord.of(item)
 
 
+def _item_in_scope(session: Session, user: Principal, item_id: int) -> ActionItem:
+    """The item, when its brand is in ``user``'s scope; otherwise not found (never forbidden, so
+    an id outside the scope tells nothing)."""
+    try:
+        item = get_action_item(session, item_id=item_id)
+    except NotFoundError:
+        raise not_found(f"no action item {item_id}") from None
+    if not user.sees_brand(item.brand_id):
+        raise not_found(f"no action item {item_id}")
+    return item
+
+
+def get(session: Session, user: Principal, item_id: int) -> ActionItemRecord:
+    """One action item of a brand in scope."""
+    return ActionItemRecord.of(_item_in_scope(session, user, item_id))
+
+
 def update(
     session: Session, user: Principal, item_id: int, *, status: str, note: str = ""
 ) -> ActionItemRecord:
-    """Move an item to open, doing, done or dropped, with a note; audited."""
-    item = session.get(ActionItem, item_id)
-    if item is None or not user.sees_brand(item.brand_id):
-        raise not_found(f"no action item {item_id}")
+    """Move an item to open, doing, done or dropped, with a note; audited and kept in its
+    history. A move to the status it already has changes nothing (and adds no history line)."""
+    item = _item_in_scope(session, user, item_id)
+    if item.status == status:
+        return ActionItemRecord.of(item)
     try:
         updated = store.set_action_status(
             session, item_id=item_id, status=status, actor=user.username, note=note
@@ -109,3 +168,41 @@ def update(
     except store.InvalidValueError as exc:
         raise invalid("status", str(exc)) from None
     return ActionItemRecord.of(updated)
+
+
+def reassign(
+    session: Session,
+    user: Principal,
+    item_id: int,
+    *,
+    owner: str,
+    due_date: date | None,
+    note: str = "",
+) -> ActionItemRecord:
+    """Give an item a new owner and due date; not for brand users (they do not assign)."""
+    item = _item_in_scope(session, user, item_id)
+    if user.role == "brand":
+        raise forbidden()
+    owner = owner.strip()
+    if not owner:
+        raise invalid("owner", "an owner is required")
+    updated = reassign_action_item(
+        session, item_id=item.id, owner=owner, due_date=due_date, actor=user.username, note=note
+    )
+    return ActionItemRecord.of(updated)
+
+
+def history(session: Session, user: Principal, brand_id: str) -> dict[int, list[ActionEventRecord]]:
+    """Every change of the brand's items, per item id, oldest first."""
+    _in_scope(user, brand_id)
+    ids = [a.id for a in store.list_action_items(session, brand_id=brand_id)]
+    out: dict[int, list[ActionEventRecord]] = {i: [] for i in ids}
+    for e in list_action_item_events(session, item_ids=ids):
+        out[e.item_id].append(ActionEventRecord.of(e))
+    return out
+
+
+def item_history(session: Session, user: Principal, item_id: int) -> list[ActionEventRecord]:
+    """One item's changes, oldest first."""
+    item = _item_in_scope(session, user, item_id)
+    return [ActionEventRecord.of(e) for e in list_action_item_events(session, item_ids=[item.id])]

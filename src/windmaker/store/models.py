@@ -180,6 +180,27 @@ class ActionItem(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 
+class ActionItemEvent(Base):
+    """One change of an action item, kept as its history: who, when, and what moved.
+
+    ``kind`` is ``created``, ``status`` (``from_status`` → ``to_status``) or ``assigned`` (a new
+    ``owner`` and ``due_date``). Rows are only ever added.
+    """
+
+    __tablename__ = "action_item_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("action_items.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    actor: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
 class User(Base):
     """A person who signs in: admin, operator (小二), provider staff or brand staff."""
 

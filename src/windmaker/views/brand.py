@@ -11,10 +11,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from windmaker import results
-from windmaker.i18n import t
+from windmaker import contract, numbers, results
+from windmaker.codes import Capability
+from windmaker.i18n import explain_bottleneck, name, t
 from windmaker.services.identity import Principal
-from windmaker.views import charts
+from windmaker.views import charts, models_view
+from windmaker.views.evidence import PeerStory, plan_stories
 from windmaker.views.readmodel import ReadModel
 
 #: Series of the trend chart (``m_brand_month`` columns).
@@ -57,6 +59,90 @@ def pick_month(value: str | date | None, available: list[date]) -> date:
     return value
 
 
+def month_choices(
+    history: list[dict[str, Any]], series: list[dict[str, Any]], lang: str
+) -> list[dict[str, Any]]:
+    """The period picker: every diagnosed month, newest first, the month the data ends inside
+    marked "to date" (本月至今)."""
+    partial = {r["period"] for r in series if r.get("to_date")}
+    months = sorted({h["period"] for h in history if h.get("period")}, reverse=True)
+    return [
+        {
+            "value": f"{p:%Y-%m}",
+            "label": numbers.month(p, lang)
+            + (f" · {t('label.to_date', lang)}" if p in partial else ""),
+            "to_date": p in partial,
+            "period": p,
+        }
+        for p in months
+    ]
+
+
+def next_stage(stage: str | None) -> str | None:
+    """The stage after ``stage`` (None at the top or without a stage)."""
+    if stage not in contract.STAGES:
+        return None
+    i = contract.STAGES.index(stage)
+    return contract.STAGES[i + 1] if i + 1 < len(contract.STAGES) else None
+
+
+def bottleneck_text(row: dict[str, Any], stage: str | None, lang: str) -> str:
+    """One bottleneck in the metric's own numbers (``numbers.metric``): against the brands that
+    reached the next stage when it was measured against them; otherwise as
+    :func:`windmaker.i18n.explain_bottleneck` says it."""
+    metric = str(row.get("metric") or "")
+    basis = str(row.get("metric_basis") or row.get("basis") or "advancers")
+    reached = next_stage(stage)
+    if (
+        row.get("ranked_by") == "criterion"
+        or not row.get("weakness")
+        or not metric
+        or basis not in ("advancers", "next_stage")
+        or reached is None
+        or row.get("metric_value") is None
+        or row.get("metric_reference") is None
+    ):
+        return explain_bottleneck(row, lang)
+    return t(
+        "brand.bottleneck_vs_reached",
+        lang,
+        metric=name("metric", metric, lang),
+        value=numbers.metric(metric, row["metric_value"], lang),
+        reference=numbers.metric(metric, row["metric_reference"], lang),
+        stage=t(f"stage.{reached}", lang),
+    )
+
+
+def plan_rows(
+    plan: list[dict[str, Any]], stories: dict[str, list[PeerStory]], lang: str
+) -> list[dict[str, Any]]:
+    """The plan as a person reads it: each action's title, the capability it moves, its metric's
+    name, the current value and the target in the metric's unit, and the peers' stories."""
+    rows = []
+    for a in plan:
+        metric = a.get("metric")
+        evidence = a.get("evidence") or {}
+        summary = evidence.get("summary") or {}
+        rows.append(
+            {
+                "action_id": a["action_id"],
+                "rank": a.get("rank"),
+                "title": (a.get("title_zh") if lang == "zh-CN" else a.get("title_en"))
+                or name("action", a["action_id"], lang),
+                "capability": a.get("capability"),
+                "capability_name": name("capability", a.get("capability"), lang),
+                "metric": metric,
+                "metric_name": name("metric", metric, lang),
+                "current": numbers.metric(metric, a.get("current"), lang) if metric else "–",
+                "target": numbers.metric(metric, a.get("target"), lang) if metric else "–",
+                "stories": stories.get(str(a["action_id"]), []),
+                "summary": summary.get("text_zh" if lang == "zh-CN" else "text_en"),
+                "note": evidence.get("note"),
+            }
+        )
+    return rows
+
+
 def _changes(rm: ReadModel, brand_id: str, period: date | None) -> tuple[date | None, list[Any]]:
     """The previous month and each key metric's value now, then, and relative change."""
     series = {r["period"]: r for r in rm.metric_series(brand_id)}
@@ -79,8 +165,13 @@ def _waterfall(drivers: list[dict[str, Any]], lang: str) -> dict[str, Any] | Non
         return None
     parts = [(t(f"driver.{d}", lang), float(latest[f"contrib_{d}"] or 0.0)) for d in DRIVERS]
     days = latest.get("compared_days")
+    ends = None  # a whole month starts from the month before, both named
+    if isinstance(latest.get("period"), date) and not days:
+        now = latest["period"]
+        before = date(now.year - (now.month == 1), (now.month - 2) % 12 + 1, 1)
+        ends = (numbers.month(before, lang), numbers.month(now, lang))
     return charts.waterfall(
-        parts, float(latest["prev_live_gmv"]), lang, int(days) if days else None
+        parts, float(latest["prev_live_gmv"]), lang, int(days) if days else None, ends
     )
 
 
@@ -114,15 +205,26 @@ def brand_context(
         if r.get("level") == "brand" and (period is None or r.get("period") == period)
     ]
     diag_rows = diag.model_dump()
+    stage = diag.stage.stage if diag.stage else None
+    for b in diag_rows["bottlenecks"]:
+        b["text"] = bottleneck_text(b, stage, lang)
+    stories = plan_stories(rm, brand_id, period, lang, viewer) if diag.plan else {}
     trend_metrics = [m for m in TREND_METRICS if series and m in series[0]]
-    return {
+    return models_view.sections(rm, brand_id, lang, period, viewer) | {
         "brand": brand,
         "period": period or score.period,
         "previous": previous,
         "score": score.model_dump(),
+        # the scores table in the method's S-T-E-P-S order, as the radar draws them
+        "scores": sorted(
+            score.model_dump()["capabilities"],
+            key=lambda c: list(Capability).index(c["capability"]),
+        ),
         "diag": diag_rows,
-        "stage": diag.stage.stage if diag.stage else None,
+        "stage": stage,
         "history": history,
+        "months": month_choices(history, series, lang),
+        "plan_rows": plan_rows(diag_rows["plan"], stories, lang),
         "changes": changes,
         "radar": charts.radar(rm.radar(brand_id, period, viewer).model_dump(), lang),
         "bottleneck_chart": charts.bottleneck_bars(diag_rows["bottlenecks"], lang)

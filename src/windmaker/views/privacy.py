@@ -9,6 +9,9 @@ full records:
   brand user reads a :class:`~windmaker.views.records.PeerSummary` instead: how many peers, and
   their median change as a ``CHANGE_STEP``-wide range ("12 brands made this step; their
   repurchase rate rose by 5–10 points");
+- **peer stories** (:mod:`windmaker.views.evidence`): a brand user reads what a peer did without
+  its id, and none in a category too small to stay anonymous; others see a peer's id only when
+  that brand is in their own scope (:func:`may_name_peer`, :func:`stories_allowed`);
 - **category statistics** (the radar's category median, the stage reason's category median,
   a bottleneck's category reference) are a competitor's own value in a small category: with two
   brands the median is their mean. They are withheld when the category has fewer than
@@ -53,6 +56,20 @@ CATEGORY_PARAMS = ("repurchase_median",)
 def anonymous(viewer: Principal | None) -> bool:
     """Whether ``viewer`` reads other brands only anonymously (brand users)."""
     return viewer is not None and viewer.role == "brand"
+
+
+def may_name_peer(viewer: Principal | None, peer_id: str) -> bool:
+    """Whether ``viewer`` may read (and open) a peer brand's id: never a brand user; others
+    when the peer is in their scope (a workspace job, ``viewer`` None, reads everything)."""
+    if viewer is None:
+        return True
+    return not anonymous(viewer) and viewer.sees_brand(peer_id)
+
+
+def stories_allowed(viewer: Principal | None, category_brands: int, k: int) -> bool:
+    """Whether ``viewer`` reads peer stories: a brand user only in a category of at least ``k``
+    brands, where "a similar-sized brand of the category" does not single one out."""
+    return not anonymous(viewer) or category_brands >= k
 
 
 def _is_rate(metric: str | None) -> bool:

@@ -40,10 +40,36 @@ class ActionItemCreate(BaseModel):
 
 
 class ActionItemUpdate(BaseModel):
+    """A status move (open → doing → done, or dropped), with an optional note."""
+
     model_config = ConfigDict(use_enum_values=True)
 
     status: ActionStatus
     note: str = Field(default="", max_length=2000)
+
+
+class ActionItemAssign(BaseModel):
+    """A new owner and due date for an item (not for brand users)."""
+
+    owner: str = Field(min_length=1, max_length=64)
+    due_date: date | None = None
+    note: str = Field(default="", max_length=2000)
+
+
+class ActionItemEventPublic(BaseModel):
+    """One change of an item: ``created``, ``status`` (from → to) or ``assigned``."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    item_id: int
+    at: Timestamp
+    actor: str
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    owner: str | None
+    due_date: date | None
+    note: str
 
 
 @router.get(
@@ -83,7 +109,7 @@ def assign_action(
 @router.patch(
     "/action-items/{item_id}",
     response_model=ActionItemPublic,
-    summary="Update an action item's status",
+    summary="Move an action item to another status",
     responses=responses(400),
 )
 def update_action(
@@ -91,3 +117,32 @@ def update_action(
 ) -> ActionItemPublic:
     item = actions.update(session, user, item_id, status=body.status, note=body.note)
     return ActionItemPublic.model_validate(item)
+
+
+@router.post(
+    "/action-items/{item_id}/assignment",
+    response_model=ActionItemPublic,
+    summary="Give an action item a new owner and due date",
+    responses=responses(400, 403),
+)
+def reassign_action(
+    item_id: RowId, body: ActionItemAssign, user: CurrentUser, session: SessionDep
+) -> ActionItemPublic:
+    item = actions.reassign(
+        session, user, item_id, owner=body.owner, due_date=body.due_date, note=body.note
+    )
+    return ActionItemPublic.model_validate(item)
+
+
+@router.get(
+    "/action-items/{item_id}/history",
+    response_model=list[ActionItemEventPublic],
+    summary="Every change of an action item, oldest first",
+)
+def action_history(
+    item_id: RowId, user: CurrentUser, session: SessionDep
+) -> list[ActionItemEventPublic]:
+    return [
+        ActionItemEventPublic.model_validate(e)
+        for e in actions.item_history(session, user, item_id)
+    ]
