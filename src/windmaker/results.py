@@ -396,9 +396,11 @@ TABLES: tuple[ResultTable, ...] = (
             " expected_purchases_90d:float expected_purchases_180d:float"
             " expected_purchases_365d:float value_per_buyer_90d:money"
             " value_per_buyer_180d:money value_per_buyer_365d:money active_fan_buyers:int"
-            " new_buyers:int at_risk_buyers:int lapsed_buyers:int"
+            " new_buyers:int at_risk_buyers:int lapsed_buyers:int active_fan_value_365d:money"
+            " new_value_365d:money at_risk_value_365d:money lapsed_value_365d:money"
         ),
-        "lifetime-value fit of each brand and its buyers' expected value",
+        "lifetime-value fit of each brand and its buyers' expected value, with each buyer"
+        " segment's count and summed expected 365-day value",
     ),
     ResultTable(
         CLV_BUYERS,

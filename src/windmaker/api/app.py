@@ -18,6 +18,7 @@ from windmaker.api.errors import install_error_handlers
 from windmaker.config import Settings
 from windmaker.i18n import t
 from windmaker.services import ingest as ingest_service
+from windmaker.services.configs import Configs
 from windmaker.services.jobs import Jobs
 from windmaker.store import engine_for, upgrade
 from windmaker.views import ReadModel
@@ -198,7 +199,11 @@ def create_app(
     state = AppState(
         settings=settings,
         engine=engine,
-        readmodel=ReadModel(factory, min_category_brands=settings.privacy_min_category_brands),
+        readmodel=ReadModel(
+            factory,
+            min_category_brands=settings.privacy_min_category_brands,
+            trust_weights=Configs.of(settings).trust.score.weights,
+        ),
         jobs=Jobs(
             {
                 "ingest": settings.ingest_concurrency,

@@ -29,6 +29,7 @@ def report(
 ) -> None:
     """Monthly report (月度报告) of a brand or a provider, HTML and optionally PDF."""
     from windmaker.reports import service as reports
+    from windmaker.services.configs import Configs
     from windmaker.services.errors import ServiceError
     from windmaker.services.identity import workspace_admin
     from windmaker.store import engine_for, open_session
@@ -47,7 +48,10 @@ def report(
                     session, user, subject, month, language, pdf, printer=printer
                 )
         else:
-            rm = ReadModel(lambda: open_warehouse(settings))
+            rm = ReadModel(
+                lambda: open_warehouse(settings),
+                trust_weights=Configs.of(settings).trust.score.weights,
+            )
             rm.reload()
             made = reports.brand_report(rm, user, subject, month, language, pdf, printer=printer)
     except ServiceError as exc:

@@ -11,16 +11,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from windmaker.codes import Stage
+from windmaker import numbers
+from windmaker.codes import Capability, Stage
 from windmaker.i18n import name, t
+from windmaker.numbers import month
 
 
 def radar(data: dict[str, Any], lang: str) -> dict[str, Any]:
-    """STEPS radar: the brand's scores against the category median and the next stage's median."""
-    indicators = [{"name": t(f"capability.{c}", lang), "max": 100} for c in data["capabilities"]]
+    """STEPS radar: the brand's scores against the category median and the next stage's median.
+
+    Axes run in the method's S-T-E-P-S order on a 0–100 scale whose rings (0, 20 … 100) are
+    labelled; tooltips and ring labels are formatted as scores by the page (``wm``).
+    """
+    order = {c: i for i, c in enumerate(Capability)}
+    idx = sorted(range(len(data["capabilities"])), key=lambda i: order[data["capabilities"][i]])
+    indicators = [
+        {"name": t(f"capability.{data['capabilities'][i]}", lang), "min": 0, "max": 100}
+        for i in idx
+    ]
 
     def series(name: str, values: list[float | None]) -> dict[str, Any]:
-        return {"name": name, "value": [round(v, 1) if v is not None else 0 for v in values]}
+        ordered = [values[i] if i < len(values) else None for i in idx]
+        return {"name": name, "value": [round(v, 1) if v is not None else 0 for v in ordered]}
 
     lines = [
         ("label.brand", data["brand"]),
@@ -28,9 +40,17 @@ def radar(data: dict[str, Any], lang: str) -> dict[str, Any]:
         ("label.next_stage_median", data["next_stage_median"]),
     ]
     return {
+        "wm": {"lang": lang, "value": "score"},
         "legend": {"bottom": 0},
-        "tooltip": {},
-        "radar": {"indicator": indicators, "radius": "62%"},
+        "tooltip": {"trigger": "item"},
+        "radar": {
+            "indicator": indicators,
+            "radius": "62%",
+            "splitNumber": 5,
+            "axisLabel": {"show": True, "fontSize": 9, "color": "#888", "showMinLabel": False},
+            "splitLine": {"show": True},
+            "splitArea": {"show": True},
+        },
         "series": [
             {
                 "type": "radar",
@@ -56,12 +76,15 @@ def trend(rows: list[dict[str, Any]], metrics: list[str], lang: str) -> dict[str
     joined to the month before by a dashed segment, so a partial month does not read as a fall.
     """
     periods = [str(r["period"])[:7] for r in rows]
+    money = bool(metrics) and all(numbers.unit_of(m) == "money" for m in metrics)
     partial = bool(rows) and bool(rows[-1].get("to_date"))
     if partial:
         periods[-1] += " " + t("label.to_date_days", lang, days=int(rows[-1]["days_covered"]))
     series: list[dict[str, Any]] = []
     for i, m in enumerate(metrics):
         values = [_num(r.get(m)) for r in rows]
+        if money:  # whole yuan: a tooltip shows what it is given
+            values = [None if v is None else float(round(v)) for v in values]
         color = _PALETTE[i % len(_PALETTE)]
         whole = [*values[:-1], None] if partial else values
         label = name("metric", m, lang)
@@ -80,6 +103,7 @@ def trend(rows: list[dict[str, Any]], metrics: list[str], lang: str) -> dict[str
                 }
             )
     return {
+        **({"wm": {"lang": lang, "value": "money"}} if money else {}),
         "tooltip": {"trigger": "axis"},
         "legend": {"bottom": 0},
         "grid": {"left": 60, "right": 20, "top": 20, "bottom": 50},
@@ -108,79 +132,193 @@ def bottleneck_bars(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
     }
 
 
+#: Colours of the waterfall's bars: the two totals, a driver that raised GMV, one that cut it.
+_WATERFALL_COLOURS = {"total": "#5470c6", "up": "#3ba272", "down": "#ee6666"}
+
+
 def waterfall(
-    parts: list[tuple[str, float]], start: float, lang: str, compared_days: int | None = None
+    parts: list[tuple[str, float]],
+    start: float,
+    lang: str,
+    compared_days: int | None = None,
+    ends: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """Period-over-period GMV change split into its drivers, as a waterfall. A month to date
-    (``compared_days``) starts from the same days of the month before."""
-    if compared_days:
+    (``compared_days``) starts from the same days of the month before; ``ends`` names the
+    first and last bars (the two months).
+
+    Every bar carries its label as text formatted by :mod:`windmaker.numbers` (a driver's
+    signed: ``-¥6.96万``), values are whole yuan, and ``wm`` formats tooltips and the axis.
+    """
+    if ends is not None:
+        labels = [ends[0]]
+    elif compared_days:
         labels = [t("label.same_days_before", lang, days=compared_days)]
     else:
         labels = [t("label.period", lang) + " −1"]
-    base, values = [0.0], [_money(start)]
+
+    def bar(value: float, shown: float, kind: str) -> dict[str, Any]:
+        text = numbers.money(round(shown), lang)
+        return {
+            "value": round(value),
+            "itemStyle": {"color": _WATERFALL_COLOURS[kind]},
+            "label": {
+                "show": True,
+                "position": "top",
+                "formatter": "+" + text if kind == "up" else text,
+            },
+        }
+
+    base: list[float] = [0.0]
+    values = [bar(start, start, "total")]
     level = start
     for label, value in parts:
         labels.append(label)
-        base.append(_money(min(level, level + value)))
-        values.append(_money(abs(value)))
+        base.append(float(round(min(level, level + value))))
+        values.append(bar(abs(value), value, "up" if value >= 0 else "down"))
         level += value
-    labels.append(t("label.to_date", lang) if compared_days else t("label.period", lang))
+    if ends is not None:
+        labels.append(ends[1])
+    else:
+        labels.append(t("label.to_date", lang) if compared_days else t("label.period", lang))
     base.append(0.0)
-    values.append(_money(level))
+    values.append(bar(level, level, "total"))
     return {
+        "wm": {"lang": lang, "value": "money", "labels": True},
         "tooltip": {"trigger": "axis"},
-        "grid": {"left": 70, "right": 20, "top": 20, "bottom": 40},
-        "xAxis": {"type": "category", "data": labels},
-        "yAxis": {"type": "value"},
+        "grid": {"left": 70, "right": 20, "top": 30, "bottom": 40},
+        "xAxis": {"type": "category", "data": labels, "axisLabel": {"interval": 0}},
+        "yAxis": {"type": "value", "name": t("brandmodels.waterfall.axis", lang)},
         "series": [
-            {"type": "bar", "stack": "w", "data": base, "itemStyle": {"color": "transparent"}},
-            {"type": "bar", "stack": "w", "data": values},
+            {
+                "type": "bar",
+                "stack": "w",
+                "data": base,
+                "itemStyle": {"color": "transparent"},
+                "label": {"show": False},
+                "tooltip": {"show": False},
+                "silent": True,
+            },
+            {
+                "name": t("brandmodels.waterfall.series", lang),
+                "type": "bar",
+                "stack": "w",
+                "data": values,
+            },
         ],
     }
 
 
 def stage_distribution(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
-    periods = sorted({str(r["period"]) for r in rows})
-    series = []
-    for stage in Stage:
-        by_period = {str(r["period"]): r["brands"] for r in rows if r["stage"] == stage}
-        series.append(
-            {
-                "name": name("stage", stage, lang),
-                "type": "bar",
-                "stack": "s",
-                "data": [by_period.get(p, 0) for p in periods],
-            }
-        )
+    """Brands per stage and month, stacked (the ladder's order, lowest at the bottom).
+
+    ``rows`` are the read model's ``period, stage, brands`` counts of the caller's scope. A
+    period may arrive as a date, a timestamp or text: it is keyed by its day, so one month is
+    one bar whatever the type. Months are labelled as words; a stage no brand of the scope
+    reached is left out of the legend instead of drawn as an empty series.
+    """
+    counts: dict[str, dict[str, int]] = {}
+    for r in rows:
+        if r.get("stage") is None or r.get("brands") is None:
+            continue
+        by_stage = counts.setdefault(str(r["period"])[:10], {})
+        by_stage[str(r["stage"])] = by_stage.get(str(r["stage"]), 0) + int(r["brands"])
+    periods = sorted(counts)
+    series = [
+        {
+            "name": name("stage", stage, lang),
+            "type": "bar",
+            "stack": "s",
+            "barMaxWidth": 36,
+            "data": [counts[p].get(stage, 0) for p in periods],
+        }
+        for stage in Stage
+        if any(counts[p].get(stage, 0) for p in periods)
+    ]
     return {
+        "wm": {"lang": lang, "value": "count"},
         "tooltip": {"trigger": "axis"},
-        "legend": {"bottom": 0},
-        "grid": {"left": 50, "right": 20, "top": 20, "bottom": 50},
-        "xAxis": {"type": "category", "data": periods},
-        "yAxis": {"type": "value"},
+        "legend": {"bottom": 0, "type": "scroll"},
+        "grid": {"left": 10, "right": 10, "top": 30, "bottom": 40, "containLabel": True},
+        "xAxis": {"type": "category", "data": [month(p, lang) for p in periods]},
+        "yAxis": {"type": "value", "name": t("ecosystem.brands_axis", lang), "minInterval": 1},
         "series": series,
     }
 
 
-def flows(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
-    """Sankey of moves between stages."""
-    # the period's end repeats each stage with a trailing space: a sankey node is its name
-    nodes = [{"name": name("stage", s, lang)} for s in Stage]
+#: Height of a Sankey chart: a floor, then this many pixels per node of its taller column.
+SANKEY_MIN_HEIGHT = 260
+SANKEY_NODE_HEIGHT = 70
+
+
+def flows(
+    rows: list[dict[str, Any]], lang: str, start: Any = None, end: Any = None
+) -> dict[str, Any]:
+    """Sankey of where brands went between two months (``start`` → ``end``): each brand counted
+    once, from its stage in the first month to its stage in the last, stayers included.
+
+    Only stages that hold a brand are nodes; each side names its month, so the two columns
+    read apart. Its container is :func:`flow_height` pixels high, so no node is squeezed at
+    phone width.
+    """
+    before = t("ecosystem.flow_side", lang, month=month(start, lang)) if start else ""
+    after = t("ecosystem.flow_side", lang, month=month(end, lang)) if end else " "
+    if before == after:
+        after += " "
+
+    def node(stage: str, side: str) -> str:
+        return (
+            f"{name('stage', stage, lang)} · {side}"
+            if side.strip()
+            else name("stage", stage, lang) + side
+        )
+
     links = [
         {
-            "source": name("stage", r["source"], lang),
-            "target": name("stage", r["target"], lang) + " ",
-            "value": r["brands"],
+            "source": node(str(r["source"]), before),
+            "target": node(str(r["target"]), after),
+            "value": int(r["brands"]),
         }
         for r in rows
+        if r.get("brands")
     ]
-    nodes += [{"name": name("stage", s, lang) + " "} for s in Stage]
+    left = [s for s in Stage if any(str(r["source"]) == s and r.get("brands") for r in rows)]
+    right = [s for s in Stage if any(str(r["target"]) == s and r.get("brands") for r in rows)]
+    nodes = [{"name": node(s, before), "depth": 0} for s in left]
+    nodes += [{"name": node(s, after), "depth": 1} for s in right]
     return {
-        "tooltip": {},
+        "wm": {"lang": lang, "value": "count"},
+        "tooltip": {"trigger": "item"},
         "series": [
-            {"type": "sankey", "data": nodes, "links": links, "emphasis": {"focus": "adjacency"}}
+            {
+                "type": "sankey",
+                "data": nodes,
+                "links": links,
+                "left": 8,
+                "right": 8,
+                "top": 10,
+                "bottom": 10,
+                "nodeWidth": 14,
+                "nodeGap": 18,
+                "nodeAlign": "justify",
+                "layoutIterations": 0,
+                "label": {"position": "insideLeft", "fontSize": 12},
+                "levels": [{"depth": 1, "label": {"position": "insideRight"}}],
+                "lineStyle": {"color": "gradient", "opacity": 0.35},
+                "emphasis": {"focus": "adjacency"},
+            }
         ],
     }
+
+
+def flow_height(option: dict[str, Any]) -> int:
+    """Pixels for a Sankey's container: a floor, then a fixed height per node of its taller
+    column (the chart is as tall as its stages need, at laptop and phone width alike)."""
+    nodes = option["series"][0]["data"]
+    tallest = max(
+        sum(1 for n in nodes if n["depth"] == 0), sum(1 for n in nodes if n["depth"] == 1), 1
+    )
+    return max(SANKEY_MIN_HEIGHT, SANKEY_NODE_HEIGHT * tallest + 60)
 
 
 def tier_progress(tiers: list[dict[str, Any]], lang: str) -> dict[str, Any]:
@@ -188,20 +326,23 @@ def tier_progress(tiers: list[dict[str, Any]], lang: str) -> dict[str, Any]:
     (``tiers``: the tier's name in ``lang``, count, target)."""
     names = [str(x["tier"]) for x in tiers]
     return {
+        "wm": {"lang": lang, "value": "count", "labels": True},
         "tooltip": {"trigger": "axis"},
         "legend": {"bottom": 0},
-        "grid": {"left": 60, "right": 20, "top": 20, "bottom": 50},
+        "grid": {"left": 10, "right": 10, "top": 20, "bottom": 40, "containLabel": True},
         "xAxis": {"type": "category", "data": names},
-        "yAxis": {"type": "value"},
+        "yAxis": {"type": "value", "minInterval": 1},
         "series": [
             {
                 "name": t("label.providers_count", lang),
                 "type": "bar",
+                "barMaxWidth": 40,
                 "data": [x["count"] for x in tiers],
             },
             {
                 "name": t("label.target_count", lang),
                 "type": "bar",
+                "barMaxWidth": 40,
                 "data": [x["target"] for x in tiers],
             },
         ],

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
@@ -295,10 +295,14 @@ class ReadModel:
         wh_factory: Callable[[], AbstractContextManager[Warehouse]],
         *,
         min_category_brands: int = privacy.MIN_CATEGORY_BRANDS,
+        trust_weights: Mapping[str, float] | None = None,
     ) -> None:
         self._wh_factory = wh_factory
         #: Smallest category whose statistics a brand user reads (views.privacy).
         self.min_category_brands = min_category_brands
+        #: The workspace's trust weights (``trust.yaml``): each part's maximum points; None
+        #: reads the shipped file's.
+        self.trust_weights = dict(trust_weights) if trust_weights is not None else None
         self._lock = threading.Lock()
         self._snap = Snapshot(frames={}, latest_period=None)
 

@@ -200,6 +200,7 @@ def brand_table(
     """
     rows = []
     agg = {}
+    seg_value = pd.DataFrame(columns=list(SEGMENTS), dtype=float)
     if len(buyers):
         g = buyers.groupby("brand_id")
         agg = {
@@ -214,6 +215,14 @@ def brand_table(
             },
         }
         seg = buyers.groupby(["brand_id", "segment"]).size().unstack(fill_value=0)
+        # What each segment is expected to spend over the next year (the business view's value).
+        if "expected_value_365d" in buyers.columns:
+            seg_value = (
+                buyers.groupby(["brand_id", "segment"])["expected_value_365d"]
+                .sum()
+                .unstack(fill_value=0.0)
+                .reindex(columns=list(SEGMENTS), fill_value=0.0)
+            )
     for f in fits:
         row: dict[str, Any] = {
             "brand_id": f.brand_id,
@@ -245,6 +254,7 @@ def brand_table(
             row[f"{s}_buyers"] = (
                 int(seg[s].get(f.brand_id, 0)) if len(buyers) and s in seg.columns else 0
             )
+            row[f"{s}_value_365d"] = float(seg_value[s].get(f.brand_id, np.nan))
         rows.append(row)
     out = pd.DataFrame(rows)
     # Typed columns even when every brand leaves one empty (e.g. no Pareto/NBD fit anywhere).

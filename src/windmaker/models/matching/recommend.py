@@ -148,6 +148,7 @@ def recommend(
         params = {
             "reasons": _reasons(row, state, pos, ref_price),
             "trust": {"reason": t["reason_code"], "params": json.loads(t["reason_params"])},
+            "profile": _profile(state, pos, row, model.config.history_months),
         }
         recs.append(
             Recommendation(
@@ -177,6 +178,37 @@ def recommend(
         }
     )
     return RecommendationList(recs, gated)
+
+
+def _finite(value: object) -> float | None:
+    v = float(value)  # type: ignore[arg-type]
+    return v if np.isfinite(v) else None
+
+
+def _profile(
+    state: MatchingState, pos: int, row: Mapping[str, Any], months: int
+) -> dict[str, object]:
+    """The influencer's profile as of the cutoff, for the page's influencer cards: main
+    category (code), fans, audience price band (yuan), orders per 1,000 viewers, GMV over the
+    signals' window of ``months``, recent growth of viewers (a ratio − 1), share of its GMV in the brand's
+    category and its percentile among all influencers on conversion, fans and GMV (0–1)."""
+    i, pct = state.infl, state.percentiles
+    code = int(i["category_code"][pos])
+    return {
+        "category": str(state.categories[code]) if code >= 0 else None,
+        "fans": _finite(i["fans"][pos]),
+        "price_lo": _finite(np.exp(i["log_price_mean"][pos] - i["log_price_sd"][pos])),
+        "price_hi": _finite(np.exp(i["log_price_mean"][pos] + i["log_price_sd"][pos])),
+        "orders_per_1k": _finite(i["orders_per_1k"][pos]),
+        "gmv": _finite(i["gmv"][pos]),
+        "months": months,
+        "growth": _finite(np.expm1(row["growth"])),
+        "category_share": _finite(row["category_share"]),
+        "similar_brands": bool(row["als_score"] > 0.05),
+        "top_conversion": _finite(pct["orders_per_1k"][pos]),
+        "top_fans": _finite(pct["fans"][pos]),
+        "top_gmv": _finite(pct["gmv"][pos]),
+    }
 
 
 def _brand_price(state: MatchingState, brand_id: str) -> float | None:
