@@ -11,7 +11,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from windmaker.web import security
-from windmaker.web.pages import brand, data, ecosystem, providers, reports, session, workbench
+from windmaker.web.pages import (
+    brand,
+    data,
+    drilldown,
+    ecosystem,
+    providers,
+    reports,
+    session,
+    workbench,
+)
 from windmaker.web.pages.common import (
     LoginRequired,
     PageNotFound,
@@ -21,7 +30,7 @@ from windmaker.web.pages.common import (
 )
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(security.guard)])
-for _area in (session, workbench, brand, ecosystem, providers, data, reports):
+for _area in (session, workbench, brand, drilldown, ecosystem, providers, data, reports):
     router.include_router(_area.router)
 
 __all__ = ["LoginRequired", "PageNotFound", "not_found_page", "page_lang", "render", "router"]
