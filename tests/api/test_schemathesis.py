@@ -56,6 +56,8 @@ EXCLUDED = {
     # Starts a background refresh of the whole warehouse (minutes of work on daemon threads
     # racing the fuzzer's own writes); its start/progress contract is tested in test_data.py.
     ("POST", f"{API_PREFIX}/refresh"),
+    # Fits the models in the background, the same way (tests/services/test_model_fit_job.py).
+    ("POST", f"{API_PREFIX}/models/fit"),
 }
 
 CHECKS = [
@@ -175,6 +177,7 @@ def target(market: Settings) -> Iterator[Target]:
                 "item_id": [item.json()["id"], 10_000],
                 "application_id": [application.json()["application"]["id"], 10_000],
                 "job_id": ["000000000000"],
+                "decision_id": [10_000],
             },
         )
 

@@ -81,6 +81,8 @@ def test_provider_applies_and_admin_decides(
     form.locator("#a-cats").fill("beauty, food")
     form.locator("#a-team").fill("25")
     form.locator("#a-gmv").fill("60000000")
+    form.locator("#a-cases").fill("品牌甲：投流半年 GMV 翻倍\n品牌乙：ROAS 从 1.8 到 3.1")
+    form.locator("#a-founded").fill("2020-03-01")
     form.locator("#a-cap").fill("8")
     shot(page, "provider-application-form")
     form.locator("button[type=submit]").click()

@@ -139,7 +139,10 @@ def test_web_refuses_a_pdf_while_every_printer_is_busy(
 def test_web_provider_report_for_the_provider_itself_only(web: TestClient) -> None:
     login(web, "provider")
     listing = BeautifulSoup(web.get("/providers").text, "html.parser")
-    [own] = [a.get_text() for a in listing.select('#registry a[href^="/providers/"]')]
+    [own] = [
+        str(a["href"]).rsplit("/", 1)[-1]
+        for a in listing.select('#registry a[href^="/providers/"]')
+    ]
     page = BeautifulSoup(web.get(f"/providers/{own}").text, "html.parser")
     link = page.select_one("#report")
     assert link is not None and link["href"] == f"/reports/providers/{own}"

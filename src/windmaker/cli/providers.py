@@ -255,7 +255,9 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 @app.command()
 def evaluate(
-    period: Annotated[str, typer.Option("--period", help="Month evaluated, YYYY-MM")],
+    period: Annotated[
+        str, typer.Option("--period", help="Month evaluated, YYYY-MM, or 'all': every month")
+    ],
     violations: Annotated[
         Path | None,
         typer.Option(
@@ -269,8 +271,26 @@ def evaluate(
     """Evaluate every provider for a month (服务商考核) and propose warnings and exits."""
     settings = settings_or_exit(workspace)
     configs = _configs(settings)
-    month = _period(period)
     viol = _read_table(violations) if violations else None
+    if period == "all":
+        with (
+            console.status("evaluating every month / 逐月考核中"),
+            open_warehouse(settings) as wh,
+            store.open_session(_engine(settings)) as session,
+        ):
+            try:
+                runs = providers.evaluate_months(
+                    session, wh, configs, workspace_admin(actor), violations=viol
+                )
+            except ServiceError as exc:
+                raise refused(exc, settings) from None
+        waiting = {(p.provider_id, p.kind) for r in runs for p in r.proposals}
+        console.print(
+            f"{len(runs)} months evaluated; {len(waiting)} warning/exit proposals awaiting a "
+            "person (`windmaker providers decisions`)"
+        )
+        return
+    month = _period(period)
     with (
         console.status("evaluating / 考核中"),
         open_warehouse(settings) as wh,

@@ -13,9 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from windmaker.codes import ProviderKind
+from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
+
+from windmaker.codes import Capability, ProviderKind
 from windmaker.contract import CAPABILITIES
 from windmaker.ecosystem.config import AdmissionConfig
 
@@ -120,6 +123,54 @@ class ProviderApplication:
                 return 0.0
             return max(0.0, (self.applied_on - self.founded_at).days / 365.25)
         raise KeyError(criterion)
+
+
+Case = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class ApplicationInput(BaseModel):
+    """An application as a person files it (the API's body, the dashboard's form), with the
+    limits every surface holds it to. It asks for everything the standards score: team size,
+    GMV served, cases presented, the founding date (years operating are counted from it),
+    capacity and categories."""
+
+    provider_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    kind: ProviderKind
+    capabilities: list[Capability] = Field(min_length=1, max_length=5)
+    categories: list[Category] = Field(min_length=1, max_length=50)
+    team_size: int = Field(ge=0, le=1_000_000)
+    gmv_served_12m: Decimal = Field(ge=0, le=Decimal("1e15"), decimal_places=2)
+    capacity: int = Field(ge=0, le=100_000)
+    cases: list[Case] = Field(
+        default_factory=list, max_length=100, description="Client cases presented, one each"
+    )
+    founded_at: date | None = Field(
+        default=None, description="Founding date; years operating are counted from it"
+    )
+
+    @field_validator("founded_at")
+    @classmethod
+    def _not_in_future(cls, v: date | None) -> date | None:
+        if v is not None and v > date.today():
+            raise PydanticCustomError("date_in_future", "the date is in the future")
+        return v
+
+    def to_application(self) -> ProviderApplication:
+        """The application scored against the standards."""
+        return ProviderApplication(
+            provider_id=self.provider_id,
+            name=self.name.strip(),
+            kind=str(self.kind),
+            capabilities=tuple(str(c) for c in self.capabilities),
+            categories=tuple(self.categories),
+            team_size=self.team_size,
+            gmv_served_12m=self.gmv_served_12m,
+            capacity=self.capacity,
+            cases=tuple(self.cases),
+            founded_at=self.founded_at,
+        )
 
 
 @dataclass(frozen=True)

@@ -9,25 +9,31 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from windmaker.api.deps import CurrentUser, ProviderInScope, SessionDep, StateDep
+from windmaker.api.deps import CurrentUser, ProviderInScope, ReadModelDep, SessionDep, StateDep
 from windmaker.api.errors import ERROR_RESPONSES, responses
 from windmaker.api.schemas import RowId, Timestamp
 from windmaker.codes import (
     AdmissionOutcome,
-    Capability,
     DecisionKind,
     DecisionStatus,
     ProviderKind,
 )
-from windmaker.ecosystem.admission import ProviderApplication
+from windmaker.ecosystem.admission import ApplicationInput
 from windmaker.services import providers as service
 from windmaker.services.configs import Configs
-from windmaker.views.ecosystem import TierBoardView, tier_board
+from windmaker.views.ecosystem import (
+    ProviderView,
+    RegistryView,
+    TierBoardView,
+    provider_view,
+    registry_view,
+    tier_board,
+)
 
 router = APIRouter(tags=["providers"], responses=ERROR_RESPONSES)
 
@@ -136,19 +142,17 @@ class ApplicationWithProposal(BaseModel):
     proposal: DecisionPublic
 
 
-class ApplicationCreate(BaseModel):
-    """An admission application (准入申请)."""
+class ApplicationCreate(ApplicationInput):
+    """An admission application (准入申请): every qualification the standards score, with
+    the limits the dashboard's form holds it to (one model for both)."""
 
-    provider_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
-    name: str = Field(min_length=1, max_length=200)
-    kind: ProviderKind
-    capabilities: list[Capability] = Field(min_length=1, max_length=5)
-    categories: list[str] = Field(min_length=1, max_length=50)
-    team_size: int = Field(ge=0, le=1_000_000)
-    gmv_served_12m: Decimal = Field(ge=0, le=Decimal("1e15"), decimal_places=2)
-    capacity: int = Field(ge=0, le=100_000)
-    cases: list[str] = Field(default_factory=list, max_length=100)
-    founded_at: date | None = None
+
+class ExitReview(BaseModel):
+    """An admin's answer to a proposed warning or exit: confirm it (no ``outcome``) or answer
+    ``dismissed`` (or the other outcome of its kind)."""
+
+    outcome: Literal["warned", "exited", "dismissed"] | None = None
+    note: str = Field(default="", max_length=2000)
 
 
 class DecisionCreate(BaseModel):
@@ -162,10 +166,52 @@ class DecisionCreate(BaseModel):
     "/providers", response_model=list[ProviderPublic], summary="Provider registry (in scope)"
 )
 def registry(
-    user: CurrentUser, session: SessionDep, status: str | None = None
+    user: CurrentUser,
+    session: SessionDep,
+    status: str | None = None,
+    q: Annotated[str, Query(max_length=100, description="Part of the name or id")] = "",
+    kind: ProviderKind | None = None,
 ) -> list[ProviderPublic]:
     rows = service.providers_in_scope(session, user, status=status)
-    return [ProviderPublic.model_validate(p) for p in rows]
+    needle = q.strip().lower()
+    return [
+        ProviderPublic.model_validate(p)
+        for p in rows
+        if (not needle or needle in p.name.lower() or needle in p.provider_id.lower())
+        and (kind is None or p.kind == kind)
+    ]
+
+
+@router.get(
+    "/registry",
+    response_model=RegistryView,
+    summary="The registry as the dashboard shows it: tier, latest score, clients, capacity",
+)
+def registry_board(
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    q: Annotated[str, Query(max_length=100, description="Part of the name or id")] = "",
+    kind: ProviderKind | None = None,
+    tier: Annotated[str, Query(max_length=32, description="A tier code or 'none'")] = "",
+) -> RegistryView:
+    return registry_view(session, Configs.of(state.settings), user, q=q, kind=kind or "", tier=tier)
+
+
+@router.get(
+    "/providers/{provider_id}/view",
+    response_model=ProviderView,
+    summary="One provider as its page shows it: tier lines, evaluation parts, clients, "
+    "warnings and exits awaiting a person, applications",
+)
+def provider_page_view(
+    provider_id: ProviderInScope,
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    rm: ReadModelDep,
+) -> ProviderView:
+    return provider_view(session, Configs.of(state.settings), user, provider_id, rm)
 
 
 @router.get("/providers/{provider_id}", response_model=ProviderPublic, summary="One provider")
@@ -214,6 +260,19 @@ def decisions(
     return [DecisionPublic.model_validate(d) for d in rows]
 
 
+@router.post(
+    "/decisions/{decision_id}",
+    response_model=DecisionPublic,
+    summary="Confirm or dismiss a proposed warning or exit (admin; audited)",
+    responses=responses(400, 403, 409),
+)
+def review_exit(
+    decision_id: RowId, body: ExitReview, user: CurrentUser, session: SessionDep
+) -> DecisionPublic:
+    taken = service.confirm_exit(session, user, decision_id, note=body.note, outcome=body.outcome)
+    return DecisionPublic.model_validate(taken)
+
+
 @router.get(
     "/applications",
     response_model=list[ApplicationWithProposal],
@@ -249,7 +308,7 @@ def apply(
         session,
         Configs.of(state.settings),
         user,
-        ProviderApplication.from_dict(body.model_dump()),
+        body.to_application(),
     )
     return ApplicationWithProposal.model_validate(filed)
 

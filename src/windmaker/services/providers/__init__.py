@@ -21,10 +21,16 @@ The rules are decided here, once:
   a brand user sees none of the workflow; admins and operators see all of it.
 """
 
-from windmaker.services.providers.admission import application, applications, apply, decide
-from windmaker.services.providers.evaluation import evaluate, tier_board, tiers
+from windmaker.services.providers.admission import (
+    application,
+    applications,
+    apply,
+    decide,
+    provider_applications,
+)
+from windmaker.services.providers.evaluation import evaluate, evaluate_months, tier_board, tiers
 from windmaker.services.providers.inputs import trust_violations
-from windmaker.services.providers.lifecycle import confirm_exit, decisions
+from windmaker.services.providers.lifecycle import confirm_exit, decisions, open_exit_proposals
 from windmaker.services.providers.matching import match
 from windmaker.services.providers.records import (
     EVALUATED,
@@ -44,7 +50,9 @@ from windmaker.services.providers.records import (
 )
 from windmaker.services.providers.registry import (
     assignments,
+    client_counts,
     evaluations,
+    latest_evaluations,
     load,
     provider,
     providers_in_scope,
@@ -69,14 +77,19 @@ __all__ = [
     "applications",
     "apply",
     "assignments",
+    "client_counts",
     "confirm_exit",
     "decide",
     "decisions",
     "evaluate",
+    "evaluate_months",
     "evaluations",
+    "latest_evaluations",
     "load",
     "match",
+    "open_exit_proposals",
     "provider",
+    "provider_applications",
     "providers_in_scope",
     "read_ecosystem_folder",
     "reason_line",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from windmaker import store
@@ -117,6 +118,27 @@ def applications(session: Session, user: Principal) -> list[ApplicationReview]:
         ApplicationReview(ApplicationRecord.of(a), DecisionRecord.of(d))
         for a, d in store.review_queue(session)
         if user.role != "provider" or a.provider_id == user.provider_id
+    ]
+
+
+def provider_applications(
+    session: Session, user: Principal, provider_id: str
+) -> list[ApplicationReview]:
+    """Every application of ``provider_id`` (pending and decided), newest first, with its
+    proposal and decision: a provider reads its own, admins and operators any (else none)."""
+    if user.role == "brand" or (user.role == "provider" and provider_id != user.provider_id):
+        return []
+    rows = session.scalars(
+        select(Application)
+        .where(Application.provider_id == provider_id)
+        .order_by(Application.id.desc())
+    )
+    return [
+        ApplicationReview(
+            ApplicationRecord.of(a),
+            DecisionRecord.of(store.admission_proposal(session, application_id=a.id)),
+        )
+        for a in rows
     ]
 
 

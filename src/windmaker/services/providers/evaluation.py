@@ -21,6 +21,7 @@ from windmaker.ecosystem.tiers import (
 from windmaker.services.configs import Configs
 from windmaker.services.identity import Principal
 from windmaker.services.providers.inputs import (
+    WarehouseFrames,
     action_frame,
     assignments_frame,
     trust_violations,
@@ -47,10 +48,40 @@ def evaluate(
     ``violations`` (brand_id, period, kind; ``fraud`` is severe) default to the trust alerts.
     """
     require_admin(user)
-    cfg = configs.ecosystem
     frames = warehouse_frames(wh)
     if violations is None:
         violations = trust_violations(wh)
+    return _evaluate_month(session, frames, configs, user, period, violations)
+
+
+def evaluate_months(
+    session: Session,
+    wh: Warehouse,
+    configs: Configs,
+    user: Principal,
+    *,
+    violations: pd.DataFrame | None = None,
+) -> list[EvaluationRun]:
+    """Evaluate every month of the data, oldest first, as if each had been evaluated when it
+    closed: the history a provider page charts. The warehouse is read once; a warning proposed
+    in one month and not yet confirmed is not proposed again in the next."""
+    require_admin(user)
+    frames = warehouse_frames(wh)
+    if violations is None:
+        violations = trust_violations(wh)
+    months = sorted({pd.Timestamp(p).date() for p in frames.brand_month["period"].unique()})
+    return [_evaluate_month(session, frames, configs, user, m, violations) for m in months]
+
+
+def _evaluate_month(
+    session: Session,
+    frames: WarehouseFrames,
+    configs: Configs,
+    user: Principal,
+    period: date,
+    violations: pd.DataFrame | None,
+) -> EvaluationRun:
+    cfg = configs.ecosystem
     providers = store.list_providers(session)
     result = evaluate_providers(
         brand_month=frames.brand_month,

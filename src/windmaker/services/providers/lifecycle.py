@@ -13,12 +13,20 @@ from windmaker.services.providers.registry import require_admin
 
 
 def decisions(
-    session: Session, user: Principal, *, status: str | None = None, kind: str | None = None
+    session: Session,
+    user: Principal,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    provider_id: str | None = None,
 ) -> list[DecisionRecord]:
-    """Decisions about providers in ``user``'s scope, newest first."""
+    """Decisions about providers in ``user``'s scope (optionally one provider's), newest first."""
     if user.role == "brand" or (user.role == "provider" and user.provider_id is None):
         return []
-    provider_id = user.provider_id if user.role == "provider" else None
+    if user.role == "provider":
+        if provider_id not in (None, user.provider_id):
+            return []
+        provider_id = user.provider_id
     rows = store.list_decisions(session, status=status, kind=kind, provider_id=provider_id)
     return [DecisionRecord.of(d) for d in rows]
 
@@ -44,3 +52,15 @@ def confirm_exit(
     except store.InvalidValueError as exc:
         raise invalid("outcome", str(exc)) from None
     return DecisionRecord.of(taken)
+
+
+def open_exit_proposals(
+    session: Session, user: Principal, provider_id: str
+) -> list[DecisionRecord]:
+    """The warnings and exits the evaluation proposed for ``provider_id`` that wait for a
+    person, newest first (the provider page's review list)."""
+    return [
+        d
+        for d in decisions(session, user, status="proposed", provider_id=provider_id)
+        if d.kind in ("warning", "exit")
+    ]

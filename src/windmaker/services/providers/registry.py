@@ -68,6 +68,38 @@ def evaluations(session: Session, user: Principal, provider_id: str) -> list[Eva
     ]
 
 
+def latest_evaluations(session: Session, user: Principal) -> dict[str, EvaluationRecord]:
+    """Each provider's latest evaluation, for the providers ``user`` sees (the registry's
+    score column), read in one query."""
+    latest: dict[str, EvaluationRecord] = {}
+    for e in store.list_evaluations(session):
+        if not user.sees_provider(e.provider_id):
+            continue
+        known = latest.get(e.provider_id)
+        if known is None or e.period > known.period:
+            latest[e.provider_id] = EvaluationRecord(
+                provider_id=e.provider_id,
+                period=e.period,
+                gmv_served=e.gmv_served,
+                score=e.score,
+                meets_standard=e.meets_standard,
+                severe_violation=e.severe_violation,
+                metrics=dict(e.metrics),
+                reasons=list(e.reasons),
+            )
+    return latest
+
+
+def client_counts(session: Session, user: Principal) -> dict[str, int]:
+    """Current clients (assignments not ended) per provider ``user`` sees: a count, which
+    names no brand, so an operator reads it for brands outside its portfolio too."""
+    counts: dict[str, int] = {}
+    for a in store.list_assignments(session):
+        if a.ended_at is None and user.sees_provider(a.provider_id):
+            counts[a.provider_id] = counts.get(a.provider_id, 0) + 1
+    return counts
+
+
 def assignments(session: Session, user: Principal, provider_id: str) -> list[AssignmentRecord]:
     """A provider's client brands over time; an operator sees those of its portfolio only."""
     provider(session, user, provider_id)
