@@ -90,4 +90,30 @@ def test_cli_writes_a_chinese_pdf_with_its_charts(
     text = pdf_text(pdf)
     assert "月度经营报告" in text and "品牌自播" in text and "行动计划" in text
     # The radar's legend exists only once ECharts has drawn the chart.
-    assert "类目中位数" in text and "上一阶梯中位数" in text
+    assert "类目中位数" in text and "下一阶段中位数" in text
+
+
+def test_brand_report_has_trend_trust_and_plan_in_words(
+    readmodel: ReadModel, brand_id: str
+) -> None:
+    soup = BeautifulSoup(brand_report(readmodel, brand_id, None, "zh-CN"), "html.parser")
+    assert soup.select_one("#trend-section h2").get_text(strip=True)
+    assert soup.select_one("#trust-section h2") is not None
+    plan = [td.get_text(" ", strip=True) for td in soup.select("#plan tbody td:nth-of-type(3)")]
+    assert plan and all("→" in cell for cell in plan)
+    text = soup.select_one("main").get_text(" ", strip=True)
+    for raw in ("at_risk_buyers", "repurchase_rate", "None", "5,589.000"):
+        assert raw not in text
+    assert not any(len(x.split(".")[-1]) == 3 and x.replace(".", "").isdigit() for x in plan)
+
+
+def test_pdf_has_no_blank_last_page(readmodel: ReadModel, brand_id: str) -> None:
+    import io
+
+    from windmaker.reports.render import pdf_bytes
+
+    for lang in ("zh-CN", "en"):
+        pages = PdfReader(
+            io.BytesIO(pdf_bytes(brand_report(readmodel, brand_id, None, lang)))
+        ).pages
+        assert pages[-1].extract_text().strip(), f"{lang}: the last of {len(pages)} pages is blank"

@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from windmaker import contract
 from windmaker.i18n import explain_bottleneck, name, reason_text, t
 from windmaker.numbers import Formatter
+from windmaker.numbers import month as month_name
 from windmaker.services.identity import Principal
 from windmaker.views import ReadModel
 from windmaker.views.brand import brand_context, pick_month
@@ -50,8 +51,11 @@ def _inline_assets() -> dict[str, str]:
     vendor = STATIC / "vendor" / "echarts.min.js"
     if not vendor.is_file():
         raise FileNotFoundError(f"{vendor} is missing: run `make setup` to install the web assets")
+    # the charts' number formatter (the "wm" key of an option), when the web assets carry it
+    wm_format = STATIC / "format.js"
     return {
         "echarts": vendor.read_text(encoding="utf-8"),
+        "wm_format": wm_format.read_text(encoding="utf-8") if wm_format.is_file() else "",
         "css": (STATIC / "app.css").read_text(encoding="utf-8"),
     }
 
@@ -108,8 +112,10 @@ def render_provider(
     history = sorted(evaluations, key=lambda e: e.period)
     chart = {
         "animation": False,
-        "xAxis": {"type": "category", "data": [f"{e.period:%Y-%m}" for e in history]},
-        "yAxis": {"type": "value"},
+        "wm": {"lang": lang, "value": "num"},
+        "tooltip": {"trigger": "axis"},
+        "xAxis": {"type": "category", "data": [month_name(e.period, lang) for e in history]},
+        "yAxis": {"type": "value", "name": t("label.score", lang)},
         "series": [{"type": "line", "data": [round(e.score, 1) for e in history]}],
     }
     context = {

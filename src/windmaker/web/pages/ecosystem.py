@@ -11,7 +11,7 @@ from windmaker.api.deps import (
 )
 from windmaker.services.configs import Configs
 from windmaker.views import charts
-from windmaker.views.ecosystem import tier_board
+from windmaker.views.ecosystem import stage_moves, tier_board
 from windmaker.web.pages.common import (
     PageNotFound,
     WebUser,
@@ -30,19 +30,31 @@ def ecosystem(
         raise PageNotFound
     lang = page_lang(request)
     rm = state.readmodel
-    dist = rm.stage_distribution(user.scope_set)
-    flow_rows = rm.stage_flows(user.scope_set)
+    scope = user.scope_set
+    dist = rm.stage_distribution(scope)
+    start, end, moves = stage_moves(rm, scope)
     board = tier_board(session, Configs.of(state.settings), user)
     tiers = [
-        {"tier": x.name(lang), "count": x.at_or_above, "target": x.target} for x in board.tiers
+        {
+            "tier": x.name(lang),
+            "count": x.at_or_above,
+            "target": x.target,
+            "threshold": x.threshold,
+            "progress": x.progress,
+        }
+        for x in board.tiers
     ]
+    flow_chart = charts.flows(moves, lang, start, end) if moves else None
     return render(
         request,
         "ecosystem.html",
         user,
         nav="ecosystem",
         dist_chart=charts.stage_distribution(dist, lang) if dist else None,
-        flow_chart=charts.flows(flow_rows, lang) if flow_rows else None,
+        flow_chart=flow_chart,
+        flow_height=charts.flow_height(flow_chart) if flow_chart else None,
+        flow_start=start,
+        flow_end=end,
         tiers=tiers,
         tier_chart=charts.tier_progress(tiers, lang) if tiers else None,
         closest=board.closest,
