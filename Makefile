@@ -7,7 +7,7 @@ DEMO   ?= demo
 BRANDS ?= 1000
 MONTHS ?= 12
 
-.PHONY: setup demo test lint typecheck pytest bench system-deps docs clean
+.PHONY: setup demo test lint typecheck pytest bench system-deps docs guide-screenshots clean
 
 VENDOR := src/windmaker/web/static/vendor
 
@@ -55,6 +55,10 @@ bench: setup
 
 docs: setup
 	$(BIN)/python -m windmaker.contract > docs/data-contract.md
+
+## The user guide's pictures, taken by the browser journeys (needs `make system-deps`).
+guide-screenshots: setup
+	bash scripts/guide-screenshots.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

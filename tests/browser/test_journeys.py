@@ -16,13 +16,29 @@ from windmaker.store import create_user, engine_for, open_session, upsert_provid
 pytestmark = pytest.mark.browser
 
 
-def test_operator_triages_a_brand_and_assigns_an_action(
+#: What a formatted value reads like on a zh-CN page: money (¥1,234 / ¥12.35万 / ¥1.3亿), a
+#: percentage, a whole count, a plain number, hours, or the missing-value word.
+FORMATTED = re.compile(
+    r"^-?(¥[\d,]+(\.\d{1,2})?(万|亿)?|[\d,]+(\.\d)?%|[\d,]+|\d+\.\d{1,2}|[\d.]+小时|暂无|–)$"
+)
+
+
+def _assert_formatted(texts: list[str]) -> None:
+    assert texts, "no value on the page"
+    for text in texts:
+        assert FORMATTED.match(text.strip()), f"not formatted for people: {text!r}"
+
+
+def test_operator_triages_drills_down_and_closes_an_action(
     page: Page, server: Server, scopes: dict[str, set[str]]
 ) -> None:
+    """The operator's morning: the worst brand first, its drill-down to the live session behind
+    the weakest driver, then an action of its plan assigned, started and done."""
     login(page, server, "operator")
     expect(page.locator("#portfolio")).to_be_visible()
     rows = page.locator("#portfolio tbody tr[data-brand]")
-    assert rows.count() == len(scopes["operator"])
+    assert rows.count() == min(len(scopes["operator"]), 50)
+    expect(page.locator("#summary")).to_be_visible()
     shot(page, "operator-workbench")
     # Triage: the first row is the brand that needs attention most.
     first = rows.first
@@ -31,16 +47,89 @@ def test_operator_triages_a_brand_and_assigns_an_action(
     page.wait_for_url(re.compile(f"/brands/{brand}$"))
     expect(page.locator("#ladder .step.current")).to_have_count(1)
     expect(page.locator("#stage-reason")).not_to_be_empty()
+    _assert_formatted(page.locator("#plan .plan-current").all_inner_texts())
+    _assert_formatted(page.locator("#plan .plan-target").all_inner_texts())
+    shot(page, "operator-brand")
+
+    # Drill down: the brand's tree, then the session where its weakest driver is lowest.
+    page.locator("#drill-link a").click()
+    page.wait_for_url(re.compile(f"/brands/{brand}/drill"))
+    leak = page.locator("#leaks a.leak-session").first
+    expect(leak).to_be_visible()
+    leak.click()
+    page.wait_for_url(re.compile(f"/brands/{brand}/drill/sessions/"))
+    body = page.locator("main").inner_text()
+    assert "¥" in body and not re.search(r"\d\.\d{4,}", body), body[:500]
+    shot(page, "operator-drill-session")
+
+    # Act: assign the plan's first action, start it, finish it; the history says so.
+    page.goto(f"{server.url}/brands/{brand}")
     plan = page.locator("#plan tbody tr")
     assert 3 <= plan.count() <= 5
     action = plan.first.get_attribute("data-action")
-    plan.first.locator("button[type=submit]").click()
+    row = page.locator(f'#plan tbody tr[data-action="{action}"]')
+    row.locator("details.assign summary").click()
+    row.locator("form.assign-form button[type=submit]").click()
     page.wait_for_load_state("networkidle")
     row = page.locator(f'#plan tbody tr[data-action="{action}"]')
-    lang = page.locator("html").get_attribute("lang") or "zh-CN"
-    expect(row.locator(".pill")).to_have_text(name("action_status", "open", lang))
+    expect(row.locator(".pill")).to_have_text(name("action_status", "open", "zh-CN"))
+    for status in ("doing", "done"):
+        row.locator("form.status-form button[type=submit]").click()
+        page.wait_for_load_state("networkidle")
+        row = page.locator(f'#plan tbody tr[data-action="{action}"]')
+        expect(row.locator(".pill")).to_have_text(name("action_status", status, "zh-CN"))
     expect(row).to_contain_text("operator")
+    row.locator("details.item-history summary").click()
+    history = row.locator("details.item-history").inner_text()
+    assert name("action_status", "done", "zh-CN") in history
     shot(page, "operator-assigned-action")
+
+
+def test_provider_opens_a_client_and_downloads_its_report(
+    page: Page, server: Server, scopes: dict[str, set[str]]
+) -> None:
+    """The provider's morning: its clients on the workbench, one client's page, that client's
+    monthly report as a PDF, and its own provider page with the tier lines in 万/亿."""
+    login(page, server, "provider")
+    rows = page.locator("#portfolio tbody tr[data-brand]")
+    assert rows.count() == min(len(scopes["provider"]), 50) > 0
+    shot(page, "provider-workbench")
+    client = rows.first.get_attribute("data-brand")
+    assert client in scopes["provider"]
+    rows.first.locator("td a").first.click()
+    page.wait_for_url(re.compile(f"/brands/{client}$"))
+    _assert_formatted(page.locator("#plan .plan-current").all_inner_texts())
+    shot(page, "provider-brand")
+    with page.expect_download(timeout=120_000) as download:
+        page.locator('#h-ladder a[href*="format=pdf"]').click()
+    saved = download.value.path()
+    assert saved is not None
+    pdf = Path(saved).read_bytes()
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+    assert download.value.suggested_filename.endswith(".pdf")
+    page.goto(f"{server.url}/providers")
+    page.locator("#registry a[href^='/providers/']").first.click()
+    page.wait_for_url(re.compile(r"/providers/[^/]+$"))
+    tiers = page.locator("main").inner_text()
+    assert "亿" in tiers, tiers[:500]
+    shot(page, "provider-page")
+
+
+def test_brand_reads_its_plan(page: Page, server: Server, scopes: dict[str, set[str]]) -> None:
+    """The brand's morning: its own page, its plan in the metrics' units, no one else's
+    brand named or linked, and nothing it may not do offered."""
+    login(page, server, "brand")
+    [own] = scopes["brand"]
+    page.wait_for_url(re.compile(f"/brands/{own}$"))
+    plan = page.locator("#plan tbody tr")
+    assert 3 <= plan.count() <= 5
+    _assert_formatted(page.locator("#plan .plan-current").all_inner_texts())
+    _assert_formatted(page.locator("#plan .plan-target").all_inner_texts())
+    expect(page.locator("#plan .plan-moves").first).not_to_be_empty()
+    expect(page.locator("#plan details.assign")).to_have_count(0)
+    links = page.locator("#plan a[href^='/brands/']")
+    assert all(f"/brands/{own}" in (a.get_attribute("href") or "") for a in links.all())
+    shot(page, "brand-plan")
 
 
 @pytest.fixture(scope="module")
@@ -167,14 +256,3 @@ def test_switch_language(page: Page, server: Server) -> None:
     page.click("#lang-switch")
     page.wait_for_load_state("networkidle")
     expect(page.locator("header nav")).to_contain_text("生态")
-
-
-def test_phone_width_keeps_the_workbench_usable(browser, server: Server) -> None:  # type: ignore[no-untyped-def]
-    ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
-    page = ctx.new_page()
-    login(page, server, "operator")
-    page.goto(f"{server.url}/workbench")
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390 + 1, f"page scrolls sideways at phone width: {width}px"
-    shot(page, "phone-workbench")
-    ctx.close()
