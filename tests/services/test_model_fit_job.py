@@ -1,9 +1,11 @@
 """Model fits as a server's background job: staff only, one at a time, stored in one
 transaction, and the diagnosis read again with the fitted scores.
 
-Known answers: a copy of the shared diagnosed market (fitted without models) gains a
+Known answers: a copy of the shared diagnosed market (diagnosed without models) gains a
 lifetime-value row for each brand the fit reports, and traffic curves; a brand user is refused
-(403) and starts nothing; a second request while a fit is queued or running gets the same job.
+(403) and starts nothing; a second request while a fit is queued or running gets the same job;
+a server started with ``fit_models`` (``windmaker serve --fit-models``, the demo) answers at once,
+shows the fit on the admin's data page, and reads the fitted models once it is stored.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def _rows(settings: Settings, name: str) -> int:
         return int(wh.execute(wh.table(name).count()))
 
 
-def test_a_fit_job_stores_the_models_and_diagnoses_again(market: Settings) -> None:
+def test_only_staff_fit(market: Settings) -> None:
     jobs = Jobs({FIT_JOB_KIND: 1})
     with pytest.raises(ServiceError) as refused:
         start_fit(jobs, market, BRAND_USER)
@@ -45,16 +47,33 @@ def test_a_fit_job_stores_the_models_and_diagnoses_again(market: Settings) -> No
     assert jobs.running(FIT_JOB_KIND) is None
     assert _rows(market, results.CLV_BRAND) == 0
 
-    reloaded: list[bool] = []
-    admin = workspace_admin("test")
-    job = start_fit(jobs, market, admin, after=lambda: reloaded.append(True))
-    again = start_fit(jobs, market, admin)
-    assert again.id == job.id
-    done = jobs.wait(job.id, timeout=600)
-    assert done is not None and done.status == "succeeded", done
-    assert done.result is not None
-    assert done.result["clv_brands"] > 0 and done.result["traffic_curves"] > 0
-    assert _rows(market, results.CLV_BRAND) == done.result["clv_brands"]
-    assert _rows(market, results.TRAFFIC_CURVES) == done.result["traffic_curves"]
-    assert _rows(market, results.MODEL_SCORES) > 0
-    assert reloaded == [True]
+
+def test_a_server_fits_the_models_once_it_answers(market: Settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.web.conftest import web_login
+    from windmaker.api.app import create_app
+    from windmaker.store import create_user, engine_for, open_session
+
+    engine = engine_for(market)
+    with open_session(engine) as s:
+        create_user(s, username="root", password="fit-password", role="admin", actor="test")
+    engine.dispose()
+    with TestClient(create_app(market, fit_models=True)) as client:
+        jobs = client.app.state.windmaker.jobs  # type: ignore[attr-defined]
+        job = jobs.running(FIT_JOB_KIND)
+        assert job is not None  # started with the server, before any request
+        assert start_fit(jobs, market, workspace_admin("test")).id == job.id  # joins it
+        assert web_login(client, "root", "fit-password").status_code == 303
+        page = client.get("/data").text
+        assert 'id="fit-job"' in page and "模型拟合" in page
+        done = jobs.wait(job.id, timeout=900)
+        assert done is not None and done.status == "succeeded", done
+        assert done.result is not None
+        assert done.result["clv_brands"] > 0 and done.result["traffic_curves"] > 0
+        assert _rows(market, results.CLV_BRAND) == done.result["clv_brands"]
+        assert _rows(market, results.TRAFFIC_CURVES) == done.result["traffic_curves"]
+        assert _rows(market, results.MODEL_SCORES) > 0
+        # the read model was reloaded: the server reads the fitted models without a restart
+        rm = client.app.state.windmaker.readmodel  # type: ignore[attr-defined]
+        assert len(rm.snap.frame(results.CLV_BRAND)) == done.result["clv_brands"]

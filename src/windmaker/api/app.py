@@ -18,7 +18,9 @@ from windmaker.api.errors import install_error_handlers
 from windmaker.config import Settings
 from windmaker.i18n import t
 from windmaker.services import ingest as ingest_service
+from windmaker.services import models as models_service
 from windmaker.services.configs import Configs
+from windmaker.services.identity import workspace_admin
 from windmaker.services.jobs import Jobs
 from windmaker.store import engine_for, upgrade
 from windmaker.views import ReadModel
@@ -191,9 +193,18 @@ def _counted(receive: Any, allowed: int, limit: int) -> Any:
 
 
 def create_app(
-    settings: Settings, *, warehouse_factory: Callable[[], Any] | None = None
+    settings: Settings,
+    *,
+    warehouse_factory: Callable[[], Any] | None = None,
+    fit_models: bool = False,
 ) -> FastAPI:
-    """The app for a workspace. ``warehouse_factory`` opens the warehouse (tests may pass their own)."""
+    """The app for a workspace. ``warehouse_factory`` opens the warehouse (tests may pass their own).
+
+    With ``fit_models`` the server starts fitting the models as a background job as soon as it
+    answers (``windmaker serve --fit-models``, what the demo does): the diagnosed dashboard is
+    served at once, admins follow the fit on the data page, and the pages read the fitted
+    models when it is stored.
+    """
     factory = warehouse_factory or (lambda: open_warehouse(settings))
     engine = engine_for(settings)
     state = AppState(
@@ -220,6 +231,14 @@ def create_app(
         upgrade(engine)
         ingest_service.clear_abandoned_uploads(settings)
         state.readmodel.reload()
+        if fit_models:
+            models_service.start_fit(
+                state.jobs,
+                settings,
+                workspace_admin("serve"),
+                warehouse_factory=factory,
+                after=state.readmodel.reload,
+            )
         yield
         state.jobs.shutdown()
         engine.dispose()

@@ -70,6 +70,13 @@ def serve(
             help="Serve a network address although demo users still have the demo password",
         ),
     ] = False,
+    fit_models: Annotated[
+        bool,
+        typer.Option(
+            "--fit-models",
+            help="Fit lifetime value and traffic curves as a background job once serving",
+        ),
+    ] = False,
 ) -> None:
     """Serve the JSON API (/api/v1, OpenAPI at /api/v1/docs) and the web dashboard.
 
@@ -98,7 +105,7 @@ def serve(
                 "--allow-demo-users-on-network"
             )
             raise typer.Exit(2)
-    app = create_app(settings)
+    app = create_app(settings, fit_models=fit_models)
     console.print(f"windmaker on http://{bind_host}:{bind_port}  (API docs: /api/v1/docs)")
     uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
 
