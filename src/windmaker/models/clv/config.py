@@ -52,6 +52,9 @@ class ClvConfig(BaseModel):
     pareto_min_loglik_gain: float = Field(default=2.0, ge=0)
     horizons_days: tuple[int, ...] = (90, 180, 365)
     segments: SegmentConfig = Field(default_factory=SegmentConfig)
+    #: Processes fitting brands at once; 0 is one per core. A small market is fitted in the
+    #: calling process whatever this says (a pool would cost more than it saves).
+    workers: int = Field(default=0, ge=0, le=64)
 
     @model_validator(mode="before")
     @classmethod

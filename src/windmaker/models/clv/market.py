@@ -5,7 +5,10 @@ its buyers scored, and the per-brand table of parameters.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -58,20 +61,9 @@ def fit_market(
     repeat_n = spend.groupby("brand_id").size().reindex(buyers.index, fill_value=0)
 
     def repeat_fit(df: pd.DataFrame) -> RepeatFit:
-        g = df.groupby(["frequency", "recency", "T"], as_index=False)["buyers"].sum()
-        return fit_repeat(
-            g["frequency"].to_numpy(),
-            g["recency"].to_numpy(),
-            g["T"].to_numpy(),
-            g["buyers"].to_numpy(),
-            try_pareto=config.pareto_nbd,
-            min_gain=config.pareto_min_loglik_gain,
-        )
+        return _repeat_fit(df, config.pareto_nbd, config.pareto_min_loglik_gain)
 
-    def spend_fit(df: pd.DataFrame) -> SpendFit | None:
-        if len(df) < 2:
-            return None
-        return fit_gamma_gamma(df["frequency"].to_numpy(), df["monetary_value"].to_numpy())
+    spend_fit = _spend_fit
 
     big = [b for b in buyers.index if buyers[b] >= config.min_buyers]
     small_cats = sorted({cat_of[b] for b in buyers.index if buyers[b] < config.min_buyers})
@@ -107,20 +99,36 @@ def fit_market(
 
     by_brand_cells = dict(tuple(cells.groupby("brand_id", sort=False)))
     by_brand_spend = dict(tuple(spend.groupby("brand_id", sort=False)))
+    # The brands' own fits are independent: they run on every core (config.workers).
+    tasks = [
+        _BrandTask(
+            str(b),
+            by_brand_cells[b] if buyers[b] >= config.min_buyers else None,
+            by_brand_spend[b] if repeat_n[b] >= config.min_repeat_buyers else None,
+            config.pareto_nbd,
+            config.pareto_min_loglik_gain,
+        )
+        for b in buyers.index
+    ]
+    own: dict[str, tuple[RepeatFit | None, SpendFit | None]] = {}
+    for brand_id, rfit_own, sfit_own in _map(_fit_brand, tasks, config.workers):
+        own[brand_id] = (rfit_own, sfit_own)
+        if rfit_own is not None:
+            tick()
     out: list[BrandClv] = []
     for brand in buyers.index:
         cat = cat_of[brand]
         n, n_rep = int(buyers[brand]), int(repeat_n[brand])
         notes: list[str] = []
-        if n >= config.min_buyers:
-            rfit, rlevel = repeat_fit(by_brand_cells[brand]), "brand"
-            tick()
+        rfit_own, sfit_own = own[str(brand)]
+        if rfit_own is not None:
+            rfit, rlevel = rfit_own, "brand"
         else:
             rfit, rlevel = cat_repeat[cat]
             notes.append(f"{n} buyers < min_buyers {config.min_buyers}: {rlevel}-level fit")
         sfit: SpendFit | None
         if n_rep >= config.min_repeat_buyers:
-            sfit, slevel = spend_fit(by_brand_spend[brand]), "brand"
+            sfit, slevel = sfit_own, "brand"
         else:
             sfit, slevel = cat_spend[cat]
             notes.append(f"{n_rep} repeat buyers: {slevel}-level spend model")
@@ -140,6 +148,69 @@ def fit_market(
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class _BrandTask:
+    """One brand's own fits: its RFM cells (None below ``min_buyers``) and its repeat buyers'
+    spend (None below ``min_repeat_buyers``)."""
+
+    brand_id: str
+    cells: pd.DataFrame | None
+    spend: pd.DataFrame | None
+    try_pareto: bool
+    min_gain: float
+
+
+def _repeat_fit(df: pd.DataFrame, try_pareto: bool, min_gain: float) -> RepeatFit:
+    g = df.groupby(["frequency", "recency", "T"], as_index=False)["buyers"].sum()
+    return fit_repeat(
+        g["frequency"].to_numpy(),
+        g["recency"].to_numpy(),
+        g["T"].to_numpy(),
+        g["buyers"].to_numpy(),
+        try_pareto=try_pareto,
+        min_gain=min_gain,
+    )
+
+
+def _spend_fit(df: pd.DataFrame) -> SpendFit | None:
+    if len(df) < 2:
+        return None
+    return fit_gamma_gamma(df["frequency"].to_numpy(), df["monetary_value"].to_numpy())
+
+
+def _fit_brand(task: _BrandTask) -> tuple[str, RepeatFit | None, SpendFit | None]:
+    """A brand's own fits (in a worker process when the market is fitted on several cores)."""
+    rfit = (
+        _repeat_fit(task.cells, task.try_pareto, task.min_gain) if task.cells is not None else None
+    )
+    sfit = _spend_fit(task.spend) if task.spend is not None else None
+    return task.brand_id, rfit, sfit
+
+
+#: Below this many tasks per worker a pool costs more (starting interpreters, compiling the
+#: likelihoods once in each) than it saves.
+_MIN_TASKS_PER_WORKER = 8
+
+
+def _map(
+    fn: Callable[[_BrandTask], tuple[str, RepeatFit | None, SpendFit | None]],
+    tasks: list[_BrandTask],
+    workers: int,
+    min_per_worker: int = _MIN_TASKS_PER_WORKER,
+) -> Iterator[tuple[str, RepeatFit | None, SpendFit | None]]:
+    """``fn`` over ``tasks`` in order: in this process, or on ``workers`` processes (0: one per
+    core). Each worker compiles the likelihoods once and reuses them for all its brands; the
+    processes are spawned, not forked, so a server's threads and locks are not copied."""
+    n = workers or os.cpu_count() or 1
+    heavy = sum(t.cells is not None for t in tasks)
+    if n <= 1 or heavy < n * min_per_worker:
+        yield from map(fn, tasks)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=n, mp_context=context) as pool:
+        yield from pool.map(fn, tasks, chunksize=max(1, len(tasks) // (n * 16)))
 
 
 def score_buyers(
