@@ -503,6 +503,7 @@ def test_brands_fitted_on_two_processes_equal_the_fits_in_one(
     planted market the fits made by two spawned workers are exactly those made in this
     process, brand for brand (the same likelihoods, compiled once in each worker)."""
     from windmaker.models.clv import market
+    from windmaker.models.parallel import on_cores
 
     _rfm, cells, spend, _end = planted_market
     tasks = [
@@ -515,8 +516,8 @@ def test_brands_fitted_on_two_processes_equal_the_fits_in_one(
         )
         for b in PLANTED
     ]
-    here = list(market._map(market._fit_brand, tasks, 1))
-    pooled = list(market._map(market._fit_brand, tasks, 2, min_per_worker=1))
+    here = list(on_cores(market._fit_brand, tasks, 1))
+    pooled = list(on_cores(market._fit_brand, tasks, 2, min_per_worker=1))
     assert [b for b, _, _ in pooled] == list(PLANTED)
     for (b1, r1, s1), (b2, r2, s2) in zip(here, pooled, strict=True):
         assert b1 == b2 and r1 is not None and r2 is not None

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from windmaker.models import traffic
+from windmaker.models import parallel, traffic
 from windmaker.warehouse import Warehouse
 
 CFG = traffic.TrafficConfig(adstock_max_lag_days=14, min_spend_days=30, saturation="logistic")
@@ -246,7 +247,15 @@ def simulated_curves(
     start, end = min(daily["date"]), max(daily["date"])
     brands = pd.DataFrame({"brand_id": list(top), "category": "all"})
     cfg = traffic.TrafficConfig(history_days=400)  # Hill saturation, the shipped default
-    table, fitted = traffic.fit_market(daily, brands, cfg, start=start, end=end)
+    # fitted on two worker processes (the pool's threshold lowered to these few brands); the
+    # test below checks the one-process fit gives the same curves
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(parallel, "MIN_PER_WORKER", 1)
+        table, fitted = traffic.fit_market(
+            daily, brands, cfg.model_copy(update={"workers": 2}), start=start, end=end
+        )
+    POOLED_INPUTS["daily"], POOLED_INPUTS["brands"], POOLED_INPUTS["cfg"] = daily, brands, cfg
+    POOLED_INPUTS["table"] = table
     planted = {
         b: traffic.HillCurve(
             alpha=float(truth.loc[b, "adstock_alpha"]),
@@ -258,6 +267,25 @@ def simulated_curves(
         for b in top
     }
     return table, {b: cast_hill(c) for b, c in fitted.items()}, planted, truth
+
+
+#: The simulated market's fit on two processes, for the one-process comparison.
+POOLED_INPUTS: dict[str, Any] = {}
+
+
+def test_curves_fitted_on_two_processes_equal_the_fit_in_one(
+    simulated_curves: tuple[
+        pd.DataFrame, dict[str, traffic.HillCurve], dict[str, traffic.HillCurve], pd.DataFrame
+    ],
+) -> None:
+    """Brands' curves fitted by two spawned workers (``TrafficConfig.workers``) equal the curves
+    fitted in this process, brand for brand."""
+    d = POOLED_INPUTS
+    start, end = min(d["daily"]["date"]), max(d["daily"]["date"])
+    one, _ = traffic.fit_market(
+        d["daily"], d["brands"], d["cfg"].model_copy(update={"workers": 1}), start=start, end=end
+    )
+    pd.testing.assert_frame_equal(one, d["table"], rtol=1e-9)
 
 
 def cast_hill(curve: object) -> traffic.HillCurve:

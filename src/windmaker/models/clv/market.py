@@ -5,10 +5,7 @@ its buyers scored, and the per-brand table of parameters.
 from __future__ import annotations
 
 import functools
-import multiprocessing
-import os
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -24,6 +21,7 @@ from windmaker.models.clv.scoring import (
     p_alive,
     segment_buyers,
 )
+from windmaker.models.parallel import on_cores
 
 
 @dataclass(frozen=True)
@@ -111,7 +109,8 @@ def fit_market(
         for b in buyers.index
     ]
     own: dict[str, tuple[RepeatFit | None, SpendFit | None]] = {}
-    for brand_id, rfit_own, sfit_own in _map(_fit_brand, tasks, config.workers):
+    heavy = sum(t.cells is not None for t in tasks)
+    for brand_id, rfit_own, sfit_own in on_cores(_fit_brand, tasks, config.workers, heavy=heavy):
         own[brand_id] = (rfit_own, sfit_own)
         if rfit_own is not None:
             tick()
@@ -187,30 +186,6 @@ def _fit_brand(task: _BrandTask) -> tuple[str, RepeatFit | None, SpendFit | None
     )
     sfit = _spend_fit(task.spend) if task.spend is not None else None
     return task.brand_id, rfit, sfit
-
-
-#: Below this many tasks per worker a pool costs more (starting interpreters, compiling the
-#: likelihoods once in each) than it saves.
-_MIN_TASKS_PER_WORKER = 8
-
-
-def _map(
-    fn: Callable[[_BrandTask], tuple[str, RepeatFit | None, SpendFit | None]],
-    tasks: list[_BrandTask],
-    workers: int,
-    min_per_worker: int = _MIN_TASKS_PER_WORKER,
-) -> Iterator[tuple[str, RepeatFit | None, SpendFit | None]]:
-    """``fn`` over ``tasks`` in order: in this process, or on ``workers`` processes (0: one per
-    core). Each worker compiles the likelihoods once and reuses them for all its brands; the
-    processes are spawned, not forked, so a server's threads and locks are not copied."""
-    n = workers or os.cpu_count() or 1
-    heavy = sum(t.cells is not None for t in tasks)
-    if n <= 1 or heavy < n * min_per_worker:
-        yield from map(fn, tasks)
-        return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=n, mp_context=context) as pool:
-        yield from pool.map(fn, tasks, chunksize=max(1, len(tasks) // (n * 16)))
 
 
 def score_buyers(

@@ -49,6 +49,9 @@ class TrafficConfig(BaseModel):
     priors: TrafficPriors = Field(default_factory=TrafficPriors)
     alpha_starts: tuple[float, ...] = (0.1, 0.4, 0.7)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    #: Processes fitting brands' curves at once; 0 is one per core (a market of few brands is
+    #: fitted in the calling process).
+    workers: int = Field(default=0, ge=0, le=64)
 
     @property
     def break_even_roas(self) -> float:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from windmaker.models.parallel import on_cores
 from windmaker.models.traffic.config import CANCELLED, PAID, TrafficConfig
 from windmaker.models.traffic.curves import HillCurve, ResponseCurve
 
@@ -292,6 +293,12 @@ def dense_days(daily: pd.DataFrame, start: date, end: date) -> dict[str, pd.Data
     return out
 
 
+def _fit_task(task: tuple[np.ndarray, np.ndarray, TrafficConfig]) -> ResponseCurve | HillCurve:
+    """One brand's curve (in a worker process when the market is fitted on several cores)."""
+    spend, gmv, config = task
+    return fit_curve(spend, gmv, config)
+
+
 def fit_market(
     daily: pd.DataFrame,
     brands: pd.DataFrame,
@@ -313,9 +320,13 @@ def fit_market(
     rows: list[dict[str, Any]] = []
     curves: dict[str, ResponseCurve | HillCurve] = {}
     window = config.current_window_days
-    for i, brand in enumerate(eligible):
+    # Each brand's curve is its own fit: they run on every core (config.workers).
+    tasks = [
+        (series[b]["spend"].to_numpy(), series[b]["paid_gmv"].to_numpy(), config) for b in eligible
+    ]
+    fitted = on_cores(_fit_task, tasks, config.workers)
+    for i, (brand, curve) in enumerate(zip(eligible, fitted, strict=True)):
         g = series[brand]
-        curve = fit_curve(g["spend"].to_numpy(), g["paid_gmv"].to_numpy(), config)
         curves[brand] = curve
         recent = g.iloc[-window:]
         cur = float(recent["spend"].mean())
