@@ -31,8 +31,8 @@ from windmaker.services.identity import workspace_admin
 from windmaker.workspace import open_warehouse
 
 LANGS = ("zh-CN", "en")
-NEWCO = "NEWCO"
-NEWCO_USER = "newco"
+NEWCO = "NEWPP"  # not the browser journey's NEWCO: the market copy may hold it
+NEWCO_USER = "newpp"
 NEWCO_PASSWORD = "newco-pass-1234"
 
 #: The form field that carries each admission criterion of ecosystem.yaml.
