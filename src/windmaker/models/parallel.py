@@ -14,7 +14,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -24,6 +24,19 @@ R = TypeVar("R")
 MIN_PER_WORKER = 8
 
 
+def _start_worker(lock: Any, warm: Callable[[], object] | None) -> None:
+    """A worker's first step: ``warm`` (imports, compiled functions) one worker at a time.
+
+    Importing PyMC's stack in several fresh processes at once races on files those libraries
+    write in the user's cache folder (ArviZ's once-a-day notice is written as a temporary file
+    renamed into place, and two processes rename the same file); in turn, each import sees the
+    file the one before wrote.
+    """
+    with lock:
+        if warm is not None:
+            warm()
+
+
 def on_cores(
     fn: Callable[[T], R],
     items: Sequence[T],
@@ -31,16 +44,26 @@ def on_cores(
     *,
     heavy: int | None = None,
     min_per_worker: int | None = None,
+    warm: Callable[[], object] | None = None,
 ) -> Iterator[R]:
     """``fn`` over ``items``, results in order: in this process, or on ``workers`` processes
     (0: one per core) when there are at least ``min_per_worker`` fits per worker (``heavy``
     counts the items that are real fits, default all; ``min_per_worker`` defaults to
-    :data:`MIN_PER_WORKER`). ``fn`` must be a module-level function."""
+    :data:`MIN_PER_WORKER`). ``fn`` and ``warm`` (run first in each worker, one worker at a
+    time) must be module-level functions."""
     n = workers or os.cpu_count() or 1
     least = MIN_PER_WORKER if min_per_worker is None else min_per_worker
     if n <= 1 or (len(items) if heavy is None else heavy) < n * least:
         yield from map(fn, items)
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=n, mp_context=context) as pool:
-        yield from pool.map(fn, items, chunksize=max(1, len(items) // (n * 16)))
+    # One item at a time: brands' sizes are very uneven (a few large ones take most of the
+    # time), so chunks would leave one worker with the large brands while the other idles.
+    pool = ProcessPoolExecutor(
+        max_workers=n,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(context.Lock(), warm),
+    )
+    with pool:
+        yield from pool.map(fn, items)

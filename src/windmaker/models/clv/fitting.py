@@ -77,6 +77,12 @@ def _one_blas_thread() -> Any:
     return _blas_controller().limit(limits=1, user_api="blas")
 
 
+def warm_up() -> None:
+    """Compile both likelihoods now (a worker process does this once, before its first brand)."""
+    _compiled("bg_nbd")
+    _compiled("gamma_gamma")
+
+
 @functools.cache
 def _compiled(kind: str) -> Callable[..., Any]:
     """Negative log-likelihood and its gradient in log-parameters, compiled once per process.

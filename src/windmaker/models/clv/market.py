@@ -14,7 +14,13 @@ import numpy as np
 import pandas as pd
 
 from windmaker.models.clv.config import SEGMENTS, ClvConfig, FitLevel
-from windmaker.models.clv.fitting import RepeatFit, SpendFit, fit_gamma_gamma, fit_repeat
+from windmaker.models.clv.fitting import (
+    RepeatFit,
+    SpendFit,
+    fit_gamma_gamma,
+    fit_repeat,
+    warm_up,
+)
 from windmaker.models.clv.scoring import (
     expected_purchases,
     gamma_gamma_expected_spend,
@@ -110,7 +116,8 @@ def fit_market(
     ]
     own: dict[str, tuple[RepeatFit | None, SpendFit | None]] = {}
     heavy = sum(t.cells is not None for t in tasks)
-    for brand_id, rfit_own, sfit_own in on_cores(_fit_brand, tasks, config.workers, heavy=heavy):
+    pooled = on_cores(_fit_brand, tasks, config.workers, heavy=heavy, warm=warm_up)
+    for brand_id, rfit_own, sfit_own in pooled:
         own[brand_id] = (rfit_own, sfit_own)
         if rfit_own is not None:
             tick()
