@@ -128,6 +128,13 @@ class _Derived:
     rows: list[dict[str, Any]]
     month: date | None
     month_gmv: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    #: Selections already made on this snapshot (scope, filters, sort), the most recent last:
+    #: a workbench or API client paging or reloading does not filter and sort 1,000 rows again.
+    selections: dict[tuple[Any, ...], list[dict[str, Any]]] = field(default_factory=dict)
+
+
+#: Selections kept per snapshot.
+_SELECTIONS = 128
 
 
 _CACHE: list[tuple[Snapshot, _Derived]] = []
@@ -203,8 +210,35 @@ def select_rows(
     lang: str = "en",
 ) -> list[dict[str, Any]]:
     """Every brand in ``scope`` matching the query, in its order (missing values last, ties in
-    priority order). ``clients``: the brands each provider in view serves (provider filter)."""
-    rows = _derived(rm.snap).rows
+    priority order). ``clients``: the brands each provider in view serves (provider filter).
+
+    The rows are the snapshot's: read them, do not change them."""
+    derived = _derived(rm.snap)
+    served = (clients or {}).get(query.provider, frozenset()) if query.provider else None
+    key = (
+        None if scope is None else frozenset(scope),
+        *(query.q, query.category, query.stage, query.attention, query.provider),
+        *(query.sort, query.dir, lang, served),
+    )
+    with _CACHE_LOCK:
+        hit = derived.selections.get(key)
+    if hit is not None:
+        return list(hit)
+    found = _select(derived.rows, scope, query, served, lang)
+    with _CACHE_LOCK:
+        derived.selections[key] = found
+        while len(derived.selections) > _SELECTIONS:
+            derived.selections.pop(next(iter(derived.selections)))
+    return list(found)
+
+
+def _select(
+    rows: list[dict[str, Any]],
+    scope: set[str] | None,
+    query: PortfolioQuery,
+    served: frozenset[str] | None,
+    lang: str,
+) -> list[dict[str, Any]]:
     if scope is not None:
         rows = [r for r in rows if r["brand_id"] in scope]
     if query.category:
@@ -213,8 +247,7 @@ def select_rows(
         rows = [r for r in rows if r.get("stage") == query.stage]
     if query.attention:
         rows = [r for r in rows if r.get("attention") == query.attention]
-    if query.provider:
-        served = (clients or {}).get(query.provider, frozenset())
+    if served is not None:
         rows = [r for r in rows if r["brand_id"] in served]
     if query.q:
         ql = query.q.casefold()
@@ -228,7 +261,7 @@ def select_rows(
     present = [r for r in base if key(r) is not None]
     missing = [r for r in base if key(r) is None]
     present.sort(key=key, reverse=query.dir == "desc")
-    return [dict(r) for r in present + missing]
+    return present + missing
 
 
 def page_of(

@@ -6,10 +6,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from windmaker.api.deps import CurrentUser, ReadModelDep, SessionDep
+from windmaker.api.deps import CurrentUser, ReadModelDep, StateDep
 from windmaker.api.errors import ERROR_RESPONSES
 from windmaker.api.schemas import BrandSummary, Page, Rows
 from windmaker.codes import Attention, Stage
+from windmaker.store import open_session
 from windmaker.views import portfolio as workbench
 from windmaker.views.readmodel import JSON_MEDIA
 
@@ -37,7 +38,7 @@ assert set(workbench.SORTS) == set(Sort.__args__)  # type: ignore[attr-defined]
 def portfolio(
     user: CurrentUser,
     rm: ReadModelDep,
-    session: SessionDep,
+    state: StateDep,
     category: str | None = None,
     stage: Stage | None = None,
     attention: Attention | None = None,
@@ -65,7 +66,10 @@ def portfolio(
             "page_size": str(page_size),
         }
     )
-    clients = workbench.provider_clients(session, user)[0] if provider else None
+    clients = None
+    if provider:  # the store is read only for this filter: most requests never open a session
+        with open_session(state.engine) as session:
+            clients = workbench.provider_clients(session, user)[0]
     rows = workbench.select_rows(rm, user.scope_set, query, clients=clients)
     start = (page - 1) * page_size
     items = rows[start : start + page_size]
