@@ -200,32 +200,32 @@ def metric(name: str, value: object, lang: str = DEFAULT_LANG) -> str:
     return decimal(value, 2, lang)
 
 
-def month(value: object, lang: str = DEFAULT_LANG) -> str:
-    """A period as a month: ``2026年11月`` / ``Nov 2026``; text that is not a date stays as it is."""
+def _dated(value: object, skeleton: str, lang: str, *, month_text: bool) -> str:
+    """``value`` (a date, a datetime or ISO text; ``YYYY-MM`` too when ``month_text``) in the
+    Babel ``skeleton``; text that is not a date stays as it is, a missing value is "n/a"."""
     if value is None:
         return missing(lang)
     if isinstance(value, datetime):
         value = value.date()
     if not isinstance(value, date):
+        text = str(value)
         try:
-            value = date.fromisoformat(str(value)[:10] if len(str(value)) >= 10 else f"{value}-01")
+            value = date.fromisoformat(
+                text[:10] if len(text) >= 10 or not month_text else f"{text}-01"
+            )
         except ValueError:
-            return str(value)
-    return format_skeleton("yMMM", value, locale=_locale(lang))
+            return text
+    return format_skeleton(skeleton, value, locale=_locale(lang))
+
+
+def month(value: object, lang: str = DEFAULT_LANG) -> str:
+    """A period as a month: ``2026年11月`` / ``Nov 2026``; text that is not a date stays as it is."""
+    return _dated(value, "yMMM", lang, month_text=True)
 
 
 def day(value: object, lang: str = DEFAULT_LANG) -> str:
     """A date: ``2026年11月5日`` / ``Nov 5, 2026``."""
-    if value is None:
-        return missing(lang)
-    if isinstance(value, datetime):
-        value = value.date()
-    if not isinstance(value, date):
-        try:
-            value = date.fromisoformat(str(value)[:10])
-        except ValueError:
-            return str(value)
-    return format_skeleton("yMMMd", value, locale=_locale(lang))
+    return _dated(value, "yMMMd", lang, month_text=False)
 
 
 class Formatter:

@@ -98,13 +98,24 @@ def fit_traffic(
     return curves_table, budget
 
 
-def fit_models(wh: Warehouse, config: clv.ModelsConfig) -> dict[str, int]:
-    """Fit both models without a display of their own (the main job shows its progress).
+def fit_models(
+    wh: Warehouse, config: clv.ModelsConfig, progress: JobProgress | None = None
+) -> dict[str, int]:
+    """Fit both models (lifetime value, then traffic curves) and store their tables.
 
+    ``progress(fraction, step)`` follows the fits brand by brand (lifetime value to 0.6,
+    traffic to 0.9 of the whole); the main job passes none (it shows its own progress).
     Returns the number of brands with a lifetime-value fit and with a traffic curve.
     """
-    table = fit_clv(wh, config.clv)
-    curves, _ = fit_traffic(wh, config.traffic)
+    report = progress or (lambda _f, _s: None)
+
+    def part(start: float, width: float, step: str) -> Progress:
+        return lambda done, total: report(start + width * done / max(total, 1), step)
+
+    report(0.0, "clv")
+    table = fit_clv(wh, config.clv, progress=part(0.0, 0.6, "clv"))
+    report(0.6, "traffic")
+    curves, _ = fit_traffic(wh, config.traffic, progress=part(0.6, 0.3, "traffic"))
     return {"clv_brands": len(table), "traffic_curves": len(curves)}
 
 
@@ -131,19 +142,12 @@ def refit(
     report = progress or (lambda _f, _s: None)
     cfg = (configs or Configs.of(settings)).check(("models", "metrics", "ladder", "playbook"))
     factory = warehouse_factory or (lambda: open_warehouse(settings))
-
-    def part(start: float, width: float, step: str) -> Progress:
-        return lambda done, total: report(start + width * done / max(total, 1), step)
-
     with factory() as wh, wh.atomic():
-        report(0.0, "clv")
-        table = fit_clv(wh, cfg.models.clv, progress=part(0.0, 0.6, "clv"))
-        report(0.6, "traffic")
-        curves, _ = fit_traffic(wh, cfg.models.traffic, progress=part(0.6, 0.3, "traffic"))
+        fitted = fit_models(wh, cfg.models, report)
         report(0.9, "diagnosis")
         run_diagnosis(wh, cfg)
     report(1.0, "done")
-    return {"clv_brands": len(table), "traffic_curves": len(curves)}
+    return fitted
 
 
 def start_fit(
