@@ -36,6 +36,7 @@ Environment: ``WINDMAKER_BENCH_API_SECONDS`` (default 30), ``WINDMAKER_BENCH_API
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import socket
 import subprocess
@@ -273,6 +274,11 @@ async def _drive(
         def going() -> bool:
             return time.perf_counter() < stop and not (until is not None and until.is_set())
 
+        # The paths are dealt from one shared counter, so every client sends every kind of
+        # request (with a stride of ``clients``, two clients on two interleaved endpoints
+        # would each send only one of them, and one page's cost would be the other's wait).
+        dealt = itertools.count(clients)
+
         async def client(k: int) -> None:
             i = k
             while going():
@@ -284,7 +290,7 @@ async def _drive(
                     ok = False
                 latencies[name].append((time.perf_counter() - t0) * 1000)
                 errors[name] += not ok
-                i += clients
+                i = next(dealt)
 
         await asyncio.gather(*(client(k) for k in range(clients)))
         elapsed = time.perf_counter() - start

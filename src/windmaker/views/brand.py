@@ -17,7 +17,7 @@ from windmaker.i18n import explain_bottleneck, name, t
 from windmaker.services.identity import Principal
 from windmaker.views import charts, models_view
 from windmaker.views.evidence import PeerStory, plan_stories
-from windmaker.views.readmodel import ReadModel
+from windmaker.views.readmodel import GMV_DRIVERS_BRAND, ReadModel
 
 #: Series of the trend chart (``m_brand_month`` columns).
 TREND_METRICS = ("net_gmv", "self_gmv", "distribution_gmv", "paid_gmv")
@@ -143,9 +143,10 @@ def plan_rows(
     return rows
 
 
-def _changes(rm: ReadModel, brand_id: str, period: date | None) -> tuple[date | None, list[Any]]:
-    """The previous month and each key metric's value now, then, and relative change."""
-    series = {r["period"]: r for r in rm.metric_series(brand_id)}
+def _changes(monthly: list[dict[str, Any]], period: date | None) -> tuple[date | None, list[Any]]:
+    """The previous month and each key metric's value now, then, and relative change
+    (``monthly``: the brand's metric series)."""
+    series = {r["period"]: r for r in monthly}
     previous = max((p for p in series if period and p < period), default=None)
     changes = []
     for m in KEY_METRICS:
@@ -198,11 +199,11 @@ def brand_context(
     score = rm.scorecard(brand_id, period, viewer)
     diag = rm.diagnosis(brand_id, period, viewer)
     series = rm.metric_series(brand_id)
-    previous, changes = _changes(rm, brand_id, period)
+    previous, changes = _changes(series, period)
     drivers = [
         r
-        for r in rm.table_rows(results.GMV_DRIVERS, brand_id)
-        if r.get("level") == "brand" and (period is None or r.get("period") == period)
+        for r in rm.table_rows(GMV_DRIVERS_BRAND, brand_id)
+        if period is None or r.get("period") == period
     ]
     diag_rows = diag.model_dump()
     stage = diag.stage.stage if diag.stage else None

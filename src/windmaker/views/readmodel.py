@@ -71,6 +71,9 @@ LOADED_TABLES = (
 BRUSHING_REVIEW = results.BRUSHING_REVIEW
 #: Derived at load: flagged orders per brand × confidence × signals.
 BRUSHING_EVIDENCE = "brushing_evidence"
+#: Derived at load: the driver tree's brand-level rows (the brand page's waterfall and drivers;
+#: the session and account rows, nineteen in twenty, are the drill-down's).
+GMV_DRIVERS_BRAND = "gmv_drivers_brand"
 
 #: Tables the scorecard reads per brand and period.
 SCORECARD_TABLES = (
@@ -79,6 +82,20 @@ SCORECARD_TABLES = (
     G_STAGE,
     G_UNJUDGED,
     results.TRUST_SCORES,
+)
+#: Tables a brand's page reads as records (the scorecard's and the diagnosis's, the models').
+BRAND_PAGE_TABLES = (
+    *SCORECARD_TABLES,
+    results.STAGE,
+    G_BOTTLENECK,
+    G_PLAN,
+    GMV_DRIVERS_BRAND,
+    results.RECOMMENDATIONS,
+    results.CLV_BRAND,
+    results.TRAFFIC_CURVES,
+    results.BUDGET,
+    results.TRUST_ALERTS,
+    BRUSHING_EVIDENCE,
 )
 #: The columns of a scorecard's capability rows.
 CAPABILITY_FIELDS = ("capability", "index", "score", "benchmark", "metric_index", "metric_score")
@@ -134,6 +151,7 @@ class Snapshot:
         default_factory=dict, repr=False
     )
     _summary_json: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
 
     def summary_json(self, row: dict[str, Any]) -> bytes:
         """An overview row as the JSON of a ``PortfolioRow``, validated and serialised on
@@ -169,8 +187,29 @@ class Snapshot:
                     self._period_records[name] = grouped
         return grouped.get(brand_id, {})
 
+    def brand_records(self, name: str, brand_id: str) -> list[dict[str, Any]]:
+        """The brand's records of ``name`` (shared: callers copy before changing one), in
+        period order when the table has periods."""
+        by_period = self.period_records(name, brand_id)
+        if None in by_period:
+            return by_period[None]
+        return [r for p in sorted(by_period) for r in by_period[p]]
 
-_GROUPING = threading.Lock()
+    def memo(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        """``make()``, computed once per snapshot for ``key`` (a derived statistic such as a
+        month's category medians, which every brand page of that month reads)."""
+        found = self._memo.get(key, _MISSING)
+        if found is _MISSING:
+            with _GROUPING:
+                found = self._memo.get(key, _MISSING)
+                if found is _MISSING:
+                    found = make()
+                    self._memo[key] = found
+        return found
+
+
+_GROUPING = threading.RLock()
+_MISSING = object()
 
 
 def load_snapshot(wh: Warehouse) -> Snapshot:
@@ -204,6 +243,9 @@ def _read_frames(wh: Warehouse) -> dict[str, pd.DataFrame]:
                 # Scores are per brand and per account; a brand's page shows the brand's own.
                 df = df[df["entity"] == "brand"].assign(brand_id=lambda d: d["entity_id"])
             frames[name] = df
+    drivers = frames.get(results.GMV_DRIVERS)
+    if drivers is not None and "level" in drivers.columns:
+        frames[GMV_DRIVERS_BRAND] = drivers[drivers["level"] == "brand"]
     if CAPABILITY in frames:
         frames[CAPABILITY] = final_capabilities(frames[CAPABILITY], frames.get(G_MODEL_SCORES))
     if BRUSHING_REVIEW in present:
@@ -245,7 +287,7 @@ def _indexed(frames: dict[str, pd.DataFrame]) -> Snapshot:
         overview_rows=records(overview),
         trust_alerted=alerted,
     )
-    for name in SCORECARD_TABLES:  # converted now, not by the first scorecard request
+    for name in BRAND_PAGE_TABLES:  # converted now, not by the first request that reads them
         snap.period_records(name, "")
     return snap
 
@@ -285,6 +327,60 @@ def overview_frame(
         out["bottleneck"] = None
     out["trust_alert"] = out["brand_id"].isin(alerted)
     return out
+
+
+def _rank(row: dict[str, Any]) -> float:
+    rank = row.get("rank")
+    return float(rank) if rank is not None else float("inf")
+
+
+@dataclass(frozen=True)
+class MonthScores:
+    """One month's final capability scores as the radar and the category rules read them."""
+
+    #: brand → capability → score
+    brands: dict[str, dict[str, float]]
+    #: category → capability → median score, and brands scored per category
+    category_medians: dict[Any, dict[str, float]]
+    sizes: dict[Any, int]
+    #: brand → stage, stage → capability → median score, and brands per stage
+    stage_of: dict[str, str]
+    stage_medians: dict[str, dict[str, float]]
+    stage_sizes: dict[str, int]
+
+
+def month_scores(caps: pd.DataFrame, stages: pd.DataFrame, period: date) -> MonthScores:
+    """The month's scores by brand, category and stage (medians over the brands scored)."""
+    if caps.empty:
+        return MonthScores({}, {}, {}, {}, {}, {})
+    now = caps[caps["period"] == period]
+    brands: dict[str, dict[str, float]] = {}
+    for b, c, v in zip(now["brand_id"], now["capability"], now["score"], strict=True):
+        brands.setdefault(str(b), {}).setdefault(str(c), v)
+
+    def medians(frame: pd.DataFrame, by: str) -> dict[Any, dict[str, float]]:
+        m = frame.groupby([by, "capability"])["score"].median()
+        out: dict[Any, dict[str, float]] = {}
+        for (key, cap), v in m.items():
+            out.setdefault(key, {})[str(cap)] = float(v)
+        return out
+
+    sizes = {k: int(v) for k, v in now.groupby("category")["brand_id"].nunique().items()}
+    stage_of: dict[str, str] = {}
+    if not stages.empty:
+        st_now = stages[stages["period"] == period]
+        for b, st in zip(st_now["brand_id"], st_now["stage"], strict=True):
+            stage_of.setdefault(str(b), str(st))
+    staged = now.assign(stage=now["brand_id"].astype(str).map(stage_of)).dropna(subset=["stage"])
+    stage_sizes = {k: int(v) for k, v in staged.groupby("stage")["brand_id"].nunique().items()}
+    return MonthScores(
+        brands=brands,
+        category_medians=medians(now, "category"),
+        sizes=sizes,
+        stage_of=stage_of,
+        stage_medians=medians(staged, "stage"),
+        stage_sizes=stage_sizes,
+    )
 
 
 class ReadModel:
@@ -397,13 +493,6 @@ class ReadModel:
         return b'{"items":[' + body + b"]," + tail[1:].encode("utf-8")
 
     # -- one brand -----------------------------------------------------------------------------
-    def _latest(self, name: str, brand_id: str, period: date | None = None) -> pd.DataFrame:
-        """The brand's rows of ``name`` in ``period`` (default: its latest period)."""
-        rows = self.snap.brand_rows(name, brand_id)
-        if rows.empty or "period" not in rows.columns:
-            return rows
-        return rows[rows["period"] == (period or rows["period"].max())]
-
     def _latest_records(
         self, name: str, brand_id: str, period: date | None = None
     ) -> list[dict[str, Any]]:
@@ -443,7 +532,7 @@ class ReadModel:
                 "trust": trust[:1] or None,
                 "trust_alert": brand_id in self.snap.trust_alerted,
                 # which signals fired behind the brushing share (high: left out of GMV)
-                "brushing_evidence": records(self.snap.brand_rows(BRUSHING_EVIDENCE, brand_id)),
+                "brushing_evidence": self.table_rows(BRUSHING_EVIDENCE, brand_id),
             }
         )
         if privacy.anonymous(viewer) and card.stage is not None:
@@ -454,8 +543,7 @@ class ReadModel:
     def stage_history(self, brand_id: str, viewer: Principal | None = None) -> list[dict[str, Any]]:
         """The brand's stage per period; a brand ``viewer`` reads each reason without the
         statistics of a category too small for them."""
-        rows = self.snap.brand_rows(results.STAGE, brand_id)
-        history = records(rows.sort_values("period")) if not rows.empty else []
+        history = [dict(r) for r in self.snap.brand_records(results.STAGE, brand_id)]
         if privacy.anonymous(viewer):
             for row in history:
                 if self._small_category(brand_id, row.get("period")):
@@ -467,10 +555,9 @@ class ReadModel:
     ) -> Diagnosis:
         """Stage, bottleneck ranking and plan in ``period`` (default: the brand's latest); a
         brand ``viewer`` reads it anonymised (:func:`views.privacy.private_diagnosis`)."""
-        stage = self._latest(G_STAGE, brand_id, period)
-        bott = self._latest(G_BOTTLENECK, brand_id, period)
-        plan = self._latest(G_PLAN, brand_id, period)
-        plan_rows = records(plan.sort_values("rank")) if not plan.empty else []
+        stage = self._latest_records(G_STAGE, brand_id, period)
+        bott = self._latest_records(G_BOTTLENECK, brand_id, period)
+        plan_rows = sorted(self._latest_records(G_PLAN, brand_id, period), key=_rank)
         for row in plan_rows:
             ev = row.get("evidence")
             if isinstance(ev, str):
@@ -482,8 +569,8 @@ class ReadModel:
                 row["evidence"] = {"peers": row["evidence"]}
         diag = Diagnosis.model_validate(
             {
-                "stage": records(stage)[0] if not stage.empty else None,
-                "bottlenecks": records(bott.sort_values("rank")) if not bott.empty else [],
+                "stage": stage[0] if stage else None,
+                "bottlenecks": sorted(bott, key=_rank),
                 "plan": plan_rows,
             }
         )
@@ -497,8 +584,8 @@ class ReadModel:
     ) -> BrandDiagnosis:
         """The scorecard and the diagnosis of one period (default: the brand's latest stage)."""
         if period is None:
-            history = self.snap.brand_rows(G_STAGE, brand_id)
-            period = max(history["period"]) if not history.empty else None
+            judged = [p for p in self.snap.period_records(G_STAGE, brand_id) if p is not None]
+            period = max(judged, default=None)
         return BrandDiagnosis(
             scorecard=self.scorecard(brand_id, period, viewer),
             diagnosis=self.diagnosis(brand_id, period, viewer),
@@ -507,27 +594,30 @@ class ReadModel:
     def metric_series(
         self, brand_id: str, metrics: Iterable[str] | None = None
     ) -> list[dict[str, Any]]:
-        rows = self.snap.brand_rows(results.BRAND_MONTH, brand_id)
-        if rows.empty:
-            return []
-        if metrics:
-            keep = ["period", *[m for m in metrics if m in rows.columns]]
-            rows = rows[keep]
-        return records(rows.sort_values("period"))
+        rows = self.snap.brand_records(results.BRAND_MONTH, brand_id)
+        if not metrics:
+            return [dict(r) for r in rows]
+        keep = ["period", *metrics]
+        return [{k: r[k] for k in keep if k in r} for r in rows]
 
     def table_rows(self, name: str, brand_id: str) -> list[dict[str, Any]]:
         """Every row of result table ``name`` for one brand (model outputs, driver tree)."""
-        rows = self.snap.brand_rows(name, brand_id)
-        return records(rows)
+        return [dict(r) for r in self.snap.brand_records(name, brand_id)]
 
     def category_brands(self, category: object, period: date | None) -> int:
         """Brands of ``category`` scored in ``period``: how many a category statistic of that
         month is taken over."""
-        caps = self.snap.frame(CAPABILITY)
-        if caps.empty or period is None or category is None:
+        if period is None or category is None:
             return 0
-        now = caps[(caps["period"] == period) & (caps["category"] == category)]
-        return int(now["brand_id"].nunique())
+        return int(self._month_scores(period).sizes.get(category, 0))
+
+    def _month_scores(self, period: date) -> MonthScores:
+        """The month's final scores by category and by stage, once per snapshot."""
+        snap = self.snap
+        return snap.memo(
+            ("month_scores", period),
+            lambda: month_scores(snap.frame(CAPABILITY), snap.frame(results.STAGE), period),
+        )
 
     def _small_category(self, brand_id: str, period: date | None) -> bool:
         """Whether the brand's category in ``period`` (default: latest) is too small for a
@@ -542,32 +632,26 @@ class ReadModel:
         """The brand's final capability scores against its category's median and the next
         stage's median (the same final scores). A brand ``viewer`` reads a median only when
         at least ``min_category_brands`` brands make it."""
-        caps = self.snap.frame(CAPABILITY)
-        stages = self.snap.frame(results.STAGE)
         period = period or self.snap.latest_period
         brand = self.brand(brand_id)
-        if caps.empty or period is None or brand is None:
+        month = self._month_scores(period) if period is not None else None
+        if month is None or brand is None:
             return Radar(
                 capabilities=list(Capability),
                 brand=[],
                 category_median=[],
                 next_stage_median=[],
             )
-        now = caps[caps["period"] == period]
-        mine = now[now["brand_id"] == brand_id].set_index("capability")["score"]
-        cat = now[now["category"] == brand["category"]].groupby("capability")["score"].median()
-        nxt: pd.Series = pd.Series(dtype=float)
+        mine = month.brands.get(brand_id, {})
+        cat = month.category_medians.get(brand["category"], {})
+        nxt: dict[str, float] = {}
         next_brands = 0
-        if not stages.empty:
-            st_now = stages[stages["period"] == period]
-            my_stage = st_now.loc[st_now["brand_id"] == brand_id, "stage"]
-            if not my_stage.empty:
-                idx = STAGE_ORDER.get(str(my_stage.iloc[0]), 0)
-                up = contract.STAGES[min(idx + 1, len(contract.STAGES) - 1)]
-                peers = set(st_now.loc[st_now["stage"] == up, "brand_id"])
-                ahead = now[now["brand_id"].isin(peers)]
-                nxt = ahead.groupby("capability")["score"].median()
-                next_brands = int(ahead["brand_id"].nunique())
+        my_stage = month.stage_of.get(brand_id)
+        if my_stage is not None:
+            idx = STAGE_ORDER.get(my_stage, 0)
+            up = contract.STAGES[min(idx + 1, len(contract.STAGES) - 1)]
+            nxt = month.stage_medians.get(up, {})
+            next_brands = month.stage_sizes.get(up, 0)
         caps_order = list(Capability)
         radar = Radar(
             capabilities=caps_order,
@@ -577,7 +661,7 @@ class ReadModel:
         )
         if not privacy.anonymous(viewer):
             return radar
-        in_category = int(now.loc[now["category"] == brand["category"], "brand_id"].nunique())
+        in_category = month.sizes.get(brand["category"], 0)
         return privacy.private_radar(radar, in_category, next_brands, self.min_category_brands)
 
     # -- ecosystem -----------------------------------------------------------------------------
