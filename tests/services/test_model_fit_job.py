@@ -77,3 +77,48 @@ def test_a_server_fits_the_models_once_it_answers(market: Settings) -> None:
         # the read model was reloaded: the server reads the fitted models without a restart
         rm = client.app.state.windmaker.readmodel  # type: ignore[attr-defined]
         assert len(rm.snap.frame(results.CLV_BRAND)) == done.result["clv_brands"]
+
+
+def test_a_fit_on_unchanged_data_and_settings_is_kept(market: Settings) -> None:
+    """Keyed by data and settings: a second fit of the same orders with the same settings keeps
+    the stored tables (same rows, same fit time); ``workers`` alone changes nothing; one
+    changed order, or one changed setting that shapes the fit, fits again."""
+    from windmaker.models.clv import ClvConfig
+    from windmaker.models.traffic import TrafficConfig
+    from windmaker.services.fit_state import FIT_STATE
+    from windmaker.services.models import UNCHANGED, fit_clv, fit_traffic
+
+    def state(wh: object) -> dict[str, object]:
+        df = wh.execute(wh.table(FIT_STATE))  # type: ignore[attr-defined]
+        return dict(zip(df["model"], df["fitted_at"], strict=True))
+
+    with open_warehouse(market) as wh:
+        first = fit_clv(wh, ClvConfig())
+        curves, _ = fit_traffic(wh, TrafficConfig())
+        assert UNCHANGED not in first.attrs and UNCHANGED not in curves.attrs
+        assert not first.empty and not curves.empty
+        fitted = state(wh)
+        assert set(fitted) == {"clv", "traffic"}
+
+        again = fit_clv(wh, ClvConfig(workers=1))
+        curves_again, _ = fit_traffic(wh, TrafficConfig())
+        assert again.attrs[UNCHANGED] == fitted["clv"]
+        assert curves_again.attrs[UNCHANGED] == fitted["traffic"]
+        assert state(wh) == fitted
+        assert len(again) == len(first)
+        assert sorted(again["brand_id"]) == sorted(first["brand_id"])
+
+        # A setting that shapes the fit: lifetime value is fitted again, traffic kept.
+        changed = fit_clv(wh, ClvConfig(min_buyers=first["buyers"].max() + 1))
+        assert UNCHANGED not in changed.attrs
+        assert UNCHANGED in fit_traffic(wh, TrafficConfig())[0].attrs
+        assert state(wh)["clv"] > fitted["clv"]
+
+        # One order's amount changed: both models read the orders, both fit again.
+        wh.duckdb.execute(
+            "UPDATE orders SET amount = amount + 1 WHERE order_id = (SELECT min(order_id) FROM orders)"
+        )
+        assert UNCHANGED not in fit_clv(wh, ClvConfig()).attrs
+        assert UNCHANGED not in fit_traffic(wh, TrafficConfig())[0].attrs
+        # and the forced fit ignores the key
+        assert UNCHANGED not in fit_clv(wh, ClvConfig(), force=True).attrs

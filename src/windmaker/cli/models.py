@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -14,7 +15,7 @@ from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or
 from windmaker.config import ConfigError
 from windmaker.growth.model_feed import CLV_BRAND, CLV_BUYERS, TRAFFIC_CURVES
 from windmaker.services.configs import Configs
-from windmaker.services.models import BUDGET, fit_clv, fit_traffic
+from windmaker.services.models import BUDGET, UNCHANGED, fit_clv, fit_traffic
 from windmaker.workspace import open_warehouse
 
 app = typer.Typer(
@@ -41,6 +42,15 @@ def _bar(label: str) -> Iterator[Callable[[int, int], None]]:
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
+def _say_kept(label: str, table: pd.DataFrame) -> None:
+    since = table.attrs.get(UNCHANGED)
+    if since is not None:
+        console.print(
+            f"{label}: data and settings unchanged since the fit of {since:%Y-%m-%d %H:%M} UTC, "
+            "kept (--refit fits again) / 数据与设置未变，沿用上次拟合"
+        )
+
+
 @app.command("fit")
 def fit(
     workspace: WorkspaceOpt = None,
@@ -51,6 +61,12 @@ def fit(
     end: Annotated[
         str | None, typer.Option(help="Last day observed, YYYY-MM-DD (default: last in data)")
     ] = None,
+    refit: Annotated[
+        bool,
+        typer.Option(
+            "--refit", help="Fit again even when the data and settings are those of the last fit"
+        ),
+    ] = False,
 ) -> None:
     """Fit CLV per brand and paid-traffic response curves; store mdl_clv_*, mdl_traffic_curves, mdl_budget."""
     settings = settings_or_exit(workspace)
@@ -63,7 +79,8 @@ def fit(
     with open_warehouse(settings) as wh:
         if do_clv:
             with _bar("CLV 拟合 fitting") as tick:
-                table = fit_clv(wh, config.clv, end_day, progress=tick)
+                table = fit_clv(wh, config.clv, end_day, progress=tick, force=refit)
+            _say_kept("CLV", table)
             if table.empty:
                 console.print("CLV: no orders / 无订单")
             else:
@@ -74,7 +91,10 @@ def fit(
                 )
         if do_traffic:
             with _bar("投流曲线 curves") as tick:
-                curves, budget = fit_traffic(wh, config.traffic, end_day, progress=tick)
+                curves, budget = fit_traffic(
+                    wh, config.traffic, end_day, progress=tick, force=refit
+                )
+            _say_kept("traffic / 投流", curves)
             if curves.empty:
                 console.print("traffic: no brand with enough spend days / 无足够投放天数的品牌")
             else:

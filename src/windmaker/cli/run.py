@@ -66,3 +66,8 @@ def run(
             f"models / 模型: {fitted.clv_brands:,} brands with lifetime value / 终身价值品牌, "
             f"{fitted.traffic_curves:,} traffic curves / 投流曲线"
         )
+        if fitted.unchanged:
+            console.print(
+                f"kept unchanged (same data and settings as the last fit) / 数据与设置未变，"
+                f"沿用上次拟合: {', '.join(fitted.unchanged)}"
+            )

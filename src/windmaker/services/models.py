@@ -15,6 +15,7 @@ from windmaker.models import clv, traffic
 from windmaker.results import BUDGET, CLV_BRAND, CLV_BUYERS, TRAFFIC_CURVES
 from windmaker.services.configs import Configs
 from windmaker.services.errors import forbidden
+from windmaker.services.fit_state import current_fit, fit_key, remember_fit
 from windmaker.services.identity import Principal
 from windmaker.services.jobs import Job, Jobs
 from windmaker.services.jobs import Progress as JobProgress
@@ -29,6 +30,26 @@ def _quiet(_done: int, _total: int) -> None:
 
 #: A working table of the lifetime-value fit, dropped when it is done.
 _RFM_SCRATCH = "_mdl_clv_rfm"
+#: What each model reads, and what it stores (:mod:`windmaker.services.fit_state`).
+CLV_INPUTS = (contract.ORDERS.name, contract.BRANDS.name)
+CLV_OUTPUTS = (CLV_BRAND, CLV_BUYERS)
+TRAFFIC_INPUTS = (contract.ORDERS.name, contract.AD_SPEND.name, contract.BRANDS.name)
+TRAFFIC_OUTPUTS = (TRAFFIC_CURVES, BUDGET)
+#: ``DataFrame.attrs`` key set on a fit's table when the stored fit was kept: when it was made.
+UNCHANGED = "unchanged_since"
+
+
+def _kept(
+    wh: Warehouse, model: str, key: str, outputs: tuple[str, ...], force: bool
+) -> list[pd.DataFrame] | None:
+    """The stored tables of a fit made under ``key`` (unless ``force``), marked unchanged."""
+    since = None if force else current_fit(wh, model, key, outputs)
+    if since is None:
+        return None
+    tables = [wh.execute(wh.table(name)) for name in outputs]
+    for table in tables:
+        table.attrs[UNCHANGED] = since
+    return tables
 
 
 def fit_clv(
@@ -36,11 +57,15 @@ def fit_clv(
     config: clv.ClvConfig,
     end: date | None = None,
     progress: Progress = _quiet,
+    *,
+    force: bool = False,
 ) -> pd.DataFrame:
     """Fit and store ``mdl_clv_brand`` and ``mdl_clv_buyers``; returns the brand table.
 
     ``progress(done, total)`` follows the fits. The money columns are stored as DECIMAL(18,2)
-    by the warehouse (the results contract names them).
+    by the warehouse (the results contract names them). When the stored fit was made from the
+    same orders, brands and settings it is kept (unless ``force``): the stored brand table is
+    returned with ``attrs[UNCHANGED]`` saying when it was fitted.
     """
     orders = wh.table(contract.ORDERS.name)
     if end is None:
@@ -48,6 +73,10 @@ def fit_clv(
         if last is None or pd.isna(last):
             return pd.DataFrame()
         end = pd.Timestamp(last).date()
+    key = fit_key(wh, "clv", config, end, CLV_INPUTS)
+    kept = _kept(wh, "clv", key, CLV_OUTPUTS, force)
+    if kept is not None:
+        return kept[0]
     # Every buyer's whole history up to ``end``: no window, so no buyer is left out.
     rfm_expr = clv.rfm_summary(orders, observation_end=end, time_unit=config.time_unit)
     wh.write(_RFM_SCRATCH, rfm_expr)
@@ -65,6 +94,7 @@ def fit_clv(
     table = clv.brand_table(fits, buyers, config, end)
     wh.write(CLV_BUYERS, buyers)
     wh.write(CLV_BRAND, table)
+    remember_fit(wh, "clv", key)
     return table
 
 
@@ -73,14 +103,21 @@ def fit_traffic(
     config: traffic.TrafficConfig,
     end: date | None = None,
     progress: Progress = _quiet,
+    *,
+    force: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fit and store ``mdl_traffic_curves`` and ``mdl_budget`` (``progress`` as in fit_clv)."""
+    """Fit and store ``mdl_traffic_curves`` and ``mdl_budget`` (``progress`` and ``force`` as
+    in fit_clv; a kept fit's tables carry ``attrs[UNCHANGED]``)."""
     ads = wh.table(contract.AD_SPEND.name)
     if end is None:
         last = wh.execute(ads.date.max())
         if last is None or pd.isna(last):
             return pd.DataFrame(), pd.DataFrame()
         end = pd.Timestamp(last).date()
+    key = fit_key(wh, "traffic", config, end, TRAFFIC_INPUTS)
+    kept = _kept(wh, "traffic", key, TRAFFIC_OUTPUTS, force)
+    if kept is not None:
+        return kept[0], kept[1]
     start = end - timedelta(days=config.history_days - 1)
     daily = wh.execute(
         traffic.daily_paid(wh.table(contract.ORDERS.name), ads, start=start, end=end)
@@ -95,17 +132,20 @@ def fit_traffic(
     budget = traffic.recommend_budgets(curves_table, curves, config)
     wh.write(TRAFFIC_CURVES, curves_table)
     wh.write(BUDGET, budget)
+    remember_fit(wh, "traffic", key)
     return curves_table, budget
 
 
 def fit_models(
     wh: Warehouse, config: clv.ModelsConfig, progress: JobProgress | None = None
-) -> dict[str, int]:
-    """Fit both models (lifetime value, then traffic curves) and store their tables.
+) -> dict[str, Any]:
+    """Fit both models (lifetime value, then traffic curves) and store their tables; a model
+    whose stored fit was made from the same data and settings is kept, not fitted again.
 
     ``progress(fraction, step)`` follows the fits brand by brand (lifetime value to 0.6,
     traffic to 0.9 of the whole); the main job passes none (it shows its own progress).
-    Returns the number of brands with a lifetime-value fit and with a traffic curve.
+    Returns the number of brands with a lifetime-value fit and with a traffic curve, and the
+    models kept unchanged (``unchanged``).
     """
     report = progress or (lambda _f, _s: None)
 
@@ -116,7 +156,10 @@ def fit_models(
     table = fit_clv(wh, config.clv, progress=part(0.0, 0.6, "clv"))
     report(0.6, "traffic")
     curves, _ = fit_traffic(wh, config.traffic, progress=part(0.6, 0.3, "traffic"))
-    return {"clv_brands": len(table), "traffic_curves": len(curves)}
+    unchanged = [
+        model for model, t in (("clv", table), ("traffic", curves)) if UNCHANGED in t.attrs
+    ]
+    return {"clv_brands": len(table), "traffic_curves": len(curves), "unchanged": unchanged}
 
 
 #: The job kind of a model fit on a server (its own pool: a fit never waits behind an upload).
@@ -129,9 +172,11 @@ def refit(
     *,
     progress: JobProgress | None = None,
     warehouse_factory: Callable[[], Warehouse] | None = None,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Fit both models on the warehouse as it is, then diagnose again so the ladder and the
     pages read the fitted scores; one transaction, so readers see the old models or the new.
+    When both stored fits were kept (same data, same settings) the stored diagnosis already
+    reads them and is not made again.
 
     ``progress(fraction, step)`` follows the fits brand by brand (lifetime value, then
     traffic), then the diagnosis.
@@ -144,8 +189,9 @@ def refit(
     factory = warehouse_factory or (lambda: open_warehouse(settings))
     with factory() as wh, wh.atomic():
         fitted = fit_models(wh, cfg.models, report)
-        report(0.9, "diagnosis")
-        run_diagnosis(wh, cfg)
+        if len(fitted["unchanged"]) < 2:
+            report(0.9, "diagnosis")
+            run_diagnosis(wh, cfg)
     report(1.0, "done")
     return fitted
 

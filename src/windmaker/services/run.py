@@ -45,6 +45,8 @@ class FittedModels:
 
     clv_brands: int
     traffic_curves: int
+    #: The models whose stored fit was kept: made from the same data and settings.
+    unchanged: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
