@@ -34,6 +34,10 @@ DEFAULT_LIMITS: Mapping[str, int] = {"ingest": 1, "refresh": 1}
 
 #: Kinds of job that act on the whole workspace, followed by all of its staff.
 SHARED_KINDS = frozenset({"refresh"})
+#: Kinds of job that rewrite the result tables (the main job, a model fit, an inbox pass): one
+#: runs at a time, whatever its kind, since two transactions replacing the same tables cannot
+#: both commit. Uploads only append source rows and run beside them.
+WRITER_KINDS = frozenset({"refresh", "fit", "watch"})
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class Jobs:
         self._jobs: dict[str, Job] = {}
         self._futures: dict[str, Future[None]] = {}
         self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._writer = threading.Lock()
 
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
@@ -137,6 +142,11 @@ class Jobs:
             self._update(job.id, progress=max(0.0, min(1.0, fraction)), stage=stage)
 
         def run() -> None:
+            writer = self._writer if kind in WRITER_KINDS else contextlib.nullcontext()
+            with writer:
+                locked_run()
+
+        def locked_run() -> None:
             self._update(job.id, status="running")
             try:
                 result = work(progress)
