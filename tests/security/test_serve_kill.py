@@ -46,9 +46,10 @@ def _free_port() -> int:
 
 @contextmanager
 def _server(
-    settings: Settings, fault: str | None = None
+    settings: Settings, fault: str | None = None, options: tuple[str, ...] = ()
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """``windmaker serve`` in its own process on 127.0.0.1, answering before this yields."""
+    """``windmaker serve [options]`` in its own process on 127.0.0.1, answering before this
+    yields."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WINDMAKER_")}
     if fault:
         env["WINDMAKER_FAULT_AT"] = fault
@@ -62,7 +63,7 @@ def _server(
         str(settings.workspace),
     ]
     proc = subprocess.Popen(
-        [*command, "--port", str(port)],
+        [*command, *options, "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

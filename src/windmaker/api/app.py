@@ -19,6 +19,7 @@ from windmaker.config import Settings
 from windmaker.i18n import t
 from windmaker.services import ingest as ingest_service
 from windmaker.services import models as models_service
+from windmaker.services import watch as watch_service
 from windmaker.services.configs import Configs
 from windmaker.services.identity import workspace_admin
 from windmaker.services.jobs import Jobs
@@ -197,13 +198,16 @@ def create_app(
     *,
     warehouse_factory: Callable[[], Any] | None = None,
     fit_models: bool = False,
+    watch: Path | None = None,
 ) -> FastAPI:
     """The app for a workspace. ``warehouse_factory`` opens the warehouse (tests may pass their own).
 
     With ``fit_models`` the server starts fitting the models as a background job as soon as it
     answers (``windmaker serve --fit-models``, what the demo does): the diagnosed dashboard is
     served at once, admins follow the fit on the data page, and the pages read the fitted
-    models when it is stored.
+    models when it is stored. With ``watch`` (``windmaker serve --watch DIR``) files dropped
+    into that folder are ingested and diagnosed for the server's life, each pass a job
+    (:func:`windmaker.services.watch.start_watch`), and the read model reloads after each.
     """
     factory = warehouse_factory or (lambda: open_warehouse(settings))
     engine = engine_for(settings)
@@ -239,7 +243,14 @@ def create_app(
                 warehouse_factory=factory,
                 after=state.readmodel.reload,
             )
+        watcher = (
+            watch_service.start_watch(state.jobs, settings, watch, after_run=state.readmodel.reload)
+            if watch is not None
+            else None
+        )
         yield
+        if watcher is not None:
+            watcher.stop()
         state.jobs.shutdown()
         engine.dispose()
 

@@ -64,6 +64,7 @@ from windmaker.cli.run import run  # noqa: E402
 from windmaker.cli.serve import serve, users_app  # noqa: E402
 from windmaker.cli.simulate import simulate  # noqa: E402
 from windmaker.cli.trust import app as trust_app  # noqa: E402
+from windmaker.cli.watch import watch  # noqa: E402
 
 app.command()(ingest)
 app.command()(refresh)
@@ -73,6 +74,7 @@ app.command()(report)
 app.command()(run)
 app.command()(serve)
 app.command()(simulate)
+app.command()(watch)
 app.add_typer(users_app, name="users")
 app.add_typer(providers_cli.app, name="providers")
 app.add_typer(providers_cli.store_app, name="store")

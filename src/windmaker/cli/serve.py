@@ -7,6 +7,7 @@ The ``users`` commands parse their options, call the users use cases
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -77,6 +78,14 @@ def serve(
             help="Fit lifetime value and traffic curves as a background job once serving",
         ),
     ] = False,
+    watch: Annotated[
+        Path | None,
+        typer.Option(
+            "--watch",
+            help="Inbox folder: files dropped here are ingested and diagnosed while serving "
+            "(see `windmaker watch`)",
+        ),
+    ] = None,
 ) -> None:
     """Serve the JSON API (/api/v1, OpenAPI at /api/v1/docs) and the web dashboard.
 
@@ -105,7 +114,10 @@ def serve(
                 "--allow-demo-users-on-network"
             )
             raise typer.Exit(2)
-    app = create_app(settings, fit_models=fit_models)
+    if watch is not None and not watch.is_dir():
+        err_console.print(f"[red]error:[/red] --watch {watch} is not a folder")
+        raise typer.Exit(2)
+    app = create_app(settings, fit_models=fit_models, watch=watch)
     console.print(f"windmaker on http://{bind_host}:{bind_port}  (API docs: /api/v1/docs)")
     uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
 
