@@ -499,26 +499,31 @@ def test_bg_nbd_recovers_the_simulators_planted_repeat_parameters(
 def test_brands_fitted_on_two_processes_equal_the_fits_in_one(
     planted_market: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, date],
 ) -> None:
-    """The market's own brand fits run on worker processes (``ClvConfig.workers``): on the
-    planted market the fits made by two spawned workers are exactly those made in this
-    process, brand for brand (the same likelihoods, compiled once in each worker)."""
+    """The market's fits run on worker processes (``ClvConfig.workers``): on the planted
+    market the fits made by two spawned workers are exactly those made in this process, brand
+    for brand, and so is the pooled fit of every brand's buyers together (the fallback of a
+    thin category or of the market, fitted on the same workers); the same likelihoods,
+    compiled once in each worker."""
     from windmaker.models.clv import market
     from windmaker.models.parallel import on_cores
 
     _rfm, cells, spend, _end = planted_market
     tasks = [
-        market._BrandTask(
-            str(b),
-            cells[cells["brand_id"] == b],
-            spend[spend["brand_id"] == b],
-            try_pareto=True,
-            min_gain=2.0,
-        )
-        for b in PLANTED
+        market._FitTask(("market", ""), cells, spend, try_pareto=True, min_gain=2.0),
+        *(
+            market._FitTask(
+                ("brand", str(b)),
+                cells[cells["brand_id"] == b],
+                spend[spend["brand_id"] == b],
+                try_pareto=True,
+                min_gain=2.0,
+            )
+            for b in PLANTED
+        ),
     ]
-    here = list(on_cores(market._fit_brand, tasks, 1))
-    pooled = list(on_cores(market._fit_brand, tasks, 2, min_per_worker=1))
-    assert [b for b, _, _ in pooled] == list(PLANTED)
+    here = list(on_cores(market._fit_one, tasks, 1))
+    pooled = list(on_cores(market._fit_one, tasks, 2, min_per_worker=1))
+    assert [k for k, _, _ in pooled] == [("market", ""), *(("brand", str(b)) for b in PLANTED)]
     for (b1, r1, s1), (b2, r2, s2) in zip(here, pooled, strict=True):
         assert b1 == b2 and r1 is not None and r2 is not None
         assert r1.model == r2.model and r1.params == pytest.approx(r2.params, rel=1e-9)

@@ -4,7 +4,6 @@ its buyers scored, and the per-brand table of parameters.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -63,64 +62,88 @@ def fit_market(
     buyers = cells.groupby("brand_id")["buyers"].sum()
     cat_of = cells.groupby("brand_id")["category"].first()
     repeat_n = spend.groupby("brand_id").size().reindex(buyers.index, fill_value=0)
-
-    def repeat_fit(df: pd.DataFrame) -> RepeatFit:
-        return _repeat_fit(df, config.pareto_nbd, config.pareto_min_loglik_gain)
-
-    spend_fit = _spend_fit
-
     big = [b for b in buyers.index if buyers[b] >= config.min_buyers]
     small_cats = sorted({cat_of[b] for b in buyers.index if buyers[b] < config.min_buyers})
     spend_small_cats = sorted(
         {cat_of[b] for b in buyers.index if repeat_n[b] < config.min_repeat_buyers}
     )
-    total = len(big) + len(small_cats) + len(spend_small_cats)
-    done = 0
 
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, total)
+    def task(key: tuple[str, str], c: pd.DataFrame | None, s: pd.DataFrame | None) -> _FitTask:
+        return _FitTask(key, c, s, config.pareto_nbd, config.pareto_min_loglik_gain)
 
-    # The pooled market fits are the largest; fit them only when a category needs them.
-    market_repeat = functools.cache(lambda: repeat_fit(cells))
-    market_spend = functools.cache(lambda: spend_fit(spend))
-    cat_repeat: dict[str, tuple[RepeatFit, FitLevel]] = {}
+    # The fallback fits of thin categories (their pooled buyers, or the whole market's when a
+    # category is too thin even pooled) go to the same workers as the brands' own fits, the
+    # largest first: the market's pooled fit is the longest single fit.
+    pooled: list[_FitTask] = []
+    cat_repeat_key: dict[str, tuple[str, str]] = {}
     for cat in small_cats:
         part = cells[cells["category"] == cat]
         if part["buyers"].sum() >= config.min_buyers:
-            cat_repeat[cat] = (repeat_fit(part), "category")
+            cat_repeat_key[cat] = ("category", cat)
+            pooled.append(task(("category", cat), part, None))
         else:
-            cat_repeat[cat] = (market_repeat(), "market")
-        tick()
-    cat_spend: dict[str, tuple[SpendFit | None, FitLevel]] = {}
+            cat_repeat_key[cat] = _MARKET
+    cat_spend_key: dict[str, tuple[str, str]] = {}
     for cat in spend_small_cats:
         part = spend[spend["category"] == cat]
-        fit = spend_fit(part) if len(part) >= config.min_repeat_buyers else None
-        cat_spend[cat] = (fit, "category") if fit is not None else (market_spend(), "market")
-        tick()
+        if len(part) >= config.min_repeat_buyers and len(part) >= 2:
+            cat_spend_key[cat] = ("category", cat)
+            pooled.append(task(("category", cat), None, part))
+        else:
+            cat_spend_key[cat] = _MARKET
+    market_repeat = _MARKET in cat_repeat_key.values()
+    market_spend = _MARKET in cat_spend_key.values()
+    if market_repeat or market_spend:
+        pooled.insert(
+            0, task(_MARKET, cells if market_repeat else None, spend if market_spend else None)
+        )
+    # Same-category tasks (a repeat fit and a spend fit) are merged into one.
+    merged: dict[tuple[str, str], _FitTask] = {}
+    for t in pooled:
+        had = merged.get(t.key)
+        merged[t.key] = (
+            t
+            if had is None
+            else task(
+                t.key,
+                had.cells if had.cells is not None else t.cells,
+                had.spend if had.spend is not None else t.spend,
+            )
+        )
 
     by_brand_cells = dict(tuple(cells.groupby("brand_id", sort=False)))
     by_brand_spend = dict(tuple(spend.groupby("brand_id", sort=False)))
-    # The brands' own fits are independent: they run on every core (config.workers).
-    tasks = [
-        _BrandTask(
-            str(b),
+    # Every fit is independent of the others: they run on every core (config.workers).
+    tasks = list(merged.values()) + [
+        task(
+            ("brand", str(b)),
             by_brand_cells[b] if buyers[b] >= config.min_buyers else None,
             by_brand_spend[b] if repeat_n[b] >= config.min_repeat_buyers else None,
-            config.pareto_nbd,
-            config.pareto_min_loglik_gain,
         )
         for b in buyers.index
     ]
-    own: dict[str, tuple[RepeatFit | None, SpendFit | None]] = {}
     heavy = sum(t.cells is not None for t in tasks)
-    pooled = on_cores(_fit_brand, tasks, config.workers, heavy=heavy, warm=warm_up)
-    for brand_id, rfit_own, sfit_own in pooled:
-        own[brand_id] = (rfit_own, sfit_own)
-        if rfit_own is not None:
-            tick()
+    total = len(big) + len(merged)
+    done = 0
+    fitted: dict[tuple[str, str], tuple[RepeatFit | None, SpendFit | None]] = {}
+    for key, rfit_one, sfit_one in on_cores(
+        _fit_one, tasks, config.workers, heavy=heavy, warm=warm_up
+    ):
+        fitted[key] = (rfit_one, sfit_one)
+        if key[0] != "brand" or rfit_one is not None:
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    cat_repeat: dict[str, tuple[RepeatFit, FitLevel]] = {}
+    for cat, key in cat_repeat_key.items():
+        rfit_cat = fitted[key][0]
+        assert rfit_cat is not None
+        cat_repeat[cat] = (rfit_cat, "market" if key == _MARKET else "category")
+    cat_spend: dict[str, tuple[SpendFit | None, FitLevel]] = {
+        cat: (fitted[key][1], "market" if key == _MARKET else "category")
+        for cat, key in cat_spend_key.items()
+    }
+    own = {key[1]: fit for key, fit in fitted.items() if key[0] == "brand"}
     out: list[BrandClv] = []
     for brand in buyers.index:
         cat = cat_of[brand]
@@ -156,12 +179,17 @@ def fit_market(
     return out
 
 
-@dataclass(frozen=True)
-class _BrandTask:
-    """One brand's own fits: its RFM cells (None below ``min_buyers``) and its repeat buyers'
-    spend (None below ``min_repeat_buyers``)."""
+#: The key of the whole market's pooled fits.
+_MARKET = ("market", "")
 
-    brand_id: str
+
+@dataclass(frozen=True)
+class _FitTask:
+    """One brand's own fits, or a thin category's (or the market's) pooled fits: the RFM cells
+    to fit the repeat model on and the repeat buyers' spend, each None when not fitted here.
+    ``key`` is ("brand", id), ("category", name) or ("market", "")."""
+
+    key: tuple[str, str]
     cells: pd.DataFrame | None
     spend: pd.DataFrame | None
     try_pareto: bool
@@ -186,13 +214,13 @@ def _spend_fit(df: pd.DataFrame) -> SpendFit | None:
     return fit_gamma_gamma(df["frequency"].to_numpy(), df["monetary_value"].to_numpy())
 
 
-def _fit_brand(task: _BrandTask) -> tuple[str, RepeatFit | None, SpendFit | None]:
-    """A brand's own fits (in a worker process when the market is fitted on several cores)."""
+def _fit_one(task: _FitTask) -> tuple[tuple[str, str], RepeatFit | None, SpendFit | None]:
+    """One task's fits (in a worker process when the market is fitted on several cores)."""
     rfit = (
         _repeat_fit(task.cells, task.try_pareto, task.min_gain) if task.cells is not None else None
     )
     sfit = _spend_fit(task.spend) if task.spend is not None else None
-    return task.brand_id, rfit, sfit
+    return task.key, rfit, sfit
 
 
 def score_buyers(
