@@ -16,7 +16,7 @@ from tests.web.conftest import login
 from windmaker import results
 from windmaker.codes import Stage
 from windmaker.config import Settings
-from windmaker.i18n import name
+from windmaker.i18n import name, t
 from windmaker.views import charts
 from windmaker.workspace import open_warehouse
 
@@ -186,3 +186,43 @@ def test_after_a_refresh_the_page_says_when_and_what_changed(
     assert soup.select_one(f'#stage-changes a[href="/brands/{b}"]') is not None
     data = page(web, "/data")
     assert data.select_one("#refresh-ran") is not None
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_a_failed_job_says_why_in_the_page_language_and_never_in_the_engine_s_words(
+    web: TestClient, lang: str
+) -> None:
+    """A refusal reads as the catalogue's text for its code with its values (an unreadable
+    file: "无法识别的文件：…"); an unexpected failure reads as the catalogue's internal error,
+    and the exception's own text (an engine's message) appears nowhere on the page."""
+    from windmaker.services.errors import ServiceError
+    from windmaker.services.identity import workspace_admin
+
+    login(web, "admin")
+    jobs = web.app.state.windmaker.jobs  # type: ignore[attr-defined]
+    admin = workspace_admin("test")
+
+    def refused(_progress: Any) -> dict[str, Any]:
+        raise ServiceError("unsupported_file", 415, reason="days.csv: line 3 is cut off")
+
+    def crashed(_progress: Any) -> dict[str, Any]:
+        raise RuntimeError("Catalog Error: Table with name g_stage does not exist!")
+
+    one = jobs.start("ingest", refused, owner=admin, join_running=False)
+    two = jobs.start("ingest", crashed, owner=admin, join_running=False)
+    for job in (one, two):
+        jobs.wait(job.id, timeout=30)
+    page(web, "/data", lang)
+    first = wait_job(web, one.id).select_one("#job-error").get_text()
+    second = wait_job(web, two.id).select_one("#job-error").get_text()
+    listing = page(web, "/data").get_text()
+    if lang == "zh-CN":
+        assert first == "无法识别的文件：days.csv: line 3 is cut off"
+        assert second == "服务器内部错误"
+    else:
+        assert (
+            first.endswith("days.csv: line 3 is cut off") and first != "days.csv: line 3 is cut off"
+        )
+        assert second == t("error.internal", "en")
+    for text in (first, second, listing):
+        assert "Catalog Error" not in text and "RuntimeError" not in text

@@ -57,6 +57,9 @@ class Job:
     result: dict[str, Any] | None = None
     error: str | None = None
     error_code: str | None = None
+    #: The refusal's values (``ServiceError.values``), which fill in the catalogue's
+    #: ``error.<code>`` text a page shows in the reader's language.
+    error_values: dict[str, str] | None = None
     owners: frozenset[int] = frozenset()
 
     def visible_to(self, user: Principal) -> bool:
@@ -156,13 +159,15 @@ class Jobs:
                     status="failed",
                     error=str(exc),
                     error_code=exc.code,
+                    error_values={k: str(v) for k, v in exc.values.items()},
                     finished_at=datetime.now(UTC),
                 )
-            except Exception as exc:
+            except Exception:
+                # The engine's own words stay in the server's log; the job says what happened.
                 self._update(
                     job.id,
                     status="failed",
-                    error=f"{type(exc).__name__}: {exc}",
+                    error="the job stopped on an unexpected error; the server log has the details",
                     error_code="internal",
                     finished_at=datetime.now(UTC),
                 )

@@ -343,7 +343,7 @@ def process(
         if not landed.path.exists():
             continue
         tell(WatchEvent("taken", file=landed.path.name))
-        step(0.8 * i / max(len(ready), 1), landed.path.name)
+        step(0.8 * i / max(len(ready), 1), "loading")  # a job's stages are catalogue codes
         taken.append((landed, _take(settings, inbox, landed, actor)))
     names = {landed.path.name for landed, _ in taken}
     left = tuple(lnd.path.name for lnd in ready if lnd.path.name not in names and lnd.path.exists())
@@ -351,7 +351,7 @@ def process(
     main_job: dict[str, Any] | None = None
     if loaded:
         tell(WatchEvent("main_job"))
-        step(0.8, "main_job")
+        step(0.8, "diagnosis")
         try:
             main_job = run_pipeline(settings).as_dict()
         except Exception:
