@@ -29,9 +29,15 @@ _MONEY = {*MONEY_COLUMNS, "live_gmv", "prev_live_gmv", "delta_gmv"}
 
 @pytest.fixture(scope="session")
 def spark_wh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
-    """One local Spark session for the whole test run (startup is slow)."""
+    """One local Spark session for the whole test run (startup is slow). Its Python workers
+    (a per-group map's, e.g. the lifetime-value fits) run this interpreter, which has windmaker."""
+    import os
+    import sys
+
     import ibis
     from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
     where: Path = tmp_path_factory.mktemp("spark-warehouse")
     session = (

@@ -3,8 +3,8 @@
 A fit's key is a digest of everything its result depends on: the model, the fitting code's
 version (:data:`FIT_VERSION`), its settings from ``models.yaml`` (without ``workers``, which
 changes how fast a fit runs, never what it finds), the last day observed, and each input
-table's row count with an order-independent digest of its rows (``bit_xor`` of every row's
-hash, computed in the warehouse through Ibis, so on Spark as on DuckDB). An ingest that adds,
+table's row count with an order-independent digest of its rows (the sums of two parts of every
+row's hash, computed in the warehouse through Ibis, so on Spark as on DuckDB). An ingest that adds,
 replaces or removes a row changes the digest; a second ``windmaker run --models`` or a server
 restarted with ``--fit-models`` on the same data finds the key it stored and keeps the fit.
 
@@ -35,13 +35,24 @@ FIT_VERSION = 1
 RUN_ONLY_SETTINGS = frozenset({"workers"})
 
 
-def _digest(wh: Warehouse, name: str) -> tuple[int, int]:
-    """Row count and an order-independent digest of table ``name``'s rows."""
+#: A prime below 2³¹: each row's hash is summed in two parts below it, so the sums cannot
+#: overflow 64 bits under four billion rows.
+_P = 2_147_483_647
+
+
+def _digest(wh: Warehouse, name: str) -> tuple[int, int, int]:
+    """Row count and an order-independent digest of table ``name``'s rows: the sums of two
+    parts of every row's hash. Written with the arithmetic every engine compiles (Ibis has no
+    bitwise XOR aggregate on Spark)."""
     t = wh.table(name)
-    row = ibis.struct({c: t[c] for c in t.columns})
-    got = wh.execute(t.aggregate(rows=t.count(), digest=row.hash().bit_xor()))
-    rows, digest = got.iloc[0]["rows"], got.iloc[0]["digest"]
-    return int(rows), 0 if digest is None or pd.isna(digest) else int(digest)
+    h = ibis.struct({c: t[c] for c in t.columns}).hash()
+    got = wh.execute(t.aggregate(rows=t.count(), low=(h % _P).sum(), high=((h // _P) % _P).sum()))
+    first = got.iloc[0]
+    return int(first["rows"]), _int(first["low"]), _int(first["high"])
+
+
+def _int(value: object) -> int:
+    return 0 if value is None or pd.isna(value) else int(value)  # type: ignore[call-overload]
 
 
 def fit_key(

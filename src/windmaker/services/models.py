@@ -3,10 +3,12 @@ a server's background job (:func:`start_fit`)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+import ibis
 import pandas as pd
 
 from windmaker import contract
@@ -83,19 +85,134 @@ def fit_clv(
     try:
         rfm_t = wh.table(_RFM_SCRATCH)
         brands = wh.table(contract.BRANDS.name)
-        cells = wh.execute(clv.rfm_cells(rfm_t, brands))
-        spend = wh.execute(clv.repeat_spend(rfm_t, brands))
-        fits = clv.fit_market(cells, spend, config, progress=progress)
         # Scoring reads net GMV as a float: cast in the engine, not one Decimal at a time.
         scored = rfm_t.mutate(net_gmv=rfm_t.net_gmv.cast("float64"))
-        buyers = clv.score_buyers(wh.execute(scored), fits, config, end)
+        if wh.engine == "pyspark":
+            table = _clv_on_cluster(wh, rfm_t, brands, scored, config, end, progress)
+        else:
+            cells = wh.execute(clv.rfm_cells(rfm_t, brands))
+            spend = wh.execute(clv.repeat_spend(rfm_t, brands))
+            fits = clv.fit_market(cells, spend, config, progress=progress)
+            buyers = clv.score_buyers(wh.execute(scored), fits, config, end)
+            table = clv.brand_table(fits, buyers, config, end)
+            wh.write(CLV_BUYERS, buyers)
     finally:
         wh.drop(_RFM_SCRATCH)
-    table = clv.brand_table(fits, buyers, config, end)
-    wh.write(CLV_BUYERS, buyers)
     wh.write(CLV_BRAND, table)
     remember_fit(wh, "clv", key)
     return table
+
+
+def _clv_on_cluster(
+    wh: Warehouse,
+    rfm: ibis.Table,
+    brands: ibis.Table,
+    scored: ibis.Table,
+    config: clv.ClvConfig,
+    end: date,
+    progress: Progress,
+) -> pd.DataFrame:
+    """Lifetime value where the buyers are: on a cluster, through the engine's per-group map.
+
+    Each brand's own fits run on an executor (``Warehouse.map_groups``: one brand per group,
+    its RFM cells and repeat buyers' spend in, one row of parameters out); the pooled fits of
+    thin categories, and of the market when one is too thin even pooled, run here on cells
+    aggregated in the engine; the buyers are scored brand by brand on the executors and stored
+    there, and only their per-brand summary comes back. Stores ``mdl_clv_buyers`` and returns
+    the brand table (the same rows :func:`clv.fit_market` and :func:`clv.brand_table` make in
+    one process).
+    """
+    cells = clv.rfm_cells(rfm, brands)
+    spend = clv.repeat_spend(rfm, brands)
+    per_brand = cells.group_by("brand_id").aggregate(
+        category=cells.category.max(), buyers=cells.buyers.sum()
+    )
+    repeat = spend.group_by("brand_id").aggregate(repeat_buyers=spend.count())
+    summary = wh.execute(
+        per_brand.left_join(repeat, "brand_id").select(
+            "brand_id", "category", "buyers", repeat_buyers=ibis.coalesce(repeat.repeat_buyers, 0)
+        )
+    ).set_index("brand_id")
+    plan = clv.plan_market(summary, config)
+    total = len(plan.own_repeat) + len(plan.pooled_repeat | plan.pooled_spend)
+    fitted: dict[clv.Key, clv.Fits] = {}
+    for key in sorted(plan.pooled_repeat | plan.pooled_spend):
+        c_in, s_in = cells, spend
+        if key != clv.MARKET:  # a category's brands (no category reads as "", as in the plan)
+            c_in = cells.filter(cells.category.fill_null("") == key[1])
+            s_in = spend.filter(spend.category.fill_null("") == key[1])
+        pooled_cells = c_in.group_by(["frequency", "recency", "T"]).aggregate(
+            buyers=ibis._.buyers.sum()
+        )
+        fitted[key] = clv.fit_pooled(
+            key,
+            wh.execute(pooled_cells) if key in plan.pooled_repeat else None,
+            wh.execute(s_in.select("frequency", "monetary_value"))
+            if key in plan.pooled_spend
+            else None,
+            config,
+        )
+        progress(len(fitted), total)
+    # The brands' own fits: only the groups that need one travel (thresholds as in the plan).
+    n_buyers = cells.buyers.sum().over(group_by=cells.brand_id)
+    n_repeat = spend.count().over(group_by=spend.brand_id)
+    null_f, null_i = ibis.null("float64"), ibis.null("int64")
+    own = ibis.union(
+        cells.filter(n_buyers >= config.min_buyers).select(
+            "brand_id",
+            part=ibis.literal(clv.PART_CELLS),
+            frequency=cells.frequency,
+            recency=cells.recency,
+            T=cells["T"],
+            buyers=cells.buyers.cast("int64"),
+            monetary_value=null_f,
+        ),
+        spend.filter(n_repeat >= config.min_repeat_buyers).select(
+            "brand_id",
+            part=ibis.literal(clv.PART_SPEND),
+            frequency=spend.frequency,
+            recency=null_f,
+            T=null_f,
+            buyers=null_i,
+            monetary_value=spend.monetary_value,
+        ),
+    )
+    rows = wh.map_groups(
+        own, "brand_id", functools.partial(clv.fit_group, config=config), clv.FIT_ROW_COLUMNS
+    )
+    assert rows is not None
+    fitted.update(clv.fits_from_rows(rows))
+    progress(total, total)
+    fits = clv.assemble(plan, fitted, config)
+    wh.map_groups(
+        scored,
+        "brand_id",
+        functools.partial(clv.score_buyers, fits=fits, config=config, observation_end=end),
+        clv.buyer_columns(config),
+        into=CLV_BUYERS,
+    )
+    stored = wh.table(CLV_BUYERS)
+    # The stored money columns are exact decimals; the summary averages them as floats, as the
+    # one-process path does before storing.
+    stored = stored.mutate(
+        **{c: stored[c].cast("float64") for c, t in stored.schema().items() if t.is_decimal()}
+    )
+    per_buyer = wh.map_groups(
+        stored,
+        "brand_id",
+        _brand_summary(config),
+        clv.summary_columns(config),
+    )
+    assert per_buyer is not None
+    return clv.brand_table_of(fits, per_buyer.set_index("brand_id"), config, end)
+
+
+def _brand_summary(config: clv.ClvConfig) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    return functools.partial(_summary_rows, config=config)
+
+
+def _summary_rows(buyers: pd.DataFrame, config: clv.ClvConfig) -> pd.DataFrame:
+    return clv.buyer_summary(buyers, config).reset_index()
 
 
 def fit_traffic(

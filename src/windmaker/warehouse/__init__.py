@@ -8,7 +8,7 @@ or on Spark (``pyspark://MASTER``), and stores results.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -175,6 +175,47 @@ class Warehouse:
         self.write(name, self.table(staging))
         self.drop(staging)
 
+    # -- per-group maps --------------------------------------------------------------------
+    def map_groups(
+        self,
+        expr: ibis.Table,
+        by: str,
+        fn: Callable[[pd.DataFrame], pd.DataFrame],
+        columns: Mapping[str, str],
+        *,
+        into: str | None = None,
+    ) -> pd.DataFrame | None:
+        """``fn`` over each group of ``expr``'s rows sharing ``by``, the results concatenated.
+
+        ``columns`` names ``fn``'s output columns and their types (``string``, ``float64``,
+        ``int64``, ``bool``, ``date``). On Spark this is the engine's own per-group map
+        (``groupBy(by).applyInPandas``): each group is handed to a Python worker on an executor
+        and only the results travel; elsewhere the groups are mapped in this process. With
+        ``into`` the results are stored as that table (through :meth:`write`, so a result
+        table's money columns are typed) instead of being returned.
+        """
+        if self.engine == "pyspark":
+            frame = self.backend.raw_sql(self.backend.compile(expr))  # type: ignore[attr-defined]
+            ddl = ", ".join(f"`{c}` {_SPARK_TYPES[t]}" for c, t in columns.items())
+            mapped = frame.groupBy(by).applyInPandas(fn, schema=ddl)
+            if into is None:
+                return _typed(mapped.toPandas(), columns)
+            view = f"_windmaker_map_{into}"
+            mapped.createOrReplaceTempView(view)
+            self.write(into, self.table(view))
+            return None
+        data = self.execute(expr)
+        parts = [fn(group) for _, group in data.groupby(by, sort=False)] if len(data) else []
+        out = (
+            _typed(pd.concat(parts, ignore_index=True), columns)
+            if parts
+            else _typed(pd.DataFrame(columns=list(columns)), columns)
+        )
+        if into is None:
+            return out
+        self.write(into, out)
+        return None
+
     def drop(self, name: str) -> None:
         self.backend.drop_table(name, force=True)
 
@@ -284,6 +325,29 @@ class Warehouse:
         self.close()
 
 
+#: Spark's names of the column types :meth:`Warehouse.map_groups` returns.
+_SPARK_TYPES = {
+    "string": "string",
+    "float64": "double",
+    "int64": "bigint",
+    "bool": "boolean",
+    "date": "date",
+}
+
+
+def _typed(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
+    """``frame``'s ``columns`` in that order and with those types (dates as ``datetime.date``)."""
+    out = frame[list(columns)].copy()
+    for col, kind in columns.items():
+        if kind == "date":
+            out[col] = pd.to_datetime(out[col]).dt.date
+        elif kind == "string":
+            out[col] = out[col].astype("string")
+        else:
+            out[col] = out[col].astype(kind)
+    return out
+
+
 def _quote(identifier: str) -> str:
     """A DuckDB identifier in double quotes."""
     return '"' + identifier.replace('"', '""') + '"'
@@ -308,8 +372,19 @@ def _ibis_type(dtype: contract.DType) -> str:
 
 
 def spark_session(master: str) -> Any:
-    """A SparkSession for ``master``; timestamps are kept as the stored wall clock (UTC session)."""
+    """A SparkSession for ``master``; timestamps are kept as the stored wall clock (UTC session).
+
+    On a local master the Python workers of per-group maps run this interpreter (which has
+    windmaker); on a cluster, ``PYSPARK_PYTHON`` names the executors' interpreter, which needs
+    windmaker installed (docs/scale-out.md).
+    """
+    import os
+    import sys
+
     from pyspark.sql import SparkSession
+
+    if master.startswith("local"):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
     return (
         SparkSession.builder.master(master)

@@ -5,20 +5,30 @@ its buyers scored, and the per-brand table of parameters.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from windmaker.models.clv.config import SEGMENTS, ClvConfig, FitLevel
+from windmaker.models.clv.config import SEGMENTS, ClvConfig
 from windmaker.models.clv.fitting import (
     RepeatFit,
     SpendFit,
     fit_gamma_gamma,
     fit_repeat,
     warm_up,
+)
+from windmaker.models.clv.plan import (
+    MARKET,
+    BrandClv,
+    Fits,
+    Key,
+    assemble,
+    brand_summary,
+    fit_rows,
+    plan_market,
 )
 from windmaker.models.clv.scoring import (
     expected_purchases,
@@ -27,21 +37,6 @@ from windmaker.models.clv.scoring import (
     segment_buyers,
 )
 from windmaker.models.parallel import on_cores
-
-
-@dataclass(frozen=True)
-class BrandClv:
-    """One brand's fitted models and where they come from (brand, category or market level)."""
-
-    brand_id: str
-    category: str | None
-    buyers: int
-    repeat_buyers: int
-    repeat: RepeatFit
-    repeat_level: FitLevel
-    spend: SpendFit | None
-    spend_level: FitLevel
-    notes: tuple[str, ...] = field(default=())
 
 
 def fit_market(
@@ -55,77 +50,42 @@ def fit_market(
 
     ``cells`` is :func:`rfm_cells` executed (brand_id, category, frequency, recency, T, buyers);
     ``spend`` is :func:`repeat_spend` executed. A category with too few buyers in total falls back
-    to the whole market's fit. Every fit reuses the same compiled likelihoods.
+    to the whole market's fit (:func:`~windmaker.models.clv.plan.plan_market`). Every fit reuses
+    the same compiled likelihoods, on ``config.workers`` processes.
     """
     cells = cells.assign(category=cells["category"].fillna("")).reset_index(drop=True)
     spend = spend.assign(category=spend["category"].fillna("")).reset_index(drop=True)
-    buyers = cells.groupby("brand_id")["buyers"].sum()
-    cat_of = cells.groupby("brand_id")["category"].first()
-    repeat_n = spend.groupby("brand_id").size().reindex(buyers.index, fill_value=0)
-    big = [b for b in buyers.index if buyers[b] >= config.min_buyers]
-    small_cats = sorted({cat_of[b] for b in buyers.index if buyers[b] < config.min_buyers})
-    spend_small_cats = sorted(
-        {cat_of[b] for b in buyers.index if repeat_n[b] < config.min_repeat_buyers}
-    )
+    plan = plan_market(brand_summary(cells, spend), config)
 
-    def task(key: tuple[str, str], c: pd.DataFrame | None, s: pd.DataFrame | None) -> _FitTask:
+    def task(key: Key, c: pd.DataFrame | None, s: pd.DataFrame | None) -> _FitTask:
         return _FitTask(key, c, s, config.pareto_nbd, config.pareto_min_loglik_gain)
 
-    # The fallback fits of thin categories (their pooled buyers, or the whole market's when a
-    # category is too thin even pooled) go to the same workers as the brands' own fits, the
-    # largest first: the market's pooled fit is the longest single fit.
-    pooled: list[_FitTask] = []
-    cat_repeat_key: dict[str, tuple[str, str]] = {}
-    for cat in small_cats:
-        part = cells[cells["category"] == cat]
-        if part["buyers"].sum() >= config.min_buyers:
-            cat_repeat_key[cat] = ("category", cat)
-            pooled.append(task(("category", cat), part, None))
-        else:
-            cat_repeat_key[cat] = _MARKET
-    cat_spend_key: dict[str, tuple[str, str]] = {}
-    for cat in spend_small_cats:
-        part = spend[spend["category"] == cat]
-        if len(part) >= config.min_repeat_buyers and len(part) >= 2:
-            cat_spend_key[cat] = ("category", cat)
-            pooled.append(task(("category", cat), None, part))
-        else:
-            cat_spend_key[cat] = _MARKET
-    market_repeat = _MARKET in cat_repeat_key.values()
-    market_spend = _MARKET in cat_spend_key.values()
-    if market_repeat or market_spend:
-        pooled.insert(
-            0, task(_MARKET, cells if market_repeat else None, spend if market_spend else None)
+    # The pooled fits of thin categories (or of the whole market) go to the same workers as
+    # the brands' own fits, the largest first: the market's pooled fit is the longest one.
+    pooled: dict[Key, _FitTask] = {}
+    for key in sorted(plan.pooled_repeat | plan.pooled_spend, key=lambda k: k != MARKET):
+        scope_c = cells if key == MARKET else cells[cells["category"] == key[1]]
+        scope_s = spend if key == MARKET else spend[spend["category"] == key[1]]
+        pooled[key] = task(
+            key,
+            scope_c if key in plan.pooled_repeat else None,
+            scope_s if key in plan.pooled_spend else None,
         )
-    # Same-category tasks (a repeat fit and a spend fit) are merged into one.
-    merged: dict[tuple[str, str], _FitTask] = {}
-    for t in pooled:
-        had = merged.get(t.key)
-        merged[t.key] = (
-            t
-            if had is None
-            else task(
-                t.key,
-                had.cells if had.cells is not None else t.cells,
-                had.spend if had.spend is not None else t.spend,
-            )
-        )
-
     by_brand_cells = dict(tuple(cells.groupby("brand_id", sort=False)))
     by_brand_spend = dict(tuple(spend.groupby("brand_id", sort=False)))
-    # Every fit is independent of the others: they run on every core (config.workers).
-    tasks = list(merged.values()) + [
+    tasks = list(pooled.values()) + [
         task(
             ("brand", str(b)),
-            by_brand_cells[b] if buyers[b] >= config.min_buyers else None,
-            by_brand_spend[b] if repeat_n[b] >= config.min_repeat_buyers else None,
+            by_brand_cells[b] if str(b) in plan.own_repeat else None,
+            by_brand_spend[b] if str(b) in plan.own_spend else None,
         )
-        for b in buyers.index
+        for b in plan.summary.index
+        if str(b) in plan.own_repeat or str(b) in plan.own_spend
     ]
     heavy = sum(t.cells is not None for t in tasks)
-    total = len(big) + len(merged)
+    total = len(plan.own_repeat) + len(pooled)
     done = 0
-    fitted: dict[tuple[str, str], tuple[RepeatFit | None, SpendFit | None]] = {}
+    fitted: dict[Key, Fits] = {}
     for key, rfit_one, sfit_one in on_cores(
         _fit_one, tasks, config.workers, heavy=heavy, warm=warm_up
     ):
@@ -134,53 +94,7 @@ def fit_market(
             done += 1
             if progress is not None:
                 progress(done, total)
-    cat_repeat: dict[str, tuple[RepeatFit, FitLevel]] = {}
-    for cat, key in cat_repeat_key.items():
-        rfit_cat = fitted[key][0]
-        assert rfit_cat is not None
-        cat_repeat[cat] = (rfit_cat, "market" if key == _MARKET else "category")
-    cat_spend: dict[str, tuple[SpendFit | None, FitLevel]] = {
-        cat: (fitted[key][1], "market" if key == _MARKET else "category")
-        for cat, key in cat_spend_key.items()
-    }
-    own = {key[1]: fit for key, fit in fitted.items() if key[0] == "brand"}
-    out: list[BrandClv] = []
-    for brand in buyers.index:
-        cat = cat_of[brand]
-        n, n_rep = int(buyers[brand]), int(repeat_n[brand])
-        notes: list[str] = []
-        rfit_own, sfit_own = own[str(brand)]
-        if rfit_own is not None:
-            rfit, rlevel = rfit_own, "brand"
-        else:
-            rfit, rlevel = cat_repeat[cat]
-            notes.append(f"{n} buyers < min_buyers {config.min_buyers}: {rlevel}-level fit")
-        sfit: SpendFit | None
-        if n_rep >= config.min_repeat_buyers:
-            sfit, slevel = sfit_own, "brand"
-        else:
-            sfit, slevel = cat_spend[cat]
-            notes.append(f"{n_rep} repeat buyers: {slevel}-level spend model")
-        if sfit is not None and sfit.q <= 1:
-            notes.append("Gamma-Gamma q <= 1: mean spend unbounded, observed mean used")
-        out.append(
-            BrandClv(
-                str(brand),
-                cat or None,
-                n,
-                n_rep,
-                rfit,
-                rlevel,  # type: ignore[arg-type]
-                sfit,
-                slevel,  # type: ignore[arg-type]
-                tuple(notes),
-            )
-        )
-    return out
-
-
-#: The key of the whole market's pooled fits.
-_MARKET = ("market", "")
+    return assemble(plan, fitted, config)
 
 
 @dataclass(frozen=True)
@@ -189,7 +103,7 @@ class _FitTask:
     to fit the repeat model on and the repeat buyers' spend, each None when not fitted here.
     ``key`` is ("brand", id), ("category", name) or ("market", "")."""
 
-    key: tuple[str, str]
+    key: Key
     cells: pd.DataFrame | None
     spend: pd.DataFrame | None
     try_pareto: bool
@@ -211,16 +125,85 @@ def _repeat_fit(df: pd.DataFrame, try_pareto: bool, min_gain: float) -> RepeatFi
 def _spend_fit(df: pd.DataFrame) -> SpendFit | None:
     if len(df) < 2:
         return None
-    return fit_gamma_gamma(df["frequency"].to_numpy(), df["monetary_value"].to_numpy())
+    # In a fixed order: where the likelihood is flat (spend nearly alike, p and q drifting
+    # together) the optimiser's stopping point moves with the order of the sum, and the rows of
+    # a group come in whatever order the engine read them.
+    df = df.sort_values(["frequency", "monetary_value"], kind="stable")
+    return fit_gamma_gamma(
+        df["frequency"].to_numpy(dtype=float), df["monetary_value"].to_numpy(dtype=float)
+    )
 
 
-def _fit_one(task: _FitTask) -> tuple[tuple[str, str], RepeatFit | None, SpendFit | None]:
+def _fit_one(task: _FitTask) -> tuple[Key, RepeatFit | None, SpendFit | None]:
     """One task's fits (in a worker process when the market is fitted on several cores)."""
     rfit = (
         _repeat_fit(task.cells, task.try_pareto, task.min_gain) if task.cells is not None else None
     )
     sfit = _spend_fit(task.spend) if task.spend is not None else None
     return task.key, rfit, sfit
+
+
+def fit_pooled(
+    key: Key, cells: pd.DataFrame | None, spend: pd.DataFrame | None, config: ClvConfig
+) -> Fits:
+    """A category's (or the market's) pooled fits from its cells and its repeat buyers'
+    spend, each None when that fit is not needed."""
+    _, rfit, sfit = _fit_one(
+        _FitTask(key, cells, spend, config.pareto_nbd, config.pareto_min_loglik_gain)
+    )
+    return rfit, sfit
+
+
+def buyer_columns(config: ClvConfig) -> dict[str, str]:
+    """The columns of :func:`score_buyers`'s frame (``mdl_clv_buyers``) and their types."""
+    horizons = {
+        f"expected_{what}_{h}d": "float64"
+        for h in config.horizons_days
+        for what in ("purchases", "value")
+    }
+    return {
+        "brand_id": "string",
+        "buyer_id": "string",
+        "frequency": "int64",
+        "recency": "float64",
+        "T": "float64",
+        "monetary_value": "float64",
+        "p_alive": "float64",
+        **horizons,
+        "segment": "string",
+        "last_purchase": "date",
+    }
+
+
+def summary_columns(config: ClvConfig) -> dict[str, str]:
+    """The columns of :func:`buyer_summary` with brand_id, and their types."""
+    out = {"brand_id": "string", "p_alive_mean": "float64"}
+    out |= {f"expected_purchases_{h}d": "float64" for h in config.horizons_days}
+    out |= {f"value_per_buyer_{h}d": "float64" for h in config.horizons_days}
+    for s in SEGMENTS:
+        out |= {f"{s}_buyers": "int64", f"{s}_value_365d": "float64"}
+    return out
+
+
+#: The part a row of :func:`fit_group`'s input belongs to.
+PART_CELLS, PART_SPEND = "cells", "spend"
+
+
+def fit_group(rows: pd.DataFrame, config: ClvConfig) -> pd.DataFrame:
+    """One brand's own fits as one row of :data:`~windmaker.models.clv.plan.FIT_ROW_COLUMNS`,
+    for a cluster's per-group map: ``rows`` are the brand's RFM cells (``part`` =
+    :data:`PART_CELLS`: frequency, recency, T, buyers) and its repeat buyers' spend
+    (:data:`PART_SPEND`: frequency, monetary_value), each fitted when the brand has
+    ``min_buyers`` buyers or ``min_repeat_buyers`` repeat buyers, as in :func:`fit_market`."""
+    brand = str(rows["brand_id"].iloc[0])
+    cells = rows[rows["part"] == PART_CELLS]
+    spend = rows[rows["part"] == PART_SPEND]
+    own_cells = cells if cells["buyers"].sum() >= config.min_buyers else None
+    own_spend = spend if len(spend) >= config.min_repeat_buyers else None
+    task = _FitTask(
+        ("brand", brand), own_cells, own_spend, config.pareto_nbd, config.pareto_min_loglik_gain
+    )
+    return fit_rows([_fit_one(task)])
 
 
 def score_buyers(
@@ -272,6 +255,44 @@ def score_buyers(
     return pd.concat(parts, ignore_index=True)
 
 
+def buyer_summary(buyers: pd.DataFrame, config: ClvConfig) -> pd.DataFrame:
+    """Per brand (index brand_id): the means of P(alive), expected purchases and value per
+    buyer over each horizon, and each segment's buyers and expected value over a year — the
+    per-buyer part of ``mdl_clv_brand``. On a cluster it runs on each brand's group of scored
+    buyers; in one process on all of them."""
+    columns = [
+        "p_alive_mean",
+        *(f"expected_purchases_{h}d" for h in config.horizons_days),
+        *(f"value_per_buyer_{h}d" for h in config.horizons_days),
+        *(f"{s}_{part}" for s in SEGMENTS for part in ("buyers", "value_365d")),
+    ]
+    if not len(buyers):
+        return pd.DataFrame(columns=columns, index=pd.Index([], name="brand_id"))
+    g = buyers.groupby("brand_id")
+    out = pd.DataFrame({"p_alive_mean": g["p_alive"].mean()})
+    for h in config.horizons_days:
+        out[f"expected_purchases_{h}d"] = g[f"expected_purchases_{h}d"].mean()
+        out[f"value_per_buyer_{h}d"] = g[f"expected_value_{h}d"].mean()
+    seg = buyers.groupby(["brand_id", "segment"]).size().unstack(fill_value=0)
+    # What each segment is expected to spend over the next year (the business view's value).
+    if "expected_value_365d" in buyers.columns:
+        value = (
+            buyers.groupby(["brand_id", "segment"])["expected_value_365d"]
+            .sum()
+            .unstack(fill_value=0.0)
+        )
+    else:  # no one-year horizon: no value to give
+        value = pd.DataFrame(index=out.index)
+    for s in SEGMENTS:
+        out[f"{s}_buyers"] = seg[s].reindex(out.index, fill_value=0) if s in seg.columns else 0
+        out[f"{s}_value_365d"] = (
+            value[s].reindex(out.index, fill_value=0.0) if s in value.columns else np.nan
+        )
+        if "expected_value_365d" in buyers.columns and s not in value.columns:
+            out[f"{s}_value_365d"] = 0.0
+    return out[columns]
+
+
 def brand_table(
     fits: Sequence[BrandClv], buyers: pd.DataFrame, config: ClvConfig, observation_end: date
 ) -> pd.DataFrame:
@@ -279,31 +300,14 @@ def brand_table(
 
     This is ``mdl_clv_brand``; money columns are per buyer (yuan).
     """
+    return brand_table_of(fits, buyer_summary(buyers, config), config, observation_end)
+
+
+def brand_table_of(
+    fits: Sequence[BrandClv], summary: pd.DataFrame, config: ClvConfig, observation_end: date
+) -> pd.DataFrame:
+    """:func:`brand_table` from the buyers' :func:`buyer_summary` (made where the buyers are)."""
     rows = []
-    agg = {}
-    seg_value = pd.DataFrame(columns=list(SEGMENTS), dtype=float)
-    if len(buyers):
-        g = buyers.groupby("brand_id")
-        agg = {
-            "p_alive_mean": g["p_alive"].mean(),
-            **{
-                f"expected_purchases_{h}d": g[f"expected_purchases_{h}d"].mean()
-                for h in config.horizons_days
-            },
-            **{
-                f"value_per_buyer_{h}d": g[f"expected_value_{h}d"].mean()
-                for h in config.horizons_days
-            },
-        }
-        seg = buyers.groupby(["brand_id", "segment"]).size().unstack(fill_value=0)
-        # What each segment is expected to spend over the next year (the business view's value).
-        if "expected_value_365d" in buyers.columns:
-            seg_value = (
-                buyers.groupby(["brand_id", "segment"])["expected_value_365d"]
-                .sum()
-                .unstack(fill_value=0.0)
-                .reindex(columns=list(SEGMENTS), fill_value=0.0)
-            )
     for f in fits:
         row: dict[str, Any] = {
             "brand_id": f.brand_id,
@@ -329,13 +333,12 @@ def brand_table(
             "gg_gamma": f.spend.gamma if f.spend else None,
             "notes": "; ".join(f.notes),
         }
-        for name, series in agg.items():
-            row[name] = float(series.get(f.brand_id, np.nan))
-        for s in SEGMENTS:
-            row[f"{s}_buyers"] = (
-                int(seg[s].get(f.brand_id, 0)) if len(buyers) and s in seg.columns else 0
-            )
-            row[f"{s}_value_365d"] = float(seg_value[s].get(f.brand_id, np.nan))
+        known = f.brand_id in summary.index
+        for name in summary.columns:
+            if name.endswith("_buyers"):
+                row[name] = int(summary.at[f.brand_id, name]) if known else 0
+            else:
+                row[name] = float(summary.at[f.brand_id, name]) if known else np.nan
         rows.append(row)
     out = pd.DataFrame(rows)
     # Typed columns even when every brand leaves one empty (e.g. no Pareto/NBD fit anywhere).
