@@ -367,3 +367,27 @@ def test_brand_waterfall_names_its_months(client: TestClient, modelled: Modelled
     assert re.fullmatch(r"\d{4}年\d{1,2}月", labels[-1]) or labels[-1] == "本月至今"
     for b in falls[0]["series"][1]["data"]:
         assert b["label"]["formatter"].lstrip("+-").startswith("¥")
+
+
+def test_a_past_month_shows_no_later_trust_alert() -> None:
+    """Known answer: scores for January to March and an alert raised in March. Read as of
+    February, the trust section states February's score and no alert cause (the March alert
+    came later); read as of March it states the alert's cause and its month."""
+    from datetime import date
+
+    from windmaker.views.models_view import trust_view
+
+    months = [date(2026, m, 1) for m in (1, 2, 3)]
+    scores = [
+        {"period": p, "score": 80.0 - 10 * i, "status": "scored"} for i, p in enumerate(months)
+    ]
+    alerts = [
+        {"period": months[2], "kind": "score_low", "account_id": None, "score": 60.0},
+    ]
+    maxima = {"refund_rate": 20.0}
+    february = trust_view(scores, alerts, months[1], "en", maxima)
+    march = trust_view(scores, alerts, months[2], "en", maxima)
+    assert february is not None and march is not None
+    assert february["score_text"] == "70" and february["cause"] is None
+    assert february["alert_period_text"] is None
+    assert march["cause"] and march["alert_period_text"] == numbers.month(months[2], "en")

@@ -408,6 +408,8 @@ def trust_view(
                 "worse": (_num(row.get(k)) or 0.0) > (_num(row.get(f"{k}_ref")) or 0.0),
             }
         )
+    # The alerts up to the month shown: a month read in the past never shows a later alert.
+    alerts = [a for a in alerts if str(a.get("period")) <= str(row.get("period"))]
     own = [a for a in alerts if not a.get("account_id")]
     at_row = [a for a in own if str(a.get("period")) == str(row.get("period"))]
     shown = at_row or sorted(own, key=lambda a: str(a.get("period") or ""))[-1:]
