@@ -12,8 +12,15 @@ overrides) of 1,000 shops and 4 million buyers — a fifth of them loyal repeat 
 - **floor**: one raw DuckDB query computing orders and distinct buyers per shop × month, the
   irreducible high-cardinality aggregation the metrics refresh also does (the metrics benchmark
   puts a full refresh at up to 10× this floor);
-- **detection**: reading the order stream from the warehouse and running both detectors and the
-  evidence (the target is under 2× a metrics refresh, i.e. under 20× the floor).
+- **in memory**: reading the order stream from the warehouse and running both detectors and the
+  evidence (``detect_brushing``; the target is under 2× a metrics refresh, i.e. under 20× the
+  floor);
+- **in the warehouse**: the same report with every pass over all orders run by DuckDB and only
+  the suspicious part handed to Python (``detect_in_warehouse``, what ``windmaker trust`` runs).
+
+Each path runs in its own process (``benchmarks.bench_metrics.measure``), so its peak RSS (the
+process tree, DuckDB's memory included) is its own. ``WINDMAKER_BENCH_BRUSHING_ACCURACY=0``
+skips the accuracy tables for a quick speed run.
 
 The fifth of orders placed by loyal repeat buyers of one shop is also the false-positive test at
 scale: none of them may be flagged with high confidence.
@@ -25,15 +32,23 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from windmaker.models.brushing import brushing_input, detect_brushing, evaluate
+from benchmarks.bench_metrics import measure
+from windmaker.models.brushing import (
+    brushing_input,
+    detect_brushing,
+    detect_in_warehouse,
+    evaluate,
+)
 from windmaker.models.trust import load_config
 from windmaker.warehouse import Warehouse
 
 ROWS = int(os.environ.get("WINDMAKER_BENCH_BRUSHING_ROWS", "20000000"))
+ACCURACY = os.environ.get("WINDMAKER_BENCH_BRUSHING_ACCURACY", "1") != "0"
 SHOPS = 1000
 BUYERS = 4_000_000
 SECONDS = 365 * 86400
@@ -138,20 +153,71 @@ def _accuracy_rows() -> list[str]:
     return lines
 
 
-def main() -> str:
-    out = [
-        "## Order brushing (刷单识别)",
-        "",
-        "Precision / recall of flagged buyers and shops against planted rings:",
-        "",
-        "| market | orders | rings | method | buyer P | buyer R | shop P | shop R |",
-        "|---|---|---|---|---|---|---|---|",
-        *_accuracy_rows(),
-        "",
-    ]
+def _keep(flagged: pd.DataFrame, path: str) -> str:
+    """Write a child's flags next to the warehouse and return the file (a large return value
+    would fill the result queue's pipe before the parent reads it)."""
+    out = f"{path}.{os.getpid()}.flagged.parquet"
+    flagged[["order_id", "brand_id", "buyer_id", "method"]].to_parquet(out)
+    return out
+
+
+def step_in_memory(path: str) -> dict[str, object]:
+    """Read the whole order stream into pandas and detect there (``detect_brushing``)."""
     config = load_config().brushing
+    with Warehouse(f"duckdb://{path}", threads=2) as wh:
+        read, orders = _timed(lambda: wh.to_arrow(brushing_input(wh.table("orders"))).to_pandas())
+        detect, report = _timed(lambda: detect_brushing(orders, config))
+    return {
+        "read": read,
+        "detect": detect,
+        "received": len(orders),
+        "flagged": _keep(report.flagged, path),
+        "review": len(report.review),
+        "windows": len(report.windows),
+        "blocks": len(report.blocks),
+    }
+
+
+def step_in_warehouse(path: str) -> dict[str, object]:
+    """Aggregate in DuckDB and detect over the small frames it returns (``detect_in_warehouse``),
+    counting the rows handed to Python."""
+    config = load_config().brushing
+    received: list[int] = []
+    with Warehouse(f"duckdb://{path}", threads=2) as wh:
+
+        def counting(expr: Any) -> Any:
+            out = wh.execute(expr)
+            received.append(len(out))
+            return out
+
+        detect, report = _timed(
+            lambda: detect_in_warehouse(wh.table("orders"), None, config, counting)
+        )
+    return {
+        "detect": detect,
+        "received": sum(received),
+        "largest": max(received),
+        "flagged": _keep(report.flagged, path),
+        "review": len(report.review),
+        "windows": len(report.windows),
+        "blocks": len(report.blocks),
+    }
+
+
+def main() -> str:
+    out = ["## Order brushing (刷单识别)", ""]
+    if ACCURACY:
+        out += [
+            "Precision / recall of flagged buyers and shops against planted rings:",
+            "",
+            "| market | orders | rings | method | buyer P | buyer R | shop P | shop R |",
+            "|---|---|---|---|---|---|---|---|",
+            *_accuracy_rows(),
+            "",
+        ]
     with tempfile.TemporaryDirectory() as tmp:
-        wh = Warehouse(f"duckdb://{tmp}/bench.duckdb", threads=2)
+        path = f"{tmp}/bench.duckdb"
+        wh = Warehouse(f"duckdb://{path}", threads=2)
         con = wh.duckdb
         gen, _ = _timed(
             lambda: con.execute(
@@ -162,29 +228,43 @@ def main() -> str:
         wh.insert("orders", rings[ORDER_COLUMNS])
         n = int(wh.execute(wh.table("orders").count()))
         floor, _ = _timed(lambda: con.execute(FLOOR).fetchall())
-        read, orders = _timed(lambda: wh.to_arrow(brushing_input(wh.table("orders"))).to_pandas())
-        detect, report = _timed(lambda: detect_brushing(orders, config))
-        result = evaluate(report.flagged, rings).set_index("method").loc["combined"]
-        loyal_flags = int((~report.flagged["order_id"].isin(set(rings["order_id"]))).sum())
         wh.close()
+        _, mem_peak, memory = measure(step_in_memory, path)
+        _, wh_peak, inside = measure(step_in_warehouse, path)
+        flagged = pd.read_parquet(str(memory["flagged"]))
+        flagged_inside = pd.read_parquet(str(inside["flagged"]))
+    if set(flagged_inside["order_id"]) != set(flagged["order_id"]):
+        raise AssertionError("the warehouse path flagged other orders than the in-memory one")
+    result = evaluate(flagged, rings).set_index("method").loc["combined"]
+    in_rings = flagged["order_id"].isin(set(rings["order_id"]))
+    loyal_flags = int((~in_rings).sum())
+    read, detect = float(memory["read"]), float(memory["detect"])  # type: ignore[arg-type]
     total = read + detect
+    inside_s = float(inside["detect"])  # type: ignore[arg-type]
     out += [
         f"Speed: {n:,} orders ({SHOPS:,} shops, {BUYERS:,} buyers, 20 % loyal repeat buyers, "
-        f"{rings['ring_id'].nunique()} planted rings); generated in {gen:.1f} s.",
+        f"{rings['ring_id'].nunique()} planted rings); generated in {gen:.1f} s. Each path in "
+        "its own process; peak RSS of its process tree.",
         "",
-        "| step | seconds | × floor |",
-        "|---|---|---|",
-        f"| floor: DuckDB orders + distinct buyers per shop × month | {floor:.1f} | 1.0 |",
-        f"| read the order stream into memory | {read:.1f} | {read / floor:.1f} |",
-        f"| detect (rule + ring blocks + evidence) | {detect:.1f} | {detect / floor:.1f} |",
-        f"| **brushing total** | **{total:.1f}** | **{total / floor:.1f}** |",
+        "| step | seconds | × floor | peak RSS GiB | rows handed to Python |",
+        "|---|---|---|---|---|",
+        f"| floor: DuckDB orders + distinct buyers per shop × month | {floor:.1f} | 1.0 | | |",
+        f"| in memory: read the order stream | {read:.1f} | {read / floor:.1f} | | |",
+        f"| in memory: detect (rule + ring blocks + evidence) | {detect:.1f} | "
+        f"{detect / floor:.1f} | | |",
+        f"| **in memory: total** | **{total:.1f}** | **{total / floor:.1f}** | "
+        f"{mem_peak:.2f} | {memory['received']:,} |",
+        f"| **in the warehouse: total** (same report) | **{inside_s:.1f}** | "
+        f"**{inside_s / floor:.1f}** | {wh_peak:.2f} | {inside['received']:,} "
+        f"(largest frame {inside['largest']:,}) |",
         "",
-        f"Flagged {len(report.flagged):,} orders with high confidence ({loyal_flags:,} of them "
+        f"Flagged {len(flagged):,} orders with high confidence ({loyal_flags:,} of them "
         f"outside the planted rings, among {n - len(rings):,} genuine orders), "
-        f"{len(report.review):,} flags in all; {len(report.windows):,} brushing periods, "
-        f"{len(report.blocks)} ring blocks; planted rings: buyer precision "
-        f"{result['buyer_precision']:.3f}, recall {result['buyer_recall']:.3f}; shop precision "
-        f"{result['brand_precision']:.3f}, recall {result['brand_recall']:.3f}. Target: total "
-        "under 2× a metrics refresh (≤ 10× floor in the metrics benchmark), i.e. ≤ 20× floor.",
+        f"{memory['review']:,} flags in all; {memory['windows']:,} brushing periods, "
+        f"{memory['blocks']} ring blocks; both paths flag the same orders. Planted rings: buyer "
+        f"precision {result['buyer_precision']:.3f}, recall {result['buyer_recall']:.3f}; shop "
+        f"precision {result['brand_precision']:.3f}, recall {result['brand_recall']:.3f}. "
+        "Target: total under 2× a metrics refresh (≤ 10× floor in the metrics benchmark), "
+        "i.e. ≤ 20× floor.",
     ]
     return "\n".join(out)

@@ -77,11 +77,13 @@ def _arrow(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
 def run_brushing(wh: Warehouse, config: trust.TrustConfig) -> brushing.BrushingReport:
     """Detect brushing over the warehouse's orders and store the flags: high-confidence ones in
     ``mdl_brushing_orders`` (left out of GMV), all of them with their signals in
-    ``mdl_brushing_review``, and the rule's periods."""
+    ``mdl_brushing_review``, and the rule's periods. The engine aggregates; only the suspicious
+    part of the orders comes back (:func:`windmaker.models.brushing.detect_in_warehouse`)."""
     has_reviews = wh.has_table(contract.REVIEWS.name)
     reviews = wh.table(contract.REVIEWS.name) if has_reviews else None
-    orders = wh.to_arrow(brushing.brushing_input(wh.table(contract.ORDERS.name), reviews))
-    report = brushing.detect_brushing(orders.to_pandas(), config.brushing)
+    report = brushing.detect_in_warehouse(
+        wh.table(contract.ORDERS.name), reviews, config.brushing, wh.execute
+    )
     wh.write(BRUSHING_ORDERS, _arrow(report.flagged, _FLAGGED_SCHEMA))
     wh.write(BRUSHING_REVIEW, _arrow(report.review, _FLAGGED_SCHEMA))
     wh.write(BRUSHING_WINDOWS, _arrow(report.windows, _WINDOW_SCHEMA))

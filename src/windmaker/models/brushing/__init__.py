@@ -40,6 +40,8 @@ Everything here is plain numpy/pandas over arrays the warehouse returns; :func:`
 is the Ibis expression that selects them (:mod:`.stream`). The rule is in :mod:`.rule`, the ring
 detector in :mod:`.rings`, the evidence, confidence and the whole detection in :mod:`.detect`,
 the accuracy against planted truth in :mod:`.evaluation`, codes and settings in :mod:`.config`.
+:func:`detect_in_warehouse` (:mod:`.warehouse`) gives the same report with the passes over all
+orders run by the warehouse engine (DuckDB or Spark) and only the suspicious part in memory.
 """
 
 from windmaker.models.brushing.config import (
@@ -61,6 +63,7 @@ from windmaker.models.brushing.evaluation import bar_figures, evaluate, precisio
 from windmaker.models.brushing.rings import Block, RingResult, fraudar_peel, ring_blocks
 from windmaker.models.brushing.rule import RuleResult, concentration_rule
 from windmaker.models.brushing.stream import brushing_input, encode, seconds
+from windmaker.models.brushing.warehouse import detect_in_warehouse
 
 __all__ = [
     "CONFIDENCE_HIGH",
@@ -84,6 +87,7 @@ __all__ = [
     "concentration_rule",
     "confidence",
     "detect_brushing",
+    "detect_in_warehouse",
     "encode",
     "evaluate",
     "fraudar_peel",

@@ -5,7 +5,8 @@ as dense blocks (FRAUDAR-style peeling) of the buyer × window graph.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 
 import numpy as np
 from scipy import sparse, stats
@@ -73,6 +74,23 @@ def fraudar_peel(
     return keep[:n_rows], keep[n_rows:], best
 
 
+def _pairs_in_columns(col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``(i, j)``, ``i < j``, of every two entries of a sorted column array that
+    share a column."""
+    n = len(col)
+    if n == 0:
+        z = np.zeros(0, np.int64)
+        return z, z
+    start = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
+    size = np.diff(np.r_[start, n])
+    offset = np.arange(n) - np.repeat(start, size)
+    later = np.repeat(size, size) - 1 - offset
+    first = np.repeat(np.arange(n), later)
+    run = np.repeat(np.cumsum(later) - later, later)
+    second = first + 1 + (np.arange(len(first)) - run)
+    return first, second
+
+
 @dataclass(frozen=True)
 class Block:
     """One ring: its shop and buyer codes (ids in a report), its flagged orders, and Fraudar's
@@ -96,99 +114,108 @@ class RingResult:
     blocks: list[Block]
 
 
-def _pairs_in_columns(col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions ``(i, j)``, ``i < j``, of every two entries of a sorted column array that
-    share a column."""
-    n = len(col)
-    if n == 0:
-        z = np.zeros(0, np.int64)
-        return z, z
-    start = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
-    size = np.diff(np.r_[start, n])
-    offset = np.arange(n) - np.repeat(start, size)
-    later = np.repeat(size, size) - 1 - offset
-    first = np.repeat(np.arange(n), later)
-    run = np.repeat(np.cumsum(later) - later, later)
-    second = first + 1 + (np.arange(len(first)) - run)
-    return first, second
+@dataclass(frozen=True)
+class Incidences:
+    """Buyer × (shop, window) incidences: one row per buyer who ordered at a shop in a window
+    (``window`` = whole ``window_seconds`` since the epoch), with the buyers of its window
+    (``degree``), the shop's incidences on its day (``day_windows``) and its orders.
 
-
-def ring_blocks(
-    shop: np.ndarray, buyer: np.ndarray, t: np.ndarray, config: BlockConfig
-) -> RingResult:
-    """Rings of buyers who share (shop, window) columns far more often than chance.
-
-    1. Columns are (shop, ``window_seconds`` bucket); a buyer's windows at a shop are the
-       columns it ordered in; ``ρ_b`` is buyer ``b``'s windows per day of its active span there.
-    2. Only windows with 2 to ``max_window_buyers`` buyers, of buyers with at least
-       ``min_shared_windows`` of them, can link two buyers (pruned until stable).
-    3. ``b`` lands in window ``c`` by chance with probability ``ρ_b·q_c``, ``q_c`` the larger
-       of the long-run share of the shop's buyer-windows at ``c``'s hour of day and the share
-       of ``c``'s day taken in ``c`` by buyers not linked to the buyer at hand (sharing fewer
-       than ``min_shared_windows`` windows with it): a ring's own members do not explain it.
-       A pair sharing ``C ≥ min_shared_windows`` windows is linked when
-       ``P(Poisson(E) ≥ C) ≤ max_chance``, ``E = Σ_shops max(ρ_b·Q_a, ρ_a·Q_b)``, ``Q_a`` = Σ
-       ``q_c`` over ``a``'s windows at the shop.
-    4. Rings are the connected groups of linked pairs with ``min_ring_buyers`` buyers or more;
-       their flagged windows are those a linked pair shares.
-
-    One buyer alone never forms a ring, however often it orders.
+    Codes are dense and follow the ids' 64-bit hashes, so every ordering below (pairs, ring ids,
+    Fraudar's ties) is the same whichever subset of the codes a caller holds.
     """
-    shop = np.asarray(shop, dtype=np.int64)
-    buyer = np.asarray(buyer, dtype=np.int64)
-    t = np.asarray(t, dtype=np.int64)
-    n = len(t)
-    none = RingResult(np.full(n, -1, np.int64), np.zeros(n, np.int64), [])
-    if n == 0 or not config.enabled:
-        return none
-    n_shops, n_buyers = int(shop.max()) + 1, int(buyer.max()) + 1
-    base = int(t.min()) // config.window_seconds
-    bucket = t // config.window_seconds - base
-    n_bucket = int(bucket.max()) + 1
-    if n_shops * n_bucket > np.iinfo(np.int64).max // n_buyers:
-        raise OverflowError("too many shop-windows × buyers for one key")
-    col = shop * n_bucket + bucket
-    inc, order_inc = np.unique(col * n_buyers + buyer, return_inverse=True)
-    order_inc = order_inc.ravel()
-    inc_col, inc_buyer = inc // n_buyers, inc % n_buyers
-    inc_shop = inc_col // n_bucket
-    start = np.flatnonzero(np.r_[True, inc_col[1:] != inc_col[:-1]])
-    col_size = np.diff(np.r_[start, len(inc)])
-    inc_deg = np.repeat(col_size, col_size)
-    # the shop's buyer-windows on each window's day, and each window's slot of the day
-    slots = -(-86_400 // config.window_seconds)
-    inc_abs = base + inc_col % n_bucket  # whole windows since the epoch
-    inc_day = inc_abs * config.window_seconds // 86_400
-    inc_day -= int(inc_day.min())
-    inc_slot = inc_abs % slots
-    n_days = int(inc_day.max()) + 1
-    _, sd_idx, sd_n = np.unique(
-        inc_shop * n_days + inc_day, return_inverse=True, return_counts=True
-    )
-    day_windows = sd_n[sd_idx.ravel()].astype(np.float64)
-    # per (buyer, shop): windows per day of its active span there
-    bs_keys, bs_idx = np.unique(inc_buyer * n_shops + inc_shop, return_inverse=True)
-    bs_idx = bs_idx.ravel()
-    first_day = np.full(len(bs_keys), n_days, np.int64)
-    last_day = np.zeros(len(bs_keys), np.int64)
-    np.minimum.at(first_day, bs_idx, inc_day)
-    np.maximum.at(last_day, bs_idx, inc_day)
-    bs_rate = np.bincount(bs_idx) / (last_day - first_day + 1)
-    # 2. prune to windows that can link buyers
+
+    shop: np.ndarray
+    window: np.ndarray
+    buyer: np.ndarray
+    degree: np.ndarray
+    day_windows: np.ndarray
+    orders: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.shop)
+
+    def take(self, idx: np.ndarray) -> Incidences:
+        return Incidences(*(np.asarray(getattr(self, f.name))[idx] for f in fields(self)))
+
+    def sorted(self) -> Incidences:
+        """The same incidences ordered by shop, window, buyer (the order the core reads)."""
+        return self.take(np.lexsort((self.buyer, self.window, self.shop)))
+
+
+#: Every incidence of the given (shop codes, buyer codes) pairs.
+AroundLookup = Callable[[np.ndarray, np.ndarray], Incidences]
+#: For the given shop codes: (shop, slot, incidences) of all the shops' incidences per slot.
+SlotLookup = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class RingCore:
+    """What :func:`find_rings` returns: the ring of each input incidence (−1 when it is not in
+    a window its buyer shares with the ring), the shops per buyer code where it acts with its
+    ring, and the rings with shop and buyer codes."""
+
+    ring: np.ndarray
+    shops_of_buyer: np.ndarray
+    blocks: list[Block]
+
+
+def prune(inc: Incidences, config: BlockConfig, n_buyers: int) -> np.ndarray:
+    """Mask of the incidences that can link buyers, ``inc`` sorted by shop, window, buyer.
+
+    Windows with 2 to ``max_window_buyers`` buyers, of buyers with at least
+    ``min_shared_windows`` such windows, in windows still holding 2 of them, until stable. The
+    step only removes, so starting from any superset of the answer within the first filter (what
+    the warehouse hands over) reaches the same greatest fixed point.
+    """
     m = config.min_shared_windows
-    keep = (inc_deg >= 2) & (inc_deg <= config.max_window_buyers)
-    col_of_inc = np.repeat(np.arange(len(start)), col_size)
+    n = len(inc)
+    new_col = np.r_[True, (inc.shop[1:] != inc.shop[:-1]) | (inc.window[1:] != inc.window[:-1])]
+    col_of_inc = np.cumsum(new_col) - 1 if n else np.zeros(0, np.int64)
+    n_cols = int(col_of_inc[-1]) + 1 if n else 0
+    keep = (inc.degree >= 2) & (inc.degree <= config.max_window_buyers)
     while True:
-        per_buyer = np.bincount(inc_buyer[keep], minlength=n_buyers)
-        k2 = keep & (per_buyer[inc_buyer] >= m)
-        per_col = np.bincount(col_of_inc[k2], minlength=len(start))
+        per_buyer = np.bincount(inc.buyer[keep], minlength=n_buyers)
+        k2 = keep & (per_buyer[inc.buyer] >= m)
+        per_col = np.bincount(col_of_inc[k2], minlength=n_cols)
         k2 &= per_col[col_of_inc] >= 2
         if (k2 == keep).all():
-            break
+            return keep
         keep = k2
-    cand = np.flatnonzero(keep)
-    first, second = _pairs_in_columns(inc_col[cand])
-    a, b = inc_buyer[cand[first]], inc_buyer[cand[second]]
+
+
+def _incidence_key(
+    shop: np.ndarray, window: np.ndarray, buyer: np.ndarray, lo: int, span: int, n_buyers: int
+) -> np.ndarray:
+    return (shop * span + (window - lo)) * n_buyers + buyer
+
+
+def find_rings(
+    cand: Incidences,
+    n_shops: int,
+    n_buyers: int,
+    around: AroundLookup,
+    slot_counts: SlotLookup,
+    config: BlockConfig,
+) -> RingCore:
+    """Rings among candidate incidences: the numeric core shared by the in-memory detector
+    (:func:`ring_blocks`) and the warehouse one (:mod:`.warehouse`).
+
+    ``cand`` is sorted by shop, window, buyer and holds every incidence that can link buyers (a
+    superset is fine: :func:`prune` finishes it). The chance model needs, for the buyer-shop
+    pairs that share windows often enough, all their incidences (``around``) and their shops'
+    incidences per slot of the day (``slot_counts``); the linked ones are subtracted here.
+    """
+    none = RingCore(np.full(len(cand), -1, np.int64), np.zeros(n_buyers, np.int64), [])
+    if len(cand) == 0:
+        return none
+    w = config.window_seconds
+    slots = -(-86_400 // w)
+    m = config.min_shared_windows
+    pos = np.flatnonzero(prune(cand, config, n_buyers))
+    new_col = np.r_[True, (cand.shop[1:] != cand.shop[:-1]) | (cand.window[1:] != cand.window[:-1])]
+    col_id = np.cumsum(new_col) - 1
+    first, second = _pairs_in_columns(col_id[pos])
+    a, b = cand.buyer[pos[first]], cand.buyer[pos[second]]
     pair_keys, pair_idx, shared = np.unique(
         a * n_buyers + b, return_inverse=True, return_counts=True
     )
@@ -200,22 +227,45 @@ def ring_blocks(
     # shop's traffic, and at least the share of the day's traffic that buyers not linked to the
     # buyer at hand (who share fewer than m windows with it) hold in the window
     repeat = shared[pair_idx] >= m
-    linked_others = np.bincount(
-        np.r_[cand[first[repeat]], cand[second[repeat]]], minlength=len(inc)
-    )
-    # the profile counts windows of unlinked buyers only (Laplace-smoothed), so a ring does not
-    # make its own hours look busy in a small shop
-    free = linked_others == 0
-    slot_key = inc_shop * slots + inc_slot
-    slot_n = np.bincount(slot_key[free], minlength=n_shops * slots)
-    shop_n = np.bincount(inc_shop[free], minlength=n_shops)
-    slot_share = (slot_n[slot_key] + 1.0) / (shop_n[inc_shop] + slots)
-    q = np.maximum(slot_share, (inc_deg - 1 - linked_others) / day_windows)
-    bs_q = np.bincount(bs_idx, q)
-    sel = np.flatnonzero(np.isin(pair_idx, often))
-    ps_keys = np.unique(pair_idx[sel] * n_shops + inc_shop[cand[first[sel]]])
+    linked_others = np.bincount(np.r_[pos[first[repeat]], pos[second[repeat]]], minlength=len(cand))
+    sel = np.flatnonzero(repeat)
+    ps_keys = np.unique(pair_idx[sel] * n_shops + cand.shop[pos[first[sel]]])
     ps_pair, ps_shop = ps_keys // n_shops, ps_keys % n_shops
     pa_, pb_ = pair_keys[ps_pair] // n_buyers, pair_keys[ps_pair] % n_buyers
+    need = np.unique(np.r_[pa_ * n_shops + ps_shop, pb_ * n_shops + ps_shop])
+    near = around(need % n_shops, need // n_shops).sorted()
+    # the linked incidences among them (only candidates can be linked)
+    lo = int(min(cand.window.min(), near.window.min()))
+    span = int(max(cand.window.max(), near.window.max())) - lo + 1
+    if n_shops * span > np.iinfo(np.int64).max // n_buyers:
+        raise OverflowError("too many shop-windows × buyers for one key")
+    cand_key = _incidence_key(cand.shop, cand.window, cand.buyer, lo, span, n_buyers)
+    near_key = _incidence_key(near.shop, near.window, near.buyer, lo, span, n_buyers)
+    at = np.minimum(np.searchsorted(cand_key, near_key), len(cand) - 1)
+    near_linked = np.where(cand_key[at] == near_key, linked_others[at], 0)
+    # the profile counts windows of unlinked buyers only (Laplace-smoothed), so a ring does not
+    # make its own hours look busy in a small shop
+    s_shop, s_slot, s_n = slot_counts(np.unique(ps_shop))
+    slot_n = np.bincount(s_shop * slots + s_slot, s_n, minlength=n_shops * slots).astype(np.int64)
+    busy = linked_others > 0
+    np.subtract.at(slot_n, cand.shop[busy] * slots + cand.window[busy] % slots, 1)
+    shop_n = slot_n.reshape(n_shops, slots).sum(axis=1)
+    near_shop, near_slot = near.shop, near.window % slots
+    slot_share = (slot_n[near_shop * slots + near_slot] + 1.0) / (shop_n[near_shop] + slots)
+    q = np.maximum(
+        slot_share,
+        (near.degree - 1 - near_linked) / np.asarray(near.day_windows, dtype=np.float64),
+    )
+    # per (buyer, shop): windows per day of its active span there, and Σ q over its windows
+    bs_keys, bs_idx = np.unique(near.buyer * n_shops + near.shop, return_inverse=True)
+    bs_idx = bs_idx.ravel()
+    day = near.window * w // 86_400
+    first_day = np.full(len(bs_keys), np.iinfo(np.int64).max, np.int64)
+    last_day = np.full(len(bs_keys), np.iinfo(np.int64).min, np.int64)
+    np.minimum.at(first_day, bs_idx, day)
+    np.maximum.at(last_day, bs_idx, day)
+    bs_rate = np.bincount(bs_idx) / (last_day - first_day + 1)
+    bs_q = np.bincount(bs_idx, q)
     ia = np.searchsorted(bs_keys, pa_ * n_shops + ps_shop)
     ib = np.searchsorted(bs_keys, pb_ * n_shops + ps_shop)
     expect_s = np.maximum(bs_rate[ib] * bs_q[ia], bs_rate[ia] * bs_q[ib])
@@ -242,26 +292,112 @@ def ring_blocks(
     is_linked = np.zeros(len(pair_keys), bool)
     is_linked[linked] = True
     inst = np.flatnonzero(is_linked[pair_idx] & (ring_of_buyer[a] >= 0))
-    inc_ring = np.full(len(inc), -1, np.int64)
+    ring = np.full(len(cand), -1, np.int64)
     for side in (first, second):
-        pos = cand[side[inst]]
-        inc_ring[pos] = ring_of_buyer[inc_buyer[pos]]
-    flagged_inc = np.flatnonzero(inc_ring >= 0)
+        p = pos[side[inst]]
+        ring[p] = ring_of_buyer[cand.buyer[p]]
+    flagged = np.flatnonzero(ring >= 0)
     # shops where each buyer acts with its ring
-    bshop = np.unique(inc_buyer[flagged_inc] * n_shops + inc_shop[flagged_inc])
+    bshop = np.unique(cand.buyer[flagged] * n_shops + cand.shop[flagged])
     shops_of_buyer = np.bincount(bshop // n_shops, minlength=n_buyers)
-    block_of = inc_ring[order_inc]
-    ring_shops = np.where(block_of >= 0, shops_of_buyer[buyer], 0)
-    ring_orders = np.bincount(block_of[block_of >= 0], minlength=int(inc_ring.max()) + 1)
+    n_rings = int(ring.max()) + 1
+    ring_orders = np.zeros(n_rings, np.int64)
+    np.add.at(ring_orders, ring[flagged], cand.orders[flagged])
     blocks = []
-    for r in range(int(inc_ring.max()) + 1):
-        mine = flagged_inc[inc_ring[flagged_inc] == r]
-        rows, r_idx = np.unique(inc_buyer[mine], return_inverse=True)
-        cols, c_idx = np.unique(inc_col[mine], return_inverse=True)
-        n_orders = int(ring_orders[r])
-        weights = 1.0 / np.log(inc_deg[mine][np.unique(c_idx.ravel(), return_index=True)[1]] + 5)
+    for r in range(n_rings):
+        mine = flagged[ring[flagged] == r]
+        rows, r_idx = np.unique(cand.buyer[mine], return_inverse=True)
+        cols, c_idx = np.unique(col_id[mine], return_inverse=True)
+        weights = 1.0 / np.log(
+            cand.degree[mine][np.unique(c_idx.ravel(), return_index=True)[1]] + 5
+        )
         _, _, density = fraudar_peel(
             r_idx.ravel(), c_idx.ravel(), np.ones(len(mine)), len(rows), len(cols), weights
         )
-        blocks.append(Block(r, np.unique(cols // n_bucket), rows, n_orders, float(density)))
-    return RingResult(block_of, ring_shops, blocks)
+        shops = np.unique(cand.shop[mine])
+        blocks.append(Block(r, shops, rows, int(ring_orders[r]), float(density)))
+    return RingCore(ring, shops_of_buyer, blocks)
+
+
+def incidences(
+    shop: np.ndarray, buyer: np.ndarray, t: np.ndarray, window_seconds: int
+) -> tuple[Incidences, np.ndarray]:
+    """The incidences of orders given as codes and seconds, sorted by shop, window, buyer, and
+    each order's incidence."""
+    n_shops, n_buyers = int(shop.max()) + 1, int(buyer.max()) + 1
+    window = t // window_seconds
+    base = int(window.min())
+    n_bucket = int(window.max()) - base + 1
+    if n_shops * n_bucket > np.iinfo(np.int64).max // n_buyers:
+        raise OverflowError("too many shop-windows × buyers for one key")
+    col = shop * n_bucket + (window - base)
+    inc, order_inc = np.unique(col * n_buyers + buyer, return_inverse=True)
+    order_inc = order_inc.ravel()
+    inc_col, inc_buyer = inc // n_buyers, inc % n_buyers
+    inc_shop, inc_window = inc_col // n_bucket, base + inc_col % n_bucket
+    start = np.flatnonzero(np.r_[True, inc_col[1:] != inc_col[:-1]])
+    col_size = np.diff(np.r_[start, len(inc)])
+    inc_day = inc_window * window_seconds // 86_400
+    inc_day -= int(inc_day.min())
+    _, sd_idx, sd_n = np.unique(
+        inc_shop * (int(inc_day.max()) + 1) + inc_day, return_inverse=True, return_counts=True
+    )
+    found = Incidences(
+        shop=inc_shop,
+        window=inc_window,
+        buyer=inc_buyer,
+        degree=np.repeat(col_size, col_size),
+        day_windows=sd_n[sd_idx.ravel()],
+        orders=np.bincount(order_inc, minlength=len(inc)),
+    )
+    return found, order_inc
+
+
+def ring_blocks(
+    shop: np.ndarray, buyer: np.ndarray, t: np.ndarray, config: BlockConfig
+) -> RingResult:
+    """Rings of buyers who share (shop, window) columns far more often than chance.
+
+    1. Columns are (shop, ``window_seconds`` bucket); a buyer's windows at a shop are the
+       columns it ordered in; ``ρ_b`` is buyer ``b``'s windows per day of its active span there.
+    2. Only windows with 2 to ``max_window_buyers`` buyers, of buyers with at least
+       ``min_shared_windows`` of them, can link two buyers (pruned until stable).
+    3. ``b`` lands in window ``c`` by chance with probability ``ρ_b·q_c``, ``q_c`` the larger
+       of the long-run share of the shop's buyer-windows at ``c``'s hour of day and the share
+       of ``c``'s day taken in ``c`` by buyers not linked to the buyer at hand (sharing fewer
+       than ``min_shared_windows`` windows with it): a ring's own members do not explain it.
+       A pair sharing ``C ≥ min_shared_windows`` windows is linked when
+       ``P(Poisson(E) ≥ C) ≤ max_chance``, ``E = Σ_shops max(ρ_b·Q_a, ρ_a·Q_b)``, ``Q_a`` = Σ
+       ``q_c`` over ``a``'s windows at the shop.
+    4. Rings are the connected groups of linked pairs with ``min_ring_buyers`` buyers or more;
+       their flagged windows are those a linked pair shares.
+
+    One buyer alone never forms a ring, however often it orders. The work is
+    :func:`find_rings` over all the incidences, with lookups into the same arrays.
+    """
+    shop = np.asarray(shop, dtype=np.int64)
+    buyer = np.asarray(buyer, dtype=np.int64)
+    t = np.asarray(t, dtype=np.int64)
+    n = len(t)
+    none = RingResult(np.full(n, -1, np.int64), np.zeros(n, np.int64), [])
+    if n == 0 or not config.enabled:
+        return none
+    n_shops, n_buyers = int(shop.max()) + 1, int(buyer.max()) + 1
+    inc, order_inc = incidences(shop, buyer, t, config.window_seconds)
+    slots = -(-86_400 // config.window_seconds)
+
+    def around(shops: np.ndarray, buyers: np.ndarray) -> Incidences:
+        wanted = np.isin(inc.buyer * n_shops + inc.shop, buyers * n_shops + shops)
+        return inc.take(np.flatnonzero(wanted))
+
+    def slot_counts(shops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        mine = np.flatnonzero(np.isin(inc.shop, shops))
+        keys, counts = np.unique(
+            inc.shop[mine] * slots + inc.window[mine] % slots, return_counts=True
+        )
+        return keys // slots, keys % slots, counts
+
+    core = find_rings(inc, n_shops, n_buyers, around, slot_counts, config)
+    block_of = core.ring[order_inc]
+    ring_shops = np.where(block_of >= 0, core.shops_of_buyer[buyer], 0)
+    return RingResult(block_of, ring_shops, core.blocks)

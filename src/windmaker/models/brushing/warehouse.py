@@ -1,0 +1,366 @@
+"""Brushing detection aggregated in the warehouse: every pass over all orders is an Ibis
+expression (aggregations, window functions, joins), and only small frames come back to Python.
+
+The report is the same as :func:`~windmaker.models.brushing.detect.detect_brushing` over the
+whole order stream; what runs where:
+
+* **rule** (:mod:`.rule`): the engine finds the anchors (``k = ⌈min_ratio⌉`` orders of one
+  shop-buyer pair within the hour: ``lag(t, k−1)`` over the pair's orders), merges the
+  stretches ``[x − H, y + H]`` around them per shop (gaps and islands with a running maximum)
+  and returns the orders inside them (a range join); :func:`concentration_rule` runs on those
+  only, which gives the same periods as on all orders (see :func:`.rule._segments`).
+* **rings** (:mod:`.rings`): the engine builds the buyer × (shop, window) incidences with their
+  degree and the shop's incidences per day (window aggregates) and prunes them to windows that
+  can link buyers, a few rounds of :func:`.rings.prune`'s step; :func:`.rings.find_rings`
+  finishes the fixed point in Python and asks the engine, for the buyer-shop pairs that share
+  windows often enough (sent back as a memtable and semi-joined), for all their incidences and
+  their shops' incidences per slot of the day.
+* **evidence**: the flagged orders' rows come back by a join on the flagged (shop, buyer, time)
+  and (shop, buyer, window) keys; the first order time of each flagged buyer and each flagged
+  shop's amount quantile and median are grouped aggregates over all orders.
+
+Ids are hashed by the engine (``brand_id.hash()``, ``buyer_id.hash()``) and codes follow the
+hashes, so the result depends neither on row order nor on which engine ordered the rows; on
+Spark ``hash`` is 32-bit Murmur3, where DuckDB's is 64-bit, so codes (and ring numbers) differ
+between the engines while the flags do not.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from windmaker.models.brushing.config import NO_TIME, BlockConfig, BrushingConfig
+from windmaker.models.brushing.detect import (
+    BrushingReport,
+    EvidenceContext,
+    Flags,
+    assemble,
+    corroborating,
+    detect_brushing,
+    named_windows,
+)
+from windmaker.models.brushing.rings import Block, Incidences, find_rings
+from windmaker.models.brushing.rule import RuleResult, concentration_rule
+from windmaker.models.brushing.stream import brushing_input
+
+#: Runs an Ibis expression and returns its rows (``Warehouse.execute``).
+Execute = Callable[[ir.Expr], Any]
+
+#: Rounds of the ring pruning step run in the engine before Python finishes the fixed point.
+SQL_PRUNE_ROUNDS = 2
+
+
+def _seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Whole seconds since the epoch, floored like :func:`.stream.seconds` (DuckDB's ``epoch``
+    keeps the fraction; Spark's ``unix_timestamp`` drops it)."""
+    return ts.epoch_seconds().cast("float64").floor().cast("int64")
+
+
+def _frame(**columns: np.ndarray) -> ibis.Table:
+    """A memtable of int64 columns (typed even when empty)."""
+    return ibis.memtable(
+        pd.DataFrame({k: np.asarray(v, dtype=np.int64) for k, v in columns.items()})
+    )
+
+
+def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense codes of int64 hashes in hash order, and the hash of each code."""
+    keys, codes = np.unique(np.asarray(values, dtype=np.int64), return_inverse=True)
+    return codes.ravel().astype(np.int64), keys
+
+
+# -- the rule ----------------------------------------------------------------------------------
+
+
+def rule_candidates(stream: ibis.Table, window_seconds: int, min_ratio: float) -> ibis.Table:
+    """The orders (shop, buyer, t) inside the stretches of their shop that can hold a brushing
+    period: ``[x − H, y + H]`` around every run of ``k = ⌈min_ratio⌉`` orders of one shop-buyer
+    pair within ``H``, merged per shop. ``stream`` has columns shop, buyer and t (seconds)."""
+    h = window_seconds
+    k = max(1, math.ceil(min_ratio - 1e-9))
+    if k > 1:
+        prev = stream.t.lag(k - 1).over(group_by=["shop", "buyer"], order_by="t")
+        anchors = (
+            stream.mutate(prev=prev)
+            .filter(lambda s: s.prev.notnull() & (s.t - s.prev <= h))
+            .select("shop", lo=lambda s: s.prev - h, hi=lambda s: s.t + h)
+        )
+    else:
+        anchors = stream.select("shop", lo=lambda s: s.t - h, hi=lambda s: s.t + h)
+    # distinct, so (lo, hi) orders each shop's anchors totally and both windows below agree
+    anchors = anchors.distinct()
+    before = ibis.window(group_by="shop", order_by=["lo", "hi"], rows=(None, -1))
+    anchors = anchors.mutate(reach=anchors.hi.max().over(before))
+    anchors = anchors.mutate(
+        new=(anchors.reach.isnull() | (anchors.lo > anchors.reach)).cast("int64")
+    )
+    upto = ibis.window(group_by="shop", order_by=["lo", "hi"], rows=(None, 0))
+    anchors = anchors.mutate(seg=anchors.new.sum().over(upto))
+    segments = anchors.group_by(["shop", "seg"]).agg(lo=anchors.lo.min(), hi=anchors.hi.max())
+    segments = segments.rename(seg_shop="shop")
+    inside = stream.join(
+        segments,
+        [
+            stream.shop == segments.seg_shop,
+            stream.t >= segments.lo,
+            stream.t <= segments.hi,
+        ],
+    )
+    return inside.select(stream.shop, stream.buyer, stream.t)
+
+
+def _rule(
+    stream: ibis.Table, config: BrushingConfig, execute: Execute
+) -> tuple[pd.DataFrame, RuleResult, np.ndarray, np.ndarray]:
+    """The rule over the candidate orders: their frame, the result, and the hash of each shop
+    and buyer code."""
+    sub = execute(rule_candidates(stream, config.window_seconds, config.min_ratio))
+    shop, shop_keys = _codes(sub["shop"].to_numpy())
+    buyer, buyer_keys = _codes(sub["buyer"].to_numpy())
+    t = sub["t"].to_numpy(dtype=np.int64)
+    rule = concentration_rule(
+        shop, buyer, t, window_seconds=config.window_seconds, min_ratio=config.min_ratio
+    )
+    return sub, rule, shop_keys, buyer_keys
+
+
+# -- the rings ---------------------------------------------------------------------------------
+
+
+def incidence_table(windows: ibis.Table, window_seconds: int) -> ibis.Table:
+    """Buyer × (shop, window) incidences of ``windows`` (shop, buyer, window): their orders, the
+    buyers of their window (``degree``) and the shop's incidences on their day."""
+    inc = windows.group_by(["shop", "window", "buyer"]).agg(orders=windows.count())
+    inc = inc.mutate(day=(inc.window * window_seconds) // 86_400)
+    return inc.mutate(
+        degree=inc.buyer.count().over(group_by=["shop", "window"]),
+        day_windows=inc.buyer.count().over(group_by=["shop", "day"]),
+    )
+
+
+def ring_candidates(windows: ibis.Table, config: BlockConfig) -> ibis.Table:
+    """The incidences that survive the first rounds of :func:`.rings.prune`: a superset of
+    those that can link buyers."""
+    inc = incidence_table(windows, config.window_seconds)
+    cand = inc.filter((inc.degree >= 2) & (inc.degree <= config.max_window_buyers))
+    for _ in range(SQL_PRUNE_ROUNDS):
+        cand = cand.mutate(per_buyer=cand.buyer.count().over(group_by="buyer"))
+        cand = cand.filter(cand.per_buyer >= config.min_shared_windows)
+        cand = cand.mutate(per_col=cand.buyer.count().over(group_by=["shop", "window"]))
+        cand = cand.filter(cand.per_col >= 2)
+    return cand.select("shop", "window", "buyer", "degree", "day_windows", "orders")
+
+
+def _incidences(frame: pd.DataFrame, shop_keys: np.ndarray, buyer_keys: np.ndarray) -> Incidences:
+    """A frame of incidences with hashes as codes (every hash among the keys)."""
+    return Incidences(
+        shop=np.searchsorted(shop_keys, frame["shop"].to_numpy(dtype=np.int64)),
+        window=frame["window"].to_numpy(dtype=np.int64),
+        buyer=np.searchsorted(buyer_keys, frame["buyer"].to_numpy(dtype=np.int64)),
+        degree=frame["degree"].to_numpy(dtype=np.int64),
+        day_windows=frame["day_windows"].to_numpy(dtype=np.int64),
+        orders=frame["orders"].to_numpy(dtype=np.int64),
+    ).sorted()
+
+
+def _rings(
+    windows: ibis.Table, config: BlockConfig, execute: Execute
+) -> tuple[pd.DataFrame, list[Block], np.ndarray, np.ndarray]:
+    """The flagged incidences (shop, buyer, window hashes; block_id, ring_shops), the rings
+    with codes, and the hash of each shop and buyer code."""
+    empty = pd.DataFrame(
+        {c: np.zeros(0, np.int64) for c in ("shop", "buyer", "window", "block_id", "ring_shops")}
+    )
+    none = np.zeros(0, np.int64)
+    if not config.enabled:
+        return empty, [], none, none
+    frame = execute(ring_candidates(windows, config))
+    if frame.empty:
+        return empty, [], none, none
+    _, shop_keys = _codes(frame["shop"].to_numpy())
+    _, buyer_keys = _codes(frame["buyer"].to_numpy())
+    cand = _incidences(frame, shop_keys, buyer_keys)
+    slots = -(-86_400 // config.window_seconds)
+
+    def near_shops(shops: np.ndarray) -> ibis.Table:
+        # degree and day_windows need only the shop's own orders: filter before grouping
+        kept = windows.semi_join(_frame(shop=shop_keys[np.unique(shops)]), "shop")
+        return incidence_table(kept, config.window_seconds)
+
+    def around(shops: np.ndarray, buyers: np.ndarray) -> Incidences:
+        pairs = _frame(shop=shop_keys[shops], buyer=buyer_keys[buyers])
+        found = execute(near_shops(shops).semi_join(pairs, ["shop", "buyer"]))
+        return _incidences(found, shop_keys, buyer_keys)
+
+    def slot_counts(shops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        inc = near_shops(shops)
+        per_slot = inc.group_by(["shop", (inc.window % slots).name("slot")]).agg(n=inc.count())
+        counts = execute(per_slot)
+        return (
+            np.searchsorted(shop_keys, counts["shop"].to_numpy(dtype=np.int64)),
+            counts["slot"].to_numpy(dtype=np.int64),
+            counts["n"].to_numpy(dtype=np.int64),
+        )
+
+    core = find_rings(cand, len(shop_keys), len(buyer_keys), around, slot_counts, config)
+    hit = np.flatnonzero(core.ring >= 0)
+    flagged = pd.DataFrame(
+        {
+            "shop": shop_keys[cand.shop[hit]],
+            "buyer": buyer_keys[cand.buyer[hit]],
+            "window": cand.window[hit],
+            "block_id": core.ring[hit],
+            "ring_shops": core.shops_of_buyer[cand.buyer[hit]],
+        }
+    )
+    return flagged, core.blocks, shop_keys, buyer_keys
+
+
+# -- both --------------------------------------------------------------------------------------
+
+
+def _ids(keys: np.ndarray, rows: pd.DataFrame, key: str, column: str) -> np.ndarray:
+    """The id of each hash in ``keys`` among the flagged rows (``None`` when none has it)."""
+    known = dict(zip(rows[key].tolist(), rows[column].tolist(), strict=True))
+    return np.array([known.get(k) for k in keys.tolist()], dtype=object)
+
+
+def detect_in_warehouse(
+    orders: ibis.Table,
+    reviews: ibis.Table | None,
+    config: BrushingConfig,
+    execute: Execute,
+) -> BrushingReport:
+    """Brushing detection over the warehouse's ``orders`` (and ``reviews``), aggregated by the
+    engine that ``execute`` runs: the report of ``detect_brushing(execute(brushing_input(orders,
+    reviews)), config)``, with the review rows ordered by shop hash, time and order id.
+
+    Python receives the rule's candidate orders, the ring candidates and their lookups, the
+    flagged orders and per flagged buyer and shop aggregates: memory grows with the suspicious
+    part of the market, not with the order table.
+    """
+    source = brushing_input(orders, reviews)
+    stream = source.mutate(t=_seconds(source.paid_at))
+    stats = execute(
+        stream.aggregate(n=stream.count(), t_min=stream.t.min(), last_paid=stream.paid_at.max())
+    )
+    if int(stats["n"].iloc[0]) == 0:
+        return detect_brushing(execute(source.limit(0)), config)
+    keyed = stream.mutate(shop=stream.brand_id_key, buyer=stream.buyer_id_key)
+    sub, rule, rule_shops, rule_buyers = _rule(keyed.select("shop", "buyer", "t"), config, execute)
+    w = config.blocks.window_seconds
+    windows = keyed.select("shop", "buyer", window=keyed.t // w)
+    ring_inc, blocks, ring_shops, ring_buyers = _rings(windows, config.blocks, execute)
+
+    # the flagged orders' rows: the rule flags whole (shop, buyer, second) groups
+    hit = rule.flagged
+    rule_keys = (
+        pd.DataFrame(
+            {
+                "r_shop": sub["shop"].to_numpy(dtype=np.int64)[hit],
+                "r_buyer": sub["buyer"].to_numpy(dtype=np.int64)[hit],
+                "r_t": sub["t"].to_numpy(dtype=np.int64)[hit],
+                "r_start": rule.window_start[hit],
+                "r_end": rule.window_end[hit],
+                "r_orders": rule.window_orders[hit],
+                "r_buyers": rule.window_buyers[hit],
+            }
+        )
+        .drop_duplicates(["r_shop", "r_buyer", "r_t"])
+        .astype(np.int64)
+    )
+    block_keys = ring_inc.rename(
+        columns={
+            "shop": "b_shop",
+            "buyer": "b_buyer",
+            "window": "b_window",
+            "block_id": "b_block",
+            "ring_shops": "b_shops",
+        }
+    ).astype(np.int64)
+    rule_mt = ibis.memtable(rule_keys)
+    block_mt = ibis.memtable(block_keys)
+    joined = (
+        keyed.mutate(window=keyed.t // w)
+        .left_join(
+            rule_mt,
+            [
+                keyed.shop == rule_mt.r_shop,
+                keyed.buyer == rule_mt.r_buyer,
+                keyed.t == rule_mt.r_t,
+            ],
+        )
+        .left_join(
+            block_mt,
+            [
+                keyed.shop == block_mt.b_shop,
+                keyed.buyer == block_mt.b_buyer,
+                (keyed.t // w) == block_mt.b_window,
+            ],
+        )
+    )
+    flagged = joined.filter(joined.r_t.notnull() | joined.b_block.notnull())
+    rows = execute(flagged.drop("r_shop", "r_buyer", "b_shop", "b_buyer", "b_window"))
+    rows = rows.sort_values(["shop", "t", "order_id"], kind="stable").reset_index(drop=True)
+    is_rule = rows["r_t"].notna().to_numpy()
+    is_block = rows["b_block"].notna().to_numpy()
+
+    def _int(column: str, fill: int) -> np.ndarray:
+        return rows[column].fillna(fill).to_numpy(dtype=np.int64)
+
+    flags = Flags(
+        rule=is_rule,
+        window_start=np.where(is_rule, _int("r_start", NO_TIME), NO_TIME),
+        window_end=np.where(is_rule, _int("r_end", NO_TIME), NO_TIME),
+        window_orders=_int("r_orders", 0),
+        window_buyers=_int("r_buyers", 0),
+        block_of=np.where(is_block, _int("b_block", -1), -1),
+        ring_shops=_int("b_shops", 0),
+    )
+
+    # the evidence: aggregates over all orders, for the flagged buyers and shops only
+    buyers = rows["buyer"].to_numpy(dtype=np.int64)
+    shops = rows["shop"].to_numpy(dtype=np.int64)
+    seen = keyed.semi_join(_frame(buyer=np.unique(buyers)), "buyer")
+    seen = execute(seen.group_by("buyer").agg(first=seen.t.min()))
+    first_seen = seen.set_index("buyer")["first"].reindex(buyers).to_numpy(dtype=np.int64)
+    quantile = config.evidence.low_value_quantile
+    by_shop = keyed.semi_join(_frame(shop=np.unique(shops)), "shop")
+    # DuckDB compiles quantile to quantile_cont and Spark to percentile: both exact and
+    # linearly interpolated, as pandas' default
+    cut = execute(
+        by_shop.group_by("shop").agg(
+            cut=by_shop.amount.quantile(quantile), mid=by_shop.amount.median()
+        )
+    ).set_index("shop")
+    context = EvidenceContext(
+        first_seen=first_seen,
+        data_start=int(stats["t_min"].iloc[0]),
+        low_cut=cut["cut"].reindex(shops).to_numpy(dtype=np.float64),
+        low_mid=cut["mid"].reindex(shops).to_numpy(dtype=np.float64),
+        last_paid=pd.Timestamp(stats["last_paid"].iloc[0]),
+    )
+    evidence = corroborating(
+        rows, rows["t"].to_numpy(dtype=np.int64), buyers, context, config.evidence
+    )
+
+    # names: every shop and buyer of a period or a ring has flagged orders
+    windows_named = named_windows(
+        rule.windows,
+        _ids(rule_shops, rows, "shop", "brand_id"),
+        _ids(rule_buyers, rows, "buyer", "buyer_id"),
+    )
+    shop_ids = _ids(ring_shops, rows, "shop", "brand_id")
+    buyer_ids = _ids(ring_buyers, rows, "buyer", "buyer_id")
+    named_blocks = [
+        Block(b.block_id, shop_ids[b.shops], buyer_ids[b.buyers], b.orders, b.density)
+        for b in blocks
+    ]
+    return assemble(rows, flags, evidence, windows_named, named_blocks, config)

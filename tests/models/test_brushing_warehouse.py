@@ -1,0 +1,250 @@
+"""Brushing detection aggregated in the warehouse (``detect_in_warehouse``) gives exactly the
+in-memory detector's report (``detect_brushing`` over the whole order stream), hands Python a
+small part of the orders, and flags the same orders with the same evidence on Spark."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from tests.models.market import Market, planted_market
+from windmaker.config import load_yaml_model
+from windmaker.models.brushing import (
+    BrushingConfig,
+    BrushingReport,
+    brushing_input,
+    detect_brushing,
+    detect_in_warehouse,
+)
+from windmaker.models.trust import TrustConfig
+from windmaker.warehouse import Warehouse
+
+
+@pytest.fixture(scope="module")
+def config() -> BrushingConfig:
+    return load_yaml_model(TrustConfig, "trust.yaml").brushing
+
+
+def _duckdb(orders: pd.DataFrame, reviews: pd.DataFrame | None = None) -> Any:
+    con = ibis.duckdb.connect()
+    con.create_table("orders", orders)
+    if reviews is not None:
+        con.create_table("reviews", reviews)
+    return con
+
+
+def _both(
+    con: Any, config: BrushingConfig, execute: Callable[[Any], Any] | None = None
+) -> tuple[BrushingReport, BrushingReport]:
+    orders = con.table("orders")
+    reviews = con.table("reviews") if "reviews" in con.list_tables() else None
+    want = detect_brushing(con.execute(brushing_input(orders, reviews)), config)
+    got = detect_in_warehouse(orders, reviews, config, execute or con.execute)
+    return want, got
+
+
+def _by_order(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values("order_id").reset_index(drop=True)
+
+
+def assert_same_report(want: BrushingReport, got: BrushingReport) -> None:
+    """The same review rows (every column, ring ids included), the same high-confidence rows,
+    the same periods in the same order and the same rings (shops, buyers, orders, density)."""
+    pd.testing.assert_frame_equal(_by_order(got.review), _by_order(want.review))
+    pd.testing.assert_frame_equal(_by_order(got.flagged), _by_order(want.flagged))
+    pd.testing.assert_frame_equal(got.windows, want.windows)
+    assert len(got.blocks) == len(want.blocks)
+    for g, w in zip(got.blocks, want.blocks, strict=True):
+        assert g.block_id == w.block_id
+        assert g.shops.tolist() == w.shops.tolist()
+        assert g.buyers.tolist() == w.buyers.tolist()
+        assert g.orders == w.orders
+        assert g.density == w.density
+
+
+@pytest.fixture(scope="module")
+def markets() -> list[Market]:
+    return [planted_market(seed=s) for s in (7, 8, 9)]
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_planted_markets_match(markets: list[Market], config: BrushingConfig, index: int) -> None:
+    m = markets[index]
+    want, got = _both(_duckdb(m.orders, m.reviews), config)
+    assert len(want.flagged) > 0 and len(want.blocks) > 0 and len(want.windows) > 0
+    assert_same_report(want, got)
+
+
+def test_rule_candidates_are_the_stretches_the_rule_sweeps(
+    markets: list[Market], config: BrushingConfig
+) -> None:
+    """The engine's merged stretches hold exactly the orders the in-memory rule sweeps (its
+    ``_segments``): no order the rule needs is missing and none is added."""
+    from windmaker.models.brushing import encode, seconds
+    from windmaker.models.brushing.rule import _segments
+    from windmaker.models.brushing.warehouse import rule_candidates
+
+    con = _duckdb(markets[0].orders)
+    source = brushing_input(con.table("orders"))
+    stream = source.select(
+        shop=source.brand_id_key,
+        buyer=source.buyer_id_key,
+        t=source.paid_at.epoch_seconds().cast("float64").floor().cast("int64"),
+    )
+    got = con.execute(rule_candidates(stream, config.window_seconds, config.min_ratio))
+    df = con.execute(source)
+    shop, _ = encode(df, "brand_id")
+    buyer, _ = encode(df, "buyer_id")
+    segments = _segments(
+        shop, buyer, seconds(df["paid_at"]), config.window_seconds, config.min_ratio
+    )
+    rows = np.concatenate(segments)
+    want = df.iloc[rows][["brand_id_key", "buyer_id_key"]].assign(t=seconds(df["paid_at"])[rows])
+    want.columns = ["shop", "buyer", "t"]
+    assert 0 < len(got) < len(df) / 10
+    key = ["shop", "buyer", "t"]
+    pd.testing.assert_frame_equal(
+        got.sort_values(key).reset_index(drop=True)[key].astype("int64"),
+        want.sort_values(key).reset_index(drop=True).astype("int64"),
+    )
+
+
+def test_other_settings_match(markets: list[Market], config: BrushingConfig) -> None:
+    """A lower ratio (runs of two orders make the anchors), two-hour ring windows and every
+    corroborating signal counted, no_review included."""
+    evidence = config.evidence.model_copy(
+        update={"corroborating": ("fresh_account", "low_value", "unfulfilled", "no_review")}
+    )
+    blocks = config.blocks.model_copy(update={"window_seconds": 7200})
+    other = config.model_copy(update={"min_ratio": 2.0, "blocks": blocks, "evidence": evidence})
+    m = markets[0]
+    want, got = _both(_duckdb(m.orders, m.reviews), other)
+    assert want.review["signals"].str.contains("no_review").any()
+    assert len(want.windows) > len(_both(_duckdb(m.orders), config)[0].windows)
+    assert_same_report(want, got)
+
+
+def test_row_order_does_not_matter(markets: list[Market], config: BrushingConfig) -> None:
+    """The engine's report is the same, row for row, whatever order the orders are stored in."""
+    m = markets[1]
+    _, got = _both(_duckdb(m.orders), config)
+    shuffled = m.orders.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    _, again = _both(_duckdb(shuffled), config)
+    pd.testing.assert_frame_equal(again.review, got.review)
+    pd.testing.assert_frame_equal(again.windows, got.windows)
+
+
+def _simulated(folder: Path) -> Any:
+    con = ibis.duckdb.connect()
+    for name in ("orders", "reviews"):
+        con.create_table(name, pq.read_table(folder / f"{name}.parquet"))
+    return con
+
+
+def test_simulated_market_matches(small_simulated_market: Path, config: BrushingConfig) -> None:
+    want, got = _both(_simulated(small_simulated_market), config)
+    assert len(want.flagged) > 0
+    assert_same_report(want, got)
+
+
+def test_python_receives_a_small_part(small_simulated_market: Path, config: BrushingConfig) -> None:
+    """Counted at the ``execute`` boundary: on a market where few orders brush, the rows handed
+    to Python (every frame, candidates and lookups included) are fewer than half the orders,
+    and no single frame comes near the order table."""
+    con = _simulated(small_simulated_market)
+    n_orders = int(con.execute(con.table("orders").count()))
+    received: list[int] = []
+
+    def counting(expr: Any) -> Any:
+        out = con.execute(expr)
+        received.append(len(out))
+        return out
+
+    want, got = _both(con, config, counting)
+    assert_same_report(want, got)
+    assert len(want.review) < 0.01 * n_orders
+    assert sum(received) < 0.5 * n_orders, (received, n_orders)
+    assert max(received) < 0.35 * n_orders, (received, n_orders)
+
+
+def test_loyal_fans_match(tmp_path_factory: pytest.TempPathFactory, config: BrushingConfig) -> None:
+    """The loyalty-heavy market of test_loyal_fans_are_not_rings (no rings; fans buying several
+    times a month): the same few flags for review, none high."""
+    from windmaker.simulator import MarketConfig, simulate
+
+    folder = tmp_path_factory.mktemp("loyal_wh")
+    simulate(MarketConfig(brands=300, months=3, seed=11, ring_kinds=(), loyalty=True), folder)
+    want, got = _both(_simulated(folder), config)
+    assert len(want.review) > 0
+    assert_same_report(want, got)
+
+
+def test_no_orders(markets: list[Market], config: BrushingConfig) -> None:
+    want, got = _both(_duckdb(markets[0].orders.iloc[:0]), config)
+    assert got.review.empty and got.windows.empty and got.blocks == []
+    assert_same_report(want, got)
+
+
+def test_run_brushing_stores_the_warehouse_report(
+    markets: list[Market], config: BrushingConfig, tmp_path: Path
+) -> None:
+    """The service runs the warehouse path and stores its flags as before."""
+    from windmaker.models.trust import load_config
+    from windmaker.results import BRUSHING_REVIEW, BRUSHING_WINDOWS
+    from windmaker.services.trust import run_brushing
+
+    m = markets[2]
+    with Warehouse(f"duckdb://{tmp_path}/wh.duckdb") as wh:
+        wh.backend.create_table("orders", m.orders)
+        wh.backend.create_table("reviews", m.reviews)
+        run_brushing(wh, load_config())
+        stored = wh.execute(wh.table(BRUSHING_REVIEW))
+        windows = wh.execute(wh.table(BRUSHING_WINDOWS))
+        want = detect_brushing(
+            wh.execute(brushing_input(wh.table("orders"), wh.table("reviews"))), config
+        )
+    assert set(stored["order_id"]) == set(want.review["order_id"])
+    merged = stored.merge(want.review, on="order_id", suffixes=("", "_want"))
+    assert (merged["signals"] == merged["signals_want"]).all()
+    assert (merged["confidence"] == merged["confidence_want"]).all()
+    assert len(windows) == len(want.windows)
+
+
+# -- Spark ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.spark
+def test_spark_flags_match_duckdb(spark_wh: Warehouse, config: BrushingConfig) -> None:
+    """On a local Spark session the same orders are flagged, with the same signals, methods,
+    periods and confidence as on DuckDB (ring numbers may differ: Spark hashes ids to 32 bits)."""
+    m = planted_market(seed=7, n_brands=16, burst_rings=3, spread_rings=3)
+    con = _duckdb(m.orders, m.reviews)
+    want = detect_in_warehouse(con.table("orders"), con.table("reviews"), config, con.execute)
+    spark_wh.backend.create_table("orders", m.orders, overwrite=True)
+    spark_wh.backend.create_table("reviews", m.reviews, overwrite=True)
+    got = detect_in_warehouse(
+        spark_wh.table("orders"), spark_wh.table("reviews"), config, spark_wh.execute
+    )
+    assert len(want.flagged) > 0 and (want.review["block_id"] >= 0).any()
+    columns = ["order_id", "method", "window_start", "window_end", "signals", "confidence"]
+    a, b = _by_order(got.review)[columns], _by_order(want.review)[columns]
+    pd.testing.assert_frame_equal(a, b)
+    assert np.array_equal(
+        _by_order(got.review)["block_id"] >= 0, _by_order(want.review)["block_id"] >= 0
+    )
+    key = ["brand_id", "first", "last"]
+    got_w = got.windows.sort_values(key).reset_index(drop=True)
+    want_w = want.windows.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        got_w[[*key, "orders", "buyers"]], want_w[[*key, "orders", "buyers"]]
+    )
+    assert sorted(sorted(b.buyers.tolist()) for b in got.blocks) == sorted(
+        sorted(b.buyers.tolist()) for b in want.blocks
+    )
