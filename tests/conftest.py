@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,3 +90,43 @@ def scopes(web_market: Settings) -> dict[str, set[str]]:
             scope = brands_in_scope(s, user=user)
             out[name] = every if scope.unrestricted else set(scope.brand_ids)
     return out
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One local Spark session for the whole test run (startup is slow). Its Python workers
+    (a per-group map's, e.g. the lifetime-value fits) run this interpreter, which has windmaker."""
+    import os
+    import sys
+
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    where: Path = tmp_path_factory.mktemp("spark-warehouse")
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("windmaker-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.ansi.enabled", "false")
+        .config("spark.sql.warehouse.dir", str(where))
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def spark_wh(spark_session: Any) -> Warehouse:
+    """A warehouse on the shared Spark session with nothing left by an earlier test: its
+    temporary views (which would shadow a table of the same name) and tables are dropped."""
+    import ibis
+
+    for table in spark_session.catalog.listTables():
+        if table.isTemporary:
+            spark_session.catalog.dropTempView(table.name)
+        else:
+            spark_session.sql(f"DROP TABLE IF EXISTS `{table.name}`")
+    return Warehouse.from_backend(ibis.pyspark.connect(spark_session))

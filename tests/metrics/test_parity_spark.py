@@ -7,7 +7,6 @@ exactly (to the cent), ratios within 1e-9, everything else equal.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -25,35 +24,6 @@ from windmaker.warehouse import Warehouse
 pytestmark = pytest.mark.spark
 _KEYS = ("level", "entity_id", "brand_id", "cohort", "period", "capability", "metric")
 _MONEY = {*MONEY_COLUMNS, "live_gmv", "prev_live_gmv", "delta_gmv"}
-
-
-@pytest.fixture(scope="session")
-def spark_wh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
-    """One local Spark session for the whole test run (startup is slow). Its Python workers
-    (a per-group map's, e.g. the lifetime-value fits) run this interpreter, which has windmaker."""
-    import os
-    import sys
-
-    import ibis
-    from pyspark.sql import SparkSession
-
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-
-    where: Path = tmp_path_factory.mktemp("spark-warehouse")
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("windmaker-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.ansi.enabled", "false")
-        .config("spark.sql.warehouse.dir", str(where))
-        .getOrCreate()
-    )
-    wh = Warehouse.from_backend(ibis.pyspark.connect(session))
-    yield wh
-    session.stop()
 
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:

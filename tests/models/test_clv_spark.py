@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.metrics.test_parity_spark import spark_wh  # noqa: F401 (the session fixture)
 from windmaker import contract
 from windmaker.models.clv import SEGMENTS, ClvConfig
 from windmaker.results import CLV_BUYERS
@@ -39,7 +38,7 @@ def _duckdb(folder: Path, market: Path) -> Warehouse:
 
 
 def test_clv_fitted_on_spark_workers_equals_one_process(
-    spark_wh: Warehouse,  # noqa: F811
+    spark_wh: Warehouse,
     small_simulated_market: Path,
     tmp_path: Path,
 ) -> None:
