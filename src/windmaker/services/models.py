@@ -42,13 +42,20 @@ UNCHANGED = "unchanged_since"
 
 
 def _kept(
-    wh: Warehouse, model: str, key: str, outputs: tuple[str, ...], force: bool
+    wh: Warehouse,
+    model: str,
+    key: str,
+    outputs: tuple[str, ...],
+    force: bool,
+    returned: int,
 ) -> list[pd.DataFrame] | None:
-    """The stored tables of a fit made under ``key`` (unless ``force``), marked unchanged."""
+    """The first ``returned`` stored tables of a fit made under ``key`` (unless ``force``),
+    marked unchanged; the others (the per-buyer table: millions of rows) are only checked to
+    be there."""
     since = None if force else current_fit(wh, model, key, outputs)
     if since is None:
         return None
-    tables = [wh.execute(wh.table(name)) for name in outputs]
+    tables = [wh.execute(wh.table(name)) for name in outputs[:returned]]
     for table in tables:
         table.attrs[UNCHANGED] = since
     return tables
@@ -76,7 +83,7 @@ def fit_clv(
             return pd.DataFrame()
         end = pd.Timestamp(last).date()
     key = fit_key(wh, "clv", config, end, CLV_INPUTS)
-    kept = _kept(wh, "clv", key, CLV_OUTPUTS, force)
+    kept = _kept(wh, "clv", key, CLV_OUTPUTS, force, returned=1)
     if kept is not None:
         return kept[0]
     # Every buyer's whole history up to ``end``: no window, so no buyer is left out.
@@ -232,7 +239,7 @@ def fit_traffic(
             return pd.DataFrame(), pd.DataFrame()
         end = pd.Timestamp(last).date()
     key = fit_key(wh, "traffic", config, end, TRAFFIC_INPUTS)
-    kept = _kept(wh, "traffic", key, TRAFFIC_OUTPUTS, force)
+    kept = _kept(wh, "traffic", key, TRAFFIC_OUTPUTS, force, returned=2)
     if kept is not None:
         return kept[0], kept[1]
     start = end - timedelta(days=config.history_days - 1)
