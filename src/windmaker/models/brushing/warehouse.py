@@ -145,10 +145,9 @@ def incidence_table(windows: ibis.Table, window_seconds: int) -> ibis.Table:
     )
 
 
-def ring_candidates(windows: ibis.Table, config: BlockConfig) -> ibis.Table:
-    """The incidences that survive the first rounds of :func:`.rings.prune`: a superset of
-    those that can link buyers."""
-    inc = incidence_table(windows, config.window_seconds)
+def ring_candidates(inc: ibis.Table, config: BlockConfig) -> ibis.Table:
+    """The incidences (:func:`incidence_table`) that survive the first rounds of
+    :func:`.rings.prune`: a superset of those that can link buyers."""
     cand = inc.filter((inc.degree >= 2) & (inc.degree <= config.max_window_buyers))
     for _ in range(SQL_PRUNE_ROUNDS):
         cand = cand.mutate(per_buyer=cand.buyer.count().over(group_by="buyer"))
@@ -181,35 +180,36 @@ def _rings(
     none = np.zeros(0, np.int64)
     if not config.enabled:
         return empty, [], none, none
-    frame = execute(ring_candidates(windows, config))
-    if frame.empty:
-        return empty, [], none, none
-    _, shop_keys = _codes(frame["shop"].to_numpy())
-    _, buyer_keys = _codes(frame["buyer"].to_numpy())
-    cand = _incidences(frame, shop_keys, buyer_keys)
-    slots = -(-86_400 // config.window_seconds)
+    # The incidences are read three times (the candidates, then the lookups around them):
+    # computed once and kept by the engine (a temporary table) while the rings are found.
+    with incidence_table(windows, config.window_seconds).cache() as inc_all:
+        frame = execute(ring_candidates(inc_all, config))
+        if frame.empty:
+            return empty, [], none, none
+        _, shop_keys = _codes(frame["shop"].to_numpy())
+        _, buyer_keys = _codes(frame["buyer"].to_numpy())
+        cand = _incidences(frame, shop_keys, buyer_keys)
+        slots = -(-86_400 // config.window_seconds)
 
-    def near_shops(shops: np.ndarray) -> ibis.Table:
-        # degree and day_windows need only the shop's own orders: filter before grouping
-        kept = windows.semi_join(_frame(shop=shop_keys[np.unique(shops)]), "shop")
-        return incidence_table(kept, config.window_seconds)
+        def near_shops(shops: np.ndarray) -> ibis.Table:
+            return inc_all.semi_join(_frame(shop=shop_keys[np.unique(shops)]), "shop")
 
-    def around(shops: np.ndarray, buyers: np.ndarray) -> Incidences:
-        pairs = _frame(shop=shop_keys[shops], buyer=buyer_keys[buyers])
-        found = execute(near_shops(shops).semi_join(pairs, ["shop", "buyer"]))
-        return _incidences(found, shop_keys, buyer_keys)
+        def around(shops: np.ndarray, buyers: np.ndarray) -> Incidences:
+            pairs = _frame(shop=shop_keys[shops], buyer=buyer_keys[buyers])
+            found = execute(near_shops(shops).semi_join(pairs, ["shop", "buyer"]))
+            return _incidences(found, shop_keys, buyer_keys)
 
-    def slot_counts(shops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        inc = near_shops(shops)
-        per_slot = inc.group_by(["shop", (inc.window % slots).name("slot")]).agg(n=inc.count())
-        counts = execute(per_slot)
-        return (
-            np.searchsorted(shop_keys, counts["shop"].to_numpy(dtype=np.int64)),
-            counts["slot"].to_numpy(dtype=np.int64),
-            counts["n"].to_numpy(dtype=np.int64),
-        )
+        def slot_counts(shops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            inc = near_shops(shops)
+            per_slot = inc.group_by(["shop", (inc.window % slots).name("slot")]).agg(n=inc.count())
+            counts = execute(per_slot)
+            return (
+                np.searchsorted(shop_keys, counts["shop"].to_numpy(dtype=np.int64)),
+                counts["slot"].to_numpy(dtype=np.int64),
+                counts["n"].to_numpy(dtype=np.int64),
+            )
 
-    core = find_rings(cand, len(shop_keys), len(buyer_keys), around, slot_counts, config)
+        core = find_rings(cand, len(shop_keys), len(buyer_keys), around, slot_counts, config)
     hit = np.flatnonzero(core.ring >= 0)
     flagged = pd.DataFrame(
         {
