@@ -7,16 +7,23 @@ from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from tests.ingest import factory
 from tests.ingest.helpers import quarantined, reasons_by_line, rows
 from windmaker.config import Settings
-from windmaker.ingest import ingest_files
+from windmaker.ingest import ingest_files, loader
 
 
+@pytest.mark.parametrize("lookup", [False, True], ids=["enum", "lookup"])
 def test_gbk_csv_with_chinese_headers_lands_with_codes_mapped(
-    seeded: Settings, tmp_path: Path
+    seeded: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lookup: bool
 ) -> None:
+    """The same answer whichever way the foreign keys are checked: an ENUM of the referenced
+    keys, or (for tables of over ``ENUM_MAX_KEYS`` rows, forced here) a lookup join, after
+    which the rows are put back in line order."""
+    if lookup:
+        monkeypatch.setattr(loader, "ENUM_MAX_KEYS", 0)
     path = factory.write_csv(
         tmp_path / "订单导出.csv",
         factory.ORDERS_ZH,
@@ -41,6 +48,8 @@ def test_gbk_csv_with_chinese_headers_lands_with_codes_mapped(
     (q,) = quarantined(f.quarantine)
     assert q["_line"] == "4" and q["订单编号"] == "O3" and q["品牌ID"] == "B9"
     assert q["_reason"] == "column brand_id: 'B9' is not a known brands.brand_id"
+    # stored in the file's order
+    assert [r[0] for r in rows(seeded, "SELECT order_id FROM orders")] == ["O1", "O2"]
 
 
 def test_bom_csv_header_is_not_polluted_by_the_bom(workspace: Settings, tmp_path: Path) -> None:

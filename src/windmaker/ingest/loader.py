@@ -385,6 +385,26 @@ def _key_join(tbl: contract.Table, a: str, b: str) -> str:
     return " AND ".join(f"{a}.{quote_ident(k)} = {b}.{quote_ident(k)}" for k in tbl.key)
 
 
+#: Above this many referenced keys a foreign key is checked by a lookup, not an ENUM: building
+#: an ENUM of the 6.3M order ids of the demo took 17.5 s and checking 1.2M reviews against it
+#: 8.9 s more, where the lookup took 0.7 s.
+ENUM_MAX_KEYS = 200_000
+
+
+def _large_references(con: Any, plan: FilePlan) -> dict[str, tuple[str, str]]:
+    """{column: (table, column)} of the file's foreign keys whose table has over
+    :data:`ENUM_MAX_KEYS` rows."""
+    out: dict[str, tuple[str, str]] = {}
+    for col in plan.table.columns:
+        if col.references is None or col.name not in plan.mapping:
+            continue
+        ref_table, ref_col = col.references
+        rows = con.execute(f"SELECT count(*) FROM {quote_ident(ref_table)}").fetchone()[0]
+        if rows > ENUM_MAX_KEYS:
+            out[col.name] = (ref_table, ref_col)
+    return out
+
+
 def _load_file(
     con: Any,
     plan: FilePlan,
@@ -400,11 +420,14 @@ def _load_file(
     src, tbl = plan.source, plan.table
     name = quote_ident(tbl.name)
     task = bar.task(f"{src.path.name} → {tbl.name}")
-    fk = fk_type_sql(plan)
+    lookups = _large_references(con, plan)
+    fk = fk_type_sql(plan, frozenset(lookups))
     for type_name, create in fk.values():
         con.execute(f"DROP TYPE IF EXISTS {type_name}")
         con.execute(create)
-    staging = staging_sql(plan, timezone=tz, fk_types={c: t for c, (t, _) in fk.items()})
+    staging = staging_sql(
+        plan, timezone=tz, fk_types={c: t for c, (t, _) in fk.items()}, fk_lookups=lookups
+    )
     with bar.watching(con, task, 0, 70):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {staging}")
     for type_name, _ in fk.values():

@@ -88,14 +88,15 @@ def _type_reason(col: contract.Column, unit: MoneyUnit | None) -> str:
     return _TYPE_WORDS.get(col.dtype, "has the wrong type")
 
 
-def fk_type_sql(plan: FilePlan) -> dict[str, tuple[str, str]]:
-    """{column: (ENUM type name, CREATE TYPE statement)} for each foreign key the file carries.
+def fk_type_sql(plan: FilePlan, skip: frozenset[str] = frozenset()) -> dict[str, tuple[str, str]]:
+    """{column: (ENUM type name, CREATE TYPE statement)} for each foreign key the file carries
+    (but the ``skip`` ones, checked by a lookup instead).
 
     The types live only inside the batch's transaction (the loader drops them after staging).
     """
     out: dict[str, tuple[str, str]] = {}
     for col in plan.table.columns:
-        if col.references is None or col.name not in plan.mapping:
+        if col.references is None or col.name not in plan.mapping or col.name in skip:
             continue
         ref_table, ref_col = col.references
         type_name = quote_ident(f"__ingest_fk_{col.name}")
@@ -107,7 +108,13 @@ def fk_type_sql(plan: FilePlan) -> dict[str, tuple[str, str]]:
     return out
 
 
-def staging_sql(plan: FilePlan, *, timezone: str, fk_types: Mapping[str, str] | None = None) -> str:
+def staging_sql(
+    plan: FilePlan,
+    *,
+    timezone: str,
+    fk_types: Mapping[str, str] | None = None,
+    fk_lookups: Mapping[str, tuple[str, str]] | None = None,
+) -> str:
     """The SELECT producing ``__line``, the typed contract columns, ``__reason`` and, for
     rejected rows only, the original values as ``__raw_0..n`` (in the file's header order).
 
@@ -117,6 +124,7 @@ def staging_sql(plan: FilePlan, *, timezone: str, fk_types: Mapping[str, str] | 
     its own reason.
     """
     fk_types = fk_types or {}
+    fk_lookups = fk_lookups or {}
     src = plan.source
     line = [LINE]
     inner: list[str] = [*line]
@@ -183,11 +191,21 @@ def staging_sql(plan: FilePlan, *, timezone: str, fk_types: Mapping[str, str] | 
                 f"CAST({name} AS VARCHAR) || {quote_literal(' is above the maximum ' + _number(col.maximum))} END"
             )
         if col.references is not None and col.name in fk_types:
-            # Membership through an ENUM of the referenced keys (a hash lookup in a scalar cast):
-            # a join here would let DuckDB reorder rows, and row order gives the line numbers.
+            # Membership through an ENUM of the referenced keys (a hash lookup in a scalar cast),
+            # which keeps the rows in file order.
             ref_table, ref_col = col.references
             reasons.append(
                 f"CASE WHEN {name} IS NOT NULL AND TRY_CAST({name} AS {fk_types[col.name]}) IS NULL "
+                f"THEN {quote_literal(label)} || {_value(name)} || "
+                f"{quote_literal(f' is not a known {ref_table}.{ref_col}')} END"
+            )
+        elif col.references is not None and col.name in fk_lookups:
+            # Too many keys for an ENUM (building one of millions costs more than the whole
+            # load): a membership join; the rows are put back in line order below.
+            ref_table, ref_col = fk_lookups[col.name]
+            reasons.append(
+                f"CASE WHEN {name} IS NOT NULL AND {name} NOT IN (SELECT {quote_ident(ref_col)} "
+                f"FROM {quote_ident(ref_table)} WHERE {quote_ident(ref_col)} IS NOT NULL) "
                 f"THEN {quote_literal(label)} || {_value(name)} || "
                 f"{quote_literal(f' is not a known {ref_table}.{ref_col}')} END"
             )
@@ -223,7 +241,8 @@ def staging_sql(plan: FilePlan, *, timezone: str, fk_types: Mapping[str, str] | 
             for c, f in fractions.items()
         )
         scan = f"(SELECT * EXCLUDE ({temps}), {applied} FROM {scan})"
-    return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(middle)} FROM {scan})"
+    ordered = f" ORDER BY {LINE}" if fk_lookups else ""
+    return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(middle)} FROM {scan}){ordered}"
 
 
 def key_label(tbl: contract.Table) -> str:
