@@ -84,6 +84,7 @@ def _columns(spec: str) -> tuple[ResultColumn, ...]:
 # -- table names -------------------------------------------------------------------------------
 INGEST_LOG = "_ingest_log"
 REFRESH_STATE = "_m_refresh_state"
+FIT_STATE = "_mdl_fit_state"
 BUYER_DAYS = "_m_buyer_day"
 INFLUENCER_DAYS = "_m_influencer_day"
 SKU_DAYS = "_m_sku_day"
@@ -152,6 +153,13 @@ TABLES: tuple[ResultTable, ...] = (
             " rows_replaced:int quarantine at:timestamp"
         ),
         "one row per imported file: its digest (a re-import is recognised), counts, quarantine",
+    ),
+    ResultTable(
+        FIT_STATE,
+        "models",
+        ("model",),
+        _columns("model key fitted_at:timestamp"),
+        "per model: the key of the data and settings its stored fit was made from",
     ),
     ResultTable(
         REFRESH_STATE,

@@ -25,10 +25,11 @@ import ibis
 import pandas as pd
 from pydantic import BaseModel
 
+from windmaker import results
 from windmaker.warehouse import Warehouse
 
 #: The bookkeeping table of the fits' keys.
-FIT_STATE = "_mdl_fit_state"
+FIT_STATE = results.FIT_STATE
 #: Raised when a change to the fitting code changes what a fit finds, so stored fits are redone.
 FIT_VERSION = 1
 #: Settings that change how a fit runs, not what it finds.
