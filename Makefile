@@ -44,8 +44,11 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+## The suite's temporary folders live in the checkout: pytest keeps only its three latest
+## numbered folders under the shared /tmp/pytest-of-USER, so another pytest started meanwhile
+## on the machine would delete the folders of this run's session fixtures.
 pytest: setup
-	bash scripts/test-services.sh $(BIN)/pytest -q
+	bash scripts/test-services.sh $(BIN)/pytest -q --basetemp=$(CURDIR)/.pytest-tmp
 
 ## Sets up and passes the tests: lint, type check, the whole suite.
 test: system-deps setup lint typecheck pytest

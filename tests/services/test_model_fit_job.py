@@ -25,6 +25,17 @@ from windmaker.workspace import open_warehouse
 
 BRAND_USER = Principal(user_id=9, username="b", role="brand", brand_scope=frozenset({"B1"}))
 
+#: Cheaper fits than the shipped ones (no Pareto/NBD, one traffic start, 90 days): these tests
+#: are about the job and the keys, not fit quality, which tests/models holds to known answers.
+FAST_MODELS = """\
+version: 1
+clv:
+  pareto_nbd: false
+traffic:
+  alpha_starts: [0.4]
+  history_days: 90
+"""
+
 
 @pytest.fixture
 def market(diagnosed_market: Settings, tmp_path: Path) -> Settings:
@@ -59,6 +70,10 @@ def test_a_server_fits_the_models_once_it_answers(market: Settings) -> None:
     with open_session(engine) as s:
         create_user(s, username="root", password="fit-password", role="admin", actor="test")
     engine.dispose()
+    config = market.workspace / "fast-config"
+    config.mkdir()
+    (config / "models.yaml").write_text(FAST_MODELS, encoding="utf-8")
+    market = market.model_copy(update={"config_dir": config})
     with TestClient(create_app(market, fit_models=True)) as client:
         jobs = client.app.state.windmaker.jobs  # type: ignore[attr-defined]
         job = jobs.running(FIT_JOB_KIND)
@@ -88,20 +103,26 @@ def test_a_fit_on_unchanged_data_and_settings_is_kept(market: Settings) -> None:
     from windmaker.services.fit_state import FIT_STATE
     from windmaker.services.models import UNCHANGED, fit_clv, fit_traffic
 
+    def fast_clv(**settings: object) -> ClvConfig:
+        return ClvConfig(**({"pareto_nbd": False} | settings))  # type: ignore[arg-type]
+
+    def fast_traffic() -> TrafficConfig:
+        return TrafficConfig(alpha_starts=(0.4,), history_days=90)
+
     def state(wh: object) -> dict[str, object]:
         df = wh.execute(wh.table(FIT_STATE))  # type: ignore[attr-defined]
         return dict(zip(df["model"], df["fitted_at"], strict=True))
 
     with open_warehouse(market) as wh:
-        first = fit_clv(wh, ClvConfig())
-        curves, _ = fit_traffic(wh, TrafficConfig())
+        first = fit_clv(wh, fast_clv())
+        curves, _ = fit_traffic(wh, fast_traffic())
         assert UNCHANGED not in first.attrs and UNCHANGED not in curves.attrs
         assert not first.empty and not curves.empty
         fitted = state(wh)
         assert set(fitted) == {"clv", "traffic"}
 
-        again = fit_clv(wh, ClvConfig(workers=1))
-        curves_again, _ = fit_traffic(wh, TrafficConfig())
+        again = fit_clv(wh, fast_clv(workers=1))
+        curves_again, _ = fit_traffic(wh, fast_traffic())
         assert again.attrs[UNCHANGED] == fitted["clv"]
         assert curves_again.attrs[UNCHANGED] == fitted["traffic"]
         assert state(wh) == fitted
@@ -109,16 +130,16 @@ def test_a_fit_on_unchanged_data_and_settings_is_kept(market: Settings) -> None:
         assert sorted(again["brand_id"]) == sorted(first["brand_id"])
 
         # A setting that shapes the fit: lifetime value is fitted again, traffic kept.
-        changed = fit_clv(wh, ClvConfig(min_buyers=first["buyers"].max() + 1))
+        changed = fit_clv(wh, fast_clv(min_buyers=first["buyers"].max() + 1))
         assert UNCHANGED not in changed.attrs
-        assert UNCHANGED in fit_traffic(wh, TrafficConfig())[0].attrs
+        assert UNCHANGED in fit_traffic(wh, fast_traffic())[0].attrs
         assert state(wh)["clv"] > fitted["clv"]
 
         # One order's amount changed: both models read the orders, both fit again.
         wh.duckdb.execute(
             "UPDATE orders SET amount = amount + 1 WHERE order_id = (SELECT min(order_id) FROM orders)"
         )
-        assert UNCHANGED not in fit_clv(wh, ClvConfig()).attrs
-        assert UNCHANGED not in fit_traffic(wh, TrafficConfig())[0].attrs
+        assert UNCHANGED not in fit_clv(wh, fast_clv()).attrs
+        assert UNCHANGED not in fit_traffic(wh, fast_traffic())[0].attrs
         # and the forced fit ignores the key
-        assert UNCHANGED not in fit_clv(wh, ClvConfig(), force=True).attrs
+        assert UNCHANGED not in fit_clv(wh, fast_clv(), force=True).attrs

@@ -50,11 +50,14 @@ class SpendFit:
 
 
 def _quiet_pytensor() -> warnings.catch_warnings[Any]:
-    """Silence two known notices of the numerical stack (experimental xtensor, no BLAS found)."""
+    """Silence known notices of the numerical stack (experimental xtensor, no BLAS found, ArviZ's
+    refactor)."""
     ctx = warnings.catch_warnings()
     ctx.__enter__()
     warnings.filterwarnings("ignore", message=".*xtensor module is experimental.*")
     warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
+    # ArviZ's once-a-day notice of its coming refactor, raised at its first import of the day
+    warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing", category=FutureWarning)
     return ctx
 
 

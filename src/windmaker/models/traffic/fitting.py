@@ -56,6 +56,8 @@ def _quiet() -> warnings.catch_warnings[Any]:
     ctx.__enter__()
     warnings.filterwarnings("ignore", message=".*xtensor module is experimental.*")
     warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
+    # ArviZ's once-a-day notice of its coming refactor, raised at its first import of the day
+    warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing", category=FutureWarning)
     return ctx
 
 
