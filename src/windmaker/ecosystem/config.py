@@ -1,4 +1,5 @@
-"""Typed configuration of the ecosystem (``ecosystem.yaml``): standards, exit rule, tiers, matching."""
+"""Typed configuration of the ecosystem (``ecosystem.yaml``): standards, exit rule, tiers, matching,
+the allocation of the plan's resources."""
 
 from __future__ import annotations
 
@@ -111,6 +112,40 @@ class MatchingConfig(_Strict):
     benefit_unit: float = Field(gt=0)
 
 
+class AllocationConfig(_Strict):
+    """The response model, the limits per provider, the tier weighting and the solver of the
+    allocation of the windmaker plan's funds and traffic (see :mod:`windmaker.ecosystem.allocation`)."""
+
+    funds_effect: float = Field(ge=0)
+    traffic_effect: float = Field(ge=0)
+    funds_scale: float = Field(gt=0)
+    traffic_scale: float = Field(gt=0)
+    shrinkage_clients: float = Field(ge=0)
+    min_funds_per_provider: float = Field(ge=0)
+    max_funds_per_provider: float = Field(ge=0)
+    max_funds_per_client: float = Field(ge=0)
+    min_traffic_per_provider: float = Field(ge=0)
+    max_traffic_per_provider: float = Field(ge=0)
+    max_traffic_per_client: float = Field(ge=0)
+    tier_bonus: dict[str, float]
+    segments: int = Field(ge=2, le=200)
+    time_limit_seconds: float = Field(gt=0)
+    relative_gap: float = Field(ge=0, lt=1)
+    forecast_draws: int = Field(ge=100)
+    forecast_interval: float = Field(gt=0, lt=1)
+    forecast_seed: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AllocationConfig:
+        if self.min_funds_per_provider > self.max_funds_per_provider:
+            raise ValueError("min_funds_per_provider must not exceed max_funds_per_provider")
+        if self.min_traffic_per_provider > self.max_traffic_per_provider:
+            raise ValueError("min_traffic_per_provider must not exceed max_traffic_per_provider")
+        if any(v < 0 for v in self.tier_bonus.values()):
+            raise ValueError("a tier bonus must not be negative")
+        return self
+
+
 class EcosystemConfig(_Strict):
     version: int
     admission: AdmissionConfig
@@ -118,6 +153,14 @@ class EcosystemConfig(_Strict):
     exit: ExitConfig
     tiers: tuple[Tier, ...]
     matching: MatchingConfig
+    allocation: AllocationConfig
+
+    @model_validator(mode="after")
+    def _bonus_tiers(self) -> EcosystemConfig:
+        unknown = set(self.allocation.tier_bonus) - {t.code for t in self.tiers}
+        if unknown:
+            raise ValueError(f"allocation.tier_bonus names unknown tiers {sorted(unknown)}")
+        return self
 
     @field_validator("tiers")
     @classmethod
