@@ -256,3 +256,32 @@ class AuditEntry(Base):
     subject_id: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class BrandConsent(Base):
+    """Whether a brand lets the case library name it (方法论复制): its id and name in its cases.
+
+    Without a row, or with ``consented`` false, the brand's cases are anonymous. Set by the
+    brand's own user or an admin, and audited.
+    """
+
+    __tablename__ = "brand_consents"
+
+    brand_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    consented: Mapped[bool] = mapped_column(Boolean, default=False)
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class CaseKey(Base):
+    """The workspace's secret that case ids are keyed with (one row, made on first use).
+
+    A case id is a keyed hash of the brand and its step: without the secret, nobody can tell
+    from an id which brand a case is, even knowing every brand id.
+    """
+
+    __tablename__ = "case_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)

@@ -22,6 +22,7 @@ from windmaker import numbers
 from windmaker.i18n import name, t
 from windmaker.services.identity import Principal
 from windmaker.views import privacy
+from windmaker.views.cases import peer_case_id
 from windmaker.views.readmodel import ReadModel
 
 #: Stories shown per action at most.
@@ -38,6 +39,8 @@ class PeerStory:
     months: int | None
     gmv_change: float | None
     peer_id: str | None = None
+    #: the peer's case in the case library: an id that names no brand, for every reader
+    case_id: str | None = None
 
 
 def _improved(direction: str | None, start: float, end: float) -> bool:
@@ -119,7 +122,8 @@ def story(
     shown_id = (
         str(peer["brand_id"]) if privacy.may_name_peer(viewer, str(peer["brand_id"])) else None
     )
-    return PeerStory(text, start, end, months, gmv, shown_id)
+    case = peer_case_id(rm, str(peer["brand_id"]), evidence.get("step"), action.get("period"))
+    return PeerStory(text, start, end, months, gmv, shown_id, case)
 
 
 def plan_stories(
