@@ -117,6 +117,7 @@ RECOMMENDATIONS = "mdl_recommendations"
 HITS = "mdl_hits"
 HORSE_RACE = "mdl_horse_race"
 CONCENTRATION = "mdl_concentration"
+FACTORY_SKU_MONTHS = "m_factory_sku_month"
 
 # -- columns -----------------------------------------------------------------------------------
 _BRAND_PERIOD = """
@@ -459,6 +460,18 @@ TABLES: tuple[ResultTable, ...] = (
         ),
         "influencers recommended to each brand, ranked by predicted cooperation GMV, with the"
         " reason (``influencers.recommended``: the signals and the trust gate's reason)",
+    ),
+    ResultTable(
+        FACTORY_SKU_MONTHS,
+        "diagnosis",
+        ("sku_id", "period"),
+        _columns(
+            "sku_id brand_id factory_id category special_supply:bool launched_at:timestamp"
+            " period:date orders:int units:int net_gmv:money refunded:int reviews:int"
+            " low_reviews:int quality_complaints:int"
+        ),
+        "SKU × month: what the goods of each source factory do once sold (orders, units,"
+        " refunds, low reviews, quality complaints), brushing orders left out",
     ),
     ResultTable(
         HITS,

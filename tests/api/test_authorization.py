@@ -224,6 +224,26 @@ def refresh_status(user: str) -> list[Case]:
     return [Case("GET", "/api/v1/refresh/nope", 404 if user in STAFF else 403)]
 
 
+def factory_brand(user: str) -> list[Case]:
+    # supply-chain providers are held to their clients in tests/api/test_factories.py
+    if user not in STAFF:
+        return [Case("GET", f"/api/v1/factories/for-brand/{IN_SCOPE[user]}", 403)]
+    return [
+        Case("GET", f"/api/v1/factories/for-brand/{IN_SCOPE[user]}", 200),
+        Case("GET", f"/api/v1/factories/for-brand/{OUT_OF_SCOPE[user]}", 404),
+    ]
+
+
+def consent_write(user: str) -> list[Case]:
+    # the brand itself or an admin; staff other than admins and providers may not decide
+    inside = {"admin": 200, "op": 403, "p1": 403, "b2": 200}[user]
+    body = {"consented": False}
+    return [
+        Case("PUT", f"/api/v1/brands/{IN_SCOPE[user]}/consent", inside, body=body),
+        Case("PUT", f"/api/v1/brands/{OUT_OF_SCOPE[user]}/consent", 404, body=body),
+    ]
+
+
 def any_user(method: str, path: str, ok: int) -> Callable[[str], list[Case]]:
     return lambda user: [Case(method, path, ok)]
 
@@ -291,7 +311,17 @@ MATRIX: dict[tuple[str, str], Callable[[str], list[Case]]] = {
         [] if user in STAFF else [Case("POST", "/api/v1/models/fit", 403)]
     ),
     ("GET", "/api/v1/jobs"): any_user("GET", "/api/v1/jobs", 200),
+    # P1 is a brand-operation provider: factories are for staff and supply-chain providers
+    ("GET", "/api/v1/factories"): staff_only("GET", "/api/v1/factories", 200),
+    ("GET", "/api/v1/factories/belts"): staff_only("GET", "/api/v1/factories/belts", 200),
+    ("GET", "/api/v1/factories/origins"): staff_only("GET", "/api/v1/factories/origins", 200),
+    ("GET", "/api/v1/factories/for-brand/{brand_id}"): factory_brand,
     ("GET", "/api/v1/jobs/{job_id}"): any_user("GET", "/api/v1/jobs/nope", 404),
+    # the case library is everyone's (anonymised alike); the small market has no step yet
+    ("GET", "/api/v1/cases"): any_user("GET", "/api/v1/cases", 200),
+    ("GET", "/api/v1/cases/{case_id}"): any_user("GET", "/api/v1/cases/C0000000000", 404),
+    ("GET", "/api/v1/brands/{brand_id}/consent"): brand_read("/api/v1/brands/{brand_id}/consent"),
+    ("PUT", "/api/v1/brands/{brand_id}/consent"): consent_write,
 }
 #: Routes whose cases live in other files, each named, so the matrix still accounts for them.
 COVERED_ELSEWHERE = {
@@ -356,7 +386,13 @@ def test_anonymous_is_refused(route: tuple[str, str], client: TestClient) -> Non
     if path == "/api/v1/auth/login":
         return
     url = path.format(
-        brand_id="B1", provider_id="P1", application_id=1, item_id=1, job_id="x", decision_id=1
+        brand_id="B1",
+        provider_id="P1",
+        application_id=1,
+        item_id=1,
+        job_id="x",
+        decision_id=1,
+        case_id="C0",
     )
     r = client.request(method, url, json={})
     assert r.status_code == 401

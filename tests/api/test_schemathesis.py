@@ -178,6 +178,7 @@ def target(market: Settings) -> Iterator[Target]:
                 "application_id": [application.json()["application"]["id"], 10_000],
                 "job_id": ["000000000000"],
                 "decision_id": [10_000],
+                "case_id": ["C0000000000"],  # the small market has made no step yet
             },
         )
 

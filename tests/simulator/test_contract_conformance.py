@@ -134,6 +134,7 @@ TRUTH_COLUMNS = {
     ],
     "truth/repeat_params.parquet": ["brand_id", "r", "alpha", "a", "b", "p", "q", "gamma"],
     "truth/hit_skus.parquet": ["sku_id", "brand_id", "is_hit", "hit_propensity"],
+    "truth/factories.parquet": ["factory_id", "true_quality", "size"],
     "truth/brushing_rings.parquet": ["ring_id", "brand_id", "buyer_id", "order_id"],
     "truth/accounts.parquet": [
         "account_id",

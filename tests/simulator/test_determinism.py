@@ -23,7 +23,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path, fmt: str) -> None:
     simulate(MarketConfig(seed=7, **TINY), tmp_path / "b", fmt=fmt)  # type: ignore[arg-type]
     a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
     assert f"orders.{fmt}" in a
-    assert len(a) == 9 + 10 + 2  # contract tables, truth/, ecosystem/
+    assert len(a) == 9 + 11 + 2  # contract tables, truth/, ecosystem/
     assert a.keys() == b.keys()
     assert [k for k in a if a[k] != b[k]] == []
 

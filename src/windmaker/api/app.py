@@ -23,8 +23,10 @@ from windmaker.services import watch as watch_service
 from windmaker.services.configs import Configs
 from windmaker.services.identity import workspace_admin
 from windmaker.services.jobs import Jobs
-from windmaker.store import engine_for, upgrade
+from windmaker.store import engine_for, open_session, upgrade
+from windmaker.store.consents import case_key
 from windmaker.views import ReadModel
+from windmaker.views.cases import link_cases
 from windmaker.web import security
 from windmaker.workspace import open_warehouse
 
@@ -33,10 +35,20 @@ STATIC = Path(__file__).parents[1] / "web" / "static"
 
 
 def api_router() -> APIRouter:
-    from windmaker.api.routers import actions, auth, brands, data, jobs, portfolio, providers
+    from windmaker.api.routers import (
+        actions,
+        auth,
+        brands,
+        cases,
+        data,
+        factories,
+        jobs,
+        portfolio,
+        providers,
+    )
 
     router = APIRouter(prefix=API_PREFIX)
-    for module in (auth, brands, portfolio, providers, actions, data, jobs):
+    for module in (auth, brands, portfolio, providers, actions, cases, data, jobs, factories):
         router.include_router(module.router)
     return router
 
@@ -233,6 +245,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         upgrade(engine)
+        with open_session(engine) as session:  # plan evidence names its peers' cases
+            link_cases(state.readmodel, case_key(session))
         ingest_service.clear_abandoned_uploads(settings)
         state.readmodel.reload()
         if fit_models:

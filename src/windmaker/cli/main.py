@@ -53,9 +53,11 @@ def status(workspace: WorkspaceOpt = None) -> None:
 
 
 # Sub-commands of each layer register here, one line each.
+from windmaker.cli import cases as cases_cli  # noqa: E402
 from windmaker.cli import providers as providers_cli  # noqa: E402
 from windmaker.cli.diagnose import diagnose, portfolio  # noqa: E402
 from windmaker.cli.distribution import register as register_distribution  # noqa: E402
+from windmaker.cli.factories import app as factories_app  # noqa: E402
 from windmaker.cli.ingest import ingest  # noqa: E402
 from windmaker.cli.models import app as models_app  # noqa: E402
 from windmaker.cli.refresh import refresh  # noqa: E402
@@ -79,7 +81,9 @@ app.add_typer(users_app, name="users")
 app.add_typer(providers_cli.app, name="providers")
 app.add_typer(providers_cli.store_app, name="store")
 app.add_typer(trust_app, name="trust")
+app.add_typer(factories_app, name="factories")
 app.add_typer(models_app, name="models")
+app.add_typer(cases_cli.app, name="cases")
 register_distribution(app)
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from windmaker.config import Settings
     from windmaker.ecosystem.config import EcosystemConfig
+    from windmaker.ecosystem.factories import FactoryConfig
     from windmaker.growth.config import LadderConfig
     from windmaker.growth.plan import Playbook
     from windmaker.metrics.config import MetricsConfig
@@ -28,7 +29,16 @@ if TYPE_CHECKING:
     from windmaker.models.trust import TrustConfig
 
 #: The files a bundle knows, by the attribute that holds each.
-NAMES = ("metrics", "ladder", "playbook", "trust", "ecosystem", "models", "distribution")
+NAMES = (
+    "metrics",
+    "ladder",
+    "playbook",
+    "trust",
+    "ecosystem",
+    "models",
+    "distribution",
+    "factories",
+)
 
 
 @dataclass
@@ -92,3 +102,9 @@ class Configs:
         from windmaker.models.matching import load_distribution_config
 
         return load_distribution_config(self.folder)
+
+    @cached_property
+    def factories(self) -> FactoryConfig:
+        from windmaker.ecosystem.factories import load_factory_config
+
+        return load_factory_config(self.folder)

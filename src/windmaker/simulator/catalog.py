@@ -5,7 +5,15 @@ Every SKU has a true hit propensity h ~ Beta(a, b); its sales weight is
 ``hit_threshold``). New SKUs launch during the window and are tested through influencers:
 in its launch month a share ``test_share`` of a brand's influencer orders spreads evenly over the
 new SKUs (测款), after which sales follow the weights. Brands that reach KA get special-supply
-SKUs, launched when they first reach it.
+SKUs: the first launched when they first reach it, the others over the months after.
+
+Source factories (源头工厂) have a true quality q ~ Beta(``factory_quality``) and a size
+(lognormal, drawn apart from quality). A factory-upgraded brand makes its goods in its own
+factory; another brand sources 70 % of its SKUs from factories of its category, chosen in
+proportion to their size, and the rest from no known factory. A SKU's goods carry its factory's
+quality gap g = ``factory_quality_mean`` − q (0 without a factory): its refunds, reviews and
+complaints answer to it (:func:`windmaker.simulator.trust.fulfil`) and its hit propensity is
+h^exp(−``quality_hit``·(q − mean)), so better factories make hits more often.
 """
 
 from __future__ import annotations
@@ -44,6 +52,9 @@ class Catalog:
     sku_launch_month: np.ndarray  # month index, −1 before the window
     sku_hit: np.ndarray  # hit propensity
     brand_first: np.ndarray  # [N + 1] offsets
+    factory_quality: np.ndarray  # true quality 0..1
+    factory_size: np.ndarray  # relative size (sourcing weight)
+    sku_quality_gap: np.ndarray  # float32: factory_quality_mean − its factory's quality, 0 if none
 
     @property
     def n(self) -> int:
@@ -56,8 +67,10 @@ def make_catalog(
     window: Window,
     params: SimulatorParams,
     stage: np.ndarray,
+    factory_rng: np.random.Generator,
 ) -> Catalog:
-    """Draw factories and every brand's SKUs."""
+    """Draw factories and every brand's SKUs; ``factory_rng`` draws the factories' quality and
+    size (a stream of its own, so the rest of the market does not move with them)."""
     cp = params.catalog
     n = brands.n
     n_fact = max(3, int(n * cp.factories_per_brand))
@@ -79,17 +92,18 @@ def make_catalog(
     pos = np.arange(len(brand)) - first[brand]
     kind = np.where(pos < n_old[brand], 0, np.where(pos < (n_old + n_new)[brand], 1, 2))
     total = len(brand)
+    month_draw = rng.integers(0, window.months, total)
+    # a brand's first special SKU launches the month it first reaches KA (before the window when
+    # it is KA from the start); its later ones over the months after, one draw each
+    ka_month = np.maximum(first_ka[brand], 0)
+    first_special = (kind == 2) & (pos == (n_old + n_new)[brand])
+    later = ka_month + month_draw % np.maximum(window.months - ka_month, 1)
     launch_month = np.where(
         kind == 0,
         -1,
-        np.where(
-            kind == 1,
-            rng.integers(0, window.months, total),
-            np.maximum(first_ka[brand], 0),
-        ),
+        np.where(kind == 1, month_draw, np.where(first_special, ka_month, later)),
     )
-    # a special SKU of a brand that is KA from the start launched before the window
-    launch_month = np.where((kind == 2) & (first_ka[brand] == 0), -1, launch_month)
+    launch_month = np.where(first_special & (first_ka[brand] == 0), -1, launch_month)
     launch_month = np.maximum(launch_month, np.where(kind == 0, -1, brands.join_month[brand]))
     start = window.start_seconds
     day = np.where(
@@ -105,12 +119,16 @@ def make_catalog(
     raw = brands.aov[brand] / 1.2 * np.exp(rng.normal(0.0, cp.price_sigma, total))
     price = np.round(np.maximum(np.where(kind == 2, raw * 1.3, raw), 9.9), 1) - 0.1
     hit = rng.beta(*cp.hit_beta, total)
+    quality = factory_rng.beta(*cp.factory_quality, n_fact)
+    f_size = np.exp(cp.factory_size_sigma * factory_rng.standard_normal(n_fact))
     # factory: a factory-upgraded brand makes its own goods; others source within the category
     own = brand % n_fact
-    same_cat = rng.integers(0, n_fact, total)
+    same_cat = _source_within_category(factory_rng, f_cat, f_size, brands.category[brand])
     factory = np.where(
         brands.factory_upgraded[brand], own, np.where(rng.random(total) < 0.7, same_cat, -1)
     )
+    gap = np.where(factory >= 0, cp.factory_quality_mean - quality[np.maximum(factory, 0)], 0.0)
+    hit = hit ** np.exp(cp.quality_hit * gap)
     return Catalog(
         factory_category=f_cat,
         factory_region=f_region,
@@ -122,4 +140,25 @@ def make_catalog(
         sku_launch_month=launch_month,
         sku_hit=hit,
         brand_first=first,
+        factory_quality=quality,
+        factory_size=f_size,
+        sku_quality_gap=gap.astype(np.float32),
     )
+
+
+def _source_within_category(
+    rng: np.random.Generator, f_cat: np.ndarray, f_size: np.ndarray, sku_cat: np.ndarray
+) -> np.ndarray:
+    """A factory of each SKU's category, drawn in proportion to size (any factory when the
+    category has none)."""
+    out = rng.integers(0, len(f_cat), len(sku_cat))
+    u = rng.random(len(sku_cat))
+    for c in np.unique(sku_cat):
+        pool = np.flatnonzero(f_cat == c)
+        if not len(pool):
+            continue
+        cdf = np.cumsum(f_size[pool])
+        idx = np.flatnonzero(sku_cat == c)
+        pick = np.searchsorted(cdf, u[idx] * cdf[-1], side="right")
+        out[idx] = pool[np.minimum(pick, len(pool) - 1)]
+    return out

@@ -200,6 +200,13 @@ class CatalogParams(_Strict):
     new_skus_per_month: float
     special_skus: tuple[int, int]
     factories_per_brand: float
+    factory_quality: Range
+    factory_size_sigma: float = Field(ge=0)
+    factory_quality_mean: float = Field(gt=0, lt=1)
+    quality_refund: float = Field(ge=0)
+    quality_review: float = Field(ge=0)
+    quality_complaint: float = Field(ge=0, le=1)
+    quality_hit: float = Field(ge=0)
 
 
 class TrustParams(_Strict):

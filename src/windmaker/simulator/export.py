@@ -199,6 +199,16 @@ def _write_static(mk: Market, out: Path, fmt: wr.Format, summary: Summary) -> No
             }
         ),
     )
+    wr.write_parquet(
+        truth / "factories.parquet",
+        pa.table(
+            {
+                "factory_id": market_ids("F", np.arange(len(cat.factory_quality))),
+                "true_quality": pa.array(np.round(cat.factory_quality, 6)),
+                "size": pa.array(np.round(cat.factory_size, 6)),
+            }
+        ),
+    )
     nba = acc.n_brand_accounts
     wr.write_parquet(
         truth / "accounts.parquet",

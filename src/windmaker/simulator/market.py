@@ -96,7 +96,7 @@ def build_market(config: MarketConfig) -> Market:
     extra = rings.extra_brand
     trust[extra] = np.minimum(trust[extra], rng(42).uniform(0.25, 0.5, len(extra)))
     brands = replace(brands, trust=trust)
-    catalog = make_catalog(rng(5), brands, window, params, plan.stage)
+    catalog = make_catalog(rng(5), brands, window, params, plan.stage, rng(51))
     self_mean = row_mean(np.where(plan.active, plan.skills[..., 0], np.nan), default=0.3)
     mean_gmv = plan.gmv.sum(axis=1) / np.maximum(plan.active.sum(axis=1), 1)
     accounts = make_accounts(rng(6), brands, window, params, self_mean, mean_gmv, categories)

@@ -259,6 +259,7 @@ def generate_orders(
         is_infl,
         is_brush,
         end,
+        ctx.catalog.sku_quality_gap[sku],
     )
     # follows: the main account (and any brand account a follower bought from through the
     # follow page), and influencers of some of their buyers

@@ -13,6 +13,10 @@ own accounts), with τ = min(τ_s, τ_a):
   score 5/4/3/2/1 above 0.75/0.55/0.4/0.25; a score of 2 or less carries a complaint:
   shipping when late, misleading when the influencer's trust is low, fake with probability
   0.5·(1 − τ_s)², quality when refunded, service otherwise.
+- goods from a source factory whose quality falls short of the mean by g (the SKU's
+  ``sku_quality_gap``; negative for a better factory): refund probability × exp(quality_refund·g),
+  review quality − quality_review·g, and a low score carries a quality complaint first with
+  probability 4·quality_complaint·max(g, 0).
 
 Order brushing: rings of 3–8 buyer accounts acting together (:func:`brushing_orders`): bursts
 at one shop (3–5 orders each within ``episode_minutes``, so orders ÷ distinct buyers ≥ 3 inside
@@ -58,6 +62,7 @@ def fulfil(
     is_influencer: np.ndarray,
     brushing: np.ndarray,
     end_s: int,
+    quality_gap: np.ndarray | None = None,
 ) -> Fulfilment:
     """Outcome of every order (formulas in the module docstring).
 
@@ -85,6 +90,9 @@ def fulfil(
     shipped[i_brush] = paid_at[i_brush] + rng.integers(3600, 20 * 3600, len(i_brush))
     shipped[cancelled | (shipped >= end_s)] = -1
     p_refund = refund_base.astype(np.float32) * (0.5 + 2.5 * (1.0 - tau)) + np.float32(0.05) * late
+    gap = np.zeros(n, dtype=np.float32) if quality_gap is None else quality_gap
+    if quality_gap is not None:
+        p_refund = p_refund * np.exp(np.float32(params.catalog.quality_refund) * gap)
     refunded = (u[2] < p_refund) & ok & ~cancelled
     i_ref = np.flatnonzero(refunded)
     base_t = np.where(shipped[i_ref] >= 0, shipped[i_ref], paid_at[i_ref])
@@ -119,12 +127,14 @@ def fulfil(
     keep = review_at < end_s
     idx, review_at = idx[keep], review_at[keep]
     q = tau[idx] + 0.12 * rng.standard_normal(len(idx)) - 0.3 * late[idx] - 0.35 * refunded[idx]
+    q = q - params.catalog.quality_review * gap[idx]
     score = np.select([q > 0.75, q > 0.55, q > 0.4, q > 0.25], [5, 4, 3, 2], 1)
     score = np.where(brushing[idx], 5, score)
     uc = rng.random(len(idx))
     complaint = np.select(
         [
             score > 2,
+            uc < 4.0 * params.catalog.quality_complaint * np.maximum(gap[idx], 0.0),
             late[idx],
             is_influencer[idx] & (uc < 1.0 - account_trust[idx]),
             uc < 0.5 * (1.0 - shop_trust[idx]) ** 2,
@@ -132,6 +142,7 @@ def fulfil(
         ],
         [
             COMPLAINT["none"],
+            COMPLAINT["quality"],
             COMPLAINT["shipping"],
             COMPLAINT["misleading"],
             COMPLAINT["fake"],

@@ -376,3 +376,25 @@ def _num(value: Any) -> float | None:
         return None if value is None else round(float(value), 4)
     except (TypeError, ValueError):
         return None
+
+
+def belt_bars(rows: list[dict[str, Any]], lang: str, top: int = 12) -> dict[str, Any]:
+    """The largest industrial belts (region × category) by their goods' net GMV, largest on
+    top (``rows``: the read model's belts, largest first)."""
+    shown = list(reversed(rows[:top]))
+    labels = [f"{r['region']} · {name('category', r['category'], lang)}" for r in shown]
+    return {
+        "wm": {"lang": lang, "value": "money", "labels": True},
+        "tooltip": {"trigger": "axis"},
+        "grid": {"left": 10, "right": 40, "top": 10, "bottom": 10, "containLabel": True},
+        "xAxis": {"type": "value"},
+        "yAxis": {"type": "category", "data": labels},
+        "series": [
+            {
+                "name": t("factory.net_gmv", lang),
+                "type": "bar",
+                "barMaxWidth": 22,
+                "data": [_money(float(r["net_gmv"] or 0.0)) for r in shown],
+            }
+        ],
+    }

@@ -66,7 +66,11 @@ LOADED_TABLES = (
     results.HORSE_RACE,
     results.HITS,
     results.CONCENTRATION,
+    "factories",
+    results.FACTORY_SKU_MONTHS,
 )
+#: Loaded tables no page reads one brand at a time (not indexed by brand).
+UNINDEXED = frozenset({"brands", results.FACTORY_SKU_MONTHS})
 
 #: Every brushing flag with its signals (high-confidence ones are also in mdl_brushing_orders).
 BRUSHING_REVIEW = results.BRUSHING_REVIEW
@@ -270,7 +274,7 @@ def _indexed(frames: dict[str, pd.DataFrame]) -> Snapshot:
             break
     by_brand: dict[str, dict[str, pd.DataFrame]] = {}
     for name, df in frames.items():
-        if "brand_id" in df.columns and name != "brands" and not df.empty:
+        if "brand_id" in df.columns and name not in UNINDEXED and not df.empty:
             by_brand[name] = {str(k): g for k, g in df.groupby("brand_id", sort=False)}
     brands = frames.get("brands", pd.DataFrame())
     brands_by_id: dict[str, dict[str, Any]] = {}

@@ -13,9 +13,11 @@ from fastapi import APIRouter, Depends
 from windmaker.web import security
 from windmaker.web.pages import (
     brand,
+    cases,
     data,
     drilldown,
     ecosystem,
+    factories,
     providers,
     reports,
     session,
@@ -30,7 +32,18 @@ from windmaker.web.pages.common import (
 )
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(security.guard)])
-for _area in (session, workbench, brand, drilldown, ecosystem, providers, data, reports):
+for _area in (
+    session,
+    workbench,
+    brand,
+    drilldown,
+    ecosystem,
+    factories,
+    providers,
+    cases,
+    data,
+    reports,
+):
     router.include_router(_area.router)
 
 __all__ = ["LoginRequired", "PageNotFound", "not_found_page", "page_lang", "render", "router"]
