@@ -347,9 +347,43 @@ def _ladder_text(code: str, p: Mapping[str, Any], lang: str) -> str:
     return text
 
 
+def _allocation_text(code: str, p: Mapping[str, Any], lang: str) -> str:
+    """A line of the plan's allocation (``allocation.<code>``): its numbers in the reader's
+    units (money, shares, impressions), its codes (status, tier, bindings) by name."""
+    from windmaker import numbers  # numbers reads this module's catalogue: imported on use
+
+    returns = ("marginal_per_yuan", "funds_margin", "marginal_per_1k_impressions")
+    values: dict[str, object] = {k: _value(v, lang) for k, v in p.items()}
+    for key in ("uplift", "uplift_measured"):
+        values[key] = numbers.pct(p.get(key), lang)
+    for key in ("monthly_gmv", "tier_line", "baseline_annual_gmv", "projected_annual_gmv"):
+        values[key] = numbers.money(p.get(key), lang)
+    for key in (*returns, "traffic_margin_per_1k"):
+        v = _number(p.get(key), 300)  # unrounded
+        # a return past saturation is tiny, not nothing
+        values[key] = (
+            "<¥0.01" if v is not None and 0 < v < 0.005 else "¥" + numbers.decimal(v, 2, lang)
+        )
+    for key in ("funds_binding", "traffic_binding"):
+        values[key] = t(f"allocation.binding.{p.get(key)}", lang)
+    for key, kind in (("status", "provider_status"), ("tier", "tier"), ("rule", "allocation.rule")):
+        values[key] = name(kind, p.get(key), lang)
+    resource = str(p.get("resource") or "funds")
+    for key in ("budget", "minimums"):
+        values[key] = (
+            numbers.money(p.get(key), lang)
+            if resource == "funds"
+            else t("allocation.impressions", lang, value=numbers.count(p.get(key), lang))
+        )
+    values["resource"] = t(f"allocation.resource.{resource}", lang)
+    values["clients"] = numbers.count(p.get("clients"), lang)
+    values["period"] = numbers.month(p.get("period"), lang)
+    return t(f"reason.{code}", lang, **values)
+
+
 #: Reason families rendered by their own function: the code's first part → renderer.
 _RENDERERS: Mapping[str, Callable[[str, Mapping[str, Any], str], str]] = MappingProxyType(
-    {"ladder": _ladder_text}
+    {"ladder": _ladder_text, "allocation": _allocation_text}
 )
 
 

@@ -244,6 +244,18 @@ def consent_write(user: str) -> list[Case]:
     ]
 
 
+def admin_only(
+    method: str, path: str, ok: int, body: dict[str, Any] | None = None
+) -> Callable[[str], list[Case]]:
+    """The plan's allocations: an admin's (2xx, or 404 for one that does not exist), 403 for
+    every other role (tests/api/test_allocations.py covers them in depth)."""
+
+    def cases(user: str) -> list[Case]:
+        return [Case(method, path, ok if user == "admin" else 403, body=body)]
+
+    return cases
+
+
 def any_user(method: str, path: str, ok: int) -> Callable[[str], list[Case]]:
     return lambda user: [Case(method, path, ok)]
 
@@ -322,6 +334,19 @@ MATRIX: dict[tuple[str, str], Callable[[str], list[Case]]] = {
     ("GET", "/api/v1/cases/{case_id}"): any_user("GET", "/api/v1/cases/C0000000000", 404),
     ("GET", "/api/v1/brands/{brand_id}/consent"): brand_read("/api/v1/brands/{brand_id}/consent"),
     ("PUT", "/api/v1/brands/{brand_id}/consent"): consent_write,
+    ("GET", "/api/v1/allocations"): admin_only("GET", "/api/v1/allocations", 200),
+    ("POST", "/api/v1/allocations"): admin_only(
+        "POST",
+        "/api/v1/allocations",
+        201,
+        {"funds_per_period": 100000, "traffic_per_period": 1e8, "periods": 2},
+    ),
+    ("GET", "/api/v1/allocations/{allocation_id}"): admin_only(
+        "GET", "/api/v1/allocations/999", 404
+    ),
+    ("POST", "/api/v1/allocations/{allocation_id}/decision"): admin_only(
+        "POST", "/api/v1/allocations/999/decision", 404, {"outcome": "rejected"}
+    ),
 }
 #: Routes whose cases live in other files, each named, so the matrix still accounts for them.
 COVERED_ELSEWHERE = {
@@ -393,6 +418,7 @@ def test_anonymous_is_refused(route: tuple[str, str], client: TestClient) -> Non
         job_id="x",
         decision_id=1,
         case_id="C0",
+        allocation_id=1,
     )
     r = client.request(method, url, json={})
     assert r.status_code == 401

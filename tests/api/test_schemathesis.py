@@ -179,6 +179,7 @@ def target(market: Settings) -> Iterator[Target]:
                 "job_id": ["000000000000"],
                 "decision_id": [10_000],
                 "case_id": ["C0000000000"],  # the small market has made no step yet
+                "allocation_id": [1, 10_000],  # the first allocation an admin's run proposes
             },
         )
 

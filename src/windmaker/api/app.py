@@ -37,6 +37,7 @@ STATIC = Path(__file__).parents[1] / "web" / "static"
 def api_router() -> APIRouter:
     from windmaker.api.routers import (
         actions,
+        allocations,
         auth,
         brands,
         cases,
@@ -48,7 +49,18 @@ def api_router() -> APIRouter:
     )
 
     router = APIRouter(prefix=API_PREFIX)
-    for module in (auth, brands, portfolio, providers, actions, cases, data, jobs, factories):
+    for module in (
+        auth,
+        brands,
+        portfolio,
+        providers,
+        actions,
+        cases,
+        data,
+        jobs,
+        factories,
+        allocations,
+    ):
         router.include_router(module.router)
     return router
 

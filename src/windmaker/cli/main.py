@@ -60,6 +60,7 @@ from windmaker.cli.distribution import register as register_distribution  # noqa
 from windmaker.cli.factories import app as factories_app  # noqa: E402
 from windmaker.cli.ingest import ingest  # noqa: E402
 from windmaker.cli.models import app as models_app  # noqa: E402
+from windmaker.cli.plan import app as plan_app  # noqa: E402
 from windmaker.cli.refresh import refresh  # noqa: E402
 from windmaker.cli.report import report  # noqa: E402
 from windmaker.cli.run import run  # noqa: E402
@@ -84,6 +85,7 @@ app.add_typer(trust_app, name="trust")
 app.add_typer(factories_app, name="factories")
 app.add_typer(models_app, name="models")
 app.add_typer(cases_cli.app, name="cases")
+app.add_typer(plan_app, name="plan")
 register_distribution(app)
 
 

@@ -285,3 +285,30 @@ class CaseKey(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     secret: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class PlanAllocation(Base):
+    """A proposed allocation of the windmaker plan's funds and traffic (造风者计划资源分配).
+
+    The budget, one line per provider and period (amounts, expected uplift, reason code and
+    parameters), the year-end tier forecast with and without it, and the solver's account, as
+    the system proposed them; a person confirms or rejects it (``status``). ``version`` is an
+    optimistic lock: of two people deciding at once, the second is refused.
+    """
+
+    __tablename__ = "plan_allocations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    created_by: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    budget: Mapped[dict[str, Any]] = mapped_column(JSON)
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    forecast: Mapped[dict[str, Any]] = mapped_column(JSON)
+    solver: Mapped[dict[str, Any]] = mapped_column(JSON)
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

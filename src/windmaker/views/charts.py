@@ -398,3 +398,93 @@ def belt_bars(rows: list[dict[str, Any]], lang: str, top: int = 12) -> dict[str,
             }
         ],
     }
+
+
+def tier_forecast(tiers: list[dict[str, Any]], lang: str, interval: float) -> dict[str, Any]:
+    """Providers at or above each tier line of the windmaker plan: now, and at year-end without
+    and with an allocation, each as its central ``interval`` (a bar from the low count to the
+    high one, labelled ``median (low–high)``).
+
+    ``tiers``: the tier's name in ``lang``, ``now``, and ``without`` / ``with`` each holding
+    ``median``, ``low`` and ``high``. The interval's bars stand on a transparent base (the low
+    count), as the waterfall's do; every label and tooltip is text from :mod:`windmaker.numbers`.
+    """
+    share = numbers.pct(interval, lang, 0)
+
+    def text(x: dict[str, Any]) -> str:
+        return t(
+            "plan.range",
+            lang,
+            median=numbers.count(x["median"], lang),
+            low=numbers.count(x["low"], lang),
+            high=numbers.count(x["high"], lang),
+        )
+
+    names = {
+        key: t("plan.chart.interval", lang, scenario=t(f"plan.{key}", lang), interval=share)
+        for key in ("without", "with")
+    }
+
+    def scenario(key: str, colour: str) -> list[dict[str, Any]]:
+        name_ = names[key]
+        return [
+            {
+                "type": "bar",
+                "stack": key,
+                "data": [int(x[key]["low"]) for x in tiers],
+                "itemStyle": {"color": "transparent"},
+                "label": {"show": False},
+                "tooltip": {"show": False},
+                "silent": True,
+            },
+            {
+                "name": name_,
+                "type": "bar",
+                "stack": key,
+                "barMaxWidth": 36,
+                "itemStyle": {"color": colour},
+                "data": [
+                    {
+                        "value": int(x[key]["high"]) - int(x[key]["low"]),
+                        "label": {"show": True, "position": "top", "formatter": text(x[key])},
+                        "tooltip": {"formatter": f"{x['tier']}<br>{name_}: {text(x[key])}"},
+                    }
+                    for x in tiers
+                ],
+            },
+        ]
+
+    now = t("plan.now", lang)
+    return {
+        "wm": {"lang": lang, "value": "count"},
+        "tooltip": {"trigger": "item"},
+        # the interval bars' transparent bases have no name, and no entry in the legend
+        "legend": {"bottom": 0, "data": [now, names["without"], names["with"]]},
+        "grid": {"left": 10, "right": 10, "top": 30, "bottom": 40, "containLabel": True},
+        "xAxis": {"type": "category", "data": [str(x["tier"]) for x in tiers]},
+        "yAxis": {"type": "value", "minInterval": 1, "name": t("plan.chart.axis", lang)},
+        "series": [
+            {
+                "name": now,
+                "type": "bar",
+                "barMaxWidth": 36,
+                "itemStyle": {"color": "#91a7c9"},
+                "data": [
+                    {
+                        "value": int(x["now"]),
+                        "label": {
+                            "show": True,
+                            "position": "top",
+                            "formatter": numbers.count(x["now"], lang),
+                        },
+                        "tooltip": {
+                            "formatter": f"{x['tier']}<br>{now}: {numbers.count(x['now'], lang)}"
+                        },
+                    }
+                    for x in tiers
+                ],
+            },
+            *scenario("without", "#c4ccd3"),
+            *scenario("with", "#5470c6"),
+        ],
+    }
