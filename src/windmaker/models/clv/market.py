@@ -274,13 +274,12 @@ def buyer_summary(buyers: pd.DataFrame, config: ClvConfig) -> pd.DataFrame:
         out[f"expected_purchases_{h}d"] = g[f"expected_purchases_{h}d"].mean()
         out[f"value_per_buyer_{h}d"] = g[f"expected_value_{h}d"].mean()
     seg = buyers.groupby(["brand_id", "segment"]).size().unstack(fill_value=0)
-    # What each segment is expected to spend over the next year (the business view's value).
+    # What each segment is expected to spend over the next year (the business view's value),
+    # summed over the buyers' values as stored, to the cent: the segment's figure is then the
+    # sum of its buyers' rows on every surface and on every engine.
     if "expected_value_365d" in buyers.columns:
-        value = (
-            buyers.groupby(["brand_id", "segment"])["expected_value_365d"]
-            .sum()
-            .unstack(fill_value=0.0)
-        )
+        cents = buyers["expected_value_365d"].astype("float64").round(2)
+        value = cents.groupby([buyers["brand_id"], buyers["segment"]]).sum().unstack(fill_value=0.0)
     else:  # no one-year horizon: no value to give
         value = pd.DataFrame(index=out.index)
     for s in SEGMENTS:
