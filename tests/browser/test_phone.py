@@ -36,8 +36,9 @@ NOT_PAGES = {
     "/reports/providers/{provider_id}": "a printable report (PDF), not a screen",
     "/applications/{application_id}": "needs an application: opened in the provider journey",
 }
-#: Route parameters filled from the links of the pages opened before.
-LINKED = {"account_id", "session_id"}
+#: Route parameters filled from the links of the pages opened before (a case and a category's
+#: playbook from the case library's page).
+LINKED = {"account_id", "session_id", "case_id", "category"}
 #: A route ending in a file name is a download (CSV, XLSX, PDF).
 DOWNLOAD = re.compile(r"\.(csv|xlsx|pdf|json)$")
 #: What each role must be able to open (more may open: every route is tried).
