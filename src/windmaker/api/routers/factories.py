@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from windmaker.api.deps import CurrentUser, ReadModelDep, SessionDep, StateDep
-from windmaker.api.errors import ERROR_RESPONSES
+from windmaker.api.errors import ERROR_RESPONSES, responses
 from windmaker.services import factories as access
 from windmaker.services.configs import Configs
 from windmaker.services.errors import not_found
@@ -82,7 +82,12 @@ class OriginPublic(BaseModel):
     ka_or_above_share: float
 
 
-@router.get("", response_model=list[FactoryPublic], summary="Source factories by quality score")
+@router.get(
+    "",
+    response_model=list[FactoryPublic],
+    summary="Source factories by quality score",
+    responses=responses(403),
+)
 def list_factories(
     user: CurrentUser,
     session: SessionDep,
@@ -94,7 +99,12 @@ def list_factories(
     return view.factory_rows(rm, Configs.of(state.settings).factories, category=category)
 
 
-@router.get("/belts", response_model=list[BeltPublic], summary="Industrial belts (产业带)")
+@router.get(
+    "/belts",
+    response_model=list[BeltPublic],
+    summary="Industrial belts (产业带)",
+    responses=responses(403),
+)
 def list_belts(
     user: CurrentUser, session: SessionDep, state: StateDep, rm: ReadModelDep
 ) -> list[dict[str, Any]]:
@@ -106,6 +116,7 @@ def list_belts(
     "/origins",
     response_model=list[OriginPublic],
     summary="How factory-upgraded brands climb against traditional ones",
+    responses=responses(403),
 )
 def list_origins(user: CurrentUser, session: SessionDep, rm: ReadModelDep) -> list[dict[str, Any]]:
     access.require_factory_reader(session, user)
@@ -116,6 +127,7 @@ def list_origins(user: CurrentUser, session: SessionDep, rm: ReadModelDep) -> li
     "/for-brand/{brand_id}",
     response_model=BrandFactoriesPublic,
     summary="Factories ranked for a brand looking for a channel-exclusive SKU",
+    responses=responses(403),
 )
 def brand_factories(
     brand_id: str, user: CurrentUser, session: SessionDep, state: StateDep, rm: ReadModelDep
