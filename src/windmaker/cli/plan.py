@@ -177,7 +177,7 @@ def allocate(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Propose an allocation of the plan's funds and traffic (分配方案) and print it; with
-    ``--confirm`` confirm it too."""
+    --confirm confirm it too."""
     settings = settings_or_exit(workspace)
     language = lang or settings.language
     configs = Configs.of(settings)
