@@ -17,10 +17,16 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.table import Table
-from sqlalchemy import Engine
 
 from windmaker import numbers, store
-from windmaker.cli.common import WorkspaceOpt, console, err_console, refused, settings_or_exit
+from windmaker.cli.common import (
+    WorkspaceOpt,
+    console,
+    err_console,
+    refused,
+    settings_or_exit,
+    store_engine,
+)
 from windmaker.config import ConfigError, Settings
 from windmaker.growth.cases import CAPABILITIES, CASE_METRICS, PublicCase
 from windmaker.i18n import name, t
@@ -45,22 +51,6 @@ CapabilityOpt = Annotated[
     typer.Option("--capability", help="Only cases that moved it most or started with it lacking"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
-
-
-def _engine(settings: Settings) -> Engine:
-    """The store's engine; SQLite is brought to the newest schema, other databases are
-    upgraded explicitly (``windmaker store upgrade``)."""
-    engine = store.engine_for(settings)
-    current = store.current_revision(engine)
-    if current != store.head_revision():
-        if engine.dialect.name != "sqlite":
-            err_console.print(
-                f"[red]error:[/red] the store is at revision {current}, not "
-                f"{store.head_revision()}: run `windmaker store upgrade`"
-            )
-            raise typer.Exit(2)
-        store.upgrade(engine)
-    return engine
 
 
 def _configs(settings: Settings) -> Configs:
@@ -127,7 +117,7 @@ def list_cases(
     language = lang or settings.language
     configs = _configs(settings)
     source = _source(settings)
-    with store.open_session(_engine(settings)) as session:
+    with store.open_session(store_engine(settings)) as session:
         try:
             found = case_service.list_cases(
                 session,
@@ -180,7 +170,7 @@ def show(
     language = lang or settings.language
     configs = _configs(settings)
     source = _source(settings)
-    with store.open_session(_engine(settings)) as session:
+    with store.open_session(store_engine(settings)) as session:
         try:
             case = case_service.get_case(
                 session,
@@ -257,7 +247,7 @@ def playbook(
     language = lang or settings.language
     configs = _configs(settings)
     source = _source(settings)
-    with store.open_session(_engine(settings)) as session:
+    with store.open_session(store_engine(settings)) as session:
         try:
             made = case_service.playbook(
                 session,
@@ -297,7 +287,7 @@ def consent(
     """Record whether a brand lets the case library name it (署名授权); audited."""
     settings = settings_or_exit(workspace)
     source = _source(settings)
-    with store.open_session(_engine(settings)) as session:
+    with store.open_session(store_engine(settings)) as session:
         try:
             record = case_service.set_consent(
                 session, workspace_admin(actor), source, brand_id, given, reason=reason

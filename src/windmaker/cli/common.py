@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy.engine import Engine
 
+from windmaker import store
 from windmaker.config import ConfigError, Settings, load_settings
 from windmaker.i18n import t
 from windmaker.services.errors import ServiceError
@@ -59,3 +61,19 @@ def refused(exc: ServiceError, settings: Settings, exit_code: int = 3) -> typer.
     # escaped: a reason may hold brackets (a field's ``loc``) that Rich would read as markup
     err_console.print(f"[red]error:[/red] {escape(refusal_text(exc, settings.language))}")
     return typer.Exit(exit_code)
+
+
+def store_engine(settings: Settings) -> Engine:
+    """The store's engine, migrated: SQLite is brought to the newest schema automatically;
+    other databases must be upgraded explicitly (``windmaker store upgrade``), exit 2."""
+    engine = store.engine_for(settings)
+    current = store.current_revision(engine)
+    if current != store.head_revision():
+        if engine.dialect.name != "sqlite":
+            err_console.print(
+                f"[red]error:[/red] the store is at revision {current}, not "
+                f"{store.head_revision()}: run `windmaker store upgrade`"
+            )
+            raise typer.Exit(2)
+        store.upgrade(engine)
+    return engine

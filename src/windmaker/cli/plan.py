@@ -14,11 +14,17 @@ from typing import Annotated, Literal
 import typer
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import Engine
 
 from windmaker import store
-from windmaker.cli.common import WorkspaceOpt, console, err_console, refused, settings_or_exit
-from windmaker.config import ConfigError, Settings
+from windmaker.cli.common import (
+    WorkspaceOpt,
+    console,
+    err_console,
+    refused,
+    settings_or_exit,
+    store_engine,
+)
+from windmaker.config import ConfigError
 from windmaker.i18n import name, reason_text, t
 from windmaker.numbers import Formatter
 from windmaker.services import allocation as service
@@ -43,21 +49,6 @@ LimitOpt = Annotated[int, typer.Option(help="Providers to list (the most funds f
 def _fail(message: str) -> typer.Exit:
     err_console.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(2)
-
-
-def _engine(settings: Settings) -> Engine:
-    """The store's engine; SQLite is brought to the newest schema, other databases are
-    upgraded explicitly (``windmaker store upgrade``)."""
-    engine = store.engine_for(settings)
-    current = store.current_revision(engine)
-    if current != store.head_revision():
-        if engine.dialect.name != "sqlite":
-            raise _fail(
-                f"the store is at revision {current}, not {store.head_revision()}: "
-                "run `windmaker store upgrade`"
-            )
-        store.upgrade(engine)
-    return engine
 
 
 def _amount(text: str, option: str) -> float:
@@ -186,7 +177,7 @@ def allocate(
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     user = workspace_admin(actor)
-    with store.open_session(_engine(settings)) as session:
+    with store.open_session(store_engine(settings)) as session:
         try:
             record = service.propose_allocation(
                 session,
@@ -221,7 +212,7 @@ def list_allocations(
     settings = settings_or_exit(workspace)
     language = lang or settings.language
     fmt = Formatter(language)
-    with store.open_session(_engine(settings)) as session:
+    with store.open_session(store_engine(settings)) as session:
         rows = service.list_allocations(session, workspace_admin("cli"), status=status)
     if not rows:
         console.print(t("plan.none", language))
@@ -252,7 +243,7 @@ def show(
 ) -> None:
     """One allocation: the providers' shares with their reasons and the tier forecast."""
     settings = settings_or_exit(workspace)
-    with store.open_session(_engine(settings)) as session:
+    with store.open_session(store_engine(settings)) as session:
         try:
             record = service.get_allocation(session, workspace_admin("cli"), allocation_id)
         except ServiceError as exc:
@@ -274,7 +265,7 @@ def decide(
     """Confirm or reject a proposed allocation (确认或驳回); recorded in the audit log."""
     settings = settings_or_exit(workspace)
     outcome = "confirmed" if answer == "confirm" else "rejected"
-    with store.open_session(_engine(settings)) as session:
+    with store.open_session(store_engine(settings)) as session:
         try:
             record = service.decide_allocation(
                 session, workspace_admin(reviewer), allocation_id, outcome=outcome, note=note

@@ -19,7 +19,6 @@ import typer
 import yaml
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import Engine
 
 from windmaker import store
 from windmaker.cli.common import (
@@ -29,6 +28,7 @@ from windmaker.cli.common import (
     refusal_text,
     refused,
     settings_or_exit,
+    store_engine,
 )
 from windmaker.config import ConfigError, Settings
 from windmaker.ecosystem.admission import ProviderApplication
@@ -57,22 +57,6 @@ LangOpt = Annotated[
 def _fail(message: str, code: int = 2) -> typer.Exit:
     err_console.print(f"[red]error:[/red] {message}")
     return typer.Exit(code)
-
-
-def _engine(settings: Settings) -> Engine:
-    """The store's engine, migrated: SQLite is brought to the newest schema automatically;
-    other databases must be upgraded explicitly (``windmaker store upgrade``)."""
-    engine = store.engine_for(settings)
-    current = store.current_revision(engine)
-    if current != store.head_revision():
-        if engine.dialect.name == "sqlite":
-            store.upgrade(engine)
-        else:
-            raise _fail(
-                f"the store is at revision {current}, not {store.head_revision()}: "
-                "run `windmaker store upgrade`"
-            )
-    return engine
 
 
 def _configs(settings: Settings) -> Configs:
@@ -130,7 +114,7 @@ def apply(
     for col in ("application", "provider", "kind", "proposal / 建议", "criteria below standard"):
         table.add_column(col)
     any_refused = False
-    with store.open_session(_engine(settings)) as session:
+    with store.open_session(store_engine(settings)) as session:
         for a in apps:
             try:
                 filed = providers.apply(session, configs, applicant(a.provider_id, actor), a)
@@ -157,7 +141,7 @@ def queue(lang: LangOpt = None, workspace: WorkspaceOpt = None) -> None:
     """The review queue: pending applications with the system's proposal and its reasons."""
     settings = settings_or_exit(workspace)
     language = lang or settings.language
-    with store.open_session(_engine(settings)) as session:
+    with store.open_session(store_engine(settings)) as session:
         pending = providers.applications(session, workspace_admin("cli"))
     table = Table(title=f"review queue / 待审核 ({len(pending)})")
     for col in ("application", "provider", "submitted", "proposal / 建议", "reasons / 理由"):
@@ -184,7 +168,7 @@ def decide(
 ) -> None:
     """Decide an application (准入决定); recorded with the reviewer and note."""
     settings = settings_or_exit(workspace)
-    with store.open_session(_engine(settings)) as session:
+    with store.open_session(store_engine(settings)) as session:
         try:
             d = providers.decide(
                 session, workspace_admin(reviewer), application_id, decision=decision, note=note
@@ -208,7 +192,7 @@ def decisions(
     """Decisions about providers (warnings, exits, admissions), newest first."""
     settings = settings_or_exit(workspace)
     language = lang or settings.language
-    with store.open_session(_engine(settings)) as session:
+    with store.open_session(store_engine(settings)) as session:
         rows = providers.decisions(session, workspace_admin("cli"), status=status)
     table = Table(title=f"decisions / 决定 ({status or 'all'})")
     for col in ("id", "provider", "kind", "period", "proposed", "status", "outcome", "reasons"):
@@ -239,7 +223,7 @@ def confirm(
 ) -> None:
     """Confirm (or override) a proposed warning or exit (准出确认)."""
     settings = settings_or_exit(workspace)
-    with store.open_session(_engine(settings)) as session:
+    with store.open_session(store_engine(settings)) as session:
         try:
             d = providers.confirm_exit(
                 session, workspace_admin(reviewer), decision_id, note=note, outcome=outcome
@@ -276,7 +260,7 @@ def evaluate(
         with (
             console.status("evaluating every month / 逐月考核中"),
             open_warehouse(settings) as wh,
-            store.open_session(_engine(settings)) as session,
+            store.open_session(store_engine(settings)) as session,
         ):
             try:
                 runs = providers.evaluate_months(
@@ -294,7 +278,7 @@ def evaluate(
     with (
         console.status("evaluating / 考核中"),
         open_warehouse(settings) as wh,
-        store.open_session(_engine(settings)) as session,
+        store.open_session(store_engine(settings)) as session,
     ):
         try:
             run = providers.evaluate(
@@ -342,7 +326,7 @@ def tiers(
     """Windmaker-plan tiers (造风者计划): providers per tier against the targets."""
     settings = settings_or_exit(workspace)
     configs = _configs(settings)
-    with store.open_session(_engine(settings)) as session:
+    with store.open_session(store_engine(settings)) as session:
         board = providers.tiers(
             session,
             configs,
@@ -400,7 +384,7 @@ def match(
     with (
         console.status("matching / 匹配中"),
         open_warehouse(settings) as wh,
-        store.open_session(_engine(settings)) as session,
+        store.open_session(store_engine(settings)) as session,
     ):
         try:
             run = providers.match(
@@ -450,7 +434,7 @@ def load(
         raise _fail(str(exc.detail[0]["msg"])) from None
     with (
         console.status("providers / 服务商"),
-        store.open_session(_engine(settings)) as session,
+        store.open_session(store_engine(settings)) as session,
     ):
         loaded = providers.load(session, workspace_admin(actor), *frames)
     console.print(
