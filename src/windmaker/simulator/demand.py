@@ -1,7 +1,6 @@
 """From latent skills and GMV targets to the expected order flow of every brand-month.
 
-- orders T = GMV target / AOV / (1 − expected refund and cancel loss), the refunds scaled by
-  the brand's goods (their factories' quality, :mod:`windmaker.simulator.catalog`);
+- orders T = GMV target / AOV / (1 − expected refund and cancel loss);
 - self-sold share σ = clip(base + w_s·s_self − w_d·(s_dist − 0.5), 0.03, 0.95) (品牌自播);
 - paid orders = min(paid_base + paid_weight·s_traffic, 0.8)·σ·A: that share of the self-sold
   new buyers comes through paid promotion, when the brand advertises;
@@ -67,15 +66,7 @@ def plan_demand(
     refund_base = np.array([params.categories[c].refund_rate for c in brands.categories])[
         brands.category
     ]
-    # the goods' factories move refunds (catalog): the brand's mean factor over its SKUs, each
-    # weighted as orders choose them, so the planned net GMV is met whatever it sources
-    weight = params.catalog.weight_floor + catalog.sku_hit**params.catalog.hit_power
-    factor = np.exp(params.catalog.quality_refund * catalog.sku_quality_gap.astype(np.float64))
-    goods = np.bincount(catalog.sku_brand, weight * factor, brands.n) / np.maximum(
-        np.bincount(catalog.sku_brand, weight, brands.n), 1e-12
-    )
-    goods = np.where(np.bincount(catalog.sku_brand, minlength=brands.n) > 0, goods, 1.0)
-    loss = params.trust.cancel_rate + refund_base * (0.5 + 2.5 * (1.0 - brands.trust)) * 0.9 * goods
+    loss = params.trust.cancel_rate + refund_base * (0.5 + 2.5 * (1.0 - brands.trust)) * 0.9
     orders = np.where(active, plan.gmv / brands.aov[:, None] / (1.0 - loss[:, None]), 0.0)
     sigma = cp.self_share_base + cp.self_share_self_weight * sk[..., S_SELF]
     sigma = sigma - cp.self_share_distribution_weight * (sk[..., S_DIST] - 0.5)

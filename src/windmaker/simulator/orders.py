@@ -35,7 +35,7 @@ from windmaker.simulator.distribution import Cooperations
 from windmaker.simulator.live import Sessions
 from windmaker.simulator.sampling import GroupedChoice, sample_hours
 from windmaker.simulator.traffic import AdBlock
-from windmaker.simulator.trust import BrushingOrders, Fulfilment, fulfil
+from windmaker.simulator.trust import BrushingOrders, Fulfilment, fulfil, goods_refund_factor
 
 # traffic source codes, in contract.TRAFFIC_SOURCES order
 RECOMMEND, PAID, FOLLOW, SEARCH, OTHER = range(5)
@@ -260,6 +260,7 @@ def generate_orders(
         is_brush,
         end,
         ctx.catalog.sku_quality_gap[sku],
+        goods_refund_factor(p, ctx.catalog.sku_quality_gap[sku], brand_local * months + month),
     )
     # follows: the main account (and any brand account a follower bought from through the
     # follow page), and influencers of some of their buyers

@@ -14,9 +14,11 @@ own accounts), with τ = min(τ_s, τ_a):
   shipping when late, misleading when the influencer's trust is low, fake with probability
   0.5·(1 − τ_s)², quality when refunded, service otherwise.
 - goods from a source factory whose quality falls short of the mean by g (the SKU's
-  ``sku_quality_gap``; negative for a better factory): refund probability × exp(quality_refund·g),
-  review quality − quality_review·g, and a low score carries a quality complaint first with
-  probability 4·quality_complaint·max(g, 0).
+  ``sku_quality_gap``; negative for a better factory): refund probability × exp(quality_refund·g)
+  ÷ the mean of that factor over the brand's orders of the month (:func:`goods_refund_factor`:
+  the factory decides which of a brand's goods are refunded, the brand's service how many, so
+  its planned net GMV holds), review quality − quality_review·g, and a low score carries a
+  quality complaint first with probability 4·quality_complaint·max(g, 0).
 
 Order brushing: rings of 3–8 buyer accounts acting together (:func:`brushing_orders`): bursts
 at one shop (3–5 orders each within ``episode_minutes``, so orders ÷ distinct buyers ≥ 3 inside
@@ -63,6 +65,7 @@ def fulfil(
     brushing: np.ndarray,
     end_s: int,
     quality_gap: np.ndarray | None = None,
+    refund_factor: np.ndarray | None = None,
 ) -> Fulfilment:
     """Outcome of every order (formulas in the module docstring).
 
@@ -91,8 +94,8 @@ def fulfil(
     shipped[cancelled | (shipped >= end_s)] = -1
     p_refund = refund_base.astype(np.float32) * (0.5 + 2.5 * (1.0 - tau)) + np.float32(0.05) * late
     gap = np.zeros(n, dtype=np.float32) if quality_gap is None else quality_gap
-    if quality_gap is not None:
-        p_refund = p_refund * np.exp(np.float32(params.catalog.quality_refund) * gap)
+    if refund_factor is not None:
+        p_refund = p_refund * refund_factor.astype(np.float32)
     refunded = (u[2] < p_refund) & ok & ~cancelled
     i_ref = np.flatnonzero(refunded)
     base_t = np.where(shipped[i_ref] >= 0, shipped[i_ref], paid_at[i_ref])
@@ -161,6 +164,17 @@ def fulfil(
         review_score=score.astype(np.int64),
         review_complaint=complaint.astype(np.int64),
     )
+
+
+def goods_refund_factor(
+    params: SimulatorParams, quality_gap: np.ndarray, group: np.ndarray
+) -> np.ndarray:
+    """Per order: exp(quality_refund·g) of its goods ÷ its mean over the order's ``group`` (the
+    brand × month), so the factories move refunds between a brand's goods, not their number."""
+    factor = np.exp(params.catalog.quality_refund * quality_gap.astype(np.float64))
+    _, inverse = np.unique(group, return_inverse=True)
+    mean = np.bincount(inverse, factor) / np.bincount(inverse)
+    return factor / mean[inverse]
 
 
 @dataclass(frozen=True)
