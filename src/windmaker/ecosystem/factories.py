@@ -338,31 +338,32 @@ def origin_climb(stages: pd.DataFrame, brands: pd.DataFrame) -> pd.DataFrame:
 
 
 def holdout_relevance(sku_months: pd.DataFrame, split: date, config: FactoryConfig) -> pd.DataFrame:
-    """The outcome of every special-supply SKU launched from ``split`` on by a known factory:
-    its refunds against its brand's other goods over the months from ``split`` (the refund ratio
-    as in the module docstring, per launch) and its quality complaints per 1,000 orders.
-    Per factory: ``relevance`` = the mean of −ln(refund ratio) over its launches, graded 0–3 by
-    the category's quartiles (higher is better). The answer a ranking made before ``split`` is
-    held to."""
-    q = config.quality
+    """The outcome of every special-supply SKU launched from ``split`` on by a known factory,
+    over the months from ``split``: how often its orders were refunded and its reviews low
+    (score ≤ 2), each against its brand's other goods in the same months, as a ratio shrunk as
+    the refund ratio is (module docstring): ``outcome = −ln(refund ratio) − ln(low-review
+    ratio)`` (0: as the brand's other goods; higher is better). Per factory: ``relevance`` = the
+    mean outcome of its launches, graded 0–3 by the category's quartiles. The answer a ranking
+    made before ``split`` is held to."""
+    k = config.quality.prior_refunds
     post = sku_months[sku_months["period"] >= split].copy()
-    bm = post.groupby(["brand_id", "period"])[["orders", "refunded"]].transform("sum")
-    others_orders = bm["orders"] - post["orders"]
-    others_refunded = bm["refunded"] - post["refunded"]
-    rate = (others_refunded / others_orders.where(others_orders > 0)).fillna(0.0)
-    post["expected"] = post["orders"] * rate
+    counts = ["orders", "refunded", "reviews", "low_reviews"]
+    bm = post.groupby(["brand_id", "period"])[counts].transform("sum")
+    # what the brand's other goods' rates would give on this SKU's orders and reviews
+    for num, den in (("refunded", "orders"), ("low_reviews", "reviews")):
+        others = (bm[num] - post[num]) / (bm[den] - post[den]).where(bm[den] > post[den])
+        post[f"expected_{num}"] = post[den] * others.fillna(0.0)
     launched = pd.to_datetime(post["launched_at"])
     new = post[
         post["special_supply"].astype(bool)
         & post["factory_id"].notna()
         & (launched >= pd.Timestamp(split) - pd.Timedelta(days=1))
     ]
-    per = new.groupby(["sku_id", "factory_id", "category"], as_index=False).agg(
-        orders=("orders", "sum"), refunded=("refunded", "sum"), expected=("expected", "sum")
-    )
+    sums = ["orders", "refunded", "low_reviews", "expected_refunded", "expected_low_reviews"]
+    per = new.groupby(["sku_id", "factory_id", "category"], as_index=False)[sums].sum()
     per = per[per["orders"] > 0]
-    per["outcome"] = -np.log(
-        (per["refunded"] + q.prior_refunds) / (per["expected"] + q.prior_refunds)
+    per["outcome"] = -np.log((per["refunded"] + k) / (per["expected_refunded"] + k)) - np.log(
+        (per["low_reviews"] + k) / (per["expected_low_reviews"] + k)
     )
     fac = per.groupby(["factory_id", "category"], as_index=False).agg(
         launches=("sku_id", "size"), outcome=("outcome", "mean")
