@@ -4,6 +4,9 @@ API, so every surface shows the same numbers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
@@ -24,6 +27,21 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+LIST_COLUMNS = (
+    "name",
+    "region",
+    "category",
+    "quality_score",
+    "refund_rate",
+    "refund_ratio",
+    "complaints",
+    "hit_rate",
+    "special_skus",
+    "gated",
+)
+BELT_COLUMNS = ("region", "category", "factories", "brands", "net_gmv", "growth")
+ORIGIN_COLUMNS = ("origin", "origin_brands", "moved_up", "step_months", "ka_share")
+
 LangOpt = Annotated[
     Literal["zh-CN", "en"] | None,
     typer.Option("--lang", help="zh-CN or en (default: the workspace language)"),
@@ -38,6 +56,27 @@ def _config(configs: Configs) -> FactoryConfig:
         raise typer.Exit(2) from None
 
 
+@contextmanager
+def _reading(
+    workspace: Path | None, lang: str | None
+) -> Iterator[tuple[str, Formatter, FactoryConfig, ReadModel]]:
+    """The language, its number formatter, ``factories.yaml`` and a read model of the
+    workspace's warehouse, open for the command's reads."""
+    settings = settings_or_exit(workspace)
+    language = lang or settings.language
+    config = _config(Configs.of(settings))
+    with open_warehouse(settings) as wh:
+        yield language, Formatter(language), config, ReadModel.of(wh)
+
+
+def _table(title: str | None, columns: tuple[str, ...], language: str) -> Table:
+    """A table headed by the catalogue's ``factory.<column>`` words."""
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(t(f"factory.{col}", language))
+    return table
+
+
 @app.command("list")
 def list_factories(
     category: Annotated[str | None, typer.Option(help="Only this category")] = None,
@@ -46,15 +85,9 @@ def list_factories(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Factories by quality score in their category (工厂质量分)."""
-    settings = settings_or_exit(workspace)
-    language, fmt = lang or settings.language, Formatter(lang or settings.language)
-    config = _config(Configs.of(settings))
-    with open_warehouse(settings) as wh:
-        rows = view.factory_rows(ReadModel.of(wh), config, category=category)
-    table = Table(title=t("factory.title", language))
-    cols = ("name", "region", "category", "quality_score", "refund_rate", "refund_ratio")
-    for col in (*cols, "complaints", "hit_rate", "special_skus", "gated"):
-        table.add_column(t(f"factory.{col}", language))
+    with _reading(workspace, lang) as (language, fmt, config, rm):
+        rows = view.factory_rows(rm, config, category=category)
+    table = _table(t("factory.title", language), LIST_COLUMNS, language)
     for r in rows[:limit]:
         table.add_row(
             str(r["name"]),
@@ -78,15 +111,9 @@ def belts(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Industrial belts: region × category, their goods' net GMV and growth (产业带)."""
-    settings = settings_or_exit(workspace)
-    language, fmt = lang or settings.language, Formatter(lang or settings.language)
-    config = _config(Configs.of(settings))
-    with open_warehouse(settings) as wh:
-        rm = ReadModel.of(wh)
+    with _reading(workspace, lang) as (language, fmt, config, rm):
         rows, origins = view.belt_rows(rm, config), view.origin_rows(rm)
-    table = Table(title=t("factory.belts", language))
-    for col in ("region", "category", "factories", "brands", "net_gmv", "growth"):
-        table.add_column(t(f"factory.{col}", language))
+    table = _table(t("factory.belts", language), BELT_COLUMNS, language)
     for r in rows[:limit]:
         table.add_row(
             str(r["region"]),
@@ -97,9 +124,7 @@ def belts(
             fmt.change(r["growth"]),
         )
     console.print(table)
-    climb = Table(title=t("factory.origins", language))
-    for col in ("origin", "origin_brands", "moved_up", "step_months", "ka_share"):
-        climb.add_column(t(f"factory.{col}", language))
+    climb = _table(t("factory.origins", language), ORIGIN_COLUMNS, language)
     for o in origins:
         climb.add_row(
             name("origin", o["origin"], language),
@@ -119,11 +144,7 @@ def rank(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Factories ranked for a brand's channel-exclusive SKU, with the reasons (特供工厂推荐)."""
-    settings = settings_or_exit(workspace)
-    language, fmt = lang or settings.language, Formatter(lang or settings.language)
-    config = _config(Configs.of(settings))
-    with open_warehouse(settings) as wh:
-        rm = ReadModel.of(wh)
+    with _reading(workspace, lang) as (language, fmt, config, rm):
         if rm.brand(brand_id) is None:
             err_console.print(f"[red]error:[/red] {t('error.not_found', language)}: {brand_id}")
             raise typer.Exit(3)
@@ -131,9 +152,7 @@ def rank(
     console.print(t("factory.for_brand", language, brand=found.brand_name or brand_id))
     if found.special_supply_bottleneck:
         console.print(t("factory.special_bottleneck", language))
-    table = Table()
-    for col in ("rank", "name", "region", "quality_score", "why"):
-        table.add_column(t(f"factory.{col}", language))
+    table = _table(None, ("rank", "name", "region", "quality_score", "why"), language)
     for p in found.picks:
         why = "\n".join(reason_text(r["code"], r["params"], language) for r in p["reasons"])
         table.add_row(
