@@ -223,8 +223,7 @@ def _exponent(small: float, large: float, n_small: int, n_large: int) -> float:
 
 def main() -> str:
     cfg = clv.load_models_config().clv
-    clv_fitting._compiled("bg_nbd")  # compile outside the timings: once per process
-    clv_fitting._compiled("gamma_gamma")
+    clv_fitting.warm_up()  # load the compiled likelihoods outside the timings: once per process
     two_sizes = MARKET != "simulator" and 0 < SMALL_ORDERS < ORDERS
     runs = [_run(SMALL_ORDERS, cfg)] if two_sizes else []
     runs.append(_run(ORDERS, cfg))

@@ -1,7 +1,7 @@
 """Fitting on weighted cells is exact, and the fast paths keep pymc-marketing's likelihoods.
 
 A market fit groups buyers with identical (frequency, recency, T) into one cell weighted by its
-count and reuses one compiled BG/NBD likelihood for every brand (Pareto/NBD's likelihood has its
+count and fits every brand with compiled copies of the library's BG/NBD and Gamma-Gamma likelihoods (Pareto/NBD's likelihood has its
 own tests in ``test_pareto_nbd.py``). Each test here checks that one of these shortcuts changes nothing:
 the parameters of a simulated brand fitted one row per buyer and fitted on cells agree to 1e-6
 (relative), and the hand-written pieces equal the library's own log-likelihood.
@@ -124,22 +124,96 @@ def test_gamma_gamma_on_weighted_rows_equals_the_per_buyer_fit(brand: pd.DataFra
     assert on_cells.population_mean == pytest.approx(60.0, rel=0.15)  # planted γp/(q−1)
 
 
-def test_one_compiled_likelihood_serves_every_brand() -> None:
-    """A market of several brands compiles nothing new once the two likelihoods exist."""
-    brands = [simulate_brand(400, seed=20 + k).assign(brand_id=f"b{k}") for k in range(4)]
-    rfm = pd.concat(brands, ignore_index=True).assign(category="c")
-    cells = rfm.groupby(["brand_id", "category", "frequency", "recency", "T"], as_index=False)
-    cells = cells.size().rename(columns={"size": "buyers"})
-    spend = rfm[rfm["frequency"] > 0][["brand_id", "category", "frequency", "monetary_value"]]
-    clv_fitting._compiled("bg_nbd")
-    clv_fitting._compiled("gamma_gamma")
-    before = clv_fitting._compiled.cache_info()
-    fits = clv.fit_market(cells, spend, clv.ClvConfig(min_buyers=300, pareto_nbd=False))
-    after = clv_fitting._compiled.cache_info()
-    assert [f.repeat_level for f in fits] == ["brand"] * 4
-    assert after.misses == before.misses
-    # One BG/NBD and one Gamma-Gamma fit per brand, each through the cached function.
-    assert after.hits - before.hits == 8
+def _bg_nbd_sample(n: int, seed: int) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 40, n).astype(float)
+    big_t = rng.uniform(0.5, 104, n)
+    t_x = np.where(x > 0, rng.uniform(0, 1, n) * big_t, 0.0)
+    return x, t_x, big_t, rng.integers(1, 6, n).astype(float)
+
+
+GRID_BG = [(1.0, 5.0, 0.8, 2.5), (0.2, 30.0, 0.1, 8.0), (3.0, 0.5, 2.0, 0.7), (0.05, 100, 5, 50)]
+
+
+def test_bg_nbd_likelihood_is_pymc_marketings() -> None:
+    """The compiled BG/NBD likelihood equals ``pm.logp`` of pymc-marketing's ``BetaGeoNBD``
+    (weighted sum, 1e-10 relative) and its gradient that of PyTensor's symbolic one (1e-7)."""
+    import pymc as pm
+    import pytensor
+    import pytensor.tensor as pt
+    from pymc_marketing.clv.distributions import BetaGeoNBD
+
+    theta, x, t_x, big_t, w = (pt.vector(n) for n in ("theta", "x", "t_x", "T", "w"))
+    r, alpha, a, b = (pt.exp(theta[i]) for i in range(4))
+    dist = BetaGeoNBD.dist(r=r, alpha=alpha, a=a, b=b, T=big_t)
+    nll = -(w * pm.logp(dist, pt.stack([t_x, x], axis=1))).sum()
+    library = pytensor.function([theta, x, t_x, big_t, w], [nll, pt.grad(nll, theta)])
+    data = _bg_nbd_sample(800, seed=3)
+    for params in GRID_BG:
+        th = np.log(params)
+        want, want_grad = library(th, *data)
+        got, got_grad = clv_fitting._bg_nbd_nll(th, *data)
+        assert got == pytest.approx(float(want), rel=1e-10)
+        np.testing.assert_allclose(got_grad, want_grad, rtol=1e-7, atol=1e-7)
+
+
+def test_gamma_gamma_likelihood_is_pymc_marketings() -> None:
+    """The Gamma-Gamma likelihood equals the log-density of pymc-marketing's
+    ``GammaGammaModel`` with flat priors (1e-10 relative)."""
+    from pymc_extras.prior import Prior
+    from pymc_marketing.clv import GammaGammaModel
+
+    rng = np.random.default_rng(4)
+    n = 400
+    x, z = rng.integers(1, 12, n).astype(float), rng.gamma(4.0, 15.0, n)
+    data = pd.DataFrame({"customer_id": np.arange(n), "monetary_value": z, "frequency": x})
+    model = GammaGammaModel(model_config={k: Prior("HalfFlat") for k in "pqv"})
+    model.build_model(data)
+    logp = model.model.compile_logp(jacobian=False)
+    for p, q, v in [(2.0, 3.0, 50.0), (0.5, 8.0, 200.0), (10.0, 1.5, 5.0)]:
+        want = logp({"p_log__": np.log(p), "q_log__": np.log(q), "v_log__": np.log(v)})
+        got, _ = clv_fitting._gamma_gamma_nll(np.log([p, q, v]), x, z, np.ones(n))
+        assert -got == pytest.approx(float(want), rel=1e-10)
+
+
+@pytest.mark.parametrize("which", ["bg_nbd", "gamma_gamma"])
+def test_likelihood_gradients_are_their_own(which: str) -> None:
+    """Each gradient is the central difference of its own likelihood (1e-6 relative)."""
+    if which == "bg_nbd":
+        fn, data, grid = clv_fitting._bg_nbd_nll, _bg_nbd_sample(500, seed=5), GRID_BG
+    else:
+        rng = np.random.default_rng(6)
+        x = rng.integers(1, 12, 300).astype(float)
+        fn, data = clv_fitting._gamma_gamma_nll, (x, rng.gamma(4.0, 15.0, 300), np.ones(300))
+        grid = [(2.0, 3.0, 50.0), (0.5, 8.0, 200.0)]
+    for params in grid:
+        th = np.log(params)
+        _, grad = fn(th, *data)
+        step = 1e-6
+        central = [
+            (fn(th + step * e, *data)[0] - fn(th - step * e, *data)[0]) / (2 * step)
+            for e in np.eye(len(th))
+        ]
+        np.testing.assert_allclose(grad, central, rtol=1e-6, atol=1e-6)
+
+
+def test_a_fit_needs_no_pymc() -> None:
+    """A worker process fits brands without importing PyMC or PyTensor (their imports and
+    graph compilation cost seconds in every worker)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from windmaker.models.clv import fitting\n"
+        "fitting.warm_up()\n"
+        "x = np.array([0., 1, 2, 5]); tx = np.array([0., 3, 10, 30]); T = np.full(4, 40.)\n"
+        "fitting.fit_repeat(x, tx, T, np.array([50., 20, 10, 5]))\n"
+        "fitting.fit_gamma_gamma(x[1:], np.array([30., 50, 80]))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pymc', 'pytensor')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_fits_hold_blas_to_one_thread() -> None:

@@ -16,11 +16,12 @@ brand this module
 
 Why the fit goes below ``BetaGeoModel.fit``: the library builds a new PyMC model, with the data
 baked in as constants, for every fit, and compiling it costs seconds. A market has thousands of
-brands, so this module compiles the log-likelihood once per model kind, with the library's own
-distribution (``pm.logp(BetaGeoNBD.dist(...), value)``) and the data as symbolic inputs, and optimises it with SciPy for each brand. Flat priors make the MAP the maximum of this
+brands, so this module writes the library's BG/NBD and Gamma-Gamma log-likelihoods out once, with
+their exact gradients, as compiled loops (tests hold them to the library's own log-density), and
+optimises them with SciPy for each brand. Flat priors make the MAP the maximum of this
 likelihood, so the estimates are the library's ``fit(method="map")`` estimates with ``HalfFlat``
-priors (a test checks the two agree). Buyers with identical (frequency, recency, T) are one
-weighted cell, which shrinks the data several-fold (one-time buyers differ only by T).
+priors. Buyers with identical (frequency, recency, T) are one weighted cell, which shrinks the
+data several-fold (one-time buyers differ only by T).
 
 The module's parts: settings in :mod:`.config`, the Ibis inputs in :mod:`.rfm`, the compiled
 likelihoods and per-brand fits in :mod:`.fitting`, closed-form predictions and segments in

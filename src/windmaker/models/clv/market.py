@@ -79,7 +79,8 @@ def fit_market(
             by_brand_cells[b] if str(b) in plan.own_repeat else None,
             by_brand_spend[b] if str(b) in plan.own_spend else None,
         )
-        for b in plan.summary.index
+        # largest first: a pool handing out one task at a time then ends on short ones
+        for b in plan.summary.sort_values("buyers", ascending=False, kind="stable").index
         if str(b) in plan.own_repeat or str(b) in plan.own_spend
     ]
     heavy = sum(t.cells is not None for t in tasks)
