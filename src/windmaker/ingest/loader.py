@@ -5,11 +5,15 @@ DuckDB transaction so the batch lands whole or not at all:
 
 1. stage: the validation query (``validation.staging_sql``) into a temporary table — one
    parallel scan of the file that types every column and writes each failing rule as a reason;
+   the stage keeps each row's line, key and foreign keys, reasons and, for rejected rows, the
+   original values;
 2. duplicates: among valid rows, a key seen earlier in the file (or in an earlier file of the
    batch) is rejected, naming the line of the first, which is kept;
 3. quarantine: rejected rows with their original values, file, line and reasons to a CSV;
 4. merge: rows whose key is already in the warehouse are deleted, then the accepted rows
-   inserted, so a later import replaces an earlier version of a row; ``_ingest_log`` records
+   inserted — typed again from the file in a parallel scan (``validation.typed_rows_sql``),
+   every line the stage refused left out — so a later import replaces an earlier version of a
+   row; ``_ingest_log`` records
    the file's SHA-256, and a file already imported into the same table is skipped.
 """
 
@@ -42,8 +46,10 @@ from windmaker.ingest.validation import (
     fk_type_sql,
     key_label,
     key_value_sql,
+    link_columns,
     plan_file,
     staging_sql,
+    typed_rows_sql,
 )
 from windmaker.warehouse import Warehouse
 
@@ -425,8 +431,14 @@ def _load_file(
     for type_name, create in fk.values():
         con.execute(f"DROP TYPE IF EXISTS {type_name}")
         con.execute(create)
+    # The stage holds each row's line, key and foreign keys, reasons and (rejected rows only)
+    # original values; the accepted rows are typed again from the file as they are inserted.
     staging = staging_sql(
-        plan, timezone=tz, fk_types={c: t for c, (t, _) in fk.items()}, fk_lookups=lookups
+        plan,
+        timezone=tz,
+        fk_types={c: t for c, (t, _) in fk.items()},
+        fk_lookups=lookups,
+        keep=link_columns(tbl),
     )
     with bar.watching(con, task, 0, 70):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {staging}")
@@ -503,10 +515,16 @@ def _load_file(
             f"WHERE {accepted_where}) AS s WHERE {_key_join(tbl, 't', 's')}"
         ).fetchone()[0]
     cols = ", ".join(quote_ident(c.name) for c in tbl.columns)
+    # From the file, not the stage: DuckDB reads a table made in the open transaction on one
+    # thread, and the insert then took twice as long as typing the file again in a parallel
+    # scan (6.3M orders: 9.7 s against 5 s). The typed values are the ones the stage checked.
+    refused = f"SELECT {LINE} FROM {stage} WHERE {REASON} IS NOT NULL" + (
+        f" UNION ALL SELECT {LINE} FROM {DUPS}" if dups else ""
+    )
+    typed = typed_rows_sql(plan, timezone=tz)
+    source = f"({typed}) WHERE {LINE} NOT IN ({refused})" if rejected else f"({typed})"
     with bar.watching(con, task, 80, 99):
-        con.execute(
-            f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {stage} WHERE {accepted_where}"
-        )
+        con.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {source}")
     if more_of_table:
         if not has_batch:
             con.execute(

@@ -9,7 +9,7 @@ whole file and is checked afterwards by the loader (:func:`duplicate_reason_sql`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from windmaker import contract
@@ -108,15 +108,63 @@ def fk_type_sql(plan: FilePlan, skip: frozenset[str] = frozenset()) -> dict[str,
     return out
 
 
+@dataclass(frozen=True)
+class _Typed:
+    """One contract column of a file, typed: ``v`` the file's value (None for a column the file
+    lacks), ``select`` what the scan outputs for it, ``fraction`` its fraction-of-a-fen flag."""
+
+    col: contract.Column
+    v: str | None
+    select: list[str]
+    fraction: str | None
+    unit: MoneyUnit
+
+
+def _typed_columns(plan: FilePlan, timezone: str) -> tuple[list[_Typed], dict[str, str]]:
+    """The typed value of every contract column as the scan computes it, and the money
+    columns whose value is NULLed for a fraction of a fen ({column: flag})."""
+    out: list[_Typed] = []
+    fractions: dict[str, str] = {}
+    for col in plan.table.columns:
+        name = quote_ident(col.name)
+        header = plan.mapping.get(col.name)
+        unit = plan.units.get(col.name, "yuan")
+        if header is None:
+            out.append(_Typed(col, None, [f"{_default_sql(col)} AS {name}"], None, unit))
+            continue
+        v, typed, fraction = typed_sql(
+            col,
+            quote_ident(header),
+            plan.source.types.get(header, "VARCHAR"),
+            unit=unit,
+            timezone=timezone,
+        )
+        if col.default is not None:
+            typed = f"CASE WHEN {v} IS NULL THEN {_default_sql(col)} ELSE {typed} END"
+        if fraction is None:
+            out.append(_Typed(col, v, [f"{typed} AS {name}"], None, unit))
+            continue
+        fname = quote_ident(f"__f_{col.name}")
+        select = [f"{typed} AS {quote_ident(f'__t_{col.name}')}", f"{fraction} AS {fname}"]
+        out.append(_Typed(col, v, select, fname, unit))
+        fractions[col.name] = fname
+    return out, fractions
+
+
 def staging_sql(
     plan: FilePlan,
     *,
     timezone: str,
     fk_types: Mapping[str, str] | None = None,
     fk_lookups: Mapping[str, tuple[str, str]] | None = None,
+    keep: Sequence[str] | None = None,
 ) -> str:
     """The SELECT producing ``__line``, the typed contract columns, ``__reason`` and, for
     rejected rows only, the original values as ``__raw_0..n`` (in the file's header order).
+
+    ``keep`` names the typed columns to output (default: all); the loader stages only the key
+    and foreign keys and types the accepted rows again as it inserts them
+    (:func:`typed_rows_sql`).
 
     A record the reader found malformed (``Source.bad_column``) gets that reason alone: the
     values of a cut-off or shifted row would only add misleading ones. An amount in yuan with
@@ -129,46 +177,25 @@ def staging_sql(
     line = [LINE]
     inner: list[str] = [*line]
     reasons: list[str] = []
-    #: Money columns whose typed value is set to NULL when the amount has a fraction of a fen.
-    fractions: dict[str, str] = {}
-    for col in plan.table.columns:
+    typed_columns, fractions = _typed_columns(plan, timezone)
+    for t in typed_columns:
+        col = t.col
         name = quote_ident(col.name)
         vname = quote_ident(f"__v_{col.name}")
-        header = plan.mapping.get(col.name)
-        if header is None:
-            default = (
-                f"CAST({quote_literal(col.default)} AS {col.sql_type})"
-                if col.default is not None
-                else f"CAST(NULL AS {col.sql_type})"
-            )
-            inner.append(f"{default} AS {name}")
+        if t.v is None:
+            inner += t.select
             continue
-        unit = plan.units.get(col.name, "yuan")
-        v, typed, fraction = typed_sql(
-            col,
-            quote_ident(header),
-            src.types.get(header, "VARCHAR"),
-            unit=unit,
-            timezone=timezone,
-        )
-        if col.default is not None:
-            typed = f"CASE WHEN {v} IS NULL THEN CAST({quote_literal(col.default)} AS {col.sql_type}) ELSE {typed} END"
-        inner.append(f"{v} AS {vname}")
+        inner.append(f"{t.v} AS {vname}")
+        inner += t.select
         label = f"column {col.name}: "
         type_reason = (
             f"CASE WHEN {vname} IS NOT NULL AND {name} IS NULL THEN "
             f"{quote_literal(label)} || {_value(vname)} || "
-            f"{quote_literal(' ' + _type_reason(col, unit))} END"
+            f"{quote_literal(' ' + _type_reason(col, t.unit))} END"
         )
-        if fraction is None:
-            inner.append(f"{typed} AS {name}")
-        else:
-            fname = quote_ident(f"__f_{col.name}")
-            inner.append(f"{typed} AS {quote_ident(f'__t_{col.name}')}")
-            inner.append(f"{fraction} AS {fname}")
-            fractions[col.name] = fname
+        if t.fraction is not None:
             type_reason = (
-                f"CASE WHEN {fname} THEN {quote_literal(label)} || {_value(vname)} || "
+                f"CASE WHEN {t.fraction} THEN {quote_literal(label)} || {_value(vname)} || "
                 f"{quote_literal(' has more than 2 decimals: a fraction of a fen is not rounded')}"
                 f" ELSE {type_reason} END"
             )
@@ -201,7 +228,8 @@ def staging_sql(
             )
         elif col.references is not None and col.name in fk_lookups:
             # Too many keys for an ENUM (building one of millions costs more than the whole
-            # load): a membership join; the rows are put back in line order below.
+            # load): a membership join (the stage's row order does not matter: rows are
+            # inserted from the file, in its order).
             ref_table, ref_col = fk_lookups[col.name]
             reasons.append(
                 f"CASE WHEN {name} IS NOT NULL AND {name} NOT IN (SELECT {quote_ident(ref_col)} "
@@ -226,23 +254,53 @@ def staging_sql(
         reason_expr = f"coalesce(__bad, {reason_expr})"
     middle = [*line, *typed_names, f"{reason_expr} AS {REASON}"]
     middle += [quote_ident(RAW_PREFIX + str(i)) for i in range(len(src.headers))]
-    outer = [*line, *typed_names, REASON]
+    kept = typed_names if keep is None else [quote_ident(c) for c in keep]
+    outer = [*line, *kept, REASON]
     outer += [
         f"CASE WHEN {REASON} IS NOT NULL THEN {quote_ident(RAW_PREFIX + str(i))} END "
         f"AS {quote_ident(RAW_PREFIX + str(i))}"
         for i in range(len(src.headers))
     ]
-    scan = f"(SELECT {', '.join(inner)} FROM {src.scan})"
+    scan = _apply_fractions(f"(SELECT {', '.join(inner)} FROM {src.scan})", fractions)
+    return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(middle)} FROM {scan})"
+
+
+def typed_rows_sql(plan: FilePlan, *, timezone: str) -> str:
+    """The SELECT of ``__line`` and the typed contract columns of every row of the file: the
+    values :func:`staging_sql` checks, without the checks (the loader inserts from it the rows
+    the staged reasons accepted, in a parallel scan of the file)."""
+    typed_columns, fractions = _typed_columns(plan, timezone)
+    inner = [LINE, *(sel for t in typed_columns for sel in t.select)]
+    scan = _apply_fractions(f"(SELECT {', '.join(inner)} FROM {plan.source.scan})", fractions)
+    typed_names = [quote_ident(c.name) for c in plan.table.columns]
+    return f"SELECT {LINE}, {', '.join(typed_names)} FROM {scan}"
+
+
+def _default_sql(col: contract.Column) -> str:
+    return (
+        f"CAST({quote_literal(col.default)} AS {col.sql_type})"
+        if col.default is not None
+        else f"CAST(NULL AS {col.sql_type})"
+    )
+
+
+def _apply_fractions(scan: str, fractions: Mapping[str, str]) -> str:
+    """A money value with a fraction of a fen is typed NULL (computed once per value in
+    ``scan``, applied here)."""
     if fractions:
-        # Computed once per value in the scan above, applied here.
         temps = ", ".join(quote_ident(f"__t_{c}") for c in fractions)
         applied = ", ".join(
             f"CASE WHEN {f} THEN NULL ELSE {quote_ident(f'__t_{c}')} END AS {quote_ident(c)}"
             for c, f in fractions.items()
         )
         scan = f"(SELECT * EXCLUDE ({temps}), {applied} FROM {scan})"
-    ordered = f" ORDER BY {LINE}" if fk_lookups else ""
-    return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(middle)} FROM {scan}){ordered}"
+    return scan
+
+
+def link_columns(tbl: contract.Table) -> tuple[str, ...]:
+    """The key and the foreign keys of ``tbl``, in its column order: a row's identity and the
+    rows it names, the typed values the loader stages (its brand checks read them)."""
+    return tuple(c.name for c in tbl.columns if c.name in tbl.key or c.references is not None)
 
 
 def key_label(tbl: contract.Table) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 from windmaker import contract
 from windmaker.ingest.coercion import quote_ident
 from windmaker.ingest.loader import STAGE
-from windmaker.ingest.validation import REASON
+from windmaker.ingest.validation import REASON, link_columns
 from windmaker.services.errors import ServiceError
 
 #: How a row of each table names the brands it writes for: a brand column of its own, or
@@ -81,13 +81,14 @@ def brands_written_sql(table: str) -> str | None:
 
 
 def staged_table(con: Any) -> str | None:
-    """The contract table of the file in staging, told by its typed columns."""
+    """The contract table of the file in staging, told by the typed columns the stage keeps
+    (its key and foreign keys, :func:`~windmaker.ingest.validation.link_columns`)."""
     columns = {
         str(row[0])
         for row in con.execute(f"DESCRIBE {STAGE}").fetchall()
         if not str(row[0]).startswith("__")
     }
-    return next((t.name for t in contract.TABLES if {c.name for c in t.columns} == columns), None)
+    return next((t.name for t in contract.TABLES if set(link_columns(t)) == columns), None)
 
 
 def scope_guard(con: Any, scope: frozenset[str]) -> Callable[[str, Path], None]:
