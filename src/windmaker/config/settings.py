@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     )
     memory_limit: str = Field(default="6GB", description="DuckDB memory limit")
     threads: int = Field(default=2, ge=1, description="Worker threads of the embedded engine")
+    group_batch_rows: int = Field(
+        default=2_000_000,
+        ge=1,
+        description="Rows a per-group step (scoring buyers brand by brand) reads into memory at "
+        "a time on the embedded engine",
+    )
     secret_key: str = Field(
         default=DEFAULT_SECRET_KEY,
         description="Signs the web forms' CSRF tokens; `serve` on a network address refuses the default",

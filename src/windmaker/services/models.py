@@ -100,9 +100,15 @@ def fit_clv(
             cells = wh.execute(clv.rfm_cells(rfm_t, brands))
             spend = wh.execute(clv.repeat_spend(rfm_t, brands))
             fits = clv.fit_market(cells, spend, config, progress=progress)
-            buyers = clv.score_buyers(wh.execute(scored), fits, config, end)
-            table = clv.brand_table(fits, buyers, config, end)
-            wh.write(CLV_BUYERS, buyers)
+            del cells, spend
+            # Brand by brand, in batches of the warehouse's group_batch_rows: memory does not
+            # grow with the market. A brand's summary needs only its own buyers.
+            summaries = []
+            for i, batch in enumerate(wh.in_group_batches(scored, "brand_id", empty=True)):
+                buyers = clv.score_buyers(batch, fits, config, end)
+                wh.append(CLV_BUYERS, buyers, first=i == 0)
+                summaries.append(clv.buyer_summary(buyers, config))
+            table = clv.brand_table_of(fits, pd.concat(summaries), config, end)
     finally:
         wh.drop(_RFM_SCRATCH)
     wh.write(CLV_BRAND, table)

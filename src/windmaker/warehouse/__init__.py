@@ -52,10 +52,21 @@ class Warehouse:
         ``spark://host:7077``), or any other Ibis connection URL.
     memory_limit, threads
         Limits of the embedded DuckDB engine.
+    group_batch_rows
+        Rows :meth:`map_groups` reads into this process at a time (whole groups; a group larger
+        than this is read alone), so its memory is bounded by this setting, not by the market.
     """
 
-    def __init__(self, url: str, *, memory_limit: str = "6GB", threads: int = 2) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        memory_limit: str = "6GB",
+        threads: int = 2,
+        group_batch_rows: int = 2_000_000,
+    ) -> None:
         self.url = url
+        self.group_batch_rows = group_batch_rows
         if url.startswith("duckdb://"):
             self.engine = "duckdb"
             target = url.removeprefix("duckdb://") or ":memory:"
@@ -190,9 +201,10 @@ class Warehouse:
         ``columns`` names ``fn``'s output columns and their types (``string``, ``float64``,
         ``int64``, ``bool``, ``date``). On Spark this is the engine's own per-group map
         (``groupBy(by).applyInPandas``): each group is handed to a Python worker on an executor
-        and only the results travel; elsewhere the groups are mapped in this process. With
-        ``into`` the results are stored as that table (through :meth:`write`, so a result
-        table's money columns are typed) instead of being returned.
+        and only the results travel; elsewhere the groups are mapped in this process, read in
+        batches of whole groups of at most ``group_batch_rows`` rows. With ``into`` the results
+        are stored as that table (through :meth:`write`, so a result table's money columns are
+        typed; later batches are appended) instead of being returned.
         """
         if self.engine == "pyspark":
             frame = self.backend.raw_sql(self.backend.compile(expr))  # type: ignore[attr-defined]
@@ -204,17 +216,45 @@ class Warehouse:
             mapped.createOrReplaceTempView(view)
             self.write(into, self.table(view))
             return None
-        data = self.execute(expr)
-        parts = [fn(group) for _, group in data.groupby(by, sort=False)] if len(data) else []
-        out = (
-            _typed(pd.concat(parts, ignore_index=True), columns)
-            if parts
-            else _typed(pd.DataFrame(columns=list(columns)), columns)
-        )
+        collected: list[pd.DataFrame] = []
+        for i, data in enumerate(self.in_group_batches(expr, by, empty=True)):
+            parts = [fn(group) for _, group in data.groupby(by, sort=False)] if len(data) else []
+            out = (
+                _typed(pd.concat(parts, ignore_index=True), columns)
+                if parts
+                else _typed(pd.DataFrame(columns=list(columns)), columns)
+            )
+            del data, parts
+            if into is None:
+                collected.append(out)
+            else:
+                self.append(into, out, first=i == 0)
         if into is None:
-            return out
-        self.write(into, out)
+            return pd.concat(collected, ignore_index=True) if len(collected) > 1 else collected[0]
         return None
+
+    def in_group_batches(
+        self, expr: ibis.Table, by: str, *, empty: bool = False
+    ) -> Iterator[pd.DataFrame]:
+        """``expr``'s rows read in batches of whole groups of ``by``, each of at most
+        ``group_batch_rows`` rows (a larger group comes alone); with ``empty``, an empty
+        table yields one empty frame rather than none."""
+        sizes = self.execute(expr.group_by(by).aggregate(_rows=expr.count()).order_by(by))
+        batches = group_batches(sizes[by].tolist(), sizes["_rows"].tolist(), self.group_batch_rows)
+        if len(batches) <= 1:
+            if batches or empty:
+                yield self.execute(expr)
+            return
+        for keys in batches:
+            yield self.execute(expr.filter(expr[by].isin(keys)))
+
+    def append(self, name: str, obj: pd.DataFrame, *, first: bool = False) -> None:
+        """Rows of a result table written in parts: ``first`` creates (or replaces) it, later
+        parts are added, their money columns typed as :meth:`write` types them."""
+        if first:
+            self.write(name, obj)
+        else:
+            self.insert(name, with_money(obj, results.money_columns(name)))
 
     def drop(self, name: str) -> None:
         self.backend.drop_table(name, force=True)
@@ -398,8 +438,28 @@ def spark_session(master: str) -> Any:
     )
 
 
+def group_batches(keys: list[Any], rows: list[int], limit: int) -> list[list[Any]]:
+    """``keys`` (in order) cut into runs of at most ``limit`` rows in all; a group larger than
+    ``limit`` is a run of its own."""
+    batches: list[list[Any]] = []
+    current: list[Any] = []
+    filled = 0
+    for key, n in zip(keys, rows, strict=True):
+        if current and filled + n > limit:
+            batches.append(current)
+            current, filled = [], 0
+        current.append(key)
+        filled += n
+    if current:
+        batches.append(current)
+    return batches
+
+
 def connect(settings: Any) -> Warehouse:
     """The warehouse of a workspace's ``Settings``."""
     return Warehouse(
-        settings.warehouse_url, memory_limit=settings.memory_limit, threads=settings.threads
+        settings.warehouse_url,
+        memory_limit=settings.memory_limit,
+        threads=settings.threads,
+        group_batch_rows=settings.group_batch_rows,
     )
