@@ -39,6 +39,7 @@ from windmaker.ingest.coercion import MoneyUnit, quote_ident, quote_literal
 from windmaker.ingest.report import FileReport, IngestError, IngestReport
 from windmaker.ingest.sources import LINE, Source, SourceError, UnpackLimits, open_source
 from windmaker.ingest.validation import (
+    KEY_HASH,
     RAW_PREFIX,
     REASON,
     FilePlan,
@@ -474,13 +475,20 @@ def _load_file(
         ).fetchone()[0]
     )
     label = key_label(tbl)
+    # Candidates first: the valid rows whose key hash repeats (almost always none), then the
+    # keys themselves among those.
+    candidates = (
+        f"(SELECT * FROM {stage} WHERE {REASON} IS NULL AND {KEY_HASH} IN ("
+        f"SELECT {KEY_HASH} FROM {stage} WHERE {REASON} IS NULL "
+        f"GROUP BY {KEY_HASH} HAVING count(*) > 1))"
+    )
     dup_parts = [
         f"""SELECT s.{LINE}, 'key {label}: ' || {key_value_sql(tbl, "s")}
                || ' repeats line ' || CAST(f.__first AS VARCHAR) || ' (the first is kept)' AS r
-            FROM {stage} s JOIN (
-                SELECT {_keys(tbl)}, min({LINE}) AS __first FROM {stage} WHERE {REASON} IS NULL
+            FROM {candidates} s JOIN (
+                SELECT {_keys(tbl)}, min({LINE}) AS __first FROM {candidates} AS c
                 GROUP BY {_keys(tbl)} HAVING count(*) > 1) f ON {_key_join(tbl, "s", "f")}
-            WHERE s.{REASON} IS NULL AND s.{LINE} <> f.__first"""
+            WHERE s.{LINE} <> f.__first"""
     ]
     if has_batch:
         dup_parts.append(

@@ -151,6 +151,11 @@ def _typed_columns(plan: FilePlan, timezone: str) -> tuple[list[_Typed], dict[st
     return out, fractions
 
 
+#: The stage's hash of each row's key: duplicate keys are looked for among the rows sharing one
+#: (a group-by of integers, where one of the keys' text took three times as long).
+KEY_HASH = "__key_hash"
+
+
 def staging_sql(
     plan: FilePlan,
     *,
@@ -255,7 +260,8 @@ def staging_sql(
     middle = [*line, *typed_names, f"{reason_expr} AS {REASON}"]
     middle += [quote_ident(RAW_PREFIX + str(i)) for i in range(len(src.headers))]
     kept = typed_names if keep is None else [quote_ident(c) for c in keep]
-    outer = [*line, *kept, REASON]
+    key_hash = f"hash({', '.join(quote_ident(k) for k in plan.table.key)}) AS {KEY_HASH}"
+    outer = [*line, *kept, key_hash, REASON]
     outer += [
         f"CASE WHEN {REASON} IS NOT NULL THEN {quote_ident(RAW_PREFIX + str(i))} END "
         f"AS {quote_ident(RAW_PREFIX + str(i))}"
