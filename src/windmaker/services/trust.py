@@ -116,8 +116,9 @@ def market_figures(folder: Path, config: trust.TrustConfig | None = None) -> dic
     return out
 
 
-def run_scores(wh: Warehouse, config: trust.TrustConfig) -> pd.DataFrame:
-    """Score every brand and account, raise the alerts and count violations; store all three."""
+def score_entities(wh: Warehouse, config: trust.TrustConfig) -> pd.DataFrame:
+    """The trust scores of every brand and account × month: the counts aggregated in the
+    warehouse (one Ibis expression per entity), scored from those small frames."""
     flagged = wh.table(BRUSHING_ORDERS) if wh.has_table(BRUSHING_ORDERS) else None
     frames = []
     for entity, owners in (("brand", contract.BRANDS.name), ("account", contract.ACCOUNTS.name)):
@@ -130,7 +131,12 @@ def run_scores(wh: Warehouse, config: trust.TrustConfig) -> pd.DataFrame:
             complaint_types=config.score.complaint_types,
         )
         frames.append(trust.trust_scores(wh.execute(expr), config.score, entity=entity))  # type: ignore[arg-type]
-    scores = pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True)
+
+
+def run_scores(wh: Warehouse, config: trust.TrustConfig) -> pd.DataFrame:
+    """Score every brand and account, raise the alerts and count violations; store all three."""
+    scores = score_entities(wh, config)
     table = pa.Table.from_pandas(scores, preserve_index=False)
     period = table.schema.get_field_index("period")
     table = table.set_column(
