@@ -55,6 +55,10 @@ def test_map_groups_reads_at_most_the_limit_at_a_time() -> None:
     wh.map_groups(wh.table("t"), "g", total, {"g": "string", "s": "int64"}, into="sums")
     stored = wh.execute(wh.table("sums")).sort_values("g")
     assert stored["s"].tolist() == data.groupby("g")["x"].sum().tolist()
+    # A warehouse wrapping a backend (an embedding application's, a test's) batches alike.
+    wrapped = Warehouse.from_backend(wh.backend, group_batch_rows=5)
+    again = wrapped.map_groups(wrapped.table("t"), "g", total, {"g": "string", "s": "int64"})
+    assert again is not None and again.equals(got)
 
 
 @pytest.fixture

@@ -42,6 +42,10 @@ class TableStatus:
     last: datetime | None
 
 
+#: Rows a per-group map reads at a time on the embedded engine (the settings' default).
+DEFAULT_GROUP_BATCH_ROWS = 2_000_000
+
+
 class Warehouse:
     """A connection to the analytics engine.
 
@@ -63,7 +67,7 @@ class Warehouse:
         *,
         memory_limit: str = "6GB",
         threads: int = 2,
-        group_batch_rows: int = 2_000_000,
+        group_batch_rows: int = DEFAULT_GROUP_BATCH_ROWS,
     ) -> None:
         self.url = url
         self.group_batch_rows = group_batch_rows
@@ -90,9 +94,12 @@ class Warehouse:
             self.backend = ibis.connect(url)
 
     @classmethod
-    def from_backend(cls, backend: BaseBackend) -> Warehouse:
+    def from_backend(
+        cls, backend: BaseBackend, *, group_batch_rows: int = DEFAULT_GROUP_BATCH_ROWS
+    ) -> Warehouse:
         """Wrap an existing Ibis backend (a SparkSession's, a test's in-memory DuckDB)."""
         self = cls.__new__(cls)
+        self.group_batch_rows = group_batch_rows
         self.url = f"{backend.name}://"
         self.engine = backend.name
         self.backend = backend
