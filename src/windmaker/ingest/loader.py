@@ -23,7 +23,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import re
 import shutil
 import tempfile
 import threading
@@ -36,11 +35,11 @@ from typing import Any
 from windmaker import contract
 from windmaker.config import Settings
 from windmaker.ingest.coercion import MoneyUnit, quote_ident, quote_literal
+from windmaker.ingest.quarantine import DUPS, quarantine_path, top_reasons, write_quarantine
 from windmaker.ingest.report import FileReport, IngestError, IngestReport
 from windmaker.ingest.sources import LINE, Source, SourceError, UnpackLimits, open_source
 from windmaker.ingest.validation import (
     KEY_HASH,
-    RAW_PREFIX,
     REASON,
     FilePlan,
     MissingColumnsError,
@@ -62,9 +61,6 @@ LOG_SQL = f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
     rows BIGINT, rows_accepted BIGINT, rows_rejected BIGINT, rows_replaced BIGINT,
     quarantine VARCHAR, "at" TIMESTAMP)"""
 STAGE = "__ingest_stage"
-DUPS = "__ingest_dups"
-#: Reason summaries kept per file.
-TOP_REASONS = 5
 
 Event = Callable[[str, Path], None]
 
@@ -508,10 +504,10 @@ def _load_file(
     quarantine: Path | None = None
     reasons: tuple[tuple[str, int], ...] = ()
     if rejected:
-        quarantine = _quarantine_path(qdir, src.path, tbl.name, digest)
+        quarantine = quarantine_path(qdir, src.path, tbl.name, digest)
         written.append(quarantine)
-        _write_quarantine(con, plan, stage, quarantine, with_dups=dups > 0)
-        reasons = _top_reasons(con, stage, with_dups=dups > 0)
+        write_quarantine(con, plan, stage, quarantine, with_dups=dups > 0)
+        reasons = top_reasons(con, stage, with_dups=dups > 0)
 
     accepted_where = f"{REASON} IS NULL" + (
         f" AND {LINE} NOT IN (SELECT {LINE} FROM {DUPS})" if dups else ""
@@ -578,57 +574,6 @@ def _load_file(
         sha256=digest,
         reasons=reasons,
     )
-
-
-def _quarantine_path(qdir: Path, path: Path, table: str, digest: str) -> Path:
-    qdir.mkdir(parents=True, exist_ok=True)
-    stem = re.sub(r"[^\w.-]+", "_", path.stem)
-    base = f"{datetime.now():%Y%m%dT%H%M%S}-{table}-{stem}-{digest[:8]}"
-    out = qdir / f"{base}.csv"
-    n = 1
-    while out.exists():
-        n += 1
-        out = qdir / f"{base}-{n}.csv"
-    return out
-
-
-def _write_quarantine(con: Any, plan: FilePlan, stage: str, out: Path, *, with_dups: bool) -> None:
-    """Rejected rows with their original values: ``_file, _line, _reason`` then the file's columns."""
-    src = plan.source
-    # The file's name, not the folder it was read from (an upload's server-side folder).
-    file_lit = quote_literal(src.path.name)
-    headers = [quote_ident(h) for h in src.headers]
-    own = [
-        f"CAST({quote_ident(RAW_PREFIX + str(i))} AS VARCHAR) AS {h}" for i, h in enumerate(headers)
-    ]
-    parts = [
-        f"SELECT {file_lit} AS _file, {LINE} AS _line, {REASON} AS _reason"
-        + "".join(", " + c for c in own)
-        + f" FROM {stage} WHERE {REASON} IS NOT NULL"
-    ]
-    if with_dups:
-        # Valid rows rejected as duplicates carry no raw copy in staging: read them again.
-        again = [f"CAST(r.{h} AS VARCHAR) AS {h}" for h in headers]
-        parts.append(
-            f"SELECT {file_lit}, d.{LINE}, d.{REASON}"
-            + "".join(", " + c for c in again)
-            + f" FROM {src.scan} AS r JOIN {DUPS} AS d ON r.{LINE} = d.{LINE}"
-        )
-    query = " UNION ALL ".join(parts) + " ORDER BY _line"
-    con.execute(f"COPY ({query}) TO {quote_literal(str(out))} (FORMAT csv, HEADER true)")
-
-
-def _top_reasons(con: Any, stage: str, *, with_dups: bool) -> tuple[tuple[str, int], ...]:
-    """The most frequent failing rules (the part of each reason before ``: ``)."""
-    src = f"SELECT {REASON} FROM {stage} WHERE {REASON} IS NOT NULL"
-    if with_dups:
-        src += f" UNION ALL SELECT {REASON} FROM {DUPS}"
-    rows = con.execute(
-        f"""SELECT split_part(r, ': ', 1) AS rule, count(*) AS n FROM (
-                SELECT unnest(string_split({REASON}, '; ')) AS r FROM ({src}))
-            GROUP BY rule ORDER BY n DESC, rule LIMIT {TOP_REASONS}"""
-    ).fetchall()
-    return tuple((str(r), int(n)) for r, n in rows)
 
 
 def _in_words(exc: BaseException) -> str:
