@@ -80,7 +80,9 @@ _AT = 1e-6
 
 @dataclass(frozen=True)
 class AllocationLine:
-    """One provider's funds and traffic in one period, the expected uplift and the reason."""
+    """One provider's funds (yuan) and traffic (impressions) in one period, the expected GMV
+    uplift (yuan) and the reason, a code with its parameters; also each line of a stored
+    proposal (:mod:`windmaker.services.allocation`)."""
 
     provider_id: str
     period: date

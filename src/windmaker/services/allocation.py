@@ -44,20 +44,6 @@ MAX_FUNDS, MAX_TRAFFIC = 1e12, 1e13
 
 
 @dataclass(frozen=True)
-class PlanLine:
-    """One provider's funds (yuan) and traffic (impressions) in one period, the expected GMV
-    uplift (yuan) and the reason, a code with its parameters."""
-
-    provider_id: str
-    period: date
-    funds: float
-    traffic: float
-    expected_uplift: float
-    reason_code: str
-    reason_params: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class ProviderShare:
     """One provider's share over the plan's periods: the totals, and the reason its lines give
     (the tier it is taken over when it is, else the reason most of its periods give)."""
@@ -130,7 +116,7 @@ class AllocationRecord(AllocationSummary):
     """A stored proposal with its lines (providers × periods) and its year-end tier forecast
     (``interval``: the central share of the draws the count ranges hold)."""
 
-    lines: tuple[PlanLine, ...]
+    lines: tuple[domain.AllocationLine, ...]
     tiers: tuple[TierOutlook, ...]
     interval: float
     provider_names: Mapping[str, str]
@@ -138,7 +124,7 @@ class AllocationRecord(AllocationSummary):
 
     def by_provider(self) -> list[ProviderShare]:
         """Each provider's totals and reason, the most funds first."""
-        grouped: dict[str, list[PlanLine]] = {}
+        grouped: dict[str, list[domain.AllocationLine]] = {}
         for line in self.lines:
             grouped.setdefault(line.provider_id, []).append(line)
         out = []
@@ -495,7 +481,7 @@ def _range(value: Mapping[str, Any]) -> CountRange:
 def _record(session: Session, row: PlanAllocation) -> AllocationRecord:
     budget, solver, forecast = row.budget or {}, row.solver or {}, row.forecast or {}
     lines = tuple(
-        PlanLine(
+        domain.AllocationLine(
             provider_id=str(ln["provider_id"]),
             period=date.fromisoformat(ln["period"]),
             funds=float(ln["funds"] or 0.0),
