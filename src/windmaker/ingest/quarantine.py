@@ -8,9 +8,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from windmaker import contract
 from windmaker.ingest.coercion import quote_ident, quote_literal
 from windmaker.ingest.sources import LINE
-from windmaker.ingest.validation import RAW_PREFIX, REASON, FilePlan
+from windmaker.ingest.validation import (
+    KEY_HASH,
+    RAW_PREFIX,
+    REASON,
+    FilePlan,
+    key_join_sql,
+    key_label,
+    key_list_sql,
+    key_value_sql,
+)
 
 #: The import's table of rows rejected as duplicate keys (line, reason).
 DUPS = "__ingest_dups"
@@ -67,3 +77,50 @@ def top_reasons(con: Any, stage: str, *, with_dups: bool) -> tuple[tuple[str, in
             GROUP BY rule ORDER BY n DESC, rule LIMIT {TOP_REASONS}"""
     ).fetchall()
     return tuple((str(r), int(n)) for r, n in rows)
+
+
+def find_duplicates(con: Any, tbl: contract.Table, stage: str, batch_keys: str | None) -> int:
+    """Find the valid rows of ``stage`` whose key repeats an earlier line of the file or a file
+    before it in the batch (``batch_keys``: their keys, lines and files); store them in
+    :data:`DUPS` with their reasons (the first line wins, later ones name it) and count them."""
+    label = key_label(tbl)
+    # The valid rows' key hashes that repeat (almost always none): the keys themselves are
+    # compared only among the rows carrying one, and not at all when there are none.
+    repeats = con.execute(
+        f"SELECT count(*) FROM (SELECT {KEY_HASH} FROM {stage} WHERE {REASON} IS NULL "
+        f"GROUP BY {KEY_HASH} HAVING count(*) > 1)"
+    ).fetchone()[0]
+    dup_parts = []
+    if repeats:
+        # (materialised: it is read twice, and each read would group the hashes again)
+        candidates = (
+            f"SELECT * FROM {stage} WHERE {REASON} IS NULL AND {KEY_HASH} IN ("
+            f"SELECT {KEY_HASH} FROM {stage} WHERE {REASON} IS NULL "
+            f"GROUP BY {KEY_HASH} HAVING count(*) > 1)"
+        )
+        dup_parts.append(
+            f"""WITH __cand AS MATERIALIZED ({candidates})
+                SELECT s.{LINE}, 'key {label}: ' || {key_value_sql(tbl, "s")}
+                   || ' repeats line ' || CAST(f.__first AS VARCHAR) || ' (the first is kept)' AS r
+                FROM __cand s JOIN (
+                    SELECT {key_list_sql(tbl)}, min({LINE}) AS __first FROM __cand AS c
+                    GROUP BY {key_list_sql(tbl)} HAVING count(*) > 1) f ON {key_join_sql(tbl, "s", "f")}
+                WHERE s.{LINE} <> f.__first"""
+        )
+    if batch_keys is not None:
+        dup_parts.append(
+            f"""SELECT s.{LINE}, 'key {label}: ' || {key_value_sql(tbl, "s")} || ' repeats line '
+                   || CAST(b.{LINE} AS VARCHAR) || ' of ' || b.__file || ' (the first is kept)' AS r
+                FROM {stage} s JOIN {batch_keys} b ON {key_join_sql(tbl, "s", "b")}
+                WHERE s.{REASON} IS NULL"""
+        )
+    found = (
+        " UNION ALL ".join(f"({part})" for part in dup_parts)
+        if dup_parts
+        else "SELECT CAST(NULL AS BIGINT) AS __line, CAST(NULL AS VARCHAR) AS r LIMIT 0"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {DUPS} AS SELECT {LINE}, string_agg(r, '; ') AS {REASON} "
+        f"FROM ({found}) GROUP BY {LINE}"
+    )
+    return int(con.execute(f"SELECT count(*) FROM {DUPS}").fetchone()[0])

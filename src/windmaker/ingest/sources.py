@@ -193,6 +193,9 @@ class Source:
     bad_column: str | None = None
     #: Records the reader found malformed (already marked in ``bad_column``).
     malformed: int = 0
+    #: The scan reads a Parquet file (the file itself or the reader's converted copy): reading
+    #: it again, or only some of its columns, costs little.
+    columnar: bool = False
 
     def cleanup(self) -> None:
         for p in self.temp_files:
@@ -263,6 +266,7 @@ def _scratch(src: Source, tmp_dir: Path, suffix: str) -> Path:
 def _describe(con: Any, src: Source, scan: str) -> None:
     rows = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
     src.scan = scan
+    src.columnar = True
     names = [str(r[0]) for r in rows]
     if BAD in names:
         src.bad_column = BAD

@@ -1,0 +1,114 @@
+"""The two ways a file is staged give one answer, and a failed import leaves nothing behind.
+
+A Parquet file (and every reader that converts to Parquet) is staged as a view: only its
+rejected rows are written, the rest are read again from the file when asked. A CSV file's stage
+is a table of every row. The first file of a batch is staged before the batch's transaction
+opens. Known answers here are the contract's rules applied by hand to six rows.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from tests.ingest import factory
+from tests.ingest.helpers import quarantined, rows
+from windmaker.config import Settings
+from windmaker.ingest import IngestError, ingest_files, loader
+from windmaker.workspace import open_warehouse
+
+ROWS = (
+    factory.order_row("O1", amount="10.00"),
+    factory.order_row("O2", brand="B9"),
+    factory.order_row("O3", quantity="0"),
+    factory.order_row("O1", amount="99.00"),
+    factory.order_row("O4"),
+    factory.order_row("O5", amount="5.50"),
+)
+
+
+def _write(fmt: str, path: Path) -> Path:
+    if fmt == "csv":
+        return factory.write_csv(path.with_suffix(".csv"), factory.ORDERS_ZH, ROWS)
+    columns = {h: pa.array([r[i] for r in ROWS]) for i, h in enumerate(factory.ORDERS_ZH)}
+    return factory.write_parquet(path.with_suffix(".parquet"), columns)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_both_stages_give_the_rules_answer(seeded: Settings, tmp_path: Path, fmt: str) -> None:
+    old = factory.write_csv(
+        tmp_path / "old.csv", factory.ORDERS_ZH, [factory.order_row("O4", amount="1.00")]
+    )
+    ingest_files(seeded, [old], progress=False)
+
+    report = ingest_files(seeded, [_write(fmt, tmp_path / "orders")], progress=False)
+
+    (f,) = report.files
+    assert (f.fmt, f.rows, f.accepted, f.rejected, f.replaced) == (fmt, 6, 3, 3, 1)
+    assert rows(seeded, "SELECT order_id, amount FROM orders ORDER BY 1") == [
+        ("O1", Decimal("10.00")),
+        ("O4", Decimal("39.90")),
+        ("O5", Decimal("5.50")),
+    ]
+    # a CSV's lines count its header; a Parquet file's rows start at 1
+    first = 2 if fmt == "csv" else 1
+    assert [(r["_line"], r["订单编号"], r["_reason"]) for r in quarantined(f.quarantine)] == [
+        (str(first + 1), "O2", "column brand_id: 'B9' is not a known brands.brand_id"),
+        (str(first + 2), "O3", "column quantity: 0 is below the minimum 1"),
+        (str(first + 3), "O1", f"key order_id: 'O1' repeats line {first} (the first is kept)"),
+    ]
+    assert dict(f.reasons) == {"column brand_id": 1, "column quantity": 1, "key order_id": 1}
+
+
+def _leftovers(con: Any) -> list[str]:
+    """The import's working objects still in the connection's catalog."""
+    found = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '\\_\\_ingest%' ESCAPE '\\' "
+        "UNION ALL SELECT view_name FROM duckdb_views() WHERE view_name LIKE '\\_\\_ingest%' "
+        "ESCAPE '\\' UNION ALL SELECT type_name FROM duckdb_types() "
+        "WHERE type_name LIKE '\\_\\_ingest%' ESCAPE '\\'"
+    ).fetchall()
+    return sorted(str(r[0]) for r in found)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_batch_stopped_after_staging_leaves_nothing(
+    seeded: Settings, tmp_path: Path, fmt: str
+) -> None:
+    """Stopped as the first file is staged (as the write-scope check stops it), on the same
+    connection: no row, no stage, no rejected rows, no key type; the next import runs."""
+    path = _write(fmt, tmp_path / "orders")
+
+    def refuse(event: str, _path: Path) -> None:
+        if event == "staged":
+            raise RuntimeError("refused")
+
+    with open_warehouse(seeded) as wh:
+        with pytest.raises(IngestError, match="the import stopped"):
+            ingest_files(wh, [path], progress=False, on_event=refuse)
+        assert _leftovers(wh.duckdb) == []
+        assert wh.duckdb.execute("SELECT count(*) FROM orders").fetchone() == (0,)
+        report = ingest_files(wh, [path], progress=False)
+        assert (report.accepted, report.rejected) == (3, 3)
+        assert _leftovers(wh.duckdb) == []
+
+
+def test_a_failed_scan_drops_the_key_types_it_made(
+    seeded: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first file is staged outside the transaction, so the ENUM types of its foreign keys
+    would outlive a scan that fails; they are dropped."""
+    real = loader.staging_sql
+
+    def failing(*args: Any, **kwargs: Any) -> str:
+        return f"SELECT *, error('the scan failed') AS boom FROM ({real(*args, **kwargs)})"
+
+    monkeypatch.setattr(loader, "staging_sql", failing)
+    with open_warehouse(seeded) as wh:
+        with pytest.raises(IngestError, match="the import stopped"):
+            ingest_files(wh, [_write("csv", tmp_path / "orders")], progress=False)
+        assert _leftovers(wh.duckdb) == []
