@@ -54,6 +54,7 @@ from windmaker.ingest.validation import (
     FilePlan,
     MissingColumnsError,
     fk_type_sql,
+    key_hashes_sql,
     key_join_sql,
     key_list_sql,
     link_columns,
@@ -537,7 +538,10 @@ def _load_file(
             ["__batch_keys_" + tbl.name],
         ).fetchone()[0]
     )
-    dups = find_duplicates(con, tbl, stage, batch_keys if has_batch else None)
+    # A file staged as a view: its keys' hashes straight from the file, rejected rows included
+    # (the view would leave them out by an anti-join of every row; 10M orders: 1.3 s → 0.9 s).
+    hashes = key_hashes_sql(plan, timezone=tz) if src.columnar else None
+    dups = find_duplicates(con, tbl, stage, batch_keys if has_batch else None, hashes)
     bar.update(task, 80)
 
     rejected = invalid + dups

@@ -79,19 +79,31 @@ def top_reasons(con: Any, stage: str, *, with_dups: bool) -> tuple[tuple[str, in
     return tuple((str(r), int(n)) for r, n in rows)
 
 
-def find_duplicates(con: Any, tbl: contract.Table, stage: str, batch_keys: str | None) -> int:
+def find_duplicates(
+    con: Any,
+    tbl: contract.Table,
+    stage: str,
+    batch_keys: str | None,
+    hashes: str | None = None,
+) -> int:
     """Find the valid rows of ``stage`` whose key repeats an earlier line of the file or a file
     before it in the batch (``batch_keys``: their keys, lines and files); store them in
-    :data:`DUPS` with their reasons (the first line wins, later ones name it) and count them."""
+    :data:`DUPS` with their reasons (the first line wins, later ones name it) and count them.
+
+    ``hashes`` selects the key hashes of any superset of the valid rows (default: the valid
+    rows of the stage), read cheaper elsewhere.
+    """
     label = key_label(tbl)
-    # The valid rows' key hashes that repeat (almost always none): the keys themselves are
-    # compared only among the rows carrying one, and not at all when there are none.
-    repeats = con.execute(
-        f"SELECT count(*) FROM (SELECT {KEY_HASH} FROM {stage} WHERE {REASON} IS NULL "
-        f"GROUP BY {KEY_HASH} HAVING count(*) > 1)"
-    ).fetchone()[0]
+    # The key hashes that repeat (almost always none): the keys themselves are compared only
+    # among the valid rows carrying one, and not at all when there are none.
+    hashes = hashes or f"SELECT {KEY_HASH} FROM {stage} WHERE {REASON} IS NULL"
+    # (two neighbours equal in hash order: sorting took 1.2 s on 10M keys, grouping 1.6 s)
+    repeated = con.execute(
+        f"SELECT 1 FROM (SELECT {KEY_HASH} = lag({KEY_HASH}) OVER (ORDER BY {KEY_HASH}) AS same "
+        f"FROM ({hashes})) WHERE same LIMIT 1"
+    ).fetchall()
     dup_parts = []
-    if repeats:
+    if repeated:
         # (materialised: it is read twice, and each read would group the hashes again)
         candidates = (
             f"SELECT * FROM {stage} WHERE {REASON} IS NULL AND {KEY_HASH} IN ("

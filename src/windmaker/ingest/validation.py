@@ -318,6 +318,18 @@ def typed_rows_sql(plan: FilePlan, *, timezone: str) -> str:
     return f"SELECT {LINE}, {', '.join(typed_names)} FROM {scan}"
 
 
+def key_hashes_sql(plan: FilePlan, *, timezone: str) -> str:
+    """The key hash (``__key_hash``) of every row of the file with a key, typed as the stage
+    types it: a superset of the valid rows' keys, read without the checks."""
+    keys = plan.table.key
+    cols = ", ".join(quote_ident(k) for k in keys)
+    present = " AND ".join(f"{quote_ident(k)} IS NOT NULL" for k in keys)
+    return (
+        f"SELECT hash({cols}) AS {KEY_HASH} FROM ({typed_rows_sql(plan, timezone=timezone)}) "
+        f"WHERE {present}"
+    )
+
+
 def stage_view_sql(plan: FilePlan, *, timezone: str, rejected: str, keep: Sequence[str]) -> str:
     """The stage of a file whose scan is cheap to repeat, as a view: the rejected rows of
     :func:`staging_sql` kept in the table ``rejected``, and every other row typed from the file
