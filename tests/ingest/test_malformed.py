@@ -19,7 +19,7 @@ from tests.ingest import factory
 from tests.ingest.helpers import quarantined, reasons_by_line, rows
 from windmaker.cli.main import app
 from windmaker.config import Settings
-from windmaker.ingest import IngestError, IngestReport, ingest_files
+from windmaker.ingest import IngestError, IngestReport, csvfile, ingest_files
 
 #: Words that only an engine's own error message would put in front of a user.
 ENGINE_TEXT = (
@@ -41,6 +41,14 @@ CUT_REASON = (
     "row: has 2 of 10 values (品牌ID onward missing); "
     "the file ends inside this row (a cut-off download?)"
 )
+
+
+@pytest.fixture(autouse=True, params=[csvfile._BUFFER_LINES, 2], ids=["blocks", "2-line-blocks"])
+def _blocks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test again with the CSV read in blocks of two lines: the common lines of a block
+    are copied in one go, any other block line by line, so here malformed rows and quoted
+    line breaks fall on every side of a block's edge and the answers must not move."""
+    monkeypatch.setattr(csvfile, "_BUFFER_LINES", request.param)
 
 
 def _line(order_id: str, **kw: str) -> str:

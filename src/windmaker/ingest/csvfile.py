@@ -30,6 +30,7 @@ import csv
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import TextIO
 
@@ -110,7 +111,7 @@ class _Normaliser:
     ) -> None:
         self.name_headers = name_headers
         self.fh = fh
-        self.lines = iter(fh)
+        self.lines: Iterator[str] = iter(fh)
         self.out = out
         self.encoding = encoding
         self.suffix = suffix
@@ -157,10 +158,50 @@ class _Normaliser:
 
     # -- the body ---------------------------------------------------------------------------
     def run(self) -> None:
-        """Every record after the header, to the copy."""
+        """Every record after the header, to the copy.
+
+        Lines are taken in blocks; a block that is all common lines is copied in one go (the
+        per-line checks below, done by C loops over the block: 6.3M lines took 10 s one by
+        one). Any other block is read line by line, and a record that runs past it takes the
+        lines it needs from the file.
+        """
+        file_lines = self.lines
+        fmt = "{}" + self.delimiter * 2 + "{}"
+        while block := list(islice(file_lines, _BUFFER_LINES)):
+            if self._common(block):
+                if not block[-1].endswith("\n"):
+                    block[-1] += "\n"  # the file's last line
+                start = self.number + 1
+                self.number += len(block)
+                self.records += len(block)
+                self.buffer.append("".join(map(fmt.format, range(start, self.number + 1), block)))
+                self.flush()
+                continue
+            rest = iter(block)
+            self.lines = chain(rest, file_lines)
+            self._lines(rest)
+            self.lines = file_lines
+        self.flush()
+
+    def _common(self, block: list[str]) -> bool:
+        """Every line of ``block`` is a common one (as :meth:`_lines` tells them) ending in
+        ``\n``, and none is blank."""
+        seps = self.width - 1
+        text = "".join(block)
+        return (
+            seps > 0
+            and '"' not in text
+            and "\r" not in text
+            and max(map(len, block)) <= MAX_RECORD_CHARS
+            and list(map(str.count, block, repeat(self.delimiter))).count(seps) == len(block)
+            and not has_undecodable(text)
+        )
+
+    def _lines(self, lines: Iterator[str]) -> None:
+        """The records starting on ``lines``, one line at a time."""
         d, seps = self.delimiter, self.width - 1
         emit = self.buffer.append
-        for line in self.lines:
+        for line in lines:
             self.number += 1
             # The common line: no quote, the right number of cells, text that decoded. Copied
             # as it is (a line without quotes reads the same in every CSV reader).
@@ -175,7 +216,6 @@ class _Normaliser:
             self._careful(self.number, line)
             while self.pending:
                 self._careful(*self.pending.popleft())
-        self.flush()
 
     def _careful(self, first: int, line: str) -> None:
         """One record starting at physical line ``first``, through the csv module."""
