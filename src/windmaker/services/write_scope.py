@@ -82,13 +82,21 @@ def brands_written_sql(table: str) -> str | None:
 
 def staged_table(con: Any) -> str | None:
     """The contract table of the file in staging, told by the typed columns the stage keeps
-    (its key and foreign keys, :func:`~windmaker.ingest.validation.link_columns`)."""
+    (its key and foreign keys, :func:`~windmaker.ingest.validation.link_columns`, or all of
+    them)."""
     columns = {
         str(row[0])
         for row in con.execute(f"DESCRIBE {STAGE}").fetchall()
         if not str(row[0]).startswith("__")
     }
-    return next((t.name for t in contract.TABLES if set(link_columns(t)) == columns), None)
+    return next(
+        (
+            t.name
+            for t in contract.TABLES
+            if columns in (set(link_columns(t)), {c.name for c in t.columns})
+        ),
+        None,
+    )
 
 
 def scope_guard(con: Any, scope: frozenset[str]) -> Callable[[str, Path], None]:
