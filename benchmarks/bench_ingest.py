@@ -23,12 +23,13 @@ Parquet.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.children import in_child
 
 ROWS = int(os.environ.get("WINDMAKER_BENCH_INGEST_ROWS", "10000000"))
 MARKET = os.environ.get("WINDMAKER_BENCH_INGEST_MARKET")
@@ -195,25 +196,7 @@ def _child(fn_name: str, args: tuple[Any, ...], out: Any) -> None:
 def measure(fn_name: str, *args: Any) -> tuple[tuple[float, float], int, Any]:
     """((wall seconds, CPU seconds), peak RSS bytes, result) of ``fn_name(*args)`` in a fresh
     process. CPU seconds (all threads) are the fairer measure on a machine shared with others."""
-    import psutil
-
-    ctx = mp.get_context("spawn")
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(fn_name, args, send))
-    proc.start()
-    ps = psutil.Process(proc.pid)
-    peak = 0
-    while proc.is_alive():
-        try:
-            peak = max(peak, ps.memory_info().rss)
-        except psutil.Error:
-            break
-        if recv.poll(0.05):
-            break
-    seconds, result = recv.recv()
-    proc.join()
-    if proc.exitcode != 0:
-        raise RuntimeError(f"{fn_name} failed with exit code {proc.exitcode}")
+    (seconds, result), peak = in_child(_child, (fn_name, args), poll=0.05)
     return seconds, peak, result
 
 

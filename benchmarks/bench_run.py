@@ -17,8 +17,6 @@ The issue's bars: at 20M orders the whole run within 15× the floor; at 100M ord
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing as mp
 import os
 import shutil
 import statistics
@@ -26,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.children import in_child
 
 BRANDS = int(os.environ.get("WINDMAKER_BENCH_RUN_BRANDS", "3300"))
 MONTHS = int(os.environ.get("WINDMAKER_BENCH_RUN_MONTHS", "12"))
@@ -42,37 +42,10 @@ def _child(folder: str, out: Any) -> None:
     out.send((time.perf_counter() - start, result.as_dict()))
 
 
-def _tree_rss(proc: Any) -> int:
-    """Resident bytes of ``proc`` and all its descendants (a vanished one counts 0)."""
-    import psutil
-
-    total = 0
-    with contextlib.suppress(psutil.Error):
-        for p in [proc, *proc.children(recursive=True)]:
-            with contextlib.suppress(psutil.Error):
-                total += p.memory_info().rss
-    return total
-
-
 def whole_run(folder: Path) -> tuple[float, dict[str, Any], int]:
     """(seconds, the run's record, peak bytes of the process tree) of the main job with models
     on the workspace ``folder``, in a fresh process."""
-    import psutil
-
-    ctx = mp.get_context("spawn")
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(str(folder), send))
-    proc.start()
-    ps = psutil.Process(proc.pid)
-    peak = 0
-    while proc.is_alive():
-        peak = max(peak, _tree_rss(ps))
-        if recv.poll(0.2):
-            break
-    seconds, record = recv.recv()
-    proc.join()
-    if proc.exitcode != 0:
-        raise RuntimeError(f"the run failed with exit code {proc.exitcode}")
+    (seconds, record), peak = in_child(_child, (str(folder),), poll=0.2)
     return seconds, record, peak
 
 
