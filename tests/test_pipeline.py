@@ -214,3 +214,48 @@ def test_diagnose_shows_the_model_action_and_blended_score(modelled) -> None:  #
     ].iloc[0]
     row = next(line for line in shown.output.splitlines() if "Private domain" in line)
     assert f"│ {p['score']:5.0f} │" in row
+
+
+def test_a_run_out_of_memory_says_what_to_change(
+    diagnosed_market: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB running out of memory mid-run (here at the trust step, after brushing and the
+    metrics have written) reaches the user as the step and the setting to change, not the
+    engine's message; the warehouse keeps what the last complete run stored."""
+    import duckdb
+    from typer.testing import CliRunner
+
+    from windmaker.cli.main import app
+    from windmaker.services import run
+    from windmaker.services.errors import ServiceError
+
+    def out_of_memory(*_args: object, **_kwargs: object) -> None:
+        raise duckdb.OutOfMemoryException(
+            "Out of Memory Error: failed to pin block of size 256.0 KiB (2.7 GiB/2.7 GiB used)"
+        )
+
+    def stored() -> list[tuple[object, ...]]:
+        with open_warehouse(diagnosed_market) as wh:
+            return wh.duckdb.execute(
+                "SELECT (SELECT count(*) FROM mdl_brushing_orders), "
+                "(SELECT sum(net_gmv) FROM m_brand_month), (SELECT count(*) FROM g_stage)"
+            ).fetchall()
+
+    before = stored()
+    monkeypatch.setattr(run, "run_scores", out_of_memory)
+    with pytest.raises(ServiceError) as refused:
+        run.run_pipeline(diagnosed_market, full=True)
+    assert refused.value.code == "out_of_memory"
+    assert stored() == before
+
+    for lang, words in (("en", "The run stopped at the trust step"), ("zh-CN", "仓库内存不足")):
+        shown = CliRunner().invoke(
+            app,
+            ["run", "-w", str(diagnosed_market.workspace)],
+            env={"COLUMNS": "250", "WINDMAKER_LANGUAGE": lang},
+        )
+        assert shown.exit_code == 3, shown.output
+        assert words in shown.output and "memory_limit" in shown.output
+        for engine in ("Out of Memory Error", "duckdb", "DuckDB", "Traceback", "pin block"):
+            assert engine not in shown.output
+    assert stored() == before

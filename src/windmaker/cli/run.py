@@ -8,8 +8,9 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from windmaker.cli.common import WorkspaceOpt, console, err_console, settings_or_exit
+from windmaker.cli.common import WorkspaceOpt, console, err_console, refused, settings_or_exit
 from windmaker.config import ConfigError
+from windmaker.services.errors import ServiceError
 from windmaker.services.run import STEPS, run_pipeline
 
 LABELS = {
@@ -49,6 +50,8 @@ def run(
         except ConfigError as exc:
             err_console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from None
+        except ServiceError as exc:
+            raise refused(exc, settings) from None
     if result.skipped:
         console.print(f"[yellow]{result.skipped}[/yellow]")
         return

@@ -64,6 +64,7 @@ from windmaker.ingest.validation import (
     typed_rows_sql,
 )
 from windmaker.warehouse import Warehouse
+from windmaker.warehouse.words import RAISE_MEMORY, engine_words
 
 log = logging.getLogger(__name__)
 
@@ -634,21 +635,5 @@ def _load_file(
 
 
 def _in_words(exc: BaseException) -> str:
-    """What stopped a batch, in words: the engine's own message (kept in the log) names its
-    internals and the server's folders, not what the user can do."""
-    import duckdb
-
-    if isinstance(exc, duckdb.OutOfMemoryException | MemoryError):
-        return (
-            "the warehouse ran out of memory (raise memory_limit in windmaker.toml, "
-            "or import the file in parts)"
-        )
-    if isinstance(exc, duckdb.InterruptException | KeyboardInterrupt):
-        return "it was interrupted"
-    if isinstance(exc, duckdb.IOException | OSError):
-        if "lock" in str(exc).lower():
-            return "the warehouse is in use by another process (a running import or server)"
-        return "a file could not be read or written (is the disk full, or was the file moved?)"
-    if isinstance(exc, duckdb.TransactionException):
-        return "another change to the warehouse ran at the same time; try again"
-    return "an unexpected internal problem (the details are in the log)"
+    """What stopped a batch, in words (:func:`windmaker.warehouse.words.engine_words`)."""
+    return engine_words(exc, memory_hint=f"{RAISE_MEMORY}, or import the file in parts")

@@ -19,12 +19,13 @@ from windmaker import contract
 from windmaker.config import Settings
 from windmaker.services.configs import Configs
 from windmaker.services.diagnose import run_diagnosis
-from windmaker.services.errors import forbidden
+from windmaker.services.errors import ServiceError, forbidden
 from windmaker.services.identity import Principal
 from windmaker.services.jobs import Job, Jobs
 from windmaker.services.refresh import refresh
 from windmaker.services.trust import run_brushing, run_scores
 from windmaker.warehouse import Warehouse, faults
+from windmaker.warehouse.words import engine_words, out_of_memory
 from windmaker.workspace import open_warehouse
 
 STEPS = ("brushing", "metrics", "trust", "diagnosis")
@@ -102,27 +103,37 @@ def run_pipeline(
         # One transaction: readers see the last complete run or this one, never a mix, and a
         # run killed part-way leaves the warehouse (its refresh bookkeeping included) as the
         # last complete run left it.
-        with wh.atomic():
-            for i, step in enumerate(steps):
-                report(i / len(steps), step)
-                clock = perf_counter()
-                if step == "brushing":
-                    out["brushing_orders"] = len(run_brushing(wh, cfg.trust).flagged)
-                elif step == "metrics":
-                    out["metrics"] = refresh(
-                        wh, cfg, full=full, exclude_brushing=settings.exclude_brushing_from_gmv
-                    ).mode
-                elif step == "trust":
-                    out["trust_scores"] = len(run_scores(wh, cfg.trust))
-                elif step == "models":
-                    from windmaker.services.models import fit_models
+        current = steps[0]
+        try:
+            with wh.atomic():
+                for i, step in enumerate(steps):
+                    current = step
+                    report(i / len(steps), step)
+                    clock = perf_counter()
+                    if step == "brushing":
+                        out["brushing_orders"] = len(run_brushing(wh, cfg.trust).flagged)
+                    elif step == "metrics":
+                        out["metrics"] = refresh(
+                            wh, cfg, full=full, exclude_brushing=settings.exclude_brushing_from_gmv
+                        ).mode
+                    elif step == "trust":
+                        out["trust_scores"] = len(run_scores(wh, cfg.trust))
+                    elif step == "models":
+                        from windmaker.services.models import fit_models
 
-                    out["models"] = FittedModels(**fit_models(wh, cfg.models))
-                else:
-                    result, _ = run_diagnosis(wh, cfg)
-                    out["brands"] = int(result.stages["brand_id"].nunique())
-                seconds[step] = round(perf_counter() - clock, 3)
-                faults.reach(f"run.{step}")
+                        out["models"] = FittedModels(**fit_models(wh, cfg.models))
+                    else:
+                        result, _ = run_diagnosis(wh, cfg)
+                        out["brands"] = int(result.stages["brand_id"].nunique())
+                    seconds[step] = round(perf_counter() - clock, 3)
+                    faults.reach(f"run.{step}")
+        except Exception as exc:
+            # The engine's message stays in the log; the user learns what to change.
+            if out_of_memory(exc):
+                raise ServiceError(
+                    "out_of_memory", 507, reason=f"at the {current} step: {engine_words(exc)}"
+                ) from exc
+            raise
     report(1.0, "done")
     return RunResult(seconds=seconds, **out)
 
