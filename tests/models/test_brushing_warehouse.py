@@ -174,16 +174,68 @@ def test_python_receives_a_small_part(small_simulated_market: Path, config: Brus
     assert max(received) < 0.35 * n_orders, (received, n_orders)
 
 
-def test_loyal_fans_match(tmp_path_factory: pytest.TempPathFactory, config: BrushingConfig) -> None:
+@pytest.fixture(scope="module")
+def loyal_market(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The loyalty-heavy market of test_loyal_fans_are_not_rings (no rings; fans buying several
-    times a month): the same few flags for review, none high."""
+    times a month)."""
     from windmaker.simulator import MarketConfig, simulate
 
     folder = tmp_path_factory.mktemp("loyal_wh")
     simulate(MarketConfig(brands=300, months=3, seed=11, ring_kinds=(), loyalty=True), folder)
-    want, got = _both(_simulated(folder), config)
+    return folder
+
+
+def test_loyal_fans_match(loyal_market: Path, config: BrushingConfig) -> None:
+    """The same few flags for review, none high."""
+    want, got = _both(_simulated(loyal_market), config)
     assert len(want.review) > 0
     assert_same_report(want, got)
+
+
+@pytest.mark.parametrize("min_shared", [2, 3])
+def test_shared_windows_are_every_pair_that_meets_often(
+    loyal_market: Path, config: BrushingConfig, min_shared: int
+) -> None:
+    """The pairs the engine counts before anything reaches Python are exactly those a brute
+    force count over every incidence finds: each pair of buyers sharing ``min_shared`` windows
+    of 2 to ``max_window_buyers`` buyers, with every window they share, and the engine's pruning
+    before the count drops none of them. Loyal fans meet in their shops' busy hours, so pairs
+    that meet once are many times more numerous."""
+    from windmaker.models.brushing.warehouse import (
+        _seconds,
+        incidence_table,
+        ring_candidates,
+        shared_windows,
+    )
+
+    blocks = config.blocks.model_copy(update={"min_shared_windows": min_shared})
+    con = _simulated(loyal_market)
+    source = brushing_input(con.table("orders"))
+    windows = source.select(
+        shop=source.brand_id_key,
+        buyer=source.buyer_id_key,
+        window=_seconds(source.paid_at) // blocks.window_seconds,
+    )
+    got = con.execute(
+        shared_windows(ring_candidates(incidence_table(windows), blocks), blocks)
+    ).astype("int64")
+
+    inc = con.execute(windows.distinct()).astype("int64")
+    degree = inc.groupby(["shop", "window"])["buyer"].transform("size")
+    inc = inc[(degree >= 2) & (degree <= blocks.max_window_buyers)]
+    pairs = inc.merge(inc, on=["shop", "window"])
+    pairs = pairs[pairs["buyer_x"] < pairs["buyer_y"]]
+    shared = pairs.groupby(["buyer_x", "buyer_y"])["shop"].transform("size")
+    want = pairs[shared >= min_shared]
+
+    def rows(shop: Any, window: Any, a: Any, b: Any) -> list[tuple[int, ...]]:
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        return sorted(zip(shop.tolist(), window.tolist(), lo.tolist(), hi.tolist(), strict=True))
+
+    assert len(want) > 0 and len(pairs) > 5 * len(want)
+    assert rows(got["shop"], got["window"], got["a"], got["b"]) == rows(
+        want["shop"], want["window"], want["buyer_x"], want["buyer_y"]
+    )
 
 
 def test_no_orders(markets: list[Market], config: BrushingConfig) -> None:
