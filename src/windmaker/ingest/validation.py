@@ -163,9 +163,12 @@ def staging_sql(
     fk_types: Mapping[str, str] | None = None,
     fk_lookups: Mapping[str, tuple[str, str]] | None = None,
     keep: Sequence[str] | None = None,
+    rejected_only: bool = False,
 ) -> str:
     """The SELECT producing ``__line``, the typed contract columns, ``__reason`` and, for
     rejected rows only, the original values as ``__raw_0..n`` (in the file's header order).
+    ``rejected_only``: the rows with a reason only, chosen by the rules' flags before any
+    sentence, key hash or original value is computed.
 
     ``keep`` names the typed columns to output (default: all); the loader stages only the key
     and foreign keys and types the accepted rows again as it inserts them
@@ -304,6 +307,9 @@ def staging_sql(
     checked = ", ".join(f"({cond}) AS {flag}" for flag, (cond, _) in zip(flags, rules, strict=True))
     if checked:
         scan = f"(SELECT *, {checked} FROM {scan})"
+    if rejected_only:
+        failed = [*flags, *(["__bad IS NOT NULL"] if src.bad_column is not None else [])]
+        scan = f"(SELECT * FROM {scan} WHERE {' OR '.join(failed) or 'false'})"
     return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(middle)} FROM {scan})"
 
 
