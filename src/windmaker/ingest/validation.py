@@ -196,6 +196,14 @@ def staging_sql(
         if t.v is None:
             inner += t.select
             continue
+        if t.select == [f"{t.v} AS {name}"]:
+            # Typed as read (text into text): one expression, and no wrong type to look for.
+            inner += t.select
+            if col.required and col.default is None:
+                rules.append(
+                    (f"{name} IS NULL", quote_literal(f"column {col.name}: missing (required)"))
+                )
+            continue
         inner.append(f"{t.v} AS {vname}")
         inner += t.select
         label = f"column {col.name}: "
