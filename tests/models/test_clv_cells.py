@@ -15,6 +15,7 @@ import pytest
 
 from windmaker.models import clv
 from windmaker.models.clv import fitting as clv_fitting
+from windmaker.models.parallel import one_blas_thread
 
 PLANTED = {"r": 0.5, "alpha": 20.0, "a": 0.7, "b": 2.5}  # BG/NBD, weeks: 1.3 a year
 
@@ -216,10 +217,27 @@ def test_a_fit_needs_no_pymc() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_fits_hold_blas_to_one_thread() -> None:
-    """L-BFGS-B's per-iteration BLAS calls must not wake a thread pool (5 ms each when loaded)."""
+def _blas_threads() -> list[int]:
     from threadpoolctl import threadpool_info
 
-    with clv_fitting._one_blas_thread():
-        blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
-        assert blas and all(lib["num_threads"] == 1 for lib in blas)
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_fits_hold_blas_to_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """L-BFGS-B's per-iteration BLAS calls must not wake a thread pool (5 ms each when loaded;
+    with one fit process per core, the threads of both fight over the cores): the lifetime-value
+    fits and every traffic curve fit run with one BLAS thread, and the setting is given back."""
+    from windmaker.models.traffic import TrafficConfig
+    from windmaker.models.traffic import fitting as traffic_fitting
+
+    before = _blas_threads()
+    with one_blas_thread():
+        assert before and _blas_threads() == [1] * len(before)
+    assert _blas_threads() == before
+    seen: list[list[int]] = []
+    for saturation in ("hill", "logistic"):
+        name = "fit_hill_response" if saturation == "hill" else "fit_response"
+        monkeypatch.setattr(traffic_fitting, name, lambda *_: seen.append(_blas_threads()))
+        config = TrafficConfig().model_copy(update={"saturation": saturation})
+        traffic_fitting.fit_curve(np.ones(60), np.ones(60), config)
+    assert seen == [[1] * len(before)] * 2

@@ -10,6 +10,7 @@ and reuses it for every brand it gets.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -18,6 +19,28 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    """One threadpool controller for the process: finding the loaded libraries costs 20 ms."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def one_blas_thread() -> Any:
+    """Hold BLAS to one thread while fitting (a context manager).
+
+    SciPy's L-BFGS-B makes tiny BLAS calls on every iteration; a threaded OpenBLAS wakes its
+    threads for each of them, which on a loaded 2-core machine cost 5 ms per iteration (half
+    the benchmark market's lifetime-value fit time) against 33 µs with one thread. With one
+    fit process per core the threads of two processes fight over the cores: 300 brands'
+    traffic curves took 47 s on two processes with threaded BLAS and 12 s without. The fits
+    are sequential and their arrays small, so a second BLAS thread never helps them.
+    """
+    return _blas_controller().limit(limits=1, user_api="blas")
+
 
 #: Below this many fits per worker a pool costs more (starting interpreters, compiling the
 #: likelihoods once in each) than it saves.

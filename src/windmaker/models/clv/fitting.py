@@ -6,7 +6,6 @@ cached on disk) and optimised with SciPy's L-BFGS-B for each brand.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import numba
 import numpy as np
 from scipy import optimize, special
 
+from windmaker.models.parallel import one_blas_thread
 from windmaker.models.pareto_nbd import quadrature_nll
 
 
@@ -47,25 +47,6 @@ class SpendFit:
     def population_mean(self) -> float:
         """E[spend per occasion] = gamma p / (q − 1), finite only for q > 1."""
         return self.gamma * self.p / (self.q - 1) if self.q > 1 else math.inf
-
-
-@functools.cache
-def _blas_controller() -> Any:
-    """One threadpool controller for the process: finding the loaded libraries costs 20 ms."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-def _one_blas_thread() -> Any:
-    """Hold BLAS to one thread while fitting.
-
-    SciPy's L-BFGS-B makes tiny BLAS calls on every iteration; a threaded OpenBLAS wakes its
-    threads for each of them, which on a loaded 2-core machine cost 5 ms per iteration (half
-    the benchmark market's fit time) against 33 µs with one thread. The fits are sequential
-    and their arrays small, so a second BLAS thread never helps them.
-    """
-    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def warm_up() -> None:
@@ -205,7 +186,7 @@ def _minimise(
         return float(val) / n, grad
 
     bounds = [(-15.0, 15.0)] * len(start)
-    with np.errstate(all="ignore"), _one_blas_thread():
+    with np.errstate(all="ignore"), one_blas_thread():
         res = optimize.minimize(f, start, jac=True, method="L-BFGS-B", bounds=bounds)
         if not polish:
             res.fun = float(res.fun) * n

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from windmaker.models.parallel import on_cores
+from windmaker.models.parallel import on_cores, one_blas_thread
 from windmaker.models.traffic.config import CANCELLED, PAID, TrafficConfig
 from windmaker.models.traffic.curves import HillCurve, ResponseCurve
 
@@ -214,9 +214,10 @@ def fit_curve(
     spend: np.ndarray, paid_gmv: np.ndarray, config: TrafficConfig
 ) -> ResponseCurve | HillCurve:
     """The configured response (``traffic.saturation``) fitted to one brand's daily series."""
-    if config.saturation == "hill":
-        return fit_hill_response(spend, paid_gmv, config)
-    return fit_response(spend, paid_gmv, config)
+    with one_blas_thread():
+        if config.saturation == "hill":
+            return fit_hill_response(spend, paid_gmv, config)
+        return fit_response(spend, paid_gmv, config)
 
 
 def fit_response(
