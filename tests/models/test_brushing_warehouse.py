@@ -131,6 +131,18 @@ def test_other_settings_match(markets: list[Market], config: BrushingConfig) -> 
     assert_same_report(want, got)
 
 
+def test_linked_pairs_without_a_ring(markets: list[Market], config: BrushingConfig) -> None:
+    """Pairs linked beyond chance that form no group of ``min_ring_buyers``: no ring, in both
+    detectors, and the rule's flags stand alone."""
+    blocks = config.blocks.model_copy(update={"min_ring_buyers": 10_000})
+    few = config.model_copy(update={"blocks": blocks})
+    m = markets[0]
+    want, got = _both(_duckdb(m.orders, m.reviews), few)
+    assert want.blocks == [] and len(want.review) > 0
+    assert (want.review["block_id"] < 0).all()
+    assert_same_report(want, got)
+
+
 def test_row_order_does_not_matter(markets: list[Market], config: BrushingConfig) -> None:
     """The engine's report is the same, row for row, whatever order the orders are stored in."""
     m = markets[1]

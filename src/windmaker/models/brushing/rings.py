@@ -326,6 +326,8 @@ def find_rings(
     for at in (at_a, at_b):
         ring[at[inst]] = ring_of_buyer[a[inst]]
     hit = np.flatnonzero(ring >= 0)
+    if len(hit) == 0:  # linked pairs, but no group of min_ring_buyers
+        return none
     flagged, ring = near.take(hit), ring[hit]
     # shops where each buyer acts with its ring
     bshop = np.unique(flagged.buyer * n_shops + flagged.shop)
