@@ -181,6 +181,14 @@ class RingCore:
     blocks: list[Block]
 
 
+def _columns(inc: Incidences) -> np.ndarray:
+    """The column (shop, window) number of each incidence, ``inc`` sorted by shop, window."""
+    if len(inc) == 0:
+        return np.zeros(0, np.int64)
+    new_col = np.r_[True, (inc.shop[1:] != inc.shop[:-1]) | (inc.window[1:] != inc.window[:-1])]
+    return np.cumsum(new_col) - 1
+
+
 def prune(inc: Incidences, config: BlockConfig, n_buyers: int) -> np.ndarray:
     """Mask of the incidences that can link buyers, ``inc`` sorted by shop, window, buyer.
 
@@ -190,10 +198,8 @@ def prune(inc: Incidences, config: BlockConfig, n_buyers: int) -> np.ndarray:
     windows, so it leaves :func:`shared_windows` unchanged.
     """
     m = config.min_shared_windows
-    n = len(inc)
-    new_col = np.r_[True, (inc.shop[1:] != inc.shop[:-1]) | (inc.window[1:] != inc.window[:-1])]
-    col_of_inc = np.cumsum(new_col) - 1 if n else np.zeros(0, np.int64)
-    n_cols = int(col_of_inc[-1]) + 1 if n else 0
+    col_of_inc = _columns(inc)
+    n_cols = int(col_of_inc[-1]) + 1 if len(inc) else 0
     keep = (inc.degree >= 2) & (inc.degree <= config.max_window_buyers)
     while True:
         per_buyer = np.bincount(inc.buyer[keep], minlength=n_buyers)
@@ -208,9 +214,7 @@ def prune(inc: Incidences, config: BlockConfig, n_buyers: int) -> np.ndarray:
 def shared_windows(inc: Incidences, config: BlockConfig, n_buyers: int) -> SharedWindows:
     """:class:`SharedWindows` of incidences held in memory (sorted by shop, window, buyer)."""
     pos = np.flatnonzero(prune(inc, config, n_buyers))
-    new_col = np.r_[True, (inc.shop[1:] != inc.shop[:-1]) | (inc.window[1:] != inc.window[:-1])]
-    col_id = np.cumsum(new_col) - 1
-    first, second = _pairs_in_columns(col_id[pos])
+    first, second = _pairs_in_columns(_columns(inc)[pos])
     a, b = inc.buyer[pos[first]], inc.buyer[pos[second]]
     _, pair_idx, shared = np.unique(a * n_buyers + b, return_inverse=True, return_counts=True)
     often = np.flatnonzero(shared[pair_idx.ravel()] >= config.min_shared_windows)
@@ -334,10 +338,7 @@ def find_rings(
     shops_of_buyer = np.bincount(bshop // n_shops, minlength=n_buyers)
     n_rings = int(ring.max()) + 1
     ring_orders = np.bincount(ring, flagged.orders, minlength=n_rings).astype(np.int64)
-    new_col = np.r_[
-        True, (flagged.shop[1:] != flagged.shop[:-1]) | (flagged.window[1:] != flagged.window[:-1])
-    ]
-    col_id = np.cumsum(new_col) - 1
+    col_id = _columns(flagged)
     blocks = []
     for r in range(n_rings):
         mine = np.flatnonzero(ring == r)

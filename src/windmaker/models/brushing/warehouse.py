@@ -223,12 +223,11 @@ def _rings(
 
     def around(shops: np.ndarray, buyers: np.ndarray) -> Incidences:
         inc = near_shops(shops)
+        inc = inc.mutate(day=(inc.window * config.window_seconds) // 86_400)
         pairs = _frame(shop=shop_keys[shops], buyer=buyer_keys[buyers])
-        found = inc.semi_join(pairs, ["shop", "buyer"])
-        found = found.mutate(day=(found.window * config.window_seconds) // 86_400)
         cols = inc.group_by(["shop", "window"]).agg(degree=inc.count())
-        dated = inc.mutate(day=(inc.window * config.window_seconds) // 86_400)
-        days = dated.group_by(["shop", "day"]).agg(day_windows=dated.count())
+        days = inc.group_by(["shop", "day"]).agg(day_windows=inc.count())
+        found = inc.semi_join(pairs, ["shop", "buyer"])
         found = found.join(cols, ["shop", "window"]).join(days, ["shop", "day"])
         return _incidences(execute(found), shop_keys, buyer_keys)
 
