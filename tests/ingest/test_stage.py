@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -112,3 +113,53 @@ def test_a_failed_scan_drops_the_key_types_it_made(
         with pytest.raises(IngestError, match="the import stopped"):
             ingest_files(wh, [_write("csv", tmp_path / "orders")], progress=False)
         assert _leftovers(wh.duckdb) == []
+
+
+#: Rows of the CSV larger than the memory limit: about 120 MB, against a 100 MB limit.
+BIG_ROWS = 1_500_000
+#: Every this-many-th row names an unknown brand, and is quarantined.
+BAD_EVERY = 997
+
+
+@pytest.mark.parametrize("after_brands", [False, True], ids=["alone", "second-in-batch"])
+def test_a_csv_larger_than_the_memory_limit_loads_whole(
+    seeded: Settings, tmp_path: Path, after_brands: bool
+) -> None:
+    """A CSV larger than the warehouse's ``memory_limit`` is streamed: the copy, its stage and
+    the insert all stay under the limit, and every row lands or is quarantined. Alone, the file
+    is staged before the transaction; after a brands file of the same batch, inside it. Known
+    answer: the generator's own counts and sums, computed by SQL over the same range."""
+    path = tmp_path / "big_orders.csv"
+    generator = f"""
+        SELECT 'O' || i AS "订单编号",
+               strftime(TIMESTAMP '2026-01-01' + INTERVAL (i % 20000000) SECOND,
+                        '%Y-%m-%d %H:%M:%S') AS "支付时间",
+               CASE WHEN i % {BAD_EVERY} = 5 THEN 'B9' ELSE 'B' || (1 + i % 2) END AS "品牌ID",
+               'S' || (1 + i % 2) AS "商品ID", 'A' || (1 + i % 3) AS "达人ID",
+               'U' || (100000000 + i % 400000) AS "买家ID", '推荐' AS "流量来源", 1 + i % 3 AS "购买数量",
+               CAST(1 + (i * 7919) % 50000 / 100 AS DECIMAL(18, 2)) AS "实付金额",
+               '已完成' AS "订单状态"
+        FROM range({BIG_ROWS}) t(i)"""
+    gen = duckdb.connect()
+    gen.execute(f"COPY ({generator}) TO '{path}' (HEADER)")
+    limit_bytes = 100 * 10**6
+    assert path.stat().st_size > limit_bytes
+    expected_ok, expected_sum = gen.execute(
+        f'SELECT count(*), sum("实付金额") FROM ({generator}) WHERE "品牌ID" <> \'B9\''
+    ).fetchone()
+
+    with open_warehouse(seeded.model_copy(update={"memory_limit": "100MB"})) as wh:
+        brands = factory.write_csv(tmp_path / "brands.csv", factory.BRANDS_ZH, factory.BRAND_ROWS)
+        report = ingest_files(wh, [brands, path] if after_brands else [path], progress=False)
+        stored = wh.duckdb.execute("SELECT count(*), sum(amount) FROM orders").fetchone()
+
+    f = report.files[-1]
+    assert (f.table, f.rows, f.accepted, f.rejected) == (
+        "orders",
+        BIG_ROWS,
+        expected_ok,
+        BIG_ROWS - expected_ok,
+    )
+    assert stored == (expected_ok, expected_sum)
+    assert f.quarantine is not None
+    assert len(quarantined(f.quarantine)) == BIG_ROWS - expected_ok
