@@ -22,11 +22,21 @@ RFC-quoted by ``csv.writer`` or copied verbatim when a line holds no quote at al
 two columns in front: ``__line`` and ``__bad``, the reason a record is malformed (empty for a
 good one). Bad records stay in the copy with the values they have, so they reach the quarantine
 file through the same staging query as every other rejected row, in line order.
+
+**A plain file skips the line pass** (:func:`plain_layout`, :func:`plain_scan_sql`). A UTF-8 file
+with no quote and no lone carriage return, whose header names every cell, is read by DuckDB
+itself, in parallel, with the dialect given (no sniffing), into a table in file order. The line
+pass took 11 s of a 35 s import of 10M rows. The objections above do not hold for it: the
+reader (``sources``) keeps DuckDB's rows only when DuckDB set no line apart and counted exactly
+one row per physical line after the header, so a row's line is its position plus the header's
+lines; otherwise it drops them and the file takes the line pass, which finds and words the
+malformed records.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -71,6 +81,14 @@ class CsvLayout:
     delimiter: str
     records: int
     malformed: int
+
+
+@dataclass(frozen=True)
+class PlainLayout(CsvLayout):
+    """A plain file's layout (:func:`plain_layout`): ``header_lines`` physical lines up to and
+    including the header, then one record per line."""
+
+    header_lines: int = 1
 
 
 def sniff_delimiter(header_line: str, suffix: str) -> str:
@@ -126,6 +144,7 @@ class _Normaliser:
         self.records = 0
         self.malformed = 0
         self.width = 0
+        self.header_cells = 0
         self.headers: list[str] = []
         self.delimiter = ","
         self.buffer: list[str] = []
@@ -154,6 +173,7 @@ class _Normaliser:
             raise CsvError(f"line {first} (the header) cannot be read: {error}")
         self.number = consumed[-1][0] if consumed else first
         cells = [c.strip() for c in record]
+        self.header_cells = len(cells)
         while cells and not cells[-1]:  # unnamed trailing columns hold nothing to keep
             cells.pop()
         if not cells:
@@ -439,6 +459,64 @@ def normalise(
     )
 
 
+#: Bytes the plain-file check reads at a time.
+_CHUNK_BYTES = 1 << 24
+
+
+def plain_layout(path: Path, name_headers: Callable[[list[str]], list[str]]) -> PlainLayout | None:
+    """The layout of the UTF-8 file ``path`` when each of its lines after the header can be
+    read as one record as it stands: no quote and no carriage return but before a line feed
+    anywhere, and a header that names every cell. None when the file needs the line pass.
+
+    ``records`` counts the physical lines after the header: the rows DuckDB must return.
+    """
+    lines = crlf = 0
+    last = b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK_BYTES):
+            if b'"' in chunk or (last == b"\r" and chunk[:1] != b"\n"):
+                return None
+            pairs = chunk.count(b"\r\n")
+            if chunk.count(b"\r") > pairs + (chunk[-1:] == b"\r"):
+                return None  # a carriage return that ends no line
+            lines += chunk.count(b"\n")
+            crlf += pairs + (last == b"\r")
+            last = chunk[-1:]
+    if last == b"\r" or crlf not in (0, lines):
+        return None  # a carriage return at the very end, or line ends of two kinds
+    physical = lines + (last not in (b"\n", b""))
+    with path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+        work = _Normaliser(fh, io.StringIO(), "utf-8", path.suffix.lower(), name_headers)
+        if work.header() is None or work.header_cells != work.width:
+            return None
+    return PlainLayout(
+        headers=work.headers,
+        delimiter=work.delimiter,
+        records=physical - work.number,
+        malformed=0,
+        header_lines=work.number,
+    )
+
+
+def plain_scan_sql(path: Path, layout: PlainLayout, rejects: tuple[str, str] | None = None) -> str:
+    """DuckDB's scan of the plain file ``path`` after its header, every column text; the
+    lines it sets apart (a cell too few or too many, text that is not UTF-8, a line longer than
+    :data:`MAX_RECORD_CHARS` bytes) go to the tables ``rejects`` (errors, scans), or fail it."""
+    spec = "{" + ", ".join(f"{quote_literal(h)}: 'VARCHAR'" for h in layout.headers) + "}"
+    kept = (
+        f", store_rejects = true, rejects_table = {quote_literal(rejects[0])}, "
+        f"rejects_scan = {quote_literal(rejects[1])}"
+        if rejects
+        else ""
+    )
+    return (
+        f"read_csv({quote_literal(str(path))}, header = false, auto_detect = false, "
+        f"skip = {layout.header_lines}, delim = {quote_literal(layout.delimiter)}, "
+        f"quote = '\"', escape = '\"', columns = {spec}, strict_mode = true, "
+        f"max_line_size = {MAX_RECORD_CHARS}{kept})"
+    )
+
+
 def scan_sql(out: Path, layout: CsvLayout) -> str:
     """DuckDB's scan of the normalised copy: no sniffing, every column named and typed."""
     columns = {LINE: "BIGINT", BAD: "VARCHAR", **dict.fromkeys(layout.headers, "VARCHAR")}
@@ -457,7 +535,10 @@ __all__ = [
     "LINE",
     "CsvError",
     "CsvLayout",
+    "PlainLayout",
     "normalise",
+    "plain_layout",
+    "plain_scan_sql",
     "scan_sql",
     "sniff_delimiter",
 ]

@@ -386,7 +386,7 @@ def _ingest(
                     con.execute("SET enable_progress_bar = false")
     finally:
         for src in sources:
-            src.cleanup()
+            src.cleanup(con)
     return IngestReport(files=tuple(reports[i] for i in sorted(reports)))
 
 
@@ -486,6 +486,8 @@ def _stage(
         raise
     for type_name, _ in fk.values():
         con.execute(f"DROP TYPE {type_name}")
+    if whole:  # the rows to insert are in the stage: free a plain CSV's table
+        plan.source.drop_tables(con)
     return whole
 
 

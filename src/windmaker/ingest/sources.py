@@ -190,6 +190,10 @@ class Source:
     #: Money units fixed by the format (the open platform always sends fen).
     units: dict[str, Literal["yuan", "fen"]] = field(default_factory=dict)
     temp_files: list[Path] = field(default_factory=list)
+    #: Temporary tables of the warehouse the scan reads (a plain CSV read whole by DuckDB), and
+    #: the scan that reads the file itself once they are dropped.
+    temp_tables: list[str] = field(default_factory=list)
+    rescan: str = ""
     bad_column: str | None = None
     #: Records the reader found malformed (already marked in ``bad_column``).
     malformed: int = 0
@@ -197,10 +201,20 @@ class Source:
     #: it again, or only some of its columns, costs little.
     columnar: bool = False
 
-    def cleanup(self) -> None:
+    def cleanup(self, con: Any = None) -> None:
+        """Remove the reader's scratch files and, given the connection, its tables."""
         for p in self.temp_files:
             with contextlib.suppress(OSError):
                 p.unlink()
+        if con is not None:
+            with contextlib.suppress(Exception):
+                self.drop_tables(con)
+
+    def drop_tables(self, con: Any) -> None:
+        """Drop the reader's tables; the scan becomes ``rescan``, which reads the file again."""
+        while self.temp_tables:
+            con.execute(f"DROP TABLE IF EXISTS {quote_ident(self.temp_tables.pop())}")
+        self.scan = self.rescan or self.scan
 
 
 def detect_format(path: Path) -> Format:
@@ -327,12 +341,15 @@ def _reads_as_chinese(sample: bytes) -> bool:
 
 
 def _open_csv(con: Any, src: Source, tmp_dir: Path) -> None:
-    """Parse the file (``csvfile``) into a normalised UTF-8 copy that DuckDB scans.
+    """Parse the file (``csvfile``) into a normalised UTF-8 copy that DuckDB scans, or, for a
+    plain UTF-8 file, have DuckDB read it whole (:func:`_read_plain`).
 
     Malformed records (cut off, too short or long, bad quoting, undecodable bytes) stay in the
     copy with their reason in ``__bad``; the staging query turns it into their quarantine reason.
     """
     src.encoding = detect_encoding(src.path)
+    if src.encoding == "utf-8" and _read_plain(con, src):
+        return
     target = _scratch(src, tmp_dir, ".normalised.csv")
     try:
         layout = csvfile.normalise(src.path, src.encoding, target, unique_headers)
@@ -348,6 +365,50 @@ def _open_csv(con: Any, src: Source, tmp_dir: Path) -> None:
     src.scan = csvfile.scan_sql(target, layout)
     src.bad_column = csvfile.BAD
     src.malformed = layout.malformed
+
+
+def _read_plain(con: Any, src: Source) -> bool:
+    """Read a plain UTF-8 CSV (``csvfile.plain_layout``) into a temporary table in file order,
+    DuckDB's parallel reader doing the parse; its scan numbers each row by its position.
+
+    Returns False, keeping nothing, unless DuckDB set no line apart and returned exactly one row
+    per line after the header: only then is a row's position its line.
+    """
+    layout = csvfile.plain_layout(src.path, unique_headers)
+    if layout is None:
+        return False
+    tag = uuid.uuid4().hex[:12]
+    table, rejects = f"__ingest_plain_{tag}", (f"__ingest_rejects_{tag}", f"__ingest_scans_{tag}")
+    order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    try:
+        con.execute("SET preserve_insertion_order = true")  # rowid follows the file
+        con.execute(
+            f"CREATE TEMP TABLE {table} AS SELECT * FROM "
+            f"{csvfile.plain_scan_sql(src.path, layout, rejects)}"
+        )
+        counted = con.execute(
+            f"SELECT (SELECT count(*) FROM {table}), (SELECT count(*) FROM {rejects[0]})"
+        ).fetchone()
+    except Exception:  # whatever DuckDB could not read, the line pass reads and words
+        counted = None
+    finally:
+        con.execute(f"SET preserve_insertion_order = {order}")
+        for name in rejects:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+    if counted != (layout.records, 0):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+        return False
+    src.temp_tables.append(table)
+    src.headers = layout.headers
+    src.types = dict.fromkeys(layout.headers, "VARCHAR")
+    src.scan = f"(SELECT rowid + {layout.header_lines + 1} AS {LINE}, * FROM {table})"
+    # DuckDB returned one row per line, in order: numbering them as they stream gives the same
+    # lines (on one thread; read only for the few rows the stage does not hold, duplicates).
+    src.rescan = (
+        f"(SELECT row_number() OVER () + {layout.header_lines} AS {LINE}, * "
+        f"FROM {csvfile.plain_scan_sql(src.path, layout)})"
+    )
+    return True
 
 
 # -- Parquet, JSON lines -------------------------------------------------------------------------
