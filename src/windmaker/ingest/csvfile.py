@@ -476,11 +476,13 @@ def plain_layout(path: Path, name_headers: Callable[[list[str]], list[str]]) -> 
         while chunk := fh.read(_CHUNK_BYTES):
             if b'"' in chunk or (last == b"\r" and chunk[:1] != b"\n"):
                 return None
-            pairs = chunk.count(b"\r\n")
-            if chunk.count(b"\r") > pairs + (chunk[-1:] == b"\r"):
-                return None  # a carriage return that ends no line
+            if b"\r" in chunk:  # (counting pairs is the slow part: only where there are some)
+                pairs = chunk.count(b"\r\n")
+                if chunk.count(b"\r") > pairs + (chunk[-1:] == b"\r"):
+                    return None  # a carriage return that ends no line
+                crlf += pairs
             lines += chunk.count(b"\n")
-            crlf += pairs + (last == b"\r")
+            crlf += last == b"\r"
             last = chunk[-1:]
     if last == b"\r" or crlf not in (0, lines):
         return None  # a carriage return at the very end, or line ends of two kinds
