@@ -23,14 +23,13 @@ two columns in front: ``__line`` and ``__bad``, the reason a record is malformed
 good one). Bad records stay in the copy with the values they have, so they reach the quarantine
 file through the same staging query as every other rejected row, in line order.
 
-**A plain file skips the line pass** (:func:`plain_layout`, :func:`plain_scan_sql`). A UTF-8 file
-with no quote and no lone carriage return, whose header names every cell, is read by DuckDB
-itself, in parallel, with the dialect given (no sniffing), into a table in file order. The line
-pass took 11 s of a 35 s import of 10M rows. The objections above do not hold for it: the
-reader (``sources``) keeps DuckDB's rows only when DuckDB set no line apart and counted exactly
-one row per physical line after the header, so a row's line is its position plus the header's
-lines; otherwise it drops them and the file takes the line pass, which finds and words the
-malformed records.
+**A plain file skips the line pass** (:func:`read_plain`). A UTF-8 file with no quote and no
+lone carriage return, whose header names every cell, is read by DuckDB itself, in parallel,
+with the dialect given (no sniffing), into a table in file order. The line pass took 11 s of a
+35 s import of 10M rows. The objections above do not hold for it: DuckDB's rows are kept only
+when DuckDB set no line apart and counted exactly one row per physical line after the header,
+so a row's line is its position plus the header's lines; otherwise they are dropped and the
+file takes the line pass, which finds and words the malformed records.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import chain, islice, repeat
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -519,6 +518,60 @@ def plain_scan_sql(path: Path, layout: PlainLayout, rejects: tuple[str, str] | N
     )
 
 
+@dataclass(frozen=True)
+class PlainRead:
+    """A plain file read whole by DuckDB (:func:`read_plain`): its ``table`` in file order,
+    the ``scan`` numbering each row by its position, and the ``rescan`` that reads the file
+    itself again once the table is dropped."""
+
+    layout: PlainLayout
+    table: str
+    scan: str
+    rescan: str
+
+
+def read_plain(
+    con: Any, path: Path, name_headers: Callable[[list[str]], list[str]], prefix: str
+) -> PlainRead | None:
+    """Read the plain file ``path`` (:func:`plain_layout`) into the temporary table
+    ``{prefix}_plain``, DuckDB's parallel reader doing the parse.
+
+    None, keeping nothing, unless DuckDB set no line apart and returned exactly one row per line
+    after the header: only then is a row's position its line.
+    """
+    layout = plain_layout(path, name_headers)
+    if layout is None:
+        return None
+    table, rejects = f"{prefix}_plain", (f"{prefix}_rejects", f"{prefix}_scans")
+    order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    try:
+        con.execute("SET preserve_insertion_order = true")  # rowid follows the file
+        con.execute(
+            f"CREATE TEMP TABLE {table} AS SELECT * FROM {plain_scan_sql(path, layout, rejects)}"
+        )
+        counted = con.execute(
+            f"SELECT (SELECT count(*) FROM {table}), (SELECT count(*) FROM {rejects[0]})"
+        ).fetchone()
+    except Exception:  # whatever DuckDB could not read, the line pass reads and words
+        counted = None
+    finally:
+        con.execute(f"SET preserve_insertion_order = {order}")
+        for name in rejects:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+    if counted != (layout.records, 0):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+        return None
+    return PlainRead(
+        layout=layout,
+        table=table,
+        scan=f"(SELECT rowid + {layout.header_lines + 1} AS {LINE}, * FROM {table})",
+        # DuckDB returned one row per line, in order: numbering the rows as they stream gives
+        # the same lines (on one thread; read only for the few rows the stage does not hold).
+        rescan=f"(SELECT row_number() OVER () + {layout.header_lines} AS {LINE}, * "
+        f"FROM {plain_scan_sql(path, layout)})",
+    )
+
+
 def scan_sql(out: Path, layout: CsvLayout) -> str:
     """DuckDB's scan of the normalised copy: no sniffing, every column named and typed."""
     columns = {LINE: "BIGINT", BAD: "VARCHAR", **dict.fromkeys(layout.headers, "VARCHAR")}
@@ -538,9 +591,11 @@ __all__ = [
     "CsvError",
     "CsvLayout",
     "PlainLayout",
+    "PlainRead",
     "normalise",
     "plain_layout",
     "plain_scan_sql",
+    "read_plain",
     "scan_sql",
     "sniff_delimiter",
 ]

@@ -368,46 +368,15 @@ def _open_csv(con: Any, src: Source, tmp_dir: Path) -> None:
 
 
 def _read_plain(con: Any, src: Source) -> bool:
-    """Read a plain UTF-8 CSV (``csvfile.plain_layout``) into a temporary table in file order,
-    DuckDB's parallel reader doing the parse; its scan numbers each row by its position.
-
-    Returns False, keeping nothing, unless DuckDB set no line apart and returned exactly one row
-    per line after the header: only then is a row's position its line.
-    """
-    layout = csvfile.plain_layout(src.path, unique_headers)
-    if layout is None:
+    """A plain UTF-8 CSV read whole by DuckDB (``csvfile.read_plain``); False when it is not
+    plain, or DuckDB's rows cannot be numbered by their position (nothing is kept)."""
+    plain = csvfile.read_plain(con, src.path, unique_headers, f"__ingest_{uuid.uuid4().hex[:12]}")
+    if plain is None:
         return False
-    tag = uuid.uuid4().hex[:12]
-    table, rejects = f"__ingest_plain_{tag}", (f"__ingest_rejects_{tag}", f"__ingest_scans_{tag}")
-    order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
-    try:
-        con.execute("SET preserve_insertion_order = true")  # rowid follows the file
-        con.execute(
-            f"CREATE TEMP TABLE {table} AS SELECT * FROM "
-            f"{csvfile.plain_scan_sql(src.path, layout, rejects)}"
-        )
-        counted = con.execute(
-            f"SELECT (SELECT count(*) FROM {table}), (SELECT count(*) FROM {rejects[0]})"
-        ).fetchone()
-    except Exception:  # whatever DuckDB could not read, the line pass reads and words
-        counted = None
-    finally:
-        con.execute(f"SET preserve_insertion_order = {order}")
-        for name in rejects:
-            con.execute(f"DROP TABLE IF EXISTS {name}")
-    if counted != (layout.records, 0):
-        con.execute(f"DROP TABLE IF EXISTS {table}")
-        return False
-    src.temp_tables.append(table)
-    src.headers = layout.headers
-    src.types = dict.fromkeys(layout.headers, "VARCHAR")
-    src.scan = f"(SELECT rowid + {layout.header_lines + 1} AS {LINE}, * FROM {table})"
-    # DuckDB returned one row per line, in order: numbering them as they stream gives the same
-    # lines (on one thread; read only for the few rows the stage does not hold, duplicates).
-    src.rescan = (
-        f"(SELECT row_number() OVER () + {layout.header_lines} AS {LINE}, * "
-        f"FROM {csvfile.plain_scan_sql(src.path, layout)})"
-    )
+    src.temp_tables.append(plain.table)
+    src.headers = plain.layout.headers
+    src.types = dict.fromkeys(plain.layout.headers, "VARCHAR")
+    src.scan, src.rescan = plain.scan, plain.rescan
     return True
 
 
