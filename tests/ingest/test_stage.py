@@ -119,6 +119,8 @@ def test_a_failed_scan_drops_the_key_types_it_made(
 BIG_ROWS = 1_500_000
 #: Every this-many-th row names an unknown brand, and is quarantined.
 BAD_EVERY = 997
+#: The row whose key the last row repeats (a valid one).
+REPEATED = 1_000_000
 
 
 @pytest.mark.parametrize("after_brands", [False, True], ids=["alone", "second-in-batch"])
@@ -127,25 +129,33 @@ def test_a_csv_larger_than_the_memory_limit_loads_whole(
 ) -> None:
     """A CSV larger than the warehouse's ``memory_limit`` is streamed: the copy, its stage and
     the insert all stay under the limit, and every row lands or is quarantined. Alone, the file
-    is staged before the transaction; after a brands file of the same batch, inside it. Known
-    answer: the generator's own counts and sums, computed by SQL over the same range."""
+    is staged before the transaction; after a brands file of the same batch, inside it. The last
+    row repeats the key of row :data:`REPEATED`: the quarantine reads its original values from
+    the file again, a million lines on. Known answer: the generator's own counts and sums,
+    computed by SQL over the same range."""
     path = tmp_path / "big_orders.csv"
+    last = BIG_ROWS - 1
     generator = f"""
-        SELECT 'O' || i AS "订单编号",
+        SELECT i, 'O' || CASE WHEN i = {last} THEN {REPEATED} ELSE i END AS "订单编号",
                strftime(TIMESTAMP '2026-01-01' + INTERVAL (i % 20000000) SECOND,
                         '%Y-%m-%d %H:%M:%S') AS "支付时间",
                CASE WHEN i % {BAD_EVERY} = 5 THEN 'B9' ELSE 'B' || (1 + i % 2) END AS "品牌ID",
                'S' || (1 + i % 2) AS "商品ID", 'A' || (1 + i % 3) AS "达人ID",
-               'U' || (100000000 + i % 400000) AS "买家ID", '推荐' AS "流量来源", 1 + i % 3 AS "购买数量",
+               'U' || (100000000 + i % 400000) AS "买家ID", '推荐' AS "流量来源",
+               1 + i % 3 AS "购买数量",
                CAST(1 + (i * 7919) % 50000 / 100 AS DECIMAL(18, 2)) AS "实付金额",
                '已完成' AS "订单状态"
         FROM range({BIG_ROWS}) t(i)"""
     gen = duckdb.connect()
-    gen.execute(f"COPY ({generator}) TO '{path}' (HEADER)")
+    gen.execute(f"COPY (SELECT * EXCLUDE (i) FROM ({generator})) TO '{path}' (HEADER)")
     limit_bytes = 100 * 10**6
     assert path.stat().st_size > limit_bytes
     expected_ok, expected_sum = gen.execute(
-        f'SELECT count(*), sum("实付金额") FROM ({generator}) WHERE "品牌ID" <> \'B9\''
+        f'SELECT count(*), sum("实付金额") FROM ({generator}) '
+        f"WHERE \"品牌ID\" <> 'B9' AND i <> {last}"
+    ).fetchone()
+    (last_amount,) = gen.execute(
+        f'SELECT CAST("实付金额" AS VARCHAR) FROM ({generator}) WHERE i = {last}'
     ).fetchone()
 
     with open_warehouse(seeded.model_copy(update={"memory_limit": "100MB"})) as wh:
@@ -162,5 +172,12 @@ def test_a_csv_larger_than_the_memory_limit_loads_whole(
     )
     assert stored == (expected_ok, expected_sum)
     # row i of the generator is on line i + 2 (the header is line 1)
-    lines = sorted(int(r["_line"]) for r in quarantined(f.quarantine))
-    assert lines == [i + 2 for i in range(BIG_ROWS) if i % BAD_EVERY == 5]
+    kept = quarantined(f.quarantine)
+    lines = sorted(int(r["_line"]) for r in kept)
+    assert lines == [i + 2 for i in range(BIG_ROWS) if i % BAD_EVERY == 5] + [BIG_ROWS + 1]
+    (repeat,) = [r for r in kept if r["_reason"].startswith("key")]
+    assert (
+        repeat["_reason"]
+        == f"key order_id: 'O{REPEATED}' repeats line {REPEATED + 2} (the first is kept)"
+    )
+    assert (repeat["订单编号"], repeat["实付金额"]) == (f"O{REPEATED}", last_amount)
