@@ -19,7 +19,7 @@ import pytest
 from tests.ingest import factory
 from tests.ingest.helpers import quarantined, rows
 from windmaker.config import Settings
-from windmaker.ingest import IngestError, ingest_files, loader
+from windmaker.ingest import IngestError, csvfile, ingest_files, loader
 from windmaker.workspace import open_warehouse
 
 ROWS = (
@@ -123,13 +123,22 @@ BAD_EVERY = 997
 REPEATED = 1_000_000
 
 
-@pytest.mark.parametrize("after_brands", [False, True], ids=["alone", "second-in-batch"])
+@pytest.mark.parametrize(
+    ("after_brands", "line_pass"),
+    [(False, False), (True, False), (False, True)],
+    ids=["alone", "second-in-batch", "alone-through-the-line-pass"],
+)
 def test_a_csv_larger_than_the_memory_limit_loads_whole(
-    seeded: Settings, tmp_path: Path, after_brands: bool
+    seeded: Settings,
+    tmp_path: Path,
+    after_brands: bool,
+    line_pass: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A CSV larger than the warehouse's ``memory_limit`` is streamed: the copy, its stage and
     the insert all stay under the limit, and every row lands or is quarantined. Alone, the file
-    is staged before the transaction; after a brands file of the same batch, inside it. The last
+    is staged before the transaction; after a brands file of the same batch, inside it. The file
+    is plain, so DuckDB reads it; once more it takes the line pass (a normalised copy). The last
     row repeats the key of row :data:`REPEATED`: the quarantine reads its original values from
     the file again, a million lines on. Known answer: the generator's own counts and sums,
     computed by SQL over the same range."""
@@ -158,6 +167,8 @@ def test_a_csv_larger_than_the_memory_limit_loads_whole(
         f'SELECT CAST("实付金额" AS VARCHAR) FROM ({generator}) WHERE i = {last}'
     ).fetchone()
 
+    if line_pass:  # as a GBK file, or any that is not plain, is read
+        monkeypatch.setattr(csvfile, "plain_layout", lambda *_: None)
     with open_warehouse(seeded.model_copy(update={"memory_limit": "100MB"})) as wh:
         brands = factory.write_csv(tmp_path / "brands.csv", factory.BRANDS_ZH, factory.BRAND_ROWS)
         report = ingest_files(wh, [brands, path] if after_brands else [path], progress=False)
