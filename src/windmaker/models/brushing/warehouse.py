@@ -221,6 +221,21 @@ def _rings(
         mine = windows.semi_join(_frame(shop=shop_keys[np.unique(shops)]), "shop")
         return mine.group_by(["shop", "window", "buyer"]).agg(orders=mine.count())
 
+    def per_slot(inc: ibis.Table) -> ibis.Table:
+        return inc.group_by(["shop", (inc.window % slots).name("slot")]).agg(n=inc.count())
+
+    def slot_arrays(counts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (
+            np.searchsorted(shop_keys, counts["shop"].to_numpy(dtype=np.int64)),
+            counts["slot"].to_numpy(dtype=np.int64),
+            counts["n"].to_numpy(dtype=np.int64),
+        )
+
+    # ``find_rings`` asks for the slot counts of the shops it has just asked ``around`` about:
+    # one query answers both, so the shops' orders are grouped once (21M orders: the two
+    # lookups took 13.8 s, each grouping the same shops' orders).
+    slots_of: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
     def around(shops: np.ndarray, buyers: np.ndarray) -> Incidences:
         inc = near_shops(shops)
         inc = inc.mutate(day=(inc.window * config.window_seconds) // 86_400)
@@ -229,17 +244,31 @@ def _rings(
         days = inc.group_by(["shop", "day"]).agg(day_windows=inc.count())
         found = inc.semi_join(pairs, ["shop", "buyer"])
         found = found.join(cols, ["shop", "window"]).join(days, ["shop", "day"])
-        return _incidences(execute(found), shop_keys, buyer_keys)
+        # (no NULL fillers: a column with one comes back as floats, and the hashes would round)
+        none = ibis.literal(-1, "int64")
+        found = found.select(
+            "shop", "window", "buyer", "orders", "degree", "day_windows", slot=none
+        )
+        counts = per_slot(inc)
+        counts = counts.select(
+            "shop",
+            window=none,
+            buyer=none,
+            orders=counts.n.cast("int64"),
+            degree=none,
+            day_windows=none,
+            slot=counts.slot.cast("int64"),
+        )
+        frame = execute(found.union(counts, distinct=False))
+        is_slot = frame["slot"].to_numpy() >= 0
+        slots_of[np.unique(shops).tobytes()] = slot_arrays(
+            frame[is_slot].rename(columns={"orders": "n"})
+        )
+        return _incidences(frame[~is_slot], shop_keys, buyer_keys)
 
     def slot_counts(shops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        inc = near_shops(shops)
-        per_slot = inc.group_by(["shop", (inc.window % slots).name("slot")]).agg(n=inc.count())
-        counts = execute(per_slot)
-        return (
-            np.searchsorted(shop_keys, counts["shop"].to_numpy(dtype=np.int64)),
-            counts["slot"].to_numpy(dtype=np.int64),
-            counts["n"].to_numpy(dtype=np.int64),
-        )
+        known = slots_of.pop(np.unique(shops).tobytes(), None)
+        return known if known is not None else slot_arrays(execute(per_slot(near_shops(shops))))
 
     core = find_rings(shared, len(shop_keys), len(buyer_keys), around, slot_counts, config)
     f = core.flagged
