@@ -142,10 +142,11 @@ class Incidences:
         return self.take(np.lexsort((self.buyer, self.window, self.shop)))
 
 
-#: Every incidence of the given (shop codes, buyer codes) pairs.
-AroundLookup = Callable[[np.ndarray, np.ndarray], Incidences]
-#: For the given shop codes: (shop, slot, incidences) of all the shops' incidences per slot.
-SlotLookup = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+#: Slot counts: (shop, slot, incidences) of all the incidences of some shops, per slot of the day.
+SlotCounts = tuple[np.ndarray, np.ndarray, np.ndarray]
+#: For the given (shop codes, buyer codes) pairs: every incidence of theirs, and the slot counts
+#: of their shops (one lookup, so an engine groups those shops' orders once).
+AroundLookup = Callable[[np.ndarray, np.ndarray], tuple[Incidences, SlotCounts]]
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,6 @@ def find_rings(
     n_shops: int,
     n_buyers: int,
     around: AroundLookup,
-    slot_counts: SlotLookup,
     config: BlockConfig,
 ) -> RingCore:
     """Rings among the pairs that share windows often enough (:class:`SharedWindows`): the
@@ -241,7 +241,7 @@ def find_rings(
     (:mod:`.warehouse`).
 
     The chance model needs, for the buyer-shop pairs of those pairs, all their incidences
-    (``around``) and their shops' incidences per slot of the day (``slot_counts``); the linked
+    and their shops' incidences per slot of the day, both from ``around``; the linked
     ones are subtracted here.
     """
     empty = Incidences(*(np.zeros(0, np.int64) for _ in fields(Incidences)))
@@ -263,7 +263,8 @@ def find_rings(
     ps_pair, ps_shop = ps_keys // n_shops, ps_keys % n_shops
     pa_, pb_ = pair_keys[ps_pair] // n_buyers, pair_keys[ps_pair] % n_buyers
     need = np.unique(np.r_[pa_ * n_shops + ps_shop, pb_ * n_shops + ps_shop])
-    near = around(need % n_shops, need // n_shops).sorted()
+    near, (s_shop, s_slot, s_n) = around(need % n_shops, need // n_shops)
+    near = near.sorted()
     lo = int(near.window.min())
     span = int(near.window.max()) - lo + 1
     if n_shops * span > np.iinfo(np.int64).max // n_buyers:
@@ -279,7 +280,6 @@ def find_rings(
     near_linked = np.bincount(np.r_[at_a, at_b], minlength=len(near))
     # the profile counts windows of unlinked buyers only (Laplace-smoothed), so a ring does not
     # make its own hours look busy in a small shop
-    s_shop, s_slot, s_n = slot_counts(np.unique(ps_shop))
     slot_n = np.bincount(s_shop * slots + s_slot, s_n, minlength=n_shops * slots).astype(np.int64)
     busy = near_linked > 0
     np.subtract.at(slot_n, near.shop[busy] * slots + near.window[busy] % slots, 1)
@@ -423,20 +423,15 @@ def ring_blocks(
     inc, order_inc = incidences(shop, buyer, t, config.window_seconds)
     slots = -(-86_400 // config.window_seconds)
 
-    def around(shops: np.ndarray, buyers: np.ndarray) -> Incidences:
+    def around(shops: np.ndarray, buyers: np.ndarray) -> tuple[Incidences, SlotCounts]:
         wanted = np.isin(inc.buyer * n_shops + inc.shop, buyers * n_shops + shops)
-        return inc.take(np.flatnonzero(wanted))
-
-    def slot_counts(shops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         mine = np.flatnonzero(np.isin(inc.shop, shops))
         keys, counts = np.unique(
             inc.shop[mine] * slots + inc.window[mine] % slots, return_counts=True
         )
-        return keys // slots, keys % slots, counts
+        return inc.take(np.flatnonzero(wanted)), (keys // slots, keys % slots, counts)
 
-    core = find_rings(
-        shared_windows(inc, config, n_buyers), n_shops, n_buyers, around, slot_counts, config
-    )
+    core = find_rings(shared_windows(inc, config, n_buyers), n_shops, n_buyers, around, config)
     # the flagged incidences are incidences of ``inc``, which is sorted the same way
     lo, span = int(inc.window.min()), int(inc.window.max() - inc.window.min()) + 1
     inc_key = _incidence_key(inc.shop, inc.window, inc.buyer, lo, span, n_buyers)

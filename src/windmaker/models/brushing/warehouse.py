@@ -49,7 +49,13 @@ from windmaker.models.brushing.detect import (
     detect_brushing,
     named_windows,
 )
-from windmaker.models.brushing.rings import Block, Incidences, SharedWindows, find_rings
+from windmaker.models.brushing.rings import (
+    Block,
+    Incidences,
+    SharedWindows,
+    SlotCounts,
+    find_rings,
+)
 from windmaker.models.brushing.rule import RuleResult, concentration_rule
 from windmaker.models.brushing.stream import brushing_input
 
@@ -216,28 +222,12 @@ def _rings(
     )
     slots = -(-86_400 // config.window_seconds)
 
-    def near_shops(shops: np.ndarray) -> ibis.Table:
-        """The incidences at the given shops, with their orders (grouped, no window function)."""
+    def around(shops: np.ndarray, buyers: np.ndarray) -> tuple[Incidences, SlotCounts]:
+        """One query for both answers, so the shops' orders are grouped once (21M orders: two
+        queries took 12.1 s and 4.9 s, one takes 12.5 s)."""
+        # the incidences at the shops, with their orders (grouped, no window function)
         mine = windows.semi_join(_frame(shop=shop_keys[np.unique(shops)]), "shop")
-        return mine.group_by(["shop", "window", "buyer"]).agg(orders=mine.count())
-
-    def per_slot(inc: ibis.Table) -> ibis.Table:
-        return inc.group_by(["shop", (inc.window % slots).name("slot")]).agg(n=inc.count())
-
-    def slot_arrays(counts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return (
-            np.searchsorted(shop_keys, counts["shop"].to_numpy(dtype=np.int64)),
-            counts["slot"].to_numpy(dtype=np.int64),
-            counts["n"].to_numpy(dtype=np.int64),
-        )
-
-    # ``find_rings`` asks for the slot counts of the shops it has just asked ``around`` about:
-    # one query answers both, so the shops' orders are grouped once (21M orders: the two
-    # lookups took 13.8 s, each grouping the same shops' orders).
-    slots_of: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-
-    def around(shops: np.ndarray, buyers: np.ndarray) -> Incidences:
-        inc = near_shops(shops)
+        inc = mine.group_by(["shop", "window", "buyer"]).agg(orders=mine.count())
         inc = inc.mutate(day=(inc.window * config.window_seconds) // 86_400)
         pairs = _frame(shop=shop_keys[shops], buyer=buyer_keys[buyers])
         cols = inc.group_by(["shop", "window"]).agg(degree=inc.count())
@@ -249,7 +239,7 @@ def _rings(
         found = found.select(
             "shop", "window", "buyer", "orders", "degree", "day_windows", slot=none
         )
-        counts = per_slot(inc)
+        counts = inc.group_by(["shop", (inc.window % slots).name("slot")]).agg(n=inc.count())
         counts = counts.select(
             "shop",
             window=none,
@@ -261,16 +251,15 @@ def _rings(
         )
         frame = execute(found.union(counts, distinct=False))
         is_slot = frame["slot"].to_numpy() >= 0
-        slots_of[np.unique(shops).tobytes()] = slot_arrays(
-            frame[is_slot].rename(columns={"orders": "n"})
+        per_slot = frame[is_slot]
+        slot_counts = (
+            np.searchsorted(shop_keys, per_slot["shop"].to_numpy(dtype=np.int64)),
+            per_slot["slot"].to_numpy(dtype=np.int64),
+            per_slot["orders"].to_numpy(dtype=np.int64),
         )
-        return _incidences(frame[~is_slot], shop_keys, buyer_keys)
+        return _incidences(frame[~is_slot], shop_keys, buyer_keys), slot_counts
 
-    def slot_counts(shops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        known = slots_of.pop(np.unique(shops).tobytes(), None)
-        return known if known is not None else slot_arrays(execute(per_slot(near_shops(shops))))
-
-    core = find_rings(shared, len(shop_keys), len(buyer_keys), around, slot_counts, config)
+    core = find_rings(shared, len(shop_keys), len(buyer_keys), around, config)
     f = core.flagged
     flagged = pd.DataFrame(
         {
