@@ -461,6 +461,20 @@ def trust_alerts(scores: pd.DataFrame, accounts: pd.DataFrame, config: TrustConf
     g = config.gates
     rows: list[dict[str, object]] = []
     ok = scores[scores["status"] == STATUS_OK]
+    # Only the rows that raise an alert are walked (a market's scores are mostly above the
+    # gates: at 21M orders 186,000 scored rows raise 19,585 alerts, and walking every row
+    # took 6.3 s against 1.2 s).
+    brand = ok["entity"] == "brand"
+    ok = ok[
+        (
+            brand
+            & (
+                (ok["score"] < g.brand_alert_below)
+                | (ok["brushing_share"] >= g.severe_brushing_share)
+            )
+        )
+        | (~brand & (ok["score"] < g.account_exclude_below))
+    ]
     owner = dict(zip(accounts["account_id"], accounts["brand_id"], strict=True))
     for r in ok.itertuples(index=False):
         d = r._asdict()
