@@ -2,8 +2,8 @@
 
 The fits of one brand never read another's, so a market's brands are handed to worker
 processes. The standard library's process pool is enough: the work is a plain map of picklable
-inputs to picklable fits, and the libraries these fits use (SciPy, PyTensor) hold the GIL in
-their Python-level loops, so threads would not help. Workers are spawned, not forked, so a
+inputs to picklable fits, and SciPy's optimiser, which drives every fit, holds the GIL in its
+Python-level loop, so threads would not help. Workers are spawned, not forked, so a
 server's threads and locks are not copied into them; each worker compiles what it needs once
 and reuses it for every brand it gets.
 """

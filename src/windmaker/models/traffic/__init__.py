@@ -18,9 +18,10 @@ audience), so the budget is allocated on the curve's concave envelope (:func:`al
     μ_t = β (1 − e^{−λ A_t}) / (1 + e^{−λ A_t}) = β tanh(λ A_t / 2)
     y_t ~ Normal(μ_t, σ)                             (y in units of the brand's mean paid GMV)
 
-fitted by MAP with weak priors (``models.yaml``). The objective is compiled once with PyTensor
-(data as symbolic inputs) and optimised with SciPy for each brand, for the same reason as the
-lifetime-value fits: one compilation serves the whole market.
+fitted by MAP with weak priors (``models.yaml``). The objective and its gradient are compiled
+loops (:mod:`.objective`), held by the tests to the library's transformers, and optimised with
+SciPy for each brand, for the same reason as the lifetime-value fits: one compilation serves the
+whole market, and a call costs microseconds.
 
 From the curve: the steady-state response to a constant daily spend s is
 g(s) = β_y tanh(λ_y k s / 2) with k = Σ α^l, so ROAS(s) = g(s)/s, the marginal ROAS is

@@ -1,15 +1,14 @@
-"""Fitting the response curves: daily paid spend and GMV per brand (Ibis), the MAP objective
-compiled once with PyTensor, and the fit of every brand of a market.
+"""Fitting the response curves: daily paid spend and GMV per brand (Ibis), the MAP fit of one
+brand's series (the objective is :mod:`.objective`'s compiled loops), and the fit of every brand
+of a market.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import warnings
 from collections.abc import Callable
 from datetime import date
-from typing import Any, Literal, cast
+from typing import Any
 
 import ibis
 import numpy as np
@@ -17,6 +16,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from windmaker.models.parallel import on_cores, one_blas_thread
+from windmaker.models.traffic import objective
 from windmaker.models.traffic.config import CANCELLED, PAID, TrafficConfig
 from windmaker.models.traffic.curves import HillCurve, ResponseCurve
 
@@ -49,82 +49,6 @@ def daily_paid(orders: ibis.Table, ad_spend: ibis.Table, *, start: date, end: da
         spend=ibis.coalesce(j.spend, 0),
         paid_gmv=ibis.coalesce(j.paid_gmv, 0),
     )
-
-
-def _quiet() -> warnings.catch_warnings[Any]:
-    ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    warnings.filterwarnings("ignore", message=".*xtensor module is experimental.*")
-    warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
-    # ArviZ's once-a-day notice of its coming refactor, raised at its first import of the day
-    warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing", category=FutureWarning)
-    return ctx
-
-
-@functools.cache
-def _compiled(
-    l_max: int, saturation: Literal["logistic", "hill"] = "logistic"
-) -> Callable[..., Any]:
-    """Negative log posterior of the scaled model and its gradient, compiled once per L and
-    saturation.
-
-    Parameters are unconstrained: (logit α, log λ, log β, log σ) for the logistic saturation,
-    (logit α, log K, log β, log σ, log S) for Hill. Priors: Beta on α, Gamma on λ or K,
-    half-normal on β and σ, S flat within the optimiser's bounds; they are evaluated in the
-    original space without the Jacobian, so the optimum is the MAP of the original parameters
-    (as ``pm.find_MAP`` does).
-    """
-    ctx = _quiet()
-    try:
-        import pytensor
-        import pytensor.tensor as pt
-        from pymc_marketing.mmm.transformers import (
-            geometric_adstock,
-            hill_function,
-            logistic_saturation,
-        )
-        from pytensor.graph.rewriting.utils import rewrite_graph
-        from pytensor.xtensor import as_xtensor
-
-        theta = pt.vector("theta")
-        spend = pt.vector("spend")
-        gmv = pt.vector("gmv")
-        mask = pt.vector("mask")
-        prior = pt.vector("prior")  # a_alpha, b_alpha, k_sat, rate_sat, sd_beta, sd_sigma
-        alpha = pt.sigmoid(theta[0])
-        sat, beta, sigma = pt.exp(theta[1]), pt.exp(theta[2]), pt.exp(theta[3])
-        x = as_xtensor(spend, dims=("date",))
-        if saturation == "logistic":
-            adstock = geometric_adstock(x, alpha, l_max, dim="date")
-            mu = beta * logistic_saturation(adstock, sat).values
-        else:
-            adstock = geometric_adstock(x, alpha, l_max, dim="date", normalize=True)
-            # x^S with x = 0 has an undefined gradient in S: keep the adstock strictly positive.
-            mu = beta * hill_function(adstock + 1e-9, pt.exp(theta[4]), sat).values
-        mu = cast(Any, rewrite_graph(mu, include=("lower_xtensor",)))
-        resid = (gmv - mu) / sigma
-        loglik = (mask * (-0.5 * resid**2 - pt.log(sigma))).sum()
-        logprior = (
-            (prior[0] - 1) * pt.log(alpha)
-            + (prior[1] - 1) * pt.log1p(-alpha)
-            + (prior[2] - 1) * pt.log(sat)
-            - prior[3] * sat
-            - 0.5 * (beta / prior[4]) ** 2
-            - 0.5 * (sigma / prior[5]) ** 2
-        )
-        nlp = -(loglik + logprior)
-        fn = pytensor.function(
-            [theta, spend, gmv, mask, prior], [nlp, cast(Any, pt.grad(nlp, theta))]
-        )
-        predict = pytensor.function([theta, spend], mu)
-    finally:
-        ctx.__exit__(None, None, None)
-
-    def both(*args: Any) -> Any:
-        return fn(*args)
-
-    both.predict = predict  # type: ignore[attr-defined]
-    return both
 
 
 def _scaled(
@@ -166,14 +90,13 @@ def fit_hill_response(
             pr.sigma_halfnormal_sigma,
         ]
     )
-    fn = _compiled(config.adstock_max_lag_days, "hill")
+    l_max = config.adstock_max_lag_days
 
     def f(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        val, grad = fn(theta, s_n, y_n, mask, prior)
+        val, grad = objective.nlp(theta, s_n, y_n, mask, prior, l_max=l_max, hill=True)
         if not np.isfinite(val) or not np.all(np.isfinite(grad)):
             return 1e300, np.zeros(5)
-        # PyTensor reuses its output buffers between calls: copy before SciPy keeps a reference.
-        return float(val), np.array(grad, dtype=float, copy=True)
+        return val, grad
 
     lo_s, hi_s = (math.log(v) for v in pr.hill_shape_bounds)
     bounds = [(-8, 8), (-8, 8), (-10, 10), (-12, 5), (lo_s, hi_s)]
@@ -197,7 +120,7 @@ def fit_hill_response(
     assert best is not None
     alpha = float(special.expit(best.x[0]))
     kappa, beta, sigma, shape = (float(v) for v in np.exp(best.x[1:]))
-    mu = np.asarray(fn.predict(best.x, s_n))  # type: ignore[attr-defined]
+    mu = objective.predict(best.x, s_n, l_max=l_max, hill=True)
     return HillCurve(
         alpha=alpha,
         kappa=kappa * s_scale,
@@ -239,14 +162,13 @@ def fit_response(
             pr.sigma_halfnormal_sigma,
         ]
     )
-    fn = _compiled(config.adstock_max_lag_days)
+    l_max = config.adstock_max_lag_days
 
     def f(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        val, grad = fn(theta, s_n, y_n, mask, prior)
+        val, grad = objective.nlp(theta, s_n, y_n, mask, prior, l_max=l_max, hill=False)
         if not np.isfinite(val):
             return 1e300, np.zeros(4)
-        # PyTensor reuses its output buffers between calls: copy before SciPy keeps a reference.
-        return float(val), np.array(grad, dtype=float, copy=True)
+        return val, grad
 
     best = None
     sd = max(float(y_n[mask > 0].std()), 1e-3)
@@ -265,7 +187,7 @@ def fit_response(
     assert best is not None
     alpha = float(special.expit(best.x[0]))
     lam, beta, sigma = (float(v) for v in np.exp(best.x[1:]))
-    mu = np.asarray(fn.predict(best.x, s_n))  # type: ignore[attr-defined]
+    mu = objective.predict(best.x, s_n, l_max=l_max, hill=False)
     return ResponseCurve(
         alpha=alpha,
         lam=lam / s_scale,
@@ -327,7 +249,7 @@ def fit_market(
     tasks = [
         (series[b]["spend"].to_numpy(), series[b]["paid_gmv"].to_numpy(), config) for b in eligible
     ]
-    fitted = on_cores(_fit_task, tasks, config.workers)
+    fitted = on_cores(_fit_task, tasks, config.workers, warm=objective.warm_up)
     for i, (brand, curve) in enumerate(zip(eligible, fitted, strict=True)):
         g = series[brand]
         curves[brand] = curve
