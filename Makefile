@@ -11,9 +11,15 @@ MONTHS ?= 12
 
 VENDOR := src/windmaker/web/static/vendor
 
-$(STAMP): pyproject.toml requirements.lock
+## The main job's packages only (what `make demo` needs); the tests' and benchmarks' tools,
+## PySpark among them, come with the dev extra.
+$(VENV)/.installed-main: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e .
+	touch $@
+
+$(STAMP): $(VENV)/.installed-main
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
@@ -33,7 +39,7 @@ system-deps:
 	bash scripts/system-deps.sh
 
 ## Set everything up from a fresh clone, simulate a market, diagnose it and serve it on localhost.
-demo: setup
+demo: $(VENV)/.installed-main $(VENDOR)/.installed
 	bash scripts/demo.sh $(DEMO) $(BRANDS) $(MONTHS)
 
 lint: setup
