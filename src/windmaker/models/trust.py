@@ -377,7 +377,16 @@ def trust_scores(counts: pd.DataFrame, config: ScoreConfig, *, entity: Entity) -
         out[f"{k}_points"] = np.where(enough, config.weights[k] * sub, np.nan)
     out["score"] = out[[f"{k}_points" for k in COMPONENTS]].sum(axis=1, min_count=len(COMPONENTS))
     out["status"] = np.where(enough, STATUS_OK, STATUS_INSUFFICIENT)
-    out["no_data"] = [",".join(k for k in COMPONENTS if missing[k][i]) for i in range(len(out))]
+    # each row's components without data as a bit mask, then the mask's text (2^5 texts)
+    bits = sum(missing[k].astype(np.int64) << i for i, k in enumerate(COMPONENTS))
+    texts = np.array(
+        [
+            ",".join(k for i, k in enumerate(COMPONENTS) if m >> i & 1)
+            for m in range(1 << len(COMPONENTS))
+        ],
+        dtype=object,
+    )
+    out["no_data"] = texts[bits]
     out = out.sort_values(["entity", "entity_id", "period"]).reset_index(drop=True)
     return out[score_columns()]
 
