@@ -26,8 +26,10 @@ from windmaker.models.trust import (
     explain,
     is_trusted,
     load_config,
+    roll_up,
     trust_alerts,
     trust_counts,
+    trust_counts_by_pair,
     trust_scores,
     trusted_accounts,
 )
@@ -244,6 +246,51 @@ def test_ibis_counts_do_not_depend_on_row_order(wh: Warehouse, config: TrustConf
         config,
     )
     pd.testing.assert_frame_equal(got, want)
+
+
+def test_one_pass_for_both_entities_gives_each_entitys_counts(
+    wh: Warehouse, config: TrustConfig, small_simulated_market: Path
+) -> None:
+    """The counts per brand × account × month, rolled up to brands and to accounts, are the
+    counts :func:`trust_counts` gives each entity on its own: on the simulator's small market
+    with every 13th order flagged as brushing, and with orders sold by no account (one null
+    entity, as the engine groups it) and by an account no table knows (category unknown)."""
+    d = small_simulated_market
+    t = {
+        n: pd.read_parquet(d / f"{n}.parquet") for n in ("orders", "reviews", "brands", "accounts")
+    }
+    orders = t["orders"]
+    extra = orders.iloc[:40].copy()
+    extra["order_id"] = extra["order_id"] + "-x"
+    extra["account_id"] = [None] * 20 + ["nobody"] * 20
+    orders = pd.concat([orders, extra], ignore_index=True)
+    flagged = _mem(orders[["order_id"]].iloc[::13])
+    kinds = config.score.complaint_types
+    pairs = wh.execute(
+        trust_counts_by_pair(
+            _mem(orders), _mem(t["reviews"]), flagged=flagged, complaint_types=kinds
+        )
+    )
+    for entity, owners in (("brand", t["brands"]), ("account", t["accounts"])):
+        key = "brand_id" if entity == "brand" else "account_id"
+        want = wh.execute(
+            trust_counts(
+                _mem(orders),
+                _mem(t["reviews"]),
+                _mem(owners),
+                entity=entity,
+                flagged=flagged,
+                complaint_types=kinds,
+            )
+        )
+        got = roll_up(pairs, owners[[key, "category"]], entity=entity)
+        order = ["entity_id", "period"]
+        want = want.sort_values(order, na_position="first").reset_index(drop=True)
+        got = got.sort_values(order, na_position="first").reset_index(drop=True)
+        assert want["brushing"].sum() > 0
+        if entity == "account":
+            assert want["entity_id"].isna().any() and (want["category"] == "unknown").any()
+        pd.testing.assert_frame_equal(got, want)
 
 
 # -- planted truth and gates ------------------------------------------------------------------

@@ -199,6 +199,41 @@ def trust_counts(
     one row per entity and month with orders or reviews.
     """
     key = "brand_id" if entity == "brand" else "account_id"
+    joined = _keyed_counts(
+        orders,
+        reviews,
+        {"entity_id": key},
+        flagged=flagged,
+        complaint_types=complaint_types,
+        as_of=as_of,
+    )
+    own = owners.select(entity_id=owners[key], category=owners.category)
+    joined = joined.left_join(own, "entity_id")
+    return joined.select(
+        "entity_id",
+        category=joined.category.fill_null("unknown"),
+        period=joined.period,
+        orders=joined.orders.cast("int64"),
+        refunded=joined.refunded.cast("int64"),
+        complaints=joined.complaints.cast("int64"),
+        promised=joined.promised.cast("int64"),
+        late=joined.late.cast("int64"),
+        reviews=joined.reviews.cast("int64"),
+        review_score_sum=joined.review_score_sum.cast("int64"),
+        brushing=joined.brushing.cast("int64"),
+    )
+
+
+def _keyed_counts(
+    orders: ibis.Table,
+    reviews: ibis.Table,
+    keys: dict[str, str],
+    *,
+    flagged: ibis.Table | None,
+    complaint_types: Iterable[str],
+    as_of: datetime | None,
+) -> ibis.Table:
+    """:data:`COUNT_COLUMNS` per month and per the orders' ``keys`` (output name → column)."""
     if as_of is not None:
         bound = ibis.memtable({"_now": [as_of]}).cast({"_now": "timestamp"})
     else:
@@ -228,28 +263,29 @@ def trust_counts(
     )
     shipped_late = promised & live.shipped_at.notnull() & (live.shipped_at > live.promised_ship_by)
     live = live.mutate(
-        entity_id=live[key],
+        **{name: live[column] for name, column in keys.items()},
         period=live.paid_at.truncate("M").cast("date"),
         _refunded=(live.status == "refunded") | (live.refund_amount > 0),
         _promised=(promised & live.shipped_at.notnull()) | overdue,
         _late=shipped_late | overdue,
         _brushing=is_brushing,
     )
-    order_counts = live.group_by(["entity_id", "period"]).aggregate(
+    group = [*keys, "period"]
+    order_counts = live.group_by(group).aggregate(
         orders=live.count(),
         refunded=live._refunded.cast("int64").sum(),
         promised=live._promised.fill_null(False).cast("int64").sum(),
         late=live._late.fill_null(False).cast("int64").sum(),
         brushing=live._brushing.cast("int64").sum(),
     )
-    owner_of = orders.select("order_id", entity_id=orders[key])
+    owner_of = orders.select("order_id", **{name: orders[column] for name, column in keys.items()})
     rv = reviews.join(owner_of, reviews.order_id == owner_of.order_id).cross_join(bound)
     rv = rv.mutate(period=rv.created_at.truncate("M").cast("date"))
     # the months of the data: a review written after the last order's month has no orders to
     # be set against yet (the metrics tables end there too)
     rv = rv.filter(rv.period <= rv._now.truncate("M").cast("date"))
     types = list(complaint_types)
-    review_counts = rv.group_by(["entity_id", "period"]).aggregate(
+    review_counts = rv.group_by(group).aggregate(
         reviews=rv.count(),
         review_score_sum=rv.score.cast("int64").sum(),
         complaints=rv.complaint.isin(types).cast("int64").sum(),
@@ -258,16 +294,14 @@ def trust_counts(
     zero = ibis.literal(0, "int64")
     parts = [
         order_counts.select(
-            "entity_id",
-            "period",
+            *group,
             **{
                 c: order_counts[c].cast("int64") if c in order_counts.columns else zero
                 for c in COUNT_COLUMNS
             },
         ),
         review_counts.select(
-            "entity_id",
-            "period",
+            *group,
             **{
                 c: review_counts[c].cast("int64") if c in review_counts.columns else zero
                 for c in COUNT_COLUMNS
@@ -275,23 +309,45 @@ def trust_counts(
         ),
     ]
     stacked = parts[0].union(parts[1])
-    joined = stacked.group_by(["entity_id", "period"]).aggregate(
-        **{c: stacked[c].sum() for c in COUNT_COLUMNS}
+    return stacked.group_by(group).aggregate(**{c: stacked[c].sum() for c in COUNT_COLUMNS})
+
+
+def trust_counts_by_pair(
+    orders: ibis.Table,
+    reviews: ibis.Table,
+    *,
+    flagged: ibis.Table | None = None,
+    complaint_types: Iterable[str] = ("quality", "misleading"),
+    as_of: datetime | None = None,
+) -> ibis.Table:
+    """The counts of :func:`trust_counts` per brand × selling account × month, in one pass over
+    the orders for both entities (:func:`roll_up` gives each entity's rows). Columns: brand_id,
+    account_id, period and :data:`COUNT_COLUMNS`."""
+    counts = _keyed_counts(
+        orders,
+        reviews,
+        {"brand_id": "brand_id", "account_id": "account_id"},
+        flagged=flagged,
+        complaint_types=complaint_types,
+        as_of=as_of,
     )
-    own = owners.select(entity_id=owners[key], category=owners.category)
-    joined = joined.left_join(own, "entity_id")
-    return joined.select(
-        "entity_id",
-        category=joined.category.fill_null("unknown"),
-        period=joined.period,
-        orders=joined.orders.cast("int64"),
-        refunded=joined.refunded.cast("int64"),
-        complaints=joined.complaints.cast("int64"),
-        promised=joined.promised.cast("int64"),
-        late=joined.late.cast("int64"),
-        reviews=joined.reviews.cast("int64"),
-        review_score_sum=joined.review_score_sum.cast("int64"),
-        brushing=joined.brushing.cast("int64"),
+    return counts.mutate(**{c: counts[c].cast("int64") for c in COUNT_COLUMNS})
+
+
+def roll_up(pairs: pd.DataFrame, owners: pd.DataFrame, *, entity: Entity) -> pd.DataFrame:
+    """:func:`trust_counts`' rows of ``entity`` from :func:`trust_counts_by_pair`'s rows (the
+    counts add up over the other key); ``owners`` (the brands or accounts rows) gives the
+    category, ``unknown`` without one."""
+    key = "brand_id" if entity == "brand" else "account_id"
+    # dropna=False: orders without a selling account are one entity_id null, as in the engine
+    out = pairs.groupby([key, "period"], as_index=False, sort=False, dropna=False)[
+        list(COUNT_COLUMNS)
+    ].sum()
+    category = owners.drop_duplicates(key).set_index(key)["category"]
+    out.insert(1, "category", out[key].map(category).fillna("unknown").astype(category.dtype))
+    out = out.rename(columns={key: "entity_id"})
+    return out[["entity_id", "category", "period", *COUNT_COLUMNS]].astype(
+        {c: "int64" for c in COUNT_COLUMNS}
     )
 
 

@@ -118,19 +118,23 @@ def market_figures(folder: Path, config: trust.TrustConfig | None = None) -> dic
 
 def score_entities(wh: Warehouse, config: trust.TrustConfig) -> pd.DataFrame:
     """The trust scores of every brand and account × month: the counts aggregated in the
-    warehouse (one Ibis expression per entity), scored from those small frames."""
+    warehouse in one pass for both entities (per brand × account × month), rolled up to each
+    and scored from those small frames."""
     flagged = wh.table(BRUSHING_ORDERS) if wh.has_table(BRUSHING_ORDERS) else None
-    frames = []
-    for entity, owners in (("brand", contract.BRANDS.name), ("account", contract.ACCOUNTS.name)):
-        expr = trust.trust_counts(
+    pairs = wh.execute(
+        trust.trust_counts_by_pair(
             wh.table(contract.ORDERS.name),
             wh.table(contract.REVIEWS.name),
-            wh.table(owners),
-            entity=entity,  # type: ignore[arg-type]
             flagged=flagged,
             complaint_types=config.score.complaint_types,
         )
-        frames.append(trust.trust_scores(wh.execute(expr), config.score, entity=entity))  # type: ignore[arg-type]
+    )
+    frames = []
+    for entity, owners in (("brand", contract.BRANDS.name), ("account", contract.ACCOUNTS.name)):
+        key = "brand_id" if entity == "brand" else "account_id"
+        own = wh.execute(wh.table(owners).select(key, "category"))
+        counts = trust.roll_up(pairs, own, entity=entity)  # type: ignore[arg-type]
+        frames.append(trust.trust_scores(counts, config.score, entity=entity))  # type: ignore[arg-type]
     return pd.concat(frames, ignore_index=True)
 
 
