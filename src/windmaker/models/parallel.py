@@ -10,11 +10,12 @@ and reuses it for every brand it gets.
 
 from __future__ import annotations
 
+import collections
 import functools
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -42,6 +43,10 @@ def one_blas_thread() -> Any:
     return _blas_controller().limit(limits=1, user_api="blas")
 
 
+#: Items handed to the pool ahead of the results, per worker: enough to keep every worker
+#: busy while the next result is awaited, few enough that the items' memory stays small.
+AHEAD = 4
+
 #: Below this many fits per worker a pool costs more (starting interpreters, compiling the
 #: likelihoods once in each) than it saves.
 MIN_PER_WORKER = 8
@@ -62,7 +67,7 @@ def _start_worker(lock: Any, warm: Callable[[], object] | None) -> None:
 
 def on_cores(
     fn: Callable[[T], R],
-    items: Sequence[T],
+    items: Iterable[T],
     workers: int,
     *,
     heavy: int | None = None,
@@ -71,12 +76,17 @@ def on_cores(
 ) -> Iterator[R]:
     """``fn`` over ``items``, results in order: in this process, or on ``workers`` processes
     (0: one per core) when there are at least ``min_per_worker`` fits per worker (``heavy``
-    counts the items that are real fits, default all; ``min_per_worker`` defaults to
-    :data:`MIN_PER_WORKER`). ``fn`` and ``warm`` (run first in each worker, one worker at a
-    time) must be module-level functions."""
+    counts the items that are real fits, default all, and is needed when ``items`` has no
+    length; ``min_per_worker`` defaults to :data:`MIN_PER_WORKER`). ``fn`` and ``warm`` (run
+    first in each worker, one worker at a time) must be module-level functions.
+
+    ``items`` is read as the workers take them, at most :data:`AHEAD` items per worker ahead
+    of the results: a generator of brands read from the warehouse batch by batch stays
+    bounded (the standard library's ``Executor.map`` would read it to the end first)."""
     n = workers or os.cpu_count() or 1
     least = MIN_PER_WORKER if min_per_worker is None else min_per_worker
-    if n <= 1 or (len(items) if heavy is None else heavy) < n * least:
+    count = heavy if heavy is not None else len(items)  # type: ignore[arg-type]
+    if n <= 1 or count < n * least:
         yield from map(fn, items)
         return
     context = multiprocessing.get_context("spawn")
@@ -89,4 +99,10 @@ def on_cores(
         initargs=(context.Lock(), warm),
     )
     with pool:
-        yield from pool.map(fn, items)
+        pending: collections.deque[Future[R]] = collections.deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= AHEAD * n:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()

@@ -4,7 +4,8 @@ a server's background job (:func:`start_fit`)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,6 +15,8 @@ import pandas as pd
 from windmaker import contract
 from windmaker.config import Settings
 from windmaker.models import clv, traffic
+from windmaker.models.clv.fitting import warm_up
+from windmaker.models.parallel import on_cores
 from windmaker.results import BUDGET, CLV_BRAND, CLV_BUYERS, TRAFFIC_CURVES
 from windmaker.services.configs import Configs
 from windmaker.services.errors import forbidden
@@ -97,10 +100,7 @@ def fit_clv(
         if wh.engine == "pyspark":
             table = _clv_on_cluster(wh, rfm_t, brands, scored, config, end, progress)
         else:
-            cells = wh.execute(clv.rfm_cells(rfm_t, brands))
-            spend = wh.execute(clv.repeat_spend(rfm_t, brands))
-            fits = clv.fit_market(cells, spend, config, progress=progress)
-            del cells, spend
+            fits = _clv_fits_here(wh, rfm_t, brands, config, progress)
             # Brand by brand, in batches of the warehouse's group_batch_rows: memory does not
             # grow with the market. A brand's summary needs only its own buyers.
             summaries = []
@@ -116,25 +116,21 @@ def fit_clv(
     return table
 
 
-def _clv_on_cluster(
-    wh: Warehouse,
-    rfm: ibis.Table,
-    brands: ibis.Table,
-    scored: ibis.Table,
-    config: clv.ClvConfig,
-    end: date,
-    progress: Progress,
-) -> pd.DataFrame:
-    """Lifetime value where the buyers are: on a cluster, through the engine's per-group map.
+@dataclass
+class _ClvPlan:
+    """What both ways of fitting a market share: the plan, the pooled fits made here on cells
+    the engine aggregated, and the rows of the brands that fit their own (``own``: each
+    brand's RFM cells and repeat buyers' spend, as :func:`clv.fit_group` reads them)."""
 
-    Each brand's own fits run on an executor (``Warehouse.map_groups``: one brand per group,
-    its RFM cells and repeat buyers' spend in, one row of parameters out); the pooled fits of
-    thin categories, and of the market when one is too thin even pooled, run here on cells
-    aggregated in the engine; the buyers are scored brand by brand on the executors and stored
-    there, and only their per-brand summary comes back. Stores ``mdl_clv_buyers`` and returns
-    the brand table (the same rows :func:`clv.fit_market` and :func:`clv.brand_table` make in
-    one process).
-    """
+    plan: clv.MarketPlan
+    fitted: dict[clv.Key, clv.Fits]
+    own: ibis.Table
+    total: int
+
+
+def _plan_clv(
+    wh: Warehouse, rfm: ibis.Table, brands: ibis.Table, config: clv.ClvConfig, progress: Progress
+) -> _ClvPlan:
     cells = clv.rfm_cells(rfm, brands)
     spend = clv.repeat_spend(rfm, brands)
     per_brand = cells.group_by("brand_id").aggregate(
@@ -146,7 +142,8 @@ def _clv_on_cluster(
             "brand_id", "category", "buyers", repeat_buyers=ibis.coalesce(repeat.repeat_buyers, 0)
         )
     ).set_index("brand_id")
-    plan = clv.plan_market(summary, config)
+    # in brand order, as the in-memory fit orders its summary: the same plan, the same table
+    plan = clv.plan_market(summary.sort_index(), config)
     total = len(plan.own_repeat) + len(plan.pooled_repeat | plan.pooled_spend)
     fitted: dict[clv.Key, clv.Fits] = {}
     for key in sorted(plan.pooled_repeat | plan.pooled_spend):
@@ -190,13 +187,62 @@ def _clv_on_cluster(
             monetary_value=spend.monetary_value,
         ),
     )
+    return _ClvPlan(plan, fitted, own, total)
+
+
+def _clv_fits_here(
+    wh: Warehouse, rfm: ibis.Table, brands: ibis.Table, config: clv.ClvConfig, progress: Progress
+) -> list[clv.BrandClv]:
+    """Every brand's fits on this machine's cores, with memory bounded by the warehouse's
+    ``group_batch_rows``: the brands' rows are read in batches of whole brands and handed to
+    the fit processes as they take them (a market's cells and spend read whole held 9 GB at
+    100M orders). The fits are those of :func:`clv.fit_market` on the same rows."""
+    p = _plan_clv(wh, rfm, brands, config, progress)
+
+    def brands_rows() -> Iterator[pd.DataFrame]:
+        for batch in wh.in_group_batches(p.own, "brand_id"):
+            for _, rows in batch.groupby("brand_id", sort=False):
+                yield rows
+
+    done = len(p.fitted)
+    fit = functools.partial(clv.fit_group, config=config)
+    heavy = len(p.plan.own_repeat)
+    for rows in on_cores(fit, brands_rows(), config.workers, heavy=heavy, warm=warm_up):
+        p.fitted.update(clv.fits_from_rows(rows))
+        if rows["model"].iloc[0]:  # "" when the brand fits only its spend
+            done += 1
+            progress(done, p.total)
+    progress(p.total, p.total)
+    return clv.assemble(p.plan, p.fitted, config)
+
+
+def _clv_on_cluster(
+    wh: Warehouse,
+    rfm: ibis.Table,
+    brands: ibis.Table,
+    scored: ibis.Table,
+    config: clv.ClvConfig,
+    end: date,
+    progress: Progress,
+) -> pd.DataFrame:
+    """Lifetime value where the buyers are: on a cluster, through the engine's per-group map.
+
+    Each brand's own fits run on an executor (``Warehouse.map_groups``: one brand per group,
+    its RFM cells and repeat buyers' spend in, one row of parameters out); the pooled fits of
+    thin categories, and of the market when one is too thin even pooled, run here on cells
+    aggregated in the engine; the buyers are scored brand by brand on the executors and stored
+    there, and only their per-brand summary comes back. Stores ``mdl_clv_buyers`` and returns
+    the brand table (the same rows :func:`clv.fit_market` and :func:`clv.brand_table` make in
+    one process).
+    """
+    p = _plan_clv(wh, rfm, brands, config, progress)
     rows = wh.map_groups(
-        own, "brand_id", functools.partial(clv.fit_group, config=config), clv.FIT_ROW_COLUMNS
+        p.own, "brand_id", functools.partial(clv.fit_group, config=config), clv.FIT_ROW_COLUMNS
     )
     assert rows is not None
-    fitted.update(clv.fits_from_rows(rows))
-    progress(total, total)
-    fits = clv.assemble(plan, fitted, config)
+    p.fitted.update(clv.fits_from_rows(rows))
+    progress(p.total, p.total)
+    fits = clv.assemble(p.plan, p.fitted, config)
     wh.map_groups(
         scored,
         "brand_id",
