@@ -9,13 +9,13 @@ is also checked against central differences of the loops' own value.
 
 from __future__ import annotations
 
-import warnings
-from typing import Any, Literal, cast
+from typing import Literal
 
 import numpy as np
 import pytest
 
 from tests.models.isolation import model_libraries_imported
+from tests.models.traffic_library import library_objective
 from windmaker.models.traffic import objective
 
 L_MAX = 14
@@ -41,59 +41,12 @@ def _series(seed: int = 1, days: int = 120) -> tuple[np.ndarray, np.ndarray, np.
     return spend / spend.mean(), gmv, mask
 
 
-def _library(saturation: Literal["logistic", "hill"]) -> Any:
-    """The objective as the fit built it before: the library's transformers, compiled."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*xtensor module is experimental.*")
-        warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
-        warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing", category=FutureWarning)
-        return _compile(saturation)
-
-
-def _compile(saturation: Literal["logistic", "hill"]) -> Any:
-    import pytensor
-    import pytensor.tensor as pt
-    from pymc_marketing.mmm.transformers import (
-        geometric_adstock,
-        hill_function,
-        logistic_saturation,
-    )
-    from pytensor.graph.rewriting.utils import rewrite_graph
-    from pytensor.xtensor import as_xtensor
-
-    theta, spend, gmv, mask, prior = (pt.vector(n) for n in ("th", "s", "y", "m", "p"))
-    alpha = pt.sigmoid(theta[0])
-    sat, beta, sigma = pt.exp(theta[1]), pt.exp(theta[2]), pt.exp(theta[3])
-    x = as_xtensor(spend, dims=("date",))
-    if saturation == "logistic":
-        mu = beta * logistic_saturation(geometric_adstock(x, alpha, L_MAX, dim="date"), sat).values
-    else:
-        adstock = geometric_adstock(x, alpha, L_MAX, dim="date", normalize=True)
-        mu = beta * hill_function(adstock + objective.HILL_EPS, pt.exp(theta[4]), sat).values
-    mu = cast(Any, rewrite_graph(mu, include=("lower_xtensor",)))
-    resid = (gmv - mu) / sigma
-    loglik = (mask * (-0.5 * resid**2 - pt.log(sigma))).sum()
-    logprior = (
-        (prior[0] - 1) * pt.log(alpha)
-        + (prior[1] - 1) * pt.log1p(-alpha)
-        + (prior[2] - 1) * pt.log(sat)
-        - prior[3] * sat
-        - 0.5 * (beta / prior[4]) ** 2
-        - 0.5 * (sigma / prior[5]) ** 2
-    )
-    nlp = -(loglik + logprior)
-    return (
-        pytensor.function([theta, spend, gmv, mask, prior], [nlp, pt.grad(nlp, theta)]),
-        pytensor.function([theta, spend], mu),
-    )
-
-
 @pytest.mark.parametrize("saturation", ["logistic", "hill"])
 def test_objective_is_pymc_marketings(saturation: Literal["logistic", "hill"]) -> None:
     """Value (1e-10 relative), gradient (1e-7) and the predicted curve (1e-10 relative, 1e-12
     absolute on a scale of 1) equal those of the library's transformers compiled by PyTensor,
     at every point of the grid."""
-    library, library_mu = _library(saturation)
+    library, library_mu = library_objective(saturation, L_MAX)
     hill = saturation == "hill"
     s, y, mask = _series()
     for point in GRID:
