@@ -87,3 +87,25 @@ def test_scoring_in_batches_stores_what_one_batch_stores(market: Settings) -> No
         buyers_many.sort_values(key).reset_index(drop=True),
         buyers_one.sort_values(key).reset_index(drop=True),
     )
+
+
+def test_the_connection_keeps_no_frame_it_was_given() -> None:
+    """A frame written, appended or read in a query is not kept by the DuckDB connection once
+    the call returns (Ibis would keep each registered until the process exits: the lifetime-
+    value scoring's batches then added up to gigabytes at 100M orders)."""
+    import gc
+    import weakref
+
+    wh = Warehouse("duckdb://")
+    frames = [pd.DataFrame({"a": range(i * 1000, (i + 1) * 1000)}) for i in range(4)]
+    refs = [weakref.ref(f) for f in frames]
+    wh.write("t", frames[0])
+    wh.append("t", frames[1])
+    wh.insert("t", frames[2])
+    hit = wh.execute(wh.table("t").semi_join(ibis.memtable(frames[3].head(10)), "a"))
+    del frames
+    gc.collect()
+    assert [r() is None for r in refs] == [True] * 4
+    assert int(wh.execute(wh.table("t").count())) == 3000 and hit.empty
+    views = wh.duckdb.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone()
+    assert views == (0,)
