@@ -12,8 +12,9 @@ reproducibility, since the engine may hand their rows over in another order).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import ibis
 import numpy as np
@@ -30,7 +31,7 @@ BATCH_ROWS = 3_000
 
 
 def test_brands_fitted_batch_by_batch_on_two_processes_equal_the_market_read_whole(
-    small_simulated_market: Path, tmp_path: Path
+    small_simulated_market: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     wh = Warehouse(f"duckdb://{tmp_path / 'wh.duckdb'}", group_batch_rows=BATCH_ROWS)
     for name in (contract.ORDERS.name, contract.BRANDS.name):
@@ -58,6 +59,18 @@ def test_brands_fitted_batch_by_batch_on_two_processes_equal_the_market_read_who
         return out
 
     wh.execute = execute  # type: ignore[method-assign]
+    handed: list[clv.Pooled | pd.DataFrame] = []  # what the pool got, in order
+    real_on_cores = fit_service.on_cores
+
+    def on_cores(fn: Any, items: Iterable[Any], *args: Any, **kwargs: Any) -> Iterator[Any]:
+        def seen() -> Iterator[Any]:
+            for item in items:
+                handed.append(item)
+                yield item
+
+        return real_on_cores(fn, seen(), *args, **kwargs)
+
+    monkeypatch.setattr(fit_service, "on_cores", on_cores)
     got = fit_service._clv_fits_here(wh, rfm, brands, config, lambda _d, _t: None)
 
     own = [f for f in want if f.repeat_level == "brand"]
@@ -65,6 +78,14 @@ def test_brands_fitted_batch_by_batch_on_two_processes_equal_the_market_read_who
     assert {f.repeat_level for f in want} - {"brand"}  # and some pooled ones
     # whole brands up to the limit; a brand larger than the limit is read alone
     assert len(read) > 3 and all(n <= BATCH_ROWS or k == 1 for n, k in read), read
+    # The pooled fits go to the same processes, first; then the brands, the largest first
+    # across batches too, so the pool does not end on a large brand while a worker idles.
+    pooled = [i for i, item in enumerate(handed) if isinstance(item, clv.Pooled)]
+    assert pooled and pooled == list(range(len(pooled))), pooled
+    brand_rows = handed[len(pooled) :]
+    assert all(rows["brand_id"].nunique() == 1 for rows in brand_rows)  # one brand each
+    sizes = [len(rows) for rows in brand_rows]
+    assert sizes == sorted(sizes, reverse=True), sizes
     assert [f.brand_id for f in got] == [f.brand_id for f in want]
     for g, w in zip(got, want, strict=True):
         assert (g.repeat_level, g.spend_level, g.buyers, g.repeat_buyers) == (

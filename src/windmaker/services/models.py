@@ -33,8 +33,10 @@ def _quiet(_done: int, _total: int) -> None:
     return None
 
 
-#: A working table of the lifetime-value fit, dropped when it is done.
+#: Working tables of the lifetime-value fit (every buyer's RFM summary; the rows of the
+#: brands that fit their own), dropped when it is done.
 _RFM_SCRATCH = "_mdl_clv_rfm"
+_OWN_SCRATCH = "_mdl_clv_own"
 #: What each model reads, and what it stores (:mod:`windmaker.services.fit_state`).
 CLV_INPUTS = (contract.ORDERS.name, contract.BRANDS.name)
 CLV_OUTPUTS = (CLV_BRAND, CLV_BUYERS)
@@ -118,18 +120,39 @@ def fit_clv(
 
 @dataclass
 class _ClvPlan:
-    """What both ways of fitting a market share: the plan, the pooled fits made here on cells
-    the engine aggregated, and the rows of the brands that fit their own (``own``: each
-    brand's RFM cells and repeat buyers' spend, as :func:`clv.fit_group` reads them)."""
+    """What both ways of fitting a market share: the plan, the pooled fits' inputs (cells the
+    engine aggregated, read only when :meth:`pooled` is walked), and the rows of the brands
+    that fit their own (``own``: each brand's RFM cells and repeat buyers' spend, as
+    :func:`clv.fit_group` reads them)."""
 
     plan: clv.MarketPlan
-    fitted: dict[clv.Key, clv.Fits]
+    cells: ibis.Table
+    spend: ibis.Table
     own: ibis.Table
     total: int
 
+    def pooled(self, wh: Warehouse) -> Iterator[clv.Pooled]:
+        """The pooled fits' inputs, the market's first (the longest fit)."""
+        keys = self.plan.pooled_repeat | self.plan.pooled_spend
+        for key in sorted(keys, key=lambda k: (k != clv.MARKET, k)):
+            c_in, s_in = self.cells, self.spend
+            if key != clv.MARKET:  # a category's brands (no category reads as "", as in the plan)
+                c_in = c_in.filter(c_in.category.fill_null("") == key[1])
+                s_in = s_in.filter(s_in.category.fill_null("") == key[1])
+            cells = c_in.group_by(["frequency", "recency", "T"]).aggregate(
+                buyers=ibis._.buyers.sum()
+            )
+            yield clv.Pooled(
+                key,
+                wh.execute(cells) if key in self.plan.pooled_repeat else None,
+                wh.execute(s_in.select("frequency", "monetary_value"))
+                if key in self.plan.pooled_spend
+                else None,
+            )
+
 
 def _plan_clv(
-    wh: Warehouse, rfm: ibis.Table, brands: ibis.Table, config: clv.ClvConfig, progress: Progress
+    wh: Warehouse, rfm: ibis.Table, brands: ibis.Table, config: clv.ClvConfig
 ) -> _ClvPlan:
     cells = clv.rfm_cells(rfm, brands)
     spend = clv.repeat_spend(rfm, brands)
@@ -145,24 +168,6 @@ def _plan_clv(
     # in brand order, as the in-memory fit orders its summary: the same plan, the same table
     plan = clv.plan_market(summary.sort_index(), config)
     total = len(plan.own_repeat) + len(plan.pooled_repeat | plan.pooled_spend)
-    fitted: dict[clv.Key, clv.Fits] = {}
-    for key in sorted(plan.pooled_repeat | plan.pooled_spend):
-        c_in, s_in = cells, spend
-        if key != clv.MARKET:  # a category's brands (no category reads as "", as in the plan)
-            c_in = cells.filter(cells.category.fill_null("") == key[1])
-            s_in = spend.filter(spend.category.fill_null("") == key[1])
-        pooled_cells = c_in.group_by(["frequency", "recency", "T"]).aggregate(
-            buyers=ibis._.buyers.sum()
-        )
-        fitted[key] = clv.fit_pooled(
-            key,
-            wh.execute(pooled_cells) if key in plan.pooled_repeat else None,
-            wh.execute(s_in.select("frequency", "monetary_value"))
-            if key in plan.pooled_spend
-            else None,
-            config,
-        )
-        progress(len(fitted), total)
     # The brands' own fits: only the groups that need one travel (thresholds as in the plan).
     n_buyers = cells.buyers.sum().over(group_by=cells.brand_id)
     n_repeat = spend.count().over(group_by=spend.brand_id)
@@ -187,33 +192,43 @@ def _plan_clv(
             monetary_value=spend.monetary_value,
         ),
     )
-    return _ClvPlan(plan, fitted, own, total)
+    return _ClvPlan(plan, cells, spend, own, total)
 
 
 def _clv_fits_here(
     wh: Warehouse, rfm: ibis.Table, brands: ibis.Table, config: clv.ClvConfig, progress: Progress
 ) -> list[clv.BrandClv]:
     """Every brand's fits on this machine's cores, with memory bounded by the warehouse's
-    ``group_batch_rows``: the brands' rows are read in batches of whole brands and handed to
-    the fit processes as they take them (a market's cells and spend read whole held 9 GB at
-    100M orders). The fits are those of :func:`clv.fit_market` on the same rows."""
-    p = _plan_clv(wh, rfm, brands, config, progress)
+    ``group_batch_rows``: the pooled fits go to the fit processes first, then the brands'
+    rows, read in batches of whole brands, the largest brands first, and handed to the
+    processes as they take them (a market's cells and spend read whole held 9 GB at 100M
+    orders). The fits are those of :func:`clv.fit_market` on the same rows."""
+    p = _plan_clv(wh, rfm, brands, config)
+    # The brands' rows are aggregated once, not again for every batch.
+    wh.write(_OWN_SCRATCH, p.own, scratch=True)
+    try:
+        own = wh.table(_OWN_SCRATCH)
 
-    def brands_rows() -> Iterator[pd.DataFrame]:
-        for batch in wh.in_group_batches(p.own, "brand_id"):
-            for _, rows in batch.groupby("brand_id", sort=False):
-                yield rows
+        def items() -> Iterator[pd.DataFrame | clv.Pooled]:
+            yield from p.pooled(wh)
+            for batch in wh.in_group_batches(own, "brand_id", largest_first=True):
+                groups = [rows for _, rows in batch.groupby("brand_id", sort=False)]
+                # largest first: a pool handing out one brand at a time then ends on short ones
+                yield from sorted(groups, key=len, reverse=True)
 
-    done = len(p.fitted)
-    fit = functools.partial(clv.fit_group, config=config)
-    heavy = len(p.plan.own_repeat)
-    for rows in on_cores(fit, brands_rows(), config.workers, heavy=heavy, warm=warm_up):
-        p.fitted.update(clv.fits_from_rows(rows))
-        if rows["model"].iloc[0]:  # "" when the brand fits only its spend
-            done += 1
-            progress(done, p.total)
+        fitted: dict[clv.Key, clv.Fits] = {}
+        done = 0
+        fit = functools.partial(clv.fit_item, config=config)
+        heavy = len(p.plan.own_repeat) + len(p.plan.pooled_repeat | p.plan.pooled_spend)
+        for rows in on_cores(fit, items(), config.workers, heavy=heavy, warm=warm_up):
+            fitted.update(clv.fits_from_rows(rows))
+            if rows["kind"].iloc[0] != "brand" or rows["model"].iloc[0]:  # "": spend only
+                done += 1
+                progress(done, p.total)
+    finally:
+        wh.drop(_OWN_SCRATCH)
     progress(p.total, p.total)
-    return clv.assemble(p.plan, p.fitted, config)
+    return clv.assemble(p.plan, fitted, config)
 
 
 def _clv_on_cluster(
@@ -235,14 +250,18 @@ def _clv_on_cluster(
     the brand table (the same rows :func:`clv.fit_market` and :func:`clv.brand_table` make in
     one process).
     """
-    p = _plan_clv(wh, rfm, brands, config, progress)
+    p = _plan_clv(wh, rfm, brands, config)
+    fitted: dict[clv.Key, clv.Fits] = {}
+    for pooled in p.pooled(wh):  # here, on cells the engine aggregated
+        fitted[pooled.key] = clv.fit_pooled(pooled, config)
+        progress(len(fitted), p.total)
     rows = wh.map_groups(
         p.own, "brand_id", functools.partial(clv.fit_group, config=config), clv.FIT_ROW_COLUMNS
     )
     assert rows is not None
-    p.fitted.update(clv.fits_from_rows(rows))
+    fitted.update(clv.fits_from_rows(rows))
     progress(p.total, p.total)
-    fits = clv.assemble(p.plan, p.fitted, config)
+    fits = clv.assemble(p.plan, fitted, config)
     wh.map_groups(
         scored,
         "brand_id",

@@ -269,12 +269,16 @@ class Warehouse:
         return None
 
     def in_group_batches(
-        self, expr: ibis.Table, by: str, *, empty: bool = False
+        self, expr: ibis.Table, by: str, *, empty: bool = False, largest_first: bool = False
     ) -> Iterator[pd.DataFrame]:
         """``expr``'s rows read in batches of whole groups of ``by``, each of at most
         ``group_batch_rows`` rows (a larger group comes alone); with ``empty``, an empty
-        table yields one empty frame rather than none."""
-        sizes = self.execute(expr.group_by(by).aggregate(_rows=expr.count()).order_by(by))
+        table yields one empty frame rather than none. The batches follow the groups' keys,
+        or with ``largest_first`` their sizes, largest first."""
+        sizes = expr.group_by(by).aggregate(_rows=expr.count())
+        sizes = self.execute(
+            sizes.order_by([ibis.desc("_rows"), by]) if largest_first else sizes.order_by(by)
+        )
         batches = group_batches(sizes[by].tolist(), sizes["_rows"].tolist(), self.group_batch_rows)
         if len(batches) <= 1:
             if batches or empty:

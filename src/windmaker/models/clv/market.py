@@ -144,15 +144,35 @@ def _fit_one(task: _FitTask) -> tuple[Key, RepeatFit | None, SpendFit | None]:
     return task.key, rfit, sfit
 
 
-def fit_pooled(
-    key: Key, cells: pd.DataFrame | None, spend: pd.DataFrame | None, config: ClvConfig
-) -> Fits:
-    """A category's (or the market's) pooled fits from its cells and its repeat buyers'
-    spend, each None when that fit is not needed."""
+@dataclass(frozen=True)
+class Pooled:
+    """A thin category's (or the market's) pooled inputs: its RFM cells (frequency, recency,
+    T, buyers) and its repeat buyers' spend (frequency, monetary_value), each None when that
+    fit is not needed. ``key`` is ("category", name) or :data:`MARKET`."""
+
+    key: Key
+    cells: pd.DataFrame | None
+    spend: pd.DataFrame | None
+
+
+def fit_pooled(pooled: Pooled, config: ClvConfig) -> Fits:
+    """A category's (or the market's) pooled fits."""
     _, rfit, sfit = _fit_one(
-        _FitTask(key, cells, spend, config.pareto_nbd, config.pareto_min_loglik_gain)
+        _FitTask(
+            pooled.key, pooled.cells, pooled.spend, config.pareto_nbd, config.pareto_min_loglik_gain
+        )
     )
     return rfit, sfit
+
+
+def fit_item(item: pd.DataFrame | Pooled, config: ClvConfig) -> pd.DataFrame:
+    """One of a market's fits as rows of :data:`~windmaker.models.clv.plan.FIT_ROW_COLUMNS`: a
+    brand's own rows (:func:`fit_group`) or a pooled fit, so that one pool of fit processes
+    takes both, the pooled ones first (the market's pooled fit is the longest, as in
+    :func:`fit_market`)."""
+    if isinstance(item, Pooled):
+        return fit_rows([(item.key, *fit_pooled(item, config))])
+    return fit_group(item, config)
 
 
 def buyer_columns(config: ClvConfig) -> dict[str, str]:
