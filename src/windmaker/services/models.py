@@ -106,10 +106,11 @@ def fit_clv(
             # Brand by brand, in batches of the warehouse's group_batch_rows: memory does not
             # grow with the market. A brand's summary needs only its own buyers.
             summaries = []
-            for i, batch in enumerate(wh.in_group_batches(scored, "brand_id", empty=True)):
-                buyers = clv.score_buyers(batch, fits, config, end)
-                wh.append(CLV_BUYERS, buyers, first=i == 0)
-                summaries.append(clv.buyer_summary(buyers, config))
+            with wh.in_parts(CLV_BUYERS) as store:
+                for batch in wh.in_group_batches(scored, "brand_id", empty=True):
+                    buyers = clv.score_buyers(batch, fits, config, end)
+                    store(buyers)
+                    summaries.append(clv.buyer_summary(buyers, config))
             table = clv.brand_table_of(fits, pd.concat(summaries), config, end)
     finally:
         wh.drop(_RFM_SCRATCH)
