@@ -57,6 +57,23 @@ def _adstock(
     return x, dx
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _curve(
+    x: float, sat: float, ln_k: float, shape: float, hill: bool
+) -> tuple[float, float, float, float]:  # pragma: no cover - compiled; checked through nlp()
+    """The saturation f at adstock ``x`` and its derivatives in x, in λ or K, and in S."""
+    if hill:
+        # f = x^S / (K^S + x^S) = 1 / (1 + e^{−z}), z = S (ln x − ln K)
+        ln_ratio = math.log(x + HILL_EPS) - ln_k
+        f = 1.0 / (1.0 + math.exp(-shape * ln_ratio))
+        df = f * (1.0 - f)
+        return f, df * shape / (x + HILL_EPS), -df * shape / sat, df * ln_ratio
+    # f = (1 − e^{−λx}) / (1 + e^{−λx}) = tanh(λx/2)
+    f = math.tanh(0.5 * sat * x)
+    d = 0.5 * (1.0 - f * f)
+    return f, d * sat, d * x, 0.0
+
+
 @numba.njit(cache=True, nogil=True)
 def _nlp(
     theta: np.ndarray,
@@ -76,21 +93,7 @@ def _nlp(
     ln_k = math.log(sat)
     loglik = g_alpha = g_sat = g_beta = g_sigma = g_shape = 0.0
     for t in range(s.shape[0]):
-        if hill:
-            # f = x^S / (K^S + x^S) = 1 / (1 + e^{−z}), z = S (ln x − ln K)
-            ln_ratio = math.log(x[t] + HILL_EPS) - ln_k
-            f = 1.0 / (1.0 + math.exp(-shape * ln_ratio))
-            df = f * (1.0 - f)
-            df_dx = df * shape / (x[t] + HILL_EPS)
-            df_dsat = -df * shape / sat
-            df_dshape = df * ln_ratio
-        else:
-            # f = (1 − e^{−λx}) / (1 + e^{−λx}) = tanh(λx/2)
-            f = math.tanh(0.5 * sat * x[t])
-            d = 0.5 * (1.0 - f * f)
-            df_dx = d * sat
-            df_dsat = d * x[t]
-            df_dshape = 0.0
+        f, df_dx, df_dsat, df_dshape = _curve(x[t], sat, ln_k, shape, hill)
         if mask[t] == 0.0:
             continue
         r = (y[t] - beta * f) / sigma
@@ -129,14 +132,11 @@ def _mu(
 ) -> np.ndarray:  # pragma: no cover - compiled; checked through predict()
     alpha = 1.0 / (1.0 + math.exp(-theta[0]))
     sat, beta = math.exp(theta[1]), math.exp(theta[2])
+    shape = math.exp(theta[4]) if hill else 1.0
     x, _ = _adstock(s, alpha, l_max, hill)
     mu = np.empty(s.shape[0])
     for t in range(s.shape[0]):
-        if hill:
-            z = math.exp(theta[4]) * (math.log(x[t] + HILL_EPS) - math.log(sat))
-            mu[t] = beta / (1.0 + math.exp(-z))
-        else:
-            mu[t] = beta * math.tanh(0.5 * sat * x[t])
+        mu[t] = beta * _curve(x[t], sat, math.log(sat), shape, hill)[0]
     return mu
 
 
