@@ -76,6 +76,7 @@ def test_brands_fitted_batch_by_batch_on_two_processes_equal_the_market_read_who
     own = [f for f in want if f.repeat_level == "brand"]
     assert len(own) >= 2 * MIN_PER_WORKER  # enough brands of their own for the two processes
     assert {f.repeat_level for f in want} - {"brand"}  # and some pooled ones
+    assert {f.spend_level for f in want} - {"brand"}  # pooled spend too (read as weighted rows)
     # whole brands up to the limit; a brand larger than the limit is read alone
     assert len(read) > 3 and all(n <= BATCH_ROWS or k == 1 for n, k in read), read
     # The pooled fits go to the same processes, first; then the brands, the largest first

@@ -133,23 +133,46 @@ class _ClvPlan:
     total: int
 
     def pooled(self, wh: Warehouse) -> Iterator[clv.Pooled]:
-        """The pooled fits' inputs, the market's first (the longest fit)."""
-        keys = self.plan.pooled_repeat | self.plan.pooled_spend
-        for key in sorted(keys, key=lambda k: (k != clv.MARKET, k)):
-            c_in, s_in = self.cells, self.spend
-            if key != clv.MARKET:  # a category's brands (no category reads as "", as in the plan)
-                c_in = c_in.filter(c_in.category.fill_null("") == key[1])
-                s_in = s_in.filter(s_in.category.fill_null("") == key[1])
-            cells = c_in.group_by(["frequency", "recency", "T"]).aggregate(
-                buyers=ibis._.buyers.sum()
-            )
+        """The pooled fits' inputs, the market's first (the longest fit).
+
+        Each kind is read in one query for every category at once (one scan of the buyers,
+        not two a category), and the repeat buyers alike in (frequency, spend) come as one
+        weighted row: the same likelihood on 3.7 times fewer rows at 21M orders. Read a
+        category at a time and a buyer a row, these inputs took the 100M run past 6 GiB.
+        """
+        repeat, spend = self.plan.pooled_repeat, self.plan.pooled_spend
+        cells = _pooled_rows(wh, self.cells, _CELL, ibis._.buyers.sum(), repeat)
+        spent = _pooled_rows(wh, self.spend, _SPEND, ibis._.count(), spend)
+        for key in sorted(repeat | spend, key=lambda k: (k != clv.MARKET, k)):
             yield clv.Pooled(
                 key,
-                wh.execute(cells) if key in self.plan.pooled_repeat else None,
-                wh.execute(s_in.select("frequency", "monetary_value"))
-                if key in self.plan.pooled_spend
-                else None,
+                _in_scope(cells, key, _CELL) if key in repeat else None,
+                _in_scope(spent, key, _SPEND) if key in spend else None,
             )
+
+
+_CELL = ["frequency", "recency", "T"]
+_SPEND = ["frequency", "monetary_value"]
+
+
+def _pooled_rows(
+    wh: Warehouse, t: ibis.Table, by: list[str], weight: Any, keys: set[clv.Key]
+) -> pd.DataFrame | None:
+    """``t`` summed to (category, *by) with ``buyers``, for the categories of ``keys`` (every
+    category when the market is one of them; no category reads as "", as in the plan)."""
+    if not keys:
+        return None
+    t = t.mutate(category=t.category.fill_null(""))
+    if clv.MARKET not in keys:
+        t = t.filter(t.category.isin(sorted(k[1] for k in keys)))
+    return wh.execute(t.group_by(["category", *by]).aggregate(buyers=weight))
+
+
+def _in_scope(rows: pd.DataFrame | None, key: clv.Key, by: list[str]) -> pd.DataFrame:
+    """The rows of ``key``'s category (all of them for the market), summed over ``by``."""
+    assert rows is not None  # read for every key that needs them
+    part = rows if key == clv.MARKET else rows[rows["category"] == key[1]]
+    return part.groupby(by, as_index=False, sort=True)["buyers"].sum()
 
 
 def _plan_clv(

@@ -124,14 +124,18 @@ def _repeat_fit(df: pd.DataFrame, try_pareto: bool, min_gain: float) -> RepeatFi
 
 
 def _spend_fit(df: pd.DataFrame) -> SpendFit | None:
-    if len(df) < 2:
+    """Gamma-Gamma on repeat buyers' (frequency, monetary_value), each row one buyer or, with
+    a ``buyers`` column, that many buyers alike."""
+    if (df["buyers"].sum() if "buyers" in df else len(df)) < 2:
         return None
     # In a fixed order: where the likelihood is flat (spend nearly alike, p and q drifting
     # together) the optimiser's stopping point moves with the order of the sum, and the rows of
     # a group come in whatever order the engine read them.
     df = df.sort_values(["frequency", "monetary_value"], kind="stable")
     return fit_gamma_gamma(
-        df["frequency"].to_numpy(dtype=float), df["monetary_value"].to_numpy(dtype=float)
+        df["frequency"].to_numpy(dtype=float),
+        df["monetary_value"].to_numpy(dtype=float),
+        df["buyers"].to_numpy(dtype=float) if "buyers" in df else None,
     )
 
 
@@ -147,8 +151,9 @@ def _fit_one(task: _FitTask) -> tuple[Key, RepeatFit | None, SpendFit | None]:
 @dataclass(frozen=True)
 class Pooled:
     """A thin category's (or the market's) pooled inputs: its RFM cells (frequency, recency,
-    T, buyers) and its repeat buyers' spend (frequency, monetary_value), each None when that
-    fit is not needed. ``key`` is ("category", name) or :data:`MARKET`."""
+    T, buyers) and its repeat buyers' spend (frequency, monetary_value, and buyers: how many
+    share them), each None when that fit is not needed. ``key`` is ("category", name) or
+    :data:`MARKET`."""
 
     key: Key
     cells: pd.DataFrame | None
@@ -218,7 +223,7 @@ def fit_group(rows: pd.DataFrame, config: ClvConfig) -> pd.DataFrame:
     ``min_buyers`` buyers or ``min_repeat_buyers`` repeat buyers, as in :func:`fit_market`."""
     brand = str(rows["brand_id"].iloc[0])
     cells = rows[rows["part"] == PART_CELLS]
-    spend = rows[rows["part"] == PART_SPEND]
+    spend = rows[rows["part"] == PART_SPEND].drop(columns="buyers")  # one row a buyer
     own_cells = cells if cells["buyers"].sum() >= config.min_buyers else None
     own_spend = spend if len(spend) >= config.min_repeat_buyers else None
     task = _FitTask(
