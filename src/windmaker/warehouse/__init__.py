@@ -304,12 +304,12 @@ class Warehouse:
         the job past 7 GB at 100M orders). Other engines append the parts as they come.
         """
         money_cols = results.money_columns(name)
-        first: list[pd.DataFrame] = []  # the first part, stored as is when no part has rows
+        first: list[pd.DataFrame] = []  # the first part's columns: a part was given
         if self.engine != "duckdb":
 
             def add(part: pd.DataFrame) -> None:
                 if not first:
-                    first.append(part)
+                    first.append(part.head(0).copy())
                     self.write(name, part)
                 else:
                     self.insert(name, with_money(part, money_cols))
