@@ -84,6 +84,7 @@ def _columns(spec: str) -> tuple[ResultColumn, ...]:
 # -- table names -------------------------------------------------------------------------------
 INGEST_LOG = "_ingest_log"
 REFRESH_STATE = "_m_refresh_state"
+LEFT_OUT = "_m_left_out"
 FIT_STATE = "_mdl_fit_state"
 BUYER_DAYS = "_m_buyer_day"
 INFLUENCER_DAYS = "_m_influencer_day"
@@ -168,6 +169,13 @@ TABLES: tuple[ResultTable, ...] = (
         ("source",),
         _columns("source rows:int max_time:timestamp"),
         "per source table: row count and latest time at the last refresh",
+    ),
+    ResultTable(
+        LEFT_OUT,
+        "metrics",
+        ("order_id",),
+        _columns("order_id paid_at:timestamp"),
+        "the orders the last refresh left out of every metric (flagged as brushing)",
     ),
     ResultTable(
         BUYER_DAYS,

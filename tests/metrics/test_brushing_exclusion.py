@@ -1,15 +1,19 @@
 """Orders flagged as brushing are left out of every metric when the workspace says so, and a
-change in the flagged set makes the next refresh a full one."""
+change in the flagged set is refreshed from the earliest day it touches, equal to a full
+refresh with the same flags."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from tests.metrics import factory
-from windmaker.metrics.refresh import BRUSHING_ORDERS
+from tests.metrics.test_refresh import _snapshot
+from windmaker.metrics.refresh import BRUSHING_ORDERS, TABLES
 from windmaker.services.refresh import refresh
 from windmaker.warehouse import Warehouse
 
@@ -46,18 +50,90 @@ def test_flagged_orders_leave_gmv_orders_and_buyers(market) -> None:  # type: ig
     pd.testing.assert_series_equal(kept.loc[others, "net_gmv"], dropped.loc[others, "net_gmv"])
 
 
-def test_a_new_flag_forces_a_full_refresh(market) -> None:  # type: ignore[no-untyped-def]
+def _flags(wh: Warehouse, ids: list[str]) -> None:
+    wh.write(BRUSHING_ORDERS, pa.table({"order_id": pa.array(ids, pa.string())}))
+
+
+def _equals_full(market, wh: Warehouse, flags: list[str], *, exclude: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """Every metric table of ``wh`` equals a full refresh of the market with ``flags``."""
+    full = Warehouse("duckdb://")
+    factory.load(full, market)
+    _flags(full, flags)
+    refresh(full, full=True, exclude_brushing=exclude)
+    got, want = _snapshot(wh), _snapshot(full)
+    for t in TABLES:
+        assert len(got[t]) > 0, t
+        pd.testing.assert_frame_equal(got[t], want[t], check_exact=False, rtol=1e-12, obj=t)
+
+
+def _counted(market) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    o = market["orders"]
+    return o[o.status != "cancelled"].sort_values(["paid_at", "order_id"])
+
+
+def test_a_flag_set_or_lifted_is_refreshed_from_its_day(market) -> None:  # type: ignore[no-untyped-def]
+    """A new flag on a mid-February order recomputes from that day; lifting it and flagging a
+    March order instead (the same number of flags, which once went unseen) recomputes from
+    February again; both equal a full refresh with the same flags."""
+    counted = _counted(market)
+    early = counted[counted.paid_at < "2025-12-01"].order_id.iloc[:3].tolist()
+    feb = counted[counted.paid_at >= "2026-02-15"].iloc[0]
+    mar = counted[counted.paid_at >= "2026-03-10"].iloc[0]
     wh = Warehouse("duckdb://")
     factory.load(wh, market)
-    wh.write(
-        BRUSHING_ORDERS,
-        pa.table({"order_id": pa.array([market["orders"].order_id.iloc[0]], pa.string())}),
-    )
+    _flags(wh, early)
     refresh(wh, exclude_brushing=True)
     assert refresh(wh, exclude_brushing=True).mode == "up_to_date"
-    wh.insert(
-        BRUSHING_ORDERS,
-        pa.table({"order_id": pa.array([market["orders"].order_id.iloc[1]], pa.string())}),
-    )
+
+    _flags(wh, [*early, feb.order_id])
     report = refresh(wh, exclude_brushing=True)
-    assert report.mode == "full" and BRUSHING_ORDERS in report.reason
+    assert report.mode == "incremental" and report.since == feb.paid_at.date()
+    assert "left out" in report.reason
+    _equals_full(market, wh, [*early, feb.order_id])
+
+    _flags(wh, [*early, mar.order_id])
+    report = refresh(wh, exclude_brushing=True)
+    assert report.mode == "incremental" and report.since == feb.paid_at.date()
+    _equals_full(market, wh, [*early, mar.order_id])
+    assert refresh(wh, exclude_brushing=True).mode == "up_to_date"
+
+
+def test_a_flag_on_an_order_of_last_months_session_recomputes_that_months_tree(market) -> None:  # type: ignore[no-untyped-def]
+    """An order paid in March in a session that started in February belongs to February's
+    driver tree: flagging it must recompute February's tree, though the day is in March."""
+    s = market["live_sessions"]
+    feb = s[(s.started_at >= datetime(2026, 2, 20)) & (s.started_at < datetime(2026, 3, 1))]
+    sess = feb[feb.account_id.str.startswith("B1_")].iloc[-1]
+    o = market["orders"]
+    late = factory._order(
+        np.random.default_rng(5),
+        len(o),
+        datetime(2026, 3, 2, 0, 30),
+        "B1",
+        str(sess.account_id),
+        str(sess.session_id),
+        "U_LATE",
+    )
+    late["status"], late["refund_amount"] = "completed", Decimal("0.00")
+    market = dict(market)
+    market["orders"] = pd.concat([o, pd.DataFrame([late])[o.columns]], ignore_index=True)
+    wh = Warehouse("duckdb://")
+    factory.load(wh, market)
+    _flags(wh, [])
+    refresh(wh, exclude_brushing=True)
+    _flags(wh, [str(late["order_id"])])
+    report = refresh(wh, exclude_brushing=True)
+    assert report.mode == "incremental" and report.since.month == 3
+    _equals_full(market, wh, [str(late["order_id"])])
+
+
+def test_turning_the_exclusion_off_puts_every_flagged_order_back(market) -> None:  # type: ignore[no-untyped-def]
+    counted = _counted(market)
+    flags = counted[counted.paid_at >= "2026-03-20"].order_id.iloc[:4].tolist()
+    wh = Warehouse("duckdb://")
+    factory.load(wh, market)
+    _flags(wh, flags)
+    refresh(wh, exclude_brushing=True)
+    report = refresh(wh, exclude_brushing=False)
+    assert report.mode == "incremental"
+    _equals_full(market, wh, flags, exclude=False)

@@ -33,6 +33,10 @@ deleted and the new ones inserted, so each step is idempotent and the tables are
 every such table is stored in period order, so the deleted rows sit together in the last row
 groups (scattered deletions made DuckDB's checkpoint rewrite the whole driver tree, 0.5 s of a
 one-day refresh).
+The orders left out of every metric (flagged as brushing) are kept as ``_m_left_out`` (order id
+and payment time): an order that joins or leaves the set changes only the periods from its
+payment day on, so the earliest payment day among them counts as a ``d`` too, and a new
+brushing flag on one day of a year no longer recomputes the year.
 The result equals a full refresh (tested). Rows changed in place before the watermark (a late
 refund on an old order) need ``--full``.
 """
@@ -86,6 +90,8 @@ APPENDED = tuple(
 REFERENCE = (contract.BRANDS.name, contract.ACCOUNTS.name, contract.SKUS.name)
 #: The orders flagged as brushing (written by the brushing step of the main job).
 BRUSHING_ORDERS = results.BRUSHING_ORDERS
+#: The orders the last refresh left out (order_id, paid_at).
+LEFT_OUT = results.LEFT_OUT
 
 STAGES = ("inspect", "facts", "day", "week", "month", "cohorts", "drivers", "category")
 
@@ -102,13 +108,9 @@ def counts_expression(tables: dict[str, ir.Table]) -> ir.Table:
     return union([t.aggregate(name=ibis.literal(name), n=t.count()) for name, t in tables.items()])
 
 
-def state_expression(table: Tables, excluded: ir.Table | None = None) -> ir.Table:
+def state_expression(table: Tables) -> ir.Table:
     """Row count and latest time of every source table, in one query: ``source``, ``rows``,
-    ``max_time``.
-
-    The excluded orders count as a reference source: when the set changes, every period may
-    change, so the next refresh is a full one.
-    """
+    ``max_time``."""
     parts = []
     for name, col in APPENDED:
         t = table(name)
@@ -117,14 +119,30 @@ def state_expression(table: Tables, excluded: ir.Table | None = None) -> ir.Tabl
                 source=ibis.literal(name), rows=t.count(), max_time=t[col].max().cast("timestamp")
             )
         )
-    refs = {name: table(name) for name in REFERENCE}
-    if excluded is not None:
-        refs[BRUSHING_ORDERS] = excluded
-    for name, t in refs.items():
+    for name in REFERENCE:
+        t = table(name)
         parts.append(
             t.aggregate(source=ibis.literal(name), rows=t.count(), max_time=ibis.null("timestamp"))
         )
     return union(parts)
+
+
+def left_out(orders: ir.Table, excluded: ir.Table | None) -> ir.Table:
+    """The orders ``excluded`` names (none when ``None``), with their payment time:
+    ``order_id``, ``paid_at`` (ids that name no order are not left out of anything)."""
+    o = orders.select("order_id", "paid_at")
+    if excluded is None:
+        return o.limit(0)
+    return o.semi_join(excluded.select("order_id").distinct(), "order_id")
+
+
+def left_out_change_expression(before: ir.Table, now: ir.Table) -> ir.Table:
+    """The orders left out by one of ``before`` and ``now`` (:func:`left_out` tables) and not
+    by the other: how many (``n``) and the earliest payment among them (``lo``)."""
+    added = now.anti_join(before, "order_id")
+    removed = before.anti_join(now, "order_id").select(*added.columns)
+    both = added.union(removed, distinct=False)
+    return both.aggregate(n=both.count(), lo=both.paid_at.min().cast("timestamp"))
 
 
 def newer_rows_expression(table: Tables, marks: dict[str, datetime]) -> ir.Table:

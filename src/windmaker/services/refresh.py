@@ -55,21 +55,14 @@ def _frame(wh: Warehouse, expr: ir.Table) -> pd.DataFrame:
     return wh.to_arrow(expr).to_pandas()
 
 
-def _state_now(wh: Warehouse, excluded: ir.Table | None = None) -> pd.DataFrame:
-    """Row count and latest time of every source table (and of the excluded orders)."""
-    got = _frame(wh, mx.state_expression(wh.table, excluded)).set_index("source")
+def _state_now(wh: Warehouse) -> pd.DataFrame:
+    """Row count and latest time of every source table."""
+    got = _frame(wh, mx.state_expression(wh.table)).set_index("source")
     rows = [
         (name, int(got.loc[name, "rows"]), _ts(got.loc[name, "max_time"]))
         for name, _ in mx.APPENDED
     ]
     rows += [(name, int(got.loc[name, "rows"]), None) for name in mx.REFERENCE]
-    rows.append(
-        (
-            mx.BRUSHING_ORDERS,
-            int(got.loc[mx.BRUSHING_ORDERS, "rows"]) if excluded is not None else 0,
-            None,
-        )
-    )
     return pd.DataFrame(rows, columns=["source", "rows", "max_time"])
 
 
@@ -86,12 +79,17 @@ def _state_table(now: pd.DataFrame) -> pa.Table:
     )
 
 
-def _plan(wh: Warehouse, now: pd.DataFrame) -> tuple[str, date | None, str, datetime | None]:
+def _plan(
+    wh: Warehouse, now: pd.DataFrame, left_out: ir.Table
+) -> tuple[str, date | None, str, datetime | None]:
     """(mode, first changed day, reason, the orders' watermark at the last refresh) from the
-    stored state and the current sources."""
+    stored state, the current sources and ``left_out``, the orders to leave out now
+    (:func:`windmaker.metrics.refresh.left_out`)."""
     present = set(wh.tables())
     if not all(t in present for t in (*mx.TABLES, mx.STATE, *mx.BASES)):
         return "full", None, "no stored metric tables", None
+    if mx.LEFT_OUT not in present:
+        return "full", None, "no record of the orders left out", None
     if set(private_domain.BUYER_DAY_COLUMNS) != set(wh.table(mx.BUYER_DAYS).columns):
         return "full", None, "metric bases of another version", None
     stored = set(wh.table(brand_period.table_name("month")).columns)
@@ -105,7 +103,7 @@ def _plan(wh: Warehouse, now: pd.DataFrame) -> tuple[str, date | None, str, date
         if r.source not in prev.index:
             return "full", None, f"{r.source} not tracked", None
         p = prev.loc[r.source]
-        if r.source in (*mx.REFERENCE, mx.BRUSHING_ORDERS):
+        if r.source in mx.REFERENCE:
             if int(p["rows"]) != r.rows:
                 return "full", None, f"{r.source} changed", None
             continue
@@ -117,12 +115,18 @@ def _plan(wh: Warehouse, now: pd.DataFrame) -> tuple[str, date | None, str, date
         if mark is None:
             return "full", None, f"{r.source} was empty", None
         grown[r.source] = (r.rows - int(p["rows"]), mark)
+    # an order that joined or left the set left out (a brushing flag set or lifted) changes the
+    # periods from its payment day on, as a new row of that day does
+    change = _frame(wh, mx.left_out_change_expression(wh.table(mx.LEFT_OUT), left_out))
+    flagged = int(change["n"].iloc[0]) > 0
+    lo: datetime | None = _ts(change["lo"].iloc[0]) if flagged else None
     if not grown:
-        return "up_to_date", None, "no new rows", None
+        if lo is None:
+            return "up_to_date", None, "no new rows", None
+        return "incremental", lo.date(), "orders left out changed", _orders_mark(prev)
     # the rows past each watermark, for every grown source in one query
     marks = {name: mark for name, (_, mark) in grown.items()}
     got = _frame(wh, mx.newer_rows_expression(wh.table, marks)).set_index("source")
-    lo: datetime | None = None
     for name, (n_grown, _) in grown.items():
         if int(got.loc[name, "n"]) != n_grown:
             return "full", None, f"{name}: rows changed before the last refresh", None
@@ -130,7 +134,13 @@ def _plan(wh: Warehouse, now: pd.DataFrame) -> tuple[str, date | None, str, date
         if first is not None and (lo is None or first < lo):
             lo = first
     assert lo is not None
-    return "incremental", lo.date(), "new rows", _ts(prev.loc[contract.ORDERS.name, "max_time"])
+    reason = "new rows and orders left out changed" if flagged else "new rows"
+    return "incremental", lo.date(), reason, _orders_mark(prev)
+
+
+def _orders_mark(prev: pd.DataFrame) -> datetime | None:
+    """The orders' watermark at the last refresh."""
+    return _ts(prev.loc[contract.ORDERS.name, "max_time"])
 
 
 def _driver_cut(wh: Warehouse, src: Sources, orders: ir.Table, month: date) -> date:
@@ -241,12 +251,15 @@ def _refresh(
         faults.reach(f"refresh.{stage}")
 
     step("inspect")
-    now = _state_now(wh, excluded)
+    now = _state_now(wh)
+    left_out = mx.left_out(wh.table(contract.ORDERS.name), excluded)
     orders_row = now[now.source == contract.ORDERS.name].iloc[0]
     if orders_row["rows"] == 0:
         report.mode, report.reason = "empty", "no orders"
         return report
-    mode, lo_day, reason, orders_mark = ("full", None, "--full", None) if full else _plan(wh, now)
+    mode, lo_day, reason, orders_mark = (
+        ("full", None, "--full", None) if full else _plan(wh, now, left_out)
+    )
     report.mode, report.since, report.reason = mode, lo_day, reason  # type: ignore[assignment]
     if mode == "up_to_date":
         lap("inspect")
@@ -408,7 +421,10 @@ def _refresh(
         same_buyers = drivers.same_days_buyers(wh.table(day_name), bases.buyer_days, to_date)
     month_t = wh.table(brand_period.table_name("month"))
     if month_since is not None:
-        cut = _driver_cut(wh, src, gmv.counted_orders(src, since_d), month_since)
+        # every order from d on, those left out included: one that joined or left the set
+        # changes the tree of its session's month
+        every = Sources.of(wh.table)
+        cut = _driver_cut(wh, src, gmv.counted_orders(every, since_d), month_since)
         since_c = datetime.combine(cut, time())
         sales = gmv.session_orders(src, since_c)
         base_new = drivers.driver_base(src, sales, ibis.timestamp(since_c))
@@ -451,6 +467,7 @@ def _refresh(
         wh.drop(f"{mx.BUYER_DAYS}_new")
         wh.drop(f"{mx.SIDE_DAYS}_new")
     wh.write(mx.STATE, _state_table(now))
+    wh.write(mx.LEFT_OUT, left_out)
     counted = _frame(wh, mx.counts_expression({t: wh.table(t) for t in mx.TABLES}))
     report.rows.update({str(r.name): int(r.n) for r in counted.itertuples()})
     return report
