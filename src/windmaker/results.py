@@ -471,7 +471,7 @@ TABLES: tuple[ResultTable, ...] = (
     ),
     ResultTable(
         FACTORY_SKU_MONTHS,
-        "diagnosis",
+        "metrics",
         ("sku_id", "period"),
         _columns(
             "sku_id brand_id factory_id category special_supply:bool launched_at:timestamp"
@@ -479,7 +479,7 @@ TABLES: tuple[ResultTable, ...] = (
             " low_reviews:int quality_complaints:int"
         ),
         "SKU × month: what the goods of each source factory do once sold (orders, units,"
-        " refunds, low reviews, quality complaints), brushing orders left out",
+        " refunds, low reviews, quality complaints), the orders the metrics leave out left out",
     ),
     ResultTable(
         HITS,

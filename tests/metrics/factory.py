@@ -291,3 +291,19 @@ def load(wh: Warehouse, tables: dict[str, pd.DataFrame]) -> None:
     """Write the market's tables into ``wh`` (replacing them)."""
     for name, df in tables.items():
         wh.write(name, to_arrow(name, df))
+
+
+#: Columns that order the rows of a metric table (the ones it has, in this order).
+_KEYS = ("level", "entity_id", "brand_id", "sku_id", "cohort", "period", "capability", "metric")
+
+
+def snapshot(wh: Warehouse) -> dict[str, pd.DataFrame]:
+    """Every metric table of ``wh`` as a frame, its rows in key order (to compare two runs)."""
+    from windmaker.metrics.refresh import TABLES
+
+    out = {}
+    for t in TABLES:
+        df = wh.to_arrow(wh.table(t)).to_pandas()
+        keys = [c for c in _KEYS if c in df.columns]
+        out[t] = df.sort_values(keys).reset_index(drop=True)
+    return out

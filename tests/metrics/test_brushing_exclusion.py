@@ -12,7 +12,6 @@ import pandas as pd
 import pyarrow as pa
 
 from tests.metrics import factory
-from tests.metrics.test_refresh import _snapshot
 from windmaker.metrics.refresh import BRUSHING_ORDERS, TABLES
 from windmaker.services.refresh import refresh
 from windmaker.warehouse import Warehouse
@@ -60,7 +59,7 @@ def _equals_full(market, wh: Warehouse, flags: list[str], *, exclude: bool = Tru
     factory.load(full, market)
     _flags(full, flags)
     refresh(full, full=True, exclude_brushing=exclude)
-    got, want = _snapshot(wh), _snapshot(full)
+    got, want = factory.snapshot(wh), factory.snapshot(full)
     for t in TABLES:
         assert len(got[t]) > 0, t
         pd.testing.assert_frame_equal(got[t], want[t], check_exact=False, rtol=1e-12, obj=t)

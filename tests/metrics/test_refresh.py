@@ -15,17 +15,6 @@ from windmaker.metrics.refresh import TABLES
 from windmaker.services.refresh import refresh
 from windmaker.warehouse import Warehouse
 
-_KEYS = ("level", "entity_id", "brand_id", "cohort", "period", "capability", "metric")
-
-
-def _snapshot(wh: Warehouse) -> dict[str, pd.DataFrame]:
-    out = {}
-    for t in TABLES:
-        df = wh.to_arrow(wh.table(t)).to_pandas()
-        keys = [c for c in _KEYS if c in df.columns]
-        out[t] = df.sort_values(keys).reset_index(drop=True)
-    return out
-
 
 def _incremental_equals_full(market, day: datetime, days: int = 1) -> None:
     """Refresh up to ``day``, add the rows of ``days`` days from it, refresh again: equal to a
@@ -51,7 +40,7 @@ def _incremental_equals_full(market, day: datetime, days: int = 1) -> None:
     )
     report = refresh(wh)
     assert report.mode == "incremental" and report.since >= day.date()
-    got = _snapshot(wh)
+    got = factory.snapshot(wh)
 
     full = Warehouse("duckdb://")
     after = dict(market)
@@ -60,7 +49,7 @@ def _incremental_equals_full(market, day: datetime, days: int = 1) -> None:
     after["reviews"] = r[r.created_at < next_day]
     factory.load(full, after)
     refresh(full, full=True)
-    want = _snapshot(full)
+    want = factory.snapshot(full)
     for t in TABLES:
         assert len(got[t]) > 0, t
         pd.testing.assert_frame_equal(got[t], want[t], check_exact=False, rtol=1e-12, obj=t)

@@ -1,7 +1,9 @@
 """Source factories (源头工厂): what the goods each factory makes do once they are sold.
 
 Per SKU × month (the month an order was paid; reviews in the month they were written), over
-orders that are not cancelled and not flagged as brushing:
+orders that are not cancelled and not left out of the metrics (flagged as brushing, with
+``exclude_brushing_from_gmv``). The metrics refresh stores it (``m_factory_sku_month``), for the
+months from the first changed day's on when it is incremental:
 
 - ``orders``, ``units = Σ quantity``, ``net_gmv = Σ (amount − refund_amount)``;
 - ``refunded``: orders refunded in whole or in part (status ``refunded`` or refund_amount > 0);
@@ -14,6 +16,8 @@ this one table (:mod:`windmaker.ecosystem.factories`).
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 import ibis
 import ibis.expr.types as ir
@@ -42,11 +46,18 @@ def sku_months(
     reviews: ir.Table,
     *,
     flagged: ir.Table | None = None,
+    since: date | None = None,
 ) -> ir.Table:
-    """Outcomes per SKU × month (module docstring); ``flagged`` holds brushing order ids."""
+    """Outcomes per SKU × month (module docstring); ``flagged`` holds order ids to leave out;
+    ``since`` (the first day of a month) keeps the months from it on."""
     live = orders.filter(orders.status != "cancelled")
     if flagged is not None:
         live = live.anti_join(flagged.select("order_id").distinct(), "order_id")
+    of = live.select("order_id", "sku_id")
+    if since is not None:
+        # on the payment time itself, so the engine skips the stored row groups before it
+        live = live.filter(live.paid_at >= ibis.timestamp(since))
+        reviews = reviews.filter(reviews.created_at >= ibis.timestamp(since))
     live = live.mutate(period=live.paid_at.truncate("M").cast("date"))
     sold = live.group_by(["sku_id", "period"]).aggregate(
         orders=live.count(),
@@ -56,7 +67,7 @@ def sku_months(
         .cast("int64")
         .sum(),
     )
-    of = live.select("order_id", "sku_id")
+    # a review of any earlier order counts in the month it was written
     rv = reviews.join(of, "order_id")
     rv = rv.mutate(period=rv.created_at.truncate("M").cast("date"))
     told = rv.group_by(["sku_id", "period"]).aggregate(

@@ -29,7 +29,8 @@ cohort retention
 from ``d``'s month (older cohorts' sizes come from stored rows); the driver tree from ``d``'s month
 or the earlier month of a session a new order was sold in (the comparison rows come from the
 stored tree); and the category tables of those months. Stored rows of the recomputed periods are
-deleted and the new ones inserted, so each step is idempotent and the tables are not rewritten;
+deleted and the new ones inserted, as are the source factories' SKU × month outcomes
+(``m_factory_sku_month``, :func:`factories.sku_months`) of those months, so each step is idempotent and the tables are not rewritten;
 every such table is stored in period order, so the deleted rows sit together in the last row
 groups (scattered deletions made DuckDB's checkpoint rewrite the whole driver tree, 0.5 s of a
 one-day refresh).
@@ -67,6 +68,7 @@ DRIVERS = results.GMV_DRIVERS
 BUYER_DRIVERS = results.GMV_BUYER_DRIVERS
 PERCENTILES = results.PERCENTILE
 CAPABILITIES = results.CAPABILITY
+FACTORIES = results.FACTORY_SKU_MONTHS
 TABLES = (
     *(brand_period.table_name(g) for g in GRAINS),
     COHORTS,
@@ -74,6 +76,7 @@ TABLES = (
     BUYER_DRIVERS,
     PERCENTILES,
     CAPABILITIES,
+    FACTORIES,
 )
 #: Source tables whose new rows an incremental refresh absorbs, with their time column.
 APPENDED = tuple(
@@ -93,7 +96,17 @@ BRUSHING_ORDERS = results.BRUSHING_ORDERS
 #: The orders the last refresh left out (order_id, paid_at).
 LEFT_OUT = results.LEFT_OUT
 
-STAGES = ("inspect", "facts", "day", "week", "month", "cohorts", "drivers", "category")
+STAGES = (
+    "inspect",
+    "facts",
+    "day",
+    "week",
+    "month",
+    "cohorts",
+    "drivers",
+    "category",
+    "factories",
+)
 
 Tables = Callable[[str], ir.Table]
 

@@ -14,14 +14,11 @@ from windmaker.growth.model_feed import (
     score_expressions,
     traffic_expression,
 )
-from windmaker.metrics.factories import sku_months
 from windmaker.results import (
     BRAND_MONTH,
-    BRUSHING_ORDERS,
     CAPABILITY,
     CLV_BRAND,
     CLV_BUYERS,
-    FACTORY_SKU_MONTHS,
     MODEL_SCORES,
     TRAFFIC_CURVES,
     TRUST_ALERTS,
@@ -69,22 +66,8 @@ def run_diagnosis(
     if MODEL_SCORES not in tables and wh.has_table(MODEL_SCORES):
         # the models were dropped since the last run: no stale blended scores
         wh.drop(MODEL_SCORES)
-    store_factory_outcomes(wh)
     seconds["store"] = perf_counter() - clock
     return result, seconds
-
-
-def store_factory_outcomes(wh: Warehouse) -> None:
-    """The trade chain's base: what each source factory's goods do once sold, per SKU × month,
-    computed in the engine (brushing orders left out) and stored for the factory views."""
-    flagged = wh.table(BRUSHING_ORDERS) if wh.has_table(BRUSHING_ORDERS) else None
-    expr = sku_months(
-        wh.table(contract.ORDERS.name),
-        wh.table(contract.SKUS.name),
-        wh.table(contract.REVIEWS.name),
-        flagged=flagged,
-    )
-    wh.write(FACTORY_SKU_MONTHS, expr)
 
 
 def read_models(wh: Warehouse, configs: Configs) -> ModelFeed | None:

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from windmaker import contract
-from windmaker.metrics import brand_period, category, drivers, gmv, private_domain
+from windmaker.metrics import brand_period, category, drivers, factories, gmv, private_domain
 from windmaker.metrics import refresh as mx
 from windmaker.metrics.periods import GRAINS, period_start, period_table
 from windmaker.metrics.sources import Sources
@@ -462,6 +462,16 @@ def _refresh(
         caps = category.capabilities(month, config)
         wh.write(mx.CAPABILITIES, caps.order_by(["period", "brand_id", "capability"]))
     lap("category")
+
+    # the source factories' outcomes: per SKU × month, so only the recomputed months change
+    step("factories")
+    outcomes = factories.sku_months(src.orders, src.skus, src.reviews, since=month_since)
+    if month_since is not None:
+        wh.delete_from(mx.FACTORIES, "period", month_since)
+        wh.insert(mx.FACTORIES, outcomes.select(*wh.table(mx.FACTORIES).columns))
+    else:
+        wh.write(mx.FACTORIES, outcomes.order_by(["period", "sku_id"]))
+    lap("factories")
 
     if incremental:
         wh.drop(f"{mx.BUYER_DAYS}_new")
