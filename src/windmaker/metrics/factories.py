@@ -50,14 +50,19 @@ def sku_months(
 ) -> ir.Table:
     """Outcomes per SKU × month (module docstring); ``flagged`` holds order ids to leave out;
     ``since`` (the first day of a month) keeps the months from it on."""
-    live = orders.filter(orders.status != "cancelled")
-    if flagged is not None:
-        live = live.anti_join(flagged.select("order_id").distinct(), "order_id")
-    of = live.select("order_id", "sku_id")
+
+    def counted(t: ir.Table) -> ir.Table:
+        t = t.filter(t.status != "cancelled")
+        if flagged is not None:
+            t = t.anti_join(flagged.select("order_id").distinct(), "order_id")
+        return t
+
+    sold_from = orders
     if since is not None:
         # on the payment time itself, so the engine skips the stored row groups before it
-        live = live.filter(live.paid_at >= ibis.timestamp(since))
+        sold_from = orders.filter(orders.paid_at >= ibis.timestamp(since))
         reviews = reviews.filter(reviews.created_at >= ibis.timestamp(since))
+    live = counted(sold_from)
     live = live.mutate(period=live.paid_at.truncate("M").cast("date"))
     sold = live.group_by(["sku_id", "period"]).aggregate(
         orders=live.count(),
@@ -67,8 +72,10 @@ def sku_months(
         .cast("int64")
         .sum(),
     )
-    # a review of any earlier order counts in the month it was written
-    rv = reviews.join(of, "order_id")
+    # A review of any earlier order counts in the month it was written. The reviews are joined
+    # to the orders before the orders are filtered: filtering first made the engine keep every
+    # counted order aside for the two uses (21M orders: 3.2 s a month, against 0.5 s).
+    rv = counted(reviews.join(orders.select("order_id", "sku_id", "status"), "order_id"))
     rv = rv.mutate(period=rv.created_at.truncate("M").cast("date"))
     told = rv.group_by(["sku_id", "period"]).aggregate(
         reviews=rv.count(),

@@ -465,7 +465,9 @@ def _refresh(
 
     # the source factories' outcomes: per SKU × month, so only the recomputed months change
     step("factories")
-    outcomes = factories.sku_months(src.orders, src.skus, src.reviews, since=month_since)
+    outcomes = factories.sku_months(
+        wh.table(contract.ORDERS.name), src.skus, src.reviews, flagged=excluded, since=month_since
+    )
     if month_since is not None:
         wh.delete_from(mx.FACTORIES, "period", month_since)
         wh.insert(mx.FACTORIES, outcomes.select(*wh.table(mx.FACTORIES).columns))
