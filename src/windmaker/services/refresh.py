@@ -118,8 +118,8 @@ def _plan(
     # an order that joined or left the set left out (a brushing flag set or lifted) changes the
     # periods from its payment day on, as a new row of that day does
     change = _frame(wh, mx.left_out_change_expression(wh.table(mx.LEFT_OUT), left_out))
-    flagged = int(change["n"].iloc[0]) > 0
-    lo: datetime | None = _ts(change["lo"].iloc[0]) if flagged else None
+    moved = int(change["n"].iloc[0]) > 0
+    lo: datetime | None = _ts(change["lo"].iloc[0]) if moved else None
     if not grown:
         if lo is None:
             return "up_to_date", None, "no new rows", None
@@ -134,7 +134,7 @@ def _plan(
         if first is not None and (lo is None or first < lo):
             lo = first
     assert lo is not None
-    reason = "new rows and orders left out changed" if flagged else "new rows"
+    reason = "new rows and orders left out changed" if moved else "new rows"
     return "incremental", lo.date(), reason, _orders_mark(prev)
 
 
