@@ -307,3 +307,32 @@ def snapshot(wh: Warehouse) -> dict[str, pd.DataFrame]:
         keys = [c for c in _KEYS if c in df.columns]
         out[t] = df.sort_values(keys).reset_index(drop=True)
     return out
+
+
+def with_late_order(
+    market: dict[str, pd.DataFrame], paid_at: datetime, seed: int
+) -> tuple[dict[str, pd.DataFrame], str]:
+    """The market with one more order of brand B1, paid at ``paid_at`` in B1's last session
+    started between 20 and 28 February (months of the driver tree are those of the session
+    start), and that order's id."""
+    s = market["live_sessions"]
+    feb = s[
+        (s.started_at >= datetime(2026, 2, 20))
+        & (s.started_at < datetime(2026, 3, 1))
+        & s.account_id.str.startswith("B1_")
+    ]
+    sess = feb.iloc[-1]
+    o = market["orders"]
+    late = _order(
+        np.random.default_rng(seed),
+        len(o),
+        paid_at,
+        "B1",
+        str(sess.account_id),
+        str(sess.session_id),
+        "U_LATE",
+    )
+    late["status"], late["refund_amount"] = "completed", Decimal("0.00")
+    out = dict(market)
+    out["orders"] = pd.concat([o, pd.DataFrame([late])[o.columns]], ignore_index=True)
+    return out, str(late["order_id"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -100,30 +99,15 @@ def test_a_flag_set_or_lifted_is_refreshed_from_its_day(market) -> None:  # type
 def test_a_flag_on_an_order_of_last_months_session_recomputes_that_months_tree(market) -> None:  # type: ignore[no-untyped-def]
     """An order paid in March in a session that started in February belongs to February's
     driver tree: flagging it must recompute February's tree, though the day is in March."""
-    s = market["live_sessions"]
-    feb = s[(s.started_at >= datetime(2026, 2, 20)) & (s.started_at < datetime(2026, 3, 1))]
-    sess = feb[feb.account_id.str.startswith("B1_")].iloc[-1]
-    o = market["orders"]
-    late = factory._order(
-        np.random.default_rng(5),
-        len(o),
-        datetime(2026, 3, 2, 0, 30),
-        "B1",
-        str(sess.account_id),
-        str(sess.session_id),
-        "U_LATE",
-    )
-    late["status"], late["refund_amount"] = "completed", Decimal("0.00")
-    market = dict(market)
-    market["orders"] = pd.concat([o, pd.DataFrame([late])[o.columns]], ignore_index=True)
+    market, late = factory.with_late_order(market, datetime(2026, 3, 2, 0, 30), seed=5)
     wh = Warehouse("duckdb://")
     factory.load(wh, market)
     _flags(wh, [])
     refresh(wh, exclude_brushing=True)
-    _flags(wh, [str(late["order_id"])])
+    _flags(wh, [late])
     report = refresh(wh, exclude_brushing=True)
     assert report.mode == "incremental" and report.since.month == 3
-    _equals_full(market, wh, [str(late["order_id"])])
+    _equals_full(market, wh, [late])
 
 
 def test_turning_the_exclusion_off_puts_every_flagged_order_back(market) -> None:  # type: ignore[no-untyped-def]

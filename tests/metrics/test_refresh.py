@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
@@ -76,27 +75,7 @@ def test_incremental_days_from_midnight_across_week_and_month_equal_full_recompu
 def test_incremental_first_of_month_with_an_order_of_last_months_session(market) -> None:
     """An order paid on 1 March in a session started in late February changes February's driver
     tree (months are those of the session start): the incremental refresh must recompute it."""
-    s = market["live_sessions"]
-    feb = s[
-        (s.started_at >= datetime(2026, 2, 20))
-        & (s.started_at < datetime(2026, 3, 1))
-        & s.account_id.str.startswith("B1_")
-    ]
-    sess = feb.iloc[-1]
-    o = market["orders"]
-    brand = "B1"
-    late = factory._order(
-        np.random.default_rng(3),
-        len(o),
-        datetime(2026, 3, 1, 0, 30),
-        str(brand),
-        str(sess.account_id),
-        str(sess.session_id),
-        "U_LATE",
-    )
-    late["status"], late["refund_amount"] = "completed", Decimal("0.00")
-    m = dict(market)
-    m["orders"] = pd.concat([o, pd.DataFrame([late])[o.columns]], ignore_index=True)
+    m, _ = factory.with_late_order(market, datetime(2026, 3, 1, 0, 30), seed=3)
     _incremental_equals_full(m, datetime(2026, 3, 1))
 
 
