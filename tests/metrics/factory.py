@@ -297,16 +297,17 @@ def load(wh: Warehouse, tables: dict[str, pd.DataFrame]) -> None:
 _KEYS = ("level", "entity_id", "brand_id", "sku_id", "cohort", "period", "capability", "metric")
 
 
+def in_key_order(df: pd.DataFrame) -> pd.DataFrame:
+    """A metric table's rows in key order (to compare two runs)."""
+    keys = [c for c in _KEYS if c in df.columns]
+    return df.sort_values(keys).reset_index(drop=True)
+
+
 def snapshot(wh: Warehouse) -> dict[str, pd.DataFrame]:
-    """Every metric table of ``wh`` as a frame, its rows in key order (to compare two runs)."""
+    """Every metric table of ``wh`` as a frame, its rows in key order."""
     from windmaker.metrics.refresh import TABLES
 
-    out = {}
-    for t in TABLES:
-        df = wh.to_arrow(wh.table(t)).to_pandas()
-        keys = [c for c in _KEYS if c in df.columns]
-        out[t] = df.sort_values(keys).reset_index(drop=True)
-    return out
+    return {t: in_key_order(wh.to_arrow(wh.table(t)).to_pandas()) for t in TABLES}
 
 
 def with_late_order(

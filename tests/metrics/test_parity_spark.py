@@ -22,13 +22,7 @@ from windmaker.metrics.sources import Sources
 from windmaker.warehouse import Warehouse
 
 pytestmark = pytest.mark.spark
-_KEYS = ("level", "entity_id", "brand_id", "cohort", "period", "capability", "metric")
 _MONEY = {*MONEY_COLUMNS, "live_gmv", "prev_live_gmv", "delta_gmv"}
-
-
-def _sorted(df: pd.DataFrame) -> pd.DataFrame:
-    keys = [c for c in _KEYS if c in df.columns]
-    return df.sort_values(keys).reset_index(drop=True)
 
 
 def _load_as_parquet(wh: Warehouse, market: dict[str, pd.DataFrame], folder: Path) -> None:
@@ -51,8 +45,8 @@ def test_every_metric_table_matches_duckdb(
     )
     assert set(exprs) == set(TABLES)
     for name, expr in exprs.items():
-        got = _sorted(spark_wh.to_arrow(expr).to_pandas())
-        want = _sorted(tables[name])
+        got = factory.in_key_order(spark_wh.to_arrow(expr).to_pandas())
+        want = factory.in_key_order(tables[name])
         assert list(got.columns) == list(want.columns), name
         assert len(got) == len(want) > 0, name
         for c in want.columns:

@@ -51,7 +51,7 @@ import ibis
 import ibis.expr.types as ir
 
 from windmaker import contract, results
-from windmaker.metrics import brand_period, category, drivers, gmv, private_domain
+from windmaker.metrics import brand_period, category, drivers, factories, gmv, private_domain
 from windmaker.metrics.config import MetricsConfig, load_metrics_config
 from windmaker.metrics.periods import GRAINS, period_table
 from windmaker.metrics.sources import Sources
@@ -238,4 +238,6 @@ def metric_expressions(
     month = category.present(out[brand_period.table_name("month")], src.brands)
     out[PERCENTILES] = category.percentiles(month, config.benchmark.min_category_brands)
     out[CAPABILITIES] = category.capabilities(month, config)
+    # (the orders of ``src`` are already the counted ones: nothing more to leave out)
+    out[FACTORIES] = factories.sku_months(src.orders, src.skus, src.reviews)
     return out
