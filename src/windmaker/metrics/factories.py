@@ -2,8 +2,8 @@
 
 Per SKU × month (the month an order was paid; reviews in the month they were written), over
 orders that are not cancelled and not left out of the metrics (flagged as brushing, with
-``exclude_brushing_from_gmv``). The metrics refresh stores it (``m_factory_sku_month``), for the
-months from the first changed day's on when it is incremental:
+``exclude_brushing_from_gmv``). The metrics refresh stores it (``m_factory_sku_month``); an
+incremental refresh recomputes the months from that of the first changed day on:
 
 - ``orders``, ``units = Σ quantity``, ``net_gmv = Σ (amount − refund_amount)``;
 - ``refunded``: orders refunded in whole or in part (status ``refunded`` or refund_amount > 0);

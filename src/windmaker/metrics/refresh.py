@@ -30,8 +30,8 @@ from ``d``'s month (older cohorts' sizes come from stored rows); the driver tree
 or the earlier month of a session a new order was sold in (the comparison rows come from the
 stored tree); and the category tables of those months. Stored rows of the recomputed periods are
 deleted and the new ones inserted, as are the source factories' SKU × month outcomes
-(``m_factory_sku_month``, :func:`factories.sku_months`) of those months, so each step is idempotent and the tables are not rewritten;
-every such table is stored in period order, so the deleted rows sit together in the last row
+(``m_factory_sku_month``, :func:`factories.sku_months`) of those months, so each step is
+idempotent and the tables are not rewritten; every such table is stored in period order, so the deleted rows sit together in the last row
 groups (scattered deletions made DuckDB's checkpoint rewrite the whole driver tree, 0.5 s of a
 one-day refresh).
 The orders left out of every metric (flagged as brushing) are kept as ``_m_left_out`` (order id
