@@ -86,6 +86,8 @@ INGEST_LOG = "_ingest_log"
 REFRESH_STATE = "_m_refresh_state"
 LEFT_OUT = "_m_left_out"
 FIT_STATE = "_mdl_fit_state"
+BRUSHING_STATE = "_mdl_brushing_state"
+BRUSHING_SHARED = "_mdl_brushing_shared"
 BUYER_DAYS = "_m_buyer_day"
 INFLUENCER_DAYS = "_m_influencer_day"
 SKU_DAYS = "_m_sku_day"
@@ -347,6 +349,21 @@ TABLES: tuple[ResultTable, ...] = (
         ),
         "the P and T scores blended with the fitted models",
         when="only with fitted lifetime-value or traffic models",
+    ),
+    ResultTable(
+        BRUSHING_STATE,
+        "brushing",
+        ("key",),
+        _columns("key rows:int max_time:timestamp"),
+        "the orders' row count and latest payment at the last detection, and its ring settings",
+    ),
+    ResultTable(
+        BRUSHING_SHARED,
+        "brushing",
+        ("shop", "window", "a", "b"),
+        _columns("shop:int window:int a:int b:int"),
+        "the windows that pairs of buyers who meet often share (hashed ids), kept so the next "
+        "detection pairs only the buyers of new windows",
     ),
     ResultTable(
         BRUSHING_ORDERS,

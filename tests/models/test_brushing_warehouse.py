@@ -250,6 +250,84 @@ def test_shared_windows_are_every_pair_that_meets_often(
     )
 
 
+def _sorted_shared(frame: pd.DataFrame) -> pd.DataFrame:
+    cols = ["shop", "window", "a", "b"]
+    return frame[cols].astype("int64").sort_values(cols).reset_index(drop=True)
+
+
+def _first_and_all(
+    orders: pd.DataFrame, reviews: pd.DataFrame, share: float, config: BrushingConfig
+) -> tuple[Any, Any]:
+    """The detection over the orders paid up to ``share`` of the market's time span, then over
+    all of them, given the first one's shared windows: (the prior, the full detection's
+    report and shared windows, the incremental one's)."""
+    from windmaker.models.brushing import seconds
+    from windmaker.models.brushing.warehouse import Prior
+
+    lo, hi = orders["paid_at"].min(), orders["paid_at"].max()
+    cut = lo + (hi - lo) * share
+    first = _duckdb(orders[orders["paid_at"] <= cut], reviews)
+    kept: list[pd.DataFrame] = []
+    detect_in_warehouse(first.table("orders"), None, config, first.execute, keep=kept.append)
+    con = _duckdb(orders, reviews)
+    w = config.blocks.window_seconds
+    since = int(seconds(orders.loc[orders["paid_at"] > cut, "paid_at"]).min()) // w
+    prior = Prior(kept[0], since)
+    whole: list[pd.DataFrame] = []
+    want = detect_in_warehouse(
+        con.table("orders"), con.table("reviews"), config, con.execute, keep=whole.append
+    )
+    again: list[pd.DataFrame] = []
+    got = detect_in_warehouse(
+        con.table("orders"),
+        con.table("reviews"),
+        config,
+        con.execute,
+        prior=prior,
+        keep=again.append,
+    )
+    return prior, (want, whole[0]), (got, again[0])
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+@pytest.mark.parametrize("share", [0.3, 0.6, 0.97])
+def test_new_orders_pair_only_the_recent_windows(
+    markets: list[Market], config: BrushingConfig, index: int, share: float
+) -> None:
+    """The reference is the full detection over all the orders, not planted truth. Given the
+    shared windows of a detection over the orders up to a moment (mid-window: the window it
+    falls in holds orders from both sides), a detection after the rest of the orders arrived
+    pairs only the windows from that one on, and finds the same shared windows and the same
+    report, flag for flag, as the full detection. Some pairs reach the number of shared windows
+    that links them only with the new orders, so their older windows had to be asked for."""
+    m = markets[index]
+    prior, (want, whole), (got, again) = _first_and_all(m.orders, m.reviews, share, config)
+    assert_same_report(want, got)
+    assert len(want.blocks) > 0
+    pd.testing.assert_frame_equal(_sorted_shared(again), _sorted_shared(whole))
+    pairs = whole.groupby(["a", "b"])["window"]
+    straddle = (pairs.transform("min") < prior.since) & (pairs.transform("max") >= prior.since)
+    before = set(zip(prior.shared["a"], prior.shared["b"], strict=True))
+    joined = {p for p in zip(whole["a"], whole["b"], strict=True) if p not in before}
+    late = {p for p, s in zip(zip(whole["a"], whole["b"], strict=True), straddle, strict=True) if s}
+    if share < 0.9:
+        assert joined & late, "no pair linked across the cut: the test would prove nothing"
+
+
+def test_new_orders_on_the_loyal_market(loyal_market: Path, config: BrushingConfig) -> None:
+    """On the loyal fans' market (many pairs that meet once or twice) the same: the last week
+    added to a detection of the weeks before gives the full detection's shared windows."""
+    con = _simulated(loyal_market)
+    orders = con.execute(con.table("orders"))
+    reviews = con.execute(con.table("reviews"))
+    span = (orders["paid_at"].max() - orders["paid_at"].min()).total_seconds()
+    share = 1 - 7 * 86_400 / span
+    prior, (want, whole), (got, again) = _first_and_all(orders, reviews, share, config)
+    assert len(whole) > len(prior.shared[prior.shared["window"] < prior.since]) > 0
+    pd.testing.assert_frame_equal(_sorted_shared(again), _sorted_shared(whole))
+    assert_same_report(want, got)
+
+
 def test_no_orders(markets: list[Market], config: BrushingConfig) -> None:
     want, got = _both(_duckdb(markets[0].orders.iloc[:0]), config)
     assert got.review.empty and got.windows.empty and got.blocks == []
@@ -279,6 +357,81 @@ def test_run_brushing_stores_the_warehouse_report(
     assert (merged["signals"] == merged["signals_want"]).all()
     assert (merged["confidence"] == merged["confidence_want"]).all()
     assert len(windows) == len(want.windows)
+
+
+def test_run_brushing_after_new_orders(
+    markets: list[Market], config: BrushingConfig, tmp_path: Path
+) -> None:
+    """The service keeps the shared windows; after orders paid later are appended, the next
+    detection is incremental and stores what a full one stores, table for table."""
+    from windmaker.models.trust import load_config
+    from windmaker.results import BRUSHING_REVIEW, BRUSHING_SHARED, BRUSHING_WINDOWS
+    from windmaker.services.trust import run_brushing
+
+    m = markets[2]
+    cut = m.orders["paid_at"].quantile(0.7)
+    old, new = m.orders[m.orders["paid_at"] <= cut], m.orders[m.orders["paid_at"] > cut]
+    trust_config = load_config()
+
+    def stored(wh: Warehouse) -> list[pd.DataFrame]:
+        return [
+            wh.execute(wh.table(BRUSHING_REVIEW)).sort_values("order_id").reset_index(drop=True),
+            wh.execute(wh.table(BRUSHING_WINDOWS)),
+            _sorted_shared(wh.execute(wh.table(BRUSHING_SHARED))),
+        ]
+
+    with Warehouse(f"duckdb://{tmp_path}/wh.duckdb") as wh:
+        wh.backend.create_table("orders", old)
+        wh.backend.create_table("reviews", m.reviews)
+        first = run_brushing(wh, trust_config)
+        assert (first.mode, first.reason) == ("full", "no stored shared windows")
+        wh.backend.insert("orders", new)
+        again = run_brushing(wh, trust_config)
+        assert (again.mode, again.reason) == ("incremental", "new orders")
+        got = stored(wh)
+        full = run_brushing(wh, trust_config, full=True)
+        assert full.mode == "full"
+        want = stored(wh)
+        same = run_brushing(wh, trust_config)
+        assert (same.mode, same.reason) == ("incremental", "no new orders")
+        assert len(got[0]) > 0 and len(got[2]) > 0
+        for g, w in zip([*got, *stored(wh)], [*want, *want], strict=True):
+            pd.testing.assert_frame_equal(g, w)
+
+
+def test_run_brushing_pairs_every_window_when_it_must(
+    markets: list[Market], config: BrushingConfig, tmp_path: Path
+) -> None:
+    """Rows added before the latest order the last detection saw, rows changed in place, or
+    other ring settings: the stored windows no longer hold, and every window is paired."""
+    from windmaker.models.trust import load_config
+    from windmaker.services.trust import brushing_plan, run_brushing
+
+    m = markets[1]
+    trust_config = load_config()
+    late = m.orders["paid_at"] > m.orders["paid_at"].quantile(0.9)
+    with Warehouse(f"duckdb://{tmp_path}/wh.duckdb") as wh:
+        wh.backend.create_table("orders", m.orders[~late])
+        run_brushing(wh, trust_config)
+        assert brushing_plan(wh, config)[1] == "no new orders"
+        blocks = config.blocks.model_copy(update={"max_window_buyers": 9})
+        other = config.model_copy(update={"blocks": blocks})
+        assert brushing_plan(wh, other) == (None, "ring settings changed")
+        assert brushing_plan(wh, config, full=True) == (None, "a full run was asked for")
+        early = m.orders[late].assign(paid_at=m.orders["paid_at"].min())
+        wh.backend.insert("orders", early.iloc[:1])
+        assert brushing_plan(wh, config) == (None, "orders changed before the last detection")
+        wh.duckdb.execute("DELETE FROM orders WHERE order_id = ?", [str(early["order_id"].iloc[0])])
+        assert brushing_plan(wh, config)[1] == "no new orders"
+        wh.duckdb.execute(
+            "UPDATE orders SET paid_at = paid_at + INTERVAL 1 SECOND WHERE paid_at = "
+            "(SELECT max(paid_at) FROM orders)"
+        )
+        assert brushing_plan(wh, config) == (None, "orders changed in place")
+        wh.duckdb.execute(
+            "DELETE FROM orders WHERE order_id IN (SELECT order_id FROM orders LIMIT 1)"
+        )
+        assert brushing_plan(wh, config) == (None, "orders were removed")
 
 
 # -- Spark ---------------------------------------------------------------------------------------

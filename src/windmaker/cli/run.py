@@ -60,8 +60,8 @@ def run(
         table.add_row(LABELS[step], f"{secs:.1f}")
     console.print(table)
     console.print(
-        f"{result.brands} brands diagnosed; {result.brushing_orders} orders flagged as brushing; "
-        f"metrics refresh: {result.metrics}"
+        f"{result.brands} brands diagnosed; {result.brushing_orders} orders flagged as brushing "
+        f"(detection: {result.brushing}); metrics refresh: {result.metrics}"
     )
     if result.models is not None:
         fitted = result.models

@@ -85,7 +85,7 @@ def brushing_command(
     config = _config(settings)
     with open_warehouse(settings) as wh, _progress() as bar:
         task = bar.add_task("刷单识别 detecting brushing", total=1)
-        report = run_brushing(wh, config)
+        report = run_brushing(wh, config).report
         bar.update(task, completed=1, description="完成 done")
     _print_brushing(report)
     if truth is not None:
@@ -118,7 +118,7 @@ def run_command(workspace: WorkspaceOpt = None) -> None:
     config = _config(settings)
     with open_warehouse(settings) as wh, _progress() as bar:
         task = bar.add_task("刷单识别 detecting brushing", total=2)
-        report = run_brushing(wh, config)
+        report = run_brushing(wh, config).report
         bar.update(task, completed=1, description="信任分 trust scores")
         scores = run_scores(wh, config)
         alerts = wh.execute(wh.table(TRUST_ALERTS))

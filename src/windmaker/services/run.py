@@ -55,12 +55,15 @@ class RunResult:
     """What the main job did: seconds per step and what each step stored.
 
     ``skipped`` says why nothing ran (an empty warehouse); ``metrics`` is the refresh's mode
-    (``full``, ``incremental``, ``up_to_date``); ``models`` is set when the models were fitted.
+    (``full``, ``incremental``, ``up_to_date``) and ``brushing`` the detection's (``full``, or
+    ``incremental``: only the new windows' buyers paired); ``models`` is set when the models
+    were fitted.
     """
 
     seconds: dict[str, float] = field(default_factory=dict)
     skipped: str | None = None
     brushing_orders: int | None = None
+    brushing: str | None = None
     metrics: str | None = None
     trust_scores: int | None = None
     models: FittedModels | None = None
@@ -111,7 +114,9 @@ def run_pipeline(
                     report(i / len(steps), step)
                     clock = perf_counter()
                     if step == "brushing":
-                        out["brushing_orders"] = len(run_brushing(wh, cfg.trust).flagged)
+                        detected = run_brushing(wh, cfg.trust, full=full)
+                        out["brushing_orders"] = len(detected.report.flagged)
+                        out["brushing"] = detected.mode
                     elif step == "metrics":
                         out["metrics"] = refresh(
                             wh, cfg, full=full, exclude_brushing=settings.exclude_brushing_from_gmv

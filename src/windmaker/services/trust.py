@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
+import ibis
 import pandas as pd
 import pyarrow as pa
 
 from windmaker import contract
 from windmaker.models import brushing, trust
+from windmaker.models.brushing.warehouse import SHARED_COLUMNS, Prior
 from windmaker.results import (
     BRUSHING_ORDERS,
     BRUSHING_REVIEW,
+    BRUSHING_SHARED,
+    BRUSHING_STATE,
     BRUSHING_WINDOWS,
     TRUST_ALERTS,
     TRUST_SCORES,
@@ -46,6 +53,10 @@ _WINDOW_SCHEMA = pa.schema(
         ("suspicious_buyers", pa.string()),
     ]
 )
+_SHARED_SCHEMA = pa.schema([(c, pa.int64()) for c in SHARED_COLUMNS])
+_STATE_SCHEMA = pa.schema(
+    [("key", pa.string()), ("rows", pa.int64()), ("max_time", pa.timestamp("us"))]
+)
 _ALERT_SCHEMA = pa.schema(
     [
         ("brand_id", pa.string()),
@@ -74,20 +85,99 @@ def _arrow(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
 
 
-def run_brushing(wh: Warehouse, config: trust.TrustConfig) -> brushing.BrushingReport:
+def _ring_key(wh: Warehouse, config: brushing.BlockConfig) -> str:
+    """What the stored shared windows depend on besides the orders: the ring settings, and the
+    engine whose hashes name the shops and buyers."""
+    version = ""
+    if wh.engine == "duckdb":
+        import duckdb
+
+        version = duckdb.__version__
+    return json.dumps(
+        {"engine": wh.engine, "version": version, "blocks": config.model_dump(mode="json")},
+        sort_keys=True,
+    )
+
+
+def _seconds(at: datetime) -> int:
+    """Whole seconds since the epoch of a naive time, floored as the engine floors them."""
+    return int(pd.Timestamp(at).floor("s").value // 1_000_000_000)
+
+
+def brushing_plan(
+    wh: Warehouse, config: brushing.BrushingConfig, *, full: bool = False
+) -> tuple[Prior | None, str]:
+    """The stored shared windows to start from, and why (``None``: pair the buyers of every
+    window). They serve when the last detection ran with the same ring settings and the orders
+    have only been appended since: every order added is paid after the latest order it saw, so
+    the windows before the first added order hold what they held."""
+    if full:
+        return None, "a full run was asked for"
+    if not (wh.has_table(BRUSHING_STATE) and wh.has_table(BRUSHING_SHARED)):
+        return None, "no stored shared windows"
+    state = wh.execute(wh.table(BRUSHING_STATE))
+    if len(state) != 1 or state["key"].iloc[0] != _ring_key(wh, config.blocks):
+        return None, "ring settings changed"
+    rows, mark = int(state["rows"].iloc[0]), state["max_time"].iloc[0]
+    orders = wh.table(contract.ORDERS.name)
+    now = wh.execute(orders.aggregate(rows=orders.count(), last=orders.paid_at.max()))
+    n, last = int(now["rows"].iloc[0]), now["last"].iloc[0]
+    w = config.blocks.window_seconds
+    if pd.isna(mark) or n < rows:
+        return None, "orders were removed"
+    if n == rows:
+        if last != mark:
+            return None, "orders changed in place"
+        return Prior(_shared_stored(wh), _seconds(mark) // w + 1), "no new orders"
+    newer = orders.filter(orders.paid_at > ibis.timestamp(pd.Timestamp(mark).to_pydatetime()))
+    got = wh.execute(newer.aggregate(n=newer.count(), first=newer.paid_at.min()))
+    if int(got["n"].iloc[0]) != n - rows:
+        return None, "orders changed before the last detection"
+    return Prior(_shared_stored(wh), _seconds(got["first"].iloc[0]) // w), "new orders"
+
+
+def _shared_stored(wh: Warehouse) -> pd.DataFrame:
+    return wh.execute(wh.table(BRUSHING_SHARED).select(*SHARED_COLUMNS)).astype("int64")
+
+
+@dataclass(frozen=True)
+class BrushingRun:
+    """A stored detection: its report, ``mode`` (``incremental``: only the recent windows'
+    buyers were paired; ``full``) and why."""
+
+    report: brushing.BrushingReport
+    mode: str
+    reason: str
+
+
+def run_brushing(wh: Warehouse, config: trust.TrustConfig, *, full: bool = False) -> BrushingRun:
     """Detect brushing over the warehouse's orders and store the flags: high-confidence ones in
     ``mdl_brushing_orders`` (left out of GMV), all of them with their signals in
     ``mdl_brushing_review``, and the rule's periods. The engine aggregates; only the suspicious
-    part of the orders comes back (:func:`windmaker.models.brushing.detect_in_warehouse`)."""
+    part of the orders comes back (:func:`windmaker.models.brushing.detect_in_warehouse`).
+
+    The windows that pairs of buyers who meet often share are stored with the orders' count and
+    latest payment (``_mdl_brushing_shared``, ``_mdl_brushing_state``); after new orders the
+    next detection pairs only the buyers of the windows from the first new order on
+    (:func:`brushing_plan`), and finds what a full one finds. ``full`` pairs every window.
+    """
     has_reviews = wh.has_table(contract.REVIEWS.name)
     reviews = wh.table(contract.REVIEWS.name) if has_reviews else None
+    orders = wh.table(contract.ORDERS.name)
+    mark = wh.execute(orders.aggregate(rows=orders.count(), max_time=orders.paid_at.max()))
+    prior, reason = brushing_plan(wh, config.brushing, full=full)
+    shared: list[pd.DataFrame] = []
     report = brushing.detect_in_warehouse(
-        wh.table(contract.ORDERS.name), reviews, config.brushing, wh.execute
+        orders, reviews, config.brushing, wh.execute, prior=prior, keep=shared.append
     )
-    wh.write(BRUSHING_ORDERS, _arrow(report.flagged, _FLAGGED_SCHEMA))
-    wh.write(BRUSHING_REVIEW, _arrow(report.review, _FLAGGED_SCHEMA))
-    wh.write(BRUSHING_WINDOWS, _arrow(report.windows, _WINDOW_SCHEMA))
-    return report
+    with wh.atomic():
+        wh.write(BRUSHING_ORDERS, _arrow(report.flagged, _FLAGGED_SCHEMA))
+        wh.write(BRUSHING_REVIEW, _arrow(report.review, _FLAGGED_SCHEMA))
+        wh.write(BRUSHING_WINDOWS, _arrow(report.windows, _WINDOW_SCHEMA))
+        wh.write(BRUSHING_SHARED, _arrow(shared[0], _SHARED_SCHEMA))
+        state = mark.assign(key=_ring_key(wh, config.brushing.blocks))
+        wh.write(BRUSHING_STATE, _arrow(state, _STATE_SCHEMA))
+    return BrushingRun(report, "full" if prior is None else "incremental", reason)
 
 
 def market_figures(folder: Path, config: trust.TrustConfig | None = None) -> dict[str, object]:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import ibis
@@ -162,14 +163,20 @@ def ring_candidates(inc: ibis.Table, config: BlockConfig) -> ibis.Table:
     return cand.select("shop", "window", "buyer")
 
 
+def _sides(cand: ibis.Table) -> tuple[ibis.Table, ibis.Table]:
+    """The two sides of the self-join that pairs the buyers of each window."""
+    x = cand.select("shop", "window", a="buyer")
+    y = cand.select(y_shop="shop", y_window="window", b="buyer")
+    return x, y
+
+
 def shared_windows(cand: ibis.Table, config: BlockConfig) -> ibis.Table:
     """:class:`.rings.SharedWindows` of the candidates (shop, window, buyer) as an expression:
     the pairs of buyers sharing ``min_shared_windows`` windows or more are counted by the
     engine (a self-join on the window and a grouped count, which spill to disk), and only their
     shared windows come back: on 21M orders 401,783 rows, where the candidates are 12M
     incidences and their pairs 45M."""
-    x = cand.select("shop", "window", a="buyer")
-    y = cand.select(y_shop="shop", y_window="window", b="buyer")
+    x, y = _sides(cand)
     pairs = x.join(y, [x.shop == y.y_shop, x.window == y.y_window, x.a < y.b])
     often = (
         pairs.group_by(["a", "b"])
@@ -180,6 +187,95 @@ def shared_windows(cand: ibis.Table, config: BlockConfig) -> ibis.Table:
     mine = often.join(x, "a")
     back = mine.join(y, [mine.b == y.b, mine.shop == y.y_shop, mine.window == y.y_window])
     return back.select(mine.shop, mine.window, mine.a, mine.b)
+
+
+def _pair_rows(cand: ibis.Table) -> ibis.Table:
+    """Every window of the candidates (shop, window, buyer) with each pair of its buyers."""
+    x, y = _sides(cand)
+    pairs = x.join(y, [x.shop == y.y_shop, x.window == y.y_window, x.a < y.b])
+    return pairs.select("shop", "window", "a", "b")
+
+
+def _linking(inc: ibis.Table, config: BlockConfig) -> ibis.Table:
+    """The incidences of windows that can link buyers: 2 to ``max_window_buyers`` buyers."""
+    keep = (inc.degree >= 2) & (inc.degree <= config.max_window_buyers)
+    return inc.filter(keep).select("shop", "window", "buyer")
+
+
+def recent_shared_windows(windows: ibis.Table, since: int, config: BlockConfig) -> ibis.Table:
+    """Every window numbered ``since`` or later that can link buyers, once per pair of its
+    buyers, however few windows the pair shares: a window is whole from its number on, so these
+    rows are exact, and a pair that shares one of them may share older ones."""
+    recent = windows.filter(windows.window >= since)
+    return _pair_rows(_linking(incidence_table(recent), config))
+
+
+def older_shared_windows(
+    windows: ibis.Table, since: int, pairs: ibis.Table, config: BlockConfig
+) -> ibis.Table:
+    """The windows numbered before ``since`` that can link buyers and that the ``pairs`` (a, b)
+    share. The pairs' buyers' windows are paired first, and only the windows some pair shares
+    are counted whole (their buyers), so the second pass over the orders looks up few windows.
+    """
+    old = windows.filter(windows.window < since)
+    buyers = pairs.select(buyer=pairs.a).union(pairs.select(buyer=pairs.b))
+    mine = old.semi_join(buyers, "buyer").select("shop", "window", "buyer").distinct()
+    met = _pair_rows(mine).semi_join(pairs, ["a", "b"])
+    around = old.semi_join(met.select("shop", "window").distinct(), ["shop", "window"])
+    around = around.select("shop", "window", "buyer").distinct()
+    degree = around.group_by(["shop", "window"]).agg(degree=around.count())
+    linking = degree.filter((degree.degree >= 2) & (degree.degree <= config.max_window_buyers))
+    return met.semi_join(linking, ["shop", "window"])
+
+
+@dataclass(frozen=True)
+class Prior:
+    """What the last detection over the same orders' past found: the windows its linkable pairs
+    share (:func:`shared_windows`' rows: shop, window, a, b hashes), and ``since``, the first
+    window whose orders may have changed since then. Every window before ``since`` holds the
+    orders it held; the caller guarantees it (orders only appended, from ``since`` on)."""
+
+    shared: pd.DataFrame
+    since: int
+
+
+SHARED_COLUMNS = ("shop", "window", "a", "b")
+#: Receives the shared windows a detection found, to give them back as its next :class:`Prior`.
+Keep = Callable[[pd.DataFrame], None]
+
+
+def _no_shared() -> pd.DataFrame:
+    return pd.DataFrame({c: np.zeros(0, np.int64) for c in SHARED_COLUMNS})
+
+
+def _shared(
+    windows: ibis.Table, config: BlockConfig, execute: Execute, prior: Prior | None
+) -> pd.DataFrame:
+    """:func:`shared_windows`' rows, from all the windows or, given ``prior``, from the windows
+    numbered ``prior.since`` and later with the stored rows before them.
+
+    A pair shares ``C = C_old + C_new`` windows (before and from ``since``). A pair that shares
+    ``min_shared_windows`` now and none of the recent windows shared as many before, so its old
+    windows are stored; a pair that shares a recent window and is not stored shared fewer, and
+    its old windows are asked for. Any other pair shares fewer than ``min_shared_windows``.
+    """
+    if prior is None:
+        return execute(shared_windows(ring_candidates(incidence_table(windows), config), config))
+    cols = list(SHARED_COLUMNS)
+    stored = prior.shared[cols].astype(np.int64)
+    recent = execute(recent_shared_windows(windows, prior.since, config))[cols].astype(np.int64)
+    parts = [stored[stored["window"] < prior.since], recent]
+    known = pd.MultiIndex.from_frame(stored[["a", "b"]])
+    fresh = recent[["a", "b"]].drop_duplicates()
+    fresh = fresh[~pd.MultiIndex.from_frame(fresh).isin(known)]
+    if len(fresh):
+        asked = older_shared_windows(
+            windows, prior.since, _frame(a=fresh["a"], b=fresh["b"]), config
+        )
+        parts.append(execute(asked)[cols].astype(np.int64))
+    rows = pd.concat(parts, ignore_index=True)
+    n = rows.groupby(["a", "b"])["window"].transform("size")
+    return rows[n >= config.min_shared_windows].reset_index(drop=True)
 
 
 def _incidences(frame: pd.DataFrame, shop_keys: np.ndarray, buyer_keys: np.ndarray) -> Incidences:
@@ -195,7 +291,11 @@ def _incidences(frame: pd.DataFrame, shop_keys: np.ndarray, buyer_keys: np.ndarr
 
 
 def _rings(
-    windows: ibis.Table, config: BlockConfig, execute: Execute
+    windows: ibis.Table,
+    config: BlockConfig,
+    execute: Execute,
+    prior: Prior | None,
+    keep: Keep,
 ) -> tuple[pd.DataFrame, list[Block], np.ndarray, np.ndarray]:
     """The flagged incidences (shop, buyer, window hashes; block_id, ring_shops), the rings
     with codes, and the hash of each shop and buyer code."""
@@ -204,12 +304,13 @@ def _rings(
     )
     none = np.zeros(0, np.int64)
     if not config.enabled:
+        keep(_no_shared())
         return empty, [], none, none
     # Nothing is cached between the queries: a temporary table made inside the main job's
     # transaction is held in memory whole (21M orders: out of memory at 3 GB), where each query
     # alone stays within the engine's memory limit and spills what it cannot hold.
-    inc_all = incidence_table(windows)
-    frame = execute(shared_windows(ring_candidates(inc_all, config), config))
+    frame = _shared(windows, config, execute, prior)
+    keep(frame)
     if frame.empty:
         return empty, [], none, none
     _, shop_keys = _codes(frame["shop"].to_numpy())
@@ -276,6 +377,12 @@ def _rings(
 # -- both --------------------------------------------------------------------------------------
 
 
+def _keyed(source: ibis.Table) -> ibis.Table:
+    """The order stream with its second (``t``) and its shop and buyer hashes."""
+    stream = source.mutate(t=_seconds(source.paid_at))
+    return stream.mutate(shop=stream.brand_id_key, buyer=stream.buyer_id_key)
+
+
 def _ids(keys: np.ndarray, rows: pd.DataFrame, key: str, column: str) -> np.ndarray:
     """The id of each hash in ``keys`` among the flagged rows (``None`` when none has it)."""
     known = dict(zip(rows[key].tolist(), rows[column].tolist(), strict=True))
@@ -287,6 +394,9 @@ def detect_in_warehouse(
     reviews: ibis.Table | None,
     config: BrushingConfig,
     execute: Execute,
+    *,
+    prior: Prior | None = None,
+    keep: Keep | None = None,
 ) -> BrushingReport:
     """Brushing detection over the warehouse's ``orders`` (and ``reviews``), aggregated by the
     engine that ``execute`` runs: the report of ``detect_brushing(execute(brushing_input(orders,
@@ -295,19 +405,28 @@ def detect_in_warehouse(
     Python receives the rule's candidate orders, the windows shared by pairs of buyers who
     meet often and the lookups around them, the flagged orders and per flagged buyer and shop
     aggregates: memory grows with the suspicious part of the market, not with the order table.
+
+    ``keep`` receives the windows the linkable pairs share (``SHARED_COLUMNS``); given them
+    back as ``prior`` after orders were appended, the next detection pairs the buyers of the
+    recent windows only (the largest query of a full one) and gives the same report.
     """
+    keep = keep or (lambda _frame: None)
     source = brushing_input(orders, reviews)
-    stream = source.mutate(t=_seconds(source.paid_at))
+    # The passes read the orders without their reviews, looked up for the flagged orders only:
+    # DuckDB looks up every order's review below a filter it cannot push under the lookup, even
+    # when no column of it is read (21M orders: the recent windows' pairs took 2.4 s with it,
+    # 0.5 s without).
+    keyed = _keyed(brushing_input(orders))
     stats = execute(
-        stream.aggregate(n=stream.count(), t_min=stream.t.min(), last_paid=stream.paid_at.max())
+        keyed.aggregate(n=keyed.count(), t_min=keyed.t.min(), last_paid=keyed.paid_at.max())
     )
     if int(stats["n"].iloc[0]) == 0:
+        keep(_no_shared())
         return detect_brushing(execute(source.limit(0)), config)
-    keyed = stream.mutate(shop=stream.brand_id_key, buyer=stream.buyer_id_key)
     sub, rule, rule_shops, rule_buyers = _rule(keyed.select("shop", "buyer", "t"), config, execute)
     w = config.blocks.window_seconds
     windows = keyed.select("shop", "buyer", window=keyed.t // w)
-    ring_inc, blocks, ring_shops, ring_buyers = _rings(windows, config.blocks, execute)
+    ring_inc, blocks, ring_shops, ring_buyers = _rings(windows, config.blocks, execute, prior, keep)
 
     # the flagged orders' rows: the rule flags whole (shop, buyer, second) groups
     hit = rule.flagged
@@ -357,6 +476,8 @@ def detect_in_warehouse(
         )
     )
     flagged = joined.filter(joined.r_t.notnull() | joined.b_block.notnull())
+    if reviews is not None:  # looked up for the flagged orders only
+        flagged = flagged.mutate(reviewed=flagged.order_id.isin(reviews.order_id))
     rows = execute(flagged.drop("r_shop", "r_buyer", "b_shop", "b_buyer", "b_window"))
     rows = rows.sort_values(["shop", "t", "order_id"], kind="stable").reset_index(drop=True)
     is_rule = rows["r_t"].notna().to_numpy()
