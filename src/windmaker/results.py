@@ -88,6 +88,8 @@ LEFT_OUT = "_m_left_out"
 FIT_STATE = "_mdl_fit_state"
 BRUSHING_STATE = "_mdl_brushing_state"
 BRUSHING_SHARED = "_mdl_brushing_shared"
+BRUSHING_DAYS = "_mdl_brushing_days"
+BRUSHING_SLOTS = "_mdl_brushing_slots"
 BUYER_DAYS = "_m_buyer_day"
 INFLUENCER_DAYS = "_m_influencer_day"
 SKU_DAYS = "_m_sku_day"
@@ -364,6 +366,22 @@ TABLES: tuple[ResultTable, ...] = (
         _columns("shop:int window:int a:int b:int"),
         "the windows that pairs of buyers who meet often share (hashed ids), kept so the next "
         "detection pairs only the buyers of new windows",
+    ),
+    ResultTable(
+        BRUSHING_DAYS,
+        "brushing",
+        ("shop", "day"),
+        _columns("shop:int day:int n:int"),
+        "each shop's buyer-hours per day (hashed shop, days since 1970), kept for the next "
+        "detection",
+    ),
+    ResultTable(
+        BRUSHING_SLOTS,
+        "brushing",
+        ("shop", "bucket", "slot"),
+        _columns("shop:int bucket:int slot:int n:int"),
+        "each shop's buyer-hours per hour of the day, per 28-day bucket, kept for the next "
+        "detection",
     ),
     ResultTable(
         BRUSHING_ORDERS,

@@ -255,29 +255,40 @@ def _sorted_shared(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[cols].astype("int64").sort_values(cols).reset_index(drop=True)
 
 
+def assert_same_state(got: Any, want: Any) -> None:
+    """The same shared windows and the same traffic per shop-day and per shop-bucket-slot."""
+    pd.testing.assert_frame_equal(_sorted_shared(got.shared), _sorted_shared(want.shared))
+    for part in ("days", "slots"):
+        g, w = getattr(got, part), getattr(want, part)
+        key = [c for c in w.columns if c != "n"]
+        pd.testing.assert_frame_equal(
+            g.sort_values(key).reset_index(drop=True), w.sort_values(key).reset_index(drop=True)
+        )
+
+
 def _first_and_all(
     orders: pd.DataFrame, reviews: pd.DataFrame, share: float, config: BrushingConfig
 ) -> tuple[Any, Any]:
     """The detection over the orders paid up to ``share`` of the market's time span, then over
-    all of them, given the first one's shared windows: (the prior, the full detection's
-    report and shared windows, the incremental one's)."""
+    all of them, given what the first one kept: (the prior, the full detection's report and
+    what it kept, the incremental one's)."""
     from windmaker.models.brushing import seconds
     from windmaker.models.brushing.warehouse import Prior
 
     lo, hi = orders["paid_at"].min(), orders["paid_at"].max()
     cut = lo + (hi - lo) * share
     first = _duckdb(orders[orders["paid_at"] <= cut], reviews)
-    kept: list[pd.DataFrame] = []
+    kept: list[Any] = []
     detect_in_warehouse(first.table("orders"), None, config, first.execute, keep=kept.append)
     con = _duckdb(orders, reviews)
     w = config.blocks.window_seconds
     since = int(seconds(orders.loc[orders["paid_at"] > cut, "paid_at"]).min()) // w
     prior = Prior(kept[0], since)
-    whole: list[pd.DataFrame] = []
+    whole: list[Any] = []
     want = detect_in_warehouse(
         con.table("orders"), con.table("reviews"), config, con.execute, keep=whole.append
     )
-    again: list[pd.DataFrame] = []
+    again: list[Any] = []
     got = detect_in_warehouse(
         con.table("orders"),
         con.table("reviews"),
@@ -304,12 +315,14 @@ def test_new_orders_pair_only_the_recent_windows(
     prior, (want, whole), (got, again) = _first_and_all(m.orders, m.reviews, share, config)
     assert_same_report(want, got)
     assert len(want.blocks) > 0
-    pd.testing.assert_frame_equal(_sorted_shared(again), _sorted_shared(whole))
-    pairs = whole.groupby(["a", "b"])["window"]
+    assert_same_state(again, whole)
+    shared = whole.shared
+    pairs = shared.groupby(["a", "b"])["window"]
     straddle = (pairs.transform("min") < prior.since) & (pairs.transform("max") >= prior.since)
-    before = set(zip(prior.shared["a"], prior.shared["b"], strict=True))
-    joined = {p for p in zip(whole["a"], whole["b"], strict=True) if p not in before}
-    late = {p for p, s in zip(zip(whole["a"], whole["b"], strict=True), straddle, strict=True) if s}
+    before = set(zip(prior.state.shared["a"], prior.state.shared["b"], strict=True))
+    ab = list(zip(shared["a"], shared["b"], strict=True))
+    joined = {p for p in ab if p not in before}
+    late = {p for p, s in zip(ab, straddle, strict=True) if s}
     if share < 0.9:
         assert joined & late, "no pair linked across the cut: the test would prove nothing"
 
@@ -323,8 +336,9 @@ def test_new_orders_on_the_loyal_market(loyal_market: Path, config: BrushingConf
     span = (orders["paid_at"].max() - orders["paid_at"].min()).total_seconds()
     share = 1 - 7 * 86_400 / span
     prior, (want, whole), (got, again) = _first_and_all(orders, reviews, share, config)
-    assert len(whole) > len(prior.shared[prior.shared["window"] < prior.since]) > 0
-    pd.testing.assert_frame_equal(_sorted_shared(again), _sorted_shared(whole))
+    old = prior.state.shared
+    assert len(whole.shared) > len(old[old["window"] < prior.since]) > 0
+    assert_same_state(again, whole)
     assert_same_report(want, got)
 
 
@@ -365,7 +379,13 @@ def test_run_brushing_after_new_orders(
     """The service keeps the shared windows; after orders paid later are appended, the next
     detection is incremental and stores what a full one stores, table for table."""
     from windmaker.models.trust import load_config
-    from windmaker.results import BRUSHING_REVIEW, BRUSHING_SHARED, BRUSHING_WINDOWS
+    from windmaker.results import (
+        BRUSHING_DAYS,
+        BRUSHING_REVIEW,
+        BRUSHING_SHARED,
+        BRUSHING_SLOTS,
+        BRUSHING_WINDOWS,
+    )
     from windmaker.services.trust import run_brushing
 
     m = markets[2]
@@ -378,13 +398,20 @@ def test_run_brushing_after_new_orders(
             wh.execute(wh.table(BRUSHING_REVIEW)).sort_values("order_id").reset_index(drop=True),
             wh.execute(wh.table(BRUSHING_WINDOWS)),
             _sorted_shared(wh.execute(wh.table(BRUSHING_SHARED))),
+            *(
+                wh.execute(wh.table(t)).sort_values(k).reset_index(drop=True)
+                for t, k in (
+                    (BRUSHING_DAYS, ["shop", "day"]),
+                    (BRUSHING_SLOTS, ["shop", "bucket", "slot"]),
+                )
+            ),
         ]
 
     with Warehouse(f"duckdb://{tmp_path}/wh.duckdb") as wh:
         wh.backend.create_table("orders", old)
         wh.backend.create_table("reviews", m.reviews)
         first = run_brushing(wh, trust_config)
-        assert (first.mode, first.reason) == ("full", "no stored shared windows")
+        assert (first.mode, first.reason) == ("full", "no stored ring counts")
         wh.backend.insert("orders", new)
         again = run_brushing(wh, trust_config)
         assert (again.mode, again.reason) == ("incremental", "new orders")

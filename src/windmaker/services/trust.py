@@ -13,11 +13,19 @@ import pyarrow as pa
 
 from windmaker import contract
 from windmaker.models import brushing, trust
-from windmaker.models.brushing.warehouse import SHARED_COLUMNS, Prior
+from windmaker.models.brushing.warehouse import (
+    DAY_COLUMNS,
+    SHARED_COLUMNS,
+    SLOT_COLUMNS,
+    Prior,
+    RingState,
+)
 from windmaker.results import (
+    BRUSHING_DAYS,
     BRUSHING_ORDERS,
     BRUSHING_REVIEW,
     BRUSHING_SHARED,
+    BRUSHING_SLOTS,
     BRUSHING_STATE,
     BRUSHING_WINDOWS,
     TRUST_ALERTS,
@@ -53,7 +61,12 @@ _WINDOW_SCHEMA = pa.schema(
         ("suspicious_buyers", pa.string()),
     ]
 )
-_SHARED_SCHEMA = pa.schema([(c, pa.int64()) for c in SHARED_COLUMNS])
+#: What the rings' search keeps (:class:`RingState`): each table and its columns, all int64.
+_RING_TABLES = (
+    (BRUSHING_SHARED, SHARED_COLUMNS),
+    (BRUSHING_DAYS, DAY_COLUMNS),
+    (BRUSHING_SLOTS, SLOT_COLUMNS),
+)
 _STATE_SCHEMA = pa.schema(
     [("key", pa.string()), ("rows", pa.int64()), ("max_time", pa.timestamp("us"))]
 )
@@ -113,8 +126,8 @@ def brushing_plan(
     the windows before the first added order hold what they held."""
     if full:
         return None, "a full run was asked for"
-    if not (wh.has_table(BRUSHING_STATE) and wh.has_table(BRUSHING_SHARED)):
-        return None, "no stored shared windows"
+    if not all(wh.has_table(t) for t in (BRUSHING_STATE, *(t for t, _ in _RING_TABLES))):
+        return None, "no stored ring counts"
     state = wh.execute(wh.table(BRUSHING_STATE))
     if len(state) != 1 or state["key"].iloc[0] != _ring_key(wh, config.blocks):
         return None, "ring settings changed"
@@ -128,16 +141,17 @@ def brushing_plan(
     if n == rows:
         if last != mark:
             return None, "orders changed in place"
-        return Prior(_shared_stored(wh), _seconds(mark) // w + 1), "no new orders"
+        return Prior(_ring_state(wh), _seconds(mark) // w + 1), "no new orders"
     newer = orders.filter(orders.paid_at > ibis.timestamp(pd.Timestamp(mark).to_pydatetime()))
     got = wh.execute(newer.aggregate(n=newer.count(), first=newer.paid_at.min()))
     if int(got["n"].iloc[0]) != n - rows:
         return None, "orders changed before the last detection"
-    return Prior(_shared_stored(wh), _seconds(got["first"].iloc[0]) // w), "new orders"
+    return Prior(_ring_state(wh), _seconds(got["first"].iloc[0]) // w), "new orders"
 
 
-def _shared_stored(wh: Warehouse) -> pd.DataFrame:
-    return wh.execute(wh.table(BRUSHING_SHARED).select(*SHARED_COLUMNS)).astype("int64")
+def _ring_state(wh: Warehouse) -> RingState:
+    frames = [wh.execute(wh.table(t).select(*cols)).astype("int64") for t, cols in _RING_TABLES]
+    return RingState(*frames)
 
 
 @dataclass(frozen=True)
@@ -156,25 +170,31 @@ def run_brushing(wh: Warehouse, config: trust.TrustConfig, *, full: bool = False
     ``mdl_brushing_review``, and the rule's periods. The engine aggregates; only the suspicious
     part of the orders comes back (:func:`windmaker.models.brushing.detect_in_warehouse`).
 
-    The windows that pairs of buyers who meet often share are stored with the orders' count and
-    latest payment (``_mdl_brushing_shared``, ``_mdl_brushing_state``); after new orders the
-    next detection pairs only the buyers of the windows from the first new order on
-    (:func:`brushing_plan`), and finds what a full one finds. ``full`` pairs every window.
+    What the rings' search counted is stored with the orders' count and latest payment (the
+    windows that pairs of buyers who meet often share, the shops' incidences per day and per
+    slot of the day: ``_mdl_brushing_shared``, ``_days``, ``_slots``, ``_state``). After new
+    orders the next detection pairs only the buyers of the windows from the first new order on
+    and recounts only the shops' recent traffic (:func:`brushing_plan`), and finds what a full
+    one finds. ``full`` counts everything again.
     """
     has_reviews = wh.has_table(contract.REVIEWS.name)
     reviews = wh.table(contract.REVIEWS.name) if has_reviews else None
     orders = wh.table(contract.ORDERS.name)
     mark = wh.execute(orders.aggregate(rows=orders.count(), max_time=orders.paid_at.max()))
     prior, reason = brushing_plan(wh, config.brushing, full=full)
-    shared: list[pd.DataFrame] = []
+    kept: list[RingState] = []
     report = brushing.detect_in_warehouse(
-        orders, reviews, config.brushing, wh.execute, prior=prior, keep=shared.append
+        orders, reviews, config.brushing, wh.execute, prior=prior, keep=kept.append
     )
     with wh.atomic():
         wh.write(BRUSHING_ORDERS, _arrow(report.flagged, _FLAGGED_SCHEMA))
         wh.write(BRUSHING_REVIEW, _arrow(report.review, _FLAGGED_SCHEMA))
         wh.write(BRUSHING_WINDOWS, _arrow(report.windows, _WINDOW_SCHEMA))
-        wh.write(BRUSHING_SHARED, _arrow(shared[0], _SHARED_SCHEMA))
+        for (name, cols), frame in zip(
+            _RING_TABLES, (kept[0].shared, kept[0].days, kept[0].slots), strict=True
+        ):
+            schema = pa.schema([(c, pa.int64()) for c in cols])
+            wh.write(name, _arrow(frame, schema))
         state = mark.assign(key=_ring_key(wh, config.brushing.blocks))
         wh.write(BRUSHING_STATE, _arrow(state, _STATE_SCHEMA))
     return BrushingRun(report, "full" if prior is None else "incremental", reason)

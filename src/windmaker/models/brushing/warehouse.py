@@ -228,24 +228,97 @@ def older_shared_windows(
     return met.semi_join(linking, ["shop", "window"])
 
 
+SHARED_COLUMNS = ("shop", "window", "a", "b")
+DAY_COLUMNS = ("shop", "day", "n")
+SLOT_COLUMNS = ("shop", "bucket", "slot", "n")
+#: Days per bucket of the stored slot counts: a detection after new orders recounts the
+#: buckets from the first changed day's on.
+BUCKET_DAYS = 28
+
+
+@dataclass(frozen=True)
+class RingState:
+    """What a detection keeps for the next one, every id a hash:
+
+    * ``shared``: the windows its linkable pairs share (:func:`shared_windows`' rows);
+    * ``days``: each shop's incidences per day (the chance model's ``day_windows``);
+    * ``slots``: each shop's incidences per slot of the day, per :data:`BUCKET_DAYS`-day bucket
+      (summed over the buckets: the chance model's long-run share of each hour).
+    """
+
+    shared: pd.DataFrame
+    days: pd.DataFrame
+    slots: pd.DataFrame
+
+
 @dataclass(frozen=True)
 class Prior:
-    """What the last detection over the same orders' past found: the windows its linkable pairs
-    share (:func:`shared_windows`' rows: shop, window, a, b hashes), and ``since``, the first
+    """A detection's :class:`RingState` over the same orders' past, and ``since``, the first
     window whose orders may have changed since then. Every window before ``since`` holds the
     orders it held; the caller guarantees it (orders only appended, from ``since`` on)."""
 
-    shared: pd.DataFrame
+    state: RingState
     since: int
 
 
-SHARED_COLUMNS = ("shop", "window", "a", "b")
-#: Receives the shared windows a detection found, to give them back as its next :class:`Prior`.
-Keep = Callable[[pd.DataFrame], None]
+#: Receives what a detection keeps, to give it back as the next one's :class:`Prior`.
+Keep = Callable[[RingState], None]
 
 
-def _no_shared() -> pd.DataFrame:
-    return pd.DataFrame({c: np.zeros(0, np.int64) for c in SHARED_COLUMNS})
+def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame({c: np.zeros(0, np.int64) for c in columns})
+
+
+def _no_state() -> RingState:
+    return RingState(_empty(SHARED_COLUMNS), _empty(DAY_COLUMNS), _empty(SLOT_COLUMNS))
+
+
+def shop_traffic(windows: ibis.Table, config: BlockConfig, since_day: int | None) -> ibis.Table:
+    """Each shop's incidences per day and per (bucket, slot of the day), from day ``since_day``
+    on (every day when ``None``), in one query that groups the orders once: rows (shop, day,
+    bucket, slot, n), a day's rows with bucket and slot −1, a slot's with day −1."""
+    w = config.window_seconds
+    slots = -(-86_400 // w)
+    src = windows
+    if since_day is not None:
+        src = src.filter((src.window * w) // 86_400 >= since_day)
+    inc = src.select("shop", "window", "buyer").distinct()
+    inc = inc.mutate(day=(inc.window * w) // 86_400, slot=inc.window % slots)
+    none = ibis.literal(-1, "int64")
+    days = inc.group_by(["shop", "day"]).agg(n=inc.count())
+    days = days.select("shop", day=days.day.cast("int64"), bucket=none, slot=none, n=days.n)
+    per_slot = inc.group_by(["shop", (inc.day // BUCKET_DAYS).name("bucket"), "slot"]).agg(
+        n=inc.count()
+    )
+    per_slot = per_slot.select(
+        "shop",
+        day=none,
+        bucket=per_slot.bucket.cast("int64"),
+        slot=per_slot.slot.cast("int64"),
+        n=per_slot.n,
+    )
+    return days.union(per_slot, distinct=False)
+
+
+def _traffic(
+    windows: ibis.Table, config: BlockConfig, execute: Execute, prior: Prior | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(days, slots) of :class:`RingState`: counted from every window, or, given ``prior``, the
+    stored rows before the bucket of ``prior.since``'s day and those from it on counted."""
+    start = None
+    if prior is not None:
+        since_day = prior.since * config.window_seconds // 86_400
+        start = since_day // BUCKET_DAYS * BUCKET_DAYS
+    got = execute(shop_traffic(windows, config, start)).astype(np.int64)
+    is_day = got["day"].to_numpy() >= 0
+    days = got.loc[is_day, list(DAY_COLUMNS)]
+    slots = got.loc[~is_day, list(SLOT_COLUMNS)]
+    if prior is not None and start is not None:
+        old_days, old_slots = prior.state.days, prior.state.slots
+        days = pd.concat([old_days[old_days["day"] < start][list(DAY_COLUMNS)], days])
+        kept = old_slots[old_slots["bucket"] < start // BUCKET_DAYS][list(SLOT_COLUMNS)]
+        slots = pd.concat([kept, slots])
+    return days.reset_index(drop=True), slots.reset_index(drop=True)
 
 
 def _shared(
@@ -262,7 +335,7 @@ def _shared(
     if prior is None:
         return execute(shared_windows(ring_candidates(incidence_table(windows), config), config))
     cols = list(SHARED_COLUMNS)
-    stored = prior.shared[cols].astype(np.int64)
+    stored = prior.state.shared[cols].astype(np.int64)
     recent = execute(recent_shared_windows(windows, prior.since, config))[cols].astype(np.int64)
     parts = [stored[stored["window"] < prior.since], recent]
     known = pd.MultiIndex.from_frame(stored[["a", "b"]])
@@ -304,13 +377,14 @@ def _rings(
     )
     none = np.zeros(0, np.int64)
     if not config.enabled:
-        keep(_no_shared())
+        keep(_no_state())
         return empty, [], none, none
     # Nothing is cached between the queries: a temporary table made inside the main job's
     # transaction is held in memory whole (21M orders: out of memory at 3 GB), where each query
     # alone stays within the engine's memory limit and spills what it cannot hold.
     frame = _shared(windows, config, execute, prior)
-    keep(frame)
+    days, slot_rows = _traffic(windows, config, execute, prior)
+    keep(RingState(frame, days, slot_rows))
     if frame.empty:
         return empty, [], none, none
     _, shop_keys = _codes(frame["shop"].to_numpy())
@@ -321,44 +395,36 @@ def _rings(
         a=np.searchsorted(buyer_keys, frame["a"].to_numpy(dtype=np.int64)),
         b=np.searchsorted(buyer_keys, frame["b"].to_numpy(dtype=np.int64)),
     )
-    slots = -(-86_400 // config.window_seconds)
+    w = config.window_seconds
+    day_windows = days.rename(columns={"n": "day_windows"})
 
     def around(shops: np.ndarray, buyers: np.ndarray) -> tuple[Incidences, SlotCounts]:
-        """One query for both answers, so the shops' orders are grouped once (21M orders: two
-        queries took 12.1 s and 4.9 s, one takes 12.5 s)."""
-        # the incidences at the shops, with their orders (grouped, no window function)
-        mine = windows.semi_join(_frame(shop=shop_keys[np.unique(shops)]), "shop")
-        inc = mine.group_by(["shop", "window", "buyer"]).agg(orders=mine.count())
-        inc = inc.mutate(day=(inc.window * config.window_seconds) // 86_400)
+        """The buyer-shop pairs' incidences with their windows' buyers: the orders are read
+        twice through semi-joins (the pairs, then their windows), not grouped whole. The
+        shops' counts per day and per slot come from :func:`shop_traffic`'s."""
         pairs = _frame(shop=shop_keys[shops], buyer=buyer_keys[buyers])
-        cols = inc.group_by(["shop", "window"]).agg(degree=inc.count())
-        days = inc.group_by(["shop", "day"]).agg(day_windows=inc.count())
-        found = inc.semi_join(pairs, ["shop", "buyer"])
-        found = found.join(cols, ["shop", "window"]).join(days, ["shop", "day"])
-        # (no NULL fillers: a column with one comes back as floats, and the hashes would round)
-        none = ibis.literal(-1, "int64")
-        found = found.select(
-            "shop", "window", "buyer", "orders", "degree", "day_windows", slot=none
-        )
-        counts = inc.group_by(["shop", (inc.window % slots).name("slot")]).agg(n=inc.count())
-        counts = counts.select(
-            "shop",
-            window=none,
-            buyer=none,
-            orders=counts.n.cast("int64"),
-            degree=none,
-            day_windows=none,
-            slot=counts.slot.cast("int64"),
-        )
-        frame = execute(found.union(counts, distinct=False))
-        is_slot = frame["slot"].to_numpy() >= 0
-        per_slot = frame[is_slot]
+        mine = windows.semi_join(pairs, ["shop", "buyer"])
+        inc = mine.group_by(["shop", "window", "buyer"]).agg(orders=mine.count())
+        met = windows.semi_join(inc.select("shop", "window"), ["shop", "window"])
+        met = met.select("shop", "window", "buyer").distinct()
+        degree = met.group_by(["shop", "window"]).agg(degree=met.count())
+        found = execute(
+            inc.join(degree, ["shop", "window"]).select(
+                "shop", "window", "buyer", "orders", "degree"
+            )
+        ).astype(np.int64)
+        found["day"] = found["window"] * w // 86_400
+        # every incidence's day is among the counted ones (a miss fails the cast loudly)
+        found = found.merge(day_windows, on=["shop", "day"], how="left")
+        found["day_windows"] = found["day_windows"].astype(np.int64)
+        mine_shops = slot_rows[slot_rows["shop"].isin(shop_keys[np.unique(shops)])]
+        per = mine_shops.groupby(["shop", "slot"], as_index=False)["n"].sum()
         slot_counts = (
-            np.searchsorted(shop_keys, per_slot["shop"].to_numpy(dtype=np.int64)),
-            per_slot["slot"].to_numpy(dtype=np.int64),
-            per_slot["orders"].to_numpy(dtype=np.int64),
+            np.searchsorted(shop_keys, per["shop"].to_numpy(dtype=np.int64)),
+            per["slot"].to_numpy(dtype=np.int64),
+            per["n"].to_numpy(dtype=np.int64),
         )
-        return _incidences(frame[~is_slot], shop_keys, buyer_keys), slot_counts
+        return _incidences(found, shop_keys, buyer_keys), slot_counts
 
     core = find_rings(shared, len(shop_keys), len(buyer_keys), around, config)
     f = core.flagged
@@ -406,9 +472,10 @@ def detect_in_warehouse(
     meet often and the lookups around them, the flagged orders and per flagged buyer and shop
     aggregates: memory grows with the suspicious part of the market, not with the order table.
 
-    ``keep`` receives the windows the linkable pairs share (``SHARED_COLUMNS``); given them
-    back as ``prior`` after orders were appended, the next detection pairs the buyers of the
-    recent windows only (the largest query of a full one) and gives the same report.
+    ``keep`` receives what the rings' search counted (:class:`RingState`); given it back as
+    ``prior`` after orders were appended, the next detection pairs the buyers of the recent
+    windows only (the largest query of a full one), recounts the shops' traffic from the
+    recent days' bucket on, and gives the same report.
     """
     keep = keep or (lambda _frame: None)
     source = brushing_input(orders, reviews)
@@ -421,7 +488,7 @@ def detect_in_warehouse(
         keyed.aggregate(n=keyed.count(), t_min=keyed.t.min(), last_paid=keyed.paid_at.max())
     )
     if int(stats["n"].iloc[0]) == 0:
-        keep(_no_shared())
+        keep(_no_state())
         return detect_brushing(execute(source.limit(0)), config)
     sub, rule, rule_shops, rule_buyers = _rule(keyed.select("shop", "buyer", "t"), config, execute)
     w = config.blocks.window_seconds
