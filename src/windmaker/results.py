@@ -90,6 +90,9 @@ BRUSHING_STATE = "_mdl_brushing_state"
 BRUSHING_SHARED = "_mdl_brushing_shared"
 BRUSHING_DAYS = "_mdl_brushing_days"
 BRUSHING_SLOTS = "_mdl_brushing_slots"
+TRUST_COUNTS = "_mdl_trust_counts"
+TRUST_STATE = "_mdl_trust_state"
+TRUST_FLAGGED = "_mdl_trust_flagged"
 BUYER_DAYS = "_m_buyer_day"
 INFLUENCER_DAYS = "_m_influencer_day"
 SKU_DAYS = "_m_sku_day"
@@ -403,6 +406,32 @@ TABLES: tuple[ResultTable, ...] = (
         ("brand_id", "first", "last"),
         _columns("brand_id first:timestamp last:timestamp orders:int buyers:int suspicious_buyers"),
         "the burst rule's suspicious windows",
+    ),
+    ResultTable(
+        TRUST_COUNTS,
+        "trust",
+        ("brand_id", "account_id", "period"),
+        _columns(
+            "brand_id account_id period:date orders:int refunded:int complaints:int promised:int"
+            " late:int reviews:int review_score_sum:int brushing:int"
+        ),
+        "the counts behind the trust scores per brand × selling account × month, kept so the "
+        "next run counts only the months that changed",
+    ),
+    ResultTable(
+        TRUST_STATE,
+        "trust",
+        ("source",),
+        _columns("source rows:int max_time:timestamp key"),
+        "per source the trust counts were made from: row count and latest time, and the "
+        "complaint types counted",
+    ),
+    ResultTable(
+        TRUST_FLAGGED,
+        "trust",
+        ("order_id",),
+        _columns("order_id paid_at:timestamp"),
+        "the brushing flags the stored trust counts were made with",
     ),
     ResultTable(
         TRUST_SCORES,

@@ -589,3 +589,117 @@ def test_complaints_per_1k_is_the_metrics_tables(wh: Warehouse, config: TrustCon
     np.testing.assert_allclose(
         scores["complaints_per_1k_x"], scores["complaints_per_1k_y"], rtol=1e-12
     )
+
+
+# -- counts kept between runs ---------------------------------------------------------------------
+
+
+def _sorted(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    return df.sort_values(key, na_position="first").reset_index(drop=True)
+
+
+def test_run_scores_counts_again_only_the_months_that_changed(
+    small_simulated_market: Path, config: TrustConfig, tmp_path: Path
+) -> None:
+    """The reference is the full count over every month, not planted truth. The counts are
+    kept; after the last fifth of the orders and reviews arrived and the brushing flags changed
+    in the market's second month, the next run counts again from that month only, and stores
+    the full count's rows and the full count's scores."""
+    from windmaker.results import BRUSHING_ORDERS, TRUST_COUNTS
+    from windmaker.services.trust import counts_plan, run_scores, score_entities
+
+    d = small_simulated_market
+    t = {
+        n: pd.read_parquet(d / f"{n}.parquet") for n in ("orders", "reviews", "brands", "accounts")
+    }
+    orders, reviews = t["orders"], t["reviews"]
+    cut = orders["paid_at"].quantile(0.8)
+    late_orders = orders["paid_at"] > cut
+    late_reviews = reviews["created_at"] > cut
+    months = orders["paid_at"].dt.to_period("M")
+    second = months.sort_values().unique()[1]
+    in_second = orders[(months == second) & ~late_orders]
+    flags = orders.loc[~late_orders, ["order_id"]].iloc[::97]
+    with Warehouse(f"duckdb://{tmp_path}/wh.duckdb") as wh:
+        for name in ("brands", "accounts"):
+            wh.backend.create_table(name, t[name])
+        wh.backend.create_table("orders", orders[~late_orders])
+        wh.backend.create_table("reviews", reviews[~late_reviews])
+        wh.backend.create_table(BRUSHING_ORDERS, flags)
+        assert counts_plan(wh, config) == ("full", None, "no stored counts")
+        run_scores(wh, config)
+        assert counts_plan(wh, config) == ("up_to_date", None, "no new rows")
+        wh.backend.insert("orders", orders[late_orders])
+        wh.backend.insert("reviews", reviews[late_reviews])
+        mode, since, _ = counts_plan(wh, config)
+        assert mode == "incremental" and since is not None
+        assert pd.Timestamp(since) > orders["paid_at"].min()
+        # a flag set on an order of the second month
+        wh.backend.insert(BRUSHING_ORDERS, in_second[["order_id"]].iloc[:1])
+        mode, since, _ = counts_plan(wh, config)
+        assert (mode, pd.Timestamp(since)) == ("incremental", second.to_timestamp())
+        got = run_scores(wh, config)
+        stored = wh.execute(wh.table(TRUST_COUNTS))
+        want = score_entities(wh, config)
+        full_counts = wh.execute(
+            trust_counts_by_pair(
+                wh.table("orders"),
+                wh.table("reviews"),
+                flagged=wh.table(BRUSHING_ORDERS),
+                complaint_types=config.score.complaint_types,
+            )
+        )
+        assert counts_plan(wh, config, full=True)[0] == "full"
+        wh.backend.insert("orders", orders[~late_orders].iloc[:1].assign(order_id="early-x"))
+        assert counts_plan(wh, config) == ("full", None, "orders changed before the last count")
+    key = ["brand_id", "account_id", "period"]
+    assert stored["brushing"].sum() == full_counts["brushing"].sum() > 0
+    pd.testing.assert_frame_equal(_sorted(stored, key), _sorted(full_counts, key))
+    key = ["entity", "entity_id", "period"]
+    pd.testing.assert_frame_equal(_sorted(got, key), _sorted(want, key))
+
+
+def test_an_order_that_fell_due_counts_its_month_again(
+    small_simulated_market: Path, config: TrustConfig, tmp_path: Path
+) -> None:
+    """An order of an earlier month, still unshipped, whose promised shipping falls between
+    the last count's last order and the new one's becomes late: its month is counted again,
+    and the stored counts are the full count's."""
+    from windmaker.results import TRUST_COUNTS
+    from windmaker.services.trust import counts_plan, run_scores
+
+    d = small_simulated_market
+    t = {
+        n: pd.read_parquet(d / f"{n}.parquet") for n in ("orders", "reviews", "brands", "accounts")
+    }
+    orders, reviews = t["orders"].copy(), t["reviews"]
+    cut = orders["paid_at"].quantile(0.8)
+    months = orders["paid_at"].dt.to_period("M")
+    early = months.sort_values().unique()[0]
+    x = orders.index[months == early][0]
+    orders.loc[x, "status"] = "paid"
+    orders.loc[x, ["promised_ship_by", "shipped_at"]] = [cut + pd.Timedelta(days=2), pd.NaT]
+    assert orders["paid_at"].max() > cut + pd.Timedelta(days=2)
+    late = orders["paid_at"] > cut
+    with Warehouse(f"duckdb://{tmp_path}/wh.duckdb") as wh:
+        for name in ("brands", "accounts"):
+            wh.backend.create_table(name, t[name])
+        wh.backend.create_table("orders", orders[~late])
+        wh.backend.create_table("reviews", reviews)
+        run_scores(wh, config)
+        before = wh.execute(wh.table(TRUST_COUNTS))
+        wh.backend.insert("orders", orders[late])
+        mode, since, _ = counts_plan(wh, config)
+        assert (mode, pd.Timestamp(since)) == ("incremental", early.to_timestamp())
+        run_scores(wh, config)
+        stored = wh.execute(wh.table(TRUST_COUNTS))
+        full = wh.execute(
+            trust_counts_by_pair(
+                wh.table("orders"),
+                wh.table("reviews"),
+                complaint_types=config.score.complaint_types,
+            )
+        )
+    key = ["brand_id", "account_id", "period"]
+    assert stored["late"].sum() > before["late"].sum()
+    pd.testing.assert_frame_equal(_sorted(stored, key), _sorted(full, key))

@@ -232,13 +232,19 @@ def _keyed_counts(
     flagged: ibis.Table | None,
     complaint_types: Iterable[str],
     as_of: datetime | None,
+    since: datetime | None = None,
 ) -> ibis.Table:
-    """:data:`COUNT_COLUMNS` per month and per the orders' ``keys`` (output name → column)."""
+    """:data:`COUNT_COLUMNS` per month and per the orders' ``keys`` (output name → column);
+    given ``since`` (the first day of a month), only the months from it on."""
     if as_of is not None:
         bound = ibis.memtable({"_now": [as_of]}).cast({"_now": "timestamp"})
     else:
         bound = orders.aggregate(_now=orders.paid_at.max().cast("timestamp"))
-    live = orders.filter(orders.status != "cancelled").cross_join(bound)
+    live = orders.filter(orders.status != "cancelled")
+    if since is not None:
+        live = live.filter(live.paid_at >= ibis.timestamp(since))
+        reviews = reviews.filter(reviews.created_at >= ibis.timestamp(since))
+    live = live.cross_join(bound)
     if flagged is not None:
         ids = flagged.select(brushing_order_id=flagged.order_id).distinct()
         live = live.left_join(ids, live.order_id == ids.brushing_order_id)
@@ -319,10 +325,12 @@ def trust_counts_by_pair(
     flagged: ibis.Table | None = None,
     complaint_types: Iterable[str] = ("quality", "misleading"),
     as_of: datetime | None = None,
+    since: datetime | None = None,
 ) -> ibis.Table:
     """The counts of :func:`trust_counts` per brand × selling account × month, in one pass over
     the orders for both entities (:func:`roll_up` gives each entity's rows). Columns: brand_id,
-    account_id, period and :data:`COUNT_COLUMNS`."""
+    account_id, period and :data:`COUNT_COLUMNS`. ``since`` (a month's first day): only the
+    months from it on, the same rows as those of all months."""
     counts = _keyed_counts(
         orders,
         reviews,
@@ -330,6 +338,7 @@ def trust_counts_by_pair(
         flagged=flagged,
         complaint_types=complaint_types,
         as_of=as_of,
+        since=since,
     )
     return counts.mutate(**{c: counts[c].cast("int64") for c in COUNT_COLUMNS})
 

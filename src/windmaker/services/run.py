@@ -122,7 +122,7 @@ def run_pipeline(
                             wh, cfg, full=full, exclude_brushing=settings.exclude_brushing_from_gmv
                         ).mode
                     elif step == "trust":
-                        out["trust_scores"] = len(run_scores(wh, cfg.trust))
+                        out["trust_scores"] = len(run_scores(wh, cfg.trust, full=full))
                     elif step == "models":
                         from windmaker.services.models import fit_models
 

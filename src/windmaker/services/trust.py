@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from windmaker import contract
+from windmaker.metrics import refresh as mx
 from windmaker.models import brushing, trust
 from windmaker.models.brushing.warehouse import (
     DAY_COLUMNS,
@@ -29,7 +30,10 @@ from windmaker.results import (
     BRUSHING_STATE,
     BRUSHING_WINDOWS,
     TRUST_ALERTS,
+    TRUST_COUNTS,
+    TRUST_FLAGGED,
     TRUST_SCORES,
+    TRUST_STATE,
     TRUST_VIOLATIONS,
 )
 from windmaker.warehouse import Warehouse
@@ -69,6 +73,14 @@ _RING_TABLES = (
 )
 _STATE_SCHEMA = pa.schema(
     [("key", pa.string()), ("rows", pa.int64()), ("max_time", pa.timestamp("us"))]
+)
+_COUNT_STATE_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("rows", pa.int64()),
+        ("max_time", pa.timestamp("us")),
+        ("key", pa.string()),
+    ]
 )
 _ALERT_SCHEMA = pa.schema(
     [
@@ -226,19 +238,14 @@ def market_figures(folder: Path, config: trust.TrustConfig | None = None) -> dic
     return out
 
 
-def score_entities(wh: Warehouse, config: trust.TrustConfig) -> pd.DataFrame:
+def score_entities(
+    wh: Warehouse, config: trust.TrustConfig, pairs: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The trust scores of every brand and account × month: the counts aggregated in the
     warehouse in one pass for both entities (per brand × account × month), rolled up to each
-    and scored from those small frames."""
-    flagged = wh.table(BRUSHING_ORDERS) if wh.has_table(BRUSHING_ORDERS) else None
-    pairs = wh.execute(
-        trust.trust_counts_by_pair(
-            wh.table(contract.ORDERS.name),
-            wh.table(contract.REVIEWS.name),
-            flagged=flagged,
-            complaint_types=config.score.complaint_types,
-        )
-    )
+    and scored from those small frames. ``pairs``: those counts, when already made."""
+    if pairs is None:
+        pairs = wh.execute(_pair_counts(wh, config, None))
     frames = []
     for entity, owners in (("brand", contract.BRANDS.name), ("account", contract.ACCOUNTS.name)):
         key = "brand_id" if entity == "brand" else "account_id"
@@ -248,9 +255,136 @@ def score_entities(wh: Warehouse, config: trust.TrustConfig) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def run_scores(wh: Warehouse, config: trust.TrustConfig) -> pd.DataFrame:
-    """Score every brand and account, raise the alerts and count violations; store all three."""
-    scores = score_entities(wh, config)
+def _flagged(wh: Warehouse) -> ibis.Table | None:
+    return wh.table(BRUSHING_ORDERS) if wh.has_table(BRUSHING_ORDERS) else None
+
+
+def _pair_counts(wh: Warehouse, config: trust.TrustConfig, since: datetime | None) -> ibis.Table:
+    return trust.trust_counts_by_pair(
+        wh.table(contract.ORDERS.name),
+        wh.table(contract.REVIEWS.name),
+        flagged=_flagged(wh),
+        complaint_types=config.score.complaint_types,
+        since=since,
+    )
+
+
+#: The sources the counts are made from, with the time each grows by.
+_COUNTED = ((contract.ORDERS.name, "paid_at"), (contract.REVIEWS.name, "created_at"))
+
+
+def counts_plan(
+    wh: Warehouse, config: trust.TrustConfig, *, full: bool = False
+) -> tuple[str, datetime | None, str]:
+    """(mode, the first month to count again, why) for the stored counts per brand × account ×
+    month. Mode ``full`` counts every month; ``incremental`` the months from the one returned;
+    ``up_to_date`` none. A month's counts change when:
+
+    - orders or reviews were added in it (the sources only appended since: every added row
+      later than the latest one counted; otherwise every month is counted again);
+    - an order of it joined or left the brushing flags;
+    - one of its orders' promised shipping fell due between the two counts' last orders (an
+      order still unshipped then became late), or it is the last count's last month or later
+      (reviews count up to the last order's month).
+    """
+    if full:
+        return "full", None, "a full run was asked for"
+    if not all(wh.has_table(t) for t in (TRUST_STATE, TRUST_COUNTS, TRUST_FLAGGED)):
+        return "full", None, "no stored counts"
+    state = wh.execute(wh.table(TRUST_STATE)).set_index("source")
+    if set(state["key"]) != {_counts_key(config)}:
+        return "full", None, "complaint types changed"
+    lows: list[datetime] = []
+    for name, col in _COUNTED:
+        if name not in state.index:
+            return "full", None, f"{name} not tracked"
+        rows, mark = int(state.loc[name, "rows"]), state.loc[name, "max_time"]
+        t = wh.table(name)
+        now = wh.execute(t.aggregate(rows=t.count(), last=t[col].max()))
+        n, last = int(now["rows"].iloc[0]), now["last"].iloc[0]
+        if n == rows and (last == mark or (pd.isna(last) and pd.isna(mark))):
+            continue
+        if n <= rows or pd.isna(mark):
+            return "full", None, f"{name} changed in place or removed"
+        newer = t.filter(t[col] > ibis.timestamp(pd.Timestamp(mark).to_pydatetime()))
+        got = wh.execute(newer.aggregate(n=newer.count(), first=newer[col].min()))
+        if int(got["n"].iloc[0]) != n - rows:
+            return "full", None, f"{name} changed before the last count"
+        lows.append(pd.Timestamp(got["first"].iloc[0]).to_pydatetime())
+    orders = wh.table(contract.ORDERS.name)
+    before = pd.Timestamp(state.loc[contract.ORDERS.name, "max_time"]).to_pydatetime()
+    after = wh.execute(orders.paid_at.max())
+    if pd.Timestamp(after).to_pydatetime() != before:
+        lows.append(before)
+        due = orders.filter(
+            (orders.promised_ship_by >= ibis.timestamp(before))
+            & (orders.promised_ship_by < ibis.timestamp(pd.Timestamp(after).to_pydatetime()))
+        )
+        first_due = wh.execute(due.paid_at.min())
+        if first_due is not None and not pd.isna(first_due):
+            lows.append(pd.Timestamp(first_due).to_pydatetime())
+    change = wh.execute(
+        mx.left_out_change_expression(wh.table(TRUST_FLAGGED), mx.left_out(orders, _flagged(wh)))
+    )
+    if int(change["n"].iloc[0]) > 0:
+        lows.append(pd.Timestamp(change["lo"].iloc[0]).to_pydatetime())
+    if not lows:
+        return "up_to_date", None, "no new rows"
+    first = min(lows)
+    return "incremental", datetime(first.year, first.month, 1), "new rows"
+
+
+def _counts_key(config: trust.TrustConfig) -> str:
+    return json.dumps({"complaint_types": sorted(config.score.complaint_types)})
+
+
+def stored_counts(wh: Warehouse, config: trust.TrustConfig, *, full: bool = False) -> pd.DataFrame:
+    """The counts per brand × account × month (:func:`windmaker.models.trust.
+    trust_counts_by_pair`), counted again from the first month that changed
+    (:func:`counts_plan`), and stored with what they were counted from."""
+    mode, since, _reason = counts_plan(wh, config, full=full)
+    if mode == "up_to_date":
+        return wh.execute(wh.table(TRUST_COUNTS))
+    fresh = wh.execute(_pair_counts(wh, config, since))
+    if mode == "incremental":
+        stored = wh.execute(wh.table(TRUST_COUNTS))
+        old = stored[pd.to_datetime(stored["period"]) < pd.Timestamp(since)]
+        pairs = pd.concat([old, fresh[old.columns]], ignore_index=True)
+    else:
+        pairs = fresh
+    state = pd.concat(
+        [
+            wh.execute(
+                wh.table(name).aggregate(
+                    source=ibis.literal(name),
+                    rows=wh.table(name).count(),
+                    max_time=wh.table(name)[col].max(),
+                )
+            )
+            for name, col in _COUNTED
+        ],
+        ignore_index=True,
+    ).assign(key=_counts_key(config))
+    with wh.atomic():
+        wh.write(TRUST_COUNTS, _counts_arrow(pairs))
+        wh.write(TRUST_STATE, _arrow(state, _COUNT_STATE_SCHEMA))
+        wh.write(TRUST_FLAGGED, mx.left_out(wh.table(contract.ORDERS.name), _flagged(wh)))
+    return pairs
+
+
+def _counts_arrow(pairs: pd.DataFrame) -> pa.Table:
+    table = pa.Table.from_pandas(pairs, preserve_index=False)
+    at = table.schema.get_field_index("period")
+    return table.set_column(
+        at, "period", pa.array(pd.to_datetime(pairs["period"]).dt.date, pa.date32())
+    )
+
+
+def run_scores(wh: Warehouse, config: trust.TrustConfig, *, full: bool = False) -> pd.DataFrame:
+    """Score every brand and account, raise the alerts and count violations; store all three.
+    The counts behind the scores are kept, and only the months that changed are counted
+    again (:func:`stored_counts`); ``full`` counts every month."""
+    scores = score_entities(wh, config, stored_counts(wh, config, full=full))
     table = pa.Table.from_pandas(scores, preserve_index=False)
     period = table.schema.get_field_index("period")
     table = table.set_column(
