@@ -703,3 +703,21 @@ def test_an_order_that_fell_due_counts_its_month_again(
     key = ["brand_id", "account_id", "period"]
     assert stored["late"].sum() > before["late"].sum()
     pd.testing.assert_frame_equal(_sorted(stored, key), _sorted(full, key))
+
+
+def test_trust_on_a_workspace_without_orders(config: TrustConfig, tmp_path: Path) -> None:
+    """`windmaker trust run` before any ingest stores empty tables with their types (an empty
+    scores frame used to reach DuckDB with untyped columns and stop with the engine's error),
+    and the next run finds nothing to count again."""
+    from windmaker.results import TRUST_SCORES
+    from windmaker.services.trust import counts_plan, run_brushing, run_scores
+    from windmaker.workspace import init_workspace, open_warehouse
+
+    settings = init_workspace(tmp_path / "ws")
+    with open_warehouse(settings) as wh:
+        assert run_brushing(wh, config).report.flagged.empty
+        assert run_scores(wh, config).empty
+        stored = wh.table(TRUST_SCORES)
+        assert int(wh.execute(stored.count())) == 0
+        assert str(stored.schema()["score"]) == "float64"
+        assert counts_plan(wh, config) == ("up_to_date", None, "no new rows")

@@ -16,7 +16,7 @@ from decimal import Decimal
 import pandas as pd
 import pyarrow as pa
 
-from windmaker import contract, results
+from windmaker import contract
 from windmaker.models import concentration as conc
 from windmaker.models import hits as hit_model
 from windmaker.models import horse_race as hr
@@ -24,8 +24,8 @@ from windmaker.models import matching
 from windmaker.results import CONCENTRATION, HITS, HORSE_RACE, RECOMMENDATIONS, TRUST_SCORES
 from windmaker.services.configs import Configs
 from windmaker.services.errors import ServiceError, not_found
+from windmaker.services.result_tables import result_arrow
 from windmaker.warehouse import Warehouse
-from windmaker.warehouse.money import money
 
 #: ``progress(done, total)``; ``total`` 0 while the amount of work is not known yet.
 Progress = Callable[[int, int], None]
@@ -129,37 +129,6 @@ def _last_order_day(wh: Warehouse) -> date:
     return pd.Timestamp(last).date()
 
 
-_ARROW = {
-    "string": pa.string(),
-    "int": pa.int64(),
-    "float": pa.float64(),
-    "bool": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-}
-
-
-def _arrow(name: str, df: pd.DataFrame) -> pa.Table:
-    """``df`` with exactly the declared columns of result table ``name``, in their types (money
-    as DECIMAL(18,2) through the warehouse's money writer)."""
-    cols: dict[str, pa.Array] = {}
-    for col in results.table(name).columns:
-        values = df[col.name]
-        if col.money:
-            cols[col.name] = money(values.astype("float64"))
-        elif col.dtype == "date":
-            cols[col.name] = pa.array(pd.to_datetime(values).dt.date, type=pa.date32())
-        elif col.dtype == "timestamp":
-            cols[col.name] = pa.array(pd.to_datetime(values), type=pa.timestamp("us"))
-        elif col.dtype == "string":
-            cols[col.name] = pa.array(
-                [None if v is None or v is pd.NA else str(v) for v in values], type=pa.string()
-            )
-        else:
-            cols[col.name] = pa.array(values, type=_ARROW[col.dtype])
-    return pa.table(cols)
-
-
 def _replace_rows(wh: Warehouse, name: str, new: pa.Table, key: str, keys: set[str]) -> None:
     """Write ``new`` into table ``name`` in place of its rows whose ``key`` is in ``keys``."""
     if wh.has_table(name):
@@ -167,7 +136,7 @@ def _replace_rows(wh: Warehouse, name: str, new: pa.Table, key: str, keys: set[s
         if old.schema.names == new.schema.names:
             old_df = old.to_pandas()
             kept = old_df[~old_df[key].astype(str).isin(keys)]
-            new = pa.concat_tables([_arrow(name, kept), new])
+            new = pa.concat_tables([result_arrow(name, kept), new])
     wh.write(name, new)
 
 
@@ -222,7 +191,9 @@ def recommend_influencers(
     recs = pd.DataFrame([r.__dict__ for rl in lists for r in rl.recommendations])
     if not recs.empty:
         recs["as_of"] = cutoff.date()
-        _replace_rows(wh, RECOMMENDATIONS, _arrow(RECOMMENDATIONS, recs), "brand_id", set(brands))
+        _replace_rows(
+            wh, RECOMMENDATIONS, result_arrow(RECOMMENDATIONS, recs), "brand_id", set(brands)
+        )
     return Recommendations(cutoff.date(), tuple(lists), len(recs))
 
 
@@ -249,7 +220,7 @@ def detect_hits(
     recent = scored[pd.to_datetime(scored["first_sale"]) >= since].copy()
     recent["as_of"] = last
     recent["exposure"] = hit_model.sales_and_exposure(recent, cfg)[1]
-    wh.write(HITS, _arrow(HITS, recent))
+    wh.write(HITS, result_arrow(HITS, recent))
     progress(1, 1)
     return Hits(
         last,
@@ -288,7 +259,7 @@ def race_matrix_accounts(
     last = weeks["week"].max()
     res = hr.race(weeks[weeks["week"] > last - pd.Timedelta(weeks=cfg.weeks)], cfg)
     res["as_of"] = last.date()
-    wh.write(HORSE_RACE, _arrow(HORSE_RACE, res))
+    wh.write(HORSE_RACE, result_arrow(HORSE_RACE, res))
     progress(1, 1)
     entries = tuple(
         RaceEntry(

@@ -36,6 +36,7 @@ from windmaker.results import (
     TRUST_STATE,
     TRUST_VIOLATIONS,
 )
+from windmaker.services.result_tables import result_arrow
 from windmaker.warehouse import Warehouse
 
 _FLAGGED_SCHEMA = pa.schema(
@@ -148,7 +149,9 @@ def brushing_plan(
     now = wh.execute(orders.aggregate(rows=orders.count(), last=orders.paid_at.max()))
     n, last = int(now["rows"].iloc[0]), now["last"].iloc[0]
     w = config.blocks.window_seconds
-    if pd.isna(mark) or n < rows:
+    if pd.isna(mark):
+        return None, "no orders at the last detection"
+    if n < rows:
         return None, "orders were removed"
     if n == rows:
         if last != mark:
@@ -312,17 +315,19 @@ def counts_plan(
             return "full", None, f"{name} changed before the last count"
         lows.append(pd.Timestamp(got["first"].iloc[0]).to_pydatetime())
     orders = wh.table(contract.ORDERS.name)
-    before = pd.Timestamp(state.loc[contract.ORDERS.name, "max_time"]).to_pydatetime()
-    after = wh.execute(orders.paid_at.max())
-    if pd.Timestamp(after).to_pydatetime() != before:
-        lows.append(before)
-        due = orders.filter(
-            (orders.promised_ship_by >= ibis.timestamp(before))
-            & (orders.promised_ship_by < ibis.timestamp(pd.Timestamp(after).to_pydatetime()))
-        )
-        first_due = wh.execute(due.paid_at.min())
-        if first_due is not None and not pd.isna(first_due):
-            lows.append(pd.Timestamp(first_due).to_pydatetime())
+    mark, after = state.loc[contract.ORDERS.name, "max_time"], wh.execute(orders.paid_at.max())
+    # (no orders then and now: nothing fell due; orders since none: counted in full above)
+    if not (pd.isna(mark) or pd.isna(after)):
+        before, now = pd.Timestamp(mark).to_pydatetime(), pd.Timestamp(after).to_pydatetime()
+        if now != before:
+            lows.append(before)
+            due = orders.filter(
+                (orders.promised_ship_by >= ibis.timestamp(before))
+                & (orders.promised_ship_by < ibis.timestamp(now))
+            )
+            first_due = wh.execute(due.paid_at.min())
+            if first_due is not None and not pd.isna(first_due):
+                lows.append(pd.Timestamp(first_due).to_pydatetime())
     change = wh.execute(
         mx.left_out_change_expression(wh.table(TRUST_FLAGGED), mx.left_out(orders, _flagged(wh)))
     )
@@ -385,12 +390,7 @@ def run_scores(wh: Warehouse, config: trust.TrustConfig, *, full: bool = False) 
     The counts behind the scores are kept, and only the months that changed are counted
     again (:func:`stored_counts`); ``full`` counts every month."""
     scores = score_entities(wh, config, stored_counts(wh, config, full=full))
-    table = pa.Table.from_pandas(scores, preserve_index=False)
-    period = table.schema.get_field_index("period")
-    table = table.set_column(
-        period, "period", pa.array(pd.to_datetime(scores["period"]).dt.date, pa.date32())
-    )
-    wh.write(TRUST_SCORES, table)
+    wh.write(TRUST_SCORES, result_arrow(TRUST_SCORES, scores))
     accounts = wh.execute(wh.table(contract.ACCOUNTS.name).select("account_id", "brand_id"))
     alerts = trust.trust_alerts(scores, accounts, config)
     wh.write(TRUST_ALERTS, _arrow(alerts, _ALERT_SCHEMA))
