@@ -154,13 +154,18 @@ def incidence_table(windows: ibis.Table) -> ibis.Table:
 def ring_candidates(inc: ibis.Table, config: BlockConfig) -> ibis.Table:
     """The incidences (:func:`incidence_table`) that survive the first rounds of
     :func:`.rings.prune`: a superset of those that can link buyers."""
-    cand = inc.filter((inc.degree >= 2) & (inc.degree <= config.max_window_buyers))
+    cand = inc.filter(_can_link(inc.degree, config))
     for _ in range(SQL_PRUNE_ROUNDS):
         cand = cand.mutate(per_buyer=cand.buyer.count().over(group_by="buyer"))
         cand = cand.filter(cand.per_buyer >= config.min_shared_windows)
         cand = cand.mutate(per_col=cand.buyer.count().over(group_by=["shop", "window"]))
         cand = cand.filter(cand.per_col >= 2)
     return cand.select("shop", "window", "buyer")
+
+
+def _can_link(degree: ir.IntegerValue, config: BlockConfig) -> ir.BooleanValue:
+    """A window of ``degree`` buyers can link two of them: 2 to ``max_window_buyers``."""
+    return (degree >= 2) & (degree <= config.max_window_buyers)
 
 
 def _sides(cand: ibis.Table) -> tuple[ibis.Table, ibis.Table]:
@@ -177,7 +182,7 @@ def shared_windows(cand: ibis.Table, config: BlockConfig) -> ibis.Table:
     shared windows come back: on 21M orders 401,783 rows, where the candidates are 12M
     incidences and their pairs 45M."""
     x, y = _sides(cand)
-    pairs = x.join(y, [x.shop == y.y_shop, x.window == y.y_window, x.a < y.b])
+    pairs = _pair_rows(cand)
     often = (
         pairs.group_by(["a", "b"])
         .agg(n=pairs.count())
@@ -197,9 +202,8 @@ def _pair_rows(cand: ibis.Table) -> ibis.Table:
 
 
 def _linking(inc: ibis.Table, config: BlockConfig) -> ibis.Table:
-    """The incidences of windows that can link buyers: 2 to ``max_window_buyers`` buyers."""
-    keep = (inc.degree >= 2) & (inc.degree <= config.max_window_buyers)
-    return inc.filter(keep).select("shop", "window", "buyer")
+    """The incidences of windows that can link buyers (:func:`_can_link`)."""
+    return inc.filter(_can_link(inc.degree, config)).select("shop", "window", "buyer")
 
 
 def recent_shared_windows(windows: ibis.Table, since: int, config: BlockConfig) -> ibis.Table:
@@ -224,7 +228,7 @@ def older_shared_windows(
     around = old.semi_join(met.select("shop", "window").distinct(), ["shop", "window"])
     around = around.select("shop", "window", "buyer").distinct()
     degree = around.group_by(["shop", "window"]).agg(degree=around.count())
-    linking = degree.filter((degree.degree >= 2) & (degree.degree <= config.max_window_buyers))
+    linking = degree.filter(_can_link(degree.degree, config))
     return met.semi_join(linking, ["shop", "window"])
 
 
