@@ -130,13 +130,48 @@ def _seconds(at: datetime) -> int:
     return int(pd.Timestamp(at).floor("s").value // 1_000_000_000)
 
 
+def _sources_now(wh: Warehouse, sources: tuple[tuple[str, str], ...]) -> pd.DataFrame:
+    """Each source's row count and latest time (``source``, ``rows``, ``max_time``), in one
+    query: what a plan compares with the stored state, and the state stored after the run."""
+    parts = [
+        wh.table(name).aggregate(
+            source=ibis.literal(name),
+            rows=wh.table(name).count(),
+            max_time=wh.table(name)[col].max().cast("timestamp"),
+        )
+        for name, col in sources
+    ]
+    return wh.execute(parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0])
+
+
+def _first_appended(
+    wh: Warehouse, name: str, col: str, mark: object, grown: int
+) -> datetime | None:
+    """The earliest ``col`` among the rows of ``name`` later than ``mark``, when they are the
+    ``grown`` rows added since (``None`` otherwise: rows changed at or before ``mark``)."""
+    t = wh.table(name)
+    newer = t.filter(t[col] > ibis.timestamp(pd.Timestamp(mark).to_pydatetime()))
+    got = wh.execute(newer.aggregate(n=newer.count(), first=newer[col].min()))
+    if int(got["n"].iloc[0]) != grown:
+        return None
+    return pd.Timestamp(got["first"].iloc[0]).to_pydatetime()
+
+
+_ORDERS_PAID = ((contract.ORDERS.name, "paid_at"),)
+
+
 def brushing_plan(
-    wh: Warehouse, config: brushing.BrushingConfig, *, full: bool = False
+    wh: Warehouse,
+    config: brushing.BrushingConfig,
+    *,
+    full: bool = False,
+    now: pd.DataFrame | None = None,
 ) -> tuple[Prior | None, str]:
     """The stored shared windows to start from, and why (``None``: pair the buyers of every
     window). They serve when the last detection ran with the same ring settings and the orders
     have only been appended since: every order added is paid after the latest order it saw, so
-    the windows before the first added order hold what they held."""
+    the windows before the first added order hold what they held. ``now``: the orders' row
+    count and latest payment (:func:`_sources_now`), when already read."""
     if full:
         return None, "a full run was asked for"
     if not all(wh.has_table(t) for t in (BRUSHING_STATE, *(t for t, _ in _RING_TABLES))):
@@ -145,9 +180,8 @@ def brushing_plan(
     if len(state) != 1 or state["key"].iloc[0] != _ring_key(wh, config.blocks):
         return None, "ring settings changed"
     rows, mark = int(state["rows"].iloc[0]), state["max_time"].iloc[0]
-    orders = wh.table(contract.ORDERS.name)
-    now = wh.execute(orders.aggregate(rows=orders.count(), last=orders.paid_at.max()))
-    n, last = int(now["rows"].iloc[0]), now["last"].iloc[0]
+    now = _sources_now(wh, _ORDERS_PAID) if now is None else now
+    n, last = int(now["rows"].iloc[0]), now["max_time"].iloc[0]
     w = config.blocks.window_seconds
     if pd.isna(mark):
         return None, "no orders at the last detection"
@@ -157,11 +191,10 @@ def brushing_plan(
         if last != mark:
             return None, "orders changed in place"
         return Prior(_ring_state(wh), _seconds(mark) // w + 1), "no new orders"
-    newer = orders.filter(orders.paid_at > ibis.timestamp(pd.Timestamp(mark).to_pydatetime()))
-    got = wh.execute(newer.aggregate(n=newer.count(), first=newer.paid_at.min()))
-    if int(got["n"].iloc[0]) != n - rows:
+    first = _first_appended(wh, contract.ORDERS.name, "paid_at", mark, n - rows)
+    if first is None:
         return None, "orders changed before the last detection"
-    return Prior(_ring_state(wh), _seconds(got["first"].iloc[0]) // w), "new orders"
+    return Prior(_ring_state(wh), _seconds(first) // w), "new orders"
 
 
 def _ring_state(wh: Warehouse) -> RingState:
@@ -195,8 +228,8 @@ def run_brushing(wh: Warehouse, config: trust.TrustConfig, *, full: bool = False
     has_reviews = wh.has_table(contract.REVIEWS.name)
     reviews = wh.table(contract.REVIEWS.name) if has_reviews else None
     orders = wh.table(contract.ORDERS.name)
-    mark = wh.execute(orders.aggregate(rows=orders.count(), max_time=orders.paid_at.max()))
-    prior, reason = brushing_plan(wh, config.brushing, full=full)
+    mark = _sources_now(wh, _ORDERS_PAID)
+    prior, reason = brushing_plan(wh, config.brushing, full=full, now=mark)
     kept: list[RingState] = []
     report = brushing.detect_in_warehouse(
         orders, reviews, config.brushing, wh.execute, prior=prior, keep=kept.append
@@ -277,7 +310,11 @@ _COUNTED = ((contract.ORDERS.name, "paid_at"), (contract.REVIEWS.name, "created_
 
 
 def counts_plan(
-    wh: Warehouse, config: trust.TrustConfig, *, full: bool = False
+    wh: Warehouse,
+    config: trust.TrustConfig,
+    *,
+    full: bool = False,
+    now: pd.DataFrame | None = None,
 ) -> tuple[str, datetime | None, str]:
     """(mode, the first month to count again, why) for the stored counts per brand × account ×
     month. Mode ``full`` counts every month; ``incremental`` the months from the one returned;
@@ -289,6 +326,8 @@ def counts_plan(
     - one of its orders' promised shipping fell due between the two counts' last orders (an
       order still unshipped then became late), or it is the last count's last month or later
       (reviews count up to the last order's month).
+
+    ``now``: the sources' row counts and latest times (:func:`_sources_now`), when already read.
     """
     if full:
         return "full", None, "a full run was asked for"
@@ -297,25 +336,24 @@ def counts_plan(
     state = wh.execute(wh.table(TRUST_STATE)).set_index("source")
     if set(state["key"]) != {_counts_key(config)}:
         return "full", None, "complaint types changed"
+    current = (_sources_now(wh, _COUNTED) if now is None else now).set_index("source")
     lows: list[datetime] = []
     for name, col in _COUNTED:
         if name not in state.index:
             return "full", None, f"{name} not tracked"
         rows, mark = int(state.loc[name, "rows"]), state.loc[name, "max_time"]
-        t = wh.table(name)
-        now = wh.execute(t.aggregate(rows=t.count(), last=t[col].max()))
-        n, last = int(now["rows"].iloc[0]), now["last"].iloc[0]
+        n, last = int(current.loc[name, "rows"]), current.loc[name, "max_time"]
         if n == rows and (last == mark or (pd.isna(last) and pd.isna(mark))):
             continue
         if n <= rows or pd.isna(mark):
             return "full", None, f"{name} changed in place or removed"
-        newer = t.filter(t[col] > ibis.timestamp(pd.Timestamp(mark).to_pydatetime()))
-        got = wh.execute(newer.aggregate(n=newer.count(), first=newer[col].min()))
-        if int(got["n"].iloc[0]) != n - rows:
+        first = _first_appended(wh, name, col, mark, n - rows)
+        if first is None:
             return "full", None, f"{name} changed before the last count"
-        lows.append(pd.Timestamp(got["first"].iloc[0]).to_pydatetime())
+        lows.append(first)
     orders = wh.table(contract.ORDERS.name)
-    mark, after = state.loc[contract.ORDERS.name, "max_time"], wh.execute(orders.paid_at.max())
+    mark = state.loc[contract.ORDERS.name, "max_time"]
+    after = current.loc[contract.ORDERS.name, "max_time"]
     # (no orders then and now: nothing fell due; orders since none: counted in full above)
     if not (pd.isna(mark) or pd.isna(after)):
         before, now = pd.Timestamp(mark).to_pydatetime(), pd.Timestamp(after).to_pydatetime()
@@ -347,7 +385,8 @@ def stored_counts(wh: Warehouse, config: trust.TrustConfig, *, full: bool = Fals
     """The counts per brand × account × month (:func:`windmaker.models.trust.
     trust_counts_by_pair`), counted again from the first month that changed
     (:func:`counts_plan`), and stored with what they were counted from."""
-    mode, since, _reason = counts_plan(wh, config, full=full)
+    now = _sources_now(wh, _COUNTED)
+    mode, since, _reason = counts_plan(wh, config, full=full, now=now)
     if mode == "up_to_date":
         return wh.execute(wh.table(TRUST_COUNTS))
     fresh = wh.execute(_pair_counts(wh, config, since))
@@ -357,19 +396,7 @@ def stored_counts(wh: Warehouse, config: trust.TrustConfig, *, full: bool = Fals
         pairs = pd.concat([old, fresh[old.columns]], ignore_index=True)
     else:
         pairs = fresh
-    state = pd.concat(
-        [
-            wh.execute(
-                wh.table(name).aggregate(
-                    source=ibis.literal(name),
-                    rows=wh.table(name).count(),
-                    max_time=wh.table(name)[col].max(),
-                )
-            )
-            for name, col in _COUNTED
-        ],
-        ignore_index=True,
-    ).assign(key=_counts_key(config))
+    state = now.assign(key=_counts_key(config))
     with wh.atomic():
         wh.write(TRUST_COUNTS, _counts_arrow(pairs))
         wh.write(TRUST_STATE, _arrow(state, _COUNT_STATE_SCHEMA))
