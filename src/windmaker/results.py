@@ -90,6 +90,8 @@ BRUSHING_STATE = "_mdl_brushing_state"
 BRUSHING_SHARED = "_mdl_brushing_shared"
 BRUSHING_DAYS = "_mdl_brushing_days"
 BRUSHING_SLOTS = "_mdl_brushing_slots"
+BRUSHING_RULE = "_mdl_brushing_rule"
+BRUSHING_PERIODS = "_mdl_brushing_periods"
 TRUST_COUNTS = "_mdl_trust_counts"
 TRUST_STATE = "_mdl_trust_state"
 TRUST_FLAGGED = "_mdl_trust_flagged"
@@ -360,7 +362,8 @@ TABLES: tuple[ResultTable, ...] = (
         "brushing",
         ("key",),
         _columns("key rows:int max_time:timestamp"),
-        "the orders' row count and latest payment at the last detection, and its ring settings",
+        "the orders' row count and latest payment at the last detection, and its rule and ring "
+        "settings",
     ),
     ResultTable(
         BRUSHING_SHARED,
@@ -385,6 +388,22 @@ TABLES: tuple[ResultTable, ...] = (
         _columns("shop:int bucket:int slot:int n:int"),
         "each shop's buyer-hours per hour of the day, per 28-day bucket, kept for the next "
         "detection",
+    ),
+    ResultTable(
+        BRUSHING_RULE,
+        "brushing",
+        ("shop", "buyer", "t"),
+        _columns("shop:int buyer:int t:int start:int end:int orders:int buyers:int"),
+        "the burst rule's flagged (shop, buyer, second) groups with their earliest period "
+        "(hashed ids, seconds since 1970), kept so the next detection reads only recent hours",
+    ),
+    ResultTable(
+        BRUSHING_PERIODS,
+        "brushing",
+        ("shop", "first", "last", "suspicious"),
+        _columns("shop:int first:int last:int orders:int buyers:int suspicious:int"),
+        "the burst rule's periods, a row per suspicious buyer (hashed ids, seconds since "
+        "1970), kept for the next detection",
     ),
     ResultTable(
         BRUSHING_ORDERS,

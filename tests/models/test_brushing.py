@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 
@@ -88,6 +88,32 @@ def test_rule_matches_brute_force(stream: list[tuple[int, int, int]], ratio: flo
     assert len(got_windows) == len(result.windows)  # each period reported once
     assert got_windows == want_windows
     assert set(np.flatnonzero(result.flagged).tolist()) == want_flagged
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams, st.sampled_from([3.0, 2.0, 1.5]), times)
+# Y's three orders alone would be a period, but no window holds them without X's order just
+# before ``since`` or Z's: read from ``since`` on, X would be missed.
+@example(
+    stream=[(0, 1, 9_990), (0, 2, 10_000), (0, 2, 10_001), (0, 2, 10_002), (0, 3, 13_580)],
+    ratio=3.0,
+    since=10_000,
+)
+def test_rule_from_a_moment_on_reads_one_window_back(
+    stream: list[tuple[int, int, int]], ratio: float, since: int
+) -> None:
+    """The periods from ``since`` on, found from the orders one window before it on, are the
+    whole stream's periods from ``since`` on (the incremental detection's rule rests on it);
+    the reference is the rule over every order."""
+    arrays = [np.array([row[i] for row in stream], dtype=np.int64) for i in range(3)]
+    shop, buyer, t = arrays
+    whole = concentration_rule(shop, buyer, t, window_seconds=H, min_ratio=ratio)
+    late = t >= since - H
+    part = concentration_rule(
+        shop[late], buyer[late], t[late], window_seconds=H, min_ratio=ratio, since=since
+    )
+    want = whole.windows[whole.windows["first"] >= since]
+    assert part.windows.to_dict("records") == want.to_dict("records")
 
 
 def _rule(shop: np.ndarray, buyer: np.ndarray, t: np.ndarray):

@@ -256,9 +256,10 @@ def _sorted_shared(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def assert_same_state(got: Any, want: Any) -> None:
-    """The same shared windows and the same traffic per shop-day and per shop-bucket-slot."""
+    """The same shared windows, the same traffic per shop-day and per shop-bucket-slot, and the
+    same rule flags and periods."""
     pd.testing.assert_frame_equal(_sorted_shared(got.shared), _sorted_shared(want.shared))
-    for part in ("days", "slots"):
+    for part in ("days", "slots", "flags", "periods"):
         g, w = getattr(got, part), getattr(want, part)
         key = [c for c in w.columns if c != "n"]
         pd.testing.assert_frame_equal(
@@ -267,16 +268,20 @@ def assert_same_state(got: Any, want: Any) -> None:
 
 
 def _first_and_all(
-    orders: pd.DataFrame, reviews: pd.DataFrame, share: float, config: BrushingConfig
+    orders: pd.DataFrame,
+    reviews: pd.DataFrame,
+    share: float,
+    config: BrushingConfig,
+    cut: pd.Timestamp | None = None,
 ) -> tuple[Any, Any]:
-    """The detection over the orders paid up to ``share`` of the market's time span, then over
-    all of them, given what the first one kept: (the prior, the full detection's report and
-    what it kept, the incremental one's)."""
+    """The detection over the orders paid up to ``share`` of the market's time span (or up to
+    ``cut``), then over all of them, given what the first one kept: (the prior, the full
+    detection's report and what it kept, the incremental one's)."""
     from windmaker.models.brushing import seconds
     from windmaker.models.brushing.warehouse import Prior
 
     lo, hi = orders["paid_at"].min(), orders["paid_at"].max()
-    cut = lo + (hi - lo) * share
+    cut = lo + (hi - lo) * share if cut is None else cut
     first = _duckdb(orders[orders["paid_at"] <= cut], reviews)
     kept: list[Any] = []
     detect_in_warehouse(first.table("orders"), None, config, first.execute, keep=kept.append)
@@ -325,6 +330,27 @@ def test_new_orders_pair_only_the_recent_windows(
     late = {p for p, s in zip(ab, straddle, strict=True) if s}
     if share < 0.9:
         assert joined & late, "no pair linked across the cut: the test would prove nothing"
+
+
+def test_new_orders_inside_a_rule_period(markets: list[Market], config: BrushingConfig) -> None:
+    """The reference is the full detection. The cut falls at the top of an hour inside one of
+    the rule's periods that started in the hour before: the first detection saw only its
+    beginning, and the incremental one reads the rule's orders from an hour before the first
+    new window on, so it finds the whole period again, and keeps the earlier periods. (The
+    planted bursts start at the top of an hour; moved by 40 minutes, some cross one.)"""
+    m = markets[0]
+    orders = m.orders.assign(paid_at=m.orders["paid_at"] + pd.Timedelta(minutes=40))
+    con = _duckdb(orders)
+    periods = detect_in_warehouse(con.table("orders"), None, config, con.execute).windows
+    top = periods["last"].dt.floor("h")
+    crossing = periods[(top > periods["first"]) & (periods["last"] > top)]
+    assert len(crossing) > 0, "no period crosses the top of an hour: the test would prove nothing"
+    cut = top[crossing.index[0]] - pd.Timedelta(microseconds=1)
+    prior, (want, whole), (got, again) = _first_and_all(orders, m.reviews, 0, config, cut)
+    assert prior.since * config.blocks.window_seconds == cut.ceil("h").timestamp()
+    assert (whole.periods["first"] < prior.since * config.blocks.window_seconds - 3_600).any()
+    assert_same_state(again, whole)
+    assert_same_report(want, got)
 
 
 def test_new_orders_on_the_loyal_market(loyal_market: Path, config: BrushingConfig) -> None:
@@ -381,7 +407,9 @@ def test_run_brushing_after_new_orders(
     from windmaker.models.trust import load_config
     from windmaker.results import (
         BRUSHING_DAYS,
+        BRUSHING_PERIODS,
         BRUSHING_REVIEW,
+        BRUSHING_RULE,
         BRUSHING_SHARED,
         BRUSHING_SLOTS,
         BRUSHING_WINDOWS,
@@ -403,6 +431,8 @@ def test_run_brushing_after_new_orders(
                 for t, k in (
                     (BRUSHING_DAYS, ["shop", "day"]),
                     (BRUSHING_SLOTS, ["shop", "bucket", "slot"]),
+                    (BRUSHING_RULE, ["shop", "buyer", "t"]),
+                    (BRUSHING_PERIODS, ["shop", "first", "last", "suspicious"]),
                 )
             ),
         ]
@@ -411,7 +441,7 @@ def test_run_brushing_after_new_orders(
         wh.backend.create_table("orders", old)
         wh.backend.create_table("reviews", m.reviews)
         first = run_brushing(wh, trust_config)
-        assert (first.mode, first.reason) == ("full", "no stored ring counts")
+        assert (first.mode, first.reason) == ("full", "no stored detection")
         wh.backend.insert("orders", new)
         again = run_brushing(wh, trust_config)
         assert (again.mode, again.reason) == ("incremental", "new orders")
@@ -430,7 +460,8 @@ def test_run_brushing_pairs_every_window_when_it_must(
     markets: list[Market], config: BrushingConfig, tmp_path: Path
 ) -> None:
     """Rows added before the latest order the last detection saw, rows changed in place, or
-    other ring settings: the stored windows no longer hold, and every window is paired."""
+    other rule or ring settings: the stored detection no longer holds, and every window is
+    paired."""
     from windmaker.models.trust import load_config
     from windmaker.services.trust import brushing_plan, run_brushing
 
@@ -443,7 +474,9 @@ def test_run_brushing_pairs_every_window_when_it_must(
         assert brushing_plan(wh, config)[1] == "no new orders"
         blocks = config.blocks.model_copy(update={"max_window_buyers": 9})
         other = config.model_copy(update={"blocks": blocks})
-        assert brushing_plan(wh, other) == (None, "ring settings changed")
+        assert brushing_plan(wh, other) == (None, "detection settings changed")
+        stricter = config.model_copy(update={"min_ratio": config.min_ratio + 1})
+        assert brushing_plan(wh, stricter) == (None, "detection settings changed")
         assert brushing_plan(wh, config, full=True) == (None, "a full run was asked for")
         early = m.orders[late].assign(paid_at=m.orders["paid_at"].min())
         wh.backend.insert("orders", early.iloc[:1])

@@ -14,17 +14,13 @@ import pyarrow as pa
 from windmaker import contract
 from windmaker.metrics import refresh as mx
 from windmaker.models import brushing, trust
-from windmaker.models.brushing.warehouse import (
-    DAY_COLUMNS,
-    SHARED_COLUMNS,
-    SLOT_COLUMNS,
-    Prior,
-    RingState,
-)
+from windmaker.models.brushing.warehouse import STATE_COLUMNS, DetectionState, Prior
 from windmaker.results import (
     BRUSHING_DAYS,
     BRUSHING_ORDERS,
+    BRUSHING_PERIODS,
     BRUSHING_REVIEW,
+    BRUSHING_RULE,
     BRUSHING_SHARED,
     BRUSHING_SLOTS,
     BRUSHING_STATE,
@@ -66,12 +62,14 @@ _WINDOW_SCHEMA = pa.schema(
         ("suspicious_buyers", pa.string()),
     ]
 )
-#: What the rings' search keeps (:class:`RingState`): each table and its columns, all int64.
-_RING_TABLES = (
-    (BRUSHING_SHARED, SHARED_COLUMNS),
-    (BRUSHING_DAYS, DAY_COLUMNS),
-    (BRUSHING_SLOTS, SLOT_COLUMNS),
-)
+#: What a detection keeps (:class:`DetectionState`): the table of each frame.
+_STATE_TABLES = {
+    "shared": BRUSHING_SHARED,
+    "days": BRUSHING_DAYS,
+    "slots": BRUSHING_SLOTS,
+    "flags": BRUSHING_RULE,
+    "periods": BRUSHING_PERIODS,
+}
 _STATE_SCHEMA = pa.schema(
     [("key", pa.string()), ("rows", pa.int64()), ("max_time", pa.timestamp("us"))]
 )
@@ -111,17 +109,17 @@ def _arrow(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
 
 
-def _ring_key(wh: Warehouse, config: brushing.BlockConfig) -> str:
-    """What the stored shared windows depend on besides the orders: the ring settings, and the
-    engine whose hashes name the shops and buyers."""
+def _detection_key(wh: Warehouse, config: brushing.BrushingConfig) -> str:
+    """What the stored detection state depends on besides the orders: the rule's and the ring
+    settings, and the engine whose hashes name the shops and buyers."""
     version = ""
     if wh.engine == "duckdb":
         import duckdb
 
         version = duckdb.__version__
+    settings = config.model_dump(mode="json", include={"window_seconds", "min_ratio", "blocks"})
     return json.dumps(
-        {"engine": wh.engine, "version": version, "blocks": config.model_dump(mode="json")},
-        sort_keys=True,
+        {"engine": wh.engine, "version": version, "settings": settings}, sort_keys=True
     )
 
 
@@ -167,18 +165,19 @@ def brushing_plan(
     full: bool = False,
     now: pd.DataFrame | None = None,
 ) -> tuple[Prior | None, str]:
-    """The stored shared windows to start from, and why (``None``: pair the buyers of every
-    window). They serve when the last detection ran with the same ring settings and the orders
-    have only been appended since: every order added is paid after the latest order it saw, so
-    the windows before the first added order hold what they held. ``now``: the orders' row
-    count and latest payment (:func:`_sources_now`), when already read."""
+    """The stored detection to start from, and why (``None``: run the rule over every order and
+    pair the buyers of every window). It serves when the last detection ran with the same rule
+    and ring settings and the orders have only been appended since: every order added is paid
+    after the latest order it saw, so the windows before the first added order hold what they
+    held. ``now``: the orders' row count and latest payment (:func:`_sources_now`), when
+    already read."""
     if full:
         return None, "a full run was asked for"
-    if not all(wh.has_table(t) for t in (BRUSHING_STATE, *(t for t, _ in _RING_TABLES))):
-        return None, "no stored ring counts"
+    if not all(wh.has_table(t) for t in (BRUSHING_STATE, *_STATE_TABLES.values())):
+        return None, "no stored detection"
     state = wh.execute(wh.table(BRUSHING_STATE))
-    if len(state) != 1 or state["key"].iloc[0] != _ring_key(wh, config.blocks):
-        return None, "ring settings changed"
+    if len(state) != 1 or state["key"].iloc[0] != _detection_key(wh, config):
+        return None, "detection settings changed"
     rows, mark = int(state["rows"].iloc[0]), state["max_time"].iloc[0]
     now = _sources_now(wh, _ORDERS_PAID) if now is None else now
     n, last = int(now["rows"].iloc[0]), now["max_time"].iloc[0]
@@ -190,16 +189,20 @@ def brushing_plan(
     if n == rows:
         if last != mark:
             return None, "orders changed in place"
-        return Prior(_ring_state(wh), _seconds(mark) // w + 1), "no new orders"
+        return Prior(_stored_state(wh), _seconds(mark) // w + 1), "no new orders"
     first = _first_appended(wh, contract.ORDERS.name, "paid_at", mark, n - rows)
     if first is None:
         return None, "orders changed before the last detection"
-    return Prior(_ring_state(wh), _seconds(first) // w), "new orders"
+    return Prior(_stored_state(wh), _seconds(first) // w), "new orders"
 
 
-def _ring_state(wh: Warehouse) -> RingState:
-    frames = [wh.execute(wh.table(t).select(*cols)).astype("int64") for t, cols in _RING_TABLES]
-    return RingState(*frames)
+def _stored_state(wh: Warehouse) -> DetectionState:
+    return DetectionState(
+        *(
+            wh.execute(wh.table(_STATE_TABLES[part]).select(*cols)).astype("int64")
+            for part, cols in STATE_COLUMNS
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -218,19 +221,21 @@ def run_brushing(wh: Warehouse, config: trust.TrustConfig, *, full: bool = False
     ``mdl_brushing_review``, and the rule's periods. The engine aggregates; only the suspicious
     part of the orders comes back (:func:`windmaker.models.brushing.detect_in_warehouse`).
 
-    What the rings' search counted is stored with the orders' count and latest payment (the
-    windows that pairs of buyers who meet often share, the shops' incidences per day and per
-    slot of the day: ``_mdl_brushing_shared``, ``_days``, ``_slots``, ``_state``). After new
-    orders the next detection pairs only the buyers of the windows from the first new order on
-    and recounts only the shops' recent traffic (:func:`brushing_plan`), and finds what a full
-    one finds. ``full`` counts everything again.
+    What the rule found and the rings' search counted is stored with the orders' count and
+    latest payment (the rule's flags and periods, the windows that pairs of buyers who meet
+    often share, the shops' incidences per day and per slot of the day: ``_mdl_brushing_rule``,
+    ``_periods``, ``_shared``, ``_days``, ``_slots``, ``_state``). After new orders the next
+    detection runs the rule over the last hours before the first new order and after it, pairs
+    only the buyers of the windows from that order on and recounts only the shops' recent
+    traffic (:func:`brushing_plan`), and finds what a full one finds. ``full`` counts
+    everything again.
     """
     has_reviews = wh.has_table(contract.REVIEWS.name)
     reviews = wh.table(contract.REVIEWS.name) if has_reviews else None
     orders = wh.table(contract.ORDERS.name)
     mark = _sources_now(wh, _ORDERS_PAID)
     prior, reason = brushing_plan(wh, config.brushing, full=full, now=mark)
-    kept: list[RingState] = []
+    kept: list[DetectionState] = []
     report = brushing.detect_in_warehouse(
         orders, reviews, config.brushing, wh.execute, prior=prior, keep=kept.append
     )
@@ -238,12 +243,10 @@ def run_brushing(wh: Warehouse, config: trust.TrustConfig, *, full: bool = False
         wh.write(BRUSHING_ORDERS, _arrow(report.flagged, _FLAGGED_SCHEMA))
         wh.write(BRUSHING_REVIEW, _arrow(report.review, _FLAGGED_SCHEMA))
         wh.write(BRUSHING_WINDOWS, _arrow(report.windows, _WINDOW_SCHEMA))
-        for (name, cols), frame in zip(
-            _RING_TABLES, (kept[0].shared, kept[0].days, kept[0].slots), strict=True
-        ):
+        for part, cols in STATE_COLUMNS:
             schema = pa.schema([(c, pa.int64()) for c in cols])
-            wh.write(name, _arrow(frame, schema))
-        state = mark.assign(key=_ring_key(wh, config.brushing.blocks))
+            wh.write(_STATE_TABLES[part], _arrow(getattr(kept[0], part), schema))
+        state = mark.assign(key=_detection_key(wh, config.brushing))
         wh.write(BRUSHING_STATE, _arrow(state, _STATE_SCHEMA))
     return BrushingRun(report, "full" if prior is None else "incremental", reason)
 

@@ -137,6 +137,7 @@ def concentration_rule(
     *,
     window_seconds: int,
     min_ratio: float,
+    since: int | None = None,
 ) -> RuleResult:
     """Apply the concentration rule to orders given as shop codes, buyer codes and seconds.
 
@@ -144,6 +145,11 @@ def concentration_rule(
     ``orders ≥ min_ratio × distinct buyers``; its suspicious buyers are those with the most of
     its orders (ties: all). Exact over every window, overlapping ones and ties included; only the
     stretches that can hold a period are swept (see :func:`_segments`).
+
+    ``since``: only the periods whose first order is at that second or later. Given the orders
+    from ``since − window_seconds`` on, those are exactly the periods the whole stream has from
+    ``since`` on: their orders are all there, and an order missing before them is more than
+    ``window_seconds`` from their next one, as every order before ``since − window_seconds`` is.
     """
     shop = np.asarray(shop, dtype=np.int64)
     buyer = np.asarray(buyer, dtype=np.int64)
@@ -159,6 +165,8 @@ def concentration_rule(
         seg_t = t[positions]
         seg_u = buyer[positions]
         for a, e in _sweep(seg_t, seg_u.tolist(), window_seconds, min_ratio):
+            if since is not None and seg_t[a] < since:
+                continue
             ids, cnt = np.unique(seg_u[a:e], return_counts=True)
             top = ids[cnt == cnt.max()]
             members = positions[a:e][np.isin(seg_u[a:e], top)]
@@ -176,7 +184,11 @@ def concentration_rule(
                     tuple(top.tolist()),
                 )
             )
-    windows = pd.DataFrame(
+    return RuleResult(flagged, w_start, w_end, w_orders, w_buyers, period_frame(rows))
+
+
+def period_frame(rows: list[tuple[int, int, int, int, int, tuple[int, ...]]]) -> pd.DataFrame:
+    """:attr:`RuleResult.windows` of rows (shop, first, last, orders, buyers, suspicious)."""
+    return pd.DataFrame(
         rows, columns=["shop", "first", "last", "orders", "buyers", "suspicious"]
     ).astype({"shop": "int64", "first": "int64", "last": "int64"})
-    return RuleResult(flagged, w_start, w_end, w_orders, w_buyers, windows)

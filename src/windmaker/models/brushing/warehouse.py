@@ -57,7 +57,7 @@ from windmaker.models.brushing.rings import (
     SlotCounts,
     find_rings,
 )
-from windmaker.models.brushing.rule import RuleResult, concentration_rule
+from windmaker.models.brushing.rule import concentration_rule, period_frame
 from windmaker.models.brushing.stream import brushing_input
 
 #: Runs an Ibis expression and returns its rows (``Warehouse.execute``).
@@ -126,19 +126,69 @@ def rule_candidates(stream: ibis.Table, window_seconds: int, min_ratio: float) -
     return inside.select(stream.shop, stream.buyer, stream.t)
 
 
+RULE_COLUMNS = ("shop", "buyer", "t", "start", "end", "orders", "buyers")
+PERIOD_COLUMNS = ("shop", "first", "last", "orders", "buyers", "suspicious")
+
+
 def _rule(
-    stream: ibis.Table, config: BrushingConfig, execute: Execute
-) -> tuple[pd.DataFrame, RuleResult, np.ndarray, np.ndarray]:
-    """The rule over the candidate orders: their frame, the result, and the hash of each shop
-    and buyer code."""
-    sub = execute(rule_candidates(stream, config.window_seconds, config.min_ratio))
+    keyed: ibis.Table, config: BrushingConfig, execute: Execute, prior: Prior | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rule's flagged (shop, buyer, second) groups with their earliest period
+    (:data:`RULE_COLUMNS`), and its periods, a row per suspicious buyer
+    (:data:`PERIOD_COLUMNS`); every id a hash.
+
+    Given ``prior``, only the orders from two rule windows before its first changed window are
+    read: the periods that start one window before it or later are found again
+    (:func:`.rule.concentration_rule`'s ``since``), the earlier ones and their flags are the
+    stored ones, and an order of both keeps its earlier period."""
+    h = config.window_seconds
+    cut = None if prior is None else prior.since * config.blocks.window_seconds - h
+    stream = keyed if cut is None else keyed.filter(keyed.t >= cut - h)
+    sub = execute(rule_candidates(stream.select("shop", "buyer", "t"), h, config.min_ratio))
     shop, shop_keys = _codes(sub["shop"].to_numpy())
     buyer, buyer_keys = _codes(sub["buyer"].to_numpy())
     t = sub["t"].to_numpy(dtype=np.int64)
     rule = concentration_rule(
-        shop, buyer, t, window_seconds=config.window_seconds, min_ratio=config.min_ratio
+        shop, buyer, t, window_seconds=h, min_ratio=config.min_ratio, since=cut
     )
-    return sub, rule, shop_keys, buyer_keys
+    hit = rule.flagged
+    flags = pd.DataFrame(
+        {
+            "shop": shop_keys[shop[hit]],
+            "buyer": buyer_keys[buyer[hit]],
+            "t": t[hit],
+            "start": rule.window_start[hit],
+            "end": rule.window_end[hit],
+            "orders": rule.window_orders[hit],
+            "buyers": rule.window_buyers[hit],
+        }
+    )
+    flags = flags.drop_duplicates(["shop", "buyer", "t"]).astype(np.int64)
+    periods = rule.windows.explode("suspicious")
+    periods = periods.assign(
+        shop=shop_keys[periods["shop"].to_numpy(dtype=np.int64)],
+        suspicious=buyer_keys[periods["suspicious"].to_numpy(dtype=np.int64)],
+    )[list(PERIOD_COLUMNS)].astype(np.int64)
+    if prior is not None:
+        old = prior.state.flags[prior.state.flags["start"] < cut][list(RULE_COLUMNS)]
+        key = ["shop", "buyer", "t"]
+        again = pd.MultiIndex.from_frame(flags[key]).isin(pd.MultiIndex.from_frame(old[key]))
+        flags = pd.concat([old, flags[~again]], ignore_index=True)
+        before = prior.state.periods[prior.state.periods["first"] < cut]
+        periods = pd.concat([before[list(PERIOD_COLUMNS)], periods], ignore_index=True)
+    return flags.astype(np.int64), periods.astype(np.int64)
+
+
+def _windows(periods: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """:attr:`.rule.RuleResult.windows` of the periods (:data:`PERIOD_COLUMNS`), in the rule's
+    order (shop, first order, last order), with the hash of each shop and buyer code."""
+    shop, shop_keys = _codes(periods["shop"].to_numpy())
+    buyer, buyer_keys = _codes(periods["suspicious"].to_numpy())
+    coded = periods.assign(shop=shop, suspicious=buyer)
+    key = ["shop", "first", "last", "orders", "buyers"]
+    grouped = coded.sort_values([*key, "suspicious"]).groupby(key, sort=True)["suspicious"]
+    rows = [(*k, tuple(v.tolist())) for k, v in grouped]
+    return period_frame(rows), shop_keys, buyer_keys
 
 
 # -- the rings ---------------------------------------------------------------------------------
@@ -241,40 +291,57 @@ BUCKET_DAYS = 28
 
 
 @dataclass(frozen=True)
-class RingState:
+class DetectionState:
     """What a detection keeps for the next one, every id a hash:
 
     * ``shared``: the windows its linkable pairs share (:func:`shared_windows`' rows);
     * ``days``: each shop's incidences per day (the chance model's ``day_windows``);
     * ``slots``: each shop's incidences per slot of the day, per :data:`BUCKET_DAYS`-day bucket
-      (summed over the buckets: the chance model's long-run share of each hour).
+      (summed over the buckets: the chance model's long-run share of each hour);
+    * ``flags``: the rule's flagged (shop, buyer, second) groups with their earliest period
+      (:data:`RULE_COLUMNS`);
+    * ``periods``: the rule's periods, a row per suspicious buyer (:data:`PERIOD_COLUMNS`).
     """
 
     shared: pd.DataFrame
     days: pd.DataFrame
     slots: pd.DataFrame
+    flags: pd.DataFrame
+    periods: pd.DataFrame
+
+
+#: Each frame of :class:`DetectionState` and its columns, all int64.
+STATE_COLUMNS = (
+    ("shared", SHARED_COLUMNS),
+    ("days", DAY_COLUMNS),
+    ("slots", SLOT_COLUMNS),
+    ("flags", RULE_COLUMNS),
+    ("periods", PERIOD_COLUMNS),
+)
 
 
 @dataclass(frozen=True)
 class Prior:
-    """A detection's :class:`RingState` over the same orders' past, and ``since``, the first
-    window whose orders may have changed since then. Every window before ``since`` holds the
-    orders it held; the caller guarantees it (orders only appended, from ``since`` on)."""
+    """A detection's :class:`DetectionState` over the same orders' past, and ``since``, the
+    first window whose orders may have changed since then. Every window before ``since`` holds
+    the orders it held; the caller guarantees it (orders only appended, from ``since`` on)."""
 
-    state: RingState
+    state: DetectionState
     since: int
 
 
 #: Receives what a detection keeps, to give it back as the next one's :class:`Prior`.
-Keep = Callable[[RingState], None]
+Keep = Callable[[DetectionState], None]
+#: Receives what the rings' search keeps (``shared``, ``days``, ``slots``).
+_KeepRings = Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame], None]
 
 
 def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame({c: np.zeros(0, np.int64) for c in columns})
 
 
-def _no_state() -> RingState:
-    return RingState(_empty(SHARED_COLUMNS), _empty(DAY_COLUMNS), _empty(SLOT_COLUMNS))
+def _no_state() -> DetectionState:
+    return DetectionState(*(_empty(cols) for _, cols in STATE_COLUMNS))
 
 
 def shop_traffic(windows: ibis.Table, config: BlockConfig, since_day: int | None) -> ibis.Table:
@@ -307,7 +374,7 @@ def shop_traffic(windows: ibis.Table, config: BlockConfig, since_day: int | None
 def _traffic(
     windows: ibis.Table, config: BlockConfig, execute: Execute, prior: Prior | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(days, slots) of :class:`RingState`: counted from every window, or, given ``prior``, the
+    """(days, slots) of :class:`DetectionState`: counted from every window, or, given ``prior``, the
     stored rows before the bucket of ``prior.since``'s day and those from it on counted."""
     start = None
     if prior is not None:
@@ -374,7 +441,7 @@ def _rings(
     config: BlockConfig,
     execute: Execute,
     prior: Prior | None,
-    keep: Keep,
+    keep: _KeepRings,
 ) -> tuple[pd.DataFrame, list[Block], np.ndarray, np.ndarray]:
     """The flagged incidences (shop, buyer, window hashes; block_id, ring_shops), the rings
     with codes, and the hash of each shop and buyer code."""
@@ -383,14 +450,14 @@ def _rings(
     )
     none = np.zeros(0, np.int64)
     if not config.enabled:
-        keep(_no_state())
+        keep(*(_empty(cols) for cols in (SHARED_COLUMNS, DAY_COLUMNS, SLOT_COLUMNS)))
         return empty, [], none, none
     # Nothing is cached between the queries: a temporary table made inside the main job's
     # transaction is held in memory whole (21M orders: out of memory at 3 GB), where each query
     # alone stays within the engine's memory limit and spills what it cannot hold.
     frame = _shared(windows, config, execute, prior)
     days, slot_rows = _traffic(windows, config, execute, prior)
-    keep(RingState(frame, days, slot_rows))
+    keep(frame, days, slot_rows)
     if frame.empty:
         return empty, [], none, none
     _, shop_keys = _codes(frame["shop"].to_numpy())
@@ -478,10 +545,11 @@ def detect_in_warehouse(
     meet often and the lookups around them, the flagged orders and per flagged buyer and shop
     aggregates: memory grows with the suspicious part of the market, not with the order table.
 
-    ``keep`` receives what the rings' search counted (:class:`RingState`); given it back as
-    ``prior`` after orders were appended, the next detection pairs the buyers of the recent
-    windows only (the largest query of a full one), recounts the shops' traffic from the
-    recent days' bucket on, and gives the same report.
+    ``keep`` receives what the rule found and the rings' search counted
+    (:class:`DetectionState`); given it back as ``prior`` after orders were appended, the next
+    detection runs the rule over the recent hours only, pairs the buyers of the recent windows
+    only (the largest query of a full one), recounts the shops' traffic from the recent days'
+    bucket on, and gives the same report.
     """
     keep = keep or (lambda _frame: None)
     source = brushing_input(orders, reviews)
@@ -496,28 +564,19 @@ def detect_in_warehouse(
     if int(stats["n"].iloc[0]) == 0:
         keep(_no_state())
         return detect_brushing(execute(source.limit(0)), config)
-    sub, rule, rule_shops, rule_buyers = _rule(keyed.select("shop", "buyer", "t"), config, execute)
+    flags, periods = _rule(keyed, config, execute, prior)
     w = config.blocks.window_seconds
     windows = keyed.select("shop", "buyer", window=keyed.t // w)
-    ring_inc, blocks, ring_shops, ring_buyers = _rings(windows, config.blocks, execute, prior, keep)
+
+    def keep_rings(shared: pd.DataFrame, days: pd.DataFrame, slots: pd.DataFrame) -> None:
+        keep(DetectionState(shared, days, slots, flags, periods))
+
+    ring_inc, blocks, ring_shops, ring_buyers = _rings(
+        windows, config.blocks, execute, prior, keep_rings
+    )
 
     # the flagged orders' rows: the rule flags whole (shop, buyer, second) groups
-    hit = rule.flagged
-    rule_keys = (
-        pd.DataFrame(
-            {
-                "r_shop": sub["shop"].to_numpy(dtype=np.int64)[hit],
-                "r_buyer": sub["buyer"].to_numpy(dtype=np.int64)[hit],
-                "r_t": sub["t"].to_numpy(dtype=np.int64)[hit],
-                "r_start": rule.window_start[hit],
-                "r_end": rule.window_end[hit],
-                "r_orders": rule.window_orders[hit],
-                "r_buyers": rule.window_buyers[hit],
-            }
-        )
-        .drop_duplicates(["r_shop", "r_buyer", "r_t"])
-        .astype(np.int64)
-    )
+    rule_keys = flags.rename(columns={c: f"r_{c}" for c in RULE_COLUMNS})
     block_keys = ring_inc.rename(
         columns={
             "shop": "b_shop",
@@ -596,8 +655,9 @@ def detect_in_warehouse(
     )
 
     # names: every shop and buyer of a period or a ring has flagged orders
+    rule_windows, rule_shops, rule_buyers = _windows(periods)
     windows_named = named_windows(
-        rule.windows,
+        rule_windows,
         _ids(rule_shops, rows, "shop", "brand_id"),
         _ids(rule_buyers, rows, "buyer", "buyer_id"),
     )
