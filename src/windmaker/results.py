@@ -92,6 +92,7 @@ BRUSHING_DAYS = "_mdl_brushing_days"
 BRUSHING_SLOTS = "_mdl_brushing_slots"
 BRUSHING_RULE = "_mdl_brushing_rule"
 BRUSHING_PERIODS = "_mdl_brushing_periods"
+BRUSHING_NEAR = "_mdl_brushing_near"
 TRUST_COUNTS = "_mdl_trust_counts"
 TRUST_STATE = "_mdl_trust_state"
 TRUST_FLAGGED = "_mdl_trust_flagged"
@@ -404,6 +405,14 @@ TABLES: tuple[ResultTable, ...] = (
         _columns("shop:int first:int last:int orders:int buyers:int suspicious:int"),
         "the burst rule's periods, a row per suspicious buyer (hashed ids, seconds since "
         "1970), kept for the next detection",
+    ),
+    ResultTable(
+        BRUSHING_NEAR,
+        "brushing",
+        ("shop", "window", "buyer"),
+        _columns("shop:int window:int buyer:int orders:int degree:int"),
+        "every buyer-hour of the linked pairs' buyers at their shops, with the hour's buyers "
+        "(hashed ids), kept so the next detection looks up only new hours and new pairs",
     ),
     ResultTable(
         BRUSHING_ORDERS,

@@ -256,10 +256,10 @@ def _sorted_shared(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def assert_same_state(got: Any, want: Any) -> None:
-    """The same shared windows, the same traffic per shop-day and per shop-bucket-slot, and the
-    same rule flags and periods."""
+    """The same shared windows, the same traffic per shop-day and per shop-bucket-slot, the
+    same rule flags and periods, and the same incidences around the linked pairs."""
     pd.testing.assert_frame_equal(_sorted_shared(got.shared), _sorted_shared(want.shared))
-    for part in ("days", "slots", "flags", "periods"):
+    for part in ("days", "slots", "flags", "periods", "near"):
         g, w = getattr(got, part), getattr(want, part)
         key = [c for c in w.columns if c != "n"]
         pd.testing.assert_frame_equal(
@@ -407,6 +407,7 @@ def test_run_brushing_after_new_orders(
     from windmaker.models.trust import load_config
     from windmaker.results import (
         BRUSHING_DAYS,
+        BRUSHING_NEAR,
         BRUSHING_PERIODS,
         BRUSHING_REVIEW,
         BRUSHING_RULE,
@@ -433,6 +434,7 @@ def test_run_brushing_after_new_orders(
                     (BRUSHING_SLOTS, ["shop", "bucket", "slot"]),
                     (BRUSHING_RULE, ["shop", "buyer", "t"]),
                     (BRUSHING_PERIODS, ["shop", "first", "last", "suspicious"]),
+                    (BRUSHING_NEAR, ["shop", "window", "buyer"]),
                 )
             ),
         ]

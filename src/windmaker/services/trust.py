@@ -17,6 +17,7 @@ from windmaker.models import brushing, trust
 from windmaker.models.brushing.warehouse import STATE_COLUMNS, DetectionState, Prior
 from windmaker.results import (
     BRUSHING_DAYS,
+    BRUSHING_NEAR,
     BRUSHING_ORDERS,
     BRUSHING_PERIODS,
     BRUSHING_REVIEW,
@@ -69,6 +70,7 @@ _STATE_TABLES = {
     "slots": BRUSHING_SLOTS,
     "flags": BRUSHING_RULE,
     "periods": BRUSHING_PERIODS,
+    "near": BRUSHING_NEAR,
 }
 _STATE_SCHEMA = pa.schema(
     [("key", pa.string()), ("rows", pa.int64()), ("max_time", pa.timestamp("us"))]

@@ -285,6 +285,7 @@ def older_shared_windows(
 SHARED_COLUMNS = ("shop", "window", "a", "b")
 DAY_COLUMNS = ("shop", "day", "n")
 SLOT_COLUMNS = ("shop", "bucket", "slot", "n")
+NEAR_COLUMNS = ("shop", "window", "buyer", "orders", "degree")
 #: Days per bucket of the stored slot counts: a detection after new orders recounts the
 #: buckets from the first changed day's on.
 BUCKET_DAYS = 28
@@ -300,7 +301,9 @@ class DetectionState:
       (summed over the buckets: the chance model's long-run share of each hour);
     * ``flags``: the rule's flagged (shop, buyer, second) groups with their earliest period
       (:data:`RULE_COLUMNS`);
-    * ``periods``: the rule's periods, a row per suspicious buyer (:data:`PERIOD_COLUMNS`).
+    * ``periods``: the rule's periods, a row per suspicious buyer (:data:`PERIOD_COLUMNS`);
+    * ``near``: the chance model's lookup, every incidence of the linked pairs' buyer-shop
+      pairs with its window's buyers (:data:`NEAR_COLUMNS`).
     """
 
     shared: pd.DataFrame
@@ -308,6 +311,7 @@ class DetectionState:
     slots: pd.DataFrame
     flags: pd.DataFrame
     periods: pd.DataFrame
+    near: pd.DataFrame
 
 
 #: Each frame of :class:`DetectionState` and its columns, all int64.
@@ -317,6 +321,7 @@ STATE_COLUMNS = (
     ("slots", SLOT_COLUMNS),
     ("flags", RULE_COLUMNS),
     ("periods", PERIOD_COLUMNS),
+    ("near", NEAR_COLUMNS),
 )
 
 
@@ -332,8 +337,8 @@ class Prior:
 
 #: Receives what a detection keeps, to give it back as the next one's :class:`Prior`.
 Keep = Callable[[DetectionState], None]
-#: Receives what the rings' search keeps (``shared``, ``days``, ``slots``).
-_KeepRings = Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame], None]
+#: Receives what the rings' search keeps (``shared``, ``days``, ``slots``, ``near``).
+_KeepRings = Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame], None]
 
 
 def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
@@ -436,6 +441,39 @@ def _incidences(frame: pd.DataFrame, shop_keys: np.ndarray, buyer_keys: np.ndarr
     )
 
 
+def _lookup(windows: ibis.Table, pairs: pd.DataFrame, execute: Execute) -> pd.DataFrame:
+    """The incidences of the buyer-shop ``pairs`` (shop, buyer hashes) among ``windows``, with
+    their windows' buyers (:data:`NEAR_COLUMNS`): the orders are read twice through semi-joins
+    (the pairs, then their windows), not grouped whole."""
+    if pairs.empty:
+        return _empty(NEAR_COLUMNS)
+    mine = windows.semi_join(_frame(shop=pairs["shop"], buyer=pairs["buyer"]), ["shop", "buyer"])
+    inc = mine.group_by(["shop", "window", "buyer"]).agg(orders=mine.count())
+    met = windows.semi_join(inc.select("shop", "window"), ["shop", "window"])
+    met = met.select("shop", "window", "buyer").distinct()
+    degree = met.group_by(["shop", "window"]).agg(degree=met.count())
+    found = execute(inc.join(degree, ["shop", "window"]).select(*NEAR_COLUMNS))
+    return found.astype(np.int64)
+
+
+def _near(
+    windows: ibis.Table, pairs: pd.DataFrame, execute: Execute, prior: Prior | None
+) -> pd.DataFrame:
+    """:func:`_lookup` of the ``pairs``, or, given ``prior``: for the pairs it looked up, its
+    rows before ``prior.since`` and the windows from it on looked up; the other pairs looked up
+    in every window. A window before ``since`` holds the orders it held, so its buyers too."""
+    if prior is None:
+        return _lookup(windows, pairs, execute)
+    stored = prior.state.near
+    asked = pd.MultiIndex.from_frame(pairs[["shop", "buyer"]])
+    seen = asked.isin(pd.MultiIndex.from_frame(stored[["shop", "buyer"]]))
+    old = stored[stored["window"] < prior.since]
+    old = old[pd.MultiIndex.from_frame(old[["shop", "buyer"]]).isin(asked)]
+    recent = windows.filter(windows.window >= prior.since)
+    parts = [old, _lookup(recent, pairs[seen], execute), _lookup(windows, pairs[~seen], execute)]
+    return pd.concat(parts, ignore_index=True)[list(NEAR_COLUMNS)]
+
+
 def _rings(
     windows: ibis.Table,
     config: BlockConfig,
@@ -450,15 +488,15 @@ def _rings(
     )
     none = np.zeros(0, np.int64)
     if not config.enabled:
-        keep(*(_empty(cols) for cols in (SHARED_COLUMNS, DAY_COLUMNS, SLOT_COLUMNS)))
+        keep(*(_empty(cols) for cols in (SHARED_COLUMNS, DAY_COLUMNS, SLOT_COLUMNS, NEAR_COLUMNS)))
         return empty, [], none, none
     # Nothing is cached between the queries: a temporary table made inside the main job's
     # transaction is held in memory whole (21M orders: out of memory at 3 GB), where each query
     # alone stays within the engine's memory limit and spills what it cannot hold.
     frame = _shared(windows, config, execute, prior)
     days, slot_rows = _traffic(windows, config, execute, prior)
-    keep(frame, days, slot_rows)
     if frame.empty:
+        keep(frame, days, slot_rows, _empty(NEAR_COLUMNS))
         return empty, [], none, none
     _, shop_keys = _codes(frame["shop"].to_numpy())
     _, buyer_keys = _codes(np.r_[frame["a"].to_numpy(), frame["b"].to_numpy()])
@@ -470,23 +508,15 @@ def _rings(
     )
     w = config.window_seconds
     day_windows = days.rename(columns={"n": "day_windows"})
+    looked_up: list[pd.DataFrame] = []
 
     def around(shops: np.ndarray, buyers: np.ndarray) -> tuple[Incidences, SlotCounts]:
-        """The buyer-shop pairs' incidences with their windows' buyers: the orders are read
-        twice through semi-joins (the pairs, then their windows), not grouped whole. The
+        """The buyer-shop pairs' incidences with their windows' buyers (:func:`_near`). The
         shops' counts per day and per slot come from :func:`shop_traffic`'s."""
-        pairs = _frame(shop=shop_keys[shops], buyer=buyer_keys[buyers])
-        mine = windows.semi_join(pairs, ["shop", "buyer"])
-        inc = mine.group_by(["shop", "window", "buyer"]).agg(orders=mine.count())
-        met = windows.semi_join(inc.select("shop", "window"), ["shop", "window"])
-        met = met.select("shop", "window", "buyer").distinct()
-        degree = met.group_by(["shop", "window"]).agg(degree=met.count())
-        found = execute(
-            inc.join(degree, ["shop", "window"]).select(
-                "shop", "window", "buyer", "orders", "degree"
-            )
-        ).astype(np.int64)
-        found["day"] = found["window"] * w // 86_400
+        pairs = pd.DataFrame({"shop": shop_keys[shops], "buyer": buyer_keys[buyers]})
+        near = _near(windows, pairs, execute, prior)
+        looked_up.append(near)
+        found = near.assign(day=near["window"] * w // 86_400)
         # every incidence's day is among the counted ones (a miss fails the cast loudly)
         found = found.merge(day_windows, on=["shop", "day"], how="left")
         found["day_windows"] = found["day_windows"].astype(np.int64)
@@ -500,6 +530,7 @@ def _rings(
         return _incidences(found, shop_keys, buyer_keys), slot_counts
 
     core = find_rings(shared, len(shop_keys), len(buyer_keys), around, config)
+    keep(frame, days, slot_rows, looked_up[0] if looked_up else _empty(NEAR_COLUMNS))
     f = core.flagged
     flagged = pd.DataFrame(
         {
@@ -568,8 +599,10 @@ def detect_in_warehouse(
     w = config.blocks.window_seconds
     windows = keyed.select("shop", "buyer", window=keyed.t // w)
 
-    def keep_rings(shared: pd.DataFrame, days: pd.DataFrame, slots: pd.DataFrame) -> None:
-        keep(DetectionState(shared, days, slots, flags, periods))
+    def keep_rings(
+        shared: pd.DataFrame, days: pd.DataFrame, slots: pd.DataFrame, near: pd.DataFrame
+    ) -> None:
+        keep(DetectionState(shared, days, slots, flags, periods, near))
 
     ring_inc, blocks, ring_shops, ring_buyers = _rings(
         windows, config.blocks, execute, prior, keep_rings
