@@ -14,6 +14,7 @@ import pyarrow as pa
 from windmaker import contract
 from windmaker.metrics import refresh as mx
 from windmaker.models import brushing, trust
+from windmaker.models.brushing.stream import ID_KEYS
 from windmaker.models.brushing.warehouse import STATE_COLUMNS, DetectionState, Prior
 from windmaker.results import (
     BRUSHING_DAYS,
@@ -113,7 +114,7 @@ def _arrow(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
 
 def _detection_key(wh: Warehouse, config: brushing.BrushingConfig) -> str:
     """What the stored detection state depends on besides the orders: the rule's and the ring
-    settings, and the engine whose hashes name the shops and buyers."""
+    settings, and the engine and hash that name the shops and buyers."""
     version = ""
     if wh.engine == "duckdb":
         import duckdb
@@ -121,7 +122,8 @@ def _detection_key(wh: Warehouse, config: brushing.BrushingConfig) -> str:
         version = duckdb.__version__
     settings = config.model_dump(mode="json", include={"window_seconds", "min_ratio", "blocks"})
     return json.dumps(
-        {"engine": wh.engine, "version": version, "settings": settings}, sort_keys=True
+        {"engine": wh.engine, "version": version, "ids": ID_KEYS, "settings": settings},
+        sort_keys=True,
     )
 
 
