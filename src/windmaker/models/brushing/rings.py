@@ -137,10 +137,6 @@ class Incidences:
     def take(self, idx: np.ndarray) -> Incidences:
         return Incidences(*(np.asarray(getattr(self, f.name))[idx] for f in fields(self)))
 
-    def sorted(self) -> Incidences:
-        """The same incidences ordered by shop, window, buyer (the order the core reads)."""
-        return self.take(np.lexsort((self.buyer, self.window, self.shop)))
-
 
 #: Slot counts: (shop, slot, incidences) of all the incidences of some shops, per slot of the day.
 SlotCounts = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -264,12 +260,15 @@ def find_rings(
     pa_, pb_ = pair_keys[ps_pair] // n_buyers, pair_keys[ps_pair] % n_buyers
     need = np.unique(np.r_[pa_ * n_shops + ps_shop, pb_ * n_shops + ps_shop])
     near, (s_shop, s_slot, s_n) = around(need % n_shops, need // n_shops)
-    near = near.sorted()
     lo = int(near.window.min())
     span = int(near.window.max()) - lo + 1
     if n_shops * span > np.iinfo(np.int64).max // n_buyers:
         raise OverflowError("too many shop-windows × buyers for one key")
+    # one int64 key in (shop, window, buyer) order: its sort is a third of a three-key lexsort
+    # (2.4M incidences at 21M orders: 0.7 s → 0.25 s)
     near_key = _incidence_key(near.shop, near.window, near.buyer, lo, span, n_buyers)
+    by_key = np.argsort(near_key, kind="stable")
+    near, near_key = near.take(by_key), near_key[by_key]
     # each shared window is two incidences of ``near``: the buyers each one is linked to there
     at_a = np.searchsorted(
         near_key, _incidence_key(shared.shop, shared.window, a, lo, span, n_buyers)

@@ -438,14 +438,13 @@ def _shared(
     return rows[n >= config.min_shared_windows].reset_index(drop=True)
 
 
-def _incidences(frame: pd.DataFrame, shop_keys: np.ndarray, buyer_keys: np.ndarray) -> Incidences:
-    """A frame of incidences with hashes as codes (every hash among the keys), in the engine's
-    order: :func:`.rings.find_rings` sorts what its lookup returns (2.4M rows at 21M orders:
-    0.6 s a sort)."""
+def _incidences(frame: pd.DataFrame) -> Incidences:
+    """A frame of incidences with their codes (``shop_code``, ``buyer_code``), in the engine's
+    order: :func:`.rings.find_rings` sorts what its lookup returns."""
     return Incidences(
-        shop=np.searchsorted(shop_keys, frame["shop"].to_numpy(dtype=np.int64)),
+        shop=frame["shop_code"].to_numpy(dtype=np.int64),
         window=frame["window"].to_numpy(dtype=np.int64),
-        buyer=np.searchsorted(buyer_keys, frame["buyer"].to_numpy(dtype=np.int64)),
+        buyer=frame["buyer_code"].to_numpy(dtype=np.int64),
         degree=frame["degree"].to_numpy(dtype=np.int64),
         day_windows=frame["day_windows"].to_numpy(dtype=np.int64),
         orders=frame["orders"].to_numpy(dtype=np.int64),
@@ -467,24 +466,58 @@ def _lookup(windows: ibis.Table, pairs: pd.DataFrame, execute: Execute) -> pd.Da
     return found.astype(np.int64)
 
 
+def _code_of(keys: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """The code of each hash among the sorted ``keys`` (−1: not among them)."""
+    if len(keys) == 0:
+        return np.full(len(hashes), -1, np.int64)
+    at = np.searchsorted(keys, hashes)
+    found = keys[np.minimum(at, len(keys) - 1)] == hashes
+    return np.where(found, at, -1).astype(np.int64)
+
+
 def _near(
-    windows: WindowsFrom, pairs: pd.DataFrame, execute: Execute, prior: Prior | None
+    windows: WindowsFrom,
+    shop_keys: np.ndarray,
+    buyer_keys: np.ndarray,
+    need: np.ndarray,
+    execute: Execute,
+    prior: Prior | None,
 ) -> pd.DataFrame:
-    """:func:`_lookup` of the ``pairs``, or, given ``prior``: for the pairs it looked up, its
-    rows before ``prior.since`` and the windows from it on looked up; the other pairs looked up
-    in every window. A window before ``since`` holds the orders it held, so its buyers too."""
+    """:func:`_lookup` of the buyer-shop pairs ``need`` (``buyer code × shops + shop code``),
+    or, given ``prior``: for the pairs it looked up, its rows before ``prior.since`` and the
+    windows from it on looked up; the other pairs looked up in every window. A window before
+    ``since`` holds the orders it held, so its buyers too. With each row's codes
+    (``shop_code``, ``buyer_code``)."""
+    n_shops = len(shop_keys)
+    shop, buyer = need % n_shops, need // n_shops
+
+    def pairs(rows: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame({"shop": shop_keys[shop[rows]], "buyer": buyer_keys[buyer[rows]]})
+
+    def coded(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(
+            shop_code=np.searchsorted(shop_keys, frame["shop"].to_numpy(dtype=np.int64)),
+            buyer_code=np.searchsorted(buyer_keys, frame["buyer"].to_numpy(dtype=np.int64)),
+        )
+
+    every = np.arange(len(need))
     if prior is None:
-        return _lookup(windows(None), pairs, execute)
+        return coded(_lookup(windows(None), pairs(every), execute))
     stored = prior.state.near
-    asked = pd.MultiIndex.from_frame(pairs[["shop", "buyer"]])
-    seen = asked.isin(pd.MultiIndex.from_frame(stored[["shop", "buyer"]]))
-    old = stored[stored["window"] < prior.since]
-    old = old[pd.MultiIndex.from_frame(old[["shop", "buyer"]]).isin(asked)]
+    s_code = _code_of(shop_keys, stored["shop"].to_numpy(dtype=np.int64))
+    b_code = _code_of(buyer_keys, stored["buyer"].to_numpy(dtype=np.int64))
+    key = np.where((s_code >= 0) & (b_code >= 0), b_code * n_shops + s_code, -1)
+    seen = pd.Index(need).isin(key)
+    kept = pd.Index(key).isin(need) & (stored["window"].to_numpy() < prior.since)
+    old = stored[kept].assign(shop_code=s_code[kept], buyer_code=b_code[kept])
     recent = windows(prior.since)
     recent = recent.filter(recent.window >= prior.since)
-    every = windows(None)
-    parts = [old, _lookup(recent, pairs[seen], execute), _lookup(every, pairs[~seen], execute)]
-    return pd.concat(parts, ignore_index=True)[list(NEAR_COLUMNS)]
+    parts = [
+        old,
+        coded(_lookup(recent, pairs(every[seen]), execute)),
+        coded(_lookup(windows(None), pairs(every[~seen]), execute)),
+    ]
+    return pd.concat(parts, ignore_index=True)
 
 
 def _rings(
@@ -526,9 +559,9 @@ def _rings(
     def around(shops: np.ndarray, buyers: np.ndarray) -> tuple[Incidences, SlotCounts]:
         """The buyer-shop pairs' incidences with their windows' buyers (:func:`_near`). The
         shops' counts per day and per slot come from :func:`shop_traffic`'s."""
-        pairs = pd.DataFrame({"shop": shop_keys[shops], "buyer": buyer_keys[buyers]})
-        near = _near(windows, pairs, execute, prior)
-        looked_up.append(near)
+        need = buyers * len(shop_keys) + shops
+        near = _near(windows, shop_keys, buyer_keys, need, execute, prior)
+        looked_up.append(near[list(NEAR_COLUMNS)])
         found = near.assign(day=near["window"] * w // 86_400)
         # every incidence's day is among the counted ones (a miss fails the cast loudly)
         found = found.merge(day_windows, on=["shop", "day"], how="left")
@@ -540,7 +573,7 @@ def _rings(
             per["slot"].to_numpy(dtype=np.int64),
             per["n"].to_numpy(dtype=np.int64),
         )
-        return _incidences(found, shop_keys, buyer_keys), slot_counts
+        return _incidences(found), slot_counts
 
     core = find_rings(shared, len(shop_keys), len(buyer_keys), around, config)
     keep(frame, days, slot_rows, looked_up[0] if looked_up else _empty(NEAR_COLUMNS))
