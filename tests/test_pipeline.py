@@ -192,6 +192,24 @@ def test_t_action_spend_figures_equal_the_traffic_curve(modelled) -> None:  # ty
         assert (act["action_id"] == "raise_paid_spend") == (act["target"] > act["current"])
 
 
+def test_status_lists_the_data_and_the_results(diagnosed_market: Settings) -> None:
+    """`windmaker status` lists the ingested tables and the results; the tables the steps keep
+    for their next run (``_mdl_brushing_*``, ``_m_refresh_state``…) only with ``--all``."""
+    from typer.testing import CliRunner
+
+    from windmaker.cli.main import app
+
+    ws = ["-w", str(diagnosed_market.workspace)]
+    env = {"COLUMNS": "200"}
+    shown = CliRunner().invoke(app, ["status", *ws], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "orders" in shown.output and "g_stage" in shown.output
+    assert "_mdl_brushing_shared" not in shown.output and "_m_refresh_state" not in shown.output
+    every = CliRunner().invoke(app, ["status", "--all", *ws], env=env)
+    assert every.exit_code == 0, every.output
+    assert "_mdl_brushing_shared" in every.output and "_m_refresh_state" in every.output
+
+
 def test_diagnose_shows_the_model_action_and_blended_score(modelled) -> None:  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 

@@ -39,11 +39,17 @@ def init(
 
 
 @app.command()
-def status(workspace: WorkspaceOpt = None) -> None:
+def status(
+    workspace: WorkspaceOpt = None,
+    internal: Annotated[
+        bool,
+        typer.Option("--all", help="Also the tables the steps keep for their next run."),
+    ] = False,
+) -> None:
     """Tables of the warehouse with their row counts and date ranges."""
     settings = settings_or_exit(workspace)
     with open_warehouse(settings) as wh:
-        rows = wh.status()
+        rows = wh.status(internal=internal)
     table = Table(title=f"warehouse {settings.warehouse_url}")
     for col in ("table", "rows", "first", "last"):
         table.add_column(col, justify="right" if col == "rows" else "left")

@@ -443,8 +443,9 @@ class Warehouse:
                 schema = ibis.schema({c.name: _ibis_type(c.dtype) for c in tbl.columns})
                 self.backend.create_table(tbl.name, schema=schema)
 
-    def status(self) -> list[TableStatus]:
-        """Rows and time range of every contract table and every result table."""
+    def status(self, *, internal: bool = False) -> list[TableStatus]:
+        """Rows and time range of every contract table and every result table; ``internal``
+        adds the tables the steps keep for their next run (names starting with ``_``)."""
         out = []
         present = set(self.backend.list_tables())
         for tbl in contract.TABLES:
@@ -459,7 +460,7 @@ class Warehouse:
             else:
                 out.append(TableStatus(tbl.name, int(self.execute(t.count())), None, None))
         for name in sorted(present - set(contract.TABLES_BY_NAME)):
-            if name.startswith(RESULT_PREFIXES):
+            if name.startswith(RESULT_PREFIXES) and (internal or not name.startswith("_")):
                 out.append(
                     TableStatus(name, int(self.execute(self.table(name).count())), None, None)
                 )
