@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from tests.metrics import factory
 from windmaker.metrics.refresh import BRUSHING_ORDERS, TABLES
@@ -48,8 +49,13 @@ def test_flagged_orders_leave_gmv_orders_and_buyers(market) -> None:  # type: ig
     pd.testing.assert_series_equal(kept.loc[others, "net_gmv"], dropped.loc[others, "net_gmv"])
 
 
-def _flags(wh: Warehouse, ids: list[str]) -> None:
-    wh.write(BRUSHING_ORDERS, pa.table({"order_id": pa.array(ids, pa.string())}))
+def _flags(wh: Warehouse, ids: list[str], paid: pd.Series | None = None) -> None:
+    """Flag the orders ``ids``: the ids alone, or with each order's payment time (``paid``, by
+    order id), as brushing detection writes them."""
+    cols = {"order_id": pa.array(ids, pa.string())}
+    if paid is not None:
+        cols["paid_at"] = pa.array(paid.loc[ids].tolist(), pa.timestamp("us"))
+    wh.write(BRUSHING_ORDERS, pa.table(cols))
 
 
 def _equals_full(market, wh: Warehouse, flags: list[str], *, exclude: bool = True) -> None:  # type: ignore[no-untyped-def]
@@ -69,27 +75,31 @@ def _counted(market) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     return o[o.status != "cancelled"].sort_values(["paid_at", "order_id"])
 
 
-def test_a_flag_set_or_lifted_is_refreshed_from_its_day(market) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("with_paid_at", [False, True])
+def test_a_flag_set_or_lifted_is_refreshed_from_its_day(market, with_paid_at: bool) -> None:  # type: ignore[no-untyped-def]
     """A new flag on a mid-February order recomputes from that day; lifting it and flagging a
     March order instead (the same number of flags, which once went unseen) recomputes from
-    February again; both equal a full refresh with the same flags."""
+    February again; both equal a full refresh with the same flags. The flags name the orders
+    alone, or carry their payment time as brushing detection's do (then the orders are not
+    read to find it)."""
     counted = _counted(market)
+    paid = market["orders"].set_index("order_id")["paid_at"] if with_paid_at else None
     early = counted[counted.paid_at < "2025-12-01"].order_id.iloc[:3].tolist()
     feb = counted[counted.paid_at >= "2026-02-15"].iloc[0]
     mar = counted[counted.paid_at >= "2026-03-10"].iloc[0]
     wh = Warehouse("duckdb://")
     factory.load(wh, market)
-    _flags(wh, early)
+    _flags(wh, early, paid)
     refresh(wh, exclude_brushing=True)
     assert refresh(wh, exclude_brushing=True).mode == "up_to_date"
 
-    _flags(wh, [*early, feb.order_id])
+    _flags(wh, [*early, feb.order_id], paid)
     report = refresh(wh, exclude_brushing=True)
     assert report.mode == "incremental" and report.since == feb.paid_at.date()
     assert "left out" in report.reason
     _equals_full(market, wh, [*early, feb.order_id])
 
-    _flags(wh, [*early, mar.order_id])
+    _flags(wh, [*early, mar.order_id], paid)
     report = refresh(wh, exclude_brushing=True)
     assert report.mode == "incremental" and report.since == feb.paid_at.date()
     _equals_full(market, wh, [*early, mar.order_id])
