@@ -278,7 +278,7 @@ def _first_and_all(
     ``cut``), then over all of them, given what the first one kept: (the prior, the full
     detection's report and what it kept, the incremental one's)."""
     from windmaker.models.brushing import seconds
-    from windmaker.models.brushing.warehouse import Prior
+    from windmaker.models.brushing.state import Prior
 
     lo, hi = orders["paid_at"].min(), orders["paid_at"].max()
     cut = lo + (hi - lo) * share if cut is None else cut

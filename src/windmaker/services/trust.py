@@ -14,8 +14,8 @@ import pyarrow as pa
 from windmaker import contract
 from windmaker.metrics import refresh as mx
 from windmaker.models import brushing, trust
+from windmaker.models.brushing.state import STATE_COLUMNS, DetectionState, Prior
 from windmaker.models.brushing.stream import ID_KEYS
-from windmaker.models.brushing.warehouse import STATE_COLUMNS, DetectionState, Prior
 from windmaker.results import (
     BRUSHING_DAYS,
     BRUSHING_NEAR,

@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -58,15 +56,28 @@ from windmaker.models.brushing.rings import (
     find_rings,
 )
 from windmaker.models.brushing.rule import concentration_rule, period_frame
+from windmaker.models.brushing.state import (
+    BUCKET_DAYS,
+    DAY_COLUMNS,
+    NEAR_COLUMNS,
+    PERIOD_COLUMNS,
+    RULE_COLUMNS,
+    SHARED_COLUMNS,
+    SLOT_COLUMNS,
+    DetectionState,
+    Execute,
+    Keep,
+    Prior,
+    WindowsFrom,
+    empty_frame,
+    int_frame,
+    near_lookup,
+    no_state,
+)
 from windmaker.models.brushing.stream import brushing_input
 
-#: Runs an Ibis expression and returns its rows (``Warehouse.execute``).
-Execute = Callable[[ir.Expr], Any]
-
-#: The windows (shop, buyer, window) of the orders from a window number on (every order:
-#: ``None``). The time filter is applied below the ids' hashing, so the engine hashes only the
-#: orders it keeps.
-WindowsFrom = Callable[[int | None], ibis.Table]
+#: Receives what the rings' search keeps (``shared``, ``days``, ``slots``, ``near``).
+_KeepRings = Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame], None]
 
 #: Rounds of the ring pruning step run before the buyers of each window are paired (fewer pairs).
 SQL_PRUNE_ROUNDS = 2
@@ -76,13 +87,6 @@ def _seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
     """Whole seconds since the epoch, floored like :func:`.stream.seconds` (DuckDB's ``epoch``
     keeps the fraction; Spark's ``unix_timestamp`` drops it)."""
     return ts.epoch_seconds().cast("float64").floor().cast("int64")
-
-
-def _frame(**columns: np.ndarray) -> ibis.Table:
-    """A memtable of int64 columns (typed even when empty)."""
-    return ibis.memtable(
-        pd.DataFrame({k: np.asarray(v, dtype=np.int64) for k, v in columns.items()})
-    )
 
 
 def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -129,10 +133,6 @@ def rule_candidates(stream: ibis.Table, window_seconds: int, min_ratio: float) -
         ],
     )
     return inside.select(stream.shop, stream.buyer, stream.t)
-
-
-RULE_COLUMNS = ("shop", "buyer", "t", "start", "end", "orders", "buyers")
-PERIOD_COLUMNS = ("shop", "first", "last", "orders", "buyers", "suspicious")
 
 
 def _rule(
@@ -290,73 +290,6 @@ def older_shared_windows(
     return met.semi_join(linking, ["shop", "window"])
 
 
-SHARED_COLUMNS = ("shop", "window", "a", "b")
-DAY_COLUMNS = ("shop", "day", "n")
-SLOT_COLUMNS = ("shop", "bucket", "slot", "n")
-NEAR_COLUMNS = ("shop", "window", "buyer", "orders", "degree")
-#: Days per bucket of the stored slot counts: a detection after new orders recounts the
-#: buckets from the first changed day's on.
-BUCKET_DAYS = 28
-
-
-@dataclass(frozen=True)
-class DetectionState:
-    """What a detection keeps for the next one, every id a hash:
-
-    * ``shared``: the windows its linkable pairs share (:func:`shared_windows`' rows);
-    * ``days``: each shop's incidences per day (the chance model's ``day_windows``);
-    * ``slots``: each shop's incidences per slot of the day, per :data:`BUCKET_DAYS`-day bucket
-      (summed over the buckets: the chance model's long-run share of each hour);
-    * ``flags``: the rule's flagged (shop, buyer, second) groups with their earliest period
-      (:data:`RULE_COLUMNS`);
-    * ``periods``: the rule's periods, a row per suspicious buyer (:data:`PERIOD_COLUMNS`);
-    * ``near``: the chance model's lookup, every incidence of the linked pairs' buyer-shop
-      pairs with its window's buyers (:data:`NEAR_COLUMNS`).
-    """
-
-    shared: pd.DataFrame
-    days: pd.DataFrame
-    slots: pd.DataFrame
-    flags: pd.DataFrame
-    periods: pd.DataFrame
-    near: pd.DataFrame
-
-
-#: Each frame of :class:`DetectionState` and its columns, all int64.
-STATE_COLUMNS = (
-    ("shared", SHARED_COLUMNS),
-    ("days", DAY_COLUMNS),
-    ("slots", SLOT_COLUMNS),
-    ("flags", RULE_COLUMNS),
-    ("periods", PERIOD_COLUMNS),
-    ("near", NEAR_COLUMNS),
-)
-
-
-@dataclass(frozen=True)
-class Prior:
-    """A detection's :class:`DetectionState` over the same orders' past, and ``since``, the
-    first window whose orders may have changed since then. Every window before ``since`` holds
-    the orders it held; the caller guarantees it (orders only appended, from ``since`` on)."""
-
-    state: DetectionState
-    since: int
-
-
-#: Receives what a detection keeps, to give it back as the next one's :class:`Prior`.
-Keep = Callable[[DetectionState], None]
-#: Receives what the rings' search keeps (``shared``, ``days``, ``slots``, ``near``).
-_KeepRings = Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame], None]
-
-
-def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
-    return pd.DataFrame({c: np.zeros(0, np.int64) for c in columns})
-
-
-def _no_state() -> DetectionState:
-    return DetectionState(*(_empty(cols) for _, cols in STATE_COLUMNS))
-
-
 def shop_traffic(windows: ibis.Table, config: BlockConfig, since_day: int | None) -> ibis.Table:
     """Each shop's incidences per day and per (bucket, slot of the day), from day ``since_day``
     on (every day when ``None``), in one query that groups the orders once: rows (shop, day,
@@ -430,7 +363,7 @@ def _shared(
     fresh = fresh[~pd.MultiIndex.from_frame(fresh).isin(known)]
     if len(fresh):
         asked = older_shared_windows(
-            windows(None), prior.since, _frame(a=fresh["a"], b=fresh["b"]), config
+            windows(None), prior.since, int_frame(a=fresh["a"], b=fresh["b"]), config
         )
         parts.append(execute(asked)[cols].astype(np.int64))
     rows = pd.concat(parts, ignore_index=True)
@@ -451,75 +384,6 @@ def _incidences(frame: pd.DataFrame) -> Incidences:
     )
 
 
-def _lookup(windows: ibis.Table, pairs: pd.DataFrame, execute: Execute) -> pd.DataFrame:
-    """The incidences of the buyer-shop ``pairs`` (shop, buyer hashes) among ``windows``, with
-    their windows' buyers (:data:`NEAR_COLUMNS`): the orders are read twice through semi-joins
-    (the pairs, then their windows), not grouped whole."""
-    if pairs.empty:
-        return _empty(NEAR_COLUMNS)
-    mine = windows.semi_join(_frame(shop=pairs["shop"], buyer=pairs["buyer"]), ["shop", "buyer"])
-    inc = mine.group_by(["shop", "window", "buyer"]).agg(orders=mine.count())
-    met = windows.semi_join(inc.select("shop", "window"), ["shop", "window"])
-    met = met.select("shop", "window", "buyer").distinct()
-    degree = met.group_by(["shop", "window"]).agg(degree=met.count())
-    found = execute(inc.join(degree, ["shop", "window"]).select(*NEAR_COLUMNS))
-    return found.astype(np.int64)
-
-
-def _code_of(keys: np.ndarray, hashes: np.ndarray) -> np.ndarray:
-    """The code of each hash among the sorted ``keys`` (−1: not among them)."""
-    if len(keys) == 0:
-        return np.full(len(hashes), -1, np.int64)
-    at = np.searchsorted(keys, hashes)
-    found = keys[np.minimum(at, len(keys) - 1)] == hashes
-    return np.where(found, at, -1).astype(np.int64)
-
-
-def _near(
-    windows: WindowsFrom,
-    shop_keys: np.ndarray,
-    buyer_keys: np.ndarray,
-    need: np.ndarray,
-    execute: Execute,
-    prior: Prior | None,
-) -> pd.DataFrame:
-    """:func:`_lookup` of the buyer-shop pairs ``need`` (``buyer code × shops + shop code``),
-    or, given ``prior``: for the pairs it looked up, its rows before ``prior.since`` and the
-    windows from it on looked up; the other pairs looked up in every window. A window before
-    ``since`` holds the orders it held, so its buyers too. With each row's codes
-    (``shop_code``, ``buyer_code``)."""
-    n_shops = len(shop_keys)
-    shop, buyer = need % n_shops, need // n_shops
-
-    def pairs(rows: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame({"shop": shop_keys[shop[rows]], "buyer": buyer_keys[buyer[rows]]})
-
-    def coded(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame.assign(
-            shop_code=np.searchsorted(shop_keys, frame["shop"].to_numpy(dtype=np.int64)),
-            buyer_code=np.searchsorted(buyer_keys, frame["buyer"].to_numpy(dtype=np.int64)),
-        )
-
-    every = np.arange(len(need))
-    if prior is None:
-        return coded(_lookup(windows(None), pairs(every), execute))
-    stored = prior.state.near
-    s_code = _code_of(shop_keys, stored["shop"].to_numpy(dtype=np.int64))
-    b_code = _code_of(buyer_keys, stored["buyer"].to_numpy(dtype=np.int64))
-    key = np.where((s_code >= 0) & (b_code >= 0), b_code * n_shops + s_code, -1)
-    seen = pd.Index(need).isin(key)
-    kept = pd.Index(key).isin(need) & (stored["window"].to_numpy() < prior.since)
-    old = stored[kept].assign(shop_code=s_code[kept], buyer_code=b_code[kept])
-    recent = windows(prior.since)
-    recent = recent.filter(recent.window >= prior.since)
-    parts = [
-        old,
-        coded(_lookup(recent, pairs(every[seen]), execute)),
-        coded(_lookup(windows(None), pairs(every[~seen]), execute)),
-    ]
-    return pd.concat(parts, ignore_index=True)
-
-
 def _rings(
     windows: WindowsFrom,
     config: BlockConfig,
@@ -534,7 +398,12 @@ def _rings(
     )
     none = np.zeros(0, np.int64)
     if not config.enabled:
-        keep(*(_empty(cols) for cols in (SHARED_COLUMNS, DAY_COLUMNS, SLOT_COLUMNS, NEAR_COLUMNS)))
+        keep(
+            *(
+                empty_frame(cols)
+                for cols in (SHARED_COLUMNS, DAY_COLUMNS, SLOT_COLUMNS, NEAR_COLUMNS)
+            )
+        )
         return empty, [], none, none
     # Nothing is cached between the queries: a temporary table made inside the main job's
     # transaction is held in memory whole (21M orders: out of memory at 3 GB), where each query
@@ -542,7 +411,7 @@ def _rings(
     frame = _shared(windows, config, execute, prior)
     days, slot_rows = _traffic(windows, config, execute, prior)
     if frame.empty:
-        keep(frame, days, slot_rows, _empty(NEAR_COLUMNS))
+        keep(frame, days, slot_rows, empty_frame(NEAR_COLUMNS))
         return empty, [], none, none
     _, shop_keys = _codes(frame["shop"].to_numpy())
     _, buyer_keys = _codes(np.r_[frame["a"].to_numpy(), frame["b"].to_numpy()])
@@ -557,10 +426,10 @@ def _rings(
     looked_up: list[pd.DataFrame] = []
 
     def around(shops: np.ndarray, buyers: np.ndarray) -> tuple[Incidences, SlotCounts]:
-        """The buyer-shop pairs' incidences with their windows' buyers (:func:`_near`). The
+        """The buyer-shop pairs' incidences with their windows' buyers (:func:`.state.near_lookup`). The
         shops' counts per day and per slot come from :func:`shop_traffic`'s."""
         need = buyers * len(shop_keys) + shops
-        near = _near(windows, shop_keys, buyer_keys, need, execute, prior)
+        near = near_lookup(windows, shop_keys, buyer_keys, need, execute, prior)
         looked_up.append(near[list(NEAR_COLUMNS)])
         found = near.assign(day=near["window"] * w // 86_400)
         # every incidence's day is among the counted ones (a miss fails the cast loudly)
@@ -576,7 +445,7 @@ def _rings(
         return _incidences(found), slot_counts
 
     core = find_rings(shared, len(shop_keys), len(buyer_keys), around, config)
-    keep(frame, days, slot_rows, looked_up[0] if looked_up else _empty(NEAR_COLUMNS))
+    keep(frame, days, slot_rows, looked_up[0] if looked_up else empty_frame(NEAR_COLUMNS))
     f = core.flagged
     flagged = pd.DataFrame(
         {
@@ -657,7 +526,7 @@ def detect_in_warehouse(
         keyed.aggregate(n=keyed.count(), t_min=keyed.t.min(), last_paid=keyed.paid_at.max())
     )
     if int(stats["n"].iloc[0]) == 0:
-        keep(_no_state())
+        keep(no_state())
         return detect_brushing(execute(source.limit(0)), config)
     flags, periods = _rule(keyed_from, config, execute, prior)
 
@@ -726,11 +595,11 @@ def detect_in_warehouse(
     # the evidence: aggregates over all orders, for the flagged buyers and shops only
     buyers = rows["buyer"].to_numpy(dtype=np.int64)
     shops = rows["shop"].to_numpy(dtype=np.int64)
-    seen = keyed.semi_join(_frame(buyer=np.unique(buyers)), "buyer")
+    seen = keyed.semi_join(int_frame(buyer=np.unique(buyers)), "buyer")
     seen = execute(seen.group_by("buyer").agg(first=seen.t.min()))
     first_seen = seen.set_index("buyer")["first"].reindex(buyers).to_numpy(dtype=np.int64)
     quantile = config.evidence.low_value_quantile
-    by_shop = keyed.semi_join(_frame(shop=np.unique(shops)), "shop")
+    by_shop = keyed.semi_join(int_frame(shop=np.unique(shops)), "shop")
     # DuckDB compiles quantile to quantile_cont and Spark to percentile: both exact and
     # linearly interpolated, as pandas' default
     cut = execute(
