@@ -145,10 +145,10 @@ def left_out(orders: ir.Table, excluded: ir.Table | None) -> ir.Table:
     records it: ``order_id``, ``paid_at``.
 
     When ``excluded`` carries the payment time (the brushing flags are made from the orders
-    and do), the orders are not read again to look the ids up (21M orders: 0.4 s, twice in the refresh
-    and twice in the trust step). An id that no longer names an order is left in: the orders
-    were removed since the flags were made, and every plan that compares these sets then
-    counts everything again for the removal itself."""
+    and do), the orders are not read again to look the ids up (21M orders: 0.4 s, twice in
+    the refresh and twice in the trust step). An id that no longer names an order is left in:
+    the orders were removed since the flags were made, and every plan that compares these
+    sets then counts everything again for the removal itself."""
     o = orders.select("order_id", "paid_at")
     if excluded is None:
         return o.limit(0)

@@ -426,8 +426,9 @@ def _rings(
     looked_up: list[pd.DataFrame] = []
 
     def around(shops: np.ndarray, buyers: np.ndarray) -> tuple[Incidences, SlotCounts]:
-        """The buyer-shop pairs' incidences with their windows' buyers (:func:`.state.near_lookup`). The
-        shops' counts per day and per slot come from :func:`shop_traffic`'s."""
+        """The buyer-shop pairs' incidences with their windows' buyers
+        (:func:`.state.near_lookup`). The shops' counts per day and per slot come from
+        :func:`shop_traffic`'s."""
         need = buyers * len(shop_keys) + shops
         near = near_lookup(windows, shop_keys, buyer_keys, need, execute, prior)
         looked_up.append(near[list(NEAR_COLUMNS)])
