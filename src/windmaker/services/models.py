@@ -244,9 +244,9 @@ def _clv_fits_here(
         done = 0
         fit = functools.partial(clv.fit_item, config=config)
         heavy = len(p.plan.own_repeat) + len(p.plan.pooled_repeat | p.plan.pooled_spend)
-        for rows in on_cores(fit, items(), config.workers, heavy=heavy, warm=warm_up):
-            fitted.update(clv.fits_from_rows(rows))
-            if rows["kind"].iloc[0] != "brand" or rows["model"].iloc[0]:  # "": spend only
+        for key, repeat, spend in on_cores(fit, items(), config.workers, heavy=heavy, warm=warm_up):
+            fitted[key] = (repeat, spend)
+            if key[0] != "brand" or repeat is not None:  # None: spend only
                 done += 1
                 progress(done, p.total)
     finally:

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import optimize, special
 
 from windmaker.models.parallel import one_blas_thread
-from windmaker.models.pareto_nbd import quadrature_nll
+from windmaker.models.pareto_nbd import coarse_nll, quadrature_nll
 
 
 @dataclass(frozen=True)
@@ -272,8 +272,12 @@ def fit_pareto_nbd(
         warm = np.log([q["r"], q["alpha"], 1.0, 1.0 / max(dropout, 1e-6)])
         if np.all(np.isfinite(warm)) and np.all(np.abs(warm) < 15):
             start = warm
+    # First near the optimum on the coarse quadrature, then on to it on the full one: the
+    # two stages took 56% of the time of the full quadrature alone (200 brands of the
+    # 21M-order benchmark market), where Pareto/NBD was two thirds of the lifetime-value fits.
     # No tight polish: along the ridge it would walk s towards infinity for a gain below 1e-9.
-    res = _minimise(quadrature_nll, start, (x, tx, tt, w), polish=False)
+    near = _minimise(coarse_nll, start, (x, tx, tt, w), polish=False)
+    res = _minimise(quadrature_nll, near.x, (x, tx, tt, w), polish=False)
     r, alpha, s, beta = np.exp(res.x)
     loglik = -float(res.fun)
     return RepeatFit(
