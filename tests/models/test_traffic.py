@@ -345,3 +345,27 @@ def test_budget_beats_current_allocation_on_the_simulators_true_curves(
     best = traffic.total_gmv(fitted, rec)
     for trial in _random_reallocations(names, total, lower, upper, seed=1):
         assert traffic.total_gmv(fitted, trial) <= best * (1 + 1e-3)
+
+
+def test_dense_days_fills_the_days_nothing_happened_and_keeps_the_window() -> None:
+    """Every brand gets one row per day of the window, zeros on its missing days; a day
+    outside the window is left out, and brands come in their sorted order."""
+    start, end = date(2026, 3, 1), date(2026, 3, 5)
+    daily = pd.DataFrame(
+        {
+            "brand_id": ["b2", "b1", "b1", "b2", "b1"],
+            "date": pd.to_datetime(
+                ["2026-03-02", "2026-03-01", "2026-03-05", "2026-03-06", "2026-02-28"]
+            ),
+            "spend": [5.0, 1.5, 2.0, 9.0, 7.0],
+            "paid_gmv": [50.0, 10.0, 0.0, 90.0, 70.0],
+        }
+    )
+    series = traffic.dense_days(daily, start, end)
+    assert list(series) == ["b1", "b2"]
+    for g in series.values():
+        assert list(g.index) == list(pd.date_range(start, end, freq="D"))
+    assert series["b1"]["spend"].tolist() == [1.5, 0.0, 0.0, 0.0, 2.0]
+    assert series["b1"]["paid_gmv"].tolist() == [10.0, 0.0, 0.0, 0.0, 0.0]
+    assert series["b2"]["spend"].tolist() == [0.0, 5.0, 0.0, 0.0, 0.0]
+    assert series["b2"]["paid_gmv"].tolist() == [0.0, 50.0, 0.0, 0.0, 0.0]

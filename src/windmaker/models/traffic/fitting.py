@@ -26,8 +26,10 @@ def daily_paid(orders: ibis.Table, ad_spend: ibis.Table, *, start: date, end: da
 
     Paid GMV is amount − refund_amount over orders reached through ``paid`` traffic that are not
     cancelled, by the day they were paid. Days without spend or orders are absent (the fit fills
-    them with zeros). Columns: brand_id, date, spend, paid_gmv: sums in the engine's exact type
-    of the contract's DECIMAL money (the fit reads them as floats; nothing here is stored).
+    them with zeros). Columns: brand_id, date, spend, paid_gmv: summed exactly in the contract's
+    DECIMAL money, then cast to float64 in the engine, which is how the fit reads them (nothing
+    here is stored). Read as decimals, every value became a Python ``Decimal`` on the way out:
+    4 s for the 2M brand-days of the 21M-order benchmark market.
     """
     o = orders.filter(
         orders.traffic_source == PAID,
@@ -46,8 +48,8 @@ def daily_paid(orders: ibis.Table, ad_spend: ibis.Table, *, start: date, end: da
     return j.select(
         brand_id=ibis.coalesce(j.brand_id, j.brand_id_right),
         date=ibis.coalesce(j.date, j.date_right),
-        spend=ibis.coalesce(j.spend, 0),
-        paid_gmv=ibis.coalesce(j.paid_gmv, 0),
+        spend=ibis.coalesce(j.spend, 0).cast("float64"),
+        paid_gmv=ibis.coalesce(j.paid_gmv, 0).cast("float64"),
     )
 
 
@@ -200,22 +202,26 @@ def fit_response(
 
 
 def dense_days(daily: pd.DataFrame, start: date, end: date) -> dict[str, pd.DataFrame]:
-    """Per brand, one row per day from ``start`` to ``end`` with zeros where nothing happened."""
+    """Per brand, one row per day from ``start`` to ``end`` with zeros where nothing happened.
+
+    Every brand's days are summed into one (brand × day) array at once: a pandas group-by,
+    index and reindex per brand took 7 s for the 2,950 brands of the 21M-order benchmark market.
+    """
     days = pd.date_range(start, end, freq="D")
-    out = {}
-    df = daily.assign(
-        date=pd.to_datetime(daily["date"]),
-        spend=daily["spend"].astype(float),
-        paid_gmv=daily["paid_gmv"].astype(float),
-    )
-    for brand, g in df.groupby("brand_id", sort=True):
-        out[str(brand)] = (
-            g.set_index("date")[["spend", "paid_gmv"]]
-            .groupby(level=0)
-            .sum()
-            .reindex(days, fill_value=0.0)
-        )
-    return out
+    codes, names = pd.factorize(daily["brand_id"], sort=True)
+    pos = (
+        pd.to_datetime(daily["date"]).to_numpy().astype("datetime64[D]") - np.datetime64(start, "D")
+    ).astype(np.int64)
+    on = (codes >= 0) & (pos >= 0) & (pos < len(days))
+    sums = {}
+    for col in ("spend", "paid_gmv"):
+        total = np.zeros((len(names), len(days)))
+        np.add.at(total, (codes[on], pos[on]), daily[col].to_numpy(dtype=np.float64)[on])
+        sums[col] = total
+    return {
+        str(brand): pd.DataFrame({col: sums[col][k] for col in sums}, index=days)
+        for k, brand in enumerate(names)
+    }
 
 
 def _fit_task(task: tuple[np.ndarray, np.ndarray, TrafficConfig]) -> ResponseCurve | HillCurve:
