@@ -437,6 +437,28 @@ def test_scores_and_brand_table(
     assert (table["value_per_buyer_365d"] > table["value_per_buyer_90d"]).all()
 
 
+def test_a_batch_of_interleaved_brands_scores_as_each_brand_alone(
+    planted_market: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, date],
+) -> None:
+    """A batch scores each brand's buyers on its own slice of the batch's arrays. With the
+    brands' rows shuffled together and one brand left without a fit, every buyer's row equals
+    the row that brand's rows alone give, brands in order of first appearance; the brand
+    without a fit has no rows."""
+    rfm, cells, spend, end = planted_market
+    cfg = clv.ClvConfig(min_buyers=300, pareto_nbd=False)
+    fits = [f for f in clv.fit_market(cells, spend, cfg) if f.brand_id != "big1"]
+    mixed = rfm.sample(frac=1.0, random_state=4).reset_index(drop=True)
+    got = clv.score_buyers(mixed, fits, cfg, end)
+    alone = [
+        clv.score_buyers(mixed[mixed["brand_id"] == b], fits, cfg, end)
+        for b in mixed["brand_id"].drop_duplicates()
+        if b != "big1"
+    ]
+    pd.testing.assert_frame_equal(got, pd.concat(alone, ignore_index=True))
+    assert "big1" not in set(got["brand_id"])
+    assert len(got) == int((rfm["brand_id"] != "big1").sum())
+
+
 # -- planted truth of the market simulator ------------------------------------------------------
 SIM_TOP = 5
 

@@ -249,43 +249,60 @@ def score_buyers(
     """
     unit = config.unit_days
     by_brand = {f.brand_id: f for f in fits}
-    parts = []
-    for brand, df in rfm.groupby("brand_id", sort=False):
+    # Each brand's buyers are scored on its slice of whole-batch arrays, and the batch's frame
+    # is made once: a frame a brand, with its ids copied out of Arrow and back, cost more than
+    # the scoring (21 s for 7.5M buyers at 21M orders). The rows come in the order a group-by
+    # without sorting gives: brands by first appearance, each brand's rows in their order.
+    codes, names = pd.factorize(rfm["brand_id"])
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    x_all = rfm["frequency"].to_numpy(dtype=float)
+    tx_all = rfm["recency"].to_numpy(dtype=float)
+    tt_all = rfm["T"].to_numpy(dtype=float)
+    mv_all = rfm["monetary_value"].to_numpy(dtype=float)
+    alive_all = np.empty(len(rfm))
+    spend_all = np.empty(len(rfm))
+    expected_all = {h: np.empty(len(rfm)) for h in config.horizons_days}
+    kept = []
+    for k, brand in enumerate(names):
         fit = by_brand.get(str(brand))
         if fit is None:
             continue
-        x = df["frequency"].to_numpy(dtype=float)
-        tx = df["recency"].to_numpy(dtype=float)
-        tt = df["T"].to_numpy(dtype=float)
-        mv = df["monetary_value"].to_numpy(dtype=float)
-        alive = p_alive(fit.repeat, x, tx, tt)
+        idx = order[bounds[k] : bounds[k + 1]]
+        x, tx, tt, mv = x_all[idx], tx_all[idx], tt_all[idx], mv_all[idx]
+        alive_all[idx] = p_alive(fit.repeat, x, tx, tt)
         if fit.spend is not None and fit.spend.q > 1:
             spend = gamma_gamma_expected_spend(x, mv, fit.spend.p, fit.spend.q, fit.spend.gamma)
         else:
-            first = df["net_gmv"].astype(float).to_numpy() - np.nan_to_num(mv) * x
-            spend = np.where(x > 0, mv, first)
-        out = pd.DataFrame(
-            {
-                "brand_id": df["brand_id"].to_numpy(),
-                "buyer_id": df["buyer_id"].to_numpy(),
-                "frequency": x.astype(np.int64),
-                "recency": tx,
-                "T": tt,
-                "monetary_value": mv,
-                "p_alive": alive,
-            }
-        )
+            net = rfm["net_gmv"].to_numpy(dtype=float)[idx]
+            spend = np.where(x > 0, mv, net - np.nan_to_num(mv) * x)
+        spend_all[idx] = spend
         for h in config.horizons_days:
-            e = expected_purchases(fit.repeat, h / unit, x, tx, tt)
-            out[f"expected_purchases_{h}d"] = e
-            out[f"expected_value_{h}d"] = e * spend
-        days_since_first = tt * unit
-        out["segment"] = segment_buyers(x, alive, days_since_first, config.segments)
-        out["last_purchase"] = pd.to_datetime(df["last_purchase"]).dt.date.to_numpy()
-        parts.append(out)
-    if not parts:
+            expected_all[h][idx] = expected_purchases(fit.repeat, h / unit, x, tx, tt)
+        kept.append(idx)
+    if not kept:
         return pd.DataFrame()
-    return pd.concat(parts, ignore_index=True)
+    rows = np.concatenate(kept)
+    x, alive = x_all[rows], alive_all[rows]
+    out = pd.DataFrame(
+        {
+            "brand_id": rfm["brand_id"].array.take(rows),
+            "buyer_id": rfm["buyer_id"].array.take(rows),
+            "frequency": x.astype(np.int64),
+            "recency": tx_all[rows],
+            "T": tt_all[rows],
+            "monetary_value": mv_all[rows],
+            "p_alive": alive,
+        }
+    )
+    for h in config.horizons_days:
+        e = expected_all[h][rows]
+        out[f"expected_purchases_{h}d"] = e
+        out[f"expected_value_{h}d"] = e * spend_all[rows]
+    out["segment"] = segment_buyers(x, alive, tt_all[rows] * unit, config.segments)
+    last = rfm["last_purchase"].iloc[rows]
+    out["last_purchase"] = pd.to_datetime(last).dt.date.to_numpy()
+    return out
 
 
 def buyer_summary(buyers: pd.DataFrame, config: ClvConfig) -> pd.DataFrame:

@@ -91,14 +91,15 @@ def segment_buyers(
     first purchase within ``new_within_days`` new, within ``lapse_after_days`` at risk, else lapsed.
     """
     x = np.asarray(frequency)
-    repeat = np.where(
-        alive >= config.active_min,
-        "active_fan",
-        np.where(alive >= config.at_risk_min, "at_risk", "lapsed"),
-    )
+    # Chosen as codes, then named: choosing among the names themselves builds fixed-width
+    # text arrays for every buyer.
+    repeat = np.where(alive >= config.active_min, 0, np.where(alive >= config.at_risk_min, 1, 2))
     once = np.where(
         days_since_first <= config.new_within_days,
-        "new",
-        np.where(days_since_first <= config.lapse_after_days, "at_risk", "lapsed"),
+        3,
+        np.where(days_since_first <= config.lapse_after_days, 1, 2),
     )
-    return np.where(x > 0, repeat, once).astype(object)
+    return _SEGMENT_NAMES[np.where(x > 0, repeat, once)]
+
+
+_SEGMENT_NAMES = np.array(["active_fan", "at_risk", "lapsed", "new"], dtype=object)
