@@ -459,6 +459,48 @@ def test_a_batch_of_interleaved_brands_scores_as_each_brand_alone(
     assert len(got) == int((rfm["brand_id"] != "big1").sum())
 
 
+def test_own_tasks_of_a_batch_are_each_brands_own_inputs(
+    planted_market: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, date],
+) -> None:
+    """A batch of brands' rows (cells and spend, shuffled together, as the warehouse hands
+    them) becomes each brand's fit inputs in one pass: equal, array for array, to those
+    :func:`clv.fit_group` makes of that brand's rows alone, including the order of repeat
+    buyers alike in (frequency, spend); the brand with most rows first; a brand under the
+    thresholds gets no fit of that kind."""
+    from windmaker.models.clv import market
+
+    _rfm, cells, spend, _end = planted_market
+    cfg = clv.ClvConfig(min_buyers=300, min_repeat_buyers=60, pareto_nbd=False)
+    twins = spend.head(40).assign(frequency=3, monetary_value=99.0)  # ties in the spend order
+    rows = pd.concat(
+        [
+            cells.assign(part=clv.PART_CELLS, monetary_value=np.nan),
+            pd.concat([spend, twins]).assign(
+                part=clv.PART_SPEND, recency=np.nan, T=np.nan, buyers=pd.NA
+            ),
+        ],
+        ignore_index=True,
+    )[["brand_id", "part", "frequency", "recency", "T", "buyers", "monetary_value"]]
+    rows = rows.sample(frac=1.0, random_state=2).reset_index(drop=True)
+    tasks = clv.own_tasks(rows, cfg)
+    sizes = rows["brand_id"].value_counts()
+    assert [t.key[1] for t in tasks] == list(sizes.sort_values(ascending=False).index)
+    for task in tasks:
+        alone = market._group_task(rows[rows["brand_id"] == task.key[1]], cfg)
+        assert task.key == alone.key
+        for got, want in ((task.cells, alone.cells), (task.spend, alone.spend)):
+            assert (got is None) == (want is None)
+            if got is None:
+                continue
+            for name, value in vars(want).items():
+                if value is None:
+                    assert getattr(got, name) is None
+                else:
+                    np.testing.assert_array_equal(getattr(got, name), value, err_msg=name)
+    tiny = next(t for t in tasks if t.key == ("brand", "tiny"))
+    assert tiny.cells is None and tiny.spend is None
+
+
 # -- planted truth of the market simulator ------------------------------------------------------
 SIM_TOP = 5
 
@@ -531,9 +573,9 @@ def test_brands_fitted_on_two_processes_equal_the_fits_in_one(
 
     _rfm, cells, spend, _end = planted_market
     tasks = [
-        market._FitTask(("market", ""), cells, spend, try_pareto=True, min_gain=2.0),
+        market.FitTask(("market", ""), cells, spend, try_pareto=True, min_gain=2.0),
         *(
-            market._FitTask(
+            market.FitTask(
                 ("brand", str(b)),
                 cells[cells["brand_id"] == b],
                 spend[spend["brand_id"] == b],

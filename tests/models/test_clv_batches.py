@@ -59,7 +59,7 @@ def test_brands_fitted_batch_by_batch_on_two_processes_equal_the_market_read_who
         return out
 
     wh.execute = execute  # type: ignore[method-assign]
-    handed: list[clv.Pooled | pd.DataFrame] = []  # what the pool got, in order
+    handed: list[clv.Pooled | clv.FitTask] = []  # what the pool got, in order
     real_on_cores = fit_service.on_cores
 
     def on_cores(fn: Any, items: Iterable[Any], *args: Any, **kwargs: Any) -> Iterator[Any]:
@@ -83,9 +83,15 @@ def test_brands_fitted_batch_by_batch_on_two_processes_equal_the_market_read_who
     # across batches too, so the pool does not end on a large brand while a worker idles.
     pooled = [i for i, item in enumerate(handed) if isinstance(item, clv.Pooled)]
     assert pooled and pooled == list(range(len(pooled))), pooled
-    brand_rows = handed[len(pooled) :]
-    assert all(rows["brand_id"].nunique() == 1 for rows in brand_rows)  # one brand each
-    sizes = [len(rows) for rows in brand_rows]
+    brand_tasks = handed[len(pooled) :]
+    assert all(isinstance(t, clv.FitTask) and t.key[0] == "brand" for t in brand_tasks)
+    assert len({t.key for t in brand_tasks}) == len(brand_tasks)  # one task a brand
+    # a brand's rows: its cells and its repeat buyers, each read only when it fits its own
+    sizes = [
+        sum(len(part.frequency) for part in (t.cells, t.spend) if part is not None)
+        for t in brand_tasks
+        if isinstance(t, clv.FitTask)
+    ]
     assert sizes == sorted(sizes, reverse=True), sizes
     assert [f.brand_id for f in got] == [f.brand_id for f in want]
     for g, w in zip(got, want, strict=True):

@@ -233,12 +233,11 @@ def _clv_fits_here(
     try:
         own = wh.table(_OWN_SCRATCH)
 
-        def items() -> Iterator[pd.DataFrame | clv.Pooled]:
+        def items() -> Iterator[clv.FitTask | clv.Pooled]:
             yield from p.pooled(wh)
             for batch in wh.in_group_batches(own, "brand_id", largest_first=True):
-                groups = [rows for _, rows in batch.groupby("brand_id", sort=False)]
                 # largest first: a pool handing out one brand at a time then ends on short ones
-                yield from sorted(groups, key=len, reverse=True)
+                yield from clv.own_tasks(batch, config)
 
         fitted: dict[clv.Key, clv.Fits] = {}
         done = 0

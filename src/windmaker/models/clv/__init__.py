@@ -46,6 +46,7 @@ from windmaker.models.clv.fitting import (
 from windmaker.models.clv.market import (
     PART_CELLS,
     PART_SPEND,
+    FitTask,
     Pooled,
     brand_table,
     brand_table_of,
@@ -55,6 +56,7 @@ from windmaker.models.clv.market import (
     fit_item,
     fit_market,
     fit_pooled,
+    own_tasks,
     score_buyers,
     summary_columns,
 )
@@ -89,6 +91,7 @@ __all__ = [
     "SEGMENTS",
     "BrandClv",
     "ClvConfig",
+    "FitTask",
     "Fits",
     "Key",
     "MarketPlan",
@@ -117,6 +120,7 @@ __all__ = [
     "fits_from_rows",
     "gamma_gamma_expected_spend",
     "load_models_config",
+    "own_tasks",
     "p_alive",
     "pareto_nbd_expected_purchases",
     "pareto_nbd_p_alive",

@@ -57,12 +57,12 @@ def fit_market(
     spend = spend.assign(category=spend["category"].fillna("")).reset_index(drop=True)
     plan = plan_market(brand_summary(cells, spend), config)
 
-    def task(key: Key, c: pd.DataFrame | None, s: pd.DataFrame | None) -> _FitTask:
-        return _FitTask(key, c, s, config.pareto_nbd, config.pareto_min_loglik_gain)
+    def task(key: Key, c: pd.DataFrame | None, s: pd.DataFrame | None) -> FitTask:
+        return FitTask(key, c, s, config.pareto_nbd, config.pareto_min_loglik_gain)
 
     # The pooled fits of thin categories (or of the whole market) go to the same workers as
     # the brands' own fits, the largest first: the market's pooled fit is the longest one.
-    pooled: dict[Key, _FitTask] = {}
+    pooled: dict[Key, FitTask] = {}
     for key in sorted(plan.pooled_repeat | plan.pooled_spend, key=lambda k: k != MARKET):
         scope_c = cells if key == MARKET else cells[cells["category"] == key[1]]
         scope_s = spend if key == MARKET else spend[spend["category"] == key[1]]
@@ -99,52 +99,88 @@ def fit_market(
 
 
 @dataclass(frozen=True)
-class _FitTask:
+class RepeatInput:
+    """The repeat model's input: distinct (frequency, recency, T) cells in that order, and how
+    many buyers each holds."""
+
+    frequency: np.ndarray
+    recency: np.ndarray
+    T: np.ndarray
+    buyers: np.ndarray
+
+
+@dataclass(frozen=True)
+class SpendInput:
+    """Gamma-Gamma's input: repeat buyers' (frequency, monetary_value) in that order, each row
+    one buyer or, with ``buyers``, that many buyers alike."""
+
+    frequency: np.ndarray
+    monetary_value: np.ndarray
+    buyers: np.ndarray | None
+
+
+def _repeat_input(df: pd.DataFrame) -> RepeatInput:
+    g = df.groupby(["frequency", "recency", "T"], as_index=False)["buyers"].sum()
+    return RepeatInput(*(_floats(g[c]) for c in ("frequency", "recency", "T", "buyers")))
+
+
+def _spend_input(df: pd.DataFrame) -> SpendInput:
+    # In a fixed order: where the likelihood is flat (spend nearly alike, p and q drifting
+    # together) the optimiser's stopping point moves with the order of the sum, and the rows of
+    # a group come in whatever order the engine read them.
+    df = df.sort_values(["frequency", "monetary_value"], kind="stable")
+    weights = _floats(df["buyers"]) if "buyers" in df else None
+    return SpendInput(_floats(df["frequency"]), _floats(df["monetary_value"]), weights)
+
+
+def _floats(column: pd.Series) -> np.ndarray:
+    return column.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+@dataclass(frozen=True)
+class FitTask:
     """One brand's own fits, or a thin category's (or the market's) pooled fits: the RFM cells
     to fit the repeat model on and the repeat buyers' spend, each None when not fitted here.
-    ``key`` is ("brand", id), ("category", name) or ("market", "")."""
+    ``key`` is ("brand", id), ("category", name) or ("market", ""). Given as frames (those of
+    :func:`rfm_cells` and :func:`repeat_spend`), they are made into the fits' inputs here."""
 
     key: Key
-    cells: pd.DataFrame | None
-    spend: pd.DataFrame | None
+    cells: RepeatInput | pd.DataFrame | None
+    spend: SpendInput | pd.DataFrame | None
     try_pareto: bool
     min_gain: float
 
+    def __post_init__(self) -> None:
+        if isinstance(self.cells, pd.DataFrame):
+            object.__setattr__(self, "cells", _repeat_input(self.cells))
+        if isinstance(self.spend, pd.DataFrame):
+            object.__setattr__(self, "spend", _spend_input(self.spend))
 
-def _repeat_fit(df: pd.DataFrame, try_pareto: bool, min_gain: float) -> RepeatFit:
-    g = df.groupby(["frequency", "recency", "T"], as_index=False)["buyers"].sum()
+
+def _repeat_fit(cells: RepeatInput, try_pareto: bool, min_gain: float) -> RepeatFit:
     return fit_repeat(
-        g["frequency"].to_numpy(),
-        g["recency"].to_numpy(),
-        g["T"].to_numpy(),
-        g["buyers"].to_numpy(),
+        cells.frequency,
+        cells.recency,
+        cells.T,
+        cells.buyers,
         try_pareto=try_pareto,
         min_gain=min_gain,
     )
 
 
-def _spend_fit(df: pd.DataFrame) -> SpendFit | None:
-    """Gamma-Gamma on repeat buyers' (frequency, monetary_value), each row one buyer or, with
-    a ``buyers`` column, that many buyers alike."""
-    if (df["buyers"].sum() if "buyers" in df else len(df)) < 2:
+def _spend_fit(spend: SpendInput) -> SpendFit | None:
+    """Gamma-Gamma on the repeat buyers, when there are two or more."""
+    if (spend.buyers.sum() if spend.buyers is not None else len(spend.frequency)) < 2:
         return None
-    # In a fixed order: where the likelihood is flat (spend nearly alike, p and q drifting
-    # together) the optimiser's stopping point moves with the order of the sum, and the rows of
-    # a group come in whatever order the engine read them.
-    df = df.sort_values(["frequency", "monetary_value"], kind="stable")
-    return fit_gamma_gamma(
-        df["frequency"].to_numpy(dtype=float),
-        df["monetary_value"].to_numpy(dtype=float),
-        df["buyers"].to_numpy(dtype=float) if "buyers" in df else None,
-    )
+    return fit_gamma_gamma(spend.frequency, spend.monetary_value, spend.buyers)
 
 
-def _fit_one(task: _FitTask) -> tuple[Key, RepeatFit | None, SpendFit | None]:
+def _fit_one(task: FitTask) -> tuple[Key, RepeatFit | None, SpendFit | None]:
     """One task's fits (in a worker process when the market is fitted on several cores)."""
-    rfit = (
-        _repeat_fit(task.cells, task.try_pareto, task.min_gain) if task.cells is not None else None
-    )
-    sfit = _spend_fit(task.spend) if task.spend is not None else None
+    cells, spend = task.cells, task.spend
+    assert not isinstance(cells, pd.DataFrame) and not isinstance(spend, pd.DataFrame)
+    rfit = _repeat_fit(cells, task.try_pareto, task.min_gain) if cells is not None else None
+    sfit = _spend_fit(spend) if spend is not None else None
     return task.key, rfit, sfit
 
 
@@ -163,7 +199,7 @@ class Pooled:
 def fit_pooled(pooled: Pooled, config: ClvConfig) -> Fits:
     """A category's (or the market's) pooled fits."""
     _, rfit, sfit = _fit_one(
-        _FitTask(
+        FitTask(
             pooled.key, pooled.cells, pooled.spend, config.pareto_nbd, config.pareto_min_loglik_gain
         )
     )
@@ -171,16 +207,57 @@ def fit_pooled(pooled: Pooled, config: ClvConfig) -> Fits:
 
 
 def fit_item(
-    item: pd.DataFrame | Pooled, config: ClvConfig
+    item: FitTask | Pooled, config: ClvConfig
 ) -> tuple[Key, RepeatFit | None, SpendFit | None]:
-    """One of a market's fits, as (key, repeat fit, spend fit): a brand's own rows (as
-    :func:`fit_group` reads them) or a pooled fit, so that one pool of fit processes takes
-    both, the pooled ones first (the market's pooled fit is the longest, as in
-    :func:`fit_market`). The fits cross back from a worker as they are: made into a one-row
-    frame there and read back here, they cost 3 ms a brand, more than a BG/NBD fit."""
+    """One of a market's fits, as (key, repeat fit, spend fit): a brand's own fits
+    (:func:`own_tasks`) or a pooled fit, so that one pool of fit processes takes both, the
+    pooled ones first (the market's pooled fit is the longest, as in :func:`fit_market`). The
+    fits cross back from a worker as they are: made into a one-row frame there and read back
+    here, they cost 3 ms a brand, more than a BG/NBD fit."""
     if isinstance(item, Pooled):
         return (item.key, *fit_pooled(item, config))
-    return _fit_one(_group_task(item, config))
+    return _fit_one(item)
+
+
+def own_tasks(rows: pd.DataFrame, config: ClvConfig) -> list[FitTask]:
+    """The own fits of the brands whose rows (:func:`fit_group`'s, whole brands) ``rows``
+    holds, the brand with the most rows first: the inputs :func:`fit_group` makes of each
+    brand's rows, made in one pass over the rows' arrays. Split brand by brand in pandas, then
+    grouped and sorted in the fit processes, they cost more than most brands' BG/NBD fits. A
+    brand's cells are distinct (:func:`rfm_cells` groups by them), so ordering them is what
+    grouping them does."""
+    codes, names = pd.factorize(rows["brand_id"])
+    part = rows["part"].to_numpy(dtype=object)
+    f, rec, t = (_floats(rows[c]) for c in ("frequency", "recency", "T"))
+    w, mv = _floats(rows["buyers"]), _floats(rows["monetary_value"])
+    cell_rows = np.flatnonzero(part == PART_CELLS)
+    cell_rows = cell_rows[
+        np.lexsort((t[cell_rows], rec[cell_rows], f[cell_rows], codes[cell_rows]))
+    ]
+    spend_rows = np.flatnonzero(part == PART_SPEND)
+    # in (frequency, monetary_value) order, as fit_group sorts them
+    spend_rows = spend_rows[np.lexsort((mv[spend_rows], f[spend_rows], codes[spend_rows]))]
+    n = len(names)
+    cell_at = np.searchsorted(codes[cell_rows], np.arange(n + 1))
+    spend_at = np.searchsorted(codes[spend_rows], np.arange(n + 1))
+    tasks = []
+    for k in np.argsort(-np.bincount(codes, minlength=n), kind="stable"):
+        c = cell_rows[cell_at[k] : cell_at[k + 1]]
+        sp = spend_rows[spend_at[k] : spend_at[k + 1]]
+        own_cells = (
+            RepeatInput(f[c], rec[c], t[c], w[c]) if w[c].sum() >= config.min_buyers else None
+        )
+        own_spend = SpendInput(f[sp], mv[sp], None) if len(sp) >= config.min_repeat_buyers else None
+        tasks.append(
+            FitTask(
+                ("brand", str(names[k])),
+                own_cells,
+                own_spend,
+                config.pareto_nbd,
+                config.pareto_min_loglik_gain,
+            )
+        )
+    return tasks
 
 
 def buyer_columns(config: ClvConfig) -> dict[str, str]:
@@ -227,14 +304,14 @@ def fit_group(rows: pd.DataFrame, config: ClvConfig) -> pd.DataFrame:
     return fit_rows([_fit_one(_group_task(rows, config))])
 
 
-def _group_task(rows: pd.DataFrame, config: ClvConfig) -> _FitTask:
+def _group_task(rows: pd.DataFrame, config: ClvConfig) -> FitTask:
     """A brand's own fits from its rows (those of :func:`fit_group`)."""
     brand = str(rows["brand_id"].iloc[0])
     cells = rows[rows["part"] == PART_CELLS]
     spend = rows[rows["part"] == PART_SPEND].drop(columns="buyers")  # one row a buyer
     own_cells = cells if cells["buyers"].sum() >= config.min_buyers else None
     own_spend = spend if len(spend) >= config.min_repeat_buyers else None
-    return _FitTask(
+    return FitTask(
         ("brand", brand), own_cells, own_spend, config.pareto_nbd, config.pareto_min_loglik_gain
     )
 
