@@ -215,7 +215,6 @@ def test_shared_windows_are_every_pair_that_meets_often(
     that meet once are many times more numerous."""
     from windmaker.models.brushing.warehouse import (
         _seconds,
-        incidence_table,
         ring_candidates,
         shared_windows,
     )
@@ -228,9 +227,7 @@ def test_shared_windows_are_every_pair_that_meets_often(
         buyer=source.buyer_id_key,
         window=_seconds(source.paid_at) // blocks.window_seconds,
     )
-    got = con.execute(
-        shared_windows(ring_candidates(incidence_table(windows), blocks), blocks)
-    ).astype("int64")
+    got = con.execute(shared_windows(ring_candidates(windows, blocks), blocks)).astype("int64")
 
     inc = con.execute(windows.distinct()).astype("int64")
     degree = inc.groupby(["shop", "window"])["buyer"].transform("size")

@@ -209,16 +209,28 @@ def incidence_table(windows: ibis.Table) -> ibis.Table:
     return inc.mutate(degree=inc.buyer.count().over(group_by=["shop", "window"]))
 
 
-def ring_candidates(inc: ibis.Table, config: BlockConfig) -> ibis.Table:
-    """The incidences (:func:`incidence_table`) that survive the first rounds of
-    :func:`.rings.prune`: a superset of those that can link buyers."""
-    cand = inc.filter(_can_link(inc.degree, config))
+def ring_candidates(windows: ibis.Table, config: BlockConfig) -> ibis.Table:
+    """The incidences (shop, window, buyer) of ``windows`` (shop, buyer, window) that survive
+    the first rounds of :func:`.rings.prune`: a superset of those that can link buyers.
+
+    Counted by group-bys and semi-joins rather than window functions, which sort every
+    partition: on 21M orders the candidates took 9.1 s this way and 11.6 s with a window
+    function per count, for the same 12.2M incidences."""
+    def kept(t: ibis.Table, keys: ibis.Table, on: str | list[str]) -> ibis.Table:
+        # The filter makes Ibis compile each round as a query of its own, which the next
+        # round reads; a bare semi-join is inlined into the next one, so every round computed
+        # the rounds before it again (64 s on 21M orders).
+        return t.semi_join(keys, on).filter(ibis.literal(True))
+
+    inc = windows.select("shop", "window", "buyer").distinct()
+    linkable = inc.group_by(["shop", "window"]).agg(degree=inc.count())
+    cand = kept(inc, linkable.filter(_can_link(linkable.degree, config)), ["shop", "window"])
     for _ in range(SQL_PRUNE_ROUNDS):
-        cand = cand.mutate(per_buyer=cand.buyer.count().over(group_by="buyer"))
-        cand = cand.filter(cand.per_buyer >= config.min_shared_windows)
-        cand = cand.mutate(per_col=cand.buyer.count().over(group_by=["shop", "window"]))
-        cand = cand.filter(cand.per_col >= 2)
-    return cand.select("shop", "window", "buyer")
+        per_buyer = cand.group_by("buyer").agg(n=cand.count())
+        cand = kept(cand, per_buyer.filter(per_buyer.n >= config.min_shared_windows), "buyer")
+        per_col = cand.group_by(["shop", "window"]).agg(n=cand.count())
+        cand = kept(cand, per_col.filter(per_col.n >= 2), ["shop", "window"])
+    return cand
 
 
 def _can_link(degree: ir.IntegerValue, config: BlockConfig) -> ir.BooleanValue:
@@ -351,8 +363,7 @@ def _shared(
     its old windows are asked for. Any other pair shares fewer than ``min_shared_windows``.
     """
     if prior is None:
-        every = incidence_table(windows(None))
-        return execute(shared_windows(ring_candidates(every, config), config))
+        return execute(shared_windows(ring_candidates(windows(None), config), config))
     cols = list(SHARED_COLUMNS)
     stored = prior.state.shared[cols].astype(np.int64)
     recent = recent_shared_windows(windows(prior.since), prior.since, config)
