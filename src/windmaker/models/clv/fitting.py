@@ -273,7 +273,7 @@ def fit_pareto_nbd(
         if np.all(np.isfinite(warm)) and np.all(np.abs(warm) < 15):
             start = warm
     # First near the optimum on the coarse quadrature, then on to it on the full one: the
-    # two stages took 56% of the time of the full quadrature alone (200 brands of the
+    # two stages took 59% of the time of the full quadrature alone (200 brands of the
     # 21M-order benchmark market), where Pareto/NBD was two thirds of the lifetime-value fits.
     # No tight polish: along the ridge it would walk s towards infinity for a gain below 1e-9.
     near = _minimise(coarse_nll, start, (x, tx, tt, w), polish=False)

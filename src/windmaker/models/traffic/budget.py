@@ -108,8 +108,8 @@ def _allocate_concave(
 def _upper_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Indices of the upper concave hull of points sorted by x (Andrew's monotone chain).
 
-    On Python floats: indexing numpy arrays element by element made this loop 6 s of the
-    budget for 2,950 brands."""
+    On Python floats: indexing numpy arrays element by element made this loop half of the
+    budget's 5.3 s for 2,950 brands."""
     x, y = x.tolist(), y.tolist()
     hull: list[int] = []
     for i in range(len(x)):

@@ -29,7 +29,7 @@ def daily_paid(orders: ibis.Table, ad_spend: ibis.Table, *, start: date, end: da
     them with zeros). Columns: brand_id, date, spend, paid_gmv: summed exactly in the contract's
     DECIMAL money, then cast to float64 in the engine, which is how the fit reads them (nothing
     here is stored). Read as decimals, every value became a Python ``Decimal`` on the way out:
-    4 s for the 2M brand-days of the 21M-order benchmark market.
+    about 5 s for the brand-days of the 21M-order benchmark market.
     """
     o = orders.filter(
         orders.traffic_source == PAID,
@@ -205,7 +205,8 @@ def dense_days(daily: pd.DataFrame, start: date, end: date) -> dict[str, pd.Data
     """Per brand, one row per day from ``start`` to ``end`` with zeros where nothing happened.
 
     Every brand's days are summed into one (brand × day) array at once: a pandas group-by,
-    index and reindex per brand took 7 s for the 2,950 brands of the 21M-order benchmark market.
+    index and reindex per brand took 3.8 s for the 2,974 brands of the 21M-order benchmark
+    market, against 0.4 s.
     """
     days = pd.date_range(start, end, freq="D")
     codes, names = pd.factorize(daily["brand_id"], sort=True)
