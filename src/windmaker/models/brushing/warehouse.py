@@ -216,6 +216,7 @@ def ring_candidates(windows: ibis.Table, config: BlockConfig) -> ibis.Table:
     Counted by group-bys and semi-joins rather than window functions, which sort every
     partition: on 21M orders the candidates took 8.9 s this way and 11.6 s with a window
     function per count, for the same 12.2M incidences."""
+
     def kept(t: ibis.Table, keys: ibis.Table, on: str | list[str]) -> ibis.Table:
         # The filter makes Ibis compile each round as a query of its own, which the next
         # round reads; a bare semi-join is inlined into the next one, so every round computed
