@@ -340,6 +340,7 @@ def score_buyers(
     alive_all = np.empty(len(rfm))
     spend_all = np.empty(len(rfm))
     expected_all = {h: np.empty(len(rfm)) for h in config.horizons_days}
+    net_all: np.ndarray | None = None  # read once, by the first brand without a spend fit
     kept = []
     for k, brand in enumerate(names):
         fit = by_brand.get(str(brand))
@@ -351,8 +352,9 @@ def score_buyers(
         if fit.spend is not None and fit.spend.q > 1:
             spend = gamma_gamma_expected_spend(x, mv, fit.spend.p, fit.spend.q, fit.spend.gamma)
         else:
-            net = rfm["net_gmv"].to_numpy(dtype=float)[idx]
-            spend = np.where(x > 0, mv, net - np.nan_to_num(mv) * x)
+            if net_all is None:
+                net_all = rfm["net_gmv"].to_numpy(dtype=float)
+            spend = np.where(x > 0, mv, net_all[idx] - np.nan_to_num(mv) * x)
         spend_all[idx] = spend
         for h in config.horizons_days:
             expected_all[h][idx] = expected_purchases(fit.repeat, h / unit, x, tx, tt)
