@@ -107,7 +107,8 @@ def fit_clv(
             # grow with the market. A brand's summary needs only its own buyers.
             summaries = []
             with wh.in_parts(CLV_BUYERS) as store:
-                for batch in wh.in_group_batches(scored, "brand_id", empty=True):
+                # the next batch is read, and the last one stored, while this one is scored
+                for batch in wh.in_group_batches(scored, "brand_id", empty=True, ahead=True):
                     buyers = clv.score_buyers(batch, fits, config, end)
                     store(buyers)
                     summaries.append(clv.buyer_summary(buyers, config))

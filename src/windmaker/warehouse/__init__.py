@@ -24,6 +24,7 @@ from ibis.backends import BaseBackend
 from windmaker import contract, results
 from windmaker.warehouse import faults
 from windmaker.warehouse.money import money, with_money
+from windmaker.warehouse.overlap import read_ahead, write_behind
 
 __all__ = ["TableStatus", "Warehouse", "connect", "money", "spark_session", "with_money"]
 
@@ -254,7 +255,7 @@ class Warehouse:
             return None
 
         def batches() -> Iterator[pd.DataFrame]:
-            for data in self.in_group_batches(expr, by, empty=True):
+            for data in self.in_group_batches(expr, by, empty=True, ahead=True):
                 parts = [fn(g) for _, g in data.groupby(by, sort=False)] if len(data) else []
                 out = (
                     _typed(pd.concat(parts, ignore_index=True), columns)
@@ -273,12 +274,30 @@ class Warehouse:
         return None
 
     def in_group_batches(
-        self, expr: ibis.Table, by: str, *, empty: bool = False, largest_first: bool = False
+        self,
+        expr: ibis.Table,
+        by: str,
+        *,
+        empty: bool = False,
+        largest_first: bool = False,
+        ahead: bool = False,
     ) -> Iterator[pd.DataFrame]:
         """``expr``'s rows read in batches of whole groups of ``by``, each of at most
         ``group_batch_rows`` rows (a larger group comes alone); with ``empty``, an empty
         table yields one empty frame rather than none. The batches follow the groups' keys,
-        or with ``largest_first`` their sizes, largest first."""
+        or with ``largest_first`` their sizes, largest first.
+
+        With ``ahead``, on DuckDB, the next batch is read on a thread while the caller works on
+        this one (:func:`.overlap.read_ahead`): the caller must not use the warehouse while it
+        iterates, except to store parts through :meth:`in_parts`, which does not use the
+        connection there. Elsewhere the batches are read in turn.
+        """
+        batches = self._group_batches(expr, by, empty=empty, largest_first=largest_first)
+        return read_ahead(batches) if ahead and self.engine == "duckdb" else batches
+
+    def _group_batches(
+        self, expr: ibis.Table, by: str, *, empty: bool, largest_first: bool
+    ) -> Iterator[pd.DataFrame]:
         sizes = expr.group_by(by).aggregate(_rows=expr.count())
         sizes = self.execute(
             sizes.order_by([ibis.desc("_rows"), by]) if largest_first else sizes.order_by(by)
@@ -339,7 +358,11 @@ class Warehouse:
                     # one schema for every part: a column all null in one part is typed null
                     writer.write_table(table.cast(writer.schema))
 
-                yield add
+                # Each part is written while the caller makes the next (the writer's work is
+                # Arrow's and Parquet's, outside Python's lock; nothing here uses the
+                # connection, which lets ``in_group_batches(ahead=True)`` read meanwhile).
+                with write_behind(add) as later:
+                    yield later
             finally:
                 if writer is not None:
                     writer.close()
