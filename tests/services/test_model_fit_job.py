@@ -143,3 +143,58 @@ def test_a_fit_on_unchanged_data_and_settings_is_kept(market: Settings) -> None:
         assert UNCHANGED not in fit_traffic(wh, fast_traffic())[0].attrs
         # and the forced fit ignores the key
         assert UNCHANGED not in fit_clv(wh, fast_clv(), force=True).attrs
+
+
+def test_the_curves_are_fitted_while_the_lifetime_value_is_and_store_what_each_fit_stores(
+    market: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``fit_models`` fits the traffic curves on a thread while the lifetime value is fitted
+    (the curves' fit begins before the lifetime value's does), and the tables it stores are
+    those of the two fits made one after the other."""
+    import threading
+
+    import pandas as pd
+
+    from windmaker.models import traffic
+    from windmaker.models.clv import ClvConfig, ModelsConfig
+    from windmaker.models.traffic import TrafficConfig
+    from windmaker.services import models as fitting
+
+    config = ModelsConfig(
+        clv=ClvConfig(pareto_nbd=False),
+        traffic=TrafficConfig(alpha_starts=(0.4,), history_days=90),
+    )
+    curves_started = threading.Event()
+    threads: list[str] = []
+    real_market, real_clv = traffic.fit_market, fitting.fit_clv
+
+    def fit_market(*args: object, **kwargs: object) -> object:
+        threads.append(threading.current_thread().name)
+        curves_started.set()
+        return real_market(*args, **kwargs)  # type: ignore[arg-type]
+
+    def fit_clv(*args: object, **kwargs: object) -> pd.DataFrame:
+        assert curves_started.wait(60), "the curves were not being fitted meanwhile"
+        return real_clv(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(traffic, "fit_market", fit_market)
+    monkeypatch.setattr(fitting, "fit_clv", fit_clv)
+    seen: list[tuple[float, str]] = []
+    names = (results.CLV_BRAND, results.TRAFFIC_CURVES, results.BUDGET)
+    with open_warehouse(market) as wh:
+        out = fitting.fit_models(wh, config, lambda f, step: seen.append((f, step)))
+        together = {n: wh.execute(wh.table(n)) for n in names}
+        monkeypatch.undo()
+        fitting.fit_clv(wh, config.clv, force=True)
+        fitting.fit_traffic(wh, config.traffic, force=True)
+        alone = {n: wh.execute(wh.table(n)) for n in names}
+    assert threads and threading.main_thread().name not in threads
+    assert out["clv_brands"] == len(alone[results.CLV_BRAND]) > 0
+    assert out["traffic_curves"] == len(alone[results.TRAFFIC_CURVES]) > 0
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and 0.6 <= fractions[-1] <= 0.9
+    for name in names:
+        by = list(together[name].columns[:2])
+        a = together[name].sort_values(by).reset_index(drop=True)
+        b = alone[name].sort_values(by).reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
