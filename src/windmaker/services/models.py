@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
-from concurrent import futures
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -329,29 +327,6 @@ def fit_traffic(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit and store ``mdl_traffic_curves`` and ``mdl_budget`` (``progress`` and ``force`` as
     in fit_clv; a kept fit's tables carry ``attrs[UNCHANGED]``)."""
-    inputs = _traffic_inputs(wh, config, end, force=force)
-    if not isinstance(inputs, _TrafficInputs):
-        return inputs
-    return _store_traffic(wh, inputs, _traffic_fitted(inputs, config, progress))
-
-
-@dataclass(frozen=True)
-class _TrafficInputs:
-    """What the traffic curves are fitted from, read from the warehouse: once these are read,
-    the fits and budgets use no connection (:func:`_traffic_fitted`)."""
-
-    key: str
-    start: date
-    end: date
-    daily: pd.DataFrame
-    brands: pd.DataFrame
-
-
-def _traffic_inputs(
-    wh: Warehouse, config: traffic.TrafficConfig, end: date | None, *, force: bool
-) -> _TrafficInputs | tuple[pd.DataFrame, pd.DataFrame]:
-    """The fit's inputs, or its tables when there is nothing to fit: the stored ones when the
-    stored fit is kept, empty ones when there is no ad spend."""
     ads = wh.table(contract.AD_SPEND.name)
     if end is None:
         last = wh.execute(ads.date.max())
@@ -367,73 +342,39 @@ def _traffic_inputs(
         traffic.daily_paid(wh.table(contract.ORDERS.name), ads, start=start, end=end)
     )
     brands = wh.execute(wh.table(contract.BRANDS.name).select("brand_id", "category"))
-    return _TrafficInputs(key, start, end, daily, brands)
-
-
-def _traffic_fitted(
-    inputs: _TrafficInputs, config: traffic.TrafficConfig, progress: Progress
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The curves and budgets of ``inputs`` (no warehouse: this may run on a thread)."""
     curves_table, curves = traffic.fit_market(
-        inputs.daily, inputs.brands, config, start=inputs.start, end=inputs.end, progress=progress
+        daily, brands, config, start=start, end=end, progress=progress
     )
     if curves_table.empty:
         return curves_table, pd.DataFrame()
-    curves_table.insert(2, "period_end", inputs.end)
-    return curves_table, traffic.recommend_budgets(curves_table, curves, config)
-
-
-def _store_traffic(
-    wh: Warehouse, inputs: _TrafficInputs, fitted: tuple[pd.DataFrame, pd.DataFrame]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    curves_table, budget = fitted
-    if curves_table.empty:
-        return curves_table, budget
+    curves_table.insert(2, "period_end", end)
+    budget = traffic.recommend_budgets(curves_table, curves, config)
     wh.write(TRAFFIC_CURVES, curves_table)
     wh.write(BUDGET, budget)
-    remember_fit(wh, "traffic", inputs.key)
+    remember_fit(wh, "traffic", key)
     return curves_table, budget
 
 
 def fit_models(
     wh: Warehouse, config: clv.ModelsConfig, progress: JobProgress | None = None
 ) -> dict[str, Any]:
-    """Fit both models (lifetime value and traffic curves) and store their tables; a model
+    """Fit both models (lifetime value, then traffic curves) and store their tables; a model
     whose stored fit was made from the same data and settings is kept, not fitted again.
 
-    The traffic curves are fitted on a thread, on worker processes of their own, while the
-    lifetime value is fitted here: much of the lifetime value's time outside its own fits (the
-    buyers' summary in the engine, the scoring) keeps one core busy, and the curves fill the
-    other. Their inputs are read first and their tables stored last, so the thread never uses
-    the warehouse's connection.
-
-    ``progress(fraction, step)`` follows the fits brand by brand (lifetime value to 0.6 of the
-    whole, traffic the next 0.3); the main job passes none (it shows its own progress).
+    ``progress(fraction, step)`` follows the fits brand by brand (lifetime value to 0.6,
+    traffic to 0.9 of the whole); the main job passes none (it shows its own progress).
     Returns the number of brands with a lifetime-value fit and with a traffic curve, and the
     models kept unchanged (``unchanged``).
     """
     report = progress or (lambda _f, _s: None)
-    share = {"clv": 0.0, "traffic": 0.0}
 
-    def part(step: str) -> Progress:
-        def seen(done: int, total: int) -> None:
-            share[step] = done / max(total, 1)
-            if step == "clv":  # reported from this thread only, never from the curves' thread
-                report(0.6 * share["clv"] + 0.3 * share["traffic"], step)
-
-        return seen
+    def part(start: float, width: float, step: str) -> Progress:
+        return lambda done, total: report(start + width * done / max(total, 1), step)
 
     report(0.0, "clv")
-    inputs = _traffic_inputs(wh, config.traffic, None, force=False)
-    if not isinstance(inputs, _TrafficInputs):
-        table, curves = fit_clv(wh, config.clv, progress=part("clv")), inputs[0]
-    else:
-        with ThreadPoolExecutor(1, thread_name_prefix="windmaker-traffic") as pool:
-            fitting = pool.submit(_traffic_fitted, inputs, config.traffic, part("traffic"))
-            table = fit_clv(wh, config.clv, progress=part("clv"))
-            while not futures.wait([fitting], timeout=0.5).done:
-                report(0.6 + 0.3 * share["traffic"], "traffic")
-            curves, _ = _store_traffic(wh, inputs, fitting.result())
+    table = fit_clv(wh, config.clv, progress=part(0.0, 0.6, "clv"))
+    report(0.6, "traffic")
+    curves, _ = fit_traffic(wh, config.traffic, progress=part(0.6, 0.3, "traffic"))
     unchanged = [
         model for model, t in (("clv", table), ("traffic", curves)) if UNCHANGED in t.attrs
     ]
