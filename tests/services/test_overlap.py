@@ -122,16 +122,20 @@ def test_when_the_block_fails_its_own_error_is_raised_not_the_writes() -> None:
         raise ValueError("the scoring failed")
 
 
-def test_batches_read_ahead_are_the_batches_read_in_turn() -> None:
-    wh = Warehouse("duckdb://", group_batch_rows=5)
+def test_batches_read_ahead_are_half_the_rows_and_together_the_rows_read_in_turn() -> None:
+    """Read ahead, a batch is of half the limit (a larger group still comes alone), so the
+    batch read ahead, the one in hand and the part written behind hold what one batch did."""
+    wh = Warehouse("duckdb://", group_batch_rows=8)
     data = pd.DataFrame({"g": list("aaabbbbcdddddd"), "x": range(14)})
     wh.write("t", data)
-    t = wh.table("t").order_by("x")
+    t = wh.table("t")
     ahead = list(wh.in_group_batches(t, "g", ahead=True))
     in_turn = list(wh.in_group_batches(t, "g"))
-    assert [len(b) for b in ahead] == [3, 5, 6]
-    for a, b in zip(ahead, in_turn, strict=True):
-        pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+    # of at most 4 rows: a (3) alone, b (4) alone, c (1) alone since d (6) would pass 4
+    assert [len(b) for b in ahead] == [3, 4, 1, 6]
+    assert [len(b) for b in in_turn] == [8, 6]  # a, b and c; d alone
+    rows = pd.concat(ahead).sort_values("x").reset_index(drop=True)
+    pd.testing.assert_frame_equal(rows, pd.concat(in_turn).sort_values("x").reset_index(drop=True))
     # a table stored in parts while the batches are read ahead holds every row once
     with wh.in_parts("copy") as store:
         for batch in wh.in_group_batches(t, "g", ahead=True):

@@ -255,7 +255,7 @@ class Warehouse:
             return None
 
         def batches() -> Iterator[pd.DataFrame]:
-            for data in self.in_group_batches(expr, by, empty=True, ahead=True):
+            for data in self.in_group_batches(expr, by, empty=True):
                 parts = [fn(g) for _, g in data.groupby(by, sort=False)] if len(data) else []
                 out = (
                     _typed(pd.concat(parts, ignore_index=True), columns)
@@ -290,19 +290,23 @@ class Warehouse:
         With ``ahead``, on DuckDB, the next batch is read on a thread while the caller works on
         this one (:func:`.overlap.read_ahead`): the caller must not use the warehouse while it
         iterates, except to store parts through :meth:`in_parts`, which does not use the
-        connection there. Elsewhere the batches are read in turn.
+        connection there. The batches are then of half the rows, so that the batch read ahead,
+        the one in hand and the part its caller is writing behind hold what one batch and its
+        part held. Elsewhere the batches are read in turn.
         """
-        batches = self._group_batches(expr, by, empty=empty, largest_first=largest_first)
-        return read_ahead(batches) if ahead and self.engine == "duckdb" else batches
+        if ahead and self.engine == "duckdb":
+            rows = max(self.group_batch_rows // 2, 1)
+            return read_ahead(self._group_batches(expr, by, rows, empty, largest_first))
+        return self._group_batches(expr, by, self.group_batch_rows, empty, largest_first)
 
     def _group_batches(
-        self, expr: ibis.Table, by: str, *, empty: bool, largest_first: bool
+        self, expr: ibis.Table, by: str, rows: int, empty: bool, largest_first: bool
     ) -> Iterator[pd.DataFrame]:
         sizes = expr.group_by(by).aggregate(_rows=expr.count())
         sizes = self.execute(
             sizes.order_by([ibis.desc("_rows"), by]) if largest_first else sizes.order_by(by)
         )
-        batches = group_batches(sizes[by].tolist(), sizes["_rows"].tolist(), self.group_batch_rows)
+        batches = group_batches(sizes[by].tolist(), sizes["_rows"].tolist(), rows)
         if len(batches) <= 1:
             if batches or empty:
                 yield self.execute(expr)
