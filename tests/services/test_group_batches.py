@@ -159,3 +159,43 @@ def test_a_table_in_parts_keeps_its_columns_when_no_part_has_rows_and_nothing_on
         raise RuntimeError("the scoring failed")
     assert int(wh.execute(wh.table("t").count())) == 0  # the stored table is untouched
     wh.close()
+
+
+def test_a_scoring_that_fails_leaves_no_read_under_way_and_the_stored_buyers_as_they_were(
+    market: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scoring reads its next batch on a thread: when scoring a batch fails, that read has
+    ended before the warehouse is used again (the scratch tables dropped), the error is the
+    scoring's, and nothing of the failed run is stored."""
+    import threading
+
+    from windmaker.models import clv
+    from windmaker.models.clv import ClvConfig
+    from windmaker.services.models import fit_clv
+
+    config = ClvConfig(pareto_nbd=False)
+    batched = market.model_copy(update={"group_batch_rows": 3_000})
+    reading = threading.Event()
+    real_execute = Warehouse.execute
+
+    def slow_execute(self: Warehouse, expr: ibis.Expr, **kwargs: object) -> object:
+        if threading.current_thread().name.startswith("windmaker-read"):
+            reading.set()
+            threading.Event().wait(0.5)  # a read still under way when the scoring fails
+        return real_execute(self, expr, **kwargs)
+
+    def failing(*args: object, **kwargs: object) -> pd.DataFrame:
+        assert reading.wait(30)
+        raise RuntimeError("scoring failed")
+
+    with open_warehouse(batched) as wh:
+        before = wh.tables()
+        monkeypatch.setattr(Warehouse, "execute", slow_execute)
+        monkeypatch.setattr(clv, "score_buyers", failing)
+        with pytest.raises(RuntimeError, match="scoring failed"):
+            fit_clv(wh, config, force=True)
+        alive = [t.name for t in threading.enumerate() if t.name.startswith("windmaker-read")]
+        assert alive == []
+        monkeypatch.undo()
+        assert results.CLV_BUYERS not in wh.tables()
+        assert set(wh.tables()) == set(before)

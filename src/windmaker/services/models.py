@@ -3,6 +3,7 @@ a server's background job (:func:`start_fit`)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -106,9 +107,12 @@ def fit_clv(
             # Brand by brand, in batches of the warehouse's group_batch_rows: memory does not
             # grow with the market. A brand's summary needs only its own buyers.
             summaries = []
-            with wh.in_parts(CLV_BUYERS) as store:
-                # the next batch is read, and the last one stored, while this one is scored
-                for batch in wh.in_group_batches(scored, "brand_id", empty=True, ahead=True):
+            # The next batch is read, and the last one stored, while this one is scored. The
+            # batches are closed first, even on an error: no read is then under way when the
+            # parts' table is made or the scratch table dropped.
+            batches = wh.in_group_batches(scored, "brand_id", empty=True, ahead=True)
+            with wh.in_parts(CLV_BUYERS) as store, contextlib.closing(batches):
+                for batch in batches:
                     buyers = clv.score_buyers(batch, fits, config, end)
                     store(buyers)
                     summaries.append(clv.buyer_summary(buyers, config))

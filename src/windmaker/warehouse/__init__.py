@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -281,7 +281,7 @@ class Warehouse:
         empty: bool = False,
         largest_first: bool = False,
         ahead: bool = False,
-    ) -> Iterator[pd.DataFrame]:
+    ) -> Generator[pd.DataFrame]:
         """``expr``'s rows read in batches of whole groups of ``by``, each of at most
         ``group_batch_rows`` rows (a larger group comes alone); with ``empty``, an empty
         table yields one empty frame rather than none. The batches follow the groups' keys,
@@ -301,7 +301,7 @@ class Warehouse:
 
     def _group_batches(
         self, expr: ibis.Table, by: str, rows: int, empty: bool, largest_first: bool
-    ) -> Iterator[pd.DataFrame]:
+    ) -> Generator[pd.DataFrame]:
         sizes = expr.group_by(by).aggregate(_rows=expr.count())
         sizes = self.execute(
             sizes.order_by([ibis.desc("_rows"), by]) if largest_first else sizes.order_by(by)

@@ -9,7 +9,7 @@ value's scoring of 7.5M buyers spent 10 s of its 27 s reading and writing, on on
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
@@ -17,7 +17,7 @@ T = TypeVar("T")
 _END = object()
 
 
-def read_ahead(items: Iterator[T]) -> Iterator[T]:
+def read_ahead(items: Iterator[T]) -> Generator[T]:
     """``items``, each next one fetched on a thread while the caller works on the last.
 
     At most one item is read ahead. What ``items`` reads from (a warehouse's connection) must
