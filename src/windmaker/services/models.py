@@ -104,8 +104,9 @@ def fit_clv(
             table = _clv_on_cluster(wh, rfm_t, brands, scored, config, end, progress)
         else:
             fits = _clv_fits_here(wh, rfm_t, brands, config, progress)
-            # Brand by brand, in batches of the warehouse's group_batch_rows: memory does not
-            # grow with the market. A brand's summary needs only its own buyers.
+            # Brand by brand, in batches of whole brands (half the warehouse's group_batch_rows,
+            # since they are read ahead): memory does not grow with the market. A brand's
+            # summary needs only its own buyers.
             summaries = []
             # The next batch is read, and the last one stored, while this one is scored. The
             # batches are closed first, even on an error: no read is then under way when the
