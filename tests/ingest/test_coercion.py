@@ -12,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from windmaker import contract
-from windmaker.ingest.coercion import codes_sql, integer_sql, money_sql, timestamp_sql
+from windmaker.ingest.coercion import (
+    clean_text,
+    codes_sql,
+    integer_sql,
+    money_sql,
+    timestamp_sql,
+)
 
 SHANGHAI = timezone(timedelta(hours=8))  # no daylight saving since 1991
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -87,3 +93,36 @@ def test_code_words_are_case_insensitive(con: Any) -> None:
     assert _one(con, codes_sql("__v__", codes), "KOL") == "influencer"
     assert _one(con, codes_sql("__v__", codes), "矩阵号") == "brand_matrix"
     assert _one(con, codes_sql("__v__", codes), "路人") is None
+
+
+def _cleaned(value: str) -> str | None:
+    """The rule in Python: a value that starts with a blank or a tab, or ends with a blank, a
+    tab or a carriage return, is trimmed of blanks, tabs and line ends; empty is missing."""
+    if value == "" or value[:1] in (" ", "\t") or value[-1:] in (" ", "\t", "\r"):
+        return value.strip(" \t\r\n") or None
+    return value
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.text(
+        alphabet=st.sampled_from([" ", "\t", "\r", "\n", "%", "_", "\\", "'", "a", "中", "é"]),
+        max_size=6,
+    )
+)
+def test_text_is_trimmed_only_when_it_starts_or_ends_with_a_blank(con: Any, value: str) -> None:
+    # LIKE's own wildcards and escape in a value are plain characters to the rule
+    assert _one(con, clean_text("__v__"), value) == _cleaned(value)
+
+
+def test_every_code_word_of_the_contract_gives_its_code(con: Any) -> None:
+    seen = 0
+    for table in contract.TABLES:
+        for column in table.columns:
+            for word, code in (column.codes or {}).items():
+                if word.strip():
+                    assert _one(con, codes_sql("__v__", column.codes), word.upper()) == code
+                    seen += 1
+    assert seen > 50
+    assert _one(con, codes_sql("__v__", {"it's": "x"}), "IT'S") == "x"
+    assert _one(con, codes_sql("__v__", {"a": "x"}), None) is None  # type: ignore[arg-type]
