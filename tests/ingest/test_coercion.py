@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from windmaker.ingest.coercion import (
     clean_text,
     codes_sql,
     integer_sql,
+    money_fraction_sql,
     money_sql,
     timestamp_sql,
 )
@@ -126,3 +128,24 @@ def test_every_code_word_of_the_contract_gives_its_code(con: Any) -> None:
     assert seen > 50
     assert _one(con, codes_sql("__v__", {"it's": "x"}), "IT'S") == "x"
     assert _one(con, codes_sql("__v__", {"a": "x"}), None) is None  # type: ignore[arg-type]
+
+
+def _past_the_cent(text: str) -> bool:
+    """Python's answer: somewhere a point, two digits, zeros and a non-zero digit (noise left in
+    place), or for the exponent form, a value that is not whole fen."""
+    if "e" in text.lower():
+        try:
+            d = Decimal(text)
+            return d.is_finite() and abs(d) < 10**20 and d != d.quantize(Decimal("0.01"))
+        except ArithmeticError:
+            return False
+    return re.search(r"[.][0-9]{2}0*[1-9]", text) is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from(list("0123456789.,-¥元 ")), max_size=9)
+    | st.decimals(allow_nan=False, allow_infinity=False, places=4).map(str)
+)
+def test_a_digit_past_the_cent_is_found_wherever_the_point_is(con: Any, text: str) -> None:
+    assert bool(_one(con, money_fraction_sql("__v__"), text)) == _past_the_cent(text)

@@ -120,13 +120,15 @@ def money_fraction_sql(v: str) -> str:
     form (``1.2345e3``) by comparing its value at 18 decimals with its value at 2.
     """
     exact = f"TRY_CAST({v} AS DECIMAL(38,18))"
-    # The pattern is tried only on a value with over two characters after its point (most
-    # amounts have exactly two): on 19M amounts the check took 1.5 s, matching every one.
-    point = f"strpos({v}, '.')"
+    # The pattern is tried only on a value with over two characters after a point (most
+    # amounts have exactly two): on 19M amounts the check took 1.5 s, matching every one. Any
+    # value the pattern matches passes that filter, so the filter changes no answer; as one
+    # LIKE it costs less than finding the point and counting characters (three amounts of
+    # 10M rows: 0.68 s against 0.94 s).
     return (
         f"coalesce(CASE WHEN contains({v}, 'e') OR contains({v}, 'E') "
         f"THEN {exact} <> TRY_CAST({exact} AS DECIMAL(38,2)) "
-        f"WHEN {point} > 0 AND length({v}) - {point} > 2 "
+        f"WHEN {v} LIKE '%.___%' "
         f"THEN regexp_matches({v}, '[.][0-9]{{2}}0*[1-9]') END, false)"
     )
 
