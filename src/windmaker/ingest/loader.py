@@ -415,14 +415,24 @@ def _plan(src: Source, table: str | None, unit: MoneyUnit) -> FilePlan:
 ENUM_MAX_KEYS = 200_000
 
 
-def _large_references(con: Any, plan: FilePlan) -> dict[str, tuple[str, str]]:
-    """{column: (table, column)} of the file's foreign keys whose table has over
-    :data:`ENUM_MAX_KEYS` rows."""
+def _looked_up_references(con: Any, plan: FilePlan) -> dict[str, tuple[str, str]]:
+    """{column: (table, column)} of the file's foreign keys checked by a lookup (a membership
+    join), not an ENUM: those whose table has over :data:`ENUM_MAX_KEYS` rows, and every one of
+    a columnar file.
+
+    An ENUM keeps the stage's rows in file order, which a CSV's stage needs (its rows are
+    inserted from it). A columnar file's stage holds its rejected rows only, so the order does
+    not matter there, and the lookup costs less than the cast (10M Parquet orders against
+    1,000 brands, 20,000 SKUs and 5,000 accounts: the scan took 1.34 s against 1.86 s).
+    """
     out: dict[str, tuple[str, str]] = {}
     for col in plan.table.columns:
         if col.references is None or col.name not in plan.mapping:
             continue
         ref_table, ref_col = col.references
+        if plan.source.columnar:
+            out[col.name] = (ref_table, ref_col)
+            continue
         rows = con.execute(f"SELECT count(*) FROM {quote_ident(ref_table)}").fetchone()[0]
         if rows > ENUM_MAX_KEYS:
             out[col.name] = (ref_table, ref_col)
@@ -452,7 +462,7 @@ def _stage(
     stage keeps every typed column and the rows are inserted from it, so the text is parsed and
     typed once. Returns whether the stage holds the rows to insert.
     """
-    lookups = _large_references(con, plan)
+    lookups = _looked_up_references(con, plan)
     fk = fk_type_sql(plan, frozenset(lookups))
     for type_name, create in fk.values():
         con.execute(f"DROP TYPE IF EXISTS {type_name}")

@@ -263,9 +263,9 @@ def staging_sql(
                 )
             )
         elif col.name in fk_lookups:
-            # Too many keys for an ENUM (building one of millions costs more than the whole
-            # load): a membership join (the stage's row order does not matter: rows are
-            # inserted from the file, in its order).
+            # A membership join, for a table of too many keys for an ENUM (building one of
+            # millions costs more than the whole load) or for a columnar file: the stage's row
+            # order does not matter where rows are inserted from the file, in its order.
             ref_table, ref_col = fk_lookups[col.name]
             rules.append(
                 (
