@@ -206,9 +206,7 @@ def _stored_state(wh: Warehouse) -> DetectionState:
     # against 0.24–0.89 s).
     return DetectionState(
         *(
-            wh.to_arrow(wh.table(_STATE_TABLES[part]).select(*cols))
-            .to_pandas()
-            .astype("int64")
+            wh.to_arrow(wh.table(_STATE_TABLES[part]).select(*cols)).to_pandas().astype("int64")
             for part, cols in STATE_COLUMNS
         )
     )
