@@ -65,17 +65,23 @@ def _answer(settings: Settings, path: Path) -> tuple[Any, ...]:
 
 
 @pytest.fixture
-def plain_reads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """What each plain read answered (True: DuckDB's rows kept)."""
-    answers: list[bool] = []
-    real = sources._read_plain
+def plain_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """How each file was read: "kept" (DuckDB's rows kept), "dropped" (DuckDB's rows dropped),
+    "line pass"."""
+    answers: list[str] = []
+    kept, line_pass = sources._kept_in_order, sources._line_pass
 
-    def spy(con: Any, src: sources.Source) -> bool:
-        kept = real(con, src)
-        answers.append(kept)
-        return kept
+    def kept_spy(con: Any, src: sources.Source, table: str, select: str) -> bool:
+        ok = kept(con, src, table, select)
+        answers.append("kept" if ok else "dropped")
+        return ok
 
-    monkeypatch.setattr(sources, "_read_plain", spy)
+    def line_pass_spy(src: sources.Source) -> None:
+        answers.append("line pass")
+        line_pass(src)
+
+    monkeypatch.setattr(sources, "_kept_in_order", kept_spy)
+    monkeypatch.setattr(sources, "_line_pass", line_pass_spy)
     return answers
 
 
@@ -111,14 +117,14 @@ def test_a_plain_file_gives_the_line_pass_answer(
     seeded: Settings,
     tmp_path: Path,
     shape: str,
-    plain_reads: list[bool],
+    plain_reads: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     path, shift = SHAPES[shape](tmp_path / "orders.csv")
 
     got = _answer(seeded, path)
 
-    assert plain_reads == [True]
+    assert plain_reads == ["kept"]
     counts, stored, lines, kept = got
     assert counts == (6, 3, 3)
     assert [(r[0], r[9]) for r in stored] == [
@@ -130,6 +136,29 @@ def test_a_plain_file_gives_the_line_pass_answer(
     # the duplicate, which the stage holds no original values of, read again from the file
     assert [(r[3], r[11]) for r in kept if r[2].startswith("key")] == [("O1", "99.00")]
     assert got == _line_pass_answer(seeded, path, monkeypatch)
+
+
+def test_a_later_file_of_a_batch_is_numbered_before_it_is_staged(
+    seeded: Settings, tmp_path: Path, plain_reads: list[str]
+) -> None:
+    """The batch's first file is staged straight from DuckDB's read, its rows numbered by
+    their place in the stage; a later one is read into a table first (its stage is made inside
+    the transaction). Both give the planted lines. Known answer: :data:`PLANTED`."""
+    brands = factory.write_csv(tmp_path / "brands.csv", factory.BRANDS_ZH, factory.BRAND_ROWS)
+    path = _write(tmp_path / "orders.csv", "\n".join([HEADER, *BODY]) + "\n")
+
+    report = ingest_files(seeded, [path, brands], progress=False)
+
+    assert plain_reads == ["kept", "kept"]  # brands first (the contract's order), then orders
+    assert [f.table for f in report.files] == ["orders", "brands"]
+    f = report.files[0]
+    assert (f.rows, f.accepted, f.rejected) == (6, 3, 3)
+    assert {int(r["_line"]): r["_reason"] for r in quarantined(f.quarantine)} == PLANTED
+    assert [r[0] for r in rows(seeded, "SELECT order_id FROM orders ORDER BY 1")] == [
+        "O1",
+        "O3",
+        "O5",
+    ]
 
 
 #: Files whose lines DuckDB's rows cannot be numbered by, each with its known quarantine.
@@ -179,7 +208,7 @@ def test_a_file_duckdb_cannot_number_takes_the_line_pass(
     seeded: Settings,
     tmp_path: Path,
     name: str,
-    plain_reads: list[bool],
+    plain_reads: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     data, expected = IRREGULAR[name]
@@ -188,7 +217,8 @@ def test_a_file_duckdb_cannot_number_takes_the_line_pass(
 
     got = _answer(seeded, path)
 
-    assert plain_reads == [False]  # refused by the byte check, or DuckDB's rows dropped
+    # refused by the byte check, or DuckDB's rows dropped
+    assert plain_reads in (["line pass"], ["dropped", "line pass"])
     assert got == _line_pass_answer(seeded, path, monkeypatch)
     _, stored, lines, _ = got
     assert {r[0] for r in stored} >= {"O1", "O3"}

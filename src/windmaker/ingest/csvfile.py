@@ -23,10 +23,10 @@ two columns in front: ``__line`` and ``__bad``, the reason a record is malformed
 good one). Bad records stay in the copy with the values they have, so they reach the quarantine
 file through the same staging query as every other rejected row, in line order.
 
-**A plain file skips the line pass** (:func:`read_plain`). A UTF-8 file with no quote and no
-lone carriage return, whose header names every cell, is read by DuckDB itself, in parallel,
-with the dialect given (no sniffing), into a table in file order. The line pass took 11 s of a
-35 s import of 10M rows. The objections above do not hold for it: DuckDB's rows are kept only
+**A plain file skips the line pass** (:func:`kept_in_order`). A UTF-8 file with no quote and
+no lone carriage return, whose header names every cell, is read by DuckDB itself, in parallel,
+with the dialect given (no sniffing), into a table in file order: the file's text, or straight
+into the loader's stage. The line pass took 11 s of a 35 s import of 10M rows. The objections above do not hold for it: DuckDB's rows are kept only
 when DuckDB set no line apart and counted exactly one row per physical line after the header,
 so a row's line is its position plus the header's lines; otherwise they are dropped and the
 file takes the line pass, which finds and words the malformed records.
@@ -518,37 +518,38 @@ def plain_scan_sql(path: Path, layout: PlainLayout, rejects: tuple[str, str] | N
     )
 
 
-@dataclass(frozen=True)
-class PlainRead:
-    """A plain file read whole by DuckDB (:func:`read_plain`): its ``table`` in file order,
-    the ``scan`` numbering each row by its position, and the ``rescan`` that reads the file
-    itself again once the table is dropped."""
-
-    layout: PlainLayout
-    table: str
-    scan: str
-    rescan: str
+def numbered_sql(table: str, layout: PlainLayout) -> str:
+    """The rows of ``table``, made by :func:`kept_in_order`, each numbered by its line."""
+    return f"(SELECT rowid + {layout.header_lines + 1} AS {LINE}, * FROM {table})"
 
 
-def read_plain(
-    con: Any, path: Path, name_headers: Callable[[list[str]], list[str]], prefix: str
-) -> PlainRead | None:
-    """Read the plain file ``path`` (:func:`plain_layout`) into the temporary table
-    ``{prefix}_plain``, DuckDB's parallel reader doing the parse.
+def rescan_sql(path: Path, layout: PlainLayout) -> str:
+    """The plain file ``path`` read again, each row numbered by its line.
 
-    None, keeping nothing, unless DuckDB set no line apart and returned exactly one row per line
-    after the header: only then is a row's position its line.
+    DuckDB returned one row per line, in order (:func:`kept_in_order`): numbering the rows as
+    they stream gives the same lines, on one thread. Read only for the few rows the stage does
+    not hold (a repeated key's original values).
     """
-    layout = plain_layout(path, name_headers)
-    if layout is None:
-        return None
-    table, rejects = f"{prefix}_plain", (f"{prefix}_rejects", f"{prefix}_scans")
+    return (
+        f"(SELECT row_number() OVER () + {layout.header_lines} AS {LINE}, * "
+        f"FROM {plain_scan_sql(path, layout)})"
+    )
+
+
+def kept_in_order(
+    con: Any, layout: PlainLayout, table: str, select: str, rejects: tuple[str, str]
+) -> bool:
+    """Create the temporary ``table`` as ``select``, a query over DuckDB's scan of a plain file
+    (:func:`plain_scan_sql` with ``rejects``), its rows in file order.
+
+    True when DuckDB set no line apart and returned exactly one row per line after the header:
+    only then is a row's position its line (:func:`numbered_sql`). Otherwise False, keeping
+    nothing: the file takes the line pass, which finds and words the malformed records.
+    """
     order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
     try:
         con.execute("SET preserve_insertion_order = true")  # rowid follows the file
-        con.execute(
-            f"CREATE TEMP TABLE {table} AS SELECT * FROM {plain_scan_sql(path, layout, rejects)}"
-        )
+        con.execute(f"CREATE TEMP TABLE {table} AS {select}")
         counted = con.execute(
             f"SELECT (SELECT count(*) FROM {table}), (SELECT count(*) FROM {rejects[0]})"
         ).fetchone()
@@ -560,16 +561,8 @@ def read_plain(
             con.execute(f"DROP TABLE IF EXISTS {name}")
     if counted != (layout.records, 0):
         con.execute(f"DROP TABLE IF EXISTS {table}")
-        return None
-    return PlainRead(
-        layout=layout,
-        table=table,
-        scan=f"(SELECT rowid + {layout.header_lines + 1} AS {LINE}, * FROM {table})",
-        # DuckDB returned one row per line, in order: numbering the rows as they stream gives
-        # the same lines (on one thread; read only for the few rows the stage does not hold).
-        rescan=f"(SELECT row_number() OVER () + {layout.header_lines} AS {LINE}, * "
-        f"FROM {plain_scan_sql(path, layout)})",
-    )
+        return False
+    return True
 
 
 def scan_sql(out: Path, layout: CsvLayout) -> str:
@@ -591,11 +584,12 @@ __all__ = [
     "CsvError",
     "CsvLayout",
     "PlainLayout",
-    "PlainRead",
+    "kept_in_order",
     "normalise",
+    "numbered_sql",
     "plain_layout",
     "plain_scan_sql",
-    "read_plain",
+    "rescan_sql",
     "scan_sql",
     "sniff_delimiter",
 ]

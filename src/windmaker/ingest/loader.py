@@ -48,7 +48,15 @@ from windmaker.ingest.quarantine import (
     write_quarantine,
 )
 from windmaker.ingest.report import FileReport, IngestError, IngestReport
-from windmaker.ingest.sources import LINE, Source, SourceError, UnpackLimits, open_source
+from windmaker.ingest.sources import (
+    LINE,
+    Source,
+    SourceError,
+    UnpackLimits,
+    number_lines,
+    open_source,
+    stage_plain,
+)
 from windmaker.ingest.validation import (
     REASON,
     FilePlan,
@@ -74,8 +82,10 @@ LOG_SQL = f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
     rows BIGINT, rows_accepted BIGINT, rows_rejected BIGINT, rows_replaced BIGINT,
     quarantine VARCHAR, "at" TIMESTAMP)"""
 STAGE = "__ingest_stage"
-#: The rejected rows of a file staged as a view (:func:`_stage`).
+#: The rejected rows of a columnar file staged as a view (:func:`_stage`).
 REJECTED = "__ingest_rejected"
+#: The rows of a plain CSV staged straight from DuckDB's read, which the stage's view numbers.
+ROWS = "__ingest_rows"
 
 Event = Callable[[str, Path], None]
 
@@ -339,6 +349,9 @@ def _ingest(
                         i, plan = plans[0]
                         with _stopped(plan):
                             whole = _stage(con, plan, tz, bar, tasks[i], whole=True)
+                    for _, plan in plans[1:]:  # the later files' lines, on every core too
+                        with _stopped(plan):
+                            number_lines(con, plan.source)
                     with wh.transaction():
                         con.execute(LOG_SQL)
                         remaining = [p.table.name for _, p in plans]
@@ -460,34 +473,44 @@ def _stage(
 
     ``whole`` (a stage made before the transaction, which DuckDB reads on every core): a CSV's
     stage keeps every typed column and the rows are inserted from it, so the text is parsed and
-    typed once. Returns whether the stage holds the rows to insert.
+    typed once. A plain CSV is staged straight from DuckDB's read of it, its rows numbered by
+    their position in the stage (``sources.stage_plain``). Returns whether the stage holds the
+    rows to insert.
     """
+    src = plan.source
+    whole = whole and not src.columnar
+    if not whole:
+        number_lines(con, src)
     lookups = _looked_up_references(con, plan)
     fk = fk_type_sql(plan, frozenset(lookups))
     for type_name, create in fk.values():
         con.execute(f"DROP TYPE IF EXISTS {type_name}")
         con.execute(create)
-    whole = whole and not plan.source.columnar
     keep = link_columns(plan.table)
-    staging = staging_sql(
-        plan,
-        timezone=tz,
-        fk_types={c: t for c, (t, _) in fk.items()},
-        fk_lookups=lookups,
-        keep=None if whole else keep,
-        rejected_only=plan.source.columnar,
-    )
+
+    def staging() -> str:
+        return staging_sql(
+            plan,
+            timezone=tz,
+            fk_types={c: t for c, (t, _) in fk.items()},
+            fk_lookups=lookups,
+            keep=None if whole else keep,
+            rejected_only=src.columnar,
+        )
+
     try:
         with bar.watching(con, task, 0, 70):
-            if plan.source.columnar:
+            if src.columnar:
                 # Only the rejected rows are written; the rest are read again from the file
                 # when asked (on 6.3M orders the validation scan took 2.1 s without writing
                 # and 3.8 s writing every row's key, foreign keys and empty originals).
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {REJECTED} AS {staging}")
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {REJECTED} AS {staging()}")
                 view = stage_view_sql(plan, timezone=tz, rejected=REJECTED, keep=keep)
                 con.execute(f"CREATE OR REPLACE TEMP VIEW {STAGE} AS {view}")
-            else:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {staging}")
+            elif not src.numbered and (numbered := stage_plain(con, src, ROWS, staging())):
+                con.execute(f"CREATE OR REPLACE TEMP VIEW {STAGE} AS SELECT * FROM {numbered}")
+            else:  # a numbered scan (a plain file DuckDB could not number took the line pass)
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {staging()}")
     except BaseException:
         # outside the transaction the types would outlive the failed import
         with contextlib.suppress(Exception):
@@ -497,12 +520,12 @@ def _stage(
     for type_name, _ in fk.values():
         con.execute(f"DROP TYPE {type_name}")
     if whole:  # the rows to insert are in the stage: free a plain CSV's table
-        plan.source.drop_tables(con)
+        src.drop_tables(con)
     return whole
 
 
 def _drop_stage(con: Any) -> None:
-    """Drop the stage, a table or a view (:func:`_stage`), and the rejected rows of a view."""
+    """Drop the stage, a table or a view (:func:`_stage`), and the rows a view reads."""
     kind = con.execute(
         "SELECT 'VIEW' FROM duckdb_views() WHERE view_name = ? AND temporary "
         "UNION ALL SELECT 'TABLE' FROM duckdb_tables() WHERE table_name = ? AND temporary",
@@ -511,6 +534,7 @@ def _drop_stage(con: Any) -> None:
     if kind is not None:
         con.execute(f"DROP {kind[0]} {STAGE}")
     con.execute(f"DROP TABLE IF EXISTS {REJECTED}")
+    con.execute(f"DROP TABLE IF EXISTS {ROWS}")
 
 
 def _load_file(

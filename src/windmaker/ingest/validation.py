@@ -165,8 +165,9 @@ def staging_sql(
     keep: Sequence[str] | None = None,
     rejected_only: bool = False,
 ) -> str:
-    """The SELECT producing ``__line``, the typed contract columns, ``__reason`` and, for
-    rejected rows only, the original values as ``__raw_0..n`` (in the file's header order).
+    """The SELECT producing ``__line`` (when the source numbers its lines), the typed contract
+    columns, ``__reason`` and, for rejected rows only, the original values as ``__raw_0..n``
+    (in the file's header order).
     ``rejected_only``: the rows with a reason only, chosen by the rules' flags before any
     sentence, key hash or original value is computed.
 
@@ -182,7 +183,9 @@ def staging_sql(
     fk_types = fk_types or {}
     fk_lookups = fk_lookups or {}
     src = plan.source
-    line = [LINE]
+    # A plain CSV staged straight from DuckDB's read has no line yet: its rows are numbered by
+    # their position in the stage (``sources.stage_plain``).
+    line = [LINE] if src.numbered else []
     inner: list[str] = [*line]
     # Each rule as (condition, sentence): the conditions are evaluated once per row, as
     # booleans; the sentences are built only for the rows where one holds (on 6.3M valid
