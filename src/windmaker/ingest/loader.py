@@ -473,15 +473,17 @@ def _stage(
 
     ``whole`` (a stage made before the transaction, which DuckDB reads on every core): a CSV's
     stage keeps every typed column and the rows are inserted from it, so the text is parsed and
-    typed once. A plain CSV is staged straight from DuckDB's read of it, its rows numbered by
-    their position in the stage (``sources.stage_plain``). Returns whether the stage holds the
-    rows to insert.
+    typed once. A plain CSV whose keys are all checked by ENUM casts is staged straight from
+    DuckDB's read of it, its rows numbered by their position in the stage
+    (``sources.stage_plain``). Returns whether the stage holds the rows to insert.
     """
     src = plan.source
     whole = whole and not src.columnar
-    if not whole:
-        number_lines(con, src)
     lookups = _looked_up_references(con, plan)
+    if not whole or lookups:
+        # A row's place in a stage made through a join (a key looked up) need not be its place
+        # in the file: such a file's lines are numbered as it is read into a table.
+        number_lines(con, src)
     fk = fk_type_sql(plan, frozenset(lookups))
     for type_name, create in fk.values():
         con.execute(f"DROP TYPE IF EXISTS {type_name}")
