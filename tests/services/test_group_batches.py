@@ -15,7 +15,7 @@ import ibis
 import pandas as pd
 import pytest
 
-from windmaker import results
+from windmaker import results, warehouse
 from windmaker.config import Settings, load_settings
 from windmaker.warehouse import Warehouse, group_batches
 from windmaker.workspace import open_warehouse
@@ -199,3 +199,39 @@ def test_a_scoring_that_fails_leaves_no_read_under_way_and_the_stored_buyers_as_
         monkeypatch.undo()
         assert results.CLV_BUYERS not in wh.tables()
         assert set(wh.tables()) == set(before)
+
+
+def test_the_engine_gives_back_what_it_keeps_of_the_tables_it_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a scan DuckDB keeps the table's blocks up to its limit; ``release_cache`` gives
+    them back down to :data:`RELEASE_TO` (here lowered to below the table's 80 MB) and leaves
+    the configured limit as it was, inside a transaction too (the main job calls it there,
+    before the model fits start their processes)."""
+    monkeypatch.setattr(warehouse, "RELEASE_TO", "16MB")
+    wh = Warehouse(f"duckdb://{tmp_path / 'wh.duckdb'}", memory_limit="1GB")
+    wh.duckdb.execute(
+        "CREATE TABLE t AS SELECT range AS a, repeat(CAST(range AS VARCHAR), 8) AS b "
+        "FROM range(3000000)"
+    )
+    wh.duckdb.execute("CHECKPOINT")
+    wh.close()
+    wh = Warehouse(f"duckdb://{tmp_path / 'wh.duckdb'}", memory_limit="1GB")
+    limit = wh.duckdb.execute("SELECT current_setting('memory_limit')").fetchone()
+
+    def kept() -> int:
+        (n,) = wh.duckdb.execute(
+            "SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'BASE_TABLE'"
+        ).fetchone()
+        return int(n)
+
+    with wh.atomic():
+        wh.duckdb.execute("SELECT sum(a), max(b) FROM t").fetchall()
+        before = kept()
+        wh.release_cache()
+        after = kept()
+        assert wh.duckdb.execute("SELECT current_setting('memory_limit')").fetchone() == limit
+        assert wh.duckdb.execute("SELECT count(*) FROM t").fetchone() == (3_000_000,)
+    assert before > 20 * 2**20
+    assert after < before / 4
+    assert Warehouse.from_backend(wh.backend).memory_limit is None  # a caller's engine: left as is

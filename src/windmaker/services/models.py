@@ -249,6 +249,9 @@ def _clv_fits_here(
         done = 0
         fit = functools.partial(clv.fit_item, config=config)
         heavy = len(p.plan.own_repeat) + len(p.plan.pooled_repeat | p.plan.pooled_spend)
+        # the fit processes start beside this one: give back what the engine keeps of the
+        # tables read so far
+        wh.release_cache()
         for key, repeat, spend in on_cores(fit, items(), config.workers, heavy=heavy, warm=warm_up):
             fitted[key] = (repeat, spend)
             if key[0] != "brand" or repeat is not None:  # None: spend only
@@ -347,6 +350,7 @@ def fit_traffic(
         traffic.daily_paid(wh.table(contract.ORDERS.name), ads, start=start, end=end)
     )
     brands = wh.execute(wh.table(contract.BRANDS.name).select("brand_id", "category"))
+    wh.release_cache()  # as before the lifetime-value fits
     curves_table, curves = traffic.fit_market(
         daily, brands, config, start=start, end=end, progress=progress
     )
