@@ -30,7 +30,6 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
@@ -40,6 +39,7 @@ from typing import Any
 from windmaker import contract
 from windmaker.config import Settings
 from windmaker.ingest.coercion import MoneyUnit, quote_ident, quote_literal
+from windmaker.ingest.progress import FileProgress
 from windmaker.ingest.quarantine import (
     DUPS,
     find_duplicates,
@@ -97,60 +97,6 @@ def sha256_file(path: Path) -> str:
         while chunk := fh.read(4 * 1024 * 1024):
             h.update(chunk)
     return h.hexdigest()
-
-
-class _Progress:
-    """The caller's progress bar (a Rich ``Progress``: ``add_task``, ``update``, a context
-    manager), one task per file, fed by DuckDB's own query progress while a query runs. The bar
-    is the caller's, so ingestion itself draws nothing."""
-
-    def __init__(self, bar: Any | None) -> None:
-        self._given = bar
-        self._bar: Any = None
-
-    def __enter__(self) -> _Progress:
-        if self._given is not None:
-            self._bar = self._given
-            self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-
-    def task(self, label: str) -> Any:
-        return self._bar.add_task(label, total=100) if self._bar is not None else None
-
-    def update(self, task: Any, completed: float, label: str | None = None) -> None:
-        if self._bar is not None and task is not None:
-            if label is not None:
-                self._bar.update(task, completed=completed, description=label)
-            else:
-                self._bar.update(task, completed=completed)
-
-    @contextlib.contextmanager
-    def watching(self, con: Any, task: Any, lo: float, hi: float) -> Iterator[None]:
-        """While the body runs a query, map its progress (0–100) onto ``lo``..``hi``."""
-        if self._bar is None:
-            yield
-            return
-        stop = threading.Event()
-
-        def poll() -> None:
-            while not stop.wait(0.25):
-                with contextlib.suppress(Exception):
-                    p = float(con.query_progress())
-                    if p >= 0:
-                        self.update(task, lo + (hi - lo) * min(p, 100.0) / 100.0)
-
-        thread = threading.Thread(target=poll, daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join()
-            self.update(task, hi)
 
 
 def ingest_files(
@@ -337,7 +283,7 @@ def _ingest(
                 con.execute("SET enable_progress_bar = true")
                 con.execute("SET enable_progress_bar_print = false")
             try:
-                with _Progress(progress if bar_given else None) as bar:
+                with FileProgress(progress if bar_given else None) as bar:
                     tasks = {
                         i: bar.task(f"{p.source.path.name} → {p.table.name}") for i, p in plans
                     }
@@ -465,7 +411,7 @@ def _stopped(plan: FilePlan) -> Iterator[None]:
 
 
 def _stage(
-    con: Any, plan: FilePlan, tz: str, bar: _Progress, task: Any, *, whole: bool = False
+    con: Any, plan: FilePlan, tz: str, bar: FileProgress, task: Any, *, whole: bool = False
 ) -> bool:
     """Scan the file once into :data:`STAGE`: each row's line, key and foreign keys, reasons
     and (rejected rows only) original values; the accepted rows are typed again from the file
@@ -545,7 +491,7 @@ def _load_file(
     sha: Future[str],
     qdir: Path,
     written: list[Path],
-    bar: _Progress,
+    bar: FileProgress,
     task: Any,
     *,
     tz: str,
