@@ -89,6 +89,47 @@ def test_scoring_in_batches_stores_what_one_batch_stores(market: Settings) -> No
     )
 
 
+def test_the_lifetime_value_fits_and_scoring_hold_the_engine_to_the_batches_limit(
+    market: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the fit processes would run and the buyers are scored, DuckDB is held to
+    ``BATCHES_ENGINE_LIMIT``; the configured limit is set again when the fit is done."""
+    import threading
+
+    from windmaker.models.clv import ClvConfig
+    from windmaker.services import models
+
+    def setting(wh: Warehouse) -> str:
+        return str(wh.duckdb.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+
+    held = Warehouse("duckdb://", memory_limit=models.BATCHES_ENGINE_LIMIT)
+    held_setting = setting(held)
+    held.close()
+    at_fits: list[str] = []
+    at_reads_ahead: list[str] = []
+    real_on_cores, real_execute = models.on_cores, Warehouse.execute
+
+    def on_cores(*args: object, **kwargs: object) -> object:
+        at_fits.append(setting(wh))
+        return real_on_cores(*args, **kwargs)  # type: ignore[arg-type]
+
+    def execute(self: Warehouse, expr: ibis.Expr, **kwargs: object) -> object:
+        if threading.current_thread().name.startswith("windmaker-read"):
+            at_reads_ahead.append(setting(self))  # the caller does not use it meanwhile
+        return real_execute(self, expr, **kwargs)
+
+    batched = market.model_copy(update={"group_batch_rows": 3_000, "memory_limit": "3GB"})
+    with open_warehouse(batched) as wh:
+        configured = setting(wh)
+        monkeypatch.setattr(models, "on_cores", on_cores)
+        monkeypatch.setattr(Warehouse, "execute", execute)
+        models.fit_clv(wh, ClvConfig(pareto_nbd=False), force=True)
+        assert setting(wh) == configured
+    assert held_setting != configured
+    assert at_fits == [held_setting]
+    assert len(at_reads_ahead) > 1 and set(at_reads_ahead) == {held_setting}
+
+
 def test_the_connection_keeps_no_frame_it_was_given() -> None:
     """A frame written, appended or read in a query is not kept by the DuckDB connection once
     the call returns (Ibis would keep each registered until the process exits: the lifetime-
@@ -235,3 +276,44 @@ def test_the_engine_gives_back_what_it_keeps_of_the_tables_it_read(
     assert before > 20 * 2**20
     assert after < before / 4
     assert Warehouse.from_backend(wh.backend).memory_limit is None  # a caller's engine: left as is
+
+
+def test_the_engine_is_held_to_a_lower_limit_for_a_block(tmp_path: Path) -> None:
+    """``held_to`` evicts down to the lower limit, keeps the block's scans within it, and sets
+    the configured limit again after the block, an error's too; a limit above the configured
+    one is not applied."""
+    wh = Warehouse(f"duckdb://{tmp_path / 'wh.duckdb'}", memory_limit="1GB")
+    wh.duckdb.execute(
+        "CREATE TABLE t AS SELECT range AS a, repeat(CAST(range AS VARCHAR), 8) AS b "
+        "FROM range(3000000)"
+    )
+    wh.duckdb.execute("CHECKPOINT")
+    wh.close()
+    wh = Warehouse(f"duckdb://{tmp_path / 'wh.duckdb'}", memory_limit="1GB")
+
+    def setting() -> str:
+        return str(wh.duckdb.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+
+    def kept() -> int:
+        (n,) = wh.duckdb.execute(
+            "SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'BASE_TABLE'"
+        ).fetchone()
+        return int(n)
+
+    configured = setting()
+    with wh.atomic():
+        wh.duckdb.execute("SELECT sum(a), max(b) FROM t").fetchall()
+        before = kept()
+        with wh.held_to("16MB"):
+            held = kept()
+            assert setting() != configured
+            wh.duckdb.execute("SELECT sum(a), max(b) FROM t").fetchall()
+            scanned = kept()
+        assert setting() == configured
+    assert before > 20 * 2**20
+    assert held <= 16 * 10**6 and scanned <= 16 * 10**6
+    with pytest.raises(RuntimeError), wh.held_to("16MB"):
+        raise RuntimeError("the block failed")
+    assert setting() == configured
+    with wh.held_to("2GB"):
+        assert setting() == configured

@@ -38,6 +38,11 @@ def _quiet(_done: int, _total: int) -> None:
 #: brands that fit their own), dropped when it is done.
 _RFM_SCRATCH = "_mdl_clv_rfm"
 _OWN_SCRATCH = "_mdl_clv_own"
+#: DuckDB's memory limit while the lifetime-value fits and scoring read batches of whole
+#: brands (the configured limit, if lower). Batches of the default 2M rows need a tenth of it;
+#: what the engine kept beyond that, as a cache of the tables they scan, took the process
+#: tree past 6 GiB at 100M orders beside the fit processes (BENCHMARKS.md).
+BATCHES_ENGINE_LIMIT = "1GB"
 #: What each model reads, and what it stores (:mod:`windmaker.services.fit_state`).
 CLV_INPUTS = (contract.ORDERS.name, contract.BRANDS.name)
 CLV_OUTPUTS = (CLV_BRAND, CLV_BUYERS)
@@ -103,20 +108,23 @@ def fit_clv(
         if wh.engine == "pyspark":
             table = _clv_on_cluster(wh, rfm_t, brands, scored, config, end, progress)
         else:
-            fits = _clv_fits_here(wh, rfm_t, brands, config, progress)
-            # Brand by brand, in batches of whole brands (half the warehouse's group_batch_rows,
-            # since they are read ahead): memory does not grow with the market. A brand's
-            # summary needs only its own buyers.
-            summaries = []
-            # The next batch is read, and the last one stored, while this one is scored. The
-            # batches are closed first, even on an error: no read is then under way when the
-            # parts' table is made or the scratch table dropped.
-            batches = wh.in_group_batches(scored, "brand_id", empty=True, ahead=True)
-            with wh.in_parts(CLV_BUYERS) as store, contextlib.closing(batches):
-                for batch in batches:
-                    buyers = clv.score_buyers(batch, fits, config, end)
-                    store(buyers)
-                    summaries.append(clv.buyer_summary(buyers, config))
+            # From here the engine reads batches of whole brands: it is held to what they
+            # need, and the fit processes and the batches in hand have the rest.
+            with wh.held_to(BATCHES_ENGINE_LIMIT):
+                fits = _clv_fits_here(wh, rfm_t, brands, config, progress)
+                # Brand by brand, in batches of whole brands (half the warehouse's
+                # group_batch_rows, since they are read ahead): memory does not grow with the
+                # market. A brand's summary needs only its own buyers.
+                summaries = []
+                # The next batch is read, and the last one stored, while this one is scored.
+                # The batches are closed first, even on an error: no read is then under way
+                # when the parts' table is made or the scratch table dropped.
+                batches = wh.in_group_batches(scored, "brand_id", empty=True, ahead=True)
+                with wh.in_parts(CLV_BUYERS) as store, contextlib.closing(batches):
+                    for batch in batches:
+                        buyers = clv.score_buyers(batch, fits, config, end)
+                        store(buyers)
+                        summaries.append(clv.buyer_summary(buyers, config))
             table = clv.brand_table_of(fits, pd.concat(summaries), config, end)
     finally:
         wh.drop(_RFM_SCRATCH)
@@ -249,9 +257,6 @@ def _clv_fits_here(
         done = 0
         fit = functools.partial(clv.fit_item, config=config)
         heavy = len(p.plan.own_repeat) + len(p.plan.pooled_repeat | p.plan.pooled_spend)
-        # the fit processes start beside this one: give back what the engine keeps of the
-        # tables read so far
-        wh.release_cache()
         for key, repeat, spend in on_cores(fit, items(), config.workers, heavy=heavy, warm=warm_up):
             fitted[key] = (repeat, spend)
             if key[0] != "brand" or repeat is not None:  # None: spend only
@@ -350,7 +355,7 @@ def fit_traffic(
         traffic.daily_paid(wh.table(contract.ORDERS.name), ads, start=start, end=end)
     )
     brands = wh.execute(wh.table(contract.BRANDS.name).select("brand_id", "category"))
-    wh.release_cache()  # as before the lifetime-value fits
+    wh.release_cache()  # the fit processes start beside this one: give back the cache
     curves_table, curves = traffic.fit_market(
         daily, brands, config, start=start, end=end, progress=progress
     )

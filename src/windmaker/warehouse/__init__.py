@@ -21,11 +21,13 @@ import ibis.expr.operations as ops
 import pandas as pd
 import pyarrow as pa
 from ibis.backends import BaseBackend
+from pydantic import ByteSize, TypeAdapter
 
 from windmaker import contract, results
 from windmaker.warehouse import faults
 from windmaker.warehouse.money import money, with_money
 from windmaker.warehouse.overlap import read_ahead, write_behind
+from windmaker.warehouse.spark import spark_session
 
 __all__ = ["TableStatus", "Warehouse", "connect", "money", "spark_session", "with_money"]
 
@@ -164,15 +166,35 @@ class Warehouse:
         held 5.6 GiB as they began. Lowering the limit makes the buffer pool evict down to
         it; the configured limit is then set again. Blocks that cannot be evicted stay.
         """
-        if self.engine != "duckdb" or self.memory_limit is None:
+        with self.held_to(RELEASE_TO):
+            pass
+
+    @contextlib.contextmanager
+    def held_to(self, limit: str) -> Iterator[None]:
+        """Hold DuckDB to ``limit`` (if lower than the configured limit) for the block.
+
+        Lowering the limit evicts what the buffer pool keeps beyond it, and the block's reads
+        then keep no more: while the model fits' worker processes run beside this one, the
+        engine's reads are batches of whole brands, and what it would keep of the tables they
+        scan is the operating system's page cache's to keep (at 100M orders under a 3 GB
+        limit the engine refilled its cache within a minute of being emptied, and the
+        process tree went past 6 GiB). The configured limit is set again after the block.
+        """
+        if (
+            self.engine != "duckdb"
+            or self.memory_limit is None
+            or _bytes(limit) >= _bytes(self.memory_limit)
+        ):
+            yield
             return
         try:
-            self.duckdb.execute(f"SET memory_limit = '{RELEASE_TO}'")
+            self.duckdb.execute(f"SET memory_limit = '{_quoted(limit)}'")
         except Exception:  # what cannot be evicted stays; the limit is set back below
-            log.debug("the engine kept more than %s", RELEASE_TO)
+            log.debug("the engine kept more than %s", limit)
+        try:
+            yield
         finally:
-            limit = self.memory_limit.replace("'", "''")
-            self.duckdb.execute(f"SET memory_limit = '{limit}'")
+            self.duckdb.execute(f"SET memory_limit = '{_quoted(self.memory_limit)}'")
 
     def sql(self, query: str) -> ibis.Table:
         """An Ibis table over a raw SQL query (benchmarks and references only)."""
@@ -554,6 +576,16 @@ def _typed(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
     return out
 
 
+def _quoted(text: str) -> str:
+    """``text`` inside a DuckDB string literal."""
+    return text.replace("'", "''")
+
+
+def _bytes(size: str) -> int:
+    """A memory size as DuckDB reads it ("3GB": 10^9 bytes to the GB, "1GiB": 2^30)."""
+    return int(TypeAdapter(ByteSize).validate_python(size))
+
+
 def _quote(identifier: str) -> str:
     """A DuckDB identifier in double quotes."""
     return '"' + identifier.replace('"', '""') + '"'
@@ -575,33 +607,6 @@ def _ibis_type(dtype: contract.DType) -> str:
         "date": "date",
         "bool": "boolean",
     }[dtype]
-
-
-def spark_session(master: str) -> Any:
-    """A SparkSession for ``master``; timestamps are kept as the stored wall clock (UTC session).
-
-    On a local master the Python workers of per-group maps run this interpreter (which has
-    windmaker); on a cluster, ``PYSPARK_PYTHON`` names the executors' interpreter, which needs
-    windmaker installed (docs/scale-out.md).
-    """
-    import os
-    import sys
-
-    from pyspark.sql import SparkSession
-
-    if master.startswith("local"):
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-
-    return (
-        SparkSession.builder.master(master)
-        .appName("windmaker")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.sql.ansi.enabled", "false")
-        .config("spark.driver.memory", "2g")
-        .getOrCreate()
-    )
 
 
 def group_batches(keys: list[Any], rows: list[int], limit: int) -> list[list[Any]]:
