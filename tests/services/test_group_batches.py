@@ -9,6 +9,7 @@ the buyers and brand table it stores in one batch.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import ibis
@@ -99,32 +100,29 @@ def test_the_lifetime_value_fits_and_scoring_hold_the_engine_to_the_batches_limi
     from windmaker.models.clv import ClvConfig
     from windmaker.services import models
 
-    def setting(wh: Warehouse) -> str:
-        return str(wh.duckdb.execute("SELECT current_setting('memory_limit')").fetchone()[0])
-
     held = Warehouse("duckdb://", memory_limit=models.BATCHES_ENGINE_LIMIT)
-    held_setting = setting(held)
+    held_setting = _setting(held)
     held.close()
     at_fits: list[str] = []
     at_reads_ahead: list[str] = []
     real_on_cores, real_execute = models.on_cores, Warehouse.execute
 
     def on_cores(*args: object, **kwargs: object) -> object:
-        at_fits.append(setting(wh))
+        at_fits.append(_setting(wh))
         return real_on_cores(*args, **kwargs)  # type: ignore[arg-type]
 
     def execute(self: Warehouse, expr: ibis.Expr, **kwargs: object) -> object:
         if threading.current_thread().name.startswith("windmaker-read"):
-            at_reads_ahead.append(setting(self))  # the caller does not use it meanwhile
+            at_reads_ahead.append(_setting(self))  # the caller does not use it meanwhile
         return real_execute(self, expr, **kwargs)
 
     batched = market.model_copy(update={"group_batch_rows": 3_000, "memory_limit": "3GB"})
     with open_warehouse(batched) as wh:
-        configured = setting(wh)
+        configured = _setting(wh)
         monkeypatch.setattr(models, "on_cores", on_cores)
         monkeypatch.setattr(Warehouse, "execute", execute)
         models.fit_clv(wh, ClvConfig(pareto_nbd=False), force=True)
-        assert setting(wh) == configured
+        assert _setting(wh) == configured
     assert held_setting != configured
     assert at_fits == [held_setting]
     assert len(at_reads_ahead) > 1 and set(at_reads_ahead) == {held_setting}
@@ -242,78 +240,75 @@ def test_a_scoring_that_fails_leaves_no_read_under_way_and_the_stored_buyers_as_
         assert set(wh.tables()) == set(before)
 
 
+@pytest.fixture
+def read_table(tmp_path: Path) -> Iterator[Warehouse]:
+    """A warehouse (1 GB) opened afresh over a stored table of about 80 MB, ``t``."""
+    wh = Warehouse(f"duckdb://{tmp_path / 'wh.duckdb'}", memory_limit="1GB")
+    wh.duckdb.execute(
+        "CREATE TABLE t AS SELECT range AS a, repeat(CAST(range AS VARCHAR), 8) AS b "
+        "FROM range(3000000)"
+    )
+    wh.duckdb.execute("CHECKPOINT")
+    wh.close()
+    wh = Warehouse(f"duckdb://{tmp_path / 'wh.duckdb'}", memory_limit="1GB")
+    yield wh
+    wh.close()
+
+
+def _setting(wh: Warehouse) -> str:
+    """DuckDB's memory limit as it reports it."""
+    return str(wh.duckdb.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+
+
+def _kept(wh: Warehouse) -> int:
+    """Bytes DuckDB keeps of stored tables' blocks."""
+    (n,) = wh.duckdb.execute(
+        "SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'BASE_TABLE'"
+    ).fetchone()
+    return int(n)
+
+
 def test_the_engine_gives_back_what_it_keeps_of_the_tables_it_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    read_table: Warehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After a scan DuckDB keeps the table's blocks up to its limit; ``release_cache`` gives
     them back down to :data:`RELEASE_TO` (here lowered to below the table's 80 MB) and leaves
     the configured limit as it was, inside a transaction too (the main job calls it there,
     before the model fits start their processes)."""
     monkeypatch.setattr(warehouse, "RELEASE_TO", "16MB")
-    wh = Warehouse(f"duckdb://{tmp_path / 'wh.duckdb'}", memory_limit="1GB")
-    wh.duckdb.execute(
-        "CREATE TABLE t AS SELECT range AS a, repeat(CAST(range AS VARCHAR), 8) AS b "
-        "FROM range(3000000)"
-    )
-    wh.duckdb.execute("CHECKPOINT")
-    wh.close()
-    wh = Warehouse(f"duckdb://{tmp_path / 'wh.duckdb'}", memory_limit="1GB")
-    limit = wh.duckdb.execute("SELECT current_setting('memory_limit')").fetchone()
-
-    def kept() -> int:
-        (n,) = wh.duckdb.execute(
-            "SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'BASE_TABLE'"
-        ).fetchone()
-        return int(n)
-
+    wh = read_table
+    limit = _setting(wh)
     with wh.atomic():
         wh.duckdb.execute("SELECT sum(a), max(b) FROM t").fetchall()
-        before = kept()
+        before = _kept(wh)
         wh.release_cache()
-        after = kept()
-        assert wh.duckdb.execute("SELECT current_setting('memory_limit')").fetchone() == limit
+        after = _kept(wh)
+        assert _setting(wh) == limit
         assert wh.duckdb.execute("SELECT count(*) FROM t").fetchone() == (3_000_000,)
     assert before > 20 * 2**20
     assert after < before / 4
     assert Warehouse.from_backend(wh.backend).memory_limit is None  # a caller's engine: left as is
 
 
-def test_the_engine_is_held_to_a_lower_limit_for_a_block(tmp_path: Path) -> None:
+def test_the_engine_is_held_to_a_lower_limit_for_a_block(read_table: Warehouse) -> None:
     """``held_to`` evicts down to the lower limit, keeps the block's scans within it, and sets
     the configured limit again after the block, an error's too; a limit above the configured
     one is not applied."""
-    wh = Warehouse(f"duckdb://{tmp_path / 'wh.duckdb'}", memory_limit="1GB")
-    wh.duckdb.execute(
-        "CREATE TABLE t AS SELECT range AS a, repeat(CAST(range AS VARCHAR), 8) AS b "
-        "FROM range(3000000)"
-    )
-    wh.duckdb.execute("CHECKPOINT")
-    wh.close()
-    wh = Warehouse(f"duckdb://{tmp_path / 'wh.duckdb'}", memory_limit="1GB")
-
-    def setting() -> str:
-        return str(wh.duckdb.execute("SELECT current_setting('memory_limit')").fetchone()[0])
-
-    def kept() -> int:
-        (n,) = wh.duckdb.execute(
-            "SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'BASE_TABLE'"
-        ).fetchone()
-        return int(n)
-
-    configured = setting()
+    wh = read_table
+    configured = _setting(wh)
     with wh.atomic():
         wh.duckdb.execute("SELECT sum(a), max(b) FROM t").fetchall()
-        before = kept()
+        before = _kept(wh)
         with wh.held_to("16MB"):
-            held = kept()
-            assert setting() != configured
+            held = _kept(wh)
+            assert _setting(wh) != configured
             wh.duckdb.execute("SELECT sum(a), max(b) FROM t").fetchall()
-            scanned = kept()
-        assert setting() == configured
+            scanned = _kept(wh)
+        assert _setting(wh) == configured
     assert before > 20 * 2**20
     assert held <= 16 * 10**6 and scanned <= 16 * 10**6
     with pytest.raises(RuntimeError), wh.held_to("16MB"):
         raise RuntimeError("the block failed")
-    assert setting() == configured
+    assert _setting(wh) == configured
     with wh.held_to("2GB"):
-        assert setting() == configured
+        assert _setting(wh) == configured
