@@ -39,9 +39,10 @@ def _quiet(_done: int, _total: int) -> None:
 _RFM_SCRATCH = "_mdl_clv_rfm"
 _OWN_SCRATCH = "_mdl_clv_own"
 #: DuckDB's memory limit while the lifetime-value fits and scoring read batches of whole
-#: brands (the configured limit, if lower). Batches of the default 2M rows need a tenth of it;
-#: what the engine kept beyond that, as a cache of the tables they scan, took the process
-#: tree past 6 GiB at 100M orders beside the fit processes (BENCHMARKS.md).
+#: brands (the configured limit, if lower). A batch of the default 2M rows is about 130 MiB
+#: once read (100M orders); what the engine kept beyond its reads, as a cache of the tables
+#: they scan, took the process tree past 6 GiB at 100M orders beside the fit processes
+#: (BENCHMARKS.md).
 BATCHES_ENGINE_LIMIT = "1GB"
 #: What each model reads, and what it stores (:mod:`windmaker.services.fit_state`).
 CLV_INPUTS = (contract.ORDERS.name, contract.BRANDS.name)

@@ -21,7 +21,7 @@ import ibis.expr.operations as ops
 import pandas as pd
 import pyarrow as pa
 from ibis.backends import BaseBackend
-from pydantic import ByteSize, TypeAdapter
+from pydantic import ByteSize, TypeAdapter, ValidationError
 
 from windmaker import contract, results
 from windmaker.warehouse import faults
@@ -180,12 +180,13 @@ class Warehouse:
         limit the engine refilled its cache within a minute of being emptied, and the
         process tree went past 6 GiB). The configured limit is set again after the block.
         """
-        if (
-            self.engine != "duckdb"
-            or self.memory_limit is None
-            or _bytes(limit) >= _bytes(self.memory_limit)
-        ):
+        setting = self.memory_limit
+        if self.engine != "duckdb" or setting is None:  # another engine: left as it is
             yield
+            return
+        lower, configured = _bytes(limit), _bytes(setting)
+        if lower is None or configured is None or lower >= configured:
+            yield  # no lower limit known: the engine is left as configured
             return
         try:
             self.duckdb.execute(f"SET memory_limit = '{_quoted(limit)}'")
@@ -194,7 +195,7 @@ class Warehouse:
         try:
             yield
         finally:
-            self.duckdb.execute(f"SET memory_limit = '{_quoted(self.memory_limit)}'")
+            self.duckdb.execute(f"SET memory_limit = '{_quoted(setting)}'")
 
     def sql(self, query: str) -> ibis.Table:
         """An Ibis table over a raw SQL query (benchmarks and references only)."""
@@ -581,9 +582,13 @@ def _quoted(text: str) -> str:
     return text.replace("'", "''")
 
 
-def _bytes(size: str) -> int:
-    """A memory size as DuckDB reads it ("3GB": 10^9 bytes to the GB, "1GiB": 2^30)."""
-    return int(TypeAdapter(ByteSize).validate_python(size))
+def _bytes(size: str) -> int | None:
+    """A memory size as DuckDB reads it ("3GB": 10^9 bytes to the GB, "1GiB": 2^30), or None
+    for a spelling DuckDB takes and pydantic's parser does not ("3 gigabytes")."""
+    try:
+        return int(TypeAdapter(ByteSize).validate_python(size))
+    except ValidationError:
+        return None
 
 
 def _quote(identifier: str) -> str:
