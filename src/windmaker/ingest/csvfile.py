@@ -27,10 +27,10 @@ file through the same staging query as every other rejected row, in line order.
 no lone carriage return, whose header names every cell, is read by DuckDB itself, in parallel,
 with the dialect given (no sniffing), into a table in file order: the file's text, or straight
 into the loader's stage. The line pass took 11 s of a 35 s import of 10M rows. The objections
-above do not hold for it: DuckDB's rows are kept only
-when DuckDB set no line apart and counted exactly one row per physical line after the header,
-so a row's line is its position plus the header's lines; otherwise they are dropped and the
-file takes the line pass, which finds and words the malformed records.
+above do not hold for it: DuckDB's rows are kept only when DuckDB set no line apart and
+counted exactly one row per physical line after the header, so a row's line is its position
+plus the header's lines; otherwise they are dropped and the file takes the line pass, which
+finds and words the malformed records.
 """
 
 from __future__ import annotations
