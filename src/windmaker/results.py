@@ -58,6 +58,8 @@ class ResultTable:
     columns: tuple[ResultColumn, ...]
     description: str
     when: str = ""
+    #: whether ``key`` identifies a row (a table with a row per order has no key of its own)
+    unique: bool = True
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -93,6 +95,7 @@ BRUSHING_SLOTS = "_mdl_brushing_slots"
 BRUSHING_RULE = "_mdl_brushing_rule"
 BRUSHING_PERIODS = "_mdl_brushing_periods"
 BRUSHING_NEAR = "_mdl_brushing_near"
+BRUSHING_KEYS = "_mdl_brushing_keys"
 TRUST_COUNTS = "_mdl_trust_counts"
 TRUST_STATE = "_mdl_trust_state"
 TRUST_FLAGGED = "_mdl_trust_flagged"
@@ -413,6 +416,15 @@ TABLES: tuple[ResultTable, ...] = (
         _columns("shop:int window:int buyer:int orders:int degree:int"),
         "every buyer-hour of the linked pairs' buyers at their shops, with the hour's buyers "
         "(hashed ids), kept so the next detection looks up only new hours and new pairs",
+    ),
+    ResultTable(
+        BRUSHING_KEYS,
+        "brushing",
+        ("shop", "buyer", "t"),
+        _columns("shop:int buyer:int t:int"),
+        "a row per order: its shop and buyer (hashed ids) and its second, kept so the "
+        "detection's passes read three whole-number columns instead of hashing the ids again",
+        unique=False,
     ),
     ResultTable(
         BRUSHING_ORDERS,

@@ -213,20 +213,13 @@ def test_shared_windows_are_every_pair_that_meets_often(
     of 2 to ``max_window_buyers`` buyers, with every window they share, and the engine's pruning
     before the count drops none of them. Loyal fans meet in their shops' busy hours, so pairs
     that meet once are many times more numerous."""
-    from windmaker.models.brushing.warehouse import (
-        _seconds,
-        ring_candidates,
-        shared_windows,
-    )
+    from windmaker.models.brushing.stream import order_keys
+    from windmaker.models.brushing.warehouse import ring_candidates, shared_windows
 
     blocks = config.blocks.model_copy(update={"min_shared_windows": min_shared})
     con = _simulated(loyal_market)
-    source = brushing_input(con.table("orders"))
-    windows = source.select(
-        shop=source.brand_id_key,
-        buyer=source.buyer_id_key,
-        window=_seconds(source.paid_at) // blocks.window_seconds,
-    )
+    keys = order_keys(con.table("orders"))
+    windows = keys.select("shop", "buyer", window=keys.t // blocks.window_seconds)
     got = con.execute(shared_windows(ring_candidates(windows, blocks), blocks)).astype("int64")
 
     inc = con.execute(windows.distinct()).astype("int64")
@@ -453,6 +446,44 @@ def test_run_brushing_after_new_orders(
         assert len(got[0]) > 0 and len(got[2]) > 0
         for g, w in zip([*got, *stored(wh)], [*want, *want], strict=True):
             pd.testing.assert_frame_equal(g, w)
+
+
+def test_run_brushing_keeps_a_key_row_for_every_order(
+    markets: list[Market], tmp_path: Path
+) -> None:
+    """The stored keys (``_mdl_brushing_keys``) are a row per order, whatever happened since the
+    last detection: orders appended (the new ones' rows added), no new orders (nothing added),
+    and a run that stopped after adding its rows without storing its detection (made again)."""
+    from windmaker.models.brushing import order_keys
+    from windmaker.models.trust import load_config
+    from windmaker.results import BRUSHING_KEYS
+    from windmaker.services.trust import run_brushing
+
+    m = markets[2]
+    cut = m.orders["paid_at"].quantile(0.7)
+    old, new = m.orders[m.orders["paid_at"] <= cut], m.orders[m.orders["paid_at"] > cut]
+    trust_config = load_config()
+
+    def rows(wh: Warehouse, expr: ibis.Table) -> pd.DataFrame:
+        got = wh.execute(expr).astype("int64")
+        return got.sort_values(["shop", "buyer", "t"]).reset_index(drop=True)
+
+    def check(wh: Warehouse, mode: str) -> None:
+        assert run_brushing(wh, trust_config).mode == mode
+        want = rows(wh, order_keys(wh.table("orders")))
+        pd.testing.assert_frame_equal(rows(wh, wh.table(BRUSHING_KEYS)), want)
+
+    with Warehouse(f"duckdb://{tmp_path}/wh.duckdb") as wh:
+        wh.backend.create_table("orders", old)
+        wh.backend.create_table("reviews", m.reviews)
+        check(wh, "full")
+        wh.backend.insert("orders", new)
+        check(wh, "incremental")
+        check(wh, "incremental")  # no new orders
+        # a run that stopped between adding the keys and storing its detection
+        wh.duckdb.execute(f"INSERT INTO {BRUSHING_KEYS} SELECT * FROM {BRUSHING_KEYS} LIMIT 7")
+        check(wh, "incremental")
+        assert wh.execute(wh.table(BRUSHING_KEYS).count()) == len(m.orders)
 
 
 def test_run_brushing_pairs_every_window_when_it_must(

@@ -18,6 +18,7 @@ from windmaker.models.brushing.state import STATE_COLUMNS, DetectionState, Prior
 from windmaker.models.brushing.stream import ID_KEYS
 from windmaker.results import (
     BRUSHING_DAYS,
+    BRUSHING_KEYS,
     BRUSHING_NEAR,
     BRUSHING_ORDERS,
     BRUSHING_PERIODS,
@@ -212,6 +213,24 @@ def _stored_state(wh: Warehouse) -> DetectionState:
     )
 
 
+def _order_keys(wh: Warehouse, orders: ibis.Table, prior: Prior | None) -> ibis.Table:
+    """The orders' :func:`~windmaker.models.brushing.order_keys`, stored in
+    ``_mdl_brushing_keys`` and brought up to date. Given ``prior`` (the orders were only
+    appended since the last detection) and stored rows as many as the orders it saw, the orders
+    paid after the latest it saw are appended: those are the orders added since
+    (:func:`brushing_plan`). Otherwise, after a full run was asked for or a run that stopped
+    between the two, they are made again from every order."""
+    if prior is not None and wh.has_table(BRUSHING_KEYS):
+        state = wh.execute(wh.table(BRUSHING_STATE))
+        stored = wh.table(BRUSHING_KEYS)
+        if int(wh.execute(stored.count())) == int(state["rows"].iloc[0]):
+            mark = ibis.timestamp(pd.Timestamp(state["max_time"].iloc[0]).to_pydatetime())
+            wh.insert(BRUSHING_KEYS, brushing.order_keys(orders.filter(orders.paid_at > mark)))
+            return wh.table(BRUSHING_KEYS)
+    wh.write(BRUSHING_KEYS, brushing.order_keys(orders))
+    return wh.table(BRUSHING_KEYS)
+
+
 @dataclass(frozen=True)
 class BrushingRun:
     """A stored detection: its report, ``mode`` (``incremental``: only the recent windows'
@@ -244,7 +263,13 @@ def run_brushing(wh: Warehouse, config: trust.TrustConfig, *, full: bool = False
     prior, reason = brushing_plan(wh, config.brushing, full=full, now=mark)
     kept: list[DetectionState] = []
     report = brushing.detect_in_warehouse(
-        orders, reviews, config.brushing, wh.execute, prior=prior, keep=kept.append
+        orders,
+        reviews,
+        config.brushing,
+        wh.execute,
+        prior=prior,
+        keep=kept.append,
+        keys=_order_keys(wh, orders, prior),
     )
     with wh.atomic():
         wh.write(BRUSHING_ORDERS, _arrow(report.flagged, _FLAGGED_SCHEMA))

@@ -62,7 +62,7 @@ from windmaker.models.brushing.detect import BrushingReport, confidence, detect_
 from windmaker.models.brushing.evaluation import bar_figures, evaluate, precision_recall
 from windmaker.models.brushing.rings import Block, RingResult, fraudar_peel, ring_blocks
 from windmaker.models.brushing.rule import RuleResult, concentration_rule
-from windmaker.models.brushing.stream import brushing_input, encode, seconds
+from windmaker.models.brushing.stream import brushing_input, encode, order_keys, seconds
 from windmaker.models.brushing.warehouse import detect_in_warehouse
 
 __all__ = [
@@ -91,6 +91,7 @@ __all__ = [
     "encode",
     "evaluate",
     "fraudar_peel",
+    "order_keys",
     "precision_recall",
     "ring_blocks",
     "seconds",

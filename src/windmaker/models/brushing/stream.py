@@ -69,6 +69,27 @@ def brushing_input(orders: ibis.Table, reviews: ibis.Table | None = None) -> ibi
     )
 
 
+def _whole_seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Whole seconds since the epoch, floored like :func:`seconds` (DuckDB's ``epoch`` keeps the
+    fraction; Spark's ``unix_timestamp`` drops it)."""
+    return ts.epoch_seconds().cast("float64").floor().cast("int64")
+
+
+def with_keys(stream: ibis.Table) -> ibis.Table:
+    """The order stream (:func:`brushing_input`) with its second (``t``) and its shop and buyer
+    hashes (``shop``, ``buyer``)."""
+    stream = stream.mutate(t=_whole_seconds(stream.paid_at))
+    return stream.mutate(shop=stream.brand_id_key, buyer=stream.buyer_id_key)
+
+
+def order_keys(orders: ibis.Table) -> ibis.Table:
+    """One row per order: its shop and buyer hashes and its second (shop, buyer, t), every
+    column a 64-bit integer. Stored, the detection's passes that read nothing else scan these
+    three columns instead of reading the ids and hashing them again (21M orders: 0.05 s a scan
+    against 0.3–0.4 s, :func:`windmaker.models.brushing.detect_in_warehouse`'s ``keys``)."""
+    return with_keys(brushing_input(orders)).select("shop", "buyer", "t")
+
+
 def seconds(paid_at: pd.Series | np.ndarray) -> np.ndarray:
     """Naive timestamps as whole seconds since the epoch (int64), the rule's resolution."""
     values = pd.to_datetime(pd.Series(paid_at)).to_numpy(dtype="datetime64[s]")

@@ -74,19 +74,13 @@ from windmaker.models.brushing.state import (
     near_lookup,
     no_state,
 )
-from windmaker.models.brushing.stream import brushing_input
+from windmaker.models.brushing.stream import brushing_input, with_keys
 
 #: Receives what the rings' search keeps (``shared``, ``days``, ``slots``, ``near``).
 _KeepRings = Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame], None]
 
 #: Rounds of the ring pruning step run before the buyers of each window are paired (fewer pairs).
 SQL_PRUNE_ROUNDS = 2
-
-
-def _seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
-    """Whole seconds since the epoch, floored like :func:`.stream.seconds` (DuckDB's ``epoch``
-    keeps the fraction; Spark's ``unix_timestamp`` drops it)."""
-    return ts.epoch_seconds().cast("float64").floor().cast("int64")
 
 
 def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +130,7 @@ def rule_candidates(stream: ibis.Table, window_seconds: int, min_ratio: float) -
 
 
 def _rule(
-    keyed: Callable[[int | None], ibis.Table],
+    positions: Callable[[int | None], ibis.Table],
     config: BrushingConfig,
     execute: Execute,
     prior: Prior | None,
@@ -151,8 +145,8 @@ def _rule(
     stored ones, and an order of both keeps its earlier period."""
     h = config.window_seconds
     cut = None if prior is None else prior.since * config.blocks.window_seconds - h
-    stream = keyed(None if cut is None else cut - h)
-    sub = execute(rule_candidates(stream.select("shop", "buyer", "t"), h, config.min_ratio))
+    stream = positions(None if cut is None else cut - h)
+    sub = execute(rule_candidates(stream, h, config.min_ratio))
     shop, shop_keys = _codes(sub["shop"].to_numpy())
     buyer, buyer_keys = _codes(sub["buyer"].to_numpy())
     t = sub["t"].to_numpy(dtype=np.int64)
@@ -470,12 +464,6 @@ def _rings(
 # -- both --------------------------------------------------------------------------------------
 
 
-def _keyed(source: ibis.Table) -> ibis.Table:
-    """The order stream with its second (``t``) and its shop and buyer hashes."""
-    stream = source.mutate(t=_seconds(source.paid_at))
-    return stream.mutate(shop=stream.brand_id_key, buyer=stream.buyer_id_key)
-
-
 def _ids(keys: np.ndarray, rows: pd.DataFrame, key: str, column: str) -> np.ndarray:
     """The id of each hash in ``keys`` among the flagged rows (``None`` when none has it)."""
     known = dict(zip(rows[key].tolist(), rows[column].tolist(), strict=True))
@@ -490,6 +478,7 @@ def detect_in_warehouse(
     *,
     prior: Prior | None = None,
     keep: Keep | None = None,
+    keys: ibis.Table | None = None,
 ) -> BrushingReport:
     """Brushing detection over the warehouse's ``orders`` (and ``reviews``), aggregated by the
     engine that ``execute`` runs: the report of ``detect_brushing(execute(brushing_input(orders,
@@ -504,6 +493,10 @@ def detect_in_warehouse(
     detection runs the rule over the recent hours only, pairs the buyers of the recent windows
     only (the largest query of a full one), recounts the shops' traffic from the recent days'
     bucket on, and gives the same report.
+
+    ``keys``: the orders' :func:`.stream.order_keys`, stored (a row for each order of
+    ``orders``). The passes that read only the shop, buyer and second of each order (the rule,
+    the windows, the buyers' first orders) scan it, where they would read the ids and hash them.
     """
     keep = keep or (lambda _frame: None)
     source = brushing_input(orders, reviews)
@@ -521,22 +514,28 @@ def detect_in_warehouse(
         merge a filter into a projection that calls an engine function, :func:`.stream.id_key`).
         ``floor(seconds) ≥ t0`` is ``paid_at ≥ t0`` for a whole ``t0``."""
         if t0 is None:
-            return _keyed(brushing_input(orders))
+            return with_keys(brushing_input(orders))
         at = ibis.literal(pd.Timestamp(t0, unit="s").to_pydatetime(), type="timestamp")
-        return _keyed(brushing_input(orders.filter(orders.paid_at >= at)))
+        return with_keys(brushing_input(orders.filter(orders.paid_at >= at)))
+
+    def positions_from(t0: int | None) -> ibis.Table:
+        """(shop, buyer, t) of the orders paid at second ``t0`` or later (``None``: all)."""
+        if keys is None:
+            return keyed_from(t0).select("shop", "buyer", "t")
+        return keys if t0 is None else keys.filter(keys.t >= t0)
 
     def windows_from(first: int | None) -> ibis.Table:
-        part = keyed_from(None if first is None else first * w)
+        part = positions_from(None if first is None else first * w)
         return part.select("shop", "buyer", window=part.t // w)
 
     keyed = keyed_from(None)
-    stats = execute(
-        keyed.aggregate(n=keyed.count(), t_min=keyed.t.min(), last_paid=keyed.paid_at.max())
-    )
+    every = positions_from(None)
+    stats = execute(every.aggregate(n=every.count(), t_min=every.t.min()))
     if int(stats["n"].iloc[0]) == 0:
         keep(no_state())
         return detect_brushing(execute(source.limit(0)), config)
-    flags, periods = _rule(keyed_from, config, execute, prior)
+    last_paid = execute(orders.aggregate(last=orders.paid_at.max()))["last"].iloc[0]
+    flags, periods = _rule(positions_from, config, execute, prior)
 
     def keep_rings(
         shared: pd.DataFrame, days: pd.DataFrame, slots: pd.DataFrame, near: pd.DataFrame
@@ -603,7 +602,7 @@ def detect_in_warehouse(
     # the evidence: aggregates over all orders, for the flagged buyers and shops only
     buyers = rows["buyer"].to_numpy(dtype=np.int64)
     shops = rows["shop"].to_numpy(dtype=np.int64)
-    seen = keyed.semi_join(int_frame(buyer=np.unique(buyers)), "buyer")
+    seen = every.semi_join(int_frame(buyer=np.unique(buyers)), "buyer")
     seen = execute(seen.group_by("buyer").agg(first=seen.t.min()))
     first_seen = seen.set_index("buyer")["first"].reindex(buyers).to_numpy(dtype=np.int64)
     quantile = config.evidence.low_value_quantile
@@ -620,7 +619,7 @@ def detect_in_warehouse(
         data_start=int(stats["t_min"].iloc[0]),
         low_cut=cut["cut"].reindex(shops).to_numpy(dtype=np.float64),
         low_mid=cut["mid"].reindex(shops).to_numpy(dtype=np.float64),
-        last_paid=pd.Timestamp(stats["last_paid"].iloc[0]),
+        last_paid=pd.Timestamp(last_paid),
     )
     evidence = corroborating(
         rows, rows["t"].to_numpy(dtype=np.int64), buyers, context, config.evidence
