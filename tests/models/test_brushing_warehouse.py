@@ -528,16 +528,26 @@ def test_run_brushing_pairs_every_window_when_it_must(
 
 
 @pytest.mark.spark
-def test_spark_flags_match_duckdb(spark_wh: Warehouse, config: BrushingConfig) -> None:
+@pytest.mark.parametrize("stored_keys", [False, True], ids=["hashed", "stored-keys"])
+def test_spark_flags_match_duckdb(
+    spark_wh: Warehouse, config: BrushingConfig, stored_keys: bool
+) -> None:
     """On a local Spark session the same orders are flagged, with the same signals, methods,
-    periods and confidence as on DuckDB (ring numbers may differ: Spark hashes ids to 32 bits)."""
+    periods and confidence as on DuckDB (ring numbers may differ: Spark hashes ids to 32 bits),
+    whether the passes hash the ids or read the stored keys."""
+    from windmaker.models.brushing import order_keys
+
     m = planted_market(seed=7, n_brands=16, burst_rings=3, spread_rings=3)
     con = _duckdb(m.orders, m.reviews)
     want = detect_in_warehouse(con.table("orders"), con.table("reviews"), config, con.execute)
     spark_wh.backend.create_table("orders", m.orders, overwrite=True)
     spark_wh.backend.create_table("reviews", m.reviews, overwrite=True)
+    keys = None
+    if stored_keys:
+        spark_wh.write("order_keys", order_keys(spark_wh.table("orders")))
+        keys = spark_wh.table("order_keys")
     got = detect_in_warehouse(
-        spark_wh.table("orders"), spark_wh.table("reviews"), config, spark_wh.execute
+        spark_wh.table("orders"), spark_wh.table("reviews"), config, spark_wh.execute, keys=keys
     )
     assert len(want.flagged) > 0 and (want.review["block_id"] >= 0).any()
     columns = ["order_id", "method", "window_start", "window_end", "signals", "confidence"]
