@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from windmaker import contract
 from windmaker.config import load_yaml_model
-from windmaker.growth.bottleneck import metric_long, reference_values
+from windmaker.growth.bottleneck import metric_long, reference_values_both
 from windmaker.growth.config import PLAN_METRICS as PLAN_METRICS
 from windmaker.growth.config import LadderConfig, PlanMetric
 from windmaker.growth.ladder import SKA, STAGE_CODES, thresholds_by_category
@@ -332,9 +332,8 @@ def action_targets(
     acts = acts.merge(current, on=["brand_id", "period", "metric"], how="left")
 
     mvalues = values.loc[values["metric"] != "net_gmv_t90d"]
-    ref_adv = reference_values(stages, mvalues, "metric", config, advancers=advancers)
-    ref_next = reference_values(
-        stages, mvalues, "metric", config, advancers=advancers, from_advancers=False
+    ref_adv, ref_next = reference_values_both(
+        stages, mvalues, "metric", config, advancers=advancers
     )
     acts = acts.merge(
         ref_adv[["category", "stage", "metric", "target", "reference", "n"]],
