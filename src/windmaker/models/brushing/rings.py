@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import numpy as np
+import pandas as pd
 from scipy import sparse, stats
 from scipy.sparse.csgraph import connected_components
 
@@ -145,6 +146,24 @@ SlotCounts = tuple[np.ndarray, np.ndarray, np.ndarray]
 AroundLookup = Callable[[np.ndarray, np.ndarray], tuple[Incidences, SlotCounts]]
 
 
+def positions(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The position of each of ``values`` among the distinct ``keys``, −1 where it is not one.
+
+    A hash table's lookup (pandas' index), not a binary search of the sorted keys
+    (``np.searchsorted``): over values in no order every step of the search misses the cache
+    (2.3M hashes among 200,000 keys: 0.06 s against 0.6 s)."""
+    return np.asarray(pd.Index(keys).get_indexer(values), dtype=np.int64)
+
+
+def present(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """:func:`positions` of values that are all among the keys: one that is not fails loudly,
+    where a lookup would give a wrong row."""
+    at = positions(keys, values)
+    if len(at) and int(at.min()) < 0:
+        raise ValueError("a value looked up is not among the keys")
+    return at
+
+
 @dataclass(frozen=True)
 class SharedWindows:
     """The windows that pairs of buyers share, for the pairs that share at least
@@ -270,12 +289,8 @@ def find_rings(
     by_key = np.argsort(near_key, kind="stable")
     near, near_key = near.take(by_key), near_key[by_key]
     # each shared window is two incidences of ``near``: the buyers each one is linked to there
-    at_a = np.searchsorted(
-        near_key, _incidence_key(shared.shop, shared.window, a, lo, span, n_buyers)
-    )
-    at_b = np.searchsorted(
-        near_key, _incidence_key(shared.shop, shared.window, b, lo, span, n_buyers)
-    )
+    at_a = present(near_key, _incidence_key(shared.shop, shared.window, a, lo, span, n_buyers))
+    at_b = present(near_key, _incidence_key(shared.shop, shared.window, b, lo, span, n_buyers))
     near_linked = np.bincount(np.r_[at_a, at_b], minlength=len(near))
     # the profile counts windows of unlinked buyers only (Laplace-smoothed), so a ring does not
     # make its own hours look busy in a small shop
@@ -299,8 +314,8 @@ def find_rings(
     np.maximum.at(last_day, bs_idx, day)
     bs_rate = np.bincount(bs_idx) / (last_day - first_day + 1)
     bs_q = np.bincount(bs_idx, q)
-    ia = np.searchsorted(bs_keys, pa_ * n_shops + ps_shop)
-    ib = np.searchsorted(bs_keys, pb_ * n_shops + ps_shop)
+    ia = present(bs_keys, pa_ * n_shops + ps_shop)
+    ib = present(bs_keys, pb_ * n_shops + ps_shop)
     expect_s = np.maximum(bs_rate[ib] * bs_q[ia], bs_rate[ia] * bs_q[ib])
     expect = np.bincount(ps_pair, expect_s, minlength=len(pair_keys))
     chance = stats.poisson.sf(count - 1, expect)
@@ -436,9 +451,9 @@ def ring_blocks(
     inc_key = _incidence_key(inc.shop, inc.window, inc.buyer, lo, span, n_buyers)
     f = core.flagged
     ring_of_inc = np.full(len(inc), -1, np.int64)
-    ring_of_inc[
-        np.searchsorted(inc_key, _incidence_key(f.shop, f.window, f.buyer, lo, span, n_buyers))
-    ] = core.ring
+    ring_of_inc[present(inc_key, _incidence_key(f.shop, f.window, f.buyer, lo, span, n_buyers))] = (
+        core.ring
+    )
     block_of = ring_of_inc[order_inc]
     ring_shops = np.where(block_of >= 0, core.shops_of_buyer[buyer], 0)
     return RingResult(block_of, ring_shops, core.blocks)

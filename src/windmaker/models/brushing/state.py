@@ -14,6 +14,8 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from windmaker.models.brushing.rings import positions
+
 #: Runs an Ibis expression and returns its rows (``Warehouse.execute``).
 Execute = Callable[[ir.Expr], Any]
 
@@ -113,15 +115,6 @@ def lookup(windows: ibis.Table, pairs: pd.DataFrame, execute: Execute) -> pd.Dat
     return found.astype(np.int64)
 
 
-def code_of(keys: np.ndarray, hashes: np.ndarray) -> np.ndarray:
-    """The code of each hash among the sorted ``keys`` (−1: not among them)."""
-    if len(keys) == 0:
-        return np.full(len(hashes), -1, np.int64)
-    at = np.searchsorted(keys, hashes)
-    found = keys[np.minimum(at, len(keys) - 1)] == hashes
-    return np.where(found, at, -1).astype(np.int64)
-
-
 def near_lookup(
     windows: WindowsFrom,
     shop_keys: np.ndarray,
@@ -151,8 +144,8 @@ def near_lookup(
     if prior is None:
         return coded(lookup(windows(None), pairs(every), execute))
     stored = prior.state.near
-    s_code = code_of(shop_keys, stored["shop"].to_numpy(dtype=np.int64))
-    b_code = code_of(buyer_keys, stored["buyer"].to_numpy(dtype=np.int64))
+    s_code = positions(shop_keys, stored["shop"].to_numpy(dtype=np.int64))
+    b_code = positions(buyer_keys, stored["buyer"].to_numpy(dtype=np.int64))
     key = np.where((s_code >= 0) & (b_code >= 0), b_code * n_shops + s_code, -1)
     seen = pd.Index(need).isin(key)
     kept = pd.Index(key).isin(need) & (stored["window"].to_numpy() < prior.since)

@@ -54,6 +54,7 @@ from windmaker.models.brushing.rings import (
     SharedWindows,
     SlotCounts,
     find_rings,
+    present,
 )
 from windmaker.models.brushing.rule import concentration_rule, period_frame
 from windmaker.models.brushing.state import (
@@ -417,10 +418,10 @@ def _rings(
     _, shop_keys = _codes(frame["shop"].to_numpy())
     _, buyer_keys = _codes(np.r_[frame["a"].to_numpy(), frame["b"].to_numpy()])
     shared = SharedWindows(
-        shop=np.searchsorted(shop_keys, frame["shop"].to_numpy(dtype=np.int64)),
+        shop=present(shop_keys, frame["shop"].to_numpy(dtype=np.int64)),
         window=frame["window"].to_numpy(dtype=np.int64),
-        a=np.searchsorted(buyer_keys, frame["a"].to_numpy(dtype=np.int64)),
-        b=np.searchsorted(buyer_keys, frame["b"].to_numpy(dtype=np.int64)),
+        a=present(buyer_keys, frame["a"].to_numpy(dtype=np.int64)),
+        b=present(buyer_keys, frame["b"].to_numpy(dtype=np.int64)),
     )
     w = config.window_seconds
     day_windows = days.rename(columns={"n": "day_windows"})
