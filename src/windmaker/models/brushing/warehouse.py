@@ -53,6 +53,7 @@ from windmaker.models.brushing.rings import (
     Incidences,
     SharedWindows,
     SlotCounts,
+    distinct_codes,
     find_rings,
     present,
 )
@@ -86,8 +87,8 @@ SQL_PRUNE_ROUNDS = 2
 
 def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Dense codes of int64 hashes in hash order, and the hash of each code."""
-    keys, codes = np.unique(np.asarray(values, dtype=np.int64), return_inverse=True)
-    return codes.ravel().astype(np.int64), keys
+    keys, codes = distinct_codes(np.asarray(values, dtype=np.int64))
+    return codes, keys
 
 
 # -- the rule ----------------------------------------------------------------------------------
