@@ -157,8 +157,8 @@ def positions(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def distinct(values: np.ndarray) -> np.ndarray:
     """``np.unique(values)``: the distinct values, sorted. Found by hashing and only they are
-    sorted, where ``np.unique`` sorts every value (a tenth of the time on 2.4M hashes with
-    300,000 distinct)."""
+    sorted, where ``np.unique`` sorts every value (2.4M hashes with 300,000 distinct: 0.19 s
+    against 1.03 s, the machine shared)."""
     return np.sort(np.asarray(pd.unique(np.asarray(values))))
 
 
