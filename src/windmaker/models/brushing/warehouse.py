@@ -55,7 +55,6 @@ from windmaker.models.brushing.rings import (
     SlotCounts,
     distinct_codes,
     find_rings,
-    present,
 )
 from windmaker.models.brushing.rule import concentration_rule, period_frame
 from windmaker.models.brushing.state import (
@@ -83,12 +82,6 @@ _KeepRings = Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame], 
 
 #: Rounds of the ring pruning step run before the buyers of each window are paired (fewer pairs).
 SQL_PRUNE_ROUNDS = 2
-
-
-def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dense codes of int64 hashes in hash order, and the hash of each code."""
-    keys, codes = distinct_codes(np.asarray(values, dtype=np.int64))
-    return codes, keys
 
 
 # -- the rule ----------------------------------------------------------------------------------
@@ -149,8 +142,8 @@ def _rule(
     cut = None if prior is None else prior.since * config.blocks.window_seconds - h
     stream = positions(None if cut is None else cut - h)
     sub = execute(rule_candidates(stream, h, config.min_ratio))
-    shop, shop_keys = _codes(sub["shop"].to_numpy())
-    buyer, buyer_keys = _codes(sub["buyer"].to_numpy())
+    shop_keys, shop = distinct_codes(sub["shop"].to_numpy(dtype=np.int64))
+    buyer_keys, buyer = distinct_codes(sub["buyer"].to_numpy(dtype=np.int64))
     t = sub["t"].to_numpy(dtype=np.int64)
     rule = concentration_rule(
         shop, buyer, t, window_seconds=h, min_ratio=config.min_ratio, since=cut
@@ -186,8 +179,8 @@ def _rule(
 def _windows(periods: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """:attr:`.rule.RuleResult.windows` of the periods (:data:`PERIOD_COLUMNS`), in the rule's
     order (shop, first order, last order), with the hash of each shop and buyer code."""
-    shop, shop_keys = _codes(periods["shop"].to_numpy())
-    buyer, buyer_keys = _codes(periods["suspicious"].to_numpy())
+    shop_keys, shop = distinct_codes(periods["shop"].to_numpy(dtype=np.int64))
+    buyer_keys, buyer = distinct_codes(periods["suspicious"].to_numpy(dtype=np.int64))
     coded = periods.assign(shop=shop, suspicious=buyer)
     key = ["shop", "first", "last", "orders", "buyers"]
     grouped = coded.sort_values([*key, "suspicious"]).groupby(key, sort=True)["suspicious"]
@@ -416,13 +409,15 @@ def _rings(
     if frame.empty:
         keep(frame, days, slot_rows, empty_frame(NEAR_COLUMNS))
         return empty, [], none, none
-    _, shop_keys = _codes(frame["shop"].to_numpy())
-    _, buyer_keys = _codes(np.r_[frame["a"].to_numpy(), frame["b"].to_numpy()])
+    # dense codes in hash order: a pair's two buyers coded together
+    shop_keys, shop_code = distinct_codes(frame["shop"].to_numpy(dtype=np.int64))
+    ab = np.r_[frame["a"].to_numpy(dtype=np.int64), frame["b"].to_numpy(dtype=np.int64)]
+    buyer_keys, ab_code = distinct_codes(ab)
     shared = SharedWindows(
-        shop=present(shop_keys, frame["shop"].to_numpy(dtype=np.int64)),
+        shop=shop_code,
         window=frame["window"].to_numpy(dtype=np.int64),
-        a=present(buyer_keys, frame["a"].to_numpy(dtype=np.int64)),
-        b=present(buyer_keys, frame["b"].to_numpy(dtype=np.int64)),
+        a=ab_code[: len(frame)],
+        b=ab_code[len(frame) :],
     )
     w = config.window_seconds
     day_windows = days.rename(columns={"n": "day_windows"})
